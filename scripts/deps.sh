@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs every system package tdspipe's build and tests need (Debian 12).
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+pkgs=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-dev
+  libssl-dev zlib1g-dev libuv1-dev libcriterion-dev libsqlite3-dev
+  libcjson-dev liburiparser-dev
+  freetds-bin python3-tds python3-openssl
+  postgresql libpq5 sqlite3 openssl nodejs npm gnuplot-nox hyperfine
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
