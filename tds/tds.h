@@ -668,7 +668,7 @@ bool tds_idle(const tds_session *s);
 
 /* --- send */
 
-/* Bytes waiting to be written: *buf/*len, valid until the next send call.
+/* Bytes waiting to be written: *buf and *len, valid until the next send call.
  * tds_send_ack() drops n written bytes. */
 void tds_send_buf(tds_session *s, const uint8_t **buf, size_t *len);
 void tds_send_ack(tds_session *s, size_t n);

@@ -165,6 +165,11 @@ int tds__fail(tds_session *s, int err, size_t pos);
 int tds__tokens_next(tds_session *s, tds_event *ev);
 /* Resets decoder state for a fresh message (keeps column metadata). */
 void tds__tokens_message_start(tds_session *s);
+/* True when the decoder is between tokens (nothing partly decoded), so a
+ * message may end here. */
+bool tds__tokens_at_boundary(const tds_session *s);
+/* Frees the decoder's allocations (column arrays, metadata strings). */
+void tds__tokens_free(tds_session *s);
 
 /* ------------------------------------------- shared TYPE_INFO and values */
 
