@@ -1,0 +1,231 @@
+/*
+ * value_text.c — canonical text of any non-NULL value (tds_value_text) and
+ * the GUID text form (tds_guid_parse).
+ *
+ * Text is what SQL Server prints (see tds.h); choices where it does not
+ * say:
+ *   - float/real: shortest text that reads back to the same bits, in C's
+ *     %g form ("0.1", "1e+308", "-0", "5e-324"). NaN and infinities, which
+ *     SQL Server never stores but the wire can carry, print as "NaN",
+ *     "Infinity" and "-Infinity" (the encoders refuse them).
+ *   - a decimal zero never prints a sign.
+ * Numbers are formatted with snprintf/strtod, so the process must keep
+ * LC_NUMERIC at "C" (the default): a ',' decimal point would break it.
+ *
+ * Invariants: no allocation; scalar kinds are formatted into a
+ * TDS__SCALAR_TEXT_MAX stack buffer first, so a too-small caller buffer
+ * gets TDS_E_SPACE with the exact needed length and no partial output
+ * contract to worry about.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "value_int.h"
+
+size_t tds__float_text(double v, char *buf)
+{
+    if (isnan(v)) {
+        memcpy(buf, "NaN", 4);
+        return 3;
+    }
+    if (isinf(v)) {
+        const char *s = v < 0 ? "-Infinity" : "Infinity";
+        size_t n = strlen(s);
+        memcpy(buf, s, n + 1);
+        return n;
+    }
+    /* %.15g round-trips the shortest form for every normal double (15 =
+     * DBL_DIG); subnormals carry fewer digits, so search from 1. */
+    int prec = (v != 0 && fabs(v) < 2.2250738585072014e-308) ? 1 : 15;
+    int n = 0;
+    for (; prec <= 17; prec++) {
+        n = snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return (size_t)n;
+}
+
+size_t tds__real_text(float v, char *buf)
+{
+    if (isnan(v) || isinf(v))
+        return tds__float_text((double)v, buf);
+    int prec = (v != 0 && fabsf(v) < 1.17549435e-38f) ? 1 : 6; /* FLT_DIG */
+    int n = 0;
+    for (; prec <= 9; prec++) {
+        n = snprintf(buf, 32, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    return (size_t)n;
+}
+
+static size_t int_text(int64_t v, char *buf)
+{
+    char t[24];
+    size_t n = 0, o = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        buf[o++] = '-';
+    while (n)
+        buf[o++] = t[--n];
+    buf[o] = '\0';
+    return o;
+}
+
+static const char hexu[] = "0123456789ABCDEF";
+
+static size_t guid_text(const uint8_t g[16], char *buf)
+{
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            buf[o++] = '-';
+        buf[o++] = hexu[g[i] >> 4];
+        buf[o++] = hexu[g[i] & 15];
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* 8-4-4-4-12 hex digits, either case, optionally in braces. */
+int tds_guid_parse(const char *s, size_t len, uint8_t rfc[16])
+{
+    if (!s || !rfc)
+        return TDS_E_ARG;
+    if (len == 38 && s[0] == '{' && s[37] == '}') {
+        s++;
+        len -= 2;
+    }
+    if (len != 36)
+        return TDS_E_ARG;
+    uint8_t g[16];
+    size_t i = 0;
+    for (int b = 0; b < 16; b++) {
+        if (b == 4 || b == 6 || b == 8 || b == 10) {
+            if (s[i++] != '-')
+                return TDS_E_ARG;
+        }
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return TDS_E_ARG;
+        g[b] = (uint8_t)(hi << 4 | lo);
+        i += 2;
+    }
+    memcpy(rfc, g, 16);
+    return TDS_OK;
+}
+
+static int emit(const char *text, size_t n, char *out, size_t cap, size_t *out_len)
+{
+    *out_len = n;
+    if (!out || cap < n + 1)
+        return TDS_E_SPACE;
+    memcpy(out, text, n + 1);
+    return TDS_OK;
+}
+
+static int hex_text(const tds_value *v, char *out, size_t cap, size_t *out_len)
+{
+    if ((uint64_t)v->len * 2 + 3 > (uint64_t)SIZE_MAX)
+        return TDS_E_TOOBIG;
+    size_t n = 2 + 2 * (size_t)v->len;
+    *out_len = n;
+    if (!out || cap < n + 1)
+        return TDS_E_SPACE;
+    out[0] = '0';
+    out[1] = 'x';
+    for (uint32_t i = 0; i < v->len; i++) {
+        out[2 + 2 * i] = hexu[v->ptr[i] >> 4];
+        out[3 + 2 * i] = hexu[v->ptr[i] & 15];
+    }
+    out[n] = '\0';
+    return TDS_OK;
+}
+
+int tds_value_text(const tds_column *c, const tds_value *v, char *out,
+                   size_t cap, size_t *out_len)
+{
+    size_t dummy;
+    if (!out_len)
+        out_len = &dummy;
+    *out_len = 0;
+    if (!c || !v)
+        return TDS_E_ARG;
+    if (v->flags & (TDS_VF_NULL | TDS_VF_STREAMED))
+        return TDS_E_TYPE; /* streamed PLP: the bytes went by in chunks */
+    if (v->len && !v->ptr)
+        return TDS_E_ARG;
+    int k = tds__value_kind(c, v->len);
+    if (k < 0)
+        return k;
+    char buf[TDS__SCALAR_TEXT_MAX];
+    size_t n;
+    int rc;
+    switch (k) {
+    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML:
+        return tds_value_utf8(c, v, out, cap, out_len);
+    case TDS_K_BINARY: case TDS_K_UDT:
+        return hex_text(v, out, cap, out_len);
+    case TDS_K_VARIANT: {
+        tds_column ic;
+        tds_value iv;
+        rc = tds_value_variant(c, v, &ic, &iv);
+        if (rc)
+            return rc;
+        return tds_value_text(&ic, &iv, out, cap, out_len); /* never a variant again */
+    }
+    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT: {
+        int64_t i;
+        if ((rc = tds_value_int(c, v, &i)))
+            return rc;
+        n = int_text(i, buf);
+        break;
+    }
+    case TDS_K_REAL: case TDS_K_FLOAT: {
+        double d;
+        if ((rc = tds_value_float(c, v, &d)))
+            return rc;
+        n = k == TDS_K_REAL ? tds__real_text((float)d, buf) : tds__float_text(d, buf);
+        break;
+    }
+    case TDS_K_MONEY: case TDS_K_SMALLMONEY: case TDS_K_DECIMAL: {
+        tds_decimal d;
+        if ((rc = tds_value_decimal(c, v, &d)))
+            return rc;
+        n = tds__decimal_text(&d, buf);
+        break;
+    }
+    case TDS_K_SMALLDATETIME: case TDS_K_DATETIME: case TDS_K_DATE: case TDS_K_TIME:
+    case TDS_K_DATETIME2: case TDS_K_DATETIMEOFFSET: {
+        tds_datetime dt;
+        if ((rc = tds_value_datetime(c, v, &dt)))
+            return rc;
+        n = tds__datetime_text(&dt, buf);
+        break;
+    }
+    case TDS_K_GUID: {
+        uint8_t g[16];
+        if ((rc = tds_value_guid(c, v, g)))
+            return rc;
+        n = guid_text(g, buf);
+        break;
+    }
+    default:
+        return TDS_E_TYPE;
+    }
+    return emit(buf, n, out, cap, out_len);
+}
