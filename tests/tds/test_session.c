@@ -5,6 +5,7 @@
  * batch, a multi-result reply, RPC, ATTENTION). Both sides use only the
  * public API, exactly as net/ and tdstestd do.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
