@@ -1,0 +1,416 @@
+/*
+ * exec_ddl.c — CREATE TABLE / CREATE SCHEMA / DROP TABLE, ALTER DATABASE
+ * (CHANGE_TRACKING, ALLOW_SNAPSHOT_ISOLATION, READ_COMMITTED_SNAPSHOT),
+ * ALTER TABLE … ENABLE/DISABLE CHANGE_TRACKING, and bulk load: INSERT BULK
+ * arms the connection, srv_bulk_columns/row collect rows into the heap
+ * without listing them, srv_bulk_end lists them all or none.
+ *
+ * Invariants: a rejected bulk batch leaves the table's row list untouched
+ * (its rows stay unreachable garbage in the heap); DDL is not transactional
+ * (README.md says so).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query_int.h"
+
+static int create_table(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    srv_database *d = resolve_db(cur, &st->target);
+    const char *schema = st->target.parts[1][0] ? st->target.parts[1] : "dbo";
+    if (!d) {
+        srv_put_error(cur, s, 2702, 16, 2, "Database '%s' does not exist.", st->target.parts[0]);
+        return -1;
+    }
+    if (!srv_schema_exists(d, schema)) {
+        srv_put_error(cur, s, 2760, 16, 1,
+                      "The specified schema name \"%s\" either does not exist or you do not have permission to use it.", schema);
+        return -1;
+    }
+    if (srv_table_find(d, schema, st->target.parts[2])) {
+        srv_put_error(cur, s, 2714, 16, 6, "There is already an object named '%s' in the database.", st->target.parts[2]);
+        return -1;
+    }
+    if (st->ndefs > SRV_MAX_COLS) {
+        srv_put_error(cur, s, 1702, 16, 1, "CREATE TABLE failed because column count exceeds the maximum of 1024.");
+        return -1;
+    }
+    for (int i = 0; i < st->ndefs; i++)
+        for (int j = 0; j < i; j++)
+            if (srv_ieq(st->defs[i].name, st->defs[j].name)) {
+                srv_put_error(cur, s, 2705, 16, 3, "Column names in each table must be unique. Column name '%s' in table '%s' is specified more than once.",
+                              st->defs[i].name, st->target.parts[2]);
+                return -1;
+            }
+    srv_table *t = srv_table_new(schema, st->target.parts[2], st->defs, (uint16_t)st->ndefs);
+    if (!t)
+        return -1;
+    for (uint16_t c = 0; c < t->ncols; c++) {
+        if (!t->cols[c].nullable)
+            t->cols[c].col.flags &= (uint16_t)~TDS_COL_NULLABLE;
+        else
+            t->cols[c].col.flags |= TDS_COL_NULLABLE;
+    }
+    for (int k = 0; k < st->npk; k++) {
+        int c = srv_table_colno(t, st->pk_cols[k]);
+        if (c < 0) {
+            srv_put_error(cur, s, 1911, 16, 1, "Column name '%s' does not exist in the target table or view.", st->pk_cols[k]);
+            srv_table_unref(t);
+            return -1;
+        }
+        if (t->cols[c].nullable && 0)
+            break;
+        t->cols[c].nullable = false;
+        t->cols[c].col.flags &= (uint16_t)~TDS_COL_NULLABLE;
+        t->pk[t->npk++] = c;
+    }
+    if (t->npk) {
+        if (st->pk_name[0])
+            snprintf(t->pk_name, sizeof t->pk_name, "%s", st->pk_name);
+        else
+            snprintf(t->pk_name, sizeof t->pk_name, "PK__%.20s__%08X", t->name, (unsigned)cur->c->db->next_object_id);
+    }
+    if (srv_database_add_table(cur->c->db, d, t) < 0) {
+        srv_table_unref(t);
+        return -1;
+    }
+    srv_put_done(cur, s, 0, 0xC6, 0);
+    return 0;
+}
+
+static int drop_table(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    srv_database *d = resolve_db(cur, &st->target);
+    srv_table *t = d ? srv_table_find(d, st->target.parts[1][0] ? st->target.parts[1] : "dbo", st->target.parts[2]) : NULL;
+    if (!t) {
+        if (st->flag) {
+            srv_put_done(cur, s, 0, 0xC7, 0);
+            return 0;
+        }
+        srv_put_error(cur, s, 3701, 11, 5,
+                      "Cannot drop the table '%s', because it does not exist or you do not have permission.", st->target.parts[2]);
+        return -1;
+    }
+    srv_database_drop_table(d, t);
+    srv_put_done(cur, s, 0, 0xC7, 0);
+    return 0;
+}
+
+static int alter_db(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    srv_database *d = srv_ieq(st->word, "current") ? cur->c->cur : srv_db_find(cur->c->db, st->word);
+    if (!d) {
+        srv_put_error(cur, s, 5011, 14, 5, "User does not have permission to alter database '%s', the database does not exist, or the database is not in a state that allows access checks.", st->word);
+        return -1;
+    }
+    if (srv_ieq(st->word2, "change_tracking")) {
+        if (st->flag && d->ct_enabled) {
+            srv_put_error(cur, s, 22107, 16, 1, "Change tracking is already enabled for database '%s'.", d->name);
+            return -1;
+        }
+        if (!st->flag) {
+            for (size_t i = 0; i < d->ntables; i++)
+                if (d->tables[i]->ct_enabled) {
+                    srv_put_error(cur, s, 22115, 16, 1,
+                                  "Change tracking is enabled for one or more tables in database '%s'. Disable change tracking on each table before disabling it for the database. Use the sys.change_tracking_tables catalog view to obtain a list of tables for which change tracking is enabled.",
+                                  d->name);
+                    return -1;
+                }
+        }
+        d->ct_enabled = st->flag;
+        if (st->pk_name[0])
+            d->ct_retention = atoi(st->pk_name);
+    } else if (srv_ieq(st->word2, "allow_snapshot_isolation")) {
+        d->snapshot_isolation = st->flag;
+    } else if (srv_ieq(st->word2, "read_committed_snapshot")) {
+        d->rcsi = st->flag;
+    } else {
+        srv_err_syntax(cur, s, st->word2);
+        return -2;
+    }
+    srv_put_done(cur, s, 0, 0, 0);
+    return 0;
+}
+
+static int alter_table_ct(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    bool temp;
+    srv_database *d;
+    srv_table *t = resolve_table(cur, &st->target, &d, &temp);
+    if (!t || temp) {
+        if (t)
+            srv_table_unref(t);
+        srv_err_object(cur, s, st->target.parts[2]);
+        return -2;
+    }
+    int rc = 0;
+    if (st->flag) {
+        if (!d->ct_enabled) {
+            srv_put_error(cur, s, 4996, 16, 1,
+                          "Change tracking must be enabled on database '%s' before it can be enabled on table '%s'.", d->name, t->name);
+            rc = -1;
+        } else if (!t->npk) {
+            srv_put_error(cur, s, 4997, 16, 1,
+                          "Cannot enable change tracking on table '%s'. Change tracking requires a primary key on the table. Create a primary key on the table before enabling change tracking.",
+                          t->name);
+            rc = -1;
+        } else if (t->ct_enabled) {
+            srv_put_error(cur, s, 4999, 16, 1, "Change tracking is already enabled for table '%s'.", t->name);
+            rc = -1;
+        } else if (t->generated && (t->gen_rows > 1000000 || srv_table_materialize(t) < 0)) {
+            srv_put_error(cur, s, 50000, 16, 1, "tdstestd: generated table '%s' has too many rows to track.", t->name);
+            rc = -1;
+        } else {
+            t->ct_enabled = true;
+            t->ct_track_columns = st->npk == 1;
+            t->ct_begin_version = d->ct_version;
+            t->nct = 0;
+            t->ct_keys_len = 0;
+        }
+    } else {
+        if (!t->ct_enabled) {
+            srv_put_error(cur, s, 4998, 16, 1, "Change tracking is not enabled on table '%s'.", t->name);
+            rc = -1;
+        }
+        t->ct_enabled = false;
+        t->nct = 0;
+    }
+    srv_table_unref(t);
+    if (!rc)
+        srv_put_done(cur, s, 0, 0, 0);
+    return rc;
+}
+
+static int insert_bulk(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    srv_conn *c = cur->c;
+    bool temp;
+    srv_table *t = resolve_table(cur, &st->target, NULL, &temp);
+    if (!t || temp) {
+        if (t)
+            srv_table_unref(t);
+        srv_err_object(cur, s, st->target.parts[2]);
+        return -2;
+    }
+    if (t->generated && (t->gen_rows > 1000000 || srv_table_materialize(t) < 0)) {
+        srv_put_error(cur, s, 50000, 16, 1, "tdstestd: generated table '%s' has too many rows to modify.", t->name);
+        srv_table_unref(t);
+        return -1;
+    }
+    for (int i = 0; i < st->ndefs; i++) {
+        c->bulk_map[i] = srv_table_colno(t, st->defs[i].name);
+        if (c->bulk_map[i] < 0) {
+            srv_err_column(cur, s, st->defs[i].name);
+            srv_table_unref(t);
+            return -1;
+        }
+    }
+    if (c->bulk_table)
+        srv_table_unref(c->bulk_table);
+    c->bulk_table = t;
+    c->bulk_n = (uint16_t)st->ndefs;
+    c->bulk_nrows = 0;
+    c->bulk_err = 0;
+    srv_put_done(cur, s, 0, 0, 0);
+    return 0;
+}
+
+int exec_ddl(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    switch (st->t) {
+    case ST_CREATE_TABLE:
+        return create_table(cur, s, st);
+    case ST_CREATE_SCHEMA: {
+        srv_database *d = cur->c->cur;
+        if (srv_schema_exists(d, st->word)) {
+            srv_put_error(cur, s, 2714, 16, 6, "There is already an object named '%s' in the database.", st->word);
+            return -1;
+        }
+        srv_schema_add(d, st->word);
+        srv_put_done(cur, s, 0, 0, 0);
+        return 0;
+    }
+    case ST_DROP_TABLE:
+        return drop_table(cur, s, st);
+    case ST_ALTER_DB:
+        return alter_db(cur, s, st);
+    case ST_ALTER_TABLE_CT:
+        return alter_table_ct(cur, s, st);
+    case ST_INSERT_BULK:
+        return insert_bulk(cur, s, st);
+    default:
+        return -1;
+    }
+}
+
+/* ------------------------------------------------------------ bulk */
+
+int srv_bulk_columns(srv_conn *c, const tds_column *cols, uint16_t n)
+{
+    (void)cols;
+    if (!c->bulk_table)
+        return -1;
+    if (n != c->bulk_n) {
+        /* map by position when the client sends all table columns */
+        if (n > c->bulk_table->ncols)
+            return -1;
+        for (uint16_t i = 0; i < n; i++)
+            c->bulk_map[i] = i;
+        c->bulk_n = n;
+    }
+    c->bulk_nrows = 0;
+    c->bulk_err = 0;
+    return 0;
+}
+
+static void bulk_fail(srv_conn *c, int32_t num, const char *fmt, const char *a, const char *b)
+{
+    if (c->bulk_err)
+        return;
+    c->bulk_err = num;
+    snprintf(c->bulk_errmsg, sizeof c->bulk_errmsg, fmt, a, b);
+}
+
+int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uint16_t n)
+{
+    srv_table *t = c->bulk_table;
+    if (!t)
+        return -1;
+    if (c->bulk_err)
+        return 0;
+    tds_value row[SRV_MAX_COLS];
+    for (uint16_t i = 0; i < t->ncols; i++) {
+        row[i].ptr = NULL;
+        row[i].len = 0;
+        row[i].flags = TDS_VF_NULL;
+    }
+    size_t need = 0;
+    for (uint16_t i = 0; i < n; i++)
+        need += (size_t)vals[i].len * 2 + 64;
+    uint8_t *mem = malloc(need + 1);
+    if (!mem)
+        return -1;
+    size_t used = 0;
+    for (uint16_t i = 0; i < n && i < c->bulk_n; i++) {
+        const srv_coldef *d = &t->cols[c->bulk_map[i]];
+        if (vals[i].flags & TDS_VF_NULL)
+            continue;
+        if (cols[i].type == d->col.type && cols[i].kind == d->col.kind && cols[i].scale == d->col.scale &&
+            cols[i].precision == d->col.precision && cols[i].max_len == d->col.max_len &&
+            (d->char_len <= 0 || d->col.kind == TDS_K_BINARY ? vals[i].len <= (uint32_t)(d->char_len > 0 ? d->char_len : INT32_MAX)
+                              : d->col.kind == TDS_K_NCHAR ? vals[i].len / 2 <= (uint32_t)d->char_len
+                                                           : vals[i].len <= (uint32_t)d->char_len)) {
+            row[c->bulk_map[i]] = vals[i];
+            row[c->bulk_map[i]].flags = 0;
+            continue;
+        }
+        srv_val v;
+        char *scratch = (char *)mem + used;
+        size_t cap = (size_t)vals[i].len * 2 + 64;
+        used += cap;
+        if (sv_from_wire(&cols[i], vals[i].ptr, vals[i].len, &v, scratch, cap) < 0) {
+            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %s.%s", d->name, "");
+            break;
+        }
+        uint8_t *out = mem + used;
+        size_t ocap = (size_t)vals[i].len * 2 + 64;
+        used += ocap;
+        if (used > need) {
+            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %s.%s", d->name, "");
+            break;
+        }
+        int64_t r = sv_to_wire(d, &v, out, ocap);
+        if (r < 0 && r != (int64_t)SRV_NULL_LEN) {
+            char colid[16];
+            snprintf(colid, sizeof colid, "%u", (unsigned)c->bulk_map[i] + 1);
+            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %s.%s", colid, "");
+            break;
+        }
+        row[c->bulk_map[i]].ptr = out;
+        row[c->bulk_map[i]].len = (uint32_t)r;
+        row[c->bulk_map[i]].flags = 0;
+    }
+    for (uint16_t i = 0; i < t->ncols && !c->bulk_err; i++)
+        if ((row[i].flags & TDS_VF_NULL) && !t->cols[i].nullable) {
+            char tn[300];
+            snprintf(tn, sizeof tn, "%s.%s.%s", t->dbp ? t->dbp->name : "", t->schema, t->name);
+            bulk_fail(c, 515, "Cannot insert the value NULL into column '%s', table '%s'; column does not allow nulls. INSERT fails.",
+                      t->cols[i].name, tn);
+        }
+    if (!c->bulk_err) {
+        uint64_t off = srv_table_heap_put(t, row);
+        if (off == UINT64_MAX) {
+            free(mem);
+            return -1;
+        }
+        if (c->bulk_nrows == c->bulk_cap) {
+            size_t cap = c->bulk_cap ? c->bulk_cap * 2 : 1024;
+            uint64_t *nr = realloc(c->bulk_rows, cap * sizeof *nr);
+            if (!nr) {
+                free(mem);
+                return -1;
+            }
+            c->bulk_rows = nr;
+            c->bulk_cap = cap;
+        }
+        c->bulk_rows[c->bulk_nrows++] = off;
+    }
+    free(mem);
+    return 0;
+}
+
+srv_cursor *srv_bulk_end(srv_conn *c)
+{
+    srv_cursor *cur = calloc(1, sizeof *cur);
+    if (!cur)
+        return NULL;
+    cur->c = c;
+    cur->bulk_end = true;
+    cur->parsed = true;
+    srv_table *t = c->bulk_table;
+    if (!t) {
+        cur->perr.number = 4804;
+        snprintf(cur->perr.msg, sizeof cur->perr.msg, "While reading current row from host, a premature end-of-message was encountered--an incoming data stream was interrupted when the server expected to see more data. The host program may have terminated. Ensure that you are using a supported client application programming interface (API).");
+        return cur;
+    }
+    if (c->bulk_err) {
+        cur->perr.number = c->bulk_err;
+        snprintf(cur->perr.msg, sizeof cur->perr.msg, "%s", c->bulk_errmsg);
+    } else {
+        size_t n0 = t->nrows, nct0 = t->nct;
+        tran_touch(c, t);
+        c->stmt_version = 0;
+        uint64_t v0 = t->dbp ? t->dbp->ct_version : 0;
+        for (size_t i = 0; i < c->bulk_nrows; i++) {
+            uint64_t off = c->bulk_rows[i];
+            tds_value all[SRV_MAX_COLS], kv[SRV_MAX_PK];
+            srv_table_row(t, off, all);
+            for (int k = 0; k < t->npk; k++)
+                kv[k] = all[t->pk[k]];
+            if (t->npk && srv_table_pk_find(t, kv) != UINT64_MAX) {
+                char key[512];
+                srv_table_key_text(t, all, key, sizeof key);
+                cur->perr.number = 2627;
+                snprintf(cur->perr.msg, sizeof cur->perr.msg,
+                         "Violation of PRIMARY KEY constraint '%s'. Cannot insert duplicate key in object '%s.%s'. The duplicate key value is (%s).",
+                         t->pk_name, t->schema, t->name, key);
+                t->nrows = n0;
+                t->nct = nct0;
+                t->idx_dirty = true;
+                if (t->dbp && !c->trancount)
+                    t->dbp->ct_version = v0;
+                break;
+            }
+            srv_table_append(t, off);
+            ct_record(c, t, all, 'I');
+        }
+        if (!cur->perr.number)
+            cur->bulk_count = c->bulk_nrows;
+    }
+    c->bulk_nrows = 0;
+    c->bulk_err = 0;
+    srv_table_unref(t);
+    c->bulk_table = NULL;
+    return cur;
+}

@@ -1,0 +1,1176 @@
+/*
+ * exec_select.c — SELECT: name resolution (user tables, catalog views,
+ * CHANGETABLE), binding, WHERE/ON predicates, joins, ORDER BY, TOP,
+ * COUNT/MIN/MAX, and the streaming result set (srv_rs) that writes
+ * COLMETADATA, ROWs and the DONE into the session a budget at a time.
+ *
+ * Modes: STREAM walks one source row by row (a generated table is never
+ * materialised; ORDER BY on a monotonic generated column streams too);
+ * LIST holds tuples of row references (joins, sorts) built up front; ONE
+ * is a single precomputed row (no FROM, aggregates).
+ *
+ * Invariants: one values array per source and one output array per result
+ * set, reused for every row; generated values land in a per-source buffer
+ * reused for every row. Stored rows are addressed by heap offset and the
+ * tables are referenced, so DML in the same connection cannot free them
+ * under a streaming result.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query_int.h"
+
+#define MAX_SRC 8
+#define NULL_ROW UINT64_MAX
+
+enum { M_STREAM, M_LIST, M_ONE };
+enum { OUT_COL, OUT_CONST, OUT_EXPR, OUT_AGG };
+
+typedef struct rs_src {
+    srv_table *t;
+    const sql_tref *ref;
+    tds_value *vals;
+    uint8_t *genbuf;
+    size_t *genoff;
+    bool *need;
+    uint64_t *snap;          /* stored: row offsets at statement start */
+    size_t nsnap;
+    bool user;               /* a user table (for snapshot checks) */
+    int pk_join;             /* 1: join probes the PK index */
+    const sql_expr *pk_other[SRV_MAX_PK];
+} rs_src;
+
+typedef struct rs_out {
+    int kind;
+    const sql_expr *e;
+    int agg;                 /* 1 count, 2 min, 3 max */
+    srv_val acc;
+    bool acc_set;
+    uint8_t *accbuf;
+    uint64_t count;
+} rs_out;
+
+struct srv_rs {
+    srv_cursor *cur;
+    rs_src src[MAX_SRC];
+    int nsrc;
+    srv_coldef *odefs;
+    tds_column *ocols;
+    tds_value *ovals;
+    rs_out *outs;
+    int nout;
+    const sql_where *where;
+    int mode;
+    uint64_t pos, end;
+    bool reverse;
+    uint64_t *list;
+    size_t nlist;
+    int64_t top;
+    uint64_t emitted;
+    bool meta_sent, fmtonly, done;
+    uint8_t *obuf;
+    size_t obuf_cap;
+    uint8_t *onebuf;
+    int32_t err;
+    char errmsg[512];
+    uint64_t curref[MAX_SRC];
+};
+
+/* ------------------------------------------------------------ sources */
+
+static void src_load(srv_rs *rs, int k, uint64_t r)
+{
+    rs_src *s = &rs->src[k];
+    srv_table *t = s->t;
+    rs->curref[k] = r;
+    if (r == NULL_ROW) {
+        for (uint16_t c = 0; c < t->ncols; c++) {
+            s->vals[c].ptr = NULL;
+            s->vals[c].len = 0;
+            s->vals[c].flags = TDS_VF_NULL;
+        }
+        return;
+    }
+    if (!t->generated) {
+        srv_table_row(t, r, s->vals);
+        return;
+    }
+    for (uint16_t c = 0; c < t->ncols; c++) {
+        if (!s->need[c])
+            continue;
+        uint8_t *p = s->genbuf + s->genoff[c];
+        uint32_t len = srv_gen_value(&t->cols[c], c, r, p, s->genoff[c + 1] - s->genoff[c]);
+        s->vals[c].ptr = p;
+        s->vals[c].len = len == SRV_NULL_LEN ? 0 : len;
+        s->vals[c].flags = len == SRV_NULL_LEN ? TDS_VF_NULL : 0;
+    }
+}
+
+static int src_init(srv_rs *rs, int k, srv_table *t, const sql_tref *ref, bool user)
+{
+    rs_src *s = &rs->src[k];
+    s->t = t;
+    s->ref = ref;
+    s->user = user;
+    s->vals = calloc(t->ncols + 1u, sizeof *s->vals);
+    s->need = calloc(t->ncols + 1u, sizeof *s->need);
+    if (!s->vals || !s->need)
+        return -1;
+    if (t->generated) {
+        s->genoff = calloc(t->ncols + 1u, sizeof *s->genoff);
+        if (!s->genoff)
+            return -1;
+        for (uint16_t c = 0; c < t->ncols; c++)
+            s->genoff[c + 1] = s->genoff[c] + srv_gen_cap(&t->cols[c]);
+        s->genbuf = malloc(s->genoff[t->ncols] + 1);
+        if (!s->genbuf)
+            return -1;
+    } else {
+        s->nsnap = t->nrows;
+        s->snap = malloc((t->nrows + 1) * sizeof *s->snap);
+        if (!s->snap)
+            return -1;
+        memcpy(s->snap, t->rows, t->nrows * sizeof *s->snap);
+    }
+    return 0;
+}
+
+static uint64_t src_count(const rs_src *s) { return s->t->generated ? s->t->gen_rows : s->nsnap; }
+static uint64_t src_ref(const rs_src *s, uint64_t i) { return s->t->generated ? i : s->snap[i]; }
+
+void srv_rs_free(srv_rs *rs)
+{
+    if (!rs)
+        return;
+    for (int k = 0; k < rs->nsrc; k++) {
+        rs_src *s = &rs->src[k];
+        free(s->vals);
+        free(s->need);
+        free(s->genoff);
+        free(s->genbuf);
+        free(s->snap);
+        srv_table_unref(s->t);
+    }
+    for (int i = 0; i < rs->nout; i++)
+        free(rs->outs[i].accbuf);
+    free(rs->odefs);
+    free(rs->ocols);
+    free(rs->ovals);
+    free(rs->outs);
+    free(rs->list);
+    free(rs->obuf);
+    free(rs->onebuf);
+    free(rs);
+}
+
+/* ------------------------------------------------------------ resolve */
+
+static void display_name(const sql_tref *r, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    int first = r->parts[0][0] ? 0 : r->parts[1][0] ? 1 : 2;
+    for (int i = first; i < 3; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i > first ? "." : "", r->parts[i]);
+}
+
+srv_database *resolve_db(srv_cursor *cur, const sql_tref *r)
+{
+    return r->parts[0][0] ? srv_db_find(cur->c->db, r->parts[0]) : cur->c->cur;
+}
+
+srv_table *resolve_table(srv_cursor *cur, const sql_tref *r, srv_database **dbout, bool *temp)
+{
+    srv_database *d = resolve_db(cur, r);
+    *temp = false;
+    if (dbout)
+        *dbout = d;
+    if (!d)
+        return NULL;
+    const char *schema = r->parts[1][0] ? r->parts[1] : "dbo";
+    if (srv_ieq(schema, "sys") || srv_ieq(schema, "information_schema")) {
+        srv_table *t = catalog_table(cur->c, d, schema, r->parts[2]);
+        *temp = t != NULL;
+        return t;
+    }
+    srv_table *t = srv_table_find(d, schema, r->parts[2]);
+    if (t)
+        srv_table_ref(t);
+    return t;
+}
+
+/* ------------------------------------------------------------ binding */
+
+static int bind(srv_rs *rs, sql_expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->t == EX_COL) {
+        const char *col = e->parts[e->nparts - 1];
+        const char *qual = e->nparts >= 2 ? e->parts[e->nparts - 2] : NULL;
+        int found = -1, fc = -1;
+        for (int k = 0; k < rs->nsrc; k++) {
+            const rs_src *s = &rs->src[k];
+            if (qual && !(s->ref->alias[0] ? srv_ieq(s->ref->alias, qual) : srv_ieq(s->t->name, qual)))
+                continue;
+            int c = srv_table_colno(s->t, col);
+            if (c < 0)
+                continue;
+            if (found >= 0) {
+                rs->err = 209;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "Ambiguous column name '%s'.", col);
+                return -1;
+            }
+            found = k;
+            fc = c;
+        }
+        if (found < 0) {
+            if (qual) {
+                bool known = false;
+                for (int k = 0; k < rs->nsrc; k++)
+                    if (rs->src[k].ref->alias[0] ? srv_ieq(rs->src[k].ref->alias, qual) : srv_ieq(rs->src[k].t->name, qual))
+                        known = true;
+                if (!known) {
+                    rs->err = 4104;
+                    snprintf(rs->errmsg, sizeof rs->errmsg, "The multi-part identifier \"%s.%s\" could not be bound.", qual, col);
+                    return -1;
+                }
+            }
+            rs->err = 207;
+            snprintf(rs->errmsg, sizeof rs->errmsg, "Invalid column name '%s'.", col);
+            return -1;
+        }
+        e->src = found;
+        e->col = fc;
+        rs->src[found].need[fc] = true;
+        return 0;
+    }
+    for (int i = 0; i < e->nargs; i++)
+        if (bind(rs, e->args[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int bind_where(srv_rs *rs, const sql_where *w)
+{
+    for (int i = 0; i < w->n; i++)
+        if (bind(rs, w->p[i].a) < 0 || bind(rs, w->p[i].b) < 0 || bind(rs, w->p[i].c) < 0)
+            return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ eval */
+
+static int col_eval(void *ctx, const sql_expr *e, srv_val *out, char *buf, size_t cap)
+{
+    srv_rs *rs = ctx;
+    const rs_src *s = &rs->src[e->src];
+    const tds_value *v = &s->vals[e->col];
+    return sv_from_wire(&s->t->cols[e->col].col, v->ptr, (v->flags & TDS_VF_NULL) ? SRV_NULL_LEN : v->len, out, buf, cap);
+}
+
+static int eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t cap)
+{
+    if (e->t == EX_COL)
+        return col_eval(rs, e, out, buf, cap);
+    rs->cur->col_eval = col_eval;
+    rs->cur->col_ctx = rs;
+    int rc = eval_const(rs->cur, e, out, buf, cap, &rs->err, rs->errmsg, sizeof rs->errmsg);
+    rs->cur->col_eval = NULL;
+    return rc;
+}
+
+/* 1 true, 0 false/unknown, -1 error. */
+static int where_eval(srv_rs *rs, const sql_where *w)
+{
+    for (int i = 0; i < w->n; i++) {
+        const sql_pred *p = &w->p[i];
+        srv_val a, b, c;
+        char ba[2048], bb[2048], bc[2048];
+        if (eval(rs, p->a, &a, ba, sizeof ba) < 0)
+            return -1;
+        bool inc = false, ok;
+        switch (p->op) {
+        case P_ISNULL: ok = a.k == SV_NULL; break;
+        case P_NOTNULL: ok = a.k != SV_NULL; break;
+        case P_BETWEEN:
+            if (eval(rs, p->b, &b, bb, sizeof bb) < 0 || eval(rs, p->c, &c, bc, sizeof bc) < 0)
+                return -1;
+            ok = a.k != SV_NULL && b.k != SV_NULL && c.k != SV_NULL && sv_cmp(&a, &b, &inc) >= 0 && !inc &&
+                 sv_cmp(&a, &c, &inc) <= 0 && !inc;
+            break;
+        default: {
+            if (eval(rs, p->b, &b, bb, sizeof bb) < 0)
+                return -1;
+            if (a.k == SV_NULL || b.k == SV_NULL)
+                return 0;
+            int r = sv_cmp(&a, &b, &inc);
+            if (inc) {
+                char t[128];
+                const srv_val *sv = a.k == SV_STR ? &a : &b;
+                sv_text(sv, t, sizeof t);
+                rs->err = 245;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed when converting the nvarchar value '%s' to data type int.", t);
+                return -1;
+            }
+            ok = p->op == P_EQ ? r == 0 : p->op == P_NE ? r != 0 : p->op == P_LT ? r < 0
+               : p->op == P_LE ? r <= 0 : p->op == P_GT ? r > 0 : r >= 0;
+        }
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ tuples */
+
+typedef struct tup_vec {
+    uint64_t *v;
+    size_t n, cap;           /* n counts uint64s */
+} tup_vec;
+
+static int tv_push(tup_vec *tv, const uint64_t *t, int n)
+{
+    if (tv->n + (size_t)n > tv->cap) {
+        size_t cap = tv->cap ? tv->cap * 2 : 1024;
+        while (cap < tv->n + (size_t)n)
+            cap *= 2;
+        uint64_t *nv = realloc(tv->v, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        tv->v = nv;
+        tv->cap = cap;
+    }
+    memcpy(tv->v + tv->n, t, (size_t)n * sizeof *t);
+    tv->n += (size_t)n;
+    return 0;
+}
+
+/* Joins sources k.. onto tuple t (sources < k loaded). */
+static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
+{
+    if (k == rs->nsrc) {
+        int w = where_eval(rs, rs->where);
+        if (w < 0)
+            return -1;
+        return w ? tv_push(out, t, rs->nsrc) : 0;
+    }
+    rs_src *s = &rs->src[k];
+    bool matched = false;
+    if (s->pk_join) {
+        tds_value kv[SRV_MAX_PK];
+        uint8_t kb[SRV_MAX_PK][512];
+        bool nullkey = false;
+        for (int q = 0; q < s->t->npk; q++) {
+            srv_val v;
+            char buf[1024];
+            if (eval(rs, s->pk_other[q], &v, buf, sizeof buf) < 0)
+                return -1;
+            int64_t n = sv_to_wire(&s->t->cols[s->t->pk[q]], &v, kb[q], sizeof kb[q]);
+            if (n < 0 || n == (int64_t)SRV_NULL_LEN) {
+                nullkey = true;
+                break;
+            }
+            kv[q].ptr = kb[q];
+            kv[q].len = (uint32_t)n;
+            kv[q].flags = 0;
+        }
+        uint64_t off = nullkey ? UINT64_MAX : srv_table_pk_find(s->t, kv);
+        if (off != UINT64_MAX) {
+            src_load(rs, k, off);
+            int on = where_eval(rs, &s->ref->on);
+            if (on < 0)
+                return -1;
+            if (on) {
+                matched = true;
+                t[k] = off;
+                if (join_rec(rs, t, k + 1, out) < 0)
+                    return -1;
+            }
+        }
+    } else {
+        uint64_t n = src_count(s);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t r = src_ref(s, i);
+            src_load(rs, k, r);
+            int on = k == 0 ? 1 : where_eval(rs, &s->ref->on);
+            if (on < 0)
+                return -1;
+            if (!on)
+                continue;
+            matched = true;
+            t[k] = r;
+            if (join_rec(rs, t, k + 1, out) < 0)
+                return -1;
+        }
+    }
+    if (!matched && s->ref->join == 2) {
+        t[k] = NULL_ROW;
+        src_load(rs, k, NULL_ROW);
+        return join_rec(rs, t, k + 1, out);
+    }
+    return 0;
+}
+
+/* Sorting: keys evaluated once per tuple. */
+typedef struct sort_ctx {
+    srv_val *keys;
+    int nk;
+    const sql_order *order;
+} sort_ctx;
+static sort_ctx *g_sort;
+
+static int sort_cmp(const void *x, const void *y)
+{
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    for (int k = 0; k < g_sort->nk; k++) {
+        bool inc;
+        int r = sv_cmp(&g_sort->keys[a * (size_t)g_sort->nk + (size_t)k], &g_sort->keys[b * (size_t)g_sort->nk + (size_t)k], &inc);
+        if (r)
+            return g_sort->order[k].desc ? -r : r;
+    }
+    return a < b ? -1 : a > b;
+}
+
+static int sort_list(srv_rs *rs, const sql_select *sel, tup_vec *tv)
+{
+    size_t nt = tv->n / (size_t)rs->nsrc;
+    int nk = sel->norder;
+    srv_val *keys = calloc(nt * (size_t)nk + 1, sizeof *keys);
+    size_t *idx = malloc((nt + 1) * sizeof *idx);
+    char *mem = NULL;
+    size_t mlen = 0, mcap = 0;
+    int rc = -1;
+    if (!keys || !idx)
+        goto out;
+    for (size_t i = 0; i < nt; i++) {
+        idx[i] = i;
+        for (int k = 0; k < rs->nsrc; k++)
+            src_load(rs, k, tv->v[i * (size_t)rs->nsrc + (size_t)k]);
+        for (int k = 0; k < nk; k++) {
+            char buf[4096];
+            srv_val *v = &keys[i * (size_t)nk + (size_t)k];
+            if (eval(rs, sel->order[k].e, v, buf, sizeof buf) < 0)
+                goto out;
+            if (v->k == SV_STR || v->k == SV_BIN) {
+                if (mlen + v->n + 1 > mcap) {
+                    mcap = (mlen + v->n + 1) * 2 + 4096;
+                    char *nm = realloc(mem, mcap);
+                    if (!nm)
+                        goto out;
+                    mem = nm;
+                }
+                memcpy(mem + mlen, v->s, v->n);
+                v->i = (int64_t)mlen; /* offset until mem stops moving */
+                mlen += v->n;
+            }
+        }
+    }
+    for (size_t i = 0; i < nt * (size_t)nk; i++)
+        if (keys[i].k == SV_STR || keys[i].k == SV_BIN)
+            keys[i].s = mem + keys[i].i;
+    sort_ctx ctx = { keys, nk, sel->order };
+    g_sort = &ctx;
+    qsort(idx, nt, sizeof *idx, sort_cmp);
+    g_sort = NULL;
+    uint64_t *sorted = malloc((tv->n + 1) * sizeof *sorted);
+    if (!sorted)
+        goto out;
+    for (size_t i = 0; i < nt; i++)
+        memcpy(sorted + i * (size_t)rs->nsrc, tv->v + idx[i] * (size_t)rs->nsrc, (size_t)rs->nsrc * sizeof *sorted);
+    free(tv->v);
+    tv->v = sorted;
+    rc = 0;
+out:
+    free(keys);
+    free(idx);
+    free(mem);
+    return rc;
+}
+
+/* Next row into the sources: 1 row, 0 end, -1 error. */
+static int next_tuple(srv_rs *rs)
+{
+    if (rs->mode == M_LIST) {
+        if (rs->pos >= rs->nlist)
+            return 0;
+        for (int k = 0; k < rs->nsrc; k++)
+            src_load(rs, k, rs->list[rs->pos * (uint64_t)rs->nsrc + (uint64_t)k]);
+        rs->pos++;
+        return 1;
+    }
+    if (rs->mode == M_ONE)
+        return rs->pos++ == 0;
+    rs_src *s = &rs->src[0];
+    while (rs->pos < rs->end) {
+        uint64_t i = rs->reverse ? rs->end - 1 - rs->pos : rs->pos;
+        rs->pos++;
+        src_load(rs, 0, src_ref(s, i));
+        int w = rs->where->n ? where_eval(rs, rs->where) : 1;
+        if (w < 0)
+            return -1;
+        if (w)
+            return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ build */
+
+static const char *agg_name(const sql_expr *e)
+{
+    if (e->t != EX_FUNC)
+        return NULL;
+    static const char *names[] = { "count", "count_big", "min", "max", NULL };
+    for (int i = 0; names[i]; i++)
+        if (srv_ieq(e->parts[0], names[i]))
+            return names[i];
+    return NULL;
+}
+
+static int put_rs_error(srv_cursor *cur, tds_session *s, srv_rs *rs)
+{
+    uint8_t cls = rs->err == 102 || rs->err == 137 || rs->err == 156 ? 15 : 16;
+    srv_put_error(cur, s, rs->err, cls, 1, "%s", rs->errmsg);
+    srv_rs_free(rs);
+    return -2;
+}
+
+static int aggregate(srv_rs *rs)
+{
+    for (;;) {
+        int r = next_tuple(rs);
+        if (r < 0)
+            return -1;
+        if (!r)
+            break;
+        for (int i = 0; i < rs->nout; i++) {
+            rs_out *o = &rs->outs[i];
+            if (o->kind != OUT_AGG)
+                continue;
+            if (o->agg == 1) {
+                if (o->e->star_arg) {
+                    o->count++;
+                } else {
+                    srv_val v;
+                    char buf[4096];
+                    if (eval(rs, o->e->args[0], &v, buf, sizeof buf) < 0)
+                        return -1;
+                    o->count += v.k != SV_NULL;
+                }
+                continue;
+            }
+            const sql_expr *a = o->e->args[0];
+            if (a->t != EX_COL)
+                continue;
+            const tds_value *tv = &rs->src[a->src].vals[a->col];
+            if (tv->flags & TDS_VF_NULL)
+                continue;
+            srv_val v, cur;
+            char b1[4096], b2[4096];
+            const tds_column *col = &rs->src[a->src].t->cols[a->col].col;
+            sv_from_wire(col, tv->ptr, tv->len, &v, b1, sizeof b1);
+            bool take = !o->acc_set;
+            if (!take) {
+                bool inc;
+                sv_from_wire(col, o->accbuf + 4, *(uint32_t *)o->accbuf, &cur, b2, sizeof b2);
+                int r2 = sv_cmp(&v, &cur, &inc);
+                take = o->agg == 2 ? r2 < 0 : r2 > 0;
+            }
+            if (take) {
+                uint8_t *nb = realloc(o->accbuf, tv->len + 4);
+                if (!nb)
+                    return -1;
+                o->accbuf = nb;
+                memcpy(nb, &tv->len, 4);
+                memcpy(nb + 4, tv->ptr, tv->len);
+                o->acc_set = true;
+            }
+        }
+    }
+    return 0;
+}
+
+static int setup_outputs(srv_rs *rs, const sql_select *sel, bool *has_agg)
+{
+    int n = 0;
+    for (int i = 0; i < sel->nitems; i++) {
+        const sql_expr *e = sel->items[i].e;
+        if (e->t == EX_STAR) {
+            for (int k = 0; k < rs->nsrc; k++)
+                if (!e->nparts || (rs->src[k].ref->alias[0] ? srv_ieq(rs->src[k].ref->alias, e->parts[0]) : srv_ieq(rs->src[k].t->name, e->parts[e->nparts - 1])))
+                    n += rs->src[k].t->ncols;
+        } else {
+            n++;
+        }
+    }
+    if (n == 0) {
+        rs->err = rs->nsrc ? 4104 : 263;
+        snprintf(rs->errmsg, sizeof rs->errmsg, rs->nsrc ? "The multi-part identifier could not be bound." : "Must specify table to select from.");
+        return -1;
+    }
+    rs->nout = n;
+    rs->odefs = calloc((size_t)n, sizeof *rs->odefs);
+    rs->ocols = calloc((size_t)n, sizeof *rs->ocols);
+    rs->ovals = calloc((size_t)n, sizeof *rs->ovals);
+    rs->outs = calloc((size_t)n, sizeof *rs->outs);
+    if (!rs->odefs || !rs->ocols || !rs->ovals || !rs->outs)
+        return -1;
+    int o = 0;
+    *has_agg = false;
+    bool has_col = false;
+    for (int i = 0; i < sel->nitems; i++) {
+        sql_expr *e = sel->items[i].e;
+        if (e->t == EX_STAR) {
+            for (int k = 0; k < rs->nsrc; k++) {
+                rs_src *s = &rs->src[k];
+                if (e->nparts && !(s->ref->alias[0] ? srv_ieq(s->ref->alias, e->parts[0]) : srv_ieq(s->t->name, e->parts[e->nparts - 1])))
+                    continue;
+                for (uint16_t c = 0; c < s->t->ncols; c++, o++) {
+                    rs->odefs[o] = s->t->cols[c];
+                    rs->outs[o].kind = OUT_COL;
+                    rs->outs[o].agg = k * 65536 + c; /* source and column */
+                    s->need[c] = true;
+                    has_col = true;
+                    if (s->ref->join == 2)
+                        rs->odefs[o].col.flags |= TDS_COL_NULLABLE;
+                }
+            }
+            continue;
+        }
+        rs_out *out = &rs->outs[o];
+        srv_coldef *d = &rs->odefs[o];
+        out->e = e;
+        const char *agg = agg_name(e);
+        if (agg) {
+            *has_agg = true;
+            out->kind = OUT_AGG;
+            out->agg = agg[0] == 'c' ? 1 : agg[1] == 'i' ? 2 : 3;
+            if (out->agg == 1 && !e->star_arg && e->nargs != 1) {
+                rs->err = 174;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "The %s function requires 1 argument(s).", e->parts[0]);
+                return -1;
+            }
+            if (out->agg != 1 && (e->nargs != 1 || e->star_arg)) {
+                rs->err = 174;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "The %s function requires 1 argument(s).", e->parts[0]);
+                return -1;
+            }
+            if (!e->star_arg && bind(rs, e->args[0]) < 0)
+                return -1;
+            if (out->agg == 1) {
+                srv_val z = sv_int(0);
+                expr_coldef(e, &z, d);
+            } else if (e->args[0]->t == EX_COL) {
+                *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
+                d->col.flags |= TDS_COL_NULLABLE;
+                d->name[0] = 0;
+            } else {
+                rs->err = 8117;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "tdstestd: MIN/MAX take a column.");
+                return -1;
+            }
+        } else if (e->t == EX_COL) {
+            if (bind(rs, e) < 0)
+                return -1;
+            out->kind = OUT_COL;
+            out->agg = e->src * 65536 + e->col;
+            *d = rs->src[e->src].t->cols[e->col];
+            if (rs->src[e->src].ref->join == 2)
+                d->col.flags |= TDS_COL_NULLABLE;
+            has_col = true;
+        } else {
+            if (bind(rs, e) < 0)
+                return -1;
+            srv_val v = sv_null();
+            char buf[1024];
+            bool rowdep = false;
+            for (int a = 0; a < e->nargs; a++)
+                rowdep |= e->args[a]->t == EX_COL;
+            if (!rowdep) {
+                if (eval_const(rs->cur, e, &v, buf, sizeof buf, &rs->err, rs->errmsg, sizeof rs->errmsg) < 0)
+                    return -1;
+                out->kind = OUT_CONST;
+                expr_coldef(e, &v, d);
+                uint8_t *wire = malloc(v.k == SV_STR || v.k == SV_BIN ? v.n * 4 + 64 : 64);
+                if (!wire)
+                    return -1;
+                int64_t len = sv_to_wire(d, &v, wire, v.k == SV_STR || v.k == SV_BIN ? v.n * 4 + 64 : 64);
+                if (len < 0 && len != (int64_t)SRV_NULL_LEN) {
+                    free(wire);
+                    rs->err = 245;
+                    snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed.");
+                    return -1;
+                }
+                out->accbuf = wire;
+                out->count = (uint64_t)len;
+            } else {
+                out->kind = OUT_EXPR;
+                expr_coldef(e, &v, d);
+                if (e->t == EX_FUNC && e->nargs && e->args[0]->t == EX_COL && d->col.kind == TDS_K_UNKNOWN)
+                    *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
+                if (e->t == EX_FUNC && (srv_ieq(e->parts[0], "isnull") || srv_ieq(e->parts[0], "coalesce")) && e->args[0]->t == EX_COL)
+                    *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
+                has_col = true;
+            }
+        }
+        if (sel->items[i].alias[0])
+            snprintf(d->name, sizeof d->name, "%s", sel->items[i].alias);
+        else if (e->t != EX_COL && !(out->kind == OUT_EXPR && e->t == EX_COL))
+            d->name[0] = 0;
+        o++;
+    }
+    if (*has_agg && has_col) {
+        rs->err = 8120;
+        snprintf(rs->errmsg, sizeof rs->errmsg,
+                 "Column is invalid in the select list because it is not contained in either an aggregate function or the GROUP BY clause.");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        srv_coldef_fix(&rs->odefs[i]);
+        rs->ocols[i] = rs->odefs[i].col;
+        rs->ocols[i].ordinal = (uint16_t)i;
+    }
+    return 0;
+}
+
+/* Open FROM sources. Returns 0 or an error already in rs. */
+static int open_sources(srv_cursor *cur, srv_rs *rs, const sql_select *sel)
+{
+    for (int k = 0; k < sel->nfrom; k++) {
+        const sql_tref *r = &sel->from[k];
+        bool temp;
+        srv_table *t = resolve_table(cur, r, NULL, &temp);
+        if (!t) {
+            rs->err = 208;
+            char nm[400];
+            display_name(r, nm, sizeof nm);
+            snprintf(rs->errmsg, sizeof rs->errmsg, "Invalid object name '%s'.", nm);
+            return -1;
+        }
+        if (r->changetable) {
+            srv_val since;
+            char buf[256];
+            if (temp || eval_const(cur, r->ct_since, &since, buf, sizeof buf, &rs->err, rs->errmsg, sizeof rs->errmsg) < 0) {
+                srv_table_unref(t);
+                if (!rs->err) {
+                    rs->err = 22105;
+                    snprintf(rs->errmsg, sizeof rs->errmsg, "Change tracking is not enabled on table '%s'.", r->parts[2]);
+                }
+                return -1;
+            }
+            int64_t v = since.k == SV_INT ? since.i : since.k == SV_NULL ? -1 : 0;
+            srv_table *ct = ct_changes(cur->c, t, v, &rs->err, rs->errmsg, sizeof rs->errmsg);
+            srv_table_unref(t);
+            if (!ct)
+                return -1;
+            t = ct;
+            temp = true;
+        }
+        if (src_init(rs, rs->nsrc, t, r, !temp) < 0) {
+            srv_table_unref(t);
+            rs->err = 701;
+            snprintf(rs->errmsg, sizeof rs->errmsg, "There is insufficient system memory to run this query.");
+            return -1;
+        }
+        rs->nsrc++;
+    }
+    return 0;
+}
+
+/* Detects "JOIN t ON t.pk = <earlier source expr> [AND …]" covering t's PK. */
+static void detect_pk_join(srv_rs *rs, int k)
+{
+    rs_src *s = &rs->src[k];
+    if (s->t->generated || !s->t->npk)
+        return;
+    int found = 0;
+    for (int q = 0; q < s->t->npk; q++) {
+        s->pk_other[q] = NULL;
+        for (int i = 0; i < s->ref->on.n; i++) {
+            const sql_pred *p = &s->ref->on.p[i];
+            if (p->op != P_EQ)
+                continue;
+            const sql_expr *mine = NULL, *other = NULL;
+            if (p->a->t == EX_COL && p->a->src == k && p->a->col == s->t->pk[q]) { mine = p->a; other = p->b; }
+            else if (p->b->t == EX_COL && p->b->src == k && p->b->col == s->t->pk[q]) { mine = p->b; other = p->a; }
+            if (mine && !(other->t == EX_COL && other->src >= k)) {
+                s->pk_other[q] = other;
+                break;
+            }
+        }
+        found += s->pk_other[q] != NULL;
+    }
+    s->pk_join = found == s->t->npk;
+}
+
+static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs);
+static int project(srv_rs *rs);
+
+static int put_build_error(srv_cursor *cur, tds_session *s, srv_rs *rs)
+{
+    return put_rs_error(cur, s, rs);
+}
+
+int exec_select(srv_cursor *cur, tds_session *s, const sql_select *sel)
+{
+    srv_rs *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return -1;
+    if (rs_build(cur, sel, rs) < 0)
+        return put_build_error(cur, s, rs);
+    cur->rs = rs;
+    return 1;
+}
+
+srv_rs *srv_rs_open(srv_cursor *cur, const sql_select *sel, int32_t *err, char *msg, size_t cap)
+{
+    srv_rs *rs = calloc(1, sizeof *rs);
+    if (!rs) {
+        *err = 701;
+        snprintf(msg, cap, "There is insufficient system memory to run this query.");
+        return NULL;
+    }
+    if (rs_build(cur, sel, rs) < 0) {
+        *err = rs->err ? rs->err : 701;
+        snprintf(msg, cap, "%s", rs->errmsg);
+        srv_rs_free(rs);
+        return NULL;
+    }
+    rs->top = rs->top; /* TOP applies through srv_rs_next */
+    return rs;
+}
+
+int srv_rs_next(srv_rs *rs)
+{
+    if (rs->top >= 0 && rs->emitted >= (uint64_t)rs->top)
+        return 0;
+    int r = next_tuple(rs);
+    if (r > 0)
+        rs->emitted++;
+    return r;
+}
+
+uint64_t srv_rs_ref(const srv_rs *rs, int k) { return rs->curref[k]; }
+const tds_value *srv_rs_src_vals(const srv_rs *rs, int k) { return rs->src[k].vals; }
+srv_table *srv_rs_src_table(const srv_rs *rs, int k) { return rs->src[k].t; }
+
+int srv_rs_eval(srv_rs *rs, sql_expr *e, srv_val *out, char *buf, size_t cap)
+{
+    if (bind(rs, e) < 0)
+        return -1;
+    return eval(rs, e, out, buf, cap);
+}
+
+int srv_rs_project(srv_rs *rs, const tds_value **vals, const srv_coldef **defs)
+{
+    if (project(rs) < 0)
+        return -1;
+    *vals = rs->ovals;
+    *defs = rs->odefs;
+    return rs->nout;
+}
+
+void srv_rs_error(const srv_rs *rs, int32_t *err, char *msg, size_t cap)
+{
+    *err = rs->err ? rs->err : 50000;
+    snprintf(msg, cap, "%s", rs->errmsg);
+}
+
+static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
+{
+    srv_conn *c = cur->c;
+    rs->cur = cur;
+    rs->where = &sel->where;
+    rs->top = -1;
+    if (open_sources(cur, rs, sel) < 0)
+        return -1;
+    for (int k = 0; k < rs->nsrc; k++)
+        if (rs->src[k].user && c->isolation == 1 && c->trancount > 0 && !c->cur->snapshot_isolation) {
+            rs->err = 3952;
+            snprintf(rs->errmsg, sizeof rs->errmsg,
+                     "Snapshot isolation transaction failed accessing database '%s' because snapshot isolation is not allowed in this database. Use ALTER DATABASE to allow snapshot isolation.",
+                     c->cur->name);
+            return -1;
+        }
+    bool has_agg;
+    if (setup_outputs(rs, sel, &has_agg) < 0)
+        return -1;
+    if (bind_where(rs, &sel->where) < 0)
+        return -1;
+    for (int k = 1; k < rs->nsrc; k++) {
+        if (bind_where(rs, &rs->src[k].ref->on) < 0)
+            return -1;
+        detect_pk_join(rs, k);
+    }
+    for (int k = 0; k < sel->norder; k++) {
+        sql_expr *e = sel->order[k].e;
+        if (e->t == EX_COL && e->nparts == 1) {
+            bool aliased = false;
+            for (int i = 0; i < sel->nitems; i++)
+                if (srv_ieq(sel->items[i].alias, e->parts[0]) && sel->items[i].e->t == EX_COL) {
+                    *e = *sel->items[i].e;
+                    aliased = true;
+                }
+            (void)aliased;
+        }
+        if (e->t == EX_LIT && e->lit.k == SV_INT && e->lit.i >= 1 && e->lit.i <= sel->nitems &&
+            sel->items[e->lit.i - 1].e->t == EX_COL)
+            *e = *sel->items[e->lit.i - 1].e;
+        if (bind(rs, e) < 0)
+            return -1;
+    }
+    if (sel->top) {
+        srv_val v;
+        char buf[64];
+        if (eval_const(cur, sel->top, &v, buf, sizeof buf, &rs->err, rs->errmsg, sizeof rs->errmsg) < 0)
+            return -1;
+        if (v.k == SV_FLOAT) v = sv_int((int64_t)v.f);
+        if (v.k != SV_INT || v.i < 0) {
+            rs->err = 1014;
+            snprintf(rs->errmsg, sizeof rs->errmsg, "The number of rows provided for a TOP or FETCH clauses row count parameter must be an integer.");
+            return -1;
+        }
+        rs->top = v.i;
+    }
+    rs->fmtonly = c->fmtonly;
+    /* choose the mode */
+    if (rs->nsrc == 0) {
+        rs->mode = M_ONE;
+        if (has_agg) {
+            for (int i = 0; i < rs->nout; i++)
+                rs->outs[i].count = 1;
+        }
+    } else if (rs->fmtonly) {
+        rs->mode = M_LIST;
+    } else {
+        bool stream = rs->nsrc == 1;
+        if (stream && sel->norder) {
+            const sql_expr *oe = sel->order[0].e;
+            rs_src *s0 = &rs->src[0];
+            stream = sel->norder == 1 && s0->t->generated && oe->t == EX_COL && srv_gen_monotonic(&s0->t->cols[oe->col]);
+            rs->reverse = stream && sel->order[0].desc;
+        }
+        if (stream) {
+            rs->mode = M_STREAM;
+            rs->end = src_count(&rs->src[0]);
+        } else {
+            tup_vec tv = { 0 };
+            uint64_t t[MAX_SRC];
+            if (join_rec(rs, t, 0, &tv) < 0 || (sel->norder && sort_list(rs, sel, &tv) < 0)) {
+                free(tv.v);
+                if (!rs->err) {
+                    rs->err = 701;
+                    snprintf(rs->errmsg, sizeof rs->errmsg, "There is insufficient system memory to run this query.");
+                }
+                return -1;
+            }
+            rs->mode = M_LIST;
+            rs->list = tv.v;
+            rs->nlist = tv.n / (size_t)rs->nsrc;
+        }
+        if (has_agg) {
+            bool fast = rs->mode == M_STREAM && !sel->where.n;
+            for (int i = 0; i < rs->nout && fast; i++)
+                fast = rs->outs[i].agg == 1 && rs->outs[i].e->star_arg;
+            if (fast) {
+                for (int i = 0; i < rs->nout; i++)
+                    rs->outs[i].count = rs->end;
+            } else if (aggregate(rs) < 0) {
+                return -1;
+            }
+            rs->mode = M_ONE;
+            rs->pos = 0;
+        }
+    }
+    if (has_agg) {
+        for (int i = 0; i < rs->nout; i++) {
+            rs_out *o = &rs->outs[i];
+            if (o->agg == 1) {
+                uint8_t *b = malloc(64);
+                if (!b)
+                    return -1;
+                int64_t n = 0;
+                srv_val v = sv_int((int64_t)o->count);
+                n = sv_to_wire(&rs->odefs[i], &v, b, 64);
+                if (n < 0) {
+                    free(b);
+                    rs->err = 8115;
+                    snprintf(rs->errmsg, sizeof rs->errmsg, "Arithmetic overflow error converting expression to data type int.");
+                    return -1;
+                }
+                free(o->accbuf);
+                o->accbuf = malloc(12);
+                if (!o->accbuf) {
+                    free(b);
+                    return -1;
+                }
+                uint32_t len = (uint32_t)n;
+                memcpy(o->accbuf, &len, 4);
+                memcpy(o->accbuf + 4, b, (size_t)n);
+                free(b);
+            } else if (!o->acc_set) {
+                free(o->accbuf);
+                o->accbuf = malloc(4);
+                if (!o->accbuf)
+                    return -1;
+                uint32_t len = SRV_NULL_LEN;
+                memcpy(o->accbuf, &len, 4);
+            }
+        }
+    }
+    if (rs->fmtonly)
+        rs->top = 0;
+    return 0;
+}
+
+int srv_rs_from_table(srv_cursor *cur, tds_session *s, srv_table *t)
+{
+    (void)s;
+    srv_rs *rs = calloc(1, sizeof *rs);
+    static const sql_where none = { 0 };
+    static sql_tref ref;
+    static sql_expr star = { .t = EX_STAR };
+    static sql_item item = { .e = &star };
+    if (!rs)
+        return -1;
+    rs->cur = cur;
+    rs->where = &none;
+    rs->top = -1;
+    srv_table_ref(t);
+    if (src_init(rs, 0, t, &ref, false) < 0) {
+        srv_table_unref(t);
+        srv_rs_free(rs);
+        return -1;
+    }
+    rs->nsrc = 1;
+    sql_select sel = { .items = &item, .nitems = 1 };
+    bool agg;
+    if (setup_outputs(rs, &sel, &agg) < 0) {
+        srv_rs_free(rs);
+        return -1;
+    }
+    rs->mode = M_STREAM;
+    rs->end = src_count(&rs->src[0]);
+    rs->fmtonly = cur->c->fmtonly;
+    if (rs->fmtonly)
+        rs->top = 0;
+    cur->rs = rs;
+    return 1;
+}
+
+/* ------------------------------------------------------------ stream */
+
+static int project(srv_rs *rs)
+{
+    size_t used = 0;
+    for (int i = 0; i < rs->nout; i++) {
+        rs_out *o = &rs->outs[i];
+        tds_value *v = &rs->ovals[i];
+        switch (o->kind) {
+        case OUT_COL:
+            *v = rs->src[o->agg >> 16].vals[o->agg & 0xFFFF];
+            break;
+        case OUT_CONST:
+            v->ptr = o->accbuf;
+            v->len = o->count == SRV_NULL_LEN ? 0 : (uint32_t)o->count;
+            v->flags = o->count == SRV_NULL_LEN ? TDS_VF_NULL : 0;
+            break;
+        case OUT_AGG: {
+            uint32_t len;
+            memcpy(&len, o->accbuf, 4);
+            v->ptr = o->accbuf + 4;
+            v->len = len == SRV_NULL_LEN ? 0 : len;
+            v->flags = len == SRV_NULL_LEN ? TDS_VF_NULL : 0;
+            break;
+        }
+        case OUT_EXPR: {
+            srv_val val;
+            char buf[4096];
+            if (eval(rs, o->e, &val, buf, sizeof buf) < 0)
+                return -1;
+            size_t need = used + (val.k == SV_STR || val.k == SV_BIN ? val.n * 4 : 0) + 128;
+            if (need > rs->obuf_cap) {
+                /* values already placed point into obuf: recompute after growing */
+                uint8_t *nb = realloc(rs->obuf, need * 2);
+                if (!nb)
+                    return -1;
+                rs->obuf = nb;
+                rs->obuf_cap = need * 2;
+                return project(rs);
+            }
+            int64_t n = sv_to_wire(&rs->odefs[i], &val, rs->obuf + used, rs->obuf_cap - used);
+            if (n == (int64_t)SRV_NULL_LEN) {
+                v->ptr = NULL;
+                v->len = 0;
+                v->flags = TDS_VF_NULL;
+            } else if (n < 0) {
+                rs->err = 245;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed when converting a value to data type %s.", rs->odefs[i].type_name);
+                return -1;
+            } else {
+                v->ptr = rs->obuf + used;
+                v->len = (uint32_t)n;
+                v->flags = 0;
+                used += (size_t)n;
+            }
+            break;
+        }
+        }
+    }
+    return 0;
+}
+
+int srv_rs_step(srv_cursor *cur, tds_session *s, size_t budget)
+{
+    srv_rs *rs = cur->rs;
+    srv_conn *c = cur->c;
+    size_t start = tds_send_pending(s);
+    if (!rs->meta_sent) {
+        if (tds_put_colmetadata(s, rs->ocols, (uint16_t)rs->nout) < 0)
+            return SRV_CLOSE;
+        rs->meta_sent = true;
+    }
+    for (;;) {
+        if (rs->top >= 0 && rs->emitted >= (uint64_t)rs->top)
+            break;
+        int r = next_tuple(rs);
+        if (r < 0 || (r > 0 && project(rs) < 0)) {
+            srv_put_error(cur, s, rs->err, 16, 1, "%s", rs->errmsg);
+            cur->aborted = true;
+            srv_put_done(cur, s, TDS_DONE_ERROR, 0xC1, 0);
+            return SRV_DONE;
+        }
+        if (!r)
+            break;
+        const srv_faults *f = &c->faults;
+        uint64_t n = cur->rows_sent;
+        if (f->close_after_rows && n >= f->close_after_rows)
+            return SRV_CLOSE;
+        if (f->stall_after_rows && n >= f->stall_after_rows)
+            return SRV_STALL;
+        if (f->error_after_rows && n >= f->error_after_rows) {
+            srv_put_error(cur, s, 50000, 16, 1, "tdstestd: injected error after %llu rows", (unsigned long long)n);
+            cur->aborted = true;
+            srv_put_done(cur, s, TDS_DONE_ERROR | (c->nocount ? 0 : TDS_DONE_COUNT), 0xC1, rs->emitted);
+            return SRV_DONE;
+        }
+        if (f->malformed_after_rows && n >= f->malformed_after_rows) {
+            static const uint8_t junk[8] = { 0x01, 0xEE, 0xBA, 0xAD, 0xF0, 0x0D, 0x00, 0x00 };
+            tds_put_bytes(s, junk, sizeof junk);
+            cur->aborted = true;
+            return SRV_DONE;
+        }
+        if (tds_put_row(s, rs->ocols, rs->ovals, (uint16_t)rs->nout) < 0)
+            return SRV_CLOSE;
+        rs->emitted++;
+        cur->rows_sent++;
+        if (tds_send_pending(s) - start >= budget)
+            return SRV_MORE;
+    }
+    c->rowcount = (int64_t)rs->emitted;
+    srv_put_done(cur, s, c->nocount ? 0 : TDS_DONE_COUNT, 0xC1, rs->emitted);
+    return SRV_DONE;
+}

@@ -1,0 +1,165 @@
+/*
+ * faults.c — the wire writer of tdstestd and the faults it can inject.
+ *
+ * Owns: every uv_write (net_raw_write), the in-flight byte count used for
+ * back-pressure, and three wire faults the query half asks for through
+ * srv_conn_faults() (polled after each request) or the cursor's step
+ * result: close after N reply bytes, drip reply bytes one at a time with a
+ * delay, and stall (never send again).
+ *
+ * Invariants: bytes are copied before uv_write, so callers may reuse their
+ * buffers at once; the drip timer handle is initialised with the
+ * connection and closed with it (server.c frees the connection after both
+ * close callbacks ran).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_int.h"
+
+typedef struct wreq {
+    uv_write_t req;
+    net_conn *c;
+    size_t n;
+    uint8_t data[];
+} wreq;
+
+static void write_cb(uv_write_t *req, int status)
+{
+    wreq *w = (wreq *)req;
+    net_conn *c = w->c;
+    size_t n = w->n;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED)
+        net_log(c, "write failed: %s", uv_strerror(status));
+    net_conn_write_done(c, n);
+}
+
+int net_raw_write(net_conn *c, const uint8_t *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (c->closing)
+        return -1;
+    wreq *w = malloc(sizeof *w + n);
+    if (!w)
+        return -1;
+    w->c = c;
+    w->n = n;
+    memcpy(w->data, p, n);
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
+    if (r < 0) {
+        free(w);
+        net_log(c, "uv_write: %s", uv_strerror(r));
+        return -1;
+    }
+    c->inflight += n;
+    return 0;
+}
+
+static void drip_cb(uv_timer_t *t)
+{
+    net_conn *c = t->data;
+    net_faults *f = &c->faults;
+    if (c->closing || f->dq_pos >= f->dq_len) {
+        uv_timer_stop(t);
+        return;
+    }
+    if (net_raw_write(c, f->dq + f->dq_pos, 1) < 0) {
+        uv_timer_stop(t);
+        return;
+    }
+    f->dq_pos++;
+    c->inflight--; /* counted when queued */
+    if (f->dq_pos == f->dq_len) {
+        f->dq_pos = f->dq_len = 0;
+        uv_timer_stop(t);
+    }
+}
+
+static int drip_queue(net_conn *c, const uint8_t *p, size_t n)
+{
+    net_faults *f = &c->faults;
+    if (f->dq_pos > 0 && f->dq_pos == f->dq_len)
+        f->dq_pos = f->dq_len = 0;
+    if (f->dq_len + n > f->dq_cap) {
+        size_t cap = f->dq_cap ? f->dq_cap : 4096;
+        while (cap < f->dq_len + n)
+            cap *= 2;
+        uint8_t *q = realloc(f->dq, cap);
+        if (!q)
+            return -1;
+        f->dq = q;
+        f->dq_cap = cap;
+    }
+    memcpy(f->dq + f->dq_len, p, n);
+    f->dq_len += n;
+    c->inflight += n; /* queued bytes count against the high-water mark */
+    if (!uv_is_active((uv_handle_t *)&f->timer)) {
+        uint64_t ms = f->drip_ms ? f->drip_ms : 1;
+        uv_timer_start(&f->timer, drip_cb, ms, ms);
+    }
+    return 0;
+}
+
+int net_wire_write(net_conn *c, const uint8_t *p, size_t n)
+{
+    net_faults *f = &c->faults;
+    if (c->closing)
+        return -1;
+    if (f->stalled || f->close_pending)
+        return 0; /* swallowed: the fault decides what the peer sees */
+    if (f->close_after) {
+        uint64_t left = f->close_after > f->sent ? f->close_after - f->sent : 0;
+        if (n >= left) {
+            n = (size_t)left;
+            f->close_pending = true;
+            net_log(c, "fault: closing after %llu reply bytes",
+                    (unsigned long long)f->close_after);
+        }
+        f->sent += n;
+    }
+    int r = 0;
+    if (n > 0)
+        r = (f->drip || f->dq_len > f->dq_pos) ? drip_queue(c, p, n)
+                                                : net_raw_write(c, p, n);
+    if (f->close_pending)
+        net_conn_write_done(c, 0); /* closes at once if nothing is in flight */
+    return r;
+}
+
+void net_faults_init(net_conn *c)
+{
+    memset(&c->faults, 0, sizeof c->faults);
+    uv_timer_init(c->srv->loop, &c->faults.timer);
+    c->faults.timer.data = c;
+    c->faults.timer_init = true;
+}
+
+void net_faults_free(net_conn *c)
+{
+    free(c->faults.dq);
+    c->faults.dq = NULL;
+    c->faults.dq_len = c->faults.dq_pos = c->faults.dq_cap = 0;
+}
+
+void net_faults_poll(net_conn *c)
+{
+    if (!c->qc)
+        return;
+    const srv_wire_faults *w = srv_conn_faults(c->qc);
+    if (!w)
+        return;
+    net_faults *f = &c->faults;
+    if (w->close_after_bytes != f->close_after) {
+        f->close_after = w->close_after_bytes;
+        f->sent = 0; /* counted from the request that set it */
+    }
+    if (w->drip != f->drip || w->drip_delay_ms != f->drip_ms) {
+        f->drip = w->drip;
+        f->drip_ms = w->drip_delay_ms;
+        if (f->drip)
+            net_log(c, "fault: drip, %u ms per byte", (unsigned)f->drip_ms);
+    }
+}

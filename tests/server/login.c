@@ -1,0 +1,423 @@
+/*
+ * login.c — tdstestd's PRELOGIN answer and LOGIN7 reply, shaped like SQL
+ * Server's.
+ *
+ * Owns: the ENCRYPTION negotiation table (OFF→OFF with a certificate,
+ * meaning login-only TLS; ON/REQ→ON; NOT_SUP→NOT_SUP; in "required" mode
+ * OFF→REQ and NOT_SUP→REQ and then a refusal), FEDAUTHREQUIRED and NONCE,
+ * the LOGIN7 check through srv_login(), the login reply tokens (ENVCHANGE
+ * database + INFO 5701, collation, language + INFO 5703, LOGINACK,
+ * FEATUREEXTACK only for what the client asked, packet size, DONE), the
+ * failure reply (ERROR 18456 class 14 + DONE_ERROR, then close) and
+ * routing (ENVCHANGE 20, DONE, close).
+ *
+ * Invariant: the login reply is sent with the packet size in force during
+ * login (4096); the negotiated size applies from the next message on.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "net_int.h"
+
+/* SQL_Latin1_General_CP1_CI_AS, as SQL Server sends it in ENVCHANGE 7. */
+static const uint8_t default_collation[5] = {0x09, 0x04, 0xD0, 0x00, 0x34};
+
+static tds_str mkstr(const char *s)
+{
+    tds_str t;
+    t.ptr = s ? s : "";
+    t.len = strlen(t.ptr);
+    return t;
+}
+
+static const char *enc_name(uint8_t e)
+{
+    switch (e) {
+    case TDS_ENCRYPT_OFF: return "OFF";
+    case TDS_ENCRYPT_ON: return "ON";
+    case TDS_ENCRYPT_NOT_SUP: return "NOT_SUP";
+    case TDS_ENCRYPT_REQ: return "REQ";
+    default: return "?";
+    }
+}
+
+/* ------------------------------------------------------------- PRELOGIN */
+
+int net_prelogin_handle(net_conn *c, const uint8_t *p, size_t n)
+{
+    net_server *srv = c->srv;
+    tds_prelogin in;
+    memset(&in, 0, sizeof in);
+    int r = tds_prelogin_decode(p, n, &in);
+    if (r < 0) {
+        net_log(c, "bad PRELOGIN: %s", tds_strerror(r));
+        return -1;
+    }
+    uint8_t cenc = (in.present & (1u << TDS_PL_ENCRYPTION))
+                       ? (uint8_t)(in.encryption & ~TDS_ENCRYPT_CLIENT_CERT)
+                       : TDS_ENCRYPT_OFF;
+    c->client_encrypt = cenc;
+    c->client_fedauth_opt = (in.present & (1u << TDS_PL_FEDAUTHREQUIRED)) != 0;
+
+    uint8_t ans = TDS_ENCRYPT_NOT_SUP;
+    bool tls = false, login_only = false, refuse = false;
+    bool have_cert = srv->tls != NULL;
+    if (c->enc == NET_ENC_STRICT) {
+        /* TLS is already up; answer as a server with a certificate would
+         * and change nothing. */
+        ans = cenc == TDS_ENCRYPT_REQ ? TDS_ENCRYPT_ON : cenc;
+        if (ans > TDS_ENCRYPT_REQ)
+            ans = TDS_ENCRYPT_ON;
+    } else if (!have_cert || srv->cfg->tls_mode == NET_TLS_OFF) {
+        ans = TDS_ENCRYPT_NOT_SUP; /* a client that needs TLS gives up */
+    } else if (srv->cfg->tls_mode == NET_TLS_ON) {
+        switch (cenc) {
+        case TDS_ENCRYPT_NOT_SUP:
+            ans = TDS_ENCRYPT_NOT_SUP;
+            break;
+        case TDS_ENCRYPT_ON:
+        case TDS_ENCRYPT_REQ:
+            ans = TDS_ENCRYPT_ON;
+            tls = true;
+            break;
+        default: /* OFF: encrypt the LOGIN7 only */
+            ans = TDS_ENCRYPT_OFF;
+            tls = login_only = true;
+            break;
+        }
+    } else { /* required */
+        switch (cenc) {
+        case TDS_ENCRYPT_NOT_SUP:
+            ans = TDS_ENCRYPT_REQ; /* MS-TDS: REQ, then the connection ends */
+            refuse = true;
+            break;
+        case TDS_ENCRYPT_ON:
+            ans = TDS_ENCRYPT_ON;
+            tls = true;
+            break;
+        default:
+            ans = TDS_ENCRYPT_REQ;
+            tls = true;
+            break;
+        }
+    }
+
+    tds_prelogin out;
+    memset(&out, 0, sizeof out);
+    out.present = (1u << TDS_PL_VERSION) | (1u << TDS_PL_ENCRYPTION) |
+                  (1u << TDS_PL_INSTOPT) | (1u << TDS_PL_THREADID) | (1u << TDS_PL_MARS);
+    out.version = srv->settings.version;
+    out.subbuild = 0;
+    out.encryption = ans;
+    out.instance[0] = 0;
+    out.thread_id = (uint32_t)c->id;
+    out.mars = 0;
+    if (c->client_fedauth_opt) {
+        c->fedauth_required = srv->settings.fedauth_required;
+        out.present |= 1u << TDS_PL_FEDAUTHREQUIRED;
+        out.fedauth_required = c->fedauth_required ? 1 : 0;
+        if (c->fedauth_required) {
+            if (RAND_bytes(c->nonce, sizeof c->nonce) != 1)
+                return -1;
+            memcpy(out.nonce, c->nonce, sizeof c->nonce);
+            out.present |= 1u << TDS_PL_NONCEOPT;
+            c->nonce_sent = true;
+        }
+    }
+    r = tds_send_prelogin(c->s, &out);
+    if (r < 0) {
+        net_log(c, "PRELOGIN reply: %s", tds_strerror(r));
+        return -1;
+    }
+    net_conn_flush(c);
+    net_log(c, "PRELOGIN: client encryption %s, answered %s%s%s", enc_name(cenc),
+            enc_name(ans), c->client_fedauth_opt ? ", FEDAUTHREQUIRED" : "",
+            c->nonce_sent ? " + NONCE" : "");
+    if (refuse) {
+        net_log(c, "encryption required but the client does not support it");
+        return -1;
+    }
+    if (c->enc == NET_ENC_STRICT) {
+        c->state = NC_LOGIN;
+        return 0;
+    }
+    if (tls) {
+        c->tls = net_tls_new(srv->tls, false);
+        if (!c->tls)
+            return -1;
+        c->enc = login_only ? NET_ENC_LOGIN_ONLY : NET_ENC_FULL;
+        c->state = NC_TLS_HS;
+    } else {
+        c->state = NC_LOGIN;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- LOGIN7 */
+
+static uint32_t ack_version(uint32_t asked)
+{
+    switch (asked) {
+    case 0x71000001u: /* 7.1 */
+    case 0x72090002u: /* 7.2 */
+    case 0x730A0003u: /* 7.3A */
+    case 0x730B0003u: /* 7.3B */
+        return asked;
+    default:
+        return TDS_VERSION_74;
+    }
+}
+
+static int put_env_text(tds_session *s, uint8_t type, const char *new_v, const char *old_v)
+{
+    tds_envchange e;
+    memset(&e, 0, sizeof e);
+    e.type = type;
+    e.new_text = mkstr(new_v);
+    e.old_text = mkstr(old_v);
+    return tds_put_envchange(s, &e);
+}
+
+static int put_msg(net_conn *c, bool error, int32_t number, uint8_t state, uint8_t cls,
+                   const char *text)
+{
+    tds_server_msg m;
+    memset(&m, 0, sizeof m);
+    m.number = number;
+    m.state = state;
+    m.severity = cls;
+    m.message = mkstr(text);
+    m.server = mkstr(c->srv->settings.server_name);
+    m.procedure = mkstr("");
+    m.line = 1;
+    return error ? tds_put_error(c->s, &m) : tds_put_info(c->s, &m);
+}
+
+static int login_fail(net_conn *c, const srv_error *e)
+{
+    int r = tds_msg_begin(c->s, TDS_PKT_REPLY, 0);
+    if (r == 0)
+        r = put_msg(c, true, e->number, e->state, e->severity, e->message);
+    if (r == 0)
+        r = tds_put_done(c->s, TDS_TOK_DONE, TDS_DONE_ERROR, 0, 0);
+    if (r == 0)
+        r = tds_msg_end(c->s);
+    net_conn_flush(c);
+    net_log(c, "login refused: %d %s", (int)e->number, e->message);
+    return -1; /* close after the reply */
+}
+
+static void fail_msg(srv_error *e, const char *user)
+{
+    memset(e, 0, sizeof *e);
+    e->number = 18456;
+    e->state = 1;
+    e->severity = 14;
+    snprintf(e->message, sizeof e->message, "Login failed for user '%s'.", user ? user : "");
+}
+
+/* FEDAUTH ack data: the client's nonce and a 32-byte signature of it. A
+ * real server signs with the session key derived from the token; tdstestd
+ * has none, so it signs with HMAC-SHA-256 keyed by the token itself. */
+static int fedauth_ack_data(const tds_login7 *l, uint8_t out[64])
+{
+    unsigned int slen = 32;
+    const char *tok = l->fedauth_token ? l->fedauth_token : "";
+    memcpy(out, l->fedauth_nonce, 32);
+    if (!HMAC(EVP_sha256(), tok, (int)strlen(tok), l->fedauth_nonce, 32, out + 32, &slen))
+        return -1;
+    return 64;
+}
+
+int net_login7_handle(net_conn *c, const uint8_t *p, size_t n)
+{
+    net_server *srv = c->srv;
+    size_t cap = n * 2 + 1024;
+    char *strbuf = malloc(cap);
+    if (!strbuf)
+        return -1;
+    tds_login7 l;
+    memset(&l, 0, sizeof l);
+    int r = tds_login7_decode(p, n, &l, strbuf, cap);
+    if (r < 0) {
+        net_log(c, "bad LOGIN7: %s", tds_strerror(r));
+        free(strbuf);
+        return -1;
+    }
+    c->tds_version = ack_version(l.tds_version);
+    net_log(c, "LOGIN7: tds 0x%08x user '%s' db '%s' app '%s' packet %u%s%s",
+            (unsigned)l.tds_version, l.username ? l.username : "",
+            l.database ? l.database : "", l.appname ? l.appname : "",
+            (unsigned)l.packet_size, l.fedauth ? " FEDAUTH" : "",
+            l.utf8_support ? " UTF8_SUPPORT" : "");
+
+    srv_error err;
+    if (l.sspi_len > 0) {
+        fail_msg(&err, "");
+        snprintf(err.message, sizeof err.message,
+                 "Login failed. The login is from an untrusted domain and cannot be used with Integrated authentication.");
+        r = login_fail(c, &err);
+        free(strbuf);
+        return r;
+    }
+    if (l.fedauth) {
+        bool bad = false;
+        if (l.fedauth_echo != c->fedauth_required) {
+            net_log(c, "FEDAUTH echo %d does not match FEDAUTHREQUIRED %d",
+                    l.fedauth_echo, c->fedauth_required);
+            bad = true;
+        }
+        if (l.fedauth_library != TDS_FEDAUTH_LIB_SECURITYTOKEN) {
+            net_log(c, "FEDAUTH library %u not supported", l.fedauth_library);
+            bad = true;
+        }
+        /* A nonce that comes back must be ours; tedious sends none at all
+         * (it does not read NONCEOPT), which SQL Server tolerates too. */
+        if (c->nonce_sent && l.fedauth_has_nonce &&
+            memcmp(l.fedauth_nonce, c->nonce, 32) != 0) {
+            net_log(c, "FEDAUTH nonce differs from the one sent");
+            bad = true;
+        } else if (c->nonce_sent && !l.fedauth_has_nonce) {
+            net_log(c, "FEDAUTH without the nonce (accepted)");
+        }
+        if (bad) {
+            fail_msg(&err, "<token-identified principal>");
+            r = login_fail(c, &err);
+            free(strbuf);
+            return r;
+        }
+    }
+
+    srv_login_req req;
+    memset(&req, 0, sizeof req);
+    req.user = l.username ? l.username : "";
+    req.password = l.password ? l.password : "";
+    req.token = l.fedauth ? (l.fedauth_token ? l.fedauth_token : "") : NULL;
+    req.database = l.database ? l.database : "";
+    req.app_name = l.appname ? l.appname : "";
+    srv_conn *qc = NULL;
+    memset(&err, 0, sizeof err);
+    if (!srv_login(srv->db, &req, &qc, &err)) {
+        if (err.number == 0)
+            fail_msg(&err, l.fedauth ? "<token-identified principal>" : req.user);
+        r = login_fail(c, &err);
+        free(strbuf);
+        return r;
+    }
+
+    /* Packet size: as asked, within 512..cap (16383 under TLS). */
+    uint32_t want = l.packet_size ? l.packet_size : TDS_PACKET_DEFAULT;
+    uint32_t pcap = srv->settings.max_packet_size;
+    if (pcap > TDS_PACKET_MAX)
+        pcap = TDS_PACKET_MAX;
+    if ((c->enc == NET_ENC_FULL || c->enc == NET_ENC_STRICT) && pcap > 16383)
+        pcap = 16383;
+    if (want > pcap)
+        want = pcap;
+    if (want < TDS_PACKET_MIN)
+        want = TDS_PACKET_MIN;
+    c->packet_size = want;
+
+    const char *db = srv_conn_database(qc);
+    char text[600], size_new[16], size_old[16];
+    uint32_t v = srv->settings.version;
+    bool routed = srv->settings.route_host != NULL;
+
+    r = tds_msg_begin(c->s, TDS_PKT_REPLY, 0);
+    if (r == 0)
+        r = put_env_text(c->s, TDS_ENV_DATABASE, db, "master");
+    if (r == 0) {
+        snprintf(text, sizeof text, "Changed database context to '%s'.", db ? db : "");
+        r = put_msg(c, false, 5701, 2, 0, text);
+    }
+    if (r == 0) {
+        tds_envchange e;
+        memset(&e, 0, sizeof e);
+        e.type = TDS_ENV_COLLATION;
+        e.new_raw = default_collation;
+        e.new_raw_len = sizeof default_collation;
+        r = tds_put_envchange(c->s, &e);
+    }
+    if (r == 0)
+        r = put_env_text(c->s, TDS_ENV_LANGUAGE, "us_english", "");
+    if (r == 0)
+        r = put_msg(c, false, 5703, 1, 0, "Changed language setting to us_english.");
+    if (r == 0) {
+        tds_loginack a;
+        memset(&a, 0, sizeof a);
+        a.interface = 1;
+        a.tds_version = c->tds_version;
+        a.prog_name = mkstr("Microsoft SQL Server");
+        a.major = (uint8_t)(v >> 24);
+        a.minor = (uint8_t)(v >> 16);
+        a.build = (uint16_t)v;
+        r = tds_put_loginack(c->s, &a);
+    }
+    if (r == 0 && c->tds_version == TDS_VERSION_74 && (l.utf8_support || l.fedauth)) {
+        tds_feature_ack acks[2];
+        size_t na = 0;
+        static const uint8_t utf8_on = 0x01;
+        uint8_t fa[64];
+        if (l.fedauth) {
+            acks[na].id = TDS_FEAT_FEDAUTH;
+            acks[na].data = fa;
+            acks[na].len = 0;
+            if (l.fedauth_has_nonce) {
+                int fl = fedauth_ack_data(&l, fa);
+                if (fl < 0)
+                    r = TDS_E_NOMEM;
+                else
+                    acks[na].len = (uint32_t)fl;
+            }
+            na++;
+        }
+        if (l.utf8_support) {
+            acks[na].id = TDS_FEAT_UTF8_SUPPORT;
+            acks[na].data = &utf8_on;
+            acks[na].len = 1;
+            na++;
+        }
+        if (r == 0)
+            r = tds_put_featureextack(c->s, acks, na);
+    }
+    if (r == 0) {
+        snprintf(size_new, sizeof size_new, "%u", (unsigned)want);
+        snprintf(size_old, sizeof size_old, "%u", (unsigned)TDS_PACKET_DEFAULT);
+        r = put_env_text(c->s, TDS_ENV_PACKETSIZE, size_new, size_old);
+    }
+    if (r == 0 && routed) {
+        tds_envchange e;
+        memset(&e, 0, sizeof e);
+        e.type = TDS_ENV_ROUTING;
+        e.routing_server = mkstr(srv->settings.route_host);
+        e.routing_port = srv->settings.route_port;
+        r = tds_put_envchange(c->s, &e);
+    }
+    if (r == 0)
+        r = tds_put_done(c->s, TDS_TOK_DONE, 0, 0, 0);
+    if (r == 0)
+        r = tds_msg_end(c->s);
+    free(strbuf);
+    if (r < 0) {
+        net_log(c, "login reply: %s", tds_strerror(r));
+        srv_conn_free(qc);
+        return -1;
+    }
+    net_conn_flush(c);
+    if (routed) {
+        net_log(c, "routed to %s:%u", srv->settings.route_host, srv->settings.route_port);
+        srv_conn_free(qc);
+        return -1;
+    }
+    tds_set_packet_size(c->s, want);
+    c->qc = qc;
+    c->state = NC_READY;
+    net_faults_poll(c);
+    net_log(c, "logged in, database '%s', packet size %u", db ? db : "", (unsigned)want);
+    return 0;
+}
