@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         off += (size_t)took;
     }
+    (void)sink;
     if (tds_packet_size(s) < TDS_PACKET_MIN || tds_packet_size(s) > TDS_PACKET_MAX)
         abort();
     if (strlen(tds_database(s)) >= sizeof s->database)
