@@ -103,6 +103,14 @@ static int header_complete(tds_session *s)
         return tds__fail(s, TDS_E_PROTO, rx->end);
     if (len < TDS_HEADER_SIZE || len > TDS_PACKET_MAX + 1)
         return tds__fail(s, TDS_E_PROTO, rx->end);
+    /* Decoders do arithmetic on rx.buf even for an empty payload (found by
+     * fuzz_packet: an empty first message), so it exists from the first
+     * header on. */
+    if (!rx->buf) {
+        int rc = rx_make_room(s, 1);
+        if (rc)
+            return rc;
+    }
     if (!rx->msg_active) {
         rx->msg_active = true;
         rx->msg_complete = false;

@@ -333,3 +333,19 @@ Test(packet, send_queue_partial_acks)
     cr_assert_eq(got, total);
     tds_session_free(s);
 }
+
+/* Found by fuzz_packet: an empty message as the very first one (no receive
+ * buffer allocated yet) must not do pointer arithmetic on NULL. */
+Test(packet, empty_first_message_regression)
+{
+    uint8_t w[] = {0x0E, 0x01, 0x00, 0x08, 0x04, 0x53, 0x45, 0x00};
+    tds_session *s = server();
+    cr_assert_eq(tds_feed(s, w, sizeof w), (ptrdiff_t)sizeof w);
+    tds_event ev;
+    cr_assert_eq(tds_next(s, &ev), 1);
+    cr_assert_eq(ev.type, TDS_EV_MESSAGE);
+    cr_assert_eq(ev.u.message.type, TDS_PKT_TRANSACTION);
+    cr_assert_eq(ev.u.message.len, 0);
+    cr_assert_not_null(ev.u.message.data);
+    tds_session_free(s);
+}
