@@ -722,7 +722,8 @@ int tds_send_rpc(tds_session *s, const tds_rpc *r);
 
 /* Decoding requests (server side, from a TDS_EV_MESSAGE payload).
  * ALL_HEADERS is validated and skipped; the transaction descriptor is
- * returned. SQL text comes back as UTF-8 into the caller's buffer. */
+ * returned. SQL text comes back as UTF-8 into the caller's buffer,
+ * NUL-terminated (cap must leave room for the NUL). */
 int tds_sql_batch_decode(const uint8_t *in, size_t len, char *sql, size_t cap,
                          size_t *sql_len, uint64_t *transaction);
 /* RPC: parameters decoded into params (at most max), views into `in`
@@ -746,6 +747,7 @@ int tds_put_error(tds_session *s, const tds_server_msg *m);
 int tds_put_featureextack(tds_session *s, const tds_feature_ack *acks, size_t n);
 int tds_put_done(tds_session *s, uint8_t token, uint16_t status, uint16_t curcmd, uint64_t rowcount);
 int tds_put_returnstatus(tds_session *s, int32_t status);
+/* n == 0 writes the 0xFFFF "no metadata" count, as SQL Server does. */
 int tds_put_colmetadata(tds_session *s, const tds_column *cols, uint16_t n);
 /* ROW; values must match cols (TDS_VF_UTF8 values are transcoded).
  * PLP values are written with a known length in chunks of at most
@@ -759,7 +761,8 @@ int tds_put_colinfo(tds_session *s, const uint8_t *data, uint16_t len);
 int tds_put_tabname(tds_session *s, const uint8_t *data, uint16_t len);
 
 /* PLP with unknown length (bulk load of (max) values from a stream):
- * begin, any number of chunks, end. */
+ * begin, any number of chunks, end. tds_put_plp_begin(s, true) writes a
+ * NULL and completes the value: call neither chunk nor end after it. */
 int tds_put_plp_begin(tds_session *s, bool null);
 int tds_put_plp_chunk(tds_session *s, const void *p, uint32_t n);
 int tds_put_plp_end(tds_session *s);
