@@ -1,0 +1,217 @@
+/*
+ * file.c — atomic output files for the CSV and JSONL sinks.
+ *
+ * A load writes "<target>.tmp-XXXXXX" in the target's directory, so the
+ * final rename(2) is atomic on the same file system; the target is never
+ * opened for writing. gzip goes through zlib's gzdopen on the temp file's
+ * descriptor; for append, the old bytes are copied first and the new rows
+ * form a further gzip member (concatenated members are one valid stream).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "file_int.h"
+
+#define FLUSH_AT (1u << 20)
+
+int sink__file_init(sink_file *f, const char *target, const sink_options *o,
+                    char *err, size_t errcap)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    /* SQLAlchemy style: "csv:///rel.csv" → "rel.csv", "csv:////abs" → "/abs";
+     * "csv://rel/x.csv" (a host part) → "rel/x.csv". */
+    const char *p = target[0] == '/' ? target + 1 : target;
+    if (!*p)
+        return sink__errf(err, errcap, SINK_E_URI, "destination URI has no file path");
+    f->path = sink__strdup(p);
+    if (!f->path)
+        return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
+    size_t n = strlen(p);
+    f->gz = n > 3 && strcmp(p + n - 3, ".gz") == 0;
+    f->level = o->gzip_level >= 1 && o->gzip_level <= 9 ? o->gzip_level : 6;
+    return SINK_OK;
+}
+
+static int copy_old(sink *s, sink_file *f)
+{
+    int in = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        if (errno == ENOENT)
+            return SINK_OK;
+        return sink__fail(s, SINK_E_IO, "cannot read %s: %s", f->path, strerror(errno));
+    }
+    char buf[65536];
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(in);
+            return sink__fail(s, SINK_E_IO, "cannot read %s: %s", f->path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        f->had_data = true;
+        for (ssize_t o = 0; o < r;) {
+            ssize_t w = write(f->fd, buf + o, (size_t)(r - o));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                int e = errno;
+                close(in);
+                return sink__fail(s, SINK_E_IO, "cannot write %s: %s", f->tmp, strerror(e));
+            }
+            o += w;
+        }
+    }
+    close(in);
+    return SINK_OK;
+}
+
+int sink__file_start(sink *s, sink_file *f, bool append)
+{
+    sink__file_abort(f);
+    f->had_data = false;
+    f->out.len = 0;
+    size_t n = strlen(f->path);
+    f->tmp = sink__malloc(n + 16);
+    if (!f->tmp)
+        return sink__fail(s, SINK_E_NOMEM, "out of memory");
+    memcpy(f->tmp, f->path, n);
+    memcpy(f->tmp + n, ".tmp-XXXXXX", 12);
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->tmp);
+        f->tmp = NULL;
+        return sink__fail(s, SINK_E_IO, "cannot create a file beside %s: %s", f->path, strerror(e));
+    }
+    /* mkstemp makes 0600; a finished file gets the usual 0666 & ~umask. */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(f->fd, 0666 & ~um);
+    int rc = append ? copy_old(s, f) : SINK_OK;
+    if (rc)
+        return rc;
+    if (f->gz) {
+        char mode[8];
+        snprintf(mode, sizeof mode, "wb%d", f->level);
+        int dupfd = dup(f->fd);
+        if (dupfd < 0 || !(f->gzf = gzdopen(dupfd, mode))) {
+            if (dupfd >= 0)
+                close(dupfd);
+            return sink__fail(s, SINK_E_IO, "cannot start gzip output for %s", f->path);
+        }
+        gzbuffer(f->gzf, 256 * 1024);
+    }
+    return SINK_OK;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int sink__file_flush(sink *s, sink_file *f, size_t min)
+{
+    if (f->out.len < min || !f->out.len)
+        return SINK_OK;
+    if (f->gzf) {
+        size_t off = 0;
+        while (off < f->out.len) {
+            unsigned chunk = f->out.len - off > (1u << 30) ? (1u << 30) : (unsigned)(f->out.len - off);
+            if (gzwrite(f->gzf, f->out.p + off, chunk) != (int)chunk) {
+                int ze;
+                const char *m = gzerror(f->gzf, &ze);
+                return sink__fail(s, SINK_E_IO, "cannot write %s: %s", f->tmp,
+                                  ze == Z_ERRNO ? strerror(errno) : m);
+            }
+            off += chunk;
+        }
+    } else if (write_all(f->fd, f->out.p, f->out.len)) {
+        return sink__fail(s, SINK_E_IO, "cannot write %s: %s", f->tmp, strerror(errno));
+    }
+    f->out.len = 0;
+    return SINK_OK;
+}
+
+int sink__file_commit(sink *s, sink_file *f)
+{
+    int rc = sink__file_flush(s, f, 0);
+    if (rc)
+        return rc;
+    if (f->gzf) {
+        int zr = gzclose(f->gzf);
+        f->gzf = NULL;
+        if (zr != Z_OK)
+            return sink__fail(s, SINK_E_IO, "cannot finish gzip output %s", f->tmp);
+    }
+    if (fsync(f->fd) || close(f->fd)) {
+        f->fd = -1;
+        return sink__fail(s, SINK_E_IO, "cannot write %s: %s", f->tmp, strerror(errno));
+    }
+    f->fd = -1;
+    if (rename(f->tmp, f->path))
+        return sink__fail(s, SINK_E_IO, "cannot rename into %s: %s", f->path, strerror(errno));
+    free(f->tmp);
+    f->tmp = NULL;
+    /* the rename itself survives a crash once the directory is synced */
+    char *slash = strrchr(f->path, '/');
+    int dfd;
+    if (slash == f->path) {
+        dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } else if (slash) {
+        *slash = '\0';
+        dfd = open(f->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *slash = '/';
+    } else {
+        dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return SINK_OK;
+}
+
+void sink__file_abort(sink_file *f)
+{
+    if (f->gzf) {
+        gzclose(f->gzf);
+        f->gzf = NULL;
+    }
+    if (f->fd >= 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+    if (f->tmp) {
+        unlink(f->tmp);
+        free(f->tmp);
+        f->tmp = NULL;
+    }
+    f->out.len = 0;
+}
+
+void sink__file_free(sink_file *f)
+{
+    sink__file_abort(f);
+    free(f->path);
+    f->path = NULL;
+    sink__buf_free(&f->out);
+}

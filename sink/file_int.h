@@ -1,0 +1,36 @@
+/*
+ * file_int.h — the atomic output file the CSV and JSONL sinks write:
+ * a temp file beside the target (optionally gzip through zlib), renamed
+ * over the target at commit, removed at abort.
+ */
+#ifndef TDSPIPE_FILE_INT_H
+#define TDSPIPE_FILE_INT_H
+
+#include "sink_int.h"
+
+typedef struct sink_file {
+    char *path;        /* target */
+    char *tmp;         /* temp file while a load is open, else NULL */
+    bool gz;           /* path ends in ".gz" */
+    int level;         /* gzip level */
+    int fd;
+    void *gzf;         /* gzFile when gz */
+    bool had_data;     /* append: the target existed and was not empty */
+    sink_buf out;      /* pending bytes, written in large pieces */
+} sink_file;
+
+/* Parses the URI target (after "scheme://") into f->path. */
+int sink__file_init(sink_file *f, const char *target, const sink_options *o,
+                    char *err, size_t errcap);
+/* Creates the temp file; with append, copies the target's bytes into it
+ * first (a gzip target gets a new gzip member after them). */
+int sink__file_start(sink *s, sink_file *f, bool append);
+/* Writes f->out when it holds at least `min` bytes. */
+int sink__file_flush(sink *s, sink_file *f, size_t min);
+/* Flushes, syncs, closes and renames the temp file over the target. */
+int sink__file_commit(sink *s, sink_file *f);
+/* Closes and removes the temp file (no-op without one). */
+void sink__file_abort(sink_file *f);
+void sink__file_free(sink_file *f);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * sink_int.h — what the sink backends share and callers never see: the
+ * base struct every backend embeds first, a growable byte buffer, the
+ * copied schema, value formatting (canonical text, JSON, base64) and the
+ * SQL text the three SQL backends have in common.
+ *
+ * Invariants: a backend struct starts with `sink base`; registry.c's public
+ * wrappers keep base.state in step (IDLE → LOADING → IDLE/FAILED) so
+ * backends never see calls out of order.
+ */
+#ifndef TDSPIPE_SINK_INT_H
+#define TDSPIPE_SINK_INT_H
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "sink.h"
+
+enum sink__state { SINK__IDLE = 0, SINK__LOADING, SINK__FAILED };
+
+/* Pending sink_state_set pairs: "name\0value\0" back to back. */
+typedef struct sink_kv {
+    char *p;
+    size_t len, cap;
+} sink_kv;
+
+struct sink {
+    const sink_vtable *vt;
+    int state;
+    char err[512];
+    sink_kv pending;
+};
+
+/* Formats the message into s->err and returns code (a negative sink_err). */
+int sink__fail(sink *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same into a caller buffer (open-time errors). */
+int sink__errf(char *err, size_t cap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ------------------------------------------------------------ memory */
+
+/* Every allocation of the sinks goes through these (free() releases), so
+ * tests can fail the Nth one and walk every allocation site. */
+void *sink__malloc(size_t n);
+void *sink__calloc(size_t n, size_t size);
+void *sink__realloc(void *p, size_t n);
+char *sink__strdup(const char *s);
+/* Tests: make the nth allocation from now (1 = the next) and every later
+ * one fail; 0 turns failing off. Returns how many allocations happened
+ * since the previous call. */
+long sink__alloc_fail_after(long n);
+
+/* ------------------------------------------------------------ buffer */
+
+typedef struct sink_buf {
+    char *p;
+    size_t len, cap;
+} sink_buf;
+
+/* Ensures n more bytes fit. Returns 0 or SINK_E_NOMEM. */
+int sink__buf_reserve(sink_buf *b, size_t n);
+int sink__buf_put(sink_buf *b, const void *p, size_t n);
+static inline int sink__buf_puts(sink_buf *b, const char *s) { return sink__buf_put(b, s, strlen(s)); }
+int sink__buf_putc(sink_buf *b, char ch);
+int sink__buf_printf(sink_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* NUL-terminates without counting the NUL in len. */
+int sink__buf_cstr(sink_buf *b);
+void sink__buf_free(sink_buf *b);
+
+/* ------------------------------------------------------------ schema */
+
+/* An owned copy of a sink_table. */
+typedef struct sink_schema {
+    char *full;          /* as given */
+    char *schema;        /* before the last '.', or NULL */
+    char *table;         /* after the last '.' */
+    tds_column *cols;
+    char **names;        /* always set (from names[] or cols[].name) */
+    size_t ncols;
+    size_t *pk;
+    size_t npk;
+    int incr;
+    sink_strategy strategy;
+    tds_value win[2];    /* delete+insert bounds (lo, hi); ptr NULL when absent */
+    bool has_win[2];
+} sink_schema;
+
+int sink__schema_copy(sink_schema *d, const sink_table *t);
+void sink__schema_free(sink_schema *d);
+
+/* ----------------------------------------------------- value formats */
+
+/* Canonical text (tds_value_text) of a non-NULL value appended to b.
+ * Returns 0, SINK_E_NOMEM, or SINK_E_VALUE (engine error: bad bytes,
+ * invalid text in its code page). */
+int sink__value_text(sink_buf *b, const tds_column *c, const tds_value *v);
+/* UTF-8 of a text kind (char/nchar/xml) appended to b. */
+int sink__value_utf8(sink_buf *b, const tds_column *c, const tds_value *v);
+/* JSON of a value (null, number, true/false, "string", base64 binary). */
+int sink__value_json(sink_buf *b, const tds_column *c, const tds_value *v,
+                     sink_buf *scratch);
+/* JSON string literal of UTF-8 text s. */
+int sink__json_string(sink_buf *b, const char *s, size_t n);
+int sink__base64(sink_buf *b, const uint8_t *p, size_t n);
+/* Streamed or malformed views are refused before any backend sees them. */
+static inline bool sink__is_null(const tds_value *v) { return (v->flags & TDS_VF_NULL) != 0; }
+
+/* Days since 0001-01-01 of 1970-01-01 and 2000-01-01. */
+#define SINK__DAYS_1970 719162
+#define SINK__DAYS_2000 730119
+#define SINK__US_PER_DAY 86400000000LL
+
+/* A date/time as microseconds since 1970-01-01 UTC (datetimeoffset: the
+ * instant; others: the wall time), ticks rounded half up to 1 µs; datetime
+ * (1/300 s) rounded to the millisecond SQL Server and its drivers show. */
+static inline int64_t sink__dt_unix_us(const tds_datetime *d)
+{
+    uint64_t us = d->kind == TDS_K_DATETIME ? (d->ticks + 5000) / 10000 * 1000 : (d->ticks + 5) / 10;
+    return ((int64_t)d->days - SINK__DAYS_1970) * SINK__US_PER_DAY + (int64_t)us;
+}
+
+/* ---------------------------------------------------------------- SQL */
+
+/* Appends "name" with embedded quotes doubled. */
+int sink__sql_ident(sink_buf *b, const char *name);
+/* "schema"."table" (or "table" when schema is NULL) with table name t. */
+int sink__sql_qname(sink_buf *b, const char *schema, const char *t);
+
+/* Column type names per SQL destination. */
+typedef const char *(*sink_type_fn)(const tds_column *c, char *tmp, size_t cap);
+
+#define SINK__ORD "_tdspipe_ord"
+#define SINK__STATE_TABLE "_tdspipe_state"
+
+/* The statements that write s's pending state (each ending ";\n"), or
+ * nothing when there is none. */
+int sink__sql_state(sink_buf *b, const sink *s);
+#define SINK__STAGE_PREFIX "_tdspipe_stage_"
+
+/* CREATE TABLE [IF NOT EXISTS] qname (cols… [, ord BIGINT] [, PRIMARY
+ * KEY (…)]). */
+int sink__sql_create(sink_buf *b, const sink_schema *sc, sink_type_fn type,
+                     const char *schema, const char *table, bool if_not_exists,
+                     bool with_ord, bool with_pk);
+/* A SQL literal of a non-NULL value for comparisons with a column of that
+ * type (the delete+insert window). Returns 0, SINK_E_NOMEM, SINK_E_VALUE. */
+typedef int (*sink_literal_fn)(sink_buf *b, const tds_column *c, const tds_value *v);
+/* CAST('<canonical text>' AS type), binary as unhex_fn('<hex>'). */
+int sink__sql_cast_literal(sink_buf *b, const tds_column *c, const tds_value *v, const char *type,
+                           const char *unhex_fn);
+/* 'text' with quotes doubled. */
+int sink__sql_string(sink_buf *b, const char *s, size_t n);
+
+/* The statements that move a filled stage table into the target at commit
+ * for merge and delete+insert (then DROP stage). Separated by ";\n". */
+int sink__sql_merge(sink_buf *b, const sink_schema *sc, const char *stage);
+/* Schema evolution for loads into an existing table: ALTER TABLE … ADD
+ * COLUMN (nullable) for each of sc's columns not in `existing` (names
+ * separated by "\n"; compared case-insensitively when nocase, as SQLite and
+ * DuckDB treat identifiers). Appends nothing when none is missing. */
+int sink__sql_add_columns(sink_buf *b, const sink_schema *sc, sink_type_fn type,
+                          const char *existing, bool nocase);
+/* Append through a stage: INSERT INTO target SELECT … FROM stage, so the
+ * destination casts to the types of a target someone else created. */
+int sink__sql_append_stage(sink_buf *b, const sink_schema *sc, const char *stage);
+int sink__sql_delete_insert(sink_buf *b, const sink_schema *sc, const char *stage,
+                            sink_literal_fn lit);
+/* "col1", "col2", … */
+int sink__sql_collist(sink_buf *b, const sink_schema *sc, const char *qual);
+
+#endif /* TDSPIPE_SINK_INT_H */

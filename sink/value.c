@@ -1,0 +1,500 @@
+/*
+ * value.c — helpers every backend shares: the growable buffer, the owned
+ * schema copy, value → canonical text / JSON / base64, and sink_rows (the
+ * batch accumulator).
+ *
+ * Text forms are the engine's canonical text (tds_value_text): one source
+ * of truth for CSV, JSONL strings and the text fallbacks of the SQL sinks.
+ * Invariants: the buffer grows geometrically, so formatting a row costs no
+ * allocation once the buffer has reached its working size.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sink_int.h"
+
+/* ------------------------------------------------------------ memory */
+
+/* atomic: sinks on several threads may allocate at once */
+static _Atomic long fail_at, count;
+
+static bool alloc_ok(void)
+{
+    long c = ++count, f = fail_at;
+    return !f || c < f;
+}
+
+long sink__alloc_fail_after(long n)
+{
+    long c = count;
+    count = 0;
+    fail_at = n;
+    return c;
+}
+
+void *sink__malloc(size_t n) { return alloc_ok() ? malloc(n) : NULL; }
+void *sink__calloc(size_t n, size_t size) { return alloc_ok() ? calloc(n, size) : NULL; }
+void *sink__realloc(void *p, size_t n) { return alloc_ok() ? realloc(p, n) : NULL; }
+
+char *sink__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = sink__malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* ------------------------------------------------------------ buffer */
+
+int sink__buf_reserve(sink_buf *b, size_t n)
+{
+    if (b->cap - b->len > n)
+        return SINK_OK;
+    size_t want = b->len + n + 1;
+    if (want < b->len)
+        return SINK_E_NOMEM;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < want) {
+        if (cap > SIZE_MAX / 2)
+            return SINK_E_NOMEM;
+        cap *= 2;
+    }
+    char *p = sink__realloc(b->p, cap);
+    if (!p)
+        return SINK_E_NOMEM;
+    b->p = p;
+    b->cap = cap;
+    return SINK_OK;
+}
+
+int sink__buf_put(sink_buf *b, const void *p, size_t n)
+{
+    if (sink__buf_reserve(b, n))
+        return SINK_E_NOMEM;
+    if (n)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return SINK_OK;
+}
+
+int sink__buf_putc(sink_buf *b, char ch)
+{
+    if (b->cap - b->len <= 1 && sink__buf_reserve(b, 1))
+        return SINK_E_NOMEM;
+    b->p[b->len++] = ch;
+    return SINK_OK;
+}
+
+int sink__buf_printf(sink_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || sink__buf_reserve(b, (size_t)n + 1))
+        return SINK_E_NOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return SINK_OK;
+}
+
+int sink__buf_cstr(sink_buf *b)
+{
+    if (sink__buf_reserve(b, 1))
+        return SINK_E_NOMEM;
+    b->p[b->len] = '\0';
+    return SINK_OK;
+}
+
+void sink__buf_free(sink_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ------------------------------------------------------------ schema */
+
+static char *dupn(const char *s, size_t n)
+{
+    char *p = sink__malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+void sink__schema_free(sink_schema *d)
+{
+    for (int i = 0; i < 2; i++)
+        free((void *)d->win[i].ptr);
+    if (d->names)
+        for (size_t i = 0; i < d->ncols; i++)
+            free(d->names[i]);
+    free(d->names);
+    free(d->cols);
+    free(d->pk);
+    free(d->full);
+    free(d->schema);
+    free(d->table);
+    memset(d, 0, sizeof *d);
+}
+
+int sink__schema_copy(sink_schema *d, const sink_table *t)
+{
+    memset(d, 0, sizeof *d);
+    d->ncols = t->ncols;
+    d->npk = t->npk;
+    d->incr = t->incremental_key;
+    d->strategy = t->strategy;
+    d->full = dupn(t->name, strlen(t->name));
+    const char *dot = strrchr(t->name, '.');
+    if (dot) {
+        d->schema = dupn(t->name, (size_t)(dot - t->name));
+        d->table = dupn(dot + 1, strlen(dot + 1));
+    } else {
+        d->table = dupn(t->name, strlen(t->name));
+    }
+    d->cols = sink__malloc(t->ncols * sizeof *d->cols);
+    d->names = sink__calloc(t->ncols, sizeof *d->names);
+    d->pk = sink__malloc((t->npk ? t->npk : 1) * sizeof *d->pk);
+    if (!d->full || !d->table || (dot && !d->schema) || !d->cols || !d->names || !d->pk)
+        goto nomem;
+    memcpy(d->cols, t->cols, t->ncols * sizeof *d->cols);
+    if (t->npk)
+        memcpy(d->pk, t->pk, t->npk * sizeof *d->pk);
+    for (size_t i = 0; i < t->ncols; i++) {
+        const char *n = t->names && t->names[i] ? t->names[i] : t->cols[i].name.ptr;
+        size_t len = t->names && t->names[i] ? strlen(n) : t->cols[i].name.len;
+        if (!n) {
+            n = "";
+            len = 0;
+        }
+        if (!(d->names[i] = dupn(n, len)))
+            goto nomem;
+        /* Views into the session's strings die with it: keep none. */
+        memset(&d->cols[i].name, 0, sizeof d->cols[i].name);
+        memset(&d->cols[i].table, 0, sizeof d->cols[i].table);
+        memset(&d->cols[i].udt_db, 0, 4 * sizeof(tds_str));
+        memset(&d->cols[i].xml_db, 0, 3 * sizeof(tds_str));
+    }
+    const tds_value *w[2] = { t->window_lo, t->window_hi };
+    for (int i = 0; i < 2; i++) {
+        if (!w[i] || (w[i]->flags & TDS_VF_NULL))
+            continue;
+        uint8_t *p = sink__malloc(w[i]->len ? w[i]->len : 1);
+        if (!p)
+            goto nomem;
+        if (w[i]->len)
+            memcpy(p, w[i]->ptr, w[i]->len);
+        d->win[i] = (tds_value){ p, w[i]->len, 0 };
+        d->has_win[i] = true;
+    }
+    return SINK_OK;
+nomem:
+    sink__schema_free(d);
+    return SINK_E_NOMEM;
+}
+
+/* ----------------------------------------------------- value formats */
+
+/* Calls a tds text function into the buffer's free space, growing once
+ * when it says how much it needs. */
+static int text_into(sink_buf *b, const tds_column *c, const tds_value *v,
+                     int (*fn)(const tds_column *, const tds_value *, char *, size_t, size_t *))
+{
+    if (v->flags & TDS_VF_STREAMED)
+        return SINK_E_VALUE;
+    if (sink__buf_reserve(b, 64))
+        return SINK_E_NOMEM;
+    size_t n = 0;
+    int rc = fn(c, v, b->p + b->len, b->cap - b->len, &n);
+    if (rc == TDS_E_SPACE) {
+        if (sink__buf_reserve(b, n + 1))
+            return SINK_E_NOMEM;
+        rc = fn(c, v, b->p + b->len, b->cap - b->len, &n);
+    }
+    if (rc)
+        return rc == TDS_E_NOMEM ? SINK_E_NOMEM : SINK_E_VALUE;
+    b->len += n;
+    return SINK_OK;
+}
+
+int sink__value_text(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    return text_into(b, c, v, tds_value_text);
+}
+
+int sink__value_utf8(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    return text_into(b, c, v, tds_value_utf8);
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int sink__base64(sink_buf *b, const uint8_t *p, size_t n)
+{
+    if (sink__buf_reserve(b, (n + 2) / 3 * 4))
+        return SINK_E_NOMEM;
+    char *o = b->p + b->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t x = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = b64[x >> 18];
+        *o++ = b64[x >> 12 & 63];
+        *o++ = b64[x >> 6 & 63];
+        *o++ = b64[x & 63];
+    }
+    if (i < n) {
+        uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        *o++ = b64[x >> 18];
+        *o++ = b64[x >> 12 & 63];
+        *o++ = i + 1 < n ? b64[x >> 6 & 63] : '=';
+        *o++ = '=';
+    }
+    b->len = (size_t)(o - b->p);
+    return SINK_OK;
+}
+
+int sink__json_string(sink_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    /* Worst case every byte becomes \u00XX. */
+    if (n > (SIZE_MAX - 2) / 6 || sink__buf_reserve(b, n * 6 + 2))
+        return SINK_E_NOMEM;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 0x20 && ch != '"' && ch != '\\') {
+            *o++ = (char)ch;
+            continue;
+        }
+        *o++ = '\\';
+        switch (ch) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 15];
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    return SINK_OK;
+}
+
+int sink__value_json(sink_buf *b, const tds_column *c, const tds_value *v, sink_buf *scratch)
+{
+    if (v->flags & TDS_VF_NULL)
+        return sink__buf_put(b, "null", 4);
+    if (v->flags & TDS_VF_STREAMED)
+        return SINK_E_VALUE;
+    int rc;
+    switch (c->kind) {
+    case TDS_K_BIT: {
+        int64_t i;
+        if (tds_value_int(c, v, &i))
+            return SINK_E_VALUE;
+        return i ? sink__buf_put(b, "true", 4) : sink__buf_put(b, "false", 5);
+    }
+    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT:
+        return sink__value_text(b, c, v);
+    case TDS_K_REAL: case TDS_K_FLOAT: {
+        double d;
+        if (tds_value_float(c, v, &d))
+            return SINK_E_VALUE;
+        if (!isfinite(d)) /* JSON has no NaN or infinities */
+            return sink__buf_put(b, "null", 4);
+        return sink__value_text(b, c, v);
+    }
+    case TDS_K_BINARY: case TDS_K_UDT:
+        return sink__buf_putc(b, '"') || sink__base64(b, v->ptr, v->len) || sink__buf_putc(b, '"')
+                   ? SINK_E_NOMEM : SINK_OK;
+    case TDS_K_VARIANT: {
+        /* the value inside decides: a number stays a number */
+        tds_column ic;
+        tds_value iv;
+        if (tds_value_variant(c, v, &ic, &iv))
+            return SINK_E_VALUE;
+        return sink__value_json(b, &ic, &iv, scratch); /* never a variant again */
+    }
+    default:
+        /* decimals (exact, as strings), dates, GUIDs, text, variants */
+        scratch->len = 0;
+        if ((rc = sink__value_text(scratch, c, v)))
+            return rc;
+        return sink__json_string(b, scratch->p, scratch->len);
+    }
+}
+
+/* ------------------------------------------------------------ rows */
+
+typedef struct rows_block {
+    struct rows_block *next;
+    size_t used, cap;
+    uint8_t data[];
+} rows_block;
+
+struct sink_rows {
+    size_t ncols;
+    tds_value *vals;
+    size_t nrows, cap_rows;
+    rows_block *head, *cur;
+    size_t open;     /* streamed values of the last row still being fed */
+    sink_buf plp;    /* the streamed value being assembled */
+};
+
+sink_rows *sink_rows_new(size_t ncols)
+{
+    if (!ncols)
+        return NULL;
+    sink_rows *r = sink__calloc(1, sizeof *r);
+    if (r)
+        r->ncols = ncols;
+    return r;
+}
+
+void sink_rows_free(sink_rows *r)
+{
+    if (!r)
+        return;
+    for (rows_block *b = r->head, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
+    free(r->vals);
+    sink__buf_free(&r->plp);
+    free(r);
+}
+
+static uint8_t *rows_alloc(sink_rows *r, size_t n)
+{
+    for (;;) {
+        if (r->cur && r->cur->cap - r->cur->used >= n) {
+            uint8_t *p = r->cur->data + r->cur->used;
+            r->cur->used += n;
+            return p;
+        }
+        if (r->cur && r->cur->next) { /* reuse blocks kept by reset */
+            r->cur = r->cur->next;
+            r->cur->used = 0;
+            continue;
+        }
+        size_t cap = n > (1u << 20) ? n : (1u << 20);
+        rows_block *b = sink__malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = NULL;
+        b->used = 0;
+        b->cap = cap;
+        if (r->cur) {
+            r->cur->next = b;
+        } else {
+            r->head = b;
+        }
+        r->cur = b;
+    }
+}
+
+static int rows_put(sink_rows *r, const tds_value *row, bool partial)
+{
+    if (!r || !row)
+        return SINK_E_ARG;
+    if (r->open)
+        return SINK_E_ARG; /* the previous row still waits for chunks */
+    if (r->nrows == r->cap_rows) {
+        size_t nc = r->cap_rows ? r->cap_rows * 2 : 1024;
+        tds_value *v = sink__realloc(r->vals, nc * r->ncols * sizeof *v);
+        if (!v)
+            return SINK_E_NOMEM;
+        r->vals = v;
+        r->cap_rows = nc;
+    }
+    if (!r->cur && r->head)
+        r->cur = r->head;
+    tds_value *dst = r->vals + r->nrows * r->ncols;
+    size_t open = 0;
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (row[c].flags & TDS_VF_STREAMED) {
+            if (!partial)
+                return SINK_E_VALUE;
+            dst[c] = (tds_value){ NULL, 0, TDS_VF_STREAMED };
+            open++;
+            continue;
+        }
+        dst[c] = row[c];
+        if (row[c].len) {
+            uint8_t *p = rows_alloc(r, row[c].len);
+            if (!p)
+                return SINK_E_NOMEM;
+            memcpy(p, row[c].ptr, row[c].len);
+            dst[c].ptr = p;
+        }
+    }
+    r->nrows++;
+    r->open = open;
+    r->plp.len = 0;
+    return SINK_OK;
+}
+
+int sink_rows_add(sink_rows *r, const tds_value *row) { return rows_put(r, row, false); }
+int sink_rows_add_partial(sink_rows *r, const tds_value *row) { return rows_put(r, row, true); }
+
+int sink_rows_chunk(sink_rows *r, size_t col, const uint8_t *data, size_t len)
+{
+    if (!r || !r->open || col >= r->ncols || (len && !data))
+        return SINK_E_ARG;
+    tds_value *v = r->vals + (r->nrows - 1) * r->ncols + col;
+    if (!(v->flags & TDS_VF_STREAMED))
+        return SINK_E_ARG;
+    if (len)
+        return sink__buf_put(&r->plp, data, len);
+    /* the final chunk: the value moves into the row blocks, whole */
+    if (r->plp.len > UINT32_MAX)
+        return SINK_E_VALUE;
+    uint8_t *p = NULL;
+    if (r->plp.len) {
+        if (!(p = rows_alloc(r, r->plp.len)))
+            return SINK_E_NOMEM;
+        memcpy(p, r->plp.p, r->plp.len);
+    }
+    *v = (tds_value){ p, (uint32_t)r->plp.len, (uint8_t)(v->flags & ~TDS_VF_STREAMED) };
+    r->plp.len = 0;
+    r->open--;
+    return SINK_OK;
+}
+
+size_t sink_rows_count(const sink_rows *r) { return r ? r->nrows - (r->open ? 1 : 0) : 0; }
+
+sink_batch sink_rows_batch(const sink_rows *r)
+{
+    sink_batch b = { r ? r->vals : NULL, sink_rows_count(r) };
+    return b;
+}
+
+void sink_rows_reset(sink_rows *r)
+{
+    if (!r)
+        return;
+    r->nrows = 0;
+    r->open = 0;
+    r->plp.len = 0;
+    r->cur = r->head;
+    if (r->cur)
+        r->cur->used = 0;
+}
