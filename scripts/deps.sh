@@ -18,3 +18,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# DuckDB's C API comes from its npm package (no Debian package exists).
+bash "$(dirname "$0")/get_duckdb.sh" >/dev/null
