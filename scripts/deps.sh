@@ -7,8 +7,13 @@ pkgs=(
   libssl-dev zlib1g-dev libuv1-dev libcriterion-dev libsqlite3-dev
   libcjson-dev liburiparser-dev
   freetds-bin python3-tds python3-openssl
-  postgresql libpq5 sqlite3 openssl nodejs npm gnuplot-nox hyperfine
+  postgresql libpq5 sqlite3 openssl
 )
+# Node.js brings npm (tedious for the peer checks, the DuckDB package). A
+# machine may already have a Node.js whose npm conflicts with Debian's npm
+# package: only install them when the commands are missing.
+command -v node >/dev/null || pkgs+=(nodejs)
+command -v npm >/dev/null || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
