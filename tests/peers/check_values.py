@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """check_values.py SCENARIO TABLE CLIENT_JSON
+   check_values.py SCENARIO TABLE --freebcp FILE
 
 Compares what one client read (the JSON written by pytds_check.py or
-tedious_check.js: columns, rows of canonical text or null) with the rows
-the scenario defines for TABLE. Exit 0 when every value matches.
+tedious_check.js: columns, rows of canonical text or null; or a
+`freebcp … queryout -c -t '|'` file) with the rows the scenario defines for
+TABLE. Exit 0 when every value matches.
 
 Exactness is checked as far as each client can carry it, and no further:
   - decimal/numeric/money: exact (Decimal) for pytds; tedious returns JS
@@ -13,6 +15,11 @@ Exactness is checked as far as each client can carry it, and no further:
     is truncated to microseconds first.
   - datetimeoffset: pytds keeps the offset (compared); tedious returns the
     UTC instant only (the instant is compared).
+  - freebcp (-c): NULL is an empty field, '' is a NUL byte, binary is
+    lower-case hex without 0x; FreeTDS prints every date/time type as
+    datetime text with milliseconds (truncated), time on 1900-01-01 and
+    datetimeoffset as its local time without the offset, so those are
+    compared to the millisecond (local time for datetimeoffset).
   - GUIDs upper-case, binary as 0x hex, (max) values whole, NULL as null.
 """
 import datetime
@@ -74,7 +81,7 @@ def rows_of(t, cols):
     return rows
 
 
-DT_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})?[ T]?(\d{2}:\d{2}:\d{2})?(?:\.(\d+))?"
+DT_RE = re.compile(r"^(\d{1,4}-\d{2}-\d{2})?[ T]?(\d{2}:\d{2}:\d{2})?(?:\.(\d+))?"
                    r"\s*(?:([+-]\d{2}):?(\d{2})|UTC|Z)?$")
 
 
@@ -87,6 +94,7 @@ def parse_dt(s):
     d, t, frac, oh, om = m.groups()
     days = 0
     if d:
+        d = d.zfill(10)
         days = (datetime.date.fromisoformat(d) - datetime.date(1, 1, 1)).days
     ticks = 0
     if t:
@@ -134,6 +142,13 @@ def same(ty, exp, got, client):
     if base in ("date", "time", "datetime", "datetime2", "smalldatetime", "datetimeoffset"):
         ed, et, eo = parse_dt(exps)
         gd, gt, go = parse_dt(got)
+        if client == "freebcp" and base not in ("datetime", "smalldatetime"):
+            ms = 10_000
+            if base == "date":
+                return ed == gd, ""
+            if base == "time":
+                return et // ms == gt // ms, ""
+            return (ed, et // ms) == (gd, gt // ms), ""  # dto: local time
         if client == "pytds" or base in ("datetime", "smalldatetime"):
             # pytds: microseconds; datetime is 1/300 s, clients round it to ms.
             q = 10 if client == "pytds" else 10_000
@@ -168,18 +183,57 @@ def same(ty, exp, got, client):
     return exps == str(got), ""
 
 
+def short(v):
+    """repr of v, long values cut in the middle with their length shown."""
+    r = repr(v)
+    if len(r) > 80:
+        r = "%s...%s (%d chars)" % (r[:40], r[-20:], len(str(v)))
+    return r
+
+
+def read_freebcp(path, cols):
+    """A `freebcp queryout -c -t '|'` file as the JSON the other readers write."""
+    with open(path, "rb") as f:
+        data = f.read().decode("utf-8")
+    lines = data.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    rows = []
+    for line in lines:
+        vals = []
+        for (name, ty), v in zip(cols, line.split("|")):
+            base = ty.split("(")[0].strip()
+            if v == "":
+                vals.append(None)
+            elif v == "\0":
+                vals.append("0x" if base in ("binary", "varbinary", "image") else "")
+            elif base in ("binary", "varbinary", "image"):
+                vals.append("0x" + v.upper())
+            else:
+                vals.append(v)
+        rows.append(vals)
+    return {"client": "freebcp", "columns": [c for c, _ in cols], "rows": rows}
+
+
 def main():
-    if len(sys.argv) != 4:
+    args = sys.argv[1:]
+    bcp = "--freebcp" in args
+    if bcp:
+        args.remove("--freebcp")
+    if len(args) != 3:
         sys.exit(__doc__)
-    scen_path, table, got_path = sys.argv[1:]
+    scen_path, table, got_path = args
     with open(scen_path) as f:
         scen = json.load(f)
-    with open(got_path) as f:
-        got = json.load(f)
     t = find_table(scen, table)
     if t is None:
         sys.exit("check_values: table %s not in %s" % (table, scen_path))
     cols = columns_of(t)
+    if bcp:
+        got = read_freebcp(got_path, cols)
+    else:
+        with open(got_path) as f:
+            got = json.load(f)
     exp_rows = rows_of(t, cols)
     client = got.get("client", "?")
     gcols = [c.lower() for c in got.get("columns", [])]
@@ -201,8 +255,8 @@ def main():
             if note == "approx":
                 approx += 1
             if not ok:
-                errors.append("row %d %s (%s): scenario %r, %s read %r %s"
-                              % (i, name, ty, er[j], client, gr[j], note))
+                errors.append("row %d %s (%s): scenario %s, %s read %s %s"
+                              % (i, name, ty, short(er[j]), client, short(gr[j]), note))
     for e in errors[:20]:
         print(e)
     if errors:

@@ -3,16 +3,21 @@
 #
 # Starts build/tdstestd on 127.0.0.1 (free ports, test certificates made
 # by tests/server/certs.sh), runs FreeTDS (tsql, freebcp), pytds and
-# tedious against it, compares what each read with the scenario
-# (check_values.py), then stops the server with SIGTERM and requires a
-# clean exit. Exits non-zero if any check failed.
+# tedious against it, compares every value each one read with the scenario
+# (check_values.py), runs tedious against the faults and ATTENTION
+# (faults_check.js), tsql and pytds against the expired and wrong-host
+# certificates, then stops each server with SIGTERM and requires a clean
+# exit. Exits non-zero if any check failed. Every client call is bounded
+# by a timeout; the whole run takes well under a minute once tedious is
+# installed (npm, cached under the build directory).
 #
 # env: BUILD_DIR (default ./build), PEER_SCENARIO (default
 # tests/peers/scenario.json), TDS_NODE_DIR (where tedious is installed;
 # default $BUILD_DIR/peers-node), PEER_TOKEN (a FEDAUTH token the scenario
-# accepts; the FEDAUTH check runs only with it), PEER_KEEP=1 keeps the work
-# directory.
+# accepts; default "any-token", which scenario.json's "*" token login takes;
+# empty skips the FEDAUTH check), PEER_KEEP=1 keeps the work directory.
 set -u
+PEER_TOKEN=${PEER_TOKEN-any-token}
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -53,7 +58,7 @@ start() {
     pids="$pids $spid"
     i=0
     while [ $i -lt 100 ]; do
-        port=$(sed -n 's/^port //p' "$work/$name.ports")
+        port=$(sed -n 's/^port //p' "$work/$name.ports" 2>/dev/null)
         [ -n "$port" ] && break
         kill -0 "$spid" 2>/dev/null || break
         sleep 0.1
@@ -99,7 +104,7 @@ start main --tls-cert "$certs/server.pem" --tls-key "$certs/server.key" \
 
 # pytds: plain, full TLS, login-only TLS, wrong password
 for mode in plain tls login-only; do
-    if $py "$peers/pytds_check.py" --host localhost --port "$port" --user "$user" \
+    if timeout 60 $py "$peers/pytds_check.py" --host localhost --port "$port" --user "$user" \
         --password "$pass" --database "$db" --mode "$mode" --cafile "$certs/ca.pem" \
         --query "$query" --out "$work/pytds-$mode.json" > "$work/pytds-$mode.txt" 2>&1; then
         ok "$(tail -1 "$work/pytds-$mode.txt")"
@@ -108,7 +113,7 @@ for mode in plain tls login-only; do
         bad "pytds[$mode]: $(tail -3 "$work/pytds-$mode.txt" | tr '\n' ' ')"
     fi
 done
-if $py "$peers/pytds_check.py" --port "$port" --user "$user" --password "wrong$pass" \
+if timeout 60 $py "$peers/pytds_check.py" --port "$port" --user "$user" --password "wrong$pass" \
     --database "$db" --expect-fail > "$work/pytds-wrong.txt" 2>&1 &&
     grep -q "Login failed for user" "$work/pytds-wrong.txt"; then
     ok "pytds wrong password refused (Login failed for user)"
@@ -120,7 +125,8 @@ fi
 node_dir=${TDS_NODE_DIR:-$build/peers-node}
 if [ ! -d "$node_dir/node_modules/tedious" ]; then
     mkdir -p "$node_dir"
-    (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error tedious@19 > npm.log 2>&1) ||
+    (cd "$node_dir" && npm install --cache "$node_dir/npm-cache" --no-audit --no-fund \
+        --loglevel=error tedious@19 > npm.log 2>&1) ||
         echo "peers: npm install tedious failed: $(tail -3 "$node_dir/npm.log")"
 fi
 if [ -d "$node_dir/node_modules/tedious" ]; then
@@ -137,6 +143,15 @@ if [ -d "$node_dir/node_modules/tedious" ]; then
             bad "tedious[encrypt=$enc]: $(tail -3 "$work/tedious-$enc.txt" | tr '\n' ' ')"
         fi
     done
+    # faults and cancellation against a real client (faults_check.js)
+    if NODE_PATH="$node_dir/node_modules" timeout 120 node "$peers/faults_check.js" \
+        --port "$port" --user "$user" --password "$pass" --database "$db" \
+        > "$work/faults.txt" 2>&1; then
+        ok "tedious faults/cancel: $(tail -1 "$work/faults.txt")"
+    else
+        bad "tedious faults/cancel: $(grep -E 'FAIL|Error' "$work/faults.txt" | head -3 | tr '\n' ' ')"
+    fi
+    sed 's/^/    /' "$work/faults.txt"
 else
     bad "tedious: not installed"
 fi
@@ -144,34 +159,57 @@ fi
 if PEER_OUT="$work/tsql.txt" sh "$peers/freetds.sh" "$port" "$certs/ca.pem" "$work/freetds" > "$work/freetds.txt" 2>&1; then
     ok "freetds: $(tail -1 "$work/freetds.txt")"
 else
-    bad "freetds:"
+    bad "freetds: $(grep -c 'FAIL' "$work/freetds.txt") failed"
+    # the server's side of it (e.g. a BULK message the engine refused)
+    grep -E 'protocol error|bad packet|rejected' "$work/main.log" | head -3 | sed 's/^/    server: /'
 fi
 sed 's/^/    /' "$work/freetds.txt"
 
 stop main
 
 # ------------------------------------- certificate checks (expired, wrong host)
+# tsql_tls NAME PORT: tsql with `encryption = require` and the test CA;
+# succeeds when it logged in and ran SELECT @@VERSION.
+tsql_tls() {
+    cat > "$work/tsql-$1.conf" <<EOF
+[tdstestd]
+    host = 127.0.0.1
+    port = $2
+    tds version = 7.4
+    encryption = require
+    ca file = $certs/ca.pem
+    check certificate hostname = yes
+EOF
+    printf 'SELECT @@VERSION\ngo\nexit\n' | FREETDSCONF="$work/tsql-$1.conf" TDSVER=7.4 \
+        timeout 30 tsql -S tdstestd -U "$user" -P "$pass" -o q > "$work/tsql-$1.out" 2>&1 &&
+        grep -q 'SQL Server' "$work/tsql-$1.out"
+}
 for c in expired wronghost; do
     start "$c" --tls-cert "$certs/$c.pem" --tls-key "$certs/$c.key" --tls-mode on
-    if $py "$peers/pytds_check.py" --host localhost --port "$port" --user "$user" \
+    if timeout 60 $py "$peers/pytds_check.py" --host localhost --port "$port" --user "$user" \
         --password "$pass" --database "$db" --mode tls --cafile "$certs/ca.pem" \
         --expect-fail > "$work/pytds-$c.txt" 2>&1; then
         ok "pytds refuses the $c certificate"
     else
         bad "pytds accepted the $c certificate"
     fi
+    if tsql_tls "$c" "$port"; then
+        bad "tsql (encryption = require) accepted the $c certificate"
+    else
+        ok "tsql (encryption = require) refuses the $c certificate: $(grep -v '^$' "$work/tsql-$c.out" | head -1)"
+    fi
     stop "$c"
 done
 
 # ------------------------------------------- TLS required
 start required --tls-cert "$certs/server.pem" --tls-key "$certs/server.key" --tls-mode required
-if $py "$peers/pytds_check.py" --port "$port" --user "$user" --password "$pass" \
+if timeout 60 $py "$peers/pytds_check.py" --port "$port" --user "$user" --password "$pass" \
     --database "$db" --mode plain --expect-fail > "$work/pytds-req-plain.txt" 2>&1; then
     ok "pytds without TLS refused by --tls-mode required"
 else
     bad "pytds without TLS was let in by --tls-mode required"
 fi
-if $py "$peers/pytds_check.py" --host localhost --port "$port" --user "$user" --password "$pass" \
+if timeout 60 $py "$peers/pytds_check.py" --host localhost --port "$port" --user "$user" --password "$pass" \
     --database "$db" --mode tls --cafile "$certs/ca.pem" > "$work/pytds-req-tls.txt" 2>&1; then
     ok "pytds with TLS accepted by --tls-mode required"
 else
@@ -184,7 +222,7 @@ start target --verbose
 tport=$port
 tpid=$spid
 start router --route-to "127.0.0.1:$tport"
-if $py "$peers/pytds_check.py" --port "$port" --user "$user" --password "$pass" \
+if timeout 60 $py "$peers/pytds_check.py" --port "$port" --user "$user" --password "$pass" \
     --database "$db" --mode plain > "$work/pytds-route.txt" 2>&1 &&
     grep -q "logged in" "$work/target.log"; then
     ok "pytds followed the routing ENVCHANGE to port $tport"

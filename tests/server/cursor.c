@@ -35,6 +35,7 @@ static void put_msg(srv_cursor *cur, tds_session *s, bool error, int32_t number,
     m.message.len = strlen(text);
     m.server.ptr = cur->c->db->server_name;
     m.server.len = strlen(cur->c->db->server_name);
+    m.procedure.ptr = ""; /* not NULL: the engine's UTF-16 writer does pointer math on it */
     m.line = 1;
     if (error)
         tds_put_error(s, &m);

@@ -9,6 +9,7 @@
  * (its rows stay unreachable garbage in the heap); DDL is not transactional
  * (README.md says so).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,12 +265,16 @@ int srv_bulk_columns(srv_conn *c, const tds_column *cols, uint16_t n)
     return 0;
 }
 
-static void bulk_fail(srv_conn *c, int32_t num, const char *fmt, const char *a, const char *b)
+static void bulk_fail(srv_conn *c, int32_t num, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bulk_fail(srv_conn *c, int32_t num, const char *fmt, ...)
 {
     if (c->bulk_err)
         return;
     c->bulk_err = num;
-    snprintf(c->bulk_errmsg, sizeof c->bulk_errmsg, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->bulk_errmsg, sizeof c->bulk_errmsg, fmt, ap);
+    va_end(ap);
 }
 
 int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uint16_t n)
@@ -285,9 +290,10 @@ int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uin
         row[i].len = 0;
         row[i].flags = TDS_VF_NULL;
     }
+    /* a converted value takes a scratch area and an output area */
     size_t need = 0;
     for (uint16_t i = 0; i < n; i++)
-        need += (size_t)vals[i].len * 2 + 64;
+        need += 2 * ((size_t)vals[i].len * 2 + 64);
     uint8_t *mem = malloc(need + 1);
     if (!mem)
         return -1;
@@ -296,7 +302,12 @@ int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uin
         const srv_coldef *d = &t->cols[c->bulk_map[i]];
         if (vals[i].flags & TDS_VF_NULL)
             continue;
-        if (cols[i].type == d->col.type && cols[i].kind == d->col.kind && cols[i].scale == d->col.scale &&
+        /* char(n), nchar(n) and binary(n) are stored padded: FreeTDS sends
+         * them trimmed, so short ones go through the conversion below. */
+        bool fixed = d->col.type == TDS_T_BIGCHAR || d->col.type == TDS_T_NCHAR ||
+                     d->col.type == TDS_T_BIGBINARY;
+        if ((!fixed || vals[i].len == d->col.max_len) &&
+            cols[i].type == d->col.type && cols[i].kind == d->col.kind && cols[i].scale == d->col.scale &&
             cols[i].precision == d->col.precision && cols[i].max_len == d->col.max_len &&
             (d->char_len <= 0 || d->col.kind == TDS_K_BINARY ? vals[i].len <= (uint32_t)(d->char_len > 0 ? d->char_len : INT32_MAX)
                               : d->col.kind == TDS_K_NCHAR ? vals[i].len / 2 <= (uint32_t)d->char_len
@@ -310,21 +321,22 @@ int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uin
         size_t cap = (size_t)vals[i].len * 2 + 64;
         used += cap;
         if (sv_from_wire(&cols[i], vals[i].ptr, vals[i].len, &v, scratch, cap) < 0) {
-            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %s.%s", d->name, "");
+            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
+                      (unsigned)c->bulk_map[i] + 1);
             break;
         }
         uint8_t *out = mem + used;
         size_t ocap = (size_t)vals[i].len * 2 + 64;
         used += ocap;
-        if (used > need) {
-            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %s.%s", d->name, "");
+        if (used > need) { /* cannot happen: need counts both areas */
+            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
+                      (unsigned)c->bulk_map[i] + 1);
             break;
         }
         int64_t r = sv_to_wire(d, &v, out, ocap);
         if (r < 0 && r != (int64_t)SRV_NULL_LEN) {
-            char colid[16];
-            snprintf(colid, sizeof colid, "%u", (unsigned)c->bulk_map[i] + 1);
-            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %s.%s", colid, "");
+            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
+                      (unsigned)c->bulk_map[i] + 1);
             break;
         }
         row[c->bulk_map[i]].ptr = out;

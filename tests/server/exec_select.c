@@ -33,6 +33,7 @@ typedef struct rs_src {
     tds_value *vals;
     uint8_t *genbuf;
     size_t *genoff;
+    srv_genplan *plans;      /* generated: one per column */
     bool *need;
     uint64_t *snap;          /* stored: row offsets at statement start */
     size_t nsnap;
@@ -69,6 +70,7 @@ struct srv_rs {
     int64_t top;
     uint64_t emitted;
     bool meta_sent, fmtonly, done;
+    bool direct;             /* output = source 0's columns in order (no projection) */
     uint8_t *obuf;
     size_t obuf_cap;
     uint8_t *onebuf;
@@ -96,15 +98,7 @@ static void src_load(srv_rs *rs, int k, uint64_t r)
         srv_table_row(t, r, s->vals);
         return;
     }
-    for (uint16_t c = 0; c < t->ncols; c++) {
-        if (!s->need[c])
-            continue;
-        uint8_t *p = s->genbuf + s->genoff[c];
-        uint32_t len = srv_gen_value(&t->cols[c], c, r, p, s->genoff[c + 1] - s->genoff[c]);
-        s->vals[c].ptr = p;
-        s->vals[c].len = len == SRV_NULL_LEN ? 0 : len;
-        s->vals[c].flags = len == SRV_NULL_LEN ? TDS_VF_NULL : 0;
-    }
+    srv_genplan_row(s->plans, t->ncols, s->need, r, s->genbuf, s->genoff, s->vals);
 }
 
 static int src_init(srv_rs *rs, int k, srv_table *t, const sql_tref *ref, bool user)
@@ -124,14 +118,18 @@ static int src_init(srv_rs *rs, int k, srv_table *t, const sql_tref *ref, bool u
         for (uint16_t c = 0; c < t->ncols; c++)
             s->genoff[c + 1] = s->genoff[c] + srv_gen_cap(&t->cols[c]);
         s->genbuf = malloc(s->genoff[t->ncols] + 1);
-        if (!s->genbuf)
+        s->plans = malloc((t->ncols + 1u) * sizeof *s->plans);
+        if (!s->genbuf || !s->plans)
             return -1;
+        for (uint16_t c = 0; c < t->ncols; c++)
+            srv_genplan_init(&s->plans[c], &t->cols[c]);
     } else {
         s->nsnap = t->nrows;
         s->snap = malloc((t->nrows + 1) * sizeof *s->snap);
         if (!s->snap)
             return -1;
-        memcpy(s->snap, t->rows, t->nrows * sizeof *s->snap);
+        if (t->nrows) /* an empty table may have no row list at all */
+            memcpy(s->snap, t->rows, t->nrows * sizeof *s->snap);
     }
     return 0;
 }
@@ -149,6 +147,7 @@ void srv_rs_free(srv_rs *rs)
         free(s->need);
         free(s->genoff);
         free(s->genbuf);
+        free(s->plans);
         free(s->snap);
         srv_table_unref(s->t);
     }
@@ -1023,6 +1022,9 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
     }
     if (rs->fmtonly)
         rs->top = 0;
+    rs->direct = rs->nsrc == 1 && rs->nout == rs->src[0].t->ncols && !has_agg;
+    for (int i = 0; i < rs->nout && rs->direct; i++)
+        rs->direct = rs->outs[i].kind == OUT_COL && rs->outs[i].agg == i;
     return 0;
 }
 
@@ -1133,6 +1135,29 @@ int srv_rs_step(srv_cursor *cur, tds_session *s, size_t budget)
             return SRV_CLOSE;
         rs->meta_sent = true;
     }
+    const srv_faults *f = &c->faults;
+    if (rs->mode == M_STREAM && !rs->where->n && rs->direct && !f->close_after_rows &&
+        !f->stall_after_rows && !f->error_after_rows && !f->malformed_after_rows) {
+        /* The streaming hot path: one source, every column in order, no
+         * filter, no faults: make the row in the source's buffers and
+         * encode it from there. */
+        rs_src *s0 = &rs->src[0];
+        uint64_t stop = rs->end;
+        if (rs->top >= 0 && rs->pos + ((uint64_t)rs->top - rs->emitted) < stop)
+            stop = rs->pos + ((uint64_t)rs->top - rs->emitted);
+        uint16_t nout = (uint16_t)rs->nout;
+        while (rs->pos < stop) {
+            uint64_t i = rs->reverse ? rs->end - 1 - rs->pos : rs->pos;
+            rs->pos++;
+            src_load(rs, 0, src_ref(s0, i));
+            if (tds_put_row(s, rs->ocols, s0->vals, nout) < 0)
+                return SRV_CLOSE;
+            rs->emitted++;
+            cur->rows_sent++;
+            if (tds_send_pending(s) - start >= budget)
+                return SRV_MORE;
+        }
+    }
     for (;;) {
         if (rs->top >= 0 && rs->emitted >= (uint64_t)rs->top)
             break;
@@ -1145,7 +1170,6 @@ int srv_rs_step(srv_cursor *cur, tds_session *s, size_t budget)
         }
         if (!r)
             break;
-        const srv_faults *f = &c->faults;
         uint64_t n = cur->rows_sent;
         if (f->close_after_rows && n >= f->close_after_rows)
             return SRV_CLOSE;

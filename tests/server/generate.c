@@ -317,3 +317,178 @@ uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t 
         return SRV_NULL_LEN;
     }
 }
+
+/* ------------------------------------------------------------ plans */
+
+enum { GP_SLOW = 0, GP_BIT, GP_INT1, GP_INT2, GP_INT4, GP_INT8, GP_FLT4, GP_FLT8, GP_TEXT };
+
+/* Longest padded text the fast text path builds on the stack. */
+#define GP_TEXT_MAX 256u
+_Static_assert(sizeof ((srv_genplan *)0)->last == GP_TEXT_MAX, "text cache size");
+
+void srv_genplan_init(srv_genplan *p, const srv_coldef *d)
+{
+    memset(p, 0, sizeof *p);
+    p->d = d;
+    p->null_every = d->nullable ? d->gen.null_every : 0;
+    p->start = d->gen.start;
+    p->step = d->gen.step;
+    p->modulo = d->gen.modulo;
+    switch (d->col.kind) {
+    case TDS_K_BIT: p->op = GP_BIT; return;
+    case TDS_K_TINYINT: p->op = GP_INT1; return;
+    case TDS_K_SMALLINT: p->op = GP_INT2; return;
+    case TDS_K_INT: p->op = GP_INT4; return;
+    case TDS_K_BIGINT: p->op = GP_INT8; return;
+    case TDS_K_REAL: p->op = GP_FLT4; return;
+    case TDS_K_FLOAT: p->op = GP_FLT8; return;
+    case TDS_K_CHAR: case TDS_K_NCHAR: break;
+    default: p->op = GP_SLOW; return;
+    }
+    /* Text: the same prefix gen_text uses, if it is ASCII and the padded
+     * text stays short; anything else takes the general path. */
+    size_t pl;
+    if (d->gen.has_prefix) {
+        pl = strlen(d->gen.prefix);
+        memcpy(p->prefix, d->gen.prefix, pl);
+    } else {
+        pl = strlen(d->name);
+        if (pl > 60)
+            pl = 60;
+        memcpy(p->prefix, d->name, pl);
+        p->prefix[pl++] = '-';
+    }
+    for (size_t k = 0; k < pl; k++)
+        if ((unsigned char)p->prefix[k] >= 0x80)
+            return; /* GP_SLOW */
+    if (d->gen.width > GP_TEXT_MAX - 24 || pl > GP_TEXT_MAX - 24)
+        return;
+    p->plen = (uint16_t)pl;
+    p->width = (uint16_t)d->gen.width;
+    p->limit = d->char_len > 0 ? (uint32_t)d->char_len : UINT32_MAX;
+    p->wide = d->col.kind == TDS_K_NCHAR;
+    p->fixed = d->col.type == TDS_T_BIGCHAR || d->col.type == TDS_T_NCHAR;
+    if (p->fixed && p->limit > GP_TEXT_MAX)
+        return;
+    p->op = GP_TEXT;
+}
+
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Decimal digits of v (with '-'); same text as i64_digits, two at a time. */
+static size_t i64_digits_fast(int64_t v, char *buf)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        tmp[--n] = digits2[2 * r + 1];
+        tmp[--n] = digits2[2 * r];
+    }
+    if (u >= 10) {
+        tmp[--n] = digits2[2 * u + 1];
+        tmp[--n] = digits2[2 * u];
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
+    size_t o = 0;
+    if (v < 0)
+        buf[o++] = '-';
+    memcpy(buf + o, tmp + n, sizeof tmp - n);
+    return o + sizeof tmp - n;
+}
+
+static inline uint32_t genplan_value(srv_genplan *p, uint64_t i, uint8_t *out, size_t cap)
+{
+    if (p->op == GP_SLOW)
+        return srv_gen_value(p->d, 0, i, out, cap);
+    if (p->null_every && i % p->null_every == p->null_every - 1)
+        return SRV_NULL_LEN;
+    int64_t x = p->modulo ? gen_x(&p->d->gen, i) : (int64_t)((uint64_t)p->start + i * (uint64_t)p->step);
+    switch (p->op) {
+    case GP_BIT: out[0] = (uint8_t)(x & 1); return 1;
+    case GP_INT1: out[0] = (uint8_t)x; return 1;
+    case GP_INT2: put_le(out, (uint64_t)x, 2); return 2;
+    case GP_INT4: put_le(out, (uint64_t)x, 4); return 4;
+    case GP_INT8: put_le(out, (uint64_t)x, 8); return 8;
+    case GP_FLT4: { float f = (float)((double)x / 4.0); memcpy(out, &f, 4); return 4; }
+    case GP_FLT8: { double f = (double)x / 4.0; memcpy(out, &f, 8); return 8; }
+    default: break;
+    }
+    /* GP_TEXT: prefix + x, padded with a..z to width, cut to the declared
+     * length, blank-padded for char(n)/nchar(n); ASCII throughout. */
+    char *t = p->last;
+    size_t n;
+    if (p->last_n && (uint64_t)x == (uint64_t)p->last_x + 1 && x > 0 && !p->width &&
+        t[p->last_n - 1] != '9') {
+        /* the common case: the next integer, last digit not 9 */
+        t[p->last_n - 1]++;
+        n = p->last_n;
+        p->last_x = x;
+        if (out == p->last_out && n <= p->limit) {
+            /* the previous row's bytes are still there (streaming reuses
+             * one buffer per column): only the last digit changes */
+            if (p->wide)
+                out[2 * (n - 1)] = (uint8_t)t[n - 1];
+            else
+                out[n - 1] = (uint8_t)t[n - 1];
+            return p->last_len;
+        }
+    } else {
+        memcpy(t, p->prefix, p->plen);
+        n = p->plen + i64_digits_fast(x, t + p->plen);
+        while (n < p->width) {
+            t[n] = (char)('a' + n % 26);
+            n++;
+        }
+        p->last_n = p->width ? 0 : (uint16_t)n;
+    }
+    p->last_x = x;
+    if (n > p->limit)
+        n = p->limit;
+    size_t chars = p->fixed ? p->limit : n;
+    size_t need = p->wide ? chars * 2 : chars;
+    p->last_out = NULL;
+    if (need > cap)
+        return srv_gen_value(p->d, 0, i, out, cap);
+    p->last_out = out;
+    p->last_len = (uint32_t)need;
+    if (!p->wide) {
+        memcpy(out, t, n);
+        memset(out + n, ' ', chars - n);
+        return (uint32_t)chars;
+    }
+    for (size_t k = 0; k < n; k++) {
+        out[2 * k] = (uint8_t)t[k];
+        out[2 * k + 1] = 0;
+    }
+    for (size_t k = n; k < chars; k++) {
+        out[2 * k] = ' ';
+        out[2 * k + 1] = 0;
+    }
+    return (uint32_t)(chars * 2);
+}
+
+uint32_t srv_genplan_value(srv_genplan *p, uint64_t i, uint8_t *out, size_t cap)
+{
+    return genplan_value(p, i, out, cap);
+}
+
+void srv_genplan_row(srv_genplan *plans, uint16_t n, const bool *need, uint64_t i,
+                     uint8_t *buf, const size_t *off, tds_value *vals)
+{
+    for (uint16_t c = 0; c < n; c++) {
+        if (!need[c])
+            continue;
+        uint8_t *p = buf + off[c];
+        uint32_t len = genplan_value(&plans[c], i, p, off[c + 1] - off[c]);
+        vals[c].ptr = p;
+        vals[c].len = len == SRV_NULL_LEN ? 0 : len;
+        vals[c].flags = len == SRV_NULL_LEN ? TDS_VF_NULL : 0;
+    }
+}

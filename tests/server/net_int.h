@@ -1,6 +1,7 @@
 /*
  * net_int.h — tdstestd's network half, shared between main.c, server.c,
- * tls.c, login.c and faults.c. Not part of the engine.h contract.
+ * conn.c, dispatch.c, request.c, tls.c, login.c and faults.c. Not part of
+ * the engine.h contract.
  *
  * Owns: the server and per-connection structs, the TLS adapter API (OpenSSL
  * with memory BIOs, never touching a socket), the handshake handlers and
@@ -209,6 +210,29 @@ void net_log(const net_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* conn.c: reading and closing (server.c starts reading on accept). */
+void net_conn_read_start(net_conn *c);
+void net_conn_read_stop(net_conn *c);
+/* Decrypts and handles what TLS has buffered. */
+void net_conn_pump_tls(net_conn *c);
+/* Frees the request payload copy and decode scratch of the last request. */
+void net_conn_release_request(net_conn *c);
+
+/* dispatch.c: handles the engine's events until none is ready (or one is
+ * held); starts and steps reply cursors. */
+void net_conn_events(net_conn *c);
+/* Takes the cursor (NULL: out of memory, the connection closes). */
+void net_conn_start_cursor(net_conn *c, srv_cursor *cur);
+void net_conn_step(net_conn *c);
+/* Ends a bulk load (BULK message complete). */
+void net_bulk_end(net_conn *c);
+
+/* request.c: one handler per request type of a logged-in connection. */
+void net_req_batch(net_conn *c, const uint8_t *p, size_t n);
+void net_req_rpc(net_conn *c, const uint8_t *p, size_t n);
+void net_req_attention(net_conn *c);
+void net_req_tranmgr(net_conn *c, const uint8_t *p, size_t n);
 
 /* login.c: PRELOGIN and LOGIN7 handling. Return 0 to go on, -1 when the
  * connection is to be closed (after flushing what was queued). */

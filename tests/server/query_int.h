@@ -108,6 +108,34 @@ bool srv_ieqn(const char *a, size_t an, const char *b);
  * srv_gen_cap(d)). Returns the length or SRV_NULL_LEN. */
 uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t *out, size_t cap);
 size_t srv_gen_cap(const srv_coldef *d);
+/* A column's generator with everything that does not depend on the row
+ * worked out once (generate.c): the streaming hot path calls
+ * srv_genplan_value per value instead of srv_gen_value, with the same
+ * result. Plans point at their coldef, which must outlive them. */
+typedef struct srv_genplan {
+    const srv_coldef *d;
+    int op;                  /* GP_* in generate.c */
+    uint32_t null_every;     /* 0 unless the column is nullable and has null_every */
+    int64_t start, step, modulo;
+    uint16_t plen;           /* ASCII text prefix */
+    uint16_t width;          /* pad the text to this many characters */
+    uint32_t limit;          /* declared length in characters (UINT32_MAX: max) */
+    bool wide, fixed;        /* UTF-16; char(n)/nchar(n) blank padding */
+    char prefix[SRV_NAME_MAX + 64];
+    /* text of the last value made: rows stream in order, so the next text
+     * is usually the last one with its final digits counted up */
+    int64_t last_x;
+    uint16_t last_n;         /* 0: none */
+    uint8_t *last_out;       /* where that text's wire bytes were written */
+    uint32_t last_len;       /* and their length */
+    char last[256];          /* GP_TEXT_MAX */
+} srv_genplan;
+void srv_genplan_init(srv_genplan *p, const srv_coldef *d);
+uint32_t srv_genplan_value(srv_genplan *p, uint64_t i, uint8_t *out, size_t cap);
+/* Row i of a generated table: each needed column c into buf + off[c]
+ * (cap off[c+1] - off[c]), its view into vals[c]. */
+void srv_genplan_row(srv_genplan *plans, uint16_t n, const bool *need, uint64_t i,
+                     uint8_t *buf, const size_t *off, tds_value *vals);
 /* Sets the documented defaults for a column's generator. */
 void srv_gen_defaults(srv_coldef *d);
 /* True when the column's generated values strictly increase with i and are

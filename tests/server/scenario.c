@@ -9,6 +9,7 @@
  * as a detached cJSON subtree, freed with the db).
  */
 #include <ctype.h>
+#include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,8 +140,24 @@ static bool jbool(const cJSON *o, const char *k, bool def)
 
 static int hexval(int c) { return isdigit(c) ? c - '0' : isxdigit(c) ? tolower(c) - 'a' + 10 : -1; }
 
-/* JSON scalar → srv_val; "0x…" strings become binary for binary columns. */
-static srv_val json_val(const cJSON *j, const srv_coldef *d, uint8_t *bin, size_t cap)
+/* Integer text "-123" (all digits after an optional sign)? */
+static bool int_text(const char *s)
+{
+    if (*s == '-' || *s == '+')
+        s++;
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+/* JSON scalar → srv_val. Numbers that are integers become SV_INT; big
+ * integers arrive as strings (json_quote_bigints) and are parsed exactly
+ * for integer columns. "0x…" strings become binary for binary columns
+ * (the bytes go into *bin, malloc'd, which the caller frees). */
+static srv_val json_val(const cJSON *j, const srv_coldef *d, uint8_t **bin, bool *bad)
 {
     if (!j || cJSON_IsNull(j))
         return sv_null();
@@ -153,15 +170,125 @@ static srv_val json_val(const cJSON *j, const srv_coldef *d, uint8_t *bin, size_
         srv_val v = { .k = SV_FLOAT, .f = f };
         return v;
     }
-    const char *s = cJSON_IsString(j) ? j->valuestring : "";
-    if (d->col.kind == TDS_K_BINARY && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        size_t n = 0;
-        for (const char *p = s + 2; p[0] && p[1] && n < cap; p += 2)
-            bin[n++] = (uint8_t)(hexval((unsigned char)p[0]) * 16 + hexval((unsigned char)p[1]));
-        srv_val v = { .k = SV_BIN, .s = (const char *)bin, .n = n };
-        return v;
+    if (!cJSON_IsString(j)) {
+        *bad = true; /* arrays and objects are no values */
+        return sv_null();
+    }
+    const char *s = j->valuestring;
+    switch (d->col.kind) {
+    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT:
+        if (int_text(s)) {
+            errno = 0;
+            long long v = strtoll(s, NULL, 10);
+            if (errno == ERANGE) {
+                *bad = true;
+                return sv_null();
+            }
+            return sv_int((int64_t)v);
+        }
+        break;
+    case TDS_K_BINARY:
+        if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+            size_t hl = strlen(s + 2);
+            if (hl % 2) {
+                *bad = true;
+                return sv_null();
+            }
+            *bin = malloc(hl / 2 + 1);
+            if (!*bin) {
+                *bad = true;
+                return sv_null();
+            }
+            size_t n = 0;
+            for (const char *p = s + 2; p[0] && p[1]; p += 2) {
+                int hi = hexval((unsigned char)p[0]), lo = hexval((unsigned char)p[1]);
+                if (hi < 0 || lo < 0) {
+                    *bad = true;
+                    return sv_null();
+                }
+                (*bin)[n++] = (uint8_t)(hi * 16 + lo);
+            }
+            srv_val v = { .k = SV_BIN, .s = (const char *)*bin, .n = n };
+            return v;
+        }
+        break;
+    default:
+        break;
     }
     return sv_str(s, strlen(s));
+}
+
+/* Integer parameter: a JSON number, or a string of digits for values
+ * beyond 2^53 (json_quote_bigints turns long integer literals into those). */
+static int64_t jint(const cJSON *o, const char *k, int64_t def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (cJSON_IsString(v) && int_text(v->valuestring))
+        return (int64_t)strtoll(v->valuestring, NULL, 10);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+}
+
+/* cJSON keeps numbers as doubles, which cannot hold every bigint. Before
+ * parsing, integer literals of 16 or more digits are wrapped in quotes so
+ * they reach json_val/jint as text and are parsed exactly. Returns a new
+ * malloc'd text or NULL. */
+static char *json_quote_bigints(const char *in, size_t len)
+{
+    size_t extra = 0;
+    for (size_t i = 0; i < len; i++)
+        if (in[i] == '-' || isdigit((unsigned char)in[i]))
+            extra++;
+    char *out = malloc(len + extra * 2 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    bool instr = false;
+    for (size_t i = 0; i < len;) {
+        char ch = in[i];
+        if (instr) {
+            out[o++] = ch;
+            if (ch == '\\' && i + 1 < len) {
+                out[o++] = in[i + 1];
+                i += 2;
+                continue;
+            }
+            if (ch == '"')
+                instr = false;
+            i++;
+            continue;
+        }
+        if (ch == '"') {
+            instr = true;
+            out[o++] = ch;
+            i++;
+            continue;
+        }
+        if (ch == '-' || isdigit((unsigned char)ch)) {
+            size_t e = i + (ch == '-');
+            while (e < len && isdigit((unsigned char)in[e]))
+                e++;
+            bool integer = e >= len || !(in[e] == '.' || in[e] == 'e' || in[e] == 'E');
+            size_t digits = e - i - (ch == '-');
+            if (integer && digits >= 16) {
+                out[o++] = '"';
+                memcpy(out + o, in + i, e - i);
+                o += e - i;
+                out[o++] = '"';
+            } else {
+                while (e < len && (isdigit((unsigned char)in[e]) || in[e] == '.' || in[e] == 'e' ||
+                                   in[e] == 'E' || in[e] == '+' || in[e] == '-'))
+                    e++;
+                memcpy(out + o, in + i, e - i);
+                o += e - i;
+            }
+            i = e;
+            continue;
+        }
+        out[o++] = ch;
+        i++;
+    }
+    out[o] = 0;
+    return out;
 }
 
 static int coldef_from_json(const cJSON *jc, srv_coldef *d, char *err, size_t cap)
@@ -179,9 +306,9 @@ static int coldef_from_json(const cJSON *jc, srv_coldef *d, char *err, size_t ca
     srv_gen_defaults(d);
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(jc, "gen");
     if (g) {
-        d->gen.start = (int64_t)jnum(g, "start", 1);
-        d->gen.step = (int64_t)jnum(g, "step", 1);
-        d->gen.modulo = (int64_t)jnum(g, "modulo", 0);
+        d->gen.start = jint(g, "start", 1);
+        d->gen.step = jint(g, "step", 1);
+        d->gen.modulo = jint(g, "modulo", 0);
         d->gen.null_every = (uint32_t)jnum(g, "null_every", 0);
         d->gen.width = (uint32_t)jnum(g, "width", 0);
         const char *p = jstr(g, "prefix", NULL);
@@ -260,16 +387,23 @@ srv_table *srv_table_from_json(srv_db *db, const void *jv, char *err, size_t cap
     cJSON *row;
     cJSON_ArrayForEach(row, data) {
         srv_val vals[SRV_MAX_COLS];
-        static uint8_t bin[SRV_MAX_COLS][256];
+        uint8_t *bin[SRV_MAX_COLS] = { 0 };
         if (cJSON_GetArraySize(row) != n) {
             snprintf(err, cap, "table '%s': data row with %d values, expected %d", t->name, cJSON_GetArraySize(row), n);
             srv_table_unref(t);
             return NULL;
         }
-        for (int c = 0; c < n; c++)
-            vals[c] = json_val(cJSON_GetArrayItem(row, c), &t->cols[c], bin[c], sizeof bin[c]);
+        int badcol = -1;
+        for (int c = 0; c < n; c++) {
+            bool bad = false;
+            vals[c] = json_val(cJSON_GetArrayItem(row, c), &t->cols[c], &bin[c], &bad);
+            if (bad && badcol < 0)
+                badcol = c;
+        }
         uint64_t off;
-        int rc = srv_table_insert_vals(t, vals, &off);
+        int rc = badcol >= 0 ? -(245 + 100000 * (badcol + 1)) : srv_table_insert_vals(t, vals, &off);
+        for (int c = 0; c < n; c++)
+            free(bin[c]);
         if (rc < 0 || srv_table_append(t, off) < 0) {
             int col = rc < -100000 ? (-rc) / 100000 - 1 : 0;
             snprintf(err, cap, "table '%s': row %d: value for column '%s' does not convert (error %d)",
@@ -360,12 +494,19 @@ srv_db *srv_db_load(const char *path, char *err, size_t errcap)
     }
     fclose(f);
     text[sz] = 0;
-    cJSON *root = cJSON_Parse(text);
+    char *quoted = json_quote_bigints(text, (size_t)sz);
     free(text);
-    if (!root) {
-        snprintf(err, errcap, "scenario '%s': invalid JSON near '%.20s'", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+    if (!quoted) {
+        snprintf(err, errcap, "out of memory");
         return NULL;
     }
+    cJSON *root = cJSON_Parse(quoted);
+    if (!root) {
+        snprintf(err, errcap, "scenario '%s': invalid JSON near '%.20s'", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+        free(quoted);
+        return NULL;
+    }
+    free(quoted);
     srv_db *db = calloc(1, sizeof *db);
     if (!db) {
         cJSON_Delete(root);
