@@ -108,7 +108,9 @@ int tds_column_init(tds_column *c, uint8_t type, uint32_t max_len,
         c->scale = scale;
         if (max_len == 0)
             c->max_len = 1 + tds__decimal_mag_len(precision);
-        else if (max_len != 5 && max_len != 9 && max_len != 13 && max_len != 17)
+        /* SQL Server sends 5, 9, 13 or 17; FreeTDS sizes the magnitude by
+         * precision (numeric(5,2) as 4 bytes), so any 2..17 is accepted. */
+        else if (max_len < 2 || max_len > 17)
             return TDS_E_ARG;
         break;
     case TDS_K_SMALLMONEY: c->precision = 10; c->scale = 4; break;
@@ -165,7 +167,7 @@ int tds__value_kind(const tds_column *c, uint32_t len)
         return len == fixed ? kind : TDS_E_PROTO;
     switch (kind) {
     case TDS_K_DECIMAL:
-        return len == 5 || len == 9 || len == 13 || len == 17 ? kind : TDS_E_PROTO;
+        return len >= 2 && len <= 17 && (c->max_len == 0 || len <= c->max_len) ? kind : TDS_E_PROTO;
     case TDS_K_DATE:
         return len == 3 ? kind : TDS_E_PROTO;
     case TDS_K_TIME: case TDS_K_DATETIME2: case TDS_K_DATETIMEOFFSET:

@@ -9,6 +9,8 @@ int tds_utf16_to_utf8(const uint8_t *in, size_t in_bytes, char *out, size_t cap)
 {
     if (in_bytes & 1)
         return TDS_E_ENCODING;
+    if (in_bytes == 0)
+        return 0; /* in may be NULL */
     size_t o = 0;
     const uint8_t *p = in, *end = in + in_bytes;
     while (p < end) {
@@ -100,6 +102,8 @@ static int32_t utf8_next(const uint8_t **pp, const uint8_t *end)
 
 int tds_utf8_to_utf16(const char *in, size_t len, uint8_t *out, size_t cap)
 {
+    if (len == 0)
+        return 0; /* in may be NULL: no pointer arithmetic on it */
     const uint8_t *p = (const uint8_t *)in, *end = p + len;
     size_t o = 0;
     while (p < end) {

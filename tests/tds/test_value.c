@@ -176,7 +176,7 @@ Test(value_int, wrong_kind_null_and_lengths)
         { TDS_T_INT4, 0, 0, 0, 3 }, { TDS_T_INT4, 0, 0, 0, 5 }, { TDS_T_INT1, 0, 0, 0, 0 },
         { TDS_T_INT8, 0, 0, 0, 4 }, { TDS_T_INTN, 4, 0, 0, 3 }, { TDS_T_INTN, 4, 0, 0, 16 },
         { TDS_T_FLTN, 8, 0, 0, 2 }, { TDS_T_MONEYN, 8, 0, 0, 6 }, { TDS_T_DATETIMN, 8, 0, 0, 5 },
-        { TDS_T_DECIMALN, 17, 38, 0, 6 }, { TDS_T_DECIMALN, 17, 38, 0, 18 }, { TDS_T_DECIMALN, 17, 38, 0, 1 },
+        { TDS_T_DECIMALN, 5, 9, 0, 6 }, { TDS_T_DECIMALN, 17, 38, 0, 18 }, { TDS_T_DECIMALN, 17, 38, 0, 1 },
         { TDS_T_DATEN, 3, 0, 0, 4 }, { TDS_T_TIMEN, 5, 0, 7, 4 }, { TDS_T_TIMEN, 3, 0, 0, 5 },
         { TDS_T_DATETIME2N, 8, 0, 7, 7 }, { TDS_T_DATETIMEOFFSETN, 10, 0, 7, 8 }, { TDS_T_GUID, 16, 0, 0, 15 },
         { TDS_T_NVARCHAR, 100, 0, 0, 3 }, { TDS_T_VARIANT, 0, 0, 0, 1 }, { TDS_T_BIT, 0, 0, 0, 2 },
@@ -496,7 +496,8 @@ Test(column, init_rejects_bad_arguments)
     cr_assert_eq(tds_column_init(&c, TDS_T_DECIMALN, 0, 0, 0), TDS_E_ARG);
     cr_assert_eq(tds_column_init(&c, TDS_T_DECIMALN, 0, 39, 0), TDS_E_ARG);
     cr_assert_eq(tds_column_init(&c, TDS_T_DECIMALN, 0, 5, 6), TDS_E_ARG);
-    cr_assert_eq(tds_column_init(&c, TDS_T_DECIMALN, 7, 5, 0), TDS_E_ARG);
+    cr_assert_eq(tds_column_init(&c, TDS_T_DECIMALN, 18, 5, 0), TDS_E_ARG);
+    cr_assert_eq(tds_column_init(&c, TDS_T_DECIMALN, 1, 5, 0), TDS_E_ARG);
     cr_assert_eq(tds_column_init(&c, TDS_T_TIMEN, 0, 0, 8), TDS_E_ARG);
     cr_assert_eq(tds_column_init(&c, TDS_T_DATETIME2N, 0, 0, 8), TDS_E_ARG);
     cr_assert_eq(tds_column_init(&c, TDS_T_INTN, 3, 0, 0), TDS_E_ARG);
@@ -581,4 +582,21 @@ Test(value_roundtrip, ints_floats_guids)
         cr_assert_eq(tds_guid_parse(t, tl, p), TDS_OK);
         cr_assert_arr_eq(p, rfc, 16);
     }
+}
+
+/* FreeTDS's bulk load declares numeric(5,2) with a 4-byte length and sends
+ * sign + 3-byte magnitudes; SQL Server uses 5/9/13/17. Both decode. */
+Test(value, decimal_short_magnitude_from_freetds)
+{
+    tds_column c;
+    cr_assert_eq(tds_column_init(&c, TDS_T_NUMERICN, 4, 5, 2), TDS_OK);
+    uint8_t v[4] = {0x00, 0x39, 0x30, 0x00}; /* -123.45 = -12345 / 100 */
+    tds_value val = {v, 4, 0};
+    char text[32];
+    size_t n;
+    cr_assert_eq(tds_value_text(&c, &val, text, sizeof text, &n), TDS_OK);
+    cr_assert_str_eq(text, "-123.45");
+    tds_value one = {v, 1, 0};
+    cr_assert_eq(tds_value_text(&c, &one, text, sizeof text, &n), TDS_E_PROTO);
+    cr_assert_eq(tds_column_init(&c, TDS_T_NUMERICN, 18, 5, 2), TDS_E_ARG);
 }
