@@ -14,11 +14,11 @@ port=$(awk '/^port /{print $2; exit}' "$log")
 echo "tdstestd listening on 127.0.0.1:$port"
 if [ -x "$build/tdspipe" ]; then
   out=$(mktemp -d)
-  "$build/tdspipe" ingest --source-uri "mssql://demo:demo@127.0.0.1:$port/shop?encrypt=disable" \
-    --source-table dbo.customers --dest-uri "csv://$out/customers.csv" --dest-table customers
-  head -5 "$out/customers.csv"
+  "$build/tdspipe" ingest --source-uri "mssql://reader:reader@127.0.0.1:$port/demo?encrypt=disable" \
+    --source-table sales.orders --dest-uri "csv:///$out/orders.csv" --dest-table orders
+  head -5 "$out/orders.csv"
 else
-  printf 'SELECT TOP (5) * FROM dbo.customers\ngo\nexit\n' |
-    TDSVER=7.4 tsql -H 127.0.0.1 -p "$port" -U demo -P demo -D shop
+  printf 'SELECT * FROM dbo.customers\ngo\nexit\n' |
+    TDSVER=7.4 tsql -H 127.0.0.1 -p "$port" -U reader -P reader -D demo
 fi
 [ -x "$build/decode_bench" ] && "$build/decode_bench" 1000000 4096
