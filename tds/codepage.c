@@ -144,41 +144,12 @@ static size_t ascii_len(const uint8_t *p, size_t n)
     return i;
 }
 
-/* One strict UTF-8 scalar (no overlongs, surrogates or > U+10FFFF) from a
- * non-ASCII lead byte at *pp; -1 when invalid. */
-static int32_t u8_next(const uint8_t **pp, const uint8_t *end)
-{
-    const uint8_t *p = *pp;
-    uint32_t c = *p++, min;
-    int extra;
-    if ((c & 0xE0) == 0xC0) {
-        c &= 0x1F; extra = 1; min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        c &= 0x0F; extra = 2; min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        c &= 0x07; extra = 3; min = 0x10000;
-    } else {
-        return -1;
-    }
-    if (end - p < extra)
-        return -1;
-    for (int i = 0; i < extra; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return -1;
-        c = (c << 6) | (p[i] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return -1;
-    *pp = p + extra;
-    return (int32_t)c;
-}
-
 static bool utf8_valid(const uint8_t *p, size_t n)
 {
     const uint8_t *end = p + n;
     while (p < end) {
         p += ascii_len(p, (size_t)(end - p));
-        if (p < end && u8_next(&p, end) < 0)
+        if (p < end && tds__utf8_next(&p, end) < 0)
             return false;
     }
     return true;
@@ -424,7 +395,7 @@ static int sbcs_encode(const tds__sbcs *t, const uint8_t *p, size_t n, wr *w)
         p += run;
         if (p == end)
             break;
-        int32_t c = u8_next(&p, end);
+        int32_t c = tds__utf8_next(&p, end);
         if (c < 0)
             return TDS_E_ENCODING;
         const tds__cp_rev *r = rev_find(t, (uint32_t)c);

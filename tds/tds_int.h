@@ -95,6 +95,11 @@ void *tds_arena_grow(tds_arena *a, void *p, size_t old_n, size_t new_n);
 void tds_arena_reset(tds_arena *a);
 void tds_arena_free(tds_arena *a);
 
+/* Decodes one UTF-8 scalar at *pp (p < end; strict: no overlongs, no
+ * surrogates, nothing above U+10FFFF) and advances *pp. Returns the code
+ * point, or -1 (cursor unchanged) when invalid. */
+int32_t tds__utf8_next(const uint8_t **pp, const uint8_t *end);
+
 /* UTF-16LE (nchars code units) to a NUL-terminated UTF-8 tds_str in the
  * arena. Returns TDS_OK, TDS_E_NOMEM or TDS_E_ENCODING. */
 int tds__arena_utf16(tds_arena *a, const uint8_t *p, size_t nchars, tds_str *out);

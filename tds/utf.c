@@ -67,9 +67,7 @@ int tds_utf16_to_utf8(const uint8_t *in, size_t in_bytes, char *out, size_t cap)
     return (int)o;
 }
 
-/* Decodes one UTF-8 scalar at *pp (strict: no overlongs, no surrogates,
- * nothing above U+10FFFF). Returns the code point or -1. */
-static int32_t utf8_next(const uint8_t **pp, const uint8_t *end)
+int32_t tds__utf8_next(const uint8_t **pp, const uint8_t *end)
 {
     const uint8_t *p = *pp;
     uint32_t c = *p++;
@@ -107,7 +105,7 @@ int tds_utf8_to_utf16(const char *in, size_t len, uint8_t *out, size_t cap)
     const uint8_t *p = (const uint8_t *)in, *end = p + len;
     size_t o = 0;
     while (p < end) {
-        int32_t c = utf8_next(&p, end);
+        int32_t c = tds__utf8_next(&p, end);
         if (c < 0)
             return TDS_E_ENCODING;
         if (c < 0x10000) {
