@@ -1,0 +1,284 @@
+/*
+ * net.h — tdspipe's client connections to SQL Server: TCP on libuv, TLS
+ * (TDS 7.x in PRELOGIN and TDS 8.0 strict) through OpenSSL memory BIOs,
+ * SQL and access-token login, routing, timeouts, cancel and retries, on top
+ * of the sans-I/O engine in tds/tds.h.
+ *
+ * Two ways in:
+ *   async     net_conn_* on a caller's uv_loop_t: several connections in one
+ *             loop; results stream into callbacks; a row callback may ask to
+ *             pause (back-pressure: the socket is not read until
+ *             net_conn_resume) or abort (the request is cancelled).
+ *   blocking  net_client_* runs a private loop until each call is done.
+ *
+ * Errors: functions return 0 or a negative net_err; where a net_error is
+ * filled, its message is one clear line for the user. Messages never hold
+ * a password or an access token (server messages are shown verbatim: SQL
+ * Server never echoes a password).
+ *
+ * Secrets: the connection copies the password/token it is given and zeroes
+ * every buffer of its own that held them (copies, LOGIN7 bytes) before
+ * freeing. net_opts_free() zeroes what net_opts_set() stored.
+ */
+#ifndef TDSPIPE_NET_H
+#define TDSPIPE_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tds.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct uv_loop_s uv_loop_t;
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum net_err {
+    NET_OK = 0,
+    NET_E_NOMEM = -1,
+    NET_E_ARG = -2,              /* bad option or argument */
+    NET_E_STATE = -3,            /* call not allowed now (busy, closed) */
+    NET_E_RESOLVE = -4,          /* host name did not resolve */
+    NET_E_CONNECT = -5,          /* no address accepted the TCP connection */
+    NET_E_TIMEOUT = -6,          /* connect, query or cancel timeout */
+    NET_E_BROWSER = -7,          /* SQL Browser: no answer or no such instance */
+    NET_E_TLS_UNTRUSTED = -8,    /* certificate chain not trusted */
+    NET_E_TLS_HOSTNAME = -9,     /* certificate does not name the host */
+    NET_E_TLS_EXPIRED = -10,     /* certificate expired or not yet valid */
+    NET_E_TLS = -11,             /* other TLS failure */
+    NET_E_ENCRYPT_UNSUPPORTED = -12, /* encryption mandatory, server has none */
+    NET_E_ENCRYPT_REQUIRED = -13,/* encrypt=disable, server demands TLS */
+    NET_E_STRICT_UNSUPPORTED = -14, /* encrypt=strict, server lacks TDS 8.0 */
+    NET_E_LOGIN = -15,           /* the server refused the login (its text) */
+    NET_E_ROUTING = -16,         /* bad or repeated routing redirect */
+    NET_E_CLOSED = -17,          /* the server closed or reset the connection */
+    NET_E_PROTO = -18,           /* malformed TDS from the server */
+    NET_E_SERVER = -19,          /* the request ended with a server error */
+    NET_E_CANCELLED = -20,       /* cancelled by the caller, a signal or abort */
+    NET_E_IO = -21,              /* other socket error */
+} net_err;
+
+/* One line for the user. server_number etc. are set for NET_E_LOGIN and
+ * NET_E_SERVER (the first ERROR token of severity > 10). */
+typedef struct net_error {
+    int code;                 /* net_err */
+    int32_t server_number;    /* e.g. 18456, 4060; 0 if none */
+    uint8_t server_state;
+    uint8_t server_severity;
+    bool during_login;        /* the failure happened before the login completed */
+    char message[512];
+} net_error;
+
+/* Static text naming a net_err ("unknown error" for others). Never NULL. */
+const char *net_strerror(int code);
+
+/* ---------------------------------------------------------------- options */
+
+typedef enum net_encrypt {
+    NET_ENCRYPT_MANDATORY = 0, /* default: ENCRYPT_ON, certificate checked */
+    NET_ENCRYPT_OPTIONAL,      /* ENCRYPT_OFF: login encrypted when the server can */
+    NET_ENCRYPT_DISABLE,       /* ENCRYPT_NOT_SUP: no TLS at all */
+    NET_ENCRYPT_STRICT,        /* TDS 8.0: TLS first, ALPN tds/8.0 */
+} net_encrypt;
+
+#define NET_DEFAULT_PORT 1433
+/* Requested unless "packet size" says otherwise; the server may grant
+ * less (ENVCHANGE). 32767 measured faster with TLS (see net/README.md). */
+#define NET_DEFAULT_PACKET_SIZE 32767u
+#define NET_DEFAULT_CONNECT_TIMEOUT_MS 15000u
+#define NET_DEFAULT_CANCEL_TIMEOUT_MS 5000u
+#define NET_DEFAULT_KEEPALIVE_S 30u
+#define NET_NO_TIMEOUT UINT32_MAX
+
+/* Zero-initialised is valid (mandatory encryption, 32767-byte packets, 15 s
+ * connect timeout, no query timeout, no retries). Strings are borrowed:
+ * the caller keeps them alive until net_conn_new()/net_client_open()
+ * returned (the connection copies them). Values set with net_opts_set()
+ * are owned by the options and released by net_opts_free(). */
+typedef struct net_opts {
+    const char *host;            /* name or address; "host\instance" allowed */
+    uint16_t port;               /* 0: the Browser's answer for an instance, else 1433 */
+    const char *instance;        /* named instance (SQL Browser, UDP 1434) */
+    uint16_t browser_port;       /* 0 = 1434 (tests use others) */
+    const char *user;
+    const char *password;
+    const char *access_token;    /* FEDAUTH security token (JWT) */
+    bool password_is_token;      /* Authentication=ActiveDirectoryAccessToken:
+                                    the password slot holds the token */
+    const char *database;
+    net_encrypt encrypt;
+    bool trust_server_cert;      /* skip certificate verification */
+    const char *host_in_cert;    /* HostNameInCertificate */
+    const char *ca_file;         /* ServerCertificate / ca file (PEM) */
+    uint32_t packet_size;        /* 0 = NET_DEFAULT_PACKET_SIZE */
+    const char *app_name;        /* 0 = "tdspipe" */
+    uint32_t connect_timeout_ms; /* 0 = 15 s, NET_NO_TIMEOUT = none; the whole
+                                    open incl. Browser, TLS, login, routing */
+    uint32_t query_timeout_ms;   /* 0 = none; see net_conn_batch() */
+    uint32_t cancel_timeout_ms;  /* 0 = 5 s: wait for DONE_ATTN after ATTENTION */
+    uint32_t keepalive_s;        /* 0 = 30 s */
+    unsigned retries;            /* extra attempts for transient faults */
+    uint32_t retry_base_ms;      /* 0 = 500 ms, doubled per attempt */
+    uint32_t retry_max_ms;       /* 0 = 30 s cap per wait */
+    bool stream_plp;             /* (max) values as chunks (net_result_cb.plp) */
+    bool no_utf8;                /* do not request UTF8_SUPPORT */
+    struct net_opts_store *store_; /* private: strings owned by net_opts_set */
+} net_opts;
+
+/* Sets one option from a URI/ODBC-style key (case-insensitive, spaces and
+ * underscores ignored: "packet size", "PacketSize"; "encrypt",
+ * "TrustServerCertificate", "HostNameInCertificate", "ServerCertificate",
+ * "ca file", "app name", "connection timeout"/"Connect Timeout" (seconds),
+ * "query timeout" (seconds), "Authentication", "database", "user",
+ * "password", "instance", "port", "retries", "driver" (ignored), …).
+ * The value is copied. Returns NET_OK or NET_E_ARG with a one-line reason
+ * in err (never quoting a password or token value). */
+int net_opts_set(net_opts *o, const char *key, const char *value, char *err, size_t errcap);
+
+/* Parses mssql://, sqlserver://, azuresql://, azure-sql:// (and +ct)
+ * URIs: user:password@host[:port][/database][?k=v&…], percent-escapes
+ * decoded, "host\instance" (or %5C) accepted. Returns NET_OK or NET_E_ARG
+ * with a reason in err (the password is never quoted). */
+int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap);
+
+/* Zeroes and frees what net_opts_set/net_opts_from_uri stored; the struct
+ * is zeroed too. */
+void net_opts_free(net_opts *o);
+
+/* Parses yes/no/true/false/1/0 (any case). Returns 1, 0, or -1. */
+int net_parse_bool(const char *v);
+
+/* -------------------------------------------------------------- results */
+
+enum {
+    NET_ROW_NEXT = 0,   /* keep going */
+    NET_ROW_PAUSE = 1,  /* stop reading until net_conn_resume(); the row's
+                           views stay valid until then */
+    NET_ROW_ABORT = -1, /* cancel the request (ATTENTION) */
+};
+
+/* Every member may be NULL. Pointers passed in die when the callback
+ * returns, except after NET_ROW_PAUSE (until net_conn_resume()). */
+typedef struct net_result_cb {
+    /* A result set starts. Return NET_ROW_NEXT or NET_ROW_ABORT. */
+    int (*columns)(void *ud, const tds_column *cols, uint16_t ncols);
+    /* One row. Return NET_ROW_NEXT, NET_ROW_PAUSE or NET_ROW_ABORT. */
+    int (*row)(void *ud, const tds_column *cols, uint16_t ncols, const tds_value *vals);
+    /* A streamed PLP chunk (opts.stream_plp); len 0 ends the value. */
+    int (*plp)(void *ud, uint16_t col, const uint8_t *data, size_t len);
+    /* DONE, DONEPROC or DONEINPROC (token says which). */
+    void (*done)(void *ud, uint8_t token, uint16_t status, uint64_t rowcount);
+    /* Server INFO (is_error false) or ERROR. */
+    void (*message)(void *ud, const tds_server_msg *m, bool is_error);
+    void (*return_status)(void *ud, int32_t status);
+    void (*return_value)(void *ud, const tds_column *col, const char *name, const tds_value *v);
+    /* Exactly once per accepted request: err->code NET_OK, NET_E_SERVER
+     * (ended with a server error), NET_E_CANCELLED, NET_E_TIMEOUT,
+     * NET_E_CLOSED, NET_E_PROTO… */
+    void (*complete)(void *ud, const net_error *err);
+} net_result_cb;
+
+/* ------------------------------------------------------------ async core */
+
+typedef struct net_conn net_conn;
+
+typedef void (*net_open_cb)(net_conn *c, const net_error *err, void *ud);
+typedef void (*net_close_cb)(net_conn *c, void *ud);
+
+/* A new, unopened connection on loop. Copies the options. Sets SIGPIPE to
+ * SIG_IGN if the program left it at SIG_DFL (a write to a socket the server
+ * closed is then an error, not a kill). Returns NULL with err filled
+ * (NET_E_NOMEM, NET_E_ARG). */
+net_conn *net_conn_new(uv_loop_t *loop, const net_opts *o, net_error *err);
+
+/* Starts resolving, connecting, TLS and login (with routing and retries of
+ * transient faults). cb runs exactly once. Returns NET_OK or NET_E_STATE. */
+int net_conn_open(net_conn *c, net_open_cb cb, void *ud);
+
+/* Sends a SQL batch (UTF-8) or an RPC and streams the reply into cb. The
+ * query timeout (opts) fires when the server sends nothing for that long
+ * while we wait for it (paused time does not count); it cancels the
+ * request. Returns NET_OK (cb->complete will run), NET_E_STATE (not open,
+ * or a request is running) or NET_E_NOMEM. */
+int net_conn_batch(net_conn *c, const char *sql, size_t len, const net_result_cb *cb, void *ud);
+int net_conn_rpc(net_conn *c, const tds_rpc *r, const net_result_cb *cb, void *ud);
+
+/* Resumes a request paused by NET_ROW_PAUSE. No-op otherwise. */
+void net_conn_resume(net_conn *c);
+/* Sends ATTENTION and drains to DONE_ATTN (cancel timeout); complete()
+ * then reports NET_E_CANCELLED and the connection is reusable. No-op
+ * without a running request. Safe from inside callbacks. */
+void net_conn_cancel(net_conn *c);
+/* Closes (a running request completes with NET_E_CANCELLED, an open in
+ * progress reports NET_E_CANCELLED), zeroes secrets and frees c once its
+ * handles are closed; cb (may be NULL) runs then. */
+void net_conn_close(net_conn *c, net_close_cb cb, void *ud);
+
+bool net_conn_is_open(const net_conn *c);
+/* Negotiated facts (valid once open). */
+uint32_t net_conn_packet_size(const net_conn *c);
+const char *net_conn_database(const net_conn *c);
+/* "none", "login-only", "TLSv1.2", "TLSv1.3 strict"… */
+const char *net_conn_encryption(const net_conn *c);
+/* Host and port actually connected (after Browser and routing). */
+const char *net_conn_host(const net_conn *c);
+uint16_t net_conn_port(const net_conn *c);
+/* Number of TCP connections made so far (attempts and routing). */
+unsigned net_conn_connects(const net_conn *c);
+
+/* --------------------------------------------------------- blocking wrapper */
+
+typedef struct net_client net_client;
+
+/* Opens a connection on a private loop (with the options' retries).
+ * Returns NULL with err filled. */
+net_client *net_client_open(const net_opts *o, net_error *err);
+/* Runs a batch/RPC to completion. NET_ROW_PAUSE is treated as NEXT.
+ * Returns err->code (NET_OK, NET_E_SERVER, …); err may be NULL. */
+int net_client_batch(net_client *cl, const char *sql, const net_result_cb *cb, void *ud, net_error *err);
+int net_client_rpc(net_client *cl, const tds_rpc *r, const net_result_cb *cb, void *ud, net_error *err);
+/* Runs a batch, retrying transient faults (reconnecting when needed) up to
+ * the options' retries, but never once a row of the failed attempt reached
+ * cb->row. */
+int net_client_batch_retry(net_client *cl, const char *sql, const net_result_cb *cb, void *ud, net_error *err);
+/* SIGINT/SIGTERM during a request send ATTENTION (installs uv signal
+ * handlers on the private loop while a request runs). */
+void net_client_cancel_on_signals(net_client *cl, bool on);
+/* Thread-safe/async-signal-safe request to cancel the running request. */
+void net_client_cancel(net_client *cl);
+net_conn *net_client_conn(net_client *cl);
+void net_client_close(net_client *cl);
+
+/* ------------------------------------------------------------- retries */
+
+/* True for faults worth another attempt: server errors 4060, 40197, 40501,
+ * 40613, 49918–49920, and connection resets/closes during login. */
+bool net_error_transient(const net_error *e);
+/* Wait before attempt n (1-based) of a retry: base·2^(n-1) with ±25 %
+ * jitter, capped at max (0 = defaults 500 ms / 30 s). */
+uint32_t net_retry_delay_ms(unsigned attempt, uint32_t base_ms, uint32_t max_ms);
+
+/* -------------------------------------------------------------- browser */
+
+/* Asks the SQL Browser at host:browser_port (0 = 1434) over UDP for
+ * instance's TCP port. Blocking helper (own loop); the async open uses the
+ * same code. Returns NET_OK with *port set, or NET_E_BROWSER/NET_E_RESOLVE/
+ * NET_E_TIMEOUT with err filled. */
+int net_browser_lookup(const char *host, uint16_t browser_port, const char *instance,
+                       uint32_t timeout_ms, uint16_t *port, net_error *err);
+/* Parses an SSRP SVR_RESP datagram for instance; returns the TCP port or
+ * -1 (not listed, or no tcp entry). */
+int net_browser_parse(const uint8_t *d, size_t n, const char *instance);
+
+/* Zeroes n bytes in a way the compiler keeps. */
+void net_wipe(void *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TDSPIPE_NET_H */

@@ -1,0 +1,501 @@
+/*
+ * options.c — connection options from URI/ODBC-style keys and from
+ * mssql:// URIs (the ingestr contract, ../shared/spec/ingestr-compat.md).
+ *
+ * Owns: net_opts_set, net_opts_from_uri, net_opts_free, net_parse_bool.
+ * Strings set here are copied into the options' store; net_opts_free
+ * zeroes every one of them (passwords and tokens among them) before
+ * freeing. Error messages quote keys and non-secret values only.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "net_int.h"
+
+typedef struct store_str {
+    struct store_str *next;
+    size_t len;
+    char s[];
+} store_str;
+
+struct net_opts_store {
+    store_str *head;
+};
+
+static const char *store(net_opts *o, const char *v, size_t n)
+{
+    if (!o->store_) {
+        o->store_ = calloc(1, sizeof *o->store_);
+        if (!o->store_)
+            return NULL;
+    }
+    store_str *s = malloc(sizeof *s + n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s->s, v, n);
+    s->s[n] = '\0';
+    s->len = n;
+    s->next = o->store_->head;
+    o->store_->head = s;
+    return s->s;
+}
+
+void net_opts_free(net_opts *o)
+{
+    if (!o)
+        return;
+    if (o->store_) {
+        store_str *s = o->store_->head;
+        while (s) {
+            store_str *next = s->next;
+            net_wipe(s->s, s->len);
+            free(s);
+            s = next;
+        }
+        free(o->store_);
+    }
+    net_wipe(o, sizeof *o);
+}
+
+int net_parse_bool(const char *v)
+{
+    if (!v)
+        return -1;
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+        return 1;
+    if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "off"))
+        return 0;
+    return -1;
+}
+
+/* Key normalised: lower case, without spaces, '_' and '-'. */
+static void norm_key(const char *k, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; *k && n + 1 < cap; k++) {
+        if (*k == ' ' || *k == '_' || *k == '-')
+            continue;
+        out[n++] = (char)tolower((unsigned char)*k);
+    }
+    out[n] = '\0';
+}
+
+static bool key_is(const char *k, const char *const *names)
+{
+    for (; *names; names++)
+        if (!strcmp(k, *names))
+            return true;
+    return false;
+}
+
+static int parse_uint(const char *v, unsigned long max, unsigned long *out)
+{
+    if (!v || !*v)
+        return -1;
+    for (const char *p = v; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return -1;
+    errno = 0;
+    unsigned long x = strtoul(v, NULL, 10);
+    if (errno || x > max)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+/* Seconds (ODBC convention: 0 = no timeout) to milliseconds. */
+static int seconds_ms(const char *v, uint32_t *ms)
+{
+    unsigned long s;
+    if (parse_uint(v, 4000000ul, &s))
+        return -1;
+    *ms = s == 0 ? NET_NO_TIMEOUT : (uint32_t)(s * 1000ul);
+    return 0;
+}
+
+static int set_str(net_opts *o, const char **field, const char *v, char *err, size_t errcap)
+{
+    const char *c = store(o, v, strlen(v));
+    if (!c) {
+        if (err && errcap)
+            snprintf(err, errcap, "out of memory");
+        return NET_E_NOMEM;
+    }
+    *field = c;
+    return NET_OK;
+}
+
+static int bad(char *err, size_t errcap, const char *fmt, const char *a, const char *b)
+{
+    if (err && errcap)
+        snprintf(err, errcap, fmt, a, b);
+    return NET_E_ARG;
+}
+
+int net_opts_set(net_opts *o, const char *key, const char *value, char *err, size_t errcap)
+{
+    static const char *const k_host[] = {"server", "host", "address", "addr", "datasource", "hostname", NULL};
+    static const char *const k_user[] = {"user", "uid", "userid", "username", NULL};
+    static const char *const k_pass[] = {"password", "pwd", NULL};
+    static const char *const k_db[] = {"database", "initialcatalog", "db", NULL};
+    static const char *const k_trust[] = {"trustservercertificate", "trustservercert", "trustcert", NULL};
+    static const char *const k_hic[] = {"hostnameincertificate", "hostincertificate", NULL};
+    static const char *const k_ca[] = {"servercertificate", "cafile", "certificate", "sslca", NULL};
+    static const char *const k_app[] = {"appname", "applicationname", "app", NULL};
+    static const char *const k_cto[] = {"connectiontimeout", "connecttimeout", "logintimeout", "timeout", "dialtimeout", NULL};
+    static const char *const k_qto[] = {"querytimeout", "commandtimeout", NULL};
+    static const char *const k_retry[] = {"retries", "connectretrycount", NULL};
+    static const char *const k_ignored[] = {"driver", "multisubnetfailover", "applicationintent",
+                                            "marsconnection", "multipleactiveresultsets", "log",
+                                            "workstationid", "wsid", "language", "failoverpartner",
+                                            "persistsecurityinfo", "pooling", NULL};
+    char k[64];
+    if (!o || !key || !value)
+        return bad(err, errcap, "missing %s%s", "connection parameter", "");
+    norm_key(key, k, sizeof k);
+    unsigned long x;
+
+    if (key_is(k, k_host)) {
+        /* ODBC forms: "tcp:host,port" and "host\instance". */
+        const char *v = value;
+        if (!strncasecmp(v, "tcp:", 4))
+            v += 4;
+        char tmp[512];
+        if (strlen(v) >= sizeof tmp)
+            return bad(err, errcap, "host name too long%s%s", "", "");
+        strcpy(tmp, v);
+        char *comma = strrchr(tmp, ',');
+        if (comma) {
+            *comma = '\0';
+            if (parse_uint(comma + 1, 65535, &x) || x == 0)
+                return bad(err, errcap, "invalid port '%s' in server '%s'", comma + 1, "");
+            o->port = (uint16_t)x;
+        }
+        char *bs = strchr(tmp, '\\');
+        if (bs) {
+            *bs = '\0';
+            if (bs[1] && set_str(o, &o->instance, bs + 1, err, errcap))
+                return NET_E_NOMEM;
+        }
+        return set_str(o, &o->host, tmp, err, errcap);
+    }
+    if (!strcmp(k, "port")) {
+        if (parse_uint(value, 65535, &x) || x == 0)
+            return bad(err, errcap, "invalid port '%s'%s", value, "");
+        o->port = (uint16_t)x;
+        return NET_OK;
+    }
+    if (!strcmp(k, "instance") || !strcmp(k, "instancename"))
+        return set_str(o, &o->instance, value, err, errcap);
+    if (!strcmp(k, "browserport")) {
+        if (parse_uint(value, 65535, &x) || x == 0)
+            return bad(err, errcap, "invalid browser port '%s'%s", value, "");
+        o->browser_port = (uint16_t)x;
+        return NET_OK;
+    }
+    if (key_is(k, k_user))
+        return set_str(o, &o->user, value, err, errcap);
+    if (key_is(k, k_pass))
+        return set_str(o, &o->password, value, err, errcap);
+    if (!strcmp(k, "accesstoken"))
+        return set_str(o, &o->access_token, value, err, errcap);
+    if (key_is(k, k_db))
+        return set_str(o, &o->database, value, err, errcap);
+    if (!strcmp(k, "encrypt")) {
+        if (!strcasecmp(value, "disable"))
+            o->encrypt = NET_ENCRYPT_DISABLE;
+        else if (!strcasecmp(value, "optional") || net_parse_bool(value) == 0)
+            o->encrypt = NET_ENCRYPT_OPTIONAL;
+        else if (!strcasecmp(value, "mandatory") || net_parse_bool(value) == 1)
+            o->encrypt = NET_ENCRYPT_MANDATORY;
+        else if (!strcasecmp(value, "strict"))
+            o->encrypt = NET_ENCRYPT_STRICT;
+        else
+            return bad(err, errcap,
+                       "invalid encrypt value '%s' (use disable, false, optional, true, mandatory or strict)%s",
+                       value, "");
+        return NET_OK;
+    }
+    if (key_is(k, k_trust)) {
+        int b = net_parse_bool(value);
+        if (b < 0)
+            return bad(err, errcap, "invalid TrustServerCertificate value '%s' (use yes/no/true/false/1/0)%s", value, "");
+        o->trust_server_cert = b == 1;
+        return NET_OK;
+    }
+    if (key_is(k, k_hic))
+        return set_str(o, &o->host_in_cert, value, err, errcap);
+    if (key_is(k, k_ca))
+        return set_str(o, &o->ca_file, value, err, errcap);
+    if (!strcmp(k, "packetsize")) {
+        if (parse_uint(value, TDS_PACKET_MAX, &x) || x < TDS_PACKET_MIN)
+            return bad(err, errcap, "invalid packet size '%s' (512 to 32767)%s", value, "");
+        o->packet_size = (uint32_t)x;
+        return NET_OK;
+    }
+    if (key_is(k, k_app))
+        return set_str(o, &o->app_name, value, err, errcap);
+    if (key_is(k, k_cto)) {
+        if (seconds_ms(value, &o->connect_timeout_ms))
+            return bad(err, errcap, "invalid connection timeout '%s' (seconds)%s", value, "");
+        return NET_OK;
+    }
+    if (key_is(k, k_qto)) {
+        uint32_t ms;
+        if (seconds_ms(value, &ms))
+            return bad(err, errcap, "invalid query timeout '%s' (seconds)%s", value, "");
+        o->query_timeout_ms = ms == NET_NO_TIMEOUT ? 0 : ms;
+        return NET_OK;
+    }
+    if (!strcmp(k, "canceltimeout")) {
+        uint32_t ms;
+        if (seconds_ms(value, &ms) || ms == NET_NO_TIMEOUT)
+            return bad(err, errcap, "invalid cancel timeout '%s' (seconds, > 0)%s", value, "");
+        o->cancel_timeout_ms = ms;
+        return NET_OK;
+    }
+    if (!strcmp(k, "keepalive")) {
+        if (parse_uint(value, 86400, &x))
+            return bad(err, errcap, "invalid keepalive '%s' (seconds)%s", value, "");
+        o->keepalive_s = (uint32_t)x;
+        return NET_OK;
+    }
+    if (key_is(k, k_retry)) {
+        if (parse_uint(value, 100, &x))
+            return bad(err, errcap, "invalid retries '%s' (0 to 100)%s", value, "");
+        o->retries = (unsigned)x;
+        return NET_OK;
+    }
+    if (!strcmp(k, "connectretryinterval")) {
+        if (parse_uint(value, 60, &x) || x == 0)
+            return bad(err, errcap, "invalid ConnectRetryInterval '%s' (1 to 60 seconds)%s", value, "");
+        o->retry_base_ms = (uint32_t)(x * 1000);
+        return NET_OK;
+    }
+    if (!strcmp(k, "authentication")) {
+        if (!strcasecmp(value, "ActiveDirectoryAccessToken")) {
+            o->password_is_token = true;
+            return NET_OK;
+        }
+        if (!strcasecmp(value, "SqlPassword") || !*value) {
+            o->password_is_token = false;
+            return NET_OK;
+        }
+        return bad(err, errcap,
+                   "unsupported Authentication '%s' (use SqlPassword or ActiveDirectoryAccessToken)%s",
+                   value, "");
+    }
+    if (key_is(k, k_ignored))
+        return NET_OK;
+    return bad(err, errcap, "unknown connection parameter '%s'%s", key, "");
+}
+
+/* ---------------------------------------------------------------- URIs */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Percent-decodes [p, p+n) into a new string; plus_space for query parts.
+ * Returns NULL on a bad escape or out of memory (*bad_escape tells). */
+static char *pct_decode(const char *p, size_t n, bool plus_space, bool *bad_escape)
+{
+    char *out = malloc(n + 1);
+    size_t o = 0;
+    *bad_escape = false;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '%') {
+            int h, l;
+            if (i + 2 >= n || (h = hexval((unsigned char)p[i + 1])) < 0 ||
+                (l = hexval((unsigned char)p[i + 2])) < 0) {
+                *bad_escape = true;
+                net_wipe(out, n + 1);
+                free(out);
+                return NULL;
+            }
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else if (plus_space && p[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = p[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        net_wipe(s, strlen(s));
+        free(s);
+    }
+}
+
+int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
+{
+    static const char *const schemes[] = {"mssql", "sqlserver", "azuresql", "azure-sql", NULL};
+    if (!o || !uri)
+        return bad(err, errcap, "missing %s%s", "URI", "");
+    const char *sep = strstr(uri, "://");
+    if (!sep)
+        return bad(err, errcap, "not a URI (expected mssql://user:password@host/db)%s%s", "", "");
+    char scheme[32];
+    size_t sl = (size_t)(sep - uri);
+    if (sl >= sizeof scheme)
+        return bad(err, errcap, "unsupported URI scheme%s%s", "", "");
+    for (size_t i = 0; i < sl; i++)
+        scheme[i] = (char)tolower((unsigned char)uri[i]);
+    scheme[sl] = '\0';
+    char *plus = strchr(scheme, '+');
+    if (plus && !strcmp(plus, "+ct"))
+        *plus = '\0';
+    bool ok = false;
+    for (const char *const *s = schemes; *s; s++)
+        if (!strcmp(scheme, *s))
+            ok = true;
+    if (!ok)
+        return bad(err, errcap, "unsupported URI scheme '%s' (mssql, sqlserver, azuresql)%s", scheme, "");
+
+    const char *p = sep + 3;
+    const char *end = p + strcspn(p, "/?#");
+    const char *query = NULL;
+    /* userinfo: the last '@' before the path */
+    const char *at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q;
+    /* A password may hold an unescaped '/' or '#': extend to the last
+     * '@' when it comes before the query ('@' in parameter values stays
+     * in the query; '?' in a password must be escaped). */
+    const char *q1 = p + strcspn(p, "?");
+    const char *last_at = NULL;
+    for (const char *q = p; q < q1; q++)
+        if (*q == '@')
+            last_at = q;
+    if (last_at && last_at > end) {
+        at = last_at;
+        end = at + 1 + strcspn(at + 1, "/?#");
+    }
+    int rc = NET_OK;
+    bool be;
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *uend = colon ? colon : at;
+        char *user = pct_decode(p, (size_t)(uend - p), false, &be);
+        if (!user)
+            return bad(err, errcap, be ? "bad percent-escape in the user name%s%s" : "out of memory%s%s", "", "");
+        if (*user)
+            rc = set_str(o, &o->user, user, err, errcap);
+        free_secret(user);
+        if (rc)
+            return rc;
+        if (colon) {
+            char *pw = pct_decode(colon + 1, (size_t)(at - colon - 1), false, &be);
+            if (!pw)
+                return bad(err, errcap, be ? "bad percent-escape in the password%s%s" : "out of memory%s%s", "", "");
+            rc = set_str(o, &o->password, pw, err, errcap);
+            free_secret(pw);
+            if (rc)
+                return rc;
+        }
+        p = at + 1;
+    }
+    /* host[:port], [v6]:port, host\instance (maybe %5C) */
+    const char *hend = end;
+    const char *portp = NULL;
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(hend - p));
+        if (!rb)
+            return bad(err, errcap, "unterminated [IPv6] host%s%s", "", "");
+        if (rb + 1 < hend && rb[1] == ':')
+            portp = rb + 2;
+        char *h = pct_decode(p + 1, (size_t)(rb - p - 1), false, &be);
+        if (!h)
+            return bad(err, errcap, "bad host%s%s", "", "");
+        rc = set_str(o, &o->host, h, err, errcap);
+        free(h);
+        if (rc)
+            return rc;
+    } else {
+        const char *colon = memchr(p, ':', (size_t)(hend - p));
+        if (colon)
+            portp = colon + 1;
+        char *h = pct_decode(p, (size_t)((colon ? colon : hend) - p), false, &be);
+        if (!h)
+            return bad(err, errcap, "bad percent-escape in the host%s%s", "", "");
+        if (!*h) {
+            free(h);
+            return bad(err, errcap, "the URI names no host%s%s", "", "");
+        }
+        rc = net_opts_set(o, "server", h, err, errcap);
+        free(h);
+        if (rc)
+            return rc;
+    }
+    if (portp) {
+        char tmp[16];
+        size_t n = (size_t)(hend - portp);
+        if (n == 0 || n >= sizeof tmp)
+            return bad(err, errcap, "invalid port in the URI%s%s", "", "");
+        memcpy(tmp, portp, n);
+        tmp[n] = '\0';
+        if ((rc = net_opts_set(o, "port", tmp, err, errcap)))
+            return rc;
+    }
+    /* /database */
+    if (*end == '/') {
+        const char *dp = end + 1;
+        const char *dend = dp + strcspn(dp, "?#");
+        if (dend > dp) {
+            char *db = pct_decode(dp, (size_t)(dend - dp), false, &be);
+            if (!db)
+                return bad(err, errcap, "bad percent-escape in the database%s%s", "", "");
+            rc = set_str(o, &o->database, db, err, errcap);
+            free(db);
+            if (rc)
+                return rc;
+        }
+        query = *dend == '?' ? dend : NULL;
+    } else if (*end != '?') {
+        query = NULL;
+    } else {
+        query = end;
+    }
+    if (query) {
+        const char *q = query + 1;
+        while (*q && *q != '#') {
+            const char *amp = q + strcspn(q, "&#");
+            const char *eq = memchr(q, '=', (size_t)(amp - q));
+            if (amp > q) {
+                char *k = pct_decode(q, (size_t)((eq ? eq : amp) - q), true, &be);
+                char *v = eq ? pct_decode(eq + 1, (size_t)(amp - eq - 1), true, &be) : strdup("");
+                if (!k || !v) {
+                    free(k);
+                    free_secret(v);
+                    return bad(err, errcap, "bad percent-escape in the URI parameters%s%s", "", "");
+                }
+                rc = net_opts_set(o, k, v, err, errcap);
+                free(k);
+                free_secret(v);
+                if (rc)
+                    return rc;
+            }
+            q = *amp == '&' ? amp + 1 : amp;
+        }
+    }
+    return NET_OK;
+}

@@ -1,0 +1,166 @@
+/*
+ * test_options.c — net/options.c: URI and key parsing (the ingestr
+ * contract), encrypt modes, booleans, secrets kept out of error text.
+ */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "net.h"
+
+Test(options, uri_basic)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://sa:p%40ss%2Fw@db.example.com:1444/sales?encrypt=false&TrustServerCertificate=yes&packet+size=32767&app%20name=x&connection%20timeout=7", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_str_eq(o.user, "sa");
+    cr_assert_str_eq(o.password, "p@ss/w");
+    cr_assert_str_eq(o.host, "db.example.com");
+    cr_assert_eq(o.port, 1444);
+    cr_assert_str_eq(o.database, "sales");
+    cr_assert_eq(o.encrypt, NET_ENCRYPT_OPTIONAL);
+    cr_assert(o.trust_server_cert);
+    cr_assert_eq(o.packet_size, 32767);
+    cr_assert_str_eq(o.app_name, "x");
+    cr_assert_eq(o.connect_timeout_ms, 7000);
+    net_opts_free(&o);
+    cr_assert_null(o.host);
+}
+
+Test(options, encrypt_modes)
+{
+    static const struct { const char *v; net_encrypt e; } cases[] = {
+        {"disable", NET_ENCRYPT_DISABLE}, {"false", NET_ENCRYPT_OPTIONAL}, {"no", NET_ENCRYPT_OPTIONAL},
+        {"optional", NET_ENCRYPT_OPTIONAL}, {"0", NET_ENCRYPT_OPTIONAL}, {"true", NET_ENCRYPT_MANDATORY},
+        {"yes", NET_ENCRYPT_MANDATORY}, {"mandatory", NET_ENCRYPT_MANDATORY}, {"Strict", NET_ENCRYPT_STRICT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        net_opts o = {0};
+        char err[256];
+        o.encrypt = NET_ENCRYPT_STRICT + 1;
+        cr_assert_eq(net_opts_set(&o, "Encrypt", cases[i].v, err, sizeof err), NET_OK);
+        cr_assert_eq(o.encrypt, cases[i].e, "%s", cases[i].v);
+        net_opts_free(&o);
+    }
+    net_opts o = {0};
+    char err[256];
+    cr_assert_eq(net_opts_set(&o, "encrypt", "maybe", err, sizeof err), NET_E_ARG);
+    cr_assert(strstr(err, "maybe"));
+    net_opts zero = {0};
+    cr_assert_eq(zero.encrypt, NET_ENCRYPT_MANDATORY, "zeroed options must mean mandatory encryption");
+}
+
+Test(options, azure_token_and_instance)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "azuresql://u:eyJ0eXAi.tok@srv%5CINST/db?Authentication=ActiveDirectoryAccessToken&HostNameInCertificate=*.database.windows.net&ServerCertificate=/tmp/ca.pem&driver=ODBC+Driver+18+for+SQL+Server", err, sizeof err), NET_OK, "%s", err);
+    cr_assert(o.password_is_token);
+    cr_assert_str_eq(o.password, "eyJ0eXAi.tok");
+    cr_assert_str_eq(o.host, "srv");
+    cr_assert_str_eq(o.instance, "INST");
+    cr_assert_str_eq(o.host_in_cert, "*.database.windows.net");
+    cr_assert_str_eq(o.ca_file, "/tmp/ca.pem");
+    net_opts_free(&o);
+}
+
+Test(options, bools_everywhere)
+{
+    const char *yes[] = {"yes", "YES", "true", "True", "1"}, *no[] = {"no", "false", "0", "FALSE"};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(net_parse_bool(yes[i]), 1);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(net_parse_bool(no[i]), 0);
+    cr_assert_eq(net_parse_bool("si"), -1);
+}
+
+Test(options, errors_never_quote_the_password)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://u:S3cretPw%ZZ@h/db", err, sizeof err), NET_E_ARG);
+    cr_assert_null(strstr(err, "S3cret"), "%s", err);
+    net_opts_free(&o);
+    memset(&o, 0, sizeof o);
+    cr_assert_eq(net_opts_from_uri(&o, "postgres://u:S3cretPw@h/db", err, sizeof err), NET_E_ARG);
+    cr_assert_null(strstr(err, "S3cret"), "%s", err);
+    net_opts_free(&o);
+    memset(&o, 0, sizeof o);
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://u:S3cretPw@h/db?bogus=1", err, sizeof err), NET_E_ARG);
+    cr_assert(strstr(err, "bogus"));
+    cr_assert_null(strstr(err, "S3cret"), "%s", err);
+    net_opts_free(&o);
+}
+
+Test(options, odbc_server_forms)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_set(&o, "Server", "tcp:10.0.0.5,1450", err, sizeof err), NET_OK);
+    cr_assert_str_eq(o.host, "10.0.0.5");
+    cr_assert_eq(o.port, 1450);
+    cr_assert_eq(net_opts_set(&o, "packet size", "100", err, sizeof err), NET_E_ARG);
+    cr_assert_eq(net_opts_set(&o, "Connect Timeout", "0", err, sizeof err), NET_OK);
+    cr_assert_eq(o.connect_timeout_ms, NET_NO_TIMEOUT);
+    cr_assert_eq(net_opts_set(&o, "query timeout", "3", err, sizeof err), NET_OK);
+    cr_assert_eq(o.query_timeout_ms, 3000);
+    net_opts_free(&o);
+    memset(&o, 0, sizeof o);
+    cr_assert_eq(net_opts_from_uri(&o, "sqlserver://u:p@[::1]:1500/d", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_str_eq(o.host, "::1");
+    cr_assert_eq(o.port, 1500);
+    net_opts_free(&o);
+}
+
+Test(options, at_signs_in_user_password_and_query)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://user@srv:pa/ss#1@host.example/db?app%20name=a@b", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_str_eq(o.user, "user@srv");
+    cr_assert_str_eq(o.password, "pa/ss#1");
+    cr_assert_str_eq(o.host, "host.example");
+    cr_assert_str_eq(o.database, "db");
+    cr_assert_str_eq(o.app_name, "a@b");
+    net_opts_free(&o);
+    memset(&o, 0, sizeof o);
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://host:1433/db?app+name=x@y", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_null(o.user);
+    cr_assert_str_eq(o.host, "host");
+    cr_assert_str_eq(o.app_name, "x@y");
+    net_opts_free(&o);
+}
+
+/* Random and truncated URIs never crash, leak or read out of bounds
+ * (run under ASan/UBSan). */
+Test(options, random_uris_are_safe)
+{
+    static const char alphabet[] = "ms:/@?&=%5Cx[]:1#+aZ.,\\";
+    const char *base = "mssql://us%40er:p%2Fw@[::1]:1433/db?encrypt=strict&packet%20size=8192&app+name=a";
+    uint32_t seed = 12345;
+    char buf[160];
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t n = (seed >> 8) % (sizeof buf - 1);
+        if (i % 2) {
+            size_t bl = strlen(base);
+            memcpy(buf, base, n < bl ? n : bl);
+            n = n < bl ? n : bl;
+            if (n) {
+                seed = seed * 1103515245u + 12345u;
+                buf[(seed >> 8) % n] = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
+            }
+        } else {
+            for (size_t k = 0; k < n; k++) {
+                seed = seed * 1103515245u + 12345u;
+                buf[k] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+            }
+        }
+        buf[n] = 0;
+        net_opts o = {0};
+        char err[256];
+        int rc = net_opts_from_uri(&o, buf, err, sizeof err);
+        cr_assert(rc == NET_OK || rc == NET_E_ARG, "%d for %s", rc, buf);
+        net_opts_free(&o);
+    }
+}
