@@ -17,6 +17,15 @@ void *tds__malloc(const tds_alloc *a, size_t n) { return a->malloc(a->ud, n ? n 
 void *tds__realloc(const tds_alloc *a, void *p, size_t n) { return a->realloc(a->ud, p, n ? n : 1); }
 void tds__free(const tds_alloc *a, void *p) { if (p) a->free(a->ud, p); }
 
+/* Called through a volatile pointer so the stores cannot be elided. */
+static void *(*volatile wipe_fn)(void *, int, size_t) = memset;
+
+void tds__wipe(void *p, size_t n)
+{
+    if (p && n)
+        wipe_fn(p, 0, n);
+}
+
 int tds_buf_reserve(tds_buf *b, size_t n)
 {
     if (b->cap - b->len >= n)

@@ -6,9 +6,10 @@
  * then (inside a message) the packet being filled, whose 8-byte header at
  * pkt_start is written only when the packet is sealed. A full packet is
  * sealed lazily, when the next byte arrives, so the last packet of a
- * message is never empty and gets EOM.
+ * message is never empty and gets EOM. tds__tx_commit_split() lets an
+ * encoder write past the open packet's end and inserts the headers after.
  */
-#include "tds_int.h"
+#include "encode_int.h"
 
 static size_t sealed_end(const tds_session *s)
 {
@@ -80,6 +81,20 @@ int tds_put_bytes(tds_session *s, const void *p, size_t n)
     return TDS_OK;
 }
 
+void tds__tx_commit_split(tds_session *s, size_t end)
+{
+    tds_tx *tx = &s->tx;
+    while (end - tx->pkt_start > s->packet_size) {
+        size_t cut = tx->pkt_start + s->packet_size;
+        memmove(tx->out.data + cut + TDS_HEADER_SIZE, tx->out.data + cut, end - cut);
+        tx->out.len = cut;
+        packet_seal(s, 0);
+        tx->pkt_start = cut;
+        end += TDS_HEADER_SIZE;
+    }
+    tx->out.len = end;
+}
+
 int tds_msg_end(tds_session *s)
 {
     if (!s->tx.in_msg)
@@ -109,7 +124,12 @@ void tds_send_ack(tds_session *s, size_t n)
     size_t avail = sealed_end(s) - s->tx.sent;
     if (n > avail)
         n = avail;
+    /* A LOGIN7 in the queue: its bytes are written, now forget them. */
+    if (s->tx.secret)
+        tds__wipe(s->tx.out.data + s->tx.sent, n);
     s->tx.sent += n;
+    if (s->tx.secret && s->tx.sent == s->tx.out.len)
+        s->tx.secret = false;
     if (s->tx.sent == s->tx.out.len) {
         s->tx.sent = s->tx.out.len = 0;
     } else if (s->tx.sent > 65536 && s->tx.sent > s->tx.out.len / 2) {

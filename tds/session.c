@@ -44,6 +44,8 @@ void tds_session_free(tds_session *s)
     tds__tokens_free(s);
     tds_arena_free(&s->arena);
     tds__free(s->alloc, s->rx.buf);
+    if (s->tx.secret)
+        tds__wipe(s->tx.out.data, s->tx.out.cap);
     tds_buf_free(&s->tx.out);
     tds_alloc a = s->alloc_copy;
     tds__free(&a, s);
@@ -109,13 +111,12 @@ int tds_send_login7(tds_session *s, const tds_login7 *l)
         n = tds_login7_encode(l, buf, cap);
     }
     int rc = n < 0 ? n : tds_send_message(s, TDS_PKT_LOGIN7, buf, (size_t)n);
-    if (buf != small) {
-        /* The token is a secret: do not leave it in freed memory. */
-        memset(buf, 0, cap);
+    /* The password and token are secrets: leave them nowhere once sent. */
+    if (rc == TDS_OK)
+        s->tx.secret = true;
+    tds__wipe(buf, buf == small ? sizeof small : cap);
+    if (buf != small)
         tds__free(s->alloc, buf);
-    } else {
-        memset(small, 0, sizeof small);
-    }
     if (rc == TDS_OK) {
         s->features_requested = 0;
         if (l->fedauth)

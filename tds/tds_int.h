@@ -58,6 +58,9 @@ void *tds__malloc(const tds_alloc *a, size_t n);
 void *tds__realloc(const tds_alloc *a, void *p, size_t n);
 void tds__free(const tds_alloc *a, void *p);
 extern const tds_alloc tds__default_alloc;
+/* Zeroes secrets (passwords, tokens) in a way the compiler cannot drop as
+ * a dead store. */
+void tds__wipe(void *p, size_t n);
 
 /* ------------------------------------------------------- growable buffer */
 
@@ -137,6 +140,7 @@ typedef struct tds_tx {
     uint8_t type;
     uint8_t status_bits;
     uint8_t pkt_id;
+    bool secret;        /* out holds a LOGIN7: zero bytes as they are acked */
 } tds_tx;
 
 struct tds_session {

@@ -306,3 +306,34 @@ Test(session, unrequested_feature_ack_is_rejected)
     tds_session_free(cli);
     tds_session_free(srv);
 }
+
+/* The LOGIN7 carries the password (obfuscated, trivially reversible) or an
+ * access token: once written, its bytes must not stay in the send queue. */
+Test(session, login7_bytes_are_wiped_after_send)
+{
+    tds_session *cli = tds_session_new(NULL);
+    tds_login7 l = {.tds_version = TDS_VERSION_74, .packet_size = 4096, .username = "u",
+                    .password = "pw", .fedauth = false};
+    char token[3000];
+    memset(token, 'T', sizeof token - 1);
+    token[sizeof token - 1] = '\0';
+    l.fedauth = true;
+    l.fedauth_library = TDS_FEDAUTH_LIB_SECURITYTOKEN;
+    l.fedauth_token = token;
+    cr_assert_eq(tds_send_login7(cli, &l), TDS_OK);
+    const uint8_t *p;
+    size_t n;
+    tds_send_buf(cli, &p, &n);
+    cr_assert_gt(n, 6000);
+    /* 'T' as UTF-16LE is "T\0": the token is in the queue before the ack */
+    size_t hits = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        hits += p[i] == 'T' && p[i + 1] == 0;
+    cr_assert_gt(hits, 2900);
+    const uint8_t *base = p;
+    tds_send_ack(cli, 100);
+    tds_send_ack(cli, n - 100);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(base[i], 0, "byte %zu of the sent LOGIN7 survived", i);
+    tds_session_free(cli);
+}
