@@ -41,20 +41,39 @@ static uint8_t *encode_narrow(size_t rows, uint32_t psize, size_t *len)
     uint8_t *out = malloc(cap);
     tds_msg_begin(s, TDS_PKT_REPLY, 0);
     tds_put_colmetadata(s, cols, 4);
-    uint8_t b0[8], b1[8], b3[8];
-    char name[40];
-    tds_value v[4];
-    for (size_t i = 0; i < rows; i++) {
-        int l0 = tds_encode_int(&cols[0], (int64_t)i, b0, sizeof b0);
-        int l1 = tds_encode_int(&cols[1], (int64_t)i * 1000003, b1, sizeof b1);
-        int nl = snprintf(name, sizeof name, "name-%zu", i);
-        int l3 = tds_encode_float(&cols[3], (double)i * 0.5, b3, sizeof b3);
-        v[0] = (tds_value){b0, (uint32_t)l0, 0};
-        v[1] = (tds_value){b1, (uint32_t)l1, 0};
-        v[2] = (tds_value){(const uint8_t *)name, (uint32_t)nl, TDS_VF_UTF8};
-        v[3] = (tds_value){b3, (uint32_t)l3, 0};
-        if (tds_put_row(s, cols, v, 4) != TDS_OK) {
-            fprintf(stderr, "encode failed at row %zu\n", i);
+    /* One row plan, rows encoded 64 at a time; names as UTF-8 text,
+     * transcoded by the plan. */
+    enum { BATCH = 64 };
+    tds_row_plan *plan;
+    if (tds_row_plan_new(s, TDS_TOK_ROW, cols, 4, &plan) != TDS_OK) {
+        fprintf(stderr, "row plan failed\n");
+        exit(1);
+    }
+    static uint8_t b0[BATCH][8], b1[BATCH][8], b3[BATCH][8];
+    static char name[BATCH][40];
+    tds_value v[BATCH * 4];
+    for (size_t i = 0; i < rows;) {
+        size_t k = rows - i < BATCH ? rows - i : BATCH;
+        for (size_t j = 0; j < k; j++, i++) {
+            int l0 = tds_encode_int(&cols[0], (int64_t)i, b0[j], 8);
+            int l1 = tds_encode_int(&cols[1], (int64_t)i * 1000003, b1[j], 8);
+            int l3 = tds_encode_float(&cols[3], (double)i * 0.5, b3[j], 8);
+            char dig[24];
+            size_t nd = 0, x = i;
+            do
+                dig[nd++] = (char)('0' + x % 10);
+            while (x /= 10);
+            memcpy(name[j], "name-", 5);
+            for (size_t d = 0; d < nd; d++)
+                name[j][5 + d] = dig[nd - 1 - d];
+            v[j * 4 + 0] = (tds_value){b0[j], (uint32_t)l0, 0};
+            v[j * 4 + 1] = (tds_value){b1[j], (uint32_t)l1, 0};
+            v[j * 4 + 2] = (tds_value){(const uint8_t *)name[j], (uint32_t)(5 + nd), TDS_VF_UTF8};
+            v[j * 4 + 3] = (tds_value){b3[j], (uint32_t)l3, 0};
+        }
+        size_t nput;
+        if (tds_put_rows(s, plan, v, k, &nput) != TDS_OK) {
+            fprintf(stderr, "encode failed at row %zu\n", i - k + nput);
             exit(1);
         }
         if (tds_send_pending(s) > (1u << 20)) {
@@ -66,6 +85,7 @@ static uint8_t *encode_narrow(size_t rows, uint32_t psize, size_t *len)
             tds_send_ack(s, n);
         }
     }
+    tds_row_plan_free(plan);
     tds_put_done(s, TDS_TOK_DONE, TDS_DONE_COUNT, 0xC1, rows);
     tds_msg_end(s);
     const uint8_t *p;
@@ -142,8 +162,12 @@ int main(int argc, char **argv)
     size_t rows = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
     uint32_t psize = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 4096;
     size_t len;
+    double t_enc = now();
     uint8_t *wire = encode_narrow(rows, psize, &len);
+    t_enc = now() - t_enc;
     printf("narrow table: %zu rows, %.1f MB on the wire, packet size %u\n", rows, len / 1e6, psize);
+    printf("  %-16s %8.2f M rows/s  %8.1f MB/s  (server-side encoders, once)\n", "encode",
+           rows / t_enc / 1e6, len / t_enc / 1e6);
     static const char *names[] = {"views", "typed accessors", "canonical text"};
     for (int m = VIEWS; m <= TEXT; m++) {
         double best = 1e9;

@@ -32,6 +32,14 @@ static inline uint8_t *tds__put_reserve(tds_session *s, size_t n)
 
 static inline void tds__put_commit(tds_session *s, size_t n) { s->tx.out.len += n; }
 
+/* Batch encoders (row_plan.c) write several rows in place past out.len,
+ * possibly beyond the open packet's end, then commit [out.len, end) with
+ * this: every packet that filled is sealed and the bytes after it moved
+ * behind a fresh header (the last full packet is left open, sealed lazily as
+ * usual). The caller must have reserved TDS_HEADER_SIZE bytes of capacity
+ * past end for every packet boundary inside [out.len, end). */
+void tds__tx_commit_split(tds_session *s, size_t end);
+
 /* tds_put_bytes() with the fast path for bytes that fit the open packet. */
 static inline int tds__put(tds_session *s, const void *p, size_t n)
 {

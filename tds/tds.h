@@ -754,6 +754,59 @@ int tds_put_colmetadata(tds_session *s, const tds_column *cols, uint16_t n);
  * 8000 bytes; use tds_put_row_nbc for NBCROW (nulls as a bitmap). */
 int tds_put_row(tds_session *s, const tds_column *cols, const tds_value *vals, uint16_t n);
 int tds_put_nbcrow(tds_session *s, const tds_column *cols, const tds_value *vals, uint16_t n);
+/* Row plans: a precomputed encoder for many rows of one result set.
+ *
+ * tds_row_plan_new() works out once, per column, what tds_put_row()
+ * re-derives for every value: the framing (fixed size, 1- or 2-byte length
+ * prefix, or the general path for PLP, text/ntext/image and sql_variant),
+ * the lengths a value may have, and an upper bound for a row's bytes.
+ * tds_put_rows() then writes whole batches of ROW (token TDS_TOK_ROW) or
+ * NBCROW (TDS_TOK_NBCROW) tokens straight into the packets being filled,
+ * sealing packets as they fill, with output byte-identical to calling
+ * tds_put_row()/tds_put_nbcrow() once per row.
+ *
+ * Values are still validated, against the plan's precomputed limits: a
+ * NULL where the framing cannot carry one, a length the type does not
+ * allow, text beyond the declared length, TDS_VF_UTF8 text that is invalid
+ * or does not fit. A rejected row leaves no byte in the message.
+ * TDS_VF_UTF8 values are transcoded (in place when they fit the row's
+ * bound); rows with PLP, text or variant columns take the general path,
+ * still checked before their first byte.
+ *
+ * Lifetime: the plan copies what it needs from cols (type, lengths,
+ * precision/scale, collation; not the names), so cols may be freed after
+ * the call. It takes its allocator from s but keeps no reference to s: one
+ * plan may serve any number of sessions, concurrently (tds_put_rows does
+ * not modify it), and may outlive them. Free it with tds_row_plan_free().
+ *
+ * tds_row_plan_new returns TDS_OK with *out set, TDS_E_ARG (NULL s or
+ * out, n && !cols, token neither ROW nor NBCROW), TDS_E_TYPE (a column
+ * type that cannot be framed, as tds_put_colmetadata would refuse) or
+ * TDS_E_NOMEM; *out is NULL on failure. */
+typedef struct tds_row_plan tds_row_plan;
+int tds_row_plan_new(tds_session *s, uint8_t token, const tds_column *cols, uint16_t n,
+                     tds_row_plan **out);
+/* NULL is a no-op. */
+void tds_row_plan_free(tds_row_plan *p);
+/* Columns of the plan. */
+uint16_t tds_row_plan_ncols(const tds_row_plan *p);
+
+/* Writes nrows rows; vals holds nrows * ncols views, row-major (row r,
+ * column c at vals[r * ncols + c]). Call between msg_begin/end. Views need
+ * to stay valid only during the call.
+ *
+ * Returns TDS_OK when every row was written. On failure *nput (when not
+ * NULL) says how many rows were written completely, and:
+ *   TDS_E_ARG / TDS_E_RANGE / TDS_E_TYPE / TDS_E_ENCODING: row *nput has a
+ *     bad value (the same code tds_put_row would give for it); it left no
+ *     bytes, and rows before it are in the message. The session stays
+ *     usable: the caller may fix the row and go on, or abort the message.
+ *   TDS_E_NOMEM: the message may end inside row *nput: tds_msg_abort().
+ *   TDS_E_STATE (no message open), TDS_E_ARG (NULL s/p, nrows && !vals),
+ *     or the sticky session error: nothing was written. */
+int tds_put_rows(tds_session *s, const tds_row_plan *p, const tds_value *vals, size_t nrows,
+                 size_t *nput);
+
 int tds_put_returnvalue(tds_session *s, uint16_t ordinal, const char *name, uint8_t status,
                         const tds_column *col, const tds_value *val);
 int tds_put_order(tds_session *s, const uint16_t *cols, uint16_t n);

@@ -1,7 +1,7 @@
 /*
  * bench_query.c — encode rate of the query half: streams `select * from
  * narrow` (scenario narrow.json, rows overridable with TDSTESTD_ROWS_NARROW)
- * through srv_cursor_step into a server session, discarding the framed
+ * through srv_cursor_step (rows in batches, one row plan) into a server session, discarding the framed
  * bytes after each step as a fast network would. Prints MB/s and ns/row.
  *
  *   bench_query [SCENARIO [SQL]]      the whole server side (default)
@@ -10,14 +10,15 @@
  *   BENCH_MODE=engine bench_query     only the engine: row 0 of that table
  *                                     encoded again and again with
  *                                     tds_put_row (what the encoder costs)
- *   BENCH_MODE=batch bench_query      generators plus a prototype of the
- *                                     encoder the engine lacks: per-column
+ *   BENCH_MODE=plan bench_query       the same through a row plan
+ *                                     (tds_put_rows, 64 rows per call)
+ *   BENCH_MODE=batch bench_query      generators plus the prototype that
+ *                                     led to row plans: per-column
  *                                     length-prefix sizes worked out once,
  *                                     ROW tokens written into a 256 KiB
  *                                     batch, the batch framed with one
  *                                     tds_put_bytes (1- and 2-byte length
- *                                     prefixes only; a measurement, not a
- *                                     replacement for tds_put_row)
+ *                                     prefixes only, no checks)
  *
  * The split tells which side is the bottleneck: the full rate can never
  * beat either part.
@@ -144,6 +145,53 @@ static int bench_engine(srv_db *db)
     return 0;
 }
 
+/* Like bench_engine, through a row plan: row 0 written 64 rows per
+ * tds_put_rows call. */
+static int bench_plan(srv_db *db)
+{
+    gen_src g;
+    if (gen_open(db, &g) < 0)
+        return 1;
+    uint16_t n = g.t->ncols;
+    uint64_t rows = g.t->gen_rows;
+    srv_genplan_row(g.plans, n, g.need, 0, g.buf, g.off, g.vals);
+    tds_column *cols = calloc(n, sizeof *cols);
+    tds_value *batch = calloc(64u * n, sizeof *batch);
+    for (uint16_t c = 0; c < n; c++)
+        cols[c] = g.t->cols[c].col;
+    for (unsigned r = 0; r < 64; r++)
+        memcpy(batch + r * n, g.vals, n * sizeof *batch);
+    tds_session_opts so = { .role = TDS_ROLE_SERVER, .packet_size = 32767 };
+    tds_session *s = tds_session_new(&so);
+    tds_set_packet_size(s, 32767);
+    tds_msg_begin(s, TDS_PKT_REPLY, 0);
+    tds_put_colmetadata(s, cols, n);
+    tds_row_plan *plan;
+    if (tds_row_plan_new(s, TDS_TOK_ROW, cols, n, &plan) < 0)
+        return 1;
+    uint64_t bytes = 0;
+    double t0 = now();
+    for (uint64_t i = 0; i < rows; i += 64) {
+        if (tds_put_rows(s, plan, batch, rows - i < 64 ? (size_t)(rows - i) : 64, NULL) < 0)
+            return 1;
+        if ((i & 1023) == 1024 - 64) {
+            const uint8_t *buf;
+            size_t len;
+            tds_send_buf(s, &buf, &len);
+            bytes += len;
+            tds_send_ack(s, len);
+        }
+    }
+    double secs = now() - t0;
+    report("engine only (tds_put_rows of row 0, 64 per call)", bytes, rows, secs);
+    tds_row_plan_free(plan);
+    tds_session_free(s);
+    free(batch);
+    free(cols);
+    gen_close(&g);
+    return 0;
+}
+
 static int bench_batch(srv_db *db)
 {
     gen_src g;
@@ -230,6 +278,11 @@ int main(int argc, char **argv)
     }
     if (mode && !strcmp(mode, "batch")) {
         int r = bench_batch(db);
+        srv_db_free(db);
+        return r;
+    }
+    if (mode && !strcmp(mode, "plan")) {
+        int r = bench_plan(db);
         srv_db_free(db);
         return r;
     }

@@ -324,7 +324,7 @@ enum { GP_SLOW = 0, GP_BIT, GP_INT1, GP_INT2, GP_INT4, GP_INT8, GP_FLT4, GP_FLT8
 
 /* Longest padded text the fast text path builds on the stack. */
 #define GP_TEXT_MAX 256u
-_Static_assert(sizeof ((srv_genplan *)0)->last == GP_TEXT_MAX, "text cache size");
+_Static_assert(sizeof ((srv_genplan *)0)->img == 2 * GP_TEXT_MAX, "text image size");
 
 void srv_genplan_init(srv_genplan *p, const srv_coldef *d)
 {
@@ -403,6 +403,25 @@ static size_t i64_digits_fast(int64_t v, char *buf)
     return o + sizeof tmp - n;
 }
 
+/* n bytes (at most sizeof img), short texts with overlapping 16-byte moves. */
+static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+    if (n >= 16) {
+        size_t k = 0;
+        for (; k + 16 < n; k += 16)
+            memcpy(d + k, s + k, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            d[k] = s[k];
+    }
+}
+
+static uint32_t text_build(srv_genplan *p, int64_t x, uint64_t i, uint8_t *out, size_t cap);
+
 static inline uint32_t genplan_value(srv_genplan *p, uint64_t i, uint8_t *out, size_t cap)
 {
     if (p->op == GP_SLOW)
@@ -421,57 +440,87 @@ static inline uint32_t genplan_value(srv_genplan *p, uint64_t i, uint8_t *out, s
     default: break;
     }
     /* GP_TEXT: prefix + x, padded with a..z to width, cut to the declared
-     * length, blank-padded for char(n)/nchar(n); ASCII throughout. */
-    char *t = p->last;
-    size_t n;
-    if (p->last_n && (uint64_t)x == (uint64_t)p->last_x + 1 && x > 0 && !p->width &&
-        t[p->last_n - 1] != '9') {
-        /* the common case: the next integer, last digit not 9 */
-        t[p->last_n - 1]++;
-        n = p->last_n;
-        p->last_x = x;
-        if (out == p->last_out && n <= p->limit) {
-            /* the previous row's bytes are still there (streaming reuses
-             * one buffer per column): only the last digit changes */
-            if (p->wide)
-                out[2 * (n - 1)] = (uint8_t)t[n - 1];
-            else
-                out[n - 1] = (uint8_t)t[n - 1];
-            return p->last_len;
+     * length, blank-padded for char(n)/nchar(n); ASCII throughout. The
+     * common case is the next integer: count the digits of the last
+     * image up in place (a carry out of the first digit changes the
+     * length, and the padding with it: build afresh). */
+    if (p->img_ok && x == (int64_t)((uint64_t)p->last_x + 1) && x > 0 && p->img_len <= cap) {
+        unsigned sh = p->wide ? 1 : 0;
+        size_t k = p->dig_end;
+        while (k > p->dig_start && p->img[(k - 1) << sh] == '9')
+            k--;
+        if (k > p->dig_start) {
+            /* copy first, then store the changed digits into both: a wide
+             * load of bytes just stored would stall on store forwarding */
+            copy_small(out, p->img, p->img_len);
+            uint8_t c = (uint8_t)(p->img[(k - 1) << sh] + 1);
+            p->img[(k - 1) << sh] = out[(k - 1) << sh] = c;
+            for (size_t j = k; j < p->dig_end; j++)
+                p->img[j << sh] = out[j << sh] = '0';
+            p->last_x = x;
+            return p->img_len;
         }
-    } else {
-        memcpy(t, p->prefix, p->plen);
-        n = p->plen + i64_digits_fast(x, t + p->plen);
-        while (n < p->width) {
-            t[n] = (char)('a' + n % 26);
-            n++;
-        }
-        p->last_n = p->width ? 0 : (uint16_t)n;
     }
-    p->last_x = x;
+    return text_build(p, x, i, out, cap);
+}
+
+/* GP_TEXT afresh: the text of x, its wire image kept for the next row. */
+__attribute__((noinline)) static uint32_t text_build(srv_genplan *p, int64_t x, uint64_t i,
+                                                     uint8_t *out, size_t cap)
+{
+    char t[GP_TEXT_MAX];
+    memcpy(t, p->prefix, p->plen);
+    size_t n = p->plen + i64_digits_fast(x, t + p->plen);
+    size_t dig_end = n;
+    while (n < p->width) {
+        t[n] = (char)('a' + n % 26);
+        n++;
+    }
     if (n > p->limit)
         n = p->limit;
     size_t chars = p->fixed ? p->limit : n;
     size_t need = p->wide ? chars * 2 : chars;
-    p->last_out = NULL;
-    if (need > cap)
+    p->img_ok = false;
+    if (need > cap || need > sizeof p->img)
         return srv_gen_value(p->d, 0, i, out, cap);
-    p->last_out = out;
-    p->last_len = (uint32_t)need;
     if (!p->wide) {
-        memcpy(out, t, n);
-        memset(out + n, ' ', chars - n);
-        return (uint32_t)chars;
+        memcpy(p->img, t, n);
+        memset(p->img + n, ' ', chars - n);
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            p->img[2 * k] = (uint8_t)t[k];
+            p->img[2 * k + 1] = 0;
+        }
+        for (size_t k = n; k < chars; k++) {
+            p->img[2 * k] = ' ';
+            p->img[2 * k + 1] = 0;
+        }
     }
-    for (size_t k = 0; k < n; k++) {
-        out[2 * k] = (uint8_t)t[k];
-        out[2 * k + 1] = 0;
+    p->img_len = (uint32_t)need;
+    p->last_x = x;
+    p->dig_start = (uint16_t)p->plen;
+    p->dig_end = (uint16_t)dig_end;
+    p->img_ok = x > 0 && dig_end <= n;
+    memcpy(out, p->img, need);
+    return (uint32_t)need;
+}
+
+size_t srv_genplan_cap(const srv_genplan *p)
+{
+    switch (p->op) {
+    case GP_SLOW:
+        return srv_gen_cap(p->d);
+    case GP_TEXT: {
+        size_t chars = (size_t)p->plen + 20; /* '-' and 19 digits */
+        if (chars < p->width)
+            chars = p->width;
+        if (chars > p->limit || p->fixed)
+            chars = p->limit;
+        return p->wide ? 2 * chars : chars;
     }
-    for (size_t k = n; k < chars; k++) {
-        out[2 * k] = ' ';
-        out[2 * k + 1] = 0;
+    default:
+        return 8;
     }
-    return (uint32_t)(chars * 2);
 }
 
 uint32_t srv_genplan_value(srv_genplan *p, uint64_t i, uint8_t *out, size_t cap)

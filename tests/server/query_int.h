@@ -122,16 +122,19 @@ typedef struct srv_genplan {
     uint32_t limit;          /* declared length in characters (UINT32_MAX: max) */
     bool wide, fixed;        /* UTF-16; char(n)/nchar(n) blank padding */
     char prefix[SRV_NAME_MAX + 64];
-    /* text of the last value made: rows stream in order, so the next text
-     * is usually the last one with its final digits counted up */
+    /* wire bytes of the last text made: rows stream in order, so the next
+     * text is usually the last one with its digits counted up in place */
     int64_t last_x;
-    uint16_t last_n;         /* 0: none */
-    uint8_t *last_out;       /* where that text's wire bytes were written */
-    uint32_t last_len;       /* and their length */
-    char last[256];          /* GP_TEXT_MAX */
+    bool img_ok;             /* img holds last_x's text, digits uncut, x > 0 */
+    uint16_t dig_start, dig_end; /* the digits, in characters */
+    uint32_t img_len;        /* bytes */
+    uint8_t img[512];        /* 2 * GP_TEXT_MAX */
 } srv_genplan;
 void srv_genplan_init(srv_genplan *p, const srv_coldef *d);
 uint32_t srv_genplan_value(srv_genplan *p, uint64_t i, uint8_t *out, size_t cap);
+/* Bytes a value of the plan can take: a big enough cap for
+ * srv_genplan_value (tight for the fast kinds, srv_gen_cap otherwise). */
+size_t srv_genplan_cap(const srv_genplan *p);
 /* Row i of a generated table: each needed column c into buf + off[c]
  * (cap off[c+1] - off[c]), its view into vals[c]. */
 void srv_genplan_row(srv_genplan *plans, uint16_t n, const bool *need, uint64_t i,

@@ -841,7 +841,8 @@ Test(query, bulk_fixed_padding_and_many_conversions)
 
 /* The precomputed generator plans (the streaming hot path) make exactly
  * the bytes srv_gen_value makes, in order and out of order, with one output
- * buffer per column reused as the stream does. */
+ * buffer per column reused, and with the tight srv_genplan_cap and another
+ * buffer each row, as the stream's batches do. */
 Test(query, genplan_matches_gen_value)
 {
     static const char *files[] = { "alltypes.json", "narrow.json", "demo.json", "regress.json" };
@@ -854,10 +855,15 @@ Test(query, genplan_matches_gen_value)
                 if (!t->generated)
                     continue;
                 for (uint16_t c = 0; c < t->ncols; c++) {
-                    srv_genplan p;
+                    srv_genplan p, q;
                     srv_genplan_init(&p, &t->cols[c]);
+                    srv_genplan_init(&q, &t->cols[c]);
                     size_t cap = srv_gen_cap(&t->cols[c]);
                     uint8_t *got = malloc(cap);
+                    /* batches: the tight cap, a different buffer each row */
+                    size_t qcap = srv_genplan_cap(&q);
+                    cr_assert_leq(qcap, cap);
+                    uint8_t *ring = malloc(3 * qcap + 1);
                     uint64_t i = 0;
                     for (int step = 0; step < 3000; step++) {
                         /* sequential, with jumps (and back) now and then */
@@ -869,8 +875,16 @@ Test(query, genplan_matches_gen_value)
                         if (a != SRV_NULL_LEN)
                             cr_assert(!memcmp(want, got, a), "%s %s.%s row %llu", files[f], t->name,
                                       t->cols[c].name, (unsigned long long)i);
+                        uint8_t *r = ring + (size_t)(step % 3) * qcap;
+                        uint32_t e = srv_genplan_value(&q, i, r, qcap);
+                        cr_assert_eq(a, e, "%s %s.%s row %llu: length %u, batch plan %u", files[f], t->name,
+                                     t->cols[c].name, (unsigned long long)i, a, e);
+                        if (a != SRV_NULL_LEN)
+                            cr_assert(!memcmp(want, r, a), "%s %s.%s row %llu (batch)", files[f], t->name,
+                                      t->cols[c].name, (unsigned long long)i);
                     }
                     free(got);
+                    free(ring);
                 }
             }
         srv_db_free(db);
