@@ -1,0 +1,409 @@
+/*
+ * flags.c — the flags of `tdspipe ingest` (ingestr's set, see
+ * ../shared/spec/ingestr-compat.md) from argv and from the environment.
+ *
+ * Owns: the flag table, `--flag value` and `--flag=value`, repeatable
+ * flags (also comma-separated), environment forms X and INGESTR_X (X
+ * first, as ingestr's click does; the command line wins over both), value
+ * checks. Every bad usage is one line in err and CLI_EXIT_USAGE.
+ * Invariant: error messages never quote a URI (it may hold a password).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli_int.h"
+
+typedef enum flag_kind { F_STR, F_LIST, F_BOOL } flag_kind;
+
+typedef enum flag_id {
+    FL_SOURCE_URI, FL_DEST_URI, FL_SOURCE_TABLE, FL_DEST_TABLE, FL_STRATEGY,
+    FL_INCR_KEY, FL_INTERVAL_START, FL_INTERVAL_END, FL_PRIMARY_KEY, FL_FULL_REFRESH,
+    FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM,
+    FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_HELP, FL__COUNT
+} flag_id;
+
+typedef struct flag_def {
+    flag_id id;
+    const char *name;     /* without "--" */
+    const char *env;      /* X; INGESTR_X is derived; NULL: none */
+    flag_kind kind;
+    const char *help;
+} flag_def;
+
+static const flag_def flags[] = {
+    {FL_SOURCE_URI, "source-uri", "SOURCE_URI", F_STR, "source URI: mssql://user:password@host:1433/db?… (required)"},
+    {FL_DEST_URI, "dest-uri", "DESTINATION_URI", F_STR, "destination URI: duckdb:///x.duckdb, postgresql://…, sqlite:///x.db, csv:///x.csv[.gz], jsonl:///x.jsonl[.gz] (required)"},
+    {FL_SOURCE_TABLE, "source-table", "SOURCE_TABLE", F_STR, "schema.table, [bracketed], db.schema.table, or query:SELECT … (required)"},
+    {FL_DEST_TABLE, "dest-table", "DESTINATION_TABLE", F_STR, "destination table (default: the source table)"},
+    {FL_STRATEGY, "incremental-strategy", "INCREMENTAL_STRATEGY", F_STR, "replace | append | merge | delete+insert (default replace)"},
+    {FL_INCR_KEY, "incremental-key", "INCREMENTAL_KEY", F_STR, "column for incremental loads"},
+    {FL_INTERVAL_START, "interval-start", "INTERVAL_START", F_STR, "lower bound (inclusive) of the incremental key: date, datetime, RFC 3339, number"},
+    {FL_INTERVAL_END, "interval-end", "INTERVAL_END", F_STR, "upper bound (exclusive) of the incremental key"},
+    {FL_PRIMARY_KEY, "primary-key", "PRIMARY_KEY", F_LIST, "merge key column (repeatable; default: the source table's key)"},
+    {FL_FULL_REFRESH, "full-refresh", "FULL_REFRESH", F_BOOL, "ignore incremental state and reload everything (as replace)"},
+    {FL_SQL_LIMIT, "sql-limit", "SQL_LIMIT", F_STR, "read at most N rows (TOP N)"},
+    {FL_SQL_EXCLUDE, "sql-exclude-columns", "SQL_EXCLUDE_COLUMNS", F_LIST, "columns not to load (repeatable)"},
+    {FL_COLUMNS, "columns", "COLUMNS", F_LIST, "name:type, name:type:source (rename), name::source; comma-separated or repeated. Types: bigint int smallint tinyint float double decimal(p,s) string text varchar(n) boolean date time timestamp timestamp_ntz json uuid binary, or SQL Server types"},
+    {FL_PAGE_SIZE, "page-size", "PAGE_SIZE", F_STR, "rows per batch handed to the destination (default 25000)"},
+    {FL_PARALLELISM, "extract-parallelism", "EXTRACT_PARALLELISM", F_STR, "accepted for compatibility (default 5); one connection reads"},
+    {FL_PROGRESS, "progress", "PROGRESS", F_STR, "interactive | log | json (default interactive), on stderr"},
+    {FL_SCHEMA_NAMING, "schema-naming", "SCHEMA_NAMING", F_STR, "auto | direct | snake_case (default auto = snake_case)"},
+    {FL_NO_LOAD_TS, "no-load-timestamp", "NO_LOAD_TIMESTAMP", F_BOOL, "do not add the _ingestr_loaded_at column"},
+    {FL_YES, "yes", "SKIP_CONFIRMATION", F_BOOL, "accepted (tdspipe never prompts); also -y"},
+    {FL_HELP, "help", NULL, F_BOOL, "this help; also -h"},
+};
+
+#define NFLAGS (sizeof flags / sizeof flags[0])
+
+int cli_list_add(cli_list *l, const char *s, size_t len)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    char *c = malloc(len + 1);
+    if (!c)
+        return -1;
+    memcpy(c, s, len);
+    c[len] = '\0';
+    l->v[l->n++] = c;
+    return 0;
+}
+
+int cli_list_add_csv(cli_list *l, const char *s)
+{
+    /* split on commas outside parentheses: decimal(10,2) stays whole */
+    while (*s) {
+        const char *e = s;
+        int depth = 0;
+        for (; *e && (*e != ',' || depth > 0); e++)
+            depth += *e == '(' ? 1 : *e == ')' ? -1 : 0;
+        const char *a = s, *b = e;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        if (b > a && cli_list_add(l, a, (size_t)(b - a)))
+            return -1;
+        if (!*e)
+            break;
+        s = e + 1;
+    }
+    return 0;
+}
+
+void cli_list_free(cli_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+void cli_opts_free(cli_opts *o)
+{
+    if (!o)
+        return;
+    char **secrets[] = {&o->source_uri, &o->dest_uri};
+    for (size_t i = 0; i < 2; i++)
+        if (*secrets[i]) {
+            net_wipe(*secrets[i], strlen(*secrets[i]));
+            free(*secrets[i]);
+        }
+    free(o->source_table);
+    free(o->dest_table);
+    free(o->incremental_key);
+    free(o->interval_start);
+    free(o->interval_end);
+    cli_list_free(&o->primary_keys);
+    cli_list_free(&o->exclude);
+    cli_list_free(&o->columns);
+    memset(o, 0, sizeof *o);
+}
+
+static int usage(char *err, size_t cap, const char *fmt, const char *a, const char *b)
+{
+    snprintf(err, cap, fmt, a, b);
+    return CLI_EXIT_USAGE;
+}
+
+static int parse_count(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+    if (!v || !*v)
+        return -1;
+    for (const char *p = v; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return -1;
+    errno = 0;
+    long long x = strtoll(v, NULL, 10);
+    if (errno || x < min || x > max)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int set_str(char **field, const char *v)
+{
+    char *c = strdup(v);
+    if (!c)
+        return -1;
+    if (*field) {
+        net_wipe(*field, strlen(*field));
+        free(*field);
+    }
+    *field = c;
+    return 0;
+}
+
+/* Applies one value; from_env names the variable (for messages). */
+static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
+{
+    int64_t x;
+    switch (f->id) {
+    case FL_SOURCE_URI: return set_str(&o->source_uri, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
+    case FL_DEST_URI: return set_str(&o->dest_uri, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
+    case FL_SOURCE_TABLE:
+        if (!*v)
+            return usage(err, cap, "%s: empty table name%s", from, "");
+        return set_str(&o->source_table, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
+    case FL_DEST_TABLE:
+        if (!*v)
+            return usage(err, cap, "%s: empty table name%s", from, "");
+        return set_str(&o->dest_table, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
+    case FL_STRATEGY:
+        if (!strcmp(v, "scd2"))
+            return usage(err, cap, "%s: strategy 'scd2' is not supported yet%s", from, "");
+        if (sink_strategy_parse(v, &o->strategy))
+            return usage(err, cap, "%s: unknown strategy '%s' (use replace, append, merge or delete+insert)", from, v);
+        o->strategy_given = true;
+        return 0;
+    case FL_INCR_KEY:
+        if (!*v)
+            return usage(err, cap, "%s: empty column name%s", from, "");
+        return set_str(&o->incremental_key, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
+    case FL_INTERVAL_START:
+    case FL_INTERVAL_END: {
+        if (!*v)
+            return usage(err, cap, "%s: empty value%s", from, "");
+        return set_str(f->id == FL_INTERVAL_START ? &o->interval_start : &o->interval_end, v)
+                   ? usage(err, cap, "out of memory%s%s", "", "")
+                   : 0;
+    }
+    case FL_PRIMARY_KEY:
+    case FL_SQL_EXCLUDE:
+    case FL_COLUMNS: {
+        cli_list *l = f->id == FL_PRIMARY_KEY ? &o->primary_keys : f->id == FL_SQL_EXCLUDE ? &o->exclude : &o->columns;
+        size_t before = l->n;
+        if (cli_list_add_csv(l, v))
+            return usage(err, cap, "out of memory%s%s", "", "");
+        if (l->n == before)
+            return usage(err, cap, "%s: empty value%s", from, "");
+        if (f->id == FL_COLUMNS)
+            for (size_t i = before; i < l->n; i++) {
+                cli_colspec cs;
+                char why[200];
+                if (cli_colspec_parse(l->v[i], &cs, why, sizeof why))
+                    return usage(err, cap, "%s: %s", from, why);
+            }
+        return 0;
+    }
+    case FL_FULL_REFRESH:
+    case FL_NO_LOAD_TS:
+    case FL_YES:
+    case FL_HELP: {
+        int b = net_parse_bool(v);
+        if (b < 0)
+            return usage(err, cap, "%s: expected true or false, got '%s'", from, v);
+        if (f->id == FL_FULL_REFRESH)
+            o->full_refresh = b;
+        else if (f->id == FL_NO_LOAD_TS)
+            o->no_load_timestamp = b;
+        else if (f->id == FL_YES)
+            o->yes = b;
+        else
+            o->help = b;
+        return 0;
+    }
+    case FL_SQL_LIMIT:
+        if (parse_count(v, 1, INT64_MAX, &x))
+            return usage(err, cap, "%s: expected a positive whole number, got '%s'", from, v);
+        o->sql_limit = x;
+        return 0;
+    case FL_PAGE_SIZE:
+        if (parse_count(v, 1, 100000000, &x))
+            return usage(err, cap, "%s: expected a whole number from 1 to 100000000, got '%s'", from, v);
+        o->page_size = (size_t)x;
+        return 0;
+    case FL_PARALLELISM:
+        if (parse_count(v, 1, 1024, &x))
+            return usage(err, cap, "%s: expected a whole number from 1 to 1024, got '%s'", from, v);
+        o->parallelism = (unsigned)x;
+        return 0;
+    case FL_PROGRESS:
+        if (!strcmp(v, "interactive"))
+            o->progress = CLI_PROGRESS_INTERACTIVE;
+        else if (!strcmp(v, "log"))
+            o->progress = CLI_PROGRESS_LOG;
+        else if (!strcmp(v, "json"))
+            o->progress = CLI_PROGRESS_JSON;
+        else
+            return usage(err, cap, "%s: unknown progress mode '%s' (use interactive, log or json)", from, v);
+        return 0;
+    case FL_SCHEMA_NAMING:
+        if (!strcmp(v, "auto") || !strcmp(v, "default"))
+            o->naming = CLI_NAMING_AUTO;
+        else if (!strcmp(v, "direct"))
+            o->naming = CLI_NAMING_DIRECT;
+        else if (!strcmp(v, "snake_case"))
+            o->naming = CLI_NAMING_SNAKE;
+        else
+            return usage(err, cap, "%s: unknown naming '%s' (use auto, direct or snake_case)", from, v);
+        return 0;
+    case FL__COUNT:
+        break;
+    }
+    return usage(err, cap, "internal error%s%s", "", "");
+}
+
+static const flag_def *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (strlen(flags[i].name) == len && !strncmp(flags[i].name, name, len))
+            return &flags[i];
+    return NULL;
+}
+
+/* The environment value for f: X first, then INGESTR_X. */
+static const char *env_value(const flag_def *f, const char **name_out)
+{
+    static char names[FL__COUNT][2][48];
+    if (!f->env)
+        return NULL;
+    snprintf(names[f->id][0], sizeof names[0][0], "%s", f->env);
+    snprintf(names[f->id][1], sizeof names[0][1], "INGESTR_%s", f->env);
+    for (int k = 0; k < 2; k++) {
+        const char *v = getenv(names[f->id][k]);
+        if (!v)
+            continue;
+        /* --columns is INGESTR_COLUMNS only, as in ingestr: a shell's
+         * COLUMNS is the terminal width. */
+        if (f->id == FL_COLUMNS && k == 0)
+            continue;
+        *name_out = names[f->id][k];
+        return v;
+    }
+    return NULL;
+}
+
+int cli_flags_parse(cli_opts *o, int argc, char **argv, int first, char *err, size_t errcap)
+{
+    bool seen[FL__COUNT] = {false};
+    memset(o, 0, sizeof *o);
+    o->sql_limit = -1;
+    o->page_size = 25000;
+    o->parallelism = 5;
+    err[0] = '\0';
+
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h")) {
+            o->help = true;
+            continue;
+        }
+        if (!strcmp(a, "-y")) {
+            o->yes = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) || !a[2]) {
+            /* never echo an argument that may be a URI */
+            if (strstr(a, "://") || strchr(a, '@'))
+                snprintf(err, errcap, "unexpected argument (flags start with --; see tdspipe ingest --help)");
+            else
+                snprintf(err, errcap, "unexpected argument '%.100s' (flags start with --; see tdspipe ingest --help)", a);
+            return CLI_EXIT_USAGE;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const flag_def *f = find_flag(name, nlen);
+        if (!f) {
+            snprintf(err, errcap, "unknown flag '--%.*s' (see tdspipe ingest --help)", (int)(nlen > 60 ? 60 : nlen), name);
+            return CLI_EXIT_USAGE;
+        }
+        char from[64];
+        snprintf(from, sizeof from, "--%s", f->name);
+        const char *v;
+        if (f->kind == F_BOOL) {
+            v = eq ? eq + 1 : "true";
+        } else if (eq) {
+            v = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return usage(err, errcap, "%s needs a value%s", from, "");
+            v = argv[++i];
+        }
+        if (f->kind == F_STR && seen[f->id] && f->id != FL_HELP)
+            return usage(err, errcap, "%s given twice%s", from, "");
+        seen[f->id] = true;
+        int rc = apply(o, f, v, from, err, errcap);
+        if (rc)
+            return rc;
+    }
+    if (o->help)
+        return 0;
+    /* environment for what the command line did not set */
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const flag_def *f = &flags[i];
+        if (seen[f->id])
+            continue;
+        const char *ename = NULL;
+        const char *v = env_value(f, &ename);
+        if (!v && (f->id == FL_DEST_URI || f->id == FL_DEST_TABLE)) {
+            /* DEST_URI / INGESTR_DEST_URI are accepted too */
+            static const char *const alt[2][2] = {{"DEST_URI", "INGESTR_DEST_URI"}, {"DEST_TABLE", "INGESTR_DEST_TABLE"}};
+            int k = f->id == FL_DEST_URI ? 0 : 1;
+            for (int j = 0; j < 2 && !v; j++)
+                if ((v = getenv(alt[k][j])))
+                    ename = alt[k][j];
+        }
+        if (!v)
+            continue;
+        char from[96];
+        snprintf(from, sizeof from, "environment variable %s", ename);
+        int rc = apply(o, f, v, from, err, errcap);
+        if (rc)
+            return rc;
+    }
+    if (!o->source_uri)
+        return usage(err, errcap, "--source-uri is required%s%s", "", "");
+    if (!o->dest_uri)
+        return usage(err, errcap, "--dest-uri is required%s%s", "", "");
+    if (!o->source_table)
+        return usage(err, errcap, "--source-table is required%s%s", "", "");
+    if ((o->interval_start || o->interval_end) && !o->incremental_key && !(o->source_table && !strncmp(o->source_table, "query:", 6)))
+        return usage(err, errcap, "--interval-start/--interval-end need --incremental-key%s%s", "", "");
+    if (o->strategy == SINK_DELETE_INSERT && !o->incremental_key && !o->full_refresh)
+        return usage(err, errcap, "delete+insert needs --incremental-key%s%s", "", "");
+    return 0;
+}
+
+void cli_flags_help(FILE *f)
+{
+    fprintf(f, "usage: tdspipe ingest --source-uri URI --source-table NAME --dest-uri URI [flags]\n\n"
+               "Copies a SQL Server table or query into a destination (ingestr-compatible).\n\nflags:\n");
+    for (size_t i = 0; i < NFLAGS; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s", flags[i].name, flags[i].kind == F_BOOL ? "" : " V");
+        fprintf(f, "  %-28s %s\n", left, flags[i].help);
+    }
+    fprintf(f, "\nEach flag can also come from the environment as X or INGESTR_X (e.g. SOURCE_URI,\n"
+               "INGESTR_SOURCE_URI, DESTINATION_URI, INCREMENTAL_STRATEGY); the command line wins.\n"
+               "Exit status: 0 loaded, 1 the load failed (destination unchanged), 2 bad usage.\n");
+}

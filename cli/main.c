@@ -1,0 +1,110 @@
+/*
+ * main.c — the `tdspipe` command: `ingest`, `version`, `help`, `--version`,
+ * `--help` (also per command). Owns the exit code and the one-line error
+ * format "tdspipe: …" (secrets redacted). Secrets in argv are overwritten
+ * as soon as the flags are copied (secrets.c).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_int.h"
+
+void cli_err(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    cli_secrets_redact_all(msg);
+    fprintf(stderr, "tdspipe: %s\n", msg);
+}
+
+static void main_help(FILE *f)
+{
+    fprintf(f, "usage: tdspipe COMMAND [flags]\n\n"
+               "commands:\n"
+               "  ingest     copy a SQL Server table or query into a destination (ingestr-compatible)\n"
+               "  version    print the version\n"
+               "  help       this help (tdspipe help ingest: the flags of ingest)\n\n"
+               "  --version  print the version;  --help  this help\n\n"
+               "Example:\n"
+               "  tdspipe ingest --source-uri 'mssql://sa:secret@localhost:1433/demo?encrypt=disable' \\\n"
+               "                 --source-table dbo.customers --dest-uri duckdb:///out.duckdb\n");
+}
+
+static void version(void)
+{
+    printf("tdspipe %s\n", CLI_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        main_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
+        if (argc > 2 && strcmp(argv[2], "--help")) {
+            cli_err("version takes no arguments");
+            return CLI_EXIT_USAGE;
+        }
+        if (argc > 2) {
+            printf("usage: tdspipe version\n\nPrints the version.\n");
+            return CLI_EXIT_OK;
+        }
+        version();
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        if (argc > 2 && !strcmp(argv[2], "ingest"))
+            cli_flags_help(stdout);
+        else if (argc > 2 && !strcmp(argv[2], "version"))
+            printf("usage: tdspipe version\n\nPrints the version.\n");
+        else if (argc > 2) {
+            cli_err("unknown command '%.60s' (use ingest or version)", argv[2]);
+            return CLI_EXIT_USAGE;
+        } else
+            main_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "ingest")) {
+        if (strstr(cmd, "://"))
+            cli_err("unknown command (use ingest or version; see tdspipe --help)");
+        else
+            cli_err("unknown command '%.60s' (use ingest or version; see tdspipe --help)", cmd);
+        cli_secrets_scrub_argv(argc, argv);
+        return CLI_EXIT_USAGE;
+    }
+
+    cli_opts o;
+    char err[512];
+    int rc = cli_flags_parse(&o, argc, argv, 2, err, sizeof err);
+    /* the URIs are copied (or parsing stopped): hide the secrets now */
+    cli_secrets_scrub_argv(argc, argv);
+    if (rc) {
+        if (o.source_uri) {
+            /* a message never quotes a URI, but be safe */
+            cli_secrets_register_uri(o.source_uri);
+            cli_secrets_register_uri(o.dest_uri);
+        }
+        cli_err("%s", err);
+        cli_secrets_forget();
+        cli_opts_free(&o);
+        return rc;
+    }
+    if (o.help) {
+        cli_flags_help(stdout);
+        cli_opts_free(&o);
+        return CLI_EXIT_OK;
+    }
+    rc = cli_ingest(&o);
+    cli_opts_free(&o);
+    return rc;
+}

@@ -1,0 +1,304 @@
+/*
+ * select.c — the SQL text `ingest` sends to read its source: the SELECT of
+ * a table source (column list minus --sql-exclude-columns, --columns as
+ * CAST/AS, TOP (n), the incremental key's bounds as typed literals), the
+ * :interval_start/:interval_end placeholders of a query: source, and the
+ * cheap row-count estimate behind the progress percentage.
+ * Invariant: identifiers are [bracket]-quoted and values go through
+ * cli_sql_literal(); nothing from the user reaches the SQL unquoted except
+ * checked numbers.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli_int.h"
+
+static void sel_fail(cli_select *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sel_fail(cli_select *l, int code, const char *fmt, ...)
+{
+    if (l->code)
+        return;
+    l->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->err, sizeof l->err, fmt, ap);
+    va_end(ap);
+}
+
+static bool same_name(const char *a, const char *b) { return !strcasecmp(a, b); }
+
+static bool sel_excluded(const cli_select *l, const char *name)
+{
+    for (size_t i = 0; i < l->o->exclude.n; i++)
+        if (same_name(l->o->exclude.v[i], name))
+            return true;
+    return false;
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void sb_ident(sbuf *b, const char *s)
+{
+    char *q = cli_quote_ident(s);
+    if (!q) {
+        b->oom = true;
+        return;
+    }
+    sb_put(b, q);
+    free(q);
+}
+
+static const cli_colspec *spec_for_source(const cli_select *l, const char *col)
+{
+    for (size_t i = 0; i < l->nspecs; i++)
+        if (same_name(l->specs[i].source, col))
+            return &l->specs[i];
+    return NULL;
+}
+
+/* SELECT [TOP (n)] cols FROM name [WHERE key >= lo AND key < hi] */
+int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bool lo_strict, const char *hi, char **out)
+{
+    const cli_opts *o = l->o;
+    const cli_catalog *cat = l->cat;
+    char why[300];
+    for (size_t i = 0; i < o->exclude.n; i++) {
+        bool found = false;
+        for (size_t c = 0; c < cat->names.n; c++)
+            found |= same_name(cat->names.v[c], o->exclude.v[i]);
+        if (!found) {
+            sel_fail(l, CLI_EXIT_USAGE, "--sql-exclude-columns: table has no column '%s'", o->exclude.v[i]);
+            return -1;
+        }
+    }
+    for (size_t s = 0; s < l->nspecs; s++) {
+        bool found = false;
+        for (size_t c = 0; c < cat->names.n; c++)
+            found |= same_name(cat->names.v[c], l->specs[s].source);
+        if (!found) {
+            sel_fail(l, CLI_EXIT_USAGE, "--columns: table has no column '%s'", l->specs[s].source);
+            return -1;
+        }
+    }
+    sbuf b = {0};
+    sb_put(&b, "SELECT ");
+    if (o->sql_limit >= 0) {
+        char top[48];
+        snprintf(top, sizeof top, "TOP (%lld) ", (long long)o->sql_limit);
+        sb_put(&b, top);
+    }
+    bool any = false;
+    for (size_t c = 0; c < cat->names.n; c++) {
+        const char *col = cat->names.v[c];
+        if (sel_excluded(l, col))
+            continue;
+        if (any)
+            sb_put(&b, ", ");
+        any = true;
+        const cli_colspec *cs = spec_for_source(l, col);
+        if (cs && cs->sqltype[0]) {
+            sb_put(&b, "CAST(");
+            sb_ident(&b, col);
+            sb_put(&b, " AS ");
+            sb_put(&b, cs->sqltype);
+            sb_put(&b, ") AS ");
+            sb_ident(&b, cs->name);
+        } else if (cs && strcmp(cs->name, col)) {
+            sb_ident(&b, col);
+            sb_put(&b, " AS ");
+            sb_ident(&b, cs->name);
+        } else {
+            sb_ident(&b, col);
+        }
+    }
+    if (!any) {
+        free(b.p);
+        sel_fail(l, CLI_EXIT_USAGE, "--sql-exclude-columns leaves no column to load");
+        return -1;
+    }
+    char *qname = cli_source_quoted(n);
+    sb_put(&b, " FROM ");
+    sb_put(&b, qname ? qname : "");
+    free(qname);
+    if (o->incremental_key && (lo || hi)) {
+        const char *type = NULL;
+        for (size_t c = 0; c < cat->names.n; c++)
+            if (same_name(cat->names.v[c], o->incremental_key))
+                type = cat->types.v[c];
+        if (!type) {
+            free(b.p);
+            sel_fail(l, CLI_EXIT_USAGE, "incremental key '%s' is not a column of the source table", o->incremental_key);
+            return -1;
+        }
+        const char *bound[2] = {lo, hi};
+        const char *op[2] = {lo_strict ? " > " : " >= ", " < "};
+        bool first = true;
+        for (int k = 0; k < 2; k++) {
+            if (!bound[k])
+                continue;
+            char *lit = cli_sql_literal(type, bound[k], why, sizeof why);
+            if (!lit) {
+                free(b.p);
+                sel_fail(l, CLI_EXIT_USAGE, "--interval-%s: %s", k ? "end" : "start", why);
+                return -1;
+            }
+            sb_put(&b, first ? " WHERE " : " AND ");
+            first = false;
+            sb_ident(&b, o->incremental_key);
+            sb_put(&b, op[k]);
+            sb_put(&b, lit);
+            free(lit);
+        }
+    }
+    if (b.oom) {
+        free(b.p);
+        sel_fail(l, CLI_EXIT_LOAD, "out of memory");
+        return -1;
+    }
+    *out = b.p;
+    return 0;
+}
+
+/* query: sources: ":interval_start" / ":interval_end" placeholders become
+ * N'…' literals (normalised when they are dates), as in ingestr. */
+int cli_select_query(cli_select *l, const char *q, const char *lo, const char *hi, char **out)
+{
+    /* Bounds the query does not use would be silently ignored: fine for an
+     * idempotent merge, wrong for append (duplicates) and delete+insert
+     * (rows outside the deleted window). */
+    bool has_lo = false, has_hi = false;
+    for (const char *p = q; (p = strchr(p, ':')); p++) {
+        has_lo |= !strncasecmp(p, ":interval_start", 15);
+        has_hi |= !strncasecmp(p, ":interval_end", 13);
+    }
+    if (l->strategy != SINK_MERGE && l->strategy != SINK_REPLACE && ((lo && !has_lo) || (hi && !has_hi))) {
+        sel_fail(l, CLI_EXIT_USAGE, "the query must use :interval_start/:interval_end to be read incrementally "
+                                 "with %s (e.g. WHERE key >= :interval_start)", sink_strategy_name(l->strategy));
+        return -1;
+    }
+    sbuf b = {0};
+    const char *p = q;
+    while (*p) {
+        const char *ph = NULL, *val = NULL;
+        size_t plen = 0;
+        if (*p == ':' && !strncasecmp(p, ":interval_start", 15)) {
+            ph = p, plen = 15, val = lo;
+        } else if (*p == ':' && !strncasecmp(p, ":interval_end", 13)) {
+            ph = p, plen = 13, val = hi;
+        }
+        if (ph && !isalnum((unsigned char)p[plen]) && p[plen] != '_') {
+            if (!val) {
+                free(b.p);
+                sel_fail(l, CLI_EXIT_USAGE, "the query uses %.*s but --%s is not set", (int)plen, ph,
+                      plen == 15 ? "interval-start" : "interval-end");
+                return -1;
+            }
+            /* numbers bare; dates as N'YYYY-MM-DD' (converts to every date
+             * type); times through CAST so a datetime column compares
+             * without a string conversion error */
+            char norm[64], why[200];
+            bool ht, ho;
+            char *lit;
+            if (val[0] && strspn(val, "0123456789-+.") == strlen(val) && strchr("0123456789-+", val[0]) &&
+                !(strlen(val) >= 10 && val[4] == '-'))
+                lit = cli_sql_literal("decimal", val, why, sizeof why);
+            else if (!cli_datetime_norm(val, false, norm, sizeof norm, &ht, &ho))
+                lit = cli_sql_literal(!ht ? "nvarchar" : ho ? "datetimeoffset" : "datetime2", norm, why, sizeof why);
+            else
+                lit = NULL;
+            if (!lit)
+                lit = cli_sql_literal("nvarchar", val, why, sizeof why);
+            if (!lit) {
+                free(b.p);
+                sel_fail(l, CLI_EXIT_LOAD, "out of memory");
+                return -1;
+            }
+            sb_put(&b, lit);
+            free(lit);
+            p += plen;
+            continue;
+        }
+        char ch[2] = {*p, 0};
+        sb_put(&b, ch);
+        p++;
+    }
+    if (b.oom || !b.p) {
+        free(b.p);
+        sel_fail(l, CLI_EXIT_LOAD, "out of memory");
+        return -1;
+    }
+    *out = b.p;
+    return 0;
+}
+
+/* ------------------------------------------------------- row count */
+
+static int count_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_value *vals)
+{
+    int64_t *n = ud;
+    if (ncols >= 1 && !(vals[0].flags & TDS_VF_NULL)) {
+        int64_t v; /* SUM of bigint rows is bigint */
+        if (tds_value_int(&cols[0], &vals[0], &v) == TDS_OK && v >= 0)
+            *n = v;
+    }
+    return NET_ROW_NEXT;
+}
+
+/* Row count for the progress percentage, from the catalog's partition
+ * statistics (cheap: no scan). -1 when the server cannot say. */
+int64_t cli_select_estimate(net_client *cl, const cli_source_name *n)
+{
+    char *q = cli_source_quoted(n);
+    char *db = n->db ? cli_quote_ident(n->db) : NULL;
+    char why[8];
+    /* the name goes inside N'…' (quotes doubled); a three-part name reads
+     * that database's sys.partitions */
+    char *lit = q ? cli_sql_literal("nvarchar", q, why, sizeof why) : NULL;
+    size_t len = (lit ? strlen(lit) : 0) + (db ? strlen(db) : 0) + 200;
+    char *sql = malloc(len);
+    int64_t rows = -1;
+    if (sql && lit && (!n->db || db)) {
+        snprintf(sql, len,
+                 "SELECT SUM(p.rows) FROM %s%ssys.partitions p WHERE p.object_id = OBJECT_ID(%s) AND p.index_id < 2",
+                 db ? db : "", db ? "." : "", lit);
+        net_result_cb cb;
+        memset(&cb, 0, sizeof cb);
+        cb.row = count_row;
+        if (net_client_batch(cl, sql, &cb, &rows, NULL) != NET_OK)
+            rows = -1;
+    }
+    free(sql);
+    free(lit);
+    free(db);
+    free(q);
+    return rows;
+}
+

@@ -1,0 +1,168 @@
+/* test_uri.c — cli/uri.c: SQL Server URIs into net options, destinations. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "cli_int.h"
+
+static int mssql(const char *uri, net_opts *o, bool *ct, char *err)
+{
+    memset(o, 0, sizeof *o);
+    return cli_uri_mssql(uri, o, ct, err, 512);
+}
+
+Test(uri, full_form)
+{
+    net_opts o;
+    bool ct;
+    char err[512];
+    cr_assert_eq(mssql("mssql://us%40er:p%40ss%3Aw%2Frd@db.example.com:1444/my%20db?encrypt=disable"
+                       "&TrustServerCertificate=yes&HostNameInCertificate=cn.example.com&packet+size=8192"
+                       "&app%20name=my+app&connection+timeout=7&driver=ODBC+Driver+18+for+SQL+Server",
+                       &o, &ct, err),
+                 0, "%s", err);
+    cr_assert(!ct);
+    cr_assert_str_eq(o.host, "db.example.com");
+    cr_assert_eq(o.port, 1444);
+    cr_assert_str_eq(o.user, "us@er");
+    cr_assert_str_eq(o.password, "p@ss:w/rd");
+    cr_assert_str_eq(o.database, "my db");
+    cr_assert_eq(o.encrypt, NET_ENCRYPT_DISABLE);
+    cr_assert(o.trust_server_cert);
+    cr_assert_str_eq(o.host_in_cert, "cn.example.com");
+    cr_assert_eq(o.packet_size, 8192);
+    cr_assert_str_eq(o.app_name, "my app");
+    cr_assert_eq(o.connect_timeout_ms, 7000);
+    net_opts_free(&o);
+}
+
+Test(uri, schemes_and_ct)
+{
+    static const char *const ok[] = {"mssql", "sqlserver", "azuresql", "azure-sql", "MSSQL", NULL};
+    for (size_t i = 0; ok[i]; i++) {
+        char u[128], err[512];
+        net_opts o;
+        bool ct = true;
+        snprintf(u, sizeof u, "%s://u:p@h/db", ok[i]);
+        cr_expect_eq(mssql(u, &o, &ct, err), 0, "%s: %s", u, err);
+        cr_expect(!ct);
+        net_opts_free(&o);
+        snprintf(u, sizeof u, "%s+ct://u:p@h/db", ok[i]);
+        cr_expect_eq(mssql(u, &o, &ct, err), 0, "%s: %s", u, err);
+        cr_expect(ct);
+        net_opts_free(&o);
+    }
+    net_opts o;
+    bool ct;
+    char err[512];
+    cr_assert_eq(mssql("mysql://u:p@h/db", &o, &ct, err), CLI_EXIT_USAGE);
+    cr_assert(strstr(err, "unsupported source scheme 'mysql'"), "%s", err);
+    net_opts_free(&o);
+}
+
+Test(uri, encrypt_and_booleans)
+{
+    static const struct {
+        const char *v;
+        int enc;
+    } encs[] = {{"disable", NET_ENCRYPT_DISABLE}, {"false", NET_ENCRYPT_OPTIONAL}, {"no", NET_ENCRYPT_OPTIONAL},
+                {"0", NET_ENCRYPT_OPTIONAL}, {"optional", NET_ENCRYPT_OPTIONAL}, {"true", NET_ENCRYPT_MANDATORY},
+                {"yes", NET_ENCRYPT_MANDATORY}, {"1", NET_ENCRYPT_MANDATORY}, {"mandatory", NET_ENCRYPT_MANDATORY},
+                {"strict", NET_ENCRYPT_STRICT}};
+    for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++) {
+        char u[128], err[512];
+        net_opts o;
+        bool ct;
+        snprintf(u, sizeof u, "mssql://h?encrypt=%s", encs[i].v);
+        cr_expect_eq(mssql(u, &o, &ct, err), 0, "%s", err);
+        cr_expect_eq((int)o.encrypt, encs[i].enc, "encrypt=%s", encs[i].v);
+        net_opts_free(&o);
+    }
+    static const char *const yes[] = {"yes", "true", "1", "YES", "True"}, *const no[] = {"no", "false", "0"};
+    for (size_t i = 0; i < 5; i++) {
+        char u[128], err[512];
+        net_opts o;
+        bool ct;
+        snprintf(u, sizeof u, "mssql://h?TrustServerCertificate=%s", yes[i]);
+        cr_expect_eq(mssql(u, &o, &ct, err), 0, "%s", err);
+        cr_expect(o.trust_server_cert, "%s", yes[i]);
+        net_opts_free(&o);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        char u[128], err[512];
+        net_opts o;
+        bool ct;
+        snprintf(u, sizeof u, "mssql://h?trustservercertificate=%s", no[i]);
+        cr_expect_eq(mssql(u, &o, &ct, err), 0, "%s", err);
+        cr_expect(!o.trust_server_cert, "%s", no[i]);
+        net_opts_free(&o);
+    }
+}
+
+Test(uri, token_and_instance)
+{
+    net_opts o;
+    bool ct;
+    char err[512];
+    cr_assert_eq(mssql("azuresql://:eyJ0eXAi.tok%2Ben@srv\\inst/db?Authentication=ActiveDirectoryAccessToken",
+                       &o, &ct, err),
+                 0, "%s", err);
+    cr_assert(o.password_is_token);
+    cr_assert_str_eq(o.password, "eyJ0eXAi.tok+en");
+    cr_assert_str_eq(o.host, "srv");
+    cr_assert_str_eq(o.instance, "inst");
+    cr_assert_eq(o.encrypt, NET_ENCRYPT_MANDATORY);
+    net_opts_free(&o);
+    cr_assert_eq(mssql("mssql://u:p@srv%5Cnamed:0", &o, &ct, err), CLI_EXIT_USAGE);
+    net_opts_free(&o);
+    cr_assert_eq(mssql("mssql://u:p@srv%5Cnamed", &o, &ct, err), 0, "%s", err);
+    cr_assert_str_eq(o.instance, "named");
+    net_opts_free(&o);
+}
+
+Test(uri, bad_sources_never_quote_the_password)
+{
+    static const char *const bad[] = {
+        "mssql://u:SECRETPW@h/db?encrypt=sometimes",
+        "mssql://u:SECRETPW@h/db?packet%20size=12",
+        "mssql://u:SECRETPW@h/db?TrustServerCertificate=maybe",
+        "mssql://u:SECRETPW@h/db?Authentication=ActiveDirectoryPassword",
+        "mssql://u:SECRETPW@h/db?bogus=1",
+        "mssql://u:SECRETPW@h/db?encrypt",
+        "mssql://u:SECRETPW@h:notaport/db",
+        "mssql://u:SECRETPW@/db",
+        "mssql://u:SECRET PW@h/db",
+        "mssql://u:SECRETPW@h/db/extra",
+        "nothing-here",
+        "oracle://u:SECRETPW@h/db",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        net_opts o;
+        bool ct;
+        char err[512] = "";
+        cr_expect_eq(mssql(bad[i], &o, &ct, err), CLI_EXIT_USAGE, "case %zu accepted", i);
+        cr_expect(err[0], "case %zu: no message", i);
+        cr_expect(!strstr(err, "SECRET"), "case %zu: '%s'", i, err);
+        net_opts_free(&o);
+    }
+}
+
+Test(uri, destinations)
+{
+    static const char *const ok[] = {"duckdb:///x.duckdb", "duckdb:////tmp/x.duckdb", "postgresql://u:p@h:5432/db",
+                                     "postgres://h/db?sslmode=disable", "sqlite:///x.db", "csv:///x.csv",
+                                     "csv:///x.csv.gz", "jsonl:///x.jsonl", "jsonl:///x.jsonl.gz", "discard://",
+                                     NULL};
+    for (size_t i = 0; ok[i]; i++) {
+        sink_options so;
+        char err[512];
+        cr_expect_eq(cli_uri_dest(ok[i], &so, err, sizeof err), 0, "%s: %s", ok[i], err);
+    }
+    static const char *const bad[] = {"bigquery://p/d", "mssql://u:p@h/db", "csv:///", "csv://", "x.csv",
+                                      "postgresql://u:p w@h/db", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        sink_options so;
+        char err[512] = "";
+        cr_expect_eq(cli_uri_dest(bad[i], &so, err, sizeof err), CLI_EXIT_USAGE, "%s accepted", bad[i]);
+        cr_expect(err[0]);
+    }
+}
