@@ -49,6 +49,8 @@ typedef struct cli_opts {
     int64_t sql_limit;            /* -1: none */
     size_t page_size;             /* rows per sink batch */
     unsigned parallelism;         /* accepted; one connection is used */
+    int64_t query_timeout_s;      /* -1: as the URI says (default none) */
+    int retries;                  /* transient-fault retries; -1: the URI's, else 3 */
     cli_progress_mode progress;
     cli_naming naming;
     bool no_load_timestamp;

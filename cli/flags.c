@@ -22,7 +22,8 @@ typedef enum flag_id {
     FL_SOURCE_URI, FL_DEST_URI, FL_SOURCE_TABLE, FL_DEST_TABLE, FL_STRATEGY,
     FL_INCR_KEY, FL_INTERVAL_START, FL_INTERVAL_END, FL_PRIMARY_KEY, FL_FULL_REFRESH,
     FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM,
-    FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_HELP, FL__COUNT
+    FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_QUERY_TIMEOUT, FL_RETRIES,
+    FL_HELP, FL__COUNT
 } flag_id;
 
 typedef struct flag_def {
@@ -53,6 +54,8 @@ static const flag_def flags[] = {
     {FL_SCHEMA_NAMING, "schema-naming", "SCHEMA_NAMING", F_STR, "auto | direct | snake_case (default auto = snake_case)"},
     {FL_NO_LOAD_TS, "no-load-timestamp", "NO_LOAD_TIMESTAMP", F_BOOL, "do not add the _ingestr_loaded_at column"},
     {FL_YES, "yes", "SKIP_CONFIRMATION", F_BOOL, "accepted (tdspipe never prompts); also -y"},
+    {FL_QUERY_TIMEOUT, "query-timeout", "QUERY_TIMEOUT", F_STR, "seconds without data from SQL Server before the query is cancelled (default: none; URI 'query timeout')"},
+    {FL_RETRIES, "retries", "RETRIES", F_STR, "extra attempts on transient faults (4060, 40197, 40501, 40613, 49918-49920, resets during login), with exponential backoff; never once rows were loaded (default 3)"},
     {FL_HELP, "help", NULL, F_BOOL, "this help; also -h"},
 };
 
@@ -241,6 +244,16 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
             return usage(err, cap, "%s: expected a whole number from 1 to 100000000, got '%s'", from, v);
         o->page_size = (size_t)x;
         return 0;
+    case FL_QUERY_TIMEOUT:
+        if (parse_count(v, 1, 86400 * 7, &x))
+            return usage(err, cap, "%s: expected seconds from 1 to 604800, got '%s'", from, v);
+        o->query_timeout_s = x;
+        return 0;
+    case FL_RETRIES:
+        if (parse_count(v, 0, 100, &x))
+            return usage(err, cap, "%s: expected a whole number from 0 to 100, got '%s'", from, v);
+        o->retries = (int)x;
+        return 0;
     case FL_PARALLELISM:
         if (parse_count(v, 1, 1024, &x))
             return usage(err, cap, "%s: expected a whole number from 1 to 1024, got '%s'", from, v);
@@ -308,6 +321,8 @@ int cli_flags_parse(cli_opts *o, int argc, char **argv, int first, char *err, si
     memset(o, 0, sizeof *o);
     o->sql_limit = -1;
     o->page_size = 25000;
+    o->query_timeout_s = -1;
+    o->retries = -1;
     o->parallelism = 5;
     err[0] = '\0';
 

@@ -493,6 +493,13 @@ int cli_ingest(const cli_opts *o)
     /* ---- everything that can be checked without a connection */
     if ((code = cli_uri_mssql(o->source_uri, &no, &ct, err, sizeof err)))
         goto out;
+    /* Flags win over the URI's parameters. */
+    if (o->query_timeout_s > 0)
+        no.query_timeout_ms = (uint32_t)(o->query_timeout_s * 1000);
+    if (o->retries >= 0)
+        no.retries = (unsigned)o->retries;
+    else if (no.retries == 0)
+        no.retries = 3; /* transient Azure faults are routine; --retries 0 turns this off */
     if (ct) {
         snprintf(err, sizeof err, "Change Tracking sources (+ct schemes) are not supported yet");
         code = CLI_EXIT_USAGE;

@@ -197,3 +197,20 @@ Test(flags, list_split_keeps_parentheses)
     cr_assert_str_eq(l.v[2], "c");
     cli_list_free(&l);
 }
+
+Test(flags, query_timeout_and_retries)
+{
+    cli_opts o;
+    char err[300];
+    char *argv[] = {"tdspipe", "ingest", "--source-uri", "mssql://u:p@h/db", "--source-table", "t",
+                    "--dest-uri", "csv:///x.csv", "--query-timeout", "30", "--retries", "0", NULL};
+    cr_assert_eq(cli_flags_parse(&o, 12, argv, 2, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(o.query_timeout_s, 30);
+    cr_assert_eq(o.retries, 0);
+    cli_opts_free(&o);
+    char *bad[] = {"tdspipe", "ingest", "--source-uri", "mssql://u:p@h/db", "--source-table", "t",
+                   "--dest-uri", "csv:///x.csv", "--retries", "many", NULL};
+    cr_assert_eq(cli_flags_parse(&o, 10, bad, 2, err, sizeof err), CLI_EXIT_USAGE);
+    cr_assert(strstr(err, "retries") != NULL, "%s", err);
+    cli_opts_free(&o);
+}
