@@ -71,6 +71,14 @@ enum tds__vclass {
  * Returns a tds__vclass or TDS_E_TYPE for a type id we cannot frame. */
 int tds__value_class(const tds_column *c, uint32_t *fixed);
 
+/* What every encoder checks before framing a value: its class (returned,
+ * or a negative tds_err), the fixed size of fixed types, whether it is
+ * NULL, and its wire length (TDS_VF_UTF8 text measured in c's encoding).
+ * Errors: TDS_E_TYPE (UTF-8 text for a non-text column, or a type id we
+ * cannot frame), TDS_E_ENCODING, TDS_E_ARG (bytes without a pointer). */
+int tds__value_measure(const tds_column *c, const tds_value *v, uint32_t *fixed,
+                       bool *null, uint32_t *len);
+
 /* Options for tds__value_put_ex. */
 typedef struct tds__vput {
     uint32_t plp_chunk;   /* largest PLP chunk (8000 in rows; RPC: one chunk) */

@@ -155,25 +155,12 @@ uint16_t tds_row_plan_ncols(const tds_row_plan *p) { return p ? p->n : 0; }
  * is checked whole before its first byte. */
 static int value_check(const tds_column *c, const tds_value *v)
 {
-    uint32_t fixed;
-    int cls = tds__value_class(c, &fixed);
+    uint32_t fixed, len;
+    bool null;
+    int cls = tds__value_measure(c, v, &fixed, &null, &len);
     if (cls < 0)
         return cls;
-    bool null = (v->flags & TDS_VF_NULL) != 0;
     bool utf8 = !null && (v->flags & TDS_VF_UTF8);
-    uint32_t len = 0;
-    if (utf8) {
-        if (!is_text_kind(c))
-            return TDS_E_TYPE;
-        int n = tds__encode_text_len(c, (const char *)v->ptr, v->len);
-        if (n < 0)
-            return n;
-        len = (uint32_t)n;
-    } else if (!null) {
-        len = v->len;
-        if (len && !v->ptr)
-            return TDS_E_ARG;
-    }
     switch (cls) {
     case TDS__VC_FIXED:
         return null || len != fixed || c->type == TDS_T_NULL ? TDS_E_ARG : TDS_OK;

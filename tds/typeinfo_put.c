@@ -193,30 +193,42 @@ static int put_plp(tds_session *s, const tds_column *c, const tds_value *v, uint
     return rc ? rc : tds__put_u32(s, 0);
 }
 
-int tds__value_put_ex(tds_session *s, const tds_column *c, const tds_value *v,
-                      const tds__vput *o)
+int tds__value_measure(const tds_column *c, const tds_value *v, uint32_t *fixed,
+                       bool *null, uint32_t *len)
 {
-    if (!s || !c || !v)
-        return TDS_E_ARG;
-    uint32_t fixed;
-    int cls = tds__value_class(c, &fixed);
+    int cls = tds__value_class(c, fixed);
     if (cls < 0)
         return cls;
-    bool null = (v->flags & TDS_VF_NULL) != 0;
-    bool utf8 = !null && (v->flags & TDS_VF_UTF8);
-    uint32_t len = 0;
-    if (utf8) {
+    *null = (v->flags & TDS_VF_NULL) != 0;
+    *len = 0;
+    if (*null)
+        return cls;
+    if (v->flags & TDS_VF_UTF8) {
         if (!is_text_kind(c))
             return TDS_E_TYPE;
         int n = tds__encode_text_len(c, (const char *)v->ptr, v->len);
         if (n < 0)
             return n;
-        len = (uint32_t)n;
-    } else if (!null) {
-        len = v->len;
-        if (len && !v->ptr)
+        *len = (uint32_t)n;
+    } else {
+        *len = v->len;
+        if (*len && !v->ptr)
             return TDS_E_ARG;
     }
+    return cls;
+}
+
+int tds__value_put_ex(tds_session *s, const tds_column *c, const tds_value *v,
+                      const tds__vput *o)
+{
+    if (!s || !c || !v)
+        return TDS_E_ARG;
+    uint32_t fixed, len;
+    bool null;
+    int cls = tds__value_measure(c, v, &fixed, &null, &len);
+    if (cls < 0)
+        return cls;
+    bool utf8 = !null && (v->flags & TDS_VF_UTF8);
     uint8_t b[16];
     switch (cls) {
     case TDS__VC_FIXED:
