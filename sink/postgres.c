@@ -27,31 +27,7 @@
 #include "sink_int.h"
 
 #ifdef SINK_FULLY_STATIC
-/* A fully static binary cannot dlopen the library: keep the scheme known
- * and say why it is unavailable. */
-static int stub_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
-{
-    (void)target;
-    (void)o;
-    (void)out;
-    return sink__errf(err, errcap, SINK_E_LIB,
-                      "this tdspipe is fully static and has no PostgreSQL destination (use the default build)");
-}
-static int stub_begin(sink *s, const sink_table *t) { (void)s; (void)t; return SINK_E_LIB; }
-static int stub_append(sink *s, const sink_batch *b) { (void)s; (void)b; return SINK_E_LIB; }
-static int stub_commit(sink *s) { (void)s; return SINK_E_LIB; }
-static void stub_abort(sink *s) { (void)s; }
-static void stub_close(sink *s) { (void)s; }
-const sink_vtable sink_postgres_vtable = {
-    .scheme = "postgresql",
-    .alias = "postgres",
-    .open = stub_open,
-    .begin = stub_begin,
-    .append = stub_append,
-    .commit = stub_commit,
-    .abort = stub_abort,
-    .close = stub_close,
-};
+SINK_UNAVAILABLE_VTABLE(sink_postgres_vtable, "postgresql", "postgres", "PostgreSQL");
 #else
 
 /* The loaded libpq (pq_load.c); set by pg_open before any other call. */

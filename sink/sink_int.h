@@ -38,6 +38,23 @@ int sink__fail(sink *s, int code, const char *fmt, ...)
 int sink__errf(char *err, size_t cap, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A destination a fully static binary cannot offer (its library is loaded
+ * with dlopen): the scheme stays known and every call says why. */
+#define SINK_UNAVAILABLE_VTABLE(var, scheme_, alias_, what)                                \
+    static int var##_open(const char *t, const sink_options *o, sink **out, char *e, size_t n) \
+    {                                                                                      \
+        (void)t; (void)o; (void)out;                                                       \
+        return sink__errf(e, n, SINK_E_LIB, "this tdspipe is fully static and has no "     \
+                          what " destination (use the default build)");                   \
+    }                                                                                      \
+    static int var##_begin(sink *s, const sink_table *t) { (void)s; (void)t; return SINK_E_LIB; } \
+    static int var##_append(sink *s, const sink_batch *b) { (void)s; (void)b; return SINK_E_LIB; } \
+    static int var##_commit(sink *s) { (void)s; return SINK_E_LIB; }                      \
+    static void var##_noop(sink *s) { (void)s; }                                           \
+    const sink_vtable var = {.scheme = scheme_, .alias = alias_, .open = var##_open,         \
+                             .begin = var##_begin, .append = var##_append,                 \
+                             .commit = var##_commit, .abort = var##_noop, .close = var##_noop}
+
 /* ------------------------------------------------------------ memory */
 
 /* Every allocation of the sinks goes through these (free() releases), so
