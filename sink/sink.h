@@ -93,6 +93,16 @@ typedef struct sink_table {
      * missing side is unbounded — the interval the source was read with
      * (--interval-start / --interval-end). */
     const tds_value *window_lo, *window_hi;
+    /* Change Tracking merge (strategy SINK_MERGE; the columns "_cdc_lsn"
+     * (text, the version zero-padded to 20 digits) and "_cdc_deleted" (bit)
+     * must be among the loaded columns). Per key, the staged row with the
+     * highest _cdc_lsn wins, a delete winning at equal versions; a staged
+     * row whose _cdc_lsn is below the target's is ignored (the version
+     * never goes backwards); a delete updates only the _cdc_* columns of
+     * the target row and keeps its other columns as they were; a delete of
+     * a key the target does not hold inserts a tombstone row holding the
+     * key and the _cdc_* columns only (others NULL). */
+    bool cdc;
 } sink_table;
 
 /* nrows rows of ncols values, row-major: values[r * ncols + c]. The views
