@@ -8,8 +8,9 @@
  * knows the ODBC-style keys (encrypt, TrustServerCertificate,
  * HostNameInCertificate, packet size, Authentication, app name,
  * connection timeout, driver…); and the destination schemes we can write.
- * A fully static build (TDSCLI_NO_URIPARSER: Debian has no static
- * uriparser) hands the source URI to net_opts_from_uri() instead.
+ * Without uriparser's static archive (TDSCLI_NO_URIPARSER, the default on
+ * Debian, which ships none) the source URI goes to net_opts_from_uri()
+ * after uri_checks() rejects what uriparser would have.
  * Invariant: no message here quotes a URI, a user-info part or a password.
  */
 #include <ctype.h>
@@ -104,6 +105,60 @@ static int set_opt(net_opts *o, const char *key, const char *val, char *err, siz
 }
 #endif
 
+/* Where uri stops being RFC 3986 text (a character that must be
+ * percent-encoded, or a broken %XX escape), NULL when it is all valid.
+ * A raw backslash is allowed when backslash is set: "host\instance". */
+static const char *uri_bad_char(const char *uri, bool backslash)
+{
+    for (const char *p = uri; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '%') {
+            if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+                return p;
+            p += 2;
+        } else if (!(isalnum(c) || strchr("-._~:/?#[]@!$&'()*+,;=", c) || (backslash && c == '\\'))) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+#ifdef TDSCLI_NO_URIPARSER
+/* What uriparser rejected and net_opts_from_uri takes: characters that
+ * must be escaped, a path of several segments, a parameter without a
+ * value. Messages never quote the URI (it holds the password). */
+static int uri_checks(const char *uri, char *err, size_t errcap)
+{
+    if (uri_bad_char(uri, true))
+        return fail(err, errcap, "malformed source URI (percent-encode characters such as @ : / ? # %% and spaces in the user name and password)%s", "");
+    const char *q = uri + strcspn(uri, "?");
+    const char *auth = strstr(uri, "://") + 3;
+    for (const char *p = auth; p < q; p++) /* the password may hold '/' */
+        if (*p == '@')
+            auth = p + 1;
+    const char *path = auth + strcspn(auth, "/?#");
+    int segs = 0;
+    while (*path == '/') {
+        size_t n = strcspn(path + 1, "/?#");
+        if (n > 0 && ++segs > 1)
+            return fail(err, errcap, "source URI path must be just the database name (mssql://…@host/db)%s", "");
+        path += 1 + n;
+    }
+    if (*q == '?') {
+        for (const char *k = q + 1; *k && *k != '#';) {
+            size_t n = strcspn(k, "&#");
+            if (n > 0 && !memchr(k, '=', n)) {
+                char key[61];
+                snprintf(key, sizeof key, "%.*s", (int)(n < 60 ? n : 60), k);
+                return fail(err, errcap, "source URI parameter '%s' needs a value (key=value)", key);
+            }
+            k += n + (k[n] == '&');
+        }
+    }
+    return 0;
+}
+#endif
+
 int cli_uri_mssql(const char *uri, net_opts *o, bool *ct, char *err, size_t errcap)
 {
     char sch[32];
@@ -117,8 +172,14 @@ int cli_uri_mssql(const char *uri, net_opts *o, bool *ct, char *err, size_t errc
         return fail(err, errcap, "unsupported source scheme '%s' (use mssql, sqlserver, azuresql or azure-sql)", sch);
 
 #ifdef TDSCLI_NO_URIPARSER
-    /* fully static build (Debian ships no liburiparser.a): net's own URI
-     * parser, same rules (percent-escapes, host\\instance, ODBC keys) */
+    /* No uriparser archive (Debian ships none; the binary must need only
+     * libc): net's own URI parser, same rules (percent-escapes,
+     * host\instance, ODBC keys), after the checks uriparser would make. */
+    int rc = uri_checks(uri, err, errcap);
+    if (rc)
+        return rc;
+    if (!strcmp(sch, "azuresql") || !strcmp(sch, "azure-sql"))
+        o->encrypt = NET_ENCRYPT_MANDATORY; /* Azure: encrypt=true unless the URI says otherwise */
     char why[300];
     if (net_opts_from_uri(o, uri, why, sizeof why) != NET_OK) {
         snprintf(err, errcap, "source URI: %s", why);
@@ -269,15 +330,10 @@ int cli_uri_dest(const char *uri, sink_options *so, char *err, size_t errcap)
         return 0;
     }
     if (in_list(sch, dbs)) {
-#ifndef TDSCLI_NO_URIPARSER
-        UriUriA u;
-        const char *epos = NULL;
         /* well-formed is all we check: libpq reads the rest (an empty host
          * means its local socket) */
-        if (uriParseSingleUriA(&u, uri, &epos) != URI_SUCCESS)
+        if (uri_bad_char(uri, false))
             return fail(err, errcap, "malformed destination URI (percent-encode special characters in the password)%s", "");
-        uriFreeUriMembersA(&u);
-#endif
         return 0;
     }
     return fail(err, errcap,

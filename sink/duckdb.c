@@ -15,9 +15,11 @@
  * Types (docs/types.md): tinyint UTINYINT, smallint/int/bigint, bit
  * BOOLEAN, real FLOAT, float DOUBLE, decimal(p,s) DECIMAL(p,s), money
  * DECIMAL(19,4), smallmoney DECIMAL(10,4), date DATE, time(0–6) TIME (µs),
- * time(7) TIME_NS, datetime2(7) TIMESTAMP_NS (100 ns exact; DuckDB's range
- * for it is 1677-09-21…2262-04-11 and a value outside is an error naming
- * the column), other datetimes TIMESTAMP (µs), datetimeoffset TIMESTAMPTZ
+ * time(7) TIME_NS, datetime2(7) TIMESTAMP_NS (100 ns exact) while its
+ * values fit DuckDB's range for it (1677-09-21…2262-04-11): the first value
+ * outside (9999-12-31 sentinels are common) widens the column of this load
+ * to TIMESTAMP (µs, rows so far rounded like the rest; widen_column), other
+ * datetimes TIMESTAMP (µs), datetimeoffset TIMESTAMPTZ
  * (the UTC instant in µs; the offset itself is not kept), uniqueidentifier
  * UUID, char/nchar/xml/sql_variant VARCHAR, binary/UDT BLOB.
  *
@@ -66,6 +68,7 @@ typedef struct ddb_sink {
     char *stage;
     bool in_txn;
     bool staged_append; /* append into an existing table goes through a stage */
+    bool created;       /* merge/delete+insert created the table in this load */
     int64_t ord;
 } ddb_sink;
 
@@ -328,11 +331,13 @@ static int ddb_begin(sink *s, const sink_table *t)
      * exists (maybe with other types) an append goes through a stage and
      * INSERT … SELECT casts. */
     d->staged_append = false;
+    d->created = false;
     if (t->strategy != SINK_REPLACE) {
         bool exists = false;
         if ((rc = ddb_exists(d, d->sc.schema, d->sc.table, &exists)) || (exists && (rc = ddb_evolve(d))))
             return rc;
         d->staged_append = exists && t->strategy == SINK_APPEND;
+        d->created = !exists && t->strategy != SINK_APPEND;
     }
     bool staged = t->strategy != SINK_APPEND || d->staged_append;
     if (t->strategy != SINK_REPLACE && !d->staged_append) {
@@ -496,21 +501,66 @@ static int put_value(ddb_sink *d, size_t i, size_t row, const tds_value *v)
     return SINK_E_VALUE;
 }
 
+/* " ALTER COLUMN c SET DATA TYPE TIMESTAMP" for table: the rows appended
+ * so far hold ns; round them half up to µs like sink__dt_unix_us (floor
+ * division, so dates before 1970 round the same way). */
+static int alter_to_us(sink_buf *b, const char *schema, const char *table, const char *col)
+{
+    int e = sink__buf_puts(b, "ALTER TABLE ");
+    e |= sink__sql_qname(b, schema, table);
+    e |= sink__buf_puts(b, " ALTER COLUMN ");
+    e |= sink__sql_ident(b, col);
+    e |= sink__buf_puts(b, " SET DATA TYPE TIMESTAMP USING make_timestamp((epoch_ns(");
+    e |= sink__sql_ident(b, col);
+    e |= sink__buf_puts(b, ") + 500 - ((epoch_ns(");
+    e |= sink__sql_ident(b, col);
+    e |= sink__buf_puts(b, ") + 500) % 1000 + 1000) % 1000) // 1000);\n");
+    return e;
+}
+
+/* A datetime2(7) value outside TIMESTAMP_NS: column i of this load becomes
+ * TIMESTAMP (µs), which holds every SQL Server date, rather than failing
+ * the load. The complete rows are flushed, the appender closed, the stage
+ * (and the table, when this load created it) altered inside the load's
+ * transaction, and a new appender made; the caller redoes the row. */
+static int widen_column(ddb_sink *d, size_t i)
+{
+    int rc = flush_chunk(d);
+    if (rc)
+        return rc;
+    if (ddb.duckdb_appender_close(d->app) != SINK_DDB_SUCCESS) {
+        const char *m = ddb.duckdb_appender_error(d->app);
+        return sink__fail(&d->base, SINK_E_DEST, "duckdb: append: %s", m ? m : "failed");
+    }
+    drop_chunk(d);
+    bool staged = d->sc.strategy != SINK_APPEND || d->staged_append;
+    const char *target = staged ? d->stage : d->sc.table;
+    sink_buf *b = &d->sql;
+    b->len = 0;
+    int e = alter_to_us(b, d->sc.schema, target, d->sc.names[i]);
+    if (staged && d->created)
+        e |= alter_to_us(b, d->sc.schema, d->sc.table, d->sc.names[i]);
+    if (e || sink__buf_cstr(b))
+        return sink__fail(&d->base, SINK_E_NOMEM, "out of memory");
+    if ((rc = run(d, b->p, "widen a datetime2(7) column to TIMESTAMP")))
+        return rc;
+    d->form[i] = F_TS_US;
+    return make_chunk(d, target);
+}
+
 static int ddb_append(sink *s, const sink_batch *b)
 {
     ddb_sink *d = (ddb_sink *)s;
     size_t nc = d->sc.ncols;
     for (size_t r = 0; r < b->nrows; r++) {
         const tds_value *row = b->values + r * nc;
+    redo:
         for (size_t i = 0; i < nc; i++) {
             int rc = put_value(d, i, d->rows, &row[i]);
-            if (rc == SINK_E_UNSUPPORTED) {
-                char t[64];
-                size_t tl = 0;
-                tds_value_text(&d->sc.cols[i], &row[i], t, sizeof t, &tl);
-                return sink__fail(s, SINK_E_VALUE,
-                                  "column %s: %s is outside DuckDB's TIMESTAMP_NS range (1677-09-21 to 2262-04-11)",
-                                  d->sc.names[i], t);
+            if (rc == SINK_E_UNSUPPORTED) { /* outside TIMESTAMP_NS */
+                if ((rc = widen_column(d, i)))
+                    return rc;
+                goto redo;
             }
             if (rc)
                 return sink__fail(s, rc, "column %s: %s", d->sc.names[i],

@@ -334,25 +334,49 @@ Test(duckdb, bad_value_or_key_clash_keeps_old_table)
     kv_free(&k2);
 }
 
-/* datetime2(7) goes to TIMESTAMP_NS; a value outside its range is an
- * error naming the column and the value, and nothing is written. */
-Test(duckdb, timestamp_ns_range_error)
+/* datetime2(7) goes to TIMESTAMP_NS while its values fit; the first
+ * value outside (here 9999-12-31, SQL Server's usual sentinel) widens the
+ * column to TIMESTAMP (µs) inside the load: earlier rows are rounded half
+ * up like later ones (also before 1970), for every strategy that creates
+ * the table. */
+static void set_dt2(rowset *rs, int row, const char *text, uint8_t raw[10])
 {
-    seed("keep");
-    rowset rs;
-    rows_build(&rs);
     tds_datetime dt;
-    cr_assert_eq(tds_datetime_parse("9999-12-31 23:59:59.9999999", 27, TDS_K_DATETIME2, 7, &dt), TDS_OK);
-    uint8_t raw[10];
-    int n = tds_encode_datetime(&rs.cols[C_DT2], &dt, raw, sizeof raw);
+    cr_assert_eq(tds_datetime_parse(text, strlen(text), TDS_K_DATETIME2, 7, &dt), TDS_OK);
+    int n = tds_encode_datetime(&rs->cols[C_DT2], &dt, raw, 10);
     cr_assert_gt(n, 0);
-    rs.vals[C_DT2] = (tds_value){ raw, (uint32_t)n, 0 };
-    sink_table t = rows_table(&rs, "keep", SINK_REPLACE);
-    char msg[512];
-    cr_assert_eq(load(uri, &t, rs.vals, 1, 1, msg, sizeof msg), SINK_E_VALUE);
-    cr_assert(strstr(msg, "column dt2: 9999-12-31 23:59:59.9999999 is outside") != NULL, "%s", msg);
-    expect(KV "keep ORDER BY id", before, 3);
-    rows_free(&rs);
+    rs->vals[(size_t)row * NCOLS + C_DT2] = (tds_value){ raw, (uint32_t)n, 0 };
+}
+
+Test(duckdb, timestamp_ns_widens_to_timestamp)
+{
+    static const sink_strategy sts[] = { SINK_REPLACE, SINK_APPEND, SINK_MERGE, SINK_DELETE_INSERT };
+    static const char *const want[] = {
+        "TIMESTAMP|1677-09-22 00:00:00.000001", "TIMESTAMP|10000-01-01 00:00:00",
+        "TIMESTAMP|2262-04-11 00:00:00", "TIMESTAMP|" N,
+    };
+    static const char *const narrow[] = { "TIMESTAMP_NS|1677-09-22 00:00:00.0000005" };
+    for (size_t k = 0; k < sizeof sts / sizeof sts[0]; k++) {
+        rowset rs;
+        rows_build(&rs);
+        uint8_t r0[10], r1[10], r2[10];
+        set_dt2(&rs, 0, "1677-09-22 00:00:00.0000005", r0);
+        set_dt2(&rs, 1, "9999-12-31 23:59:59.9999999", r1);
+        set_dt2(&rs, 2, "2262-04-10 23:59:59.9999999", r2);
+        char table[32], sql[256];
+        snprintf(table, sizeof table, "wide%zu", k);
+        sink_table t = rows_table(&rs, table, sts[k]);
+        load_ok(&t, rs.vals, 4, k == 1 ? 1 : 4);
+        snprintf(sql, sizeof sql, "SELECT typeof(dt2), " V("dt2") " FROM %s ORDER BY id", table);
+        expect(sql, want, 4);
+        /* values that fit keep their 100 ns digit */
+        snprintf(table, sizeof table, "narrow%zu", k);
+        t = rows_table(&rs, table, sts[k]);
+        load_ok(&t, rs.vals, 1, 1);
+        snprintf(sql, sizeof sql, "SELECT typeof(dt2), " V("dt2") " FROM %s", table);
+        expect(sql, narrow, 1);
+        rows_free(&rs);
+    }
 }
 
 Test(duckdb, max_value)
