@@ -57,8 +57,8 @@ cd "$work"
 if ldd "$tdspipe" | grep -q libasan; then
   echo "skip ldd check: sanitizer build"
 else
-  extra=$(ldd "$tdspipe" | awk '{print $1}' | grep -v -E '^(linux-vdso|/lib64/ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|liburiparser\.so)' || true)
-  same "only libc (and uriparser) shared" "$extra" ""
+  extra=$(ldd "$tdspipe" | awk '{print $1}' | grep -v -E '^(linux-vdso|/lib64/ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so)' || true)
+  same "only libc shared" "$extra" ""
 fi
 
 # ---------------------------------------------------------------- usage
