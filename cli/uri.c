@@ -124,6 +124,18 @@ static const char *uri_bad_char(const char *uri, bool backslash)
 }
 
 #ifdef TDSCLI_NO_URIPARSER
+/* Where the path of a source URI starts: after the authority, which ends
+ * at the last '@' before the query (a password may hold '/'). */
+static char *uri_path(char *uri)
+{
+    char *q = uri + strcspn(uri, "?");
+    char *auth = strstr(uri, "://") + 3;
+    for (char *p = auth; p < q; p++)
+        if (*p == '@')
+            auth = p + 1;
+    return auth + strcspn(auth, "/?#");
+}
+
 /* What uriparser rejected and net_opts_from_uri takes: characters that
  * must be escaped, a path of several segments, a parameter without a
  * value. Messages never quote the URI (it holds the password). */
@@ -132,11 +144,7 @@ static int uri_checks(const char *uri, char *err, size_t errcap)
     if (uri_bad_char(uri, true))
         return fail(err, errcap, "malformed source URI (percent-encode characters such as @ : / ? # %% and spaces in the user name and password)%s", "");
     const char *q = uri + strcspn(uri, "?");
-    const char *auth = strstr(uri, "://") + 3;
-    for (const char *p = auth; p < q; p++) /* the password may hold '/' */
-        if (*p == '@')
-            auth = p + 1;
-    const char *path = auth + strcspn(auth, "/?#");
+    const char *path = uri_path((char *)uri);
     int segs = 0;
     while (*path == '/') {
         size_t n = strcspn(path + 1, "/?#");
@@ -180,8 +188,26 @@ int cli_uri_mssql(const char *uri, net_opts *o, bool *ct, char *err, size_t errc
         return rc;
     if (!strcmp(sch, "azuresql") || !strcmp(sch, "azure-sql"))
         o->encrypt = NET_ENCRYPT_MANDATORY; /* Azure: encrypt=true unless the URI says otherwise */
+    /* uriparser skipped empty path segments ("/db/" names db): drop them
+     * from a copy (it holds the password: wiped after use) */
+    char *copy = strdup(uri);
+    if (!copy)
+        return fail(err, errcap, "out of memory%s", "");
+    char *path = uri_path(copy);
+    size_t plen = strcspn(path, "?#"), k = 0;
+    for (size_t i = 0; i < plen; i++)
+        if (path[i] != '/' || (i + 1 < plen && path[i + 1] != '/'))
+            path[k++] = path[i];
+    memmove(path + k, path + plen, strlen(path + plen) + 1);
     char why[300];
-    if (net_opts_from_uri(o, uri, why, sizeof why) != NET_OK) {
+    int nrc = net_opts_from_uri(o, copy, why, sizeof why);
+    net_wipe(copy, strlen(copy));
+    free(copy);
+    if (nrc != NET_OK) {
+        /* net quotes a bad key as decoded: %0A must not break the line */
+        for (char *c = why; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
         snprintf(err, errcap, "source URI: %s", why);
         return CLI_EXIT_USAGE;
     }

@@ -166,3 +166,30 @@ Test(uri, destinations)
         cr_expect(err[0]);
     }
 }
+
+/* The default parser (net_opts_from_uri after cli/uri.c's checks) keeps
+ * refusals on one line even for decoded control characters, and refuses
+ * what uriparser refused: raw spaces, broken escapes, several path
+ * segments, a parameter without a value. */
+Test(uri, refusals_stay_one_line)
+{
+    static const char *const bad[] = {
+        "mssql://h/db?bad%0Akey=1", "mssql://h/db?k%0D=1", "mssql://u:p@h/db/x", "mssql://u:p@h/db?encrypt",
+        "mssql://u:p w@h/db", "mssql://u:p%zz@h/db", "mssql://u:p@h/db\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        net_opts o;
+        bool ct;
+        char err[512] = "";
+        cr_expect_eq(mssql(bad[i], &o, &ct, err), CLI_EXIT_USAGE, "case %zu accepted", i);
+        cr_expect(err[0] && !strchr(err, '\n') && !strchr(err, '\r'), "case %zu: '%s'", i, err);
+        net_opts_free(&o);
+    }
+    net_opts o;
+    bool ct;
+    char err[512];
+    cr_assert_eq(mssql("mssql://u:p%2Fw%23d@h/db/", &o, &ct, err), 0, "%s", err);
+    cr_assert_str_eq(o.password, "p/w#d");
+    cr_assert_str_eq(o.database, "db");
+    net_opts_free(&o);
+}
