@@ -17,8 +17,9 @@
  * DECIMAL(19,4), smallmoney DECIMAL(10,4), date DATE, time(0–6) TIME (µs),
  * time(7) TIME_NS, datetime2(7) TIMESTAMP_NS (100 ns exact) while its
  * values fit DuckDB's range for it (1677-09-21…2262-04-11): the first value
- * outside (9999-12-31 sentinels are common) widens the column of this load
- * to TIMESTAMP (µs, rows so far rounded like the rest; widen_column), other
+ * outside (9999-12-31 sentinels are common) widens the column of this load,
+ * and of the table loaded into, to TIMESTAMP (µs, rows so far rounded like
+ * the rest; widen_column), other
  * datetimes TIMESTAMP (µs), datetimeoffset TIMESTAMPTZ
  * (the UTC instant in µs; the offset itself is not kept), uniqueidentifier
  * UUID, char/nchar/xml/sql_variant VARCHAR, binary/UDT BLOB.
@@ -68,7 +69,6 @@ typedef struct ddb_sink {
     char *stage;
     bool in_txn;
     bool staged_append; /* append into an existing table goes through a stage */
-    bool created;       /* merge/delete+insert created the table in this load */
     int64_t ord;
 } ddb_sink;
 
@@ -331,13 +331,11 @@ static int ddb_begin(sink *s, const sink_table *t)
      * exists (maybe with other types) an append goes through a stage and
      * INSERT … SELECT casts. */
     d->staged_append = false;
-    d->created = false;
     if (t->strategy != SINK_REPLACE) {
         bool exists = false;
         if ((rc = ddb_exists(d, d->sc.schema, d->sc.table, &exists)) || (exists && (rc = ddb_evolve(d))))
             return rc;
         d->staged_append = exists && t->strategy == SINK_APPEND;
-        d->created = !exists && t->strategy != SINK_APPEND;
     }
     bool staged = t->strategy != SINK_APPEND || d->staged_append;
     if (t->strategy != SINK_REPLACE && !d->staged_append) {
@@ -518,11 +516,44 @@ static int alter_to_us(sink_buf *b, const char *schema, const char *table, const
     return e;
 }
 
+/* Whether column col of the destination table is TIMESTAMP_NS. */
+static int column_is_ns(ddb_sink *d, const char *col, bool *ns)
+{
+    sink_buf q = { 0 };
+    int e = sink__buf_puts(&q, "SELECT count(*) FROM information_schema.columns WHERE data_type = 'TIMESTAMP_NS'"
+                               " AND table_name = ");
+    e |= sink__sql_string(&q, d->sc.table, strlen(d->sc.table));
+    e |= sink__buf_puts(&q, " AND column_name = ");
+    e |= sink__sql_string(&q, col, strlen(col));
+    e |= sink__buf_puts(&q, " AND table_schema = ");
+    e |= d->sc.schema ? sink__sql_string(&q, d->sc.schema, strlen(d->sc.schema)) : sink__buf_puts(&q, "current_schema()");
+    if (e || sink__buf_cstr(&q)) {
+        sink__buf_free(&q);
+        return sink__fail(&d->base, SINK_E_NOMEM, "out of memory");
+    }
+    sink_ddb_result r;
+    memset(&r, 0, sizeof r);
+    int st = ddb.duckdb_query(d->conn, q.p, &r);
+    sink__buf_free(&q);
+    if (st != SINK_DDB_SUCCESS) {
+        sink__fail(&d->base, SINK_E_DEST, "duckdb: column lookup: %s", ddb.duckdb_result_error(&r));
+        ddb.duckdb_destroy_result(&r);
+        return SINK_E_DEST;
+    }
+    char *cnt = ddb.duckdb_value_varchar(&r, 0, 0);
+    *ns = cnt && strcmp(cnt, "0") != 0;
+    ddb.duckdb_free(cnt);
+    ddb.duckdb_destroy_result(&r);
+    return SINK_OK;
+}
+
 /* A datetime2(7) value outside TIMESTAMP_NS: column i of this load becomes
  * TIMESTAMP (µs), which holds every SQL Server date, rather than failing
  * the load. The complete rows are flushed, the appender closed, the stage
- * (and the table, when this load created it) altered inside the load's
- * transaction, and a new appender made; the caller redoes the row. */
+ * altered inside the load's transaction, and the destination table's
+ * column too when it is TIMESTAMP_NS (merge, delete+insert and append go
+ * through the stage into it; a load that fails rolls the change back), and
+ * a new appender made; the caller redoes the row. */
 static int widen_column(ddb_sink *d, size_t i)
 {
     int rc = flush_chunk(d);
@@ -537,8 +568,11 @@ static int widen_column(ddb_sink *d, size_t i)
     const char *target = staged ? d->stage : d->sc.table;
     sink_buf *b = &d->sql;
     b->len = 0;
+    bool ns = false;
+    if (staged && d->sc.strategy != SINK_REPLACE && (rc = column_is_ns(d, d->sc.names[i], &ns)))
+        return rc;
     int e = alter_to_us(b, d->sc.schema, target, d->sc.names[i]);
-    if (staged && d->created)
+    if (ns)
         e |= alter_to_us(b, d->sc.schema, d->sc.table, d->sc.names[i]);
     if (e || sink__buf_cstr(b))
         return sink__fail(&d->base, SINK_E_NOMEM, "out of memory");
