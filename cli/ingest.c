@@ -43,10 +43,6 @@ typedef struct load {
     size_t nsrc;                /* columns in the result */
     size_t *map;                /* kept result column per output column */
     bool *keep;                 /* per result column: loaded */
-    /* (max) values arrive as chunks before their ROW event (stream_plp):
-     * assembled here per result column, handed to the sink with the row */
-    uint8_t **pbuf;
-    size_t *plen, *pcap;
     size_t nkept;
     tds_column *cols;           /* nkept (+1 for the load timestamp) */
     char **names;
@@ -210,13 +206,10 @@ static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
     l->nsrc = ncols;
     l->map = calloc(ncols + 1u, sizeof *l->map);
     l->keep = calloc(ncols + 1u, sizeof *l->keep);
-    l->pbuf = calloc(ncols + 1u, sizeof *l->pbuf);
-    l->plen = calloc(ncols + 1u, sizeof *l->plen);
-    l->pcap = calloc(ncols + 1u, sizeof *l->pcap);
     l->cols = calloc(ncols + 1u, sizeof *l->cols);
     l->names = calloc(ncols + 1u, sizeof *l->names);
     l->rowbuf = calloc(ncols + 1u, sizeof *l->rowbuf);
-    if (!l->map || !l->keep || !l->pbuf || !l->plen || !l->pcap || !l->cols || !l->names || !l->rowbuf) {
+    if (!l->map || !l->keep || !l->cols || !l->names || !l->rowbuf) {
         failf(l, CLI_EXIT_LOAD, "out of memory");
         return NET_ROW_ABORT;
     }
@@ -362,17 +355,9 @@ static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_va
         failf(l, CLI_EXIT_LOAD, "row with %u columns in a result of %zu", (unsigned)ncols, l->nsrc);
         return NET_ROW_ABORT;
     }
-    static const uint8_t empty[1];
-    size_t bytes = 0;
+    size_t bytes = 0; /* streamed (max) values: on_plp's chunks, counted there */
     for (size_t i = 0; i < l->nkept; i++) {
-        size_t c = l->map[i];
-        l->rowbuf[i] = vals[c];
-        if (vals[c].flags & TDS_VF_STREAMED) { /* assembled by on_plp */
-            l->rowbuf[i].ptr = l->plen[c] ? l->pbuf[c] : empty;
-            l->rowbuf[i].len = (uint32_t)l->plen[c];
-            l->rowbuf[i].flags = TDS_VF_ASSEMBLED;
-            l->plen[c] = 0;
-        }
+        l->rowbuf[i] = vals[l->map[i]];
         bytes += l->rowbuf[i].len;
     }
     int rc = sink_rows_add(l->rows, l->rowbuf);
@@ -394,24 +379,18 @@ static int on_plp(void *ud, uint16_t col, const uint8_t *data, size_t len)
     load *l = ud;
     if (l->second_result || !l->begun || col >= l->nsrc || !l->keep[col] || !len)
         return NET_ROW_NEXT;
-    if (l->plen[col] + len > UINT32_MAX) {
-        failf(l, CLI_EXIT_LOAD, "a value of result column %u is over 4 GiB", (unsigned)col + 1);
-        return NET_ROW_ABORT;
-    }
-    if (l->plen[col] + len > l->pcap[col]) {
-        size_t cap = l->pcap[col] ? l->pcap[col] : 8192;
-        while (cap < l->plen[col] + len)
-            cap *= 2;
-        uint8_t *p = realloc(l->pbuf[col], cap);
-        if (!p) {
-            failf(l, CLI_EXIT_LOAD, "out of memory for a (max) value");
+    for (size_t i = 0; i < l->nkept; i++) {
+        if (l->map[i] != col)
+            continue;
+        int rc = sink_rows_chunk(l->rows, i, data, len); /* the row takes it */
+        if (rc) {
+            failf(l, CLI_EXIT_LOAD, rc == SINK_E_VALUE ? "a value of result column %u is over 4 GiB"
+                                                        : "out of memory for a (max) value of result column %u",
+                  (unsigned)col + 1);
             return NET_ROW_ABORT;
         }
-        l->pbuf[col] = p;
-        l->pcap[col] = cap;
     }
-    memcpy(l->pbuf[col] + l->plen[col], data, len);
-    l->plen[col] += len;
+    cli_progress_rows(l->prog, 0, len);
     return NET_ROW_NEXT;
 }
 
@@ -684,12 +663,6 @@ out:
     free(l.cols);
     free(l.map);
     free(l.keep);
-    if (l.pbuf)
-        for (size_t i = 0; i < l.nsrc; i++)
-            free(l.pbuf[i]);
-    free(l.pbuf);
-    free(l.plen);
-    free(l.pcap);
     free(l.rowbuf);
     free(l.specs);
     free(dest_table);

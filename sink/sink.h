@@ -190,17 +190,18 @@ typedef struct sink_rows sink_rows;
 /* Returns NULL when out of memory. */
 sink_rows *sink_rows_new(size_t ncols);
 void sink_rows_free(sink_rows *r);
-/* Copies one row (ncols values). Returns 0, SINK_E_NOMEM, or SINK_E_VALUE
- * for a streamed value. */
+/* Copies one row (ncols values). A TDS_VF_STREAMED value (a (max) value
+ * streamed with tds_session_opts.stream_plp) takes the bytes given for its
+ * column by sink_rows_chunk() since the previous row, in the engine's
+ * order: a value's TDS_EV_PLP_CHUNK events come before its row's
+ * TDS_EV_ROW. Returns 0, SINK_E_NOMEM, or SINK_E_ARG (chunks were given
+ * for a column the row does not stream); the chunks are dropped either
+ * way. */
 int sink_rows_add(sink_rows *r, const tds_value *row);
-/* Streamed (max) values (tds_session_opts.stream_plp): add the row with
- * sink_rows_add_partial() — its TDS_VF_STREAMED values stay open — then
- * give each TDS_EV_PLP_CHUNK to sink_rows_chunk(col, data, len); len 0 ends
- * that value, which is then stored whole (no size limit but memory). The
- * row counts once every streamed value has ended; no other row can be
- * added before. Return 0, SINK_E_NOMEM, SINK_E_ARG (call out of order, a
- * column that is not open), SINK_E_VALUE (a value over 4 GiB). */
-int sink_rows_add_partial(sink_rows *r, const tds_value *row);
+/* One chunk of column col's streamed value of the row to be added next
+ * (col: the index in that row); len 0 (the value's end) adds nothing. No
+ * size limit but memory. Returns 0, SINK_E_NOMEM, SINK_E_ARG, SINK_E_VALUE
+ * (a value over 4 GiB). */
 int sink_rows_chunk(sink_rows *r, size_t col, const uint8_t *data, size_t len);
 /* Complete rows held. */
 size_t sink_rows_count(const sink_rows *r);

@@ -355,8 +355,7 @@ struct sink_rows {
     tds_value *vals;
     size_t nrows, cap_rows;
     rows_block *head, *cur;
-    size_t open;     /* streamed values of the last row still being fed */
-    sink_buf plp;    /* the streamed value being assembled */
+    sink_buf *pend;  /* per column: chunks of the next row's streamed value */
 };
 
 sink_rows *sink_rows_new(size_t ncols)
@@ -378,7 +377,10 @@ void sink_rows_free(sink_rows *r)
         free(b);
     }
     free(r->vals);
-    sink__buf_free(&r->plp);
+    if (r->pend)
+        for (size_t c = 0; c < r->ncols; c++)
+            sink__buf_free(&r->pend[c]);
+    free(r->pend);
     free(r);
 }
 
@@ -411,12 +413,15 @@ static uint8_t *rows_alloc(sink_rows *r, size_t n)
     }
 }
 
-static int rows_put(sink_rows *r, const tds_value *row, bool partial)
+static void pend_clear(sink_rows *r)
 {
-    if (!r || !row)
-        return SINK_E_ARG;
-    if (r->open)
-        return SINK_E_ARG; /* the previous row still waits for chunks */
+    if (r->pend)
+        for (size_t c = 0; c < r->ncols; c++)
+            r->pend[c].len = 0;
+}
+
+static int rows_put(sink_rows *r, const tds_value *row)
+{
     if (r->nrows == r->cap_rows) {
         size_t nc = r->cap_rows ? r->cap_rows * 2 : 1024;
         tds_value *v = sink__realloc(r->vals, nc * r->ncols * sizeof *v);
@@ -428,58 +433,53 @@ static int rows_put(sink_rows *r, const tds_value *row, bool partial)
     if (!r->cur && r->head)
         r->cur = r->head;
     tds_value *dst = r->vals + r->nrows * r->ncols;
-    size_t open = 0;
     for (size_t c = 0; c < r->ncols; c++) {
-        if (row[c].flags & TDS_VF_STREAMED) {
-            if (!partial)
-                return SINK_E_VALUE;
-            dst[c] = (tds_value){ NULL, 0, TDS_VF_STREAMED };
-            open++;
-            continue;
-        }
+        const sink_buf *pb = r->pend ? &r->pend[c] : NULL;
         dst[c] = row[c];
-        if (row[c].len) {
-            uint8_t *p = rows_alloc(r, row[c].len);
+        const uint8_t *src = row[c].ptr;
+        size_t len = row[c].len;
+        if (row[c].flags & TDS_VF_STREAMED) { /* the chunks given before */
+            src = pb ? (const uint8_t *)pb->p : NULL;
+            len = pb ? pb->len : 0;
+            dst[c] = (tds_value){ NULL, (uint32_t)len, (uint8_t)(row[c].flags & ~TDS_VF_STREAMED) };
+        } else if (pb && pb->len) {
+            return SINK_E_ARG; /* chunks for a value the row does not stream */
+        }
+        if (len) {
+            uint8_t *p = rows_alloc(r, len);
             if (!p)
                 return SINK_E_NOMEM;
-            memcpy(p, row[c].ptr, row[c].len);
+            memcpy(p, src, len);
             dst[c].ptr = p;
         }
     }
     r->nrows++;
-    r->open = open;
-    r->plp.len = 0;
     return SINK_OK;
 }
 
-int sink_rows_add(sink_rows *r, const tds_value *row) { return rows_put(r, row, false); }
-int sink_rows_add_partial(sink_rows *r, const tds_value *row) { return rows_put(r, row, true); }
+int sink_rows_add(sink_rows *r, const tds_value *row)
+{
+    if (!r || !row)
+        return SINK_E_ARG;
+    int rc = rows_put(r, row);
+    pend_clear(r); /* the chunks belonged to this row, kept or not */
+    return rc;
+}
 
 int sink_rows_chunk(sink_rows *r, size_t col, const uint8_t *data, size_t len)
 {
-    if (!r || !r->open || col >= r->ncols || (len && !data))
+    if (!r || col >= r->ncols || (len && !data))
         return SINK_E_ARG;
-    tds_value *v = r->vals + (r->nrows - 1) * r->ncols + col;
-    if (!(v->flags & TDS_VF_STREAMED))
-        return SINK_E_ARG;
-    if (len)
-        return sink__buf_put(&r->plp, data, len);
-    /* the final chunk: the value moves into the row blocks, whole */
-    if (r->plp.len > UINT32_MAX)
+    if (!len)
+        return SINK_OK; /* the end of a value: the row that follows takes it */
+    if (!r->pend && !(r->pend = sink__calloc(r->ncols, sizeof *r->pend)))
+        return SINK_E_NOMEM;
+    if (r->pend[col].len + len > UINT32_MAX)
         return SINK_E_VALUE;
-    uint8_t *p = NULL;
-    if (r->plp.len) {
-        if (!(p = rows_alloc(r, r->plp.len)))
-            return SINK_E_NOMEM;
-        memcpy(p, r->plp.p, r->plp.len);
-    }
-    *v = (tds_value){ p, (uint32_t)r->plp.len, (uint8_t)(v->flags & ~TDS_VF_STREAMED) };
-    r->plp.len = 0;
-    r->open--;
-    return SINK_OK;
+    return sink__buf_put(&r->pend[col], data, len);
 }
 
-size_t sink_rows_count(const sink_rows *r) { return r ? r->nrows - (r->open ? 1 : 0) : 0; }
+size_t sink_rows_count(const sink_rows *r) { return r ? r->nrows : 0; }
 
 sink_batch sink_rows_batch(const sink_rows *r)
 {
@@ -491,9 +491,7 @@ void sink_rows_reset(sink_rows *r)
 {
     if (!r)
         return;
-    r->nrows = 0;
-    r->open = 0;
-    r->plp.len = 0;
+    r->nrows = 0; /* chunks of a row not added yet stay */
     r->cur = r->head;
     if (r->cur)
         r->cur->used = 0;
