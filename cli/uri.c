@@ -87,6 +87,14 @@ static void free_secret(char *s)
 }
 #endif
 
+/* net quotes a bad key as decoded: "%0A" must not break the line */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 static int fail(char *err, size_t cap, const char *fmt, const char *a)
 {
     snprintf(err, cap, fmt, a);
@@ -98,6 +106,7 @@ static int set_opt(net_opts *o, const char *key, const char *val, char *err, siz
 {
     char why[300];
     if (net_opts_set(o, key, val, why, sizeof why) != NET_OK) {
+        one_line(why);
         snprintf(err, cap, "source URI: %s", why);
         return CLI_EXIT_USAGE;
     }
@@ -204,10 +213,7 @@ int cli_uri_mssql(const char *uri, net_opts *o, bool *ct, char *err, size_t errc
     net_wipe(copy, strlen(copy));
     free(copy);
     if (nrc != NET_OK) {
-        /* net quotes a bad key as decoded: %0A must not break the line */
-        for (char *c = why; *c; c++)
-            if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                *c = '?';
+        one_line(why);
         snprintf(err, errcap, "source URI: %s", why);
         return CLI_EXIT_USAGE;
     }
