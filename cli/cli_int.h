@@ -65,10 +65,11 @@ int cli_flags_parse(cli_opts *o, int argc, char **argv, int first, char *err, si
 void cli_opts_free(cli_opts *o);
 void cli_flags_help(FILE *f);
 
-/* uri.c: a SQL Server source/destination URI into net options (uriparser;
- * percent-escapes decoded; query parameters per the contract). *ct is set
- * for the +ct schemes. Returns 0 or CLI_EXIT_USAGE with a reason (never
- * quoting the password). */
+/* uri.c: a SQL Server source/destination URI into net options (net's
+ * net_opts_from_uri after RFC 3986 checks, or uriparser when its static
+ * archive exists; percent-escapes decoded; query parameters per the
+ * contract). *ct is set for the +ct schemes. Returns 0 or CLI_EXIT_USAGE
+ * with a reason (never quoting the password). */
 int cli_uri_mssql(const char *uri, net_opts *o, bool *ct, char *err, size_t errcap);
 /* True when the URI's scheme is one of the SQL Server family (with or
  * without +ct). */
