@@ -414,10 +414,6 @@ def read_sink(sink, target, cols, ddb_query, table):
 
 # ------------------------------------------------------------ compare
 
-def temporal_of(v):
-    return parse_dt(v) if isinstance(v, str) else None
-
-
 def check_value(sink, col, exp, got, duck_type):
     """'' when equal, else why not."""
     b = col.base
