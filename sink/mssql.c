@@ -47,6 +47,10 @@ typedef struct ms_sink {
     size_t wide_cap;
     uint8_t *ords;       /* ord values' bytes */
     int64_t ord;
+    /* merge: hashes of the staged keys, to know whether a key repeats */
+    uint64_t *keys;
+    size_t keys_cap, keys_n;
+    bool dup_keys;
 } ms_sink;
 
 /* --------------------------------------------------------- requests */
@@ -57,17 +61,26 @@ typedef struct ms_req {
     bool got_row;
     bool found;
     int rc;
+    sink_buf *lits;     /* every column of the first row as T-SQL literals,
+                           each ending with '\n' ("NULL" for NULL) */
 } ms_req;
 
 static int r_row(void *ud, const tds_column *cols, uint16_t n, const tds_value *v)
 {
     ms_req *q = ud;
-    if (q->got_row || !q->out || !n)
+    if (q->got_row || (!q->out && !q->lits) || !n)
         return NET_ROW_NEXT;
     q->got_row = true;
+    for (uint16_t i = 0; q->lits && i < n && !q->rc; i++) {
+        int e = v[i].flags & TDS_VF_NULL ? sink__buf_puts(q->lits, "NULL") : sink__ms_literal(q->lits, &cols[i], &v[i]);
+        if (e || sink__buf_putc(q->lits, '\n'))
+            q->rc = e ? e : SINK_E_NOMEM;
+    }
     if (v[0].flags & TDS_VF_NULL)
         return NET_ROW_NEXT;
     size_t len = 0;
+    if (!q->out)
+        return NET_ROW_NEXT;
     int rc = tds_value_text(&cols[0], &v[0], q->out, q->cap, &len);
     if (rc == TDS_E_SPACE)
         q->rc = SINK_E_ARG;
@@ -82,14 +95,15 @@ static int ms_connect(ms_sink *m, char *err, size_t errcap);
 
 /* Runs a batch; a server error becomes "mssql: what: <message>". With out,
  * the first column of the first row comes back as text. */
-static int run_q(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found)
+static int run_l(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found,
+                 sink_buf *lits)
 {
     if (!m->cl) {
         char e[400];
         if (ms_connect(m, e, sizeof e))
             return sink__fail(&m->base, SINK_E_DEST, "%s", e);
     }
-    ms_req q = {.out = out, .cap = cap};
+    ms_req q = {.out = out, .cap = cap, .lits = lits};
     if (out && cap)
         out[0] = '\0';
     net_result_cb cb = {.row = r_row};
@@ -110,6 +124,11 @@ static int run_q(ms_sink *m, const char *sql, const char *what, char *out, size_
     if (found)
         *found = q.found;
     return SINK_OK;
+}
+
+static int run_q(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found)
+{
+    return run_l(m, sql, what, out, cap, found, NULL);
 }
 
 static int run(ms_sink *m, const char *sql, const char *what) { return run_q(m, sql, what, NULL, 0, NULL); }
@@ -190,6 +209,10 @@ static void load_free(ms_sink *m)
     m->wide_cap = 0;
     free(m->ords);
     m->ords = NULL;
+    free(m->keys);
+    m->keys = NULL;
+    m->keys_cap = m->keys_n = 0;
+    m->dup_keys = false;
 }
 
 static int nomem(ms_sink *m) { return sink__fail(&m->base, SINK_E_NOMEM, "out of memory"); }
@@ -345,6 +368,54 @@ static const tds_value *with_ord(ms_sink *m, const sink_batch *b)
     return m->wide;
 }
 
+/* Records the keys of a merge batch; sets dup_keys when one repeats (or
+ * two hashes collide: the general statement is then used, still right). */
+static int note_keys(ms_sink *m, const sink_batch *b)
+{
+    for (size_t r = 0; r < b->nrows && !m->dup_keys; r++) {
+        if (m->keys_n * 2 >= m->keys_cap) {
+            size_t cap = m->keys_cap ? m->keys_cap * 2 : 1024;
+            uint64_t *k = sink__calloc(cap, sizeof *k);
+            if (!k)
+                return SINK_E_NOMEM;
+            for (size_t i = 0; i < m->keys_cap; i++)
+                if (m->keys[i])
+                    for (size_t j = m->keys[i] & (cap - 1);; j = (j + 1) & (cap - 1))
+                        if (!k[j]) {
+                            k[j] = m->keys[i];
+                            break;
+                        }
+            free(m->keys);
+            m->keys = k;
+            m->keys_cap = cap;
+        }
+        uint64_t h = 1469598103934665603ull;
+        for (size_t k = 0; k < m->sc.npk; k++) {
+            const tds_value *v = &b->values[r * m->sc.ncols + m->sc.pk[k]];
+            uint8_t hdr[5] = {(uint8_t)(v->flags & TDS_VF_NULL), (uint8_t)v->len, (uint8_t)(v->len >> 8),
+                              (uint8_t)(v->len >> 16), (uint8_t)(v->len >> 24)};
+            for (int i = 0; i < 5; i++)
+                h = (h ^ hdr[i]) * 1099511628211ull;
+            for (uint32_t i = 0; v->ptr && i < v->len; i++)
+                h = (h ^ v->ptr[i]) * 1099511628211ull;
+        }
+        if (!h)
+            h = 1;
+        for (size_t j = h & (m->keys_cap - 1);; j = (j + 1) & (m->keys_cap - 1)) {
+            if (!m->keys[j]) {
+                m->keys[j] = h;
+                m->keys_n++;
+                break;
+            }
+            if (m->keys[j] == h) {
+                m->dup_keys = true;
+                break;
+            }
+        }
+    }
+    return SINK_OK;
+}
+
 static int ms_append(sink *s, const sink_batch *b)
 {
     ms_sink *m = (ms_sink *)s;
@@ -359,6 +430,8 @@ static int ms_append(sink *s, const sink_batch *b)
     if (rc)
         return rc;
     const tds_value *vals = b->values;
+    if (m->sc.strategy == SINK_MERGE && !m->cdc && note_keys(m, b))
+        return nomem(m);
     if (m->with_ord && !(vals = with_ord(m, b)))
         return nomem(m);
     uint16_t nw = (uint16_t)(m->sc.ncols + (m->with_ord ? 1 : 0));
@@ -406,6 +479,60 @@ static int ensure_state_table(ms_sink *m)
                   "[value] nvarchar(max) NOT NULL)", "create state table");
 }
 
+static bool text_key(const sink_schema *sc)
+{
+    for (size_t k = 0; k < sc->npk; k++) {
+        int kind = sc->cols[sc->pk[k]].kind;
+        if (kind == TDS_K_CHAR || kind == TDS_K_NCHAR || kind == TDS_K_XML || kind == TDS_K_VARIANT)
+            return true;
+    }
+    return false;
+}
+
+/* delete+insert without the caller's bounds: the window is the stage's
+ * [MIN, MAX] of the key, read first and spelled as literals, so every
+ * statement stays a plain one (no scalar subqueries). */
+static int window_from_stage(ms_sink *m, sink_buf *b)
+{
+    const char *k = m->sc.names[m->sc.incr];
+    sink_buf q = {0}, lits = {0};
+    int e = sink__buf_puts(&q, "SELECT MIN(");
+    e |= sink__ms_ident(&q, k);
+    e |= sink__buf_puts(&q, "), MAX(");
+    e |= sink__ms_ident(&q, k);
+    e |= sink__buf_puts(&q, ") FROM ");
+    e |= qname(&q, m, m->stage);
+    e |= sink__buf_cstr(&q);
+    int rc = e ? nomem(m) : run_l(m, q.p, "key window", NULL, 0, NULL, &lits);
+    sink__buf_free(&q);
+    if (!rc && (e = sink__buf_cstr(&lits)))
+        rc = nomem(m);
+    char *nl = !rc && lits.p ? strchr(lits.p, '\n') : NULL;
+    if (nl && strncmp(lits.p, "NULL\n", 5)) { /* an empty stage deletes nothing */
+        *nl = '\0';
+        char *hi = nl + 1, *end = strchr(hi, '\n');
+        if (end)
+            *end = '\0';
+        e = sink__buf_puts(b, "DELETE FROM ");
+        e |= qname(b, m, m->sc.table);
+        e |= sink__buf_puts(b, " WHERE ");
+        e |= sink__ms_ident(b, k);
+        e |= sink__buf_puts(b, " >= ");
+        e |= sink__buf_puts(b, lits.p);
+        e |= sink__buf_puts(b, " AND ");
+        e |= sink__ms_ident(b, k);
+        e |= sink__buf_puts(b, " <= ");
+        e |= sink__buf_puts(b, hi);
+        e |= sink__buf_puts(b, ";\n");
+    }
+    sink__buf_free(&lits);
+    if (rc)
+        return rc;
+    if (e || sink__sql_append_stage(b, &m->sc, m->stage))
+        return nomem(m);
+    return SINK_OK;
+}
+
 static int ms_commit(sink *s)
 {
     ms_sink *m = (ms_sink *)s;
@@ -432,9 +559,22 @@ static int ms_commit(sink *s)
     case SINK_APPEND:
         break;
     case SINK_MERGE:
-        e |= m->cdc ? sink__ms_cdc_merge(b, &m->sc, m->stage) : sink__sql_merge(b, &m->sc, m->stage);
+        /* one MERGE when every staged key is distinct and compares
+         * bytewise (no text key a collation might fold); else the
+         * latest row per key by ROW_NUMBER (sink/sql.c) */
+        if (m->cdc)
+            e |= sink__ms_cdc_merge(b, &m->sc, m->stage);
+        else if (!m->dup_keys && !text_key(&m->sc))
+            e |= sink__ms_merge_unique(b, &m->sc, m->stage);
+        else
+            e |= sink__sql_merge(b, &m->sc, m->stage);
         break;
     case SINK_DELETE_INSERT:
+        if (!m->sc.has_win[0] && !m->sc.has_win[1]) {
+            if ((rc = window_from_stage(m, b)))
+                return rc;
+            break;
+        }
         if ((rc = sink__sql_delete_insert(b, &m->sc, m->stage, sink__ms_literal)))
             return sink__fail(s, rc, rc == SINK_E_NOMEM ? "out of memory" : "mssql: delete+insert bound not representable");
         break;

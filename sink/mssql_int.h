@@ -22,6 +22,9 @@ int sink__ms_ident(sink_buf *b, const char *name);
 int sink__ms_create(sink_buf *b, const sink_schema *sc, const char *table, bool with_ord, bool with_pk);
 /* INSERT BULK qname ([col] type, …) WITH (TABLOCK, ROWS_PER_BATCH = n). */
 int sink__ms_insert_bulk(sink_buf *b, const sink_schema *sc, const char *table, bool with_ord, size_t rows);
+/* Merge of a stage whose keys are all distinct: one MERGE statement
+ * (update matched rows, insert the others), then DROP stage. */
+int sink__ms_merge_unique(sink_buf *b, const sink_schema *sc, const char *stage);
 /* Change Tracking merge of stage into the target (sink.h, sink_table.cdc). */
 int sink__ms_cdc_merge(sink_buf *b, const sink_schema *sc, const char *stage);
 /* A literal of a non-NULL value of c's type (delete+insert window). */

@@ -221,6 +221,43 @@ int sink__ms_cdc_merge(sink_buf *b, const sink_schema *sc, const char *stage)
     return rc ? SINK_E_NOMEM : SINK_OK;
 }
 
+int sink__ms_merge_unique(sink_buf *b, const sink_schema *sc, const char *stage)
+{
+    int rc = sink__buf_puts(b, "MERGE INTO ");
+    rc |= qname(b, sc, sc->table);
+    rc |= sink__buf_puts(b, " AS [t] USING ");
+    rc |= qname(b, sc, stage);
+    rc |= sink__buf_puts(b, " AS [w] ON ");
+    rc |= key_match(b, sc, "t", "w");
+    bool first = true;
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (in_pk(sc, i))
+            continue;
+        rc |= sink__buf_puts(b, first ? " WHEN MATCHED THEN UPDATE SET " : ", ");
+        first = false;
+        rc |= sink__buf_puts(b, "[t].");
+        rc |= sink__ms_ident(b, sc->names[i]);
+        rc |= sink__buf_puts(b, " = [w].");
+        rc |= sink__ms_ident(b, sc->names[i]);
+    }
+    rc |= sink__buf_puts(b, " WHEN NOT MATCHED THEN INSERT (");
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (i)
+            rc |= sink__buf_puts(b, ", ");
+        rc |= sink__ms_ident(b, sc->names[i]);
+    }
+    rc |= sink__buf_puts(b, ") VALUES (");
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (i)
+            rc |= sink__buf_puts(b, ", ");
+        rc |= sink__buf_puts(b, "[w].");
+        rc |= sink__ms_ident(b, sc->names[i]);
+    }
+    rc |= sink__buf_puts(b, ");\nDROP TABLE ");
+    rc |= qname(b, sc, stage);
+    return rc ? SINK_E_NOMEM : SINK_OK;
+}
+
 int sink__ms_literal(sink_buf *b, const tds_column *c, const tds_value *v)
 {
     if (c->kind == TDS_K_BINARY || c->kind == TDS_K_UDT) {

@@ -65,7 +65,8 @@ const char *sink__ms_type(const tds_column *c, bool key, bool collate, char *tmp
     case TDS_K_SMALLMONEY: return "smallmoney";
     case TDS_K_MONEY: return "money";
     case TDS_K_DECIMAL:
-        snprintf(tmp, cap, "decimal(%u,%u)", c->precision ? c->precision : 38, c->scale);
+        snprintf(tmp, cap, "%s(%u,%u)", c->type == TDS_T_NUMERICN || c->type == TDS_T_NUMERIC ? "numeric" : "decimal",
+                 c->precision ? c->precision : 38, c->scale);
         return tmp;
     case TDS_K_DATE: return "date";
     case TDS_K_SMALLDATETIME: return "smalldatetime";
