@@ -416,6 +416,57 @@ static int note_keys(ms_sink *m, const sink_batch *b)
     return SINK_OK;
 }
 
+/* Rows with (max) columns: each PLP value goes out with an unknown total
+ * length, in chunks ([MS-TDS] 2.2.5.2.3), the form a streamed value takes;
+ * the other values are framed as in any ROW. A value the column cannot
+ * take leaves a partial row: the caller closes the connection. */
+#define MS_PLP_CHUNK 8000u
+static int put_rows_plp(ms_sink *m, net_bulk *bk, const tds_value *vals, size_t nrows, uint16_t nw,
+                        size_t *nput, net_error *ne)
+{
+    for (size_t r = 0; r < nrows; r++) {
+        *nput = r;
+        tds_session *ts = net_bulk_session(bk);
+        if (!ts)
+            return net_bulk_flush(bk, ne);
+        uint8_t tok = TDS_TOK_ROW;
+        int rc = tds_put_bytes(ts, &tok, 1);
+        for (uint16_t c = 0; c < nw && !rc; c++) {
+            const tds_column *col = &m->wcols[c];
+            const tds_value *v = &vals[r * nw + c];
+            if (!col->is_plp) {
+                rc = tds_put_value(ts, col, v);
+            } else if (v->flags & TDS_VF_NULL) {
+                rc = tds_put_plp_begin(ts, true);
+            } else {
+                rc = tds_put_plp_begin(ts, false);
+                for (uint32_t off = 0; !rc && off < v->len; off += MS_PLP_CHUNK)
+                    rc = tds_put_plp_chunk(ts, v->ptr + off, v->len - off < MS_PLP_CHUNK ? v->len - off : MS_PLP_CHUNK);
+                if (!rc)
+                    rc = tds_put_plp_end(ts);
+            }
+            if (rc) {
+                ne->code = rc == TDS_E_NOMEM ? NET_E_NOMEM : NET_E_ARG;
+                snprintf(ne->message, sizeof ne->message, "row %zu of the batch, column %s: %s", r + 1,
+                         c < m->sc.ncols ? m->sc.names[c] : SINK__ORD, tds_strerror(rc));
+                return ne->code;
+            }
+        }
+        if (net_bulk_flush(bk, ne))
+            return ne->code;
+    }
+    *nput = nrows;
+    return NET_OK;
+}
+
+static bool has_plp(const ms_sink *m, uint16_t nw)
+{
+    for (uint16_t c = 0; c < nw; c++)
+        if (m->wcols[c].is_plp)
+            return true;
+    return false;
+}
+
 static int ms_append(sink *s, const sink_batch *b)
 {
     ms_sink *m = (ms_sink *)s;
@@ -440,23 +491,25 @@ static int ms_append(sink *s, const sink_batch *b)
     net_bulk *bk = net_bulk_begin(m->cl, m->wcols, nw, &ne);
     if (!bk)
         return bulk_fail(m, NULL, &ne, "bulk load");
-    if (!m->plan && tds_row_plan_new(net_bulk_session(bk), TDS_TOK_ROW, m->wcols, nw, &m->plan)) {
-        net_bulk_abort(bk);
-        net_client_close(m->cl);
-        m->cl = NULL;
-        m->in_txn = false;
-        return sink__fail(s, SINK_E_UNSUPPORTED, "mssql: a column type cannot be bulk loaded");
-    }
     size_t put = 0;
-    if (net_bulk_rows(bk, m->plan, vals, b->nrows, &put, &ne)) {
-        if (ne.code == NET_E_ARG) {
-            /* name the column: the first value of the row the plan refused */
-            char msg[300];
-            snprintf(msg, sizeof msg, "row %zu of the batch: a value does not fit its column (%s)", put + 1,
-                     ne.message);
-            snprintf(ne.message, sizeof ne.message, "%s", msg);
+    if (has_plp(m, nw)) {
+        if (put_rows_plp(m, bk, vals, b->nrows, nw, &put, &ne))
+            return bulk_fail(m, bk, &ne, "bulk load");
+    } else {
+        if (!m->plan && tds_row_plan_new(net_bulk_session(bk), TDS_TOK_ROW, m->wcols, nw, &m->plan)) {
+            ne.code = NET_E_ARG;
+            snprintf(ne.message, sizeof ne.message, "a column type cannot be bulk loaded");
+            return bulk_fail(m, bk, &ne, "bulk load");
         }
-        return bulk_fail(m, bk, &ne, "bulk load");
+        if (net_bulk_rows(bk, m->plan, vals, b->nrows, &put, &ne)) {
+            if (ne.code == NET_E_ARG) { /* the plan refused row put: say which */
+                char msg[300];
+                snprintf(msg, sizeof msg, "row %zu of the batch: a value does not fit its column (%s)", put + 1,
+                         ne.message);
+                snprintf(ne.message, sizeof ne.message, "%s", msg);
+            }
+            return bulk_fail(m, bk, &ne, "bulk load");
+        }
     }
     uint64_t rows = 0;
     if ((rc = net_bulk_end(bk, &rows, &ne))) {
