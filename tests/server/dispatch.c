@@ -259,6 +259,11 @@ static void conn_dispatch(net_conn *c, tds_event *ev)
     case TDS_EV_ROW:
         if (c->bulk_active && !c->bulk_failed)
             r = srv_bulk_row(c->qc, ev->u.row.cols, ev->u.row.values, ev->u.row.ncols);
+        if (r == SRV_BULK_CLOSE) {
+            net_log(c, "fault: closing in mid-bulk");
+            net_conn_close(c);
+            return;
+        }
         break;
     case TDS_EV_DONE:
     case TDS_EV_MESSAGE_END:
