@@ -90,9 +90,9 @@ static int put(cli_csv *c, char ch)
 
 static int field_begin(cli_csv *c, bool quoted)
 {
+    if (c->nf >= c->max_fields)
+        return fail(c, "too many fields");
     if (c->nf == c->fcap) {
-        if (c->nf >= c->max_fields)
-            return fail(c, "too many fields");
         size_t cap = c->fcap ? c->fcap * 2 : 64;
         size_t *o = realloc(c->off, cap * sizeof *o);
         if (!o)

@@ -1,7 +1,7 @@
 /*
  * jsonl_parse.c — one JSONL line (a JSON object) into (key, field) pairs
- * with cJSON: strings as their UTF-8 text, integers exactly (up to 2^53,
- * what a double holds; larger ones are floats), other numbers in the
+ * with cJSON: strings as their UTF-8 text, integers exactly (below 2^53,
+ * what a double holds exactly; larger ones are floats), other numbers in the
  * shortest text that reads back the same, true/false, null, and nested
  * objects/arrays as their compact JSON text (loaded as text).
  *
@@ -108,7 +108,7 @@ int cli_jsonl_record(const char *line, size_t len, cli_jsonl_fn fn, void *ud, ch
             break;
         case cJSON_Number: {
             double d = m->valuedouble;
-            if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
+            if (d == floor(d) && fabs(d) < 9007199254740992.0) {
                 snprintf(num, sizeof num, "%.0f", d);
                 v.kind = CLI_FV_INT;
             } else {
