@@ -79,6 +79,11 @@ for shape in narrow wide; do
     e=$(now)
     echo "$e - $s" | bc
   done | best)
+  # every row arrived
+  rm -f "$work/count.csv"
+  "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT COUNT(*) AS n FROM ${shape}_ours" \
+    --dest-uri "csv:///$work/count.csv" --dest-table x --no-load-timestamp >/dev/null 2>&1
+  [ "$(tail -1 "$work/count.csv" | tr -d '\r')" = "$rows" ] || { echo "tdspipe loaded $(tail -1 "$work/count.csv") rows" >&2; exit 1; }
   # the same table definition for freebcp, empty: tdspipe from the header alone
   head -1 "$csv" >"$work/header.csv"
   "$tdspipe" ingest --source-uri "csv:///$work/header.csv" --source-table x --dest-uri "$U" \
