@@ -26,11 +26,12 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
+: >"$work/srv"
 "$tdstestd" --scenario "$here/tests/server/scenarios/alltypes.json" --port 0 >"$work/srv" 2>"$work/srv.err" &
 pid=$!
 port=
 for _ in $(seq 100); do
-  port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$work/srv" | head -1)
+  port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$work/srv" | head -1 || true)
   [ -n "$port" ] && break
   sleep 0.05
 done

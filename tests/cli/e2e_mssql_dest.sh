@@ -191,5 +191,48 @@ run "second batch dropped" 1 ingest --source-uri "$U" --source-table "query:SELE
   --dest-uri "$F" --dest-table dbo.ft2 --incremental-strategy append --no-load-timestamp --page-size 10
 f_csv dbo.ft2 ft2b.csv; same_file "first batch rolled back with it" ft2a.csv ft2b.csv
 
+# --------------------------------------------- TLS modes and token login
+sh "$src/tests/server/certs.sh" "$work/certs" >/dev/null 2>&1 || bad "certs.sh"
+/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1])); d["logins"].append({"token": "*"})
+json.dump(d, open(sys.argv[2], "w"))' "$src/tests/server/scenarios/alltypes.json" "$work/tls.json"
+start_tls() { # NAME ARGS… → sets tport (and sport for the strict listener)
+  local o=$work/$1.ports; shift
+  : >"$o"
+  "$tdstestd" --scenario "$work/tls.json" --port 0 --tls-cert "$work/certs/server.pem" \
+    --tls-key "$work/certs/server.key" "$@" >"$o" 2>"$o.err" &
+  pids+=($!)
+  tport= sport=
+  for _ in $(seq 100); do
+    tport=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$o" | head -1)
+    sport=$(sed -n 's/^strict-port \([0-9]*\)$/\1/p' "$o" | head -1)
+    [ -n "$tport" ] && { [ "$#" -lt 3 ] || [ -n "$sport" ]; } && break
+    sleep 0.05
+  done
+}
+tls_n=0
+tls_load() { # NAME DEST_URI: 23 rows into a new table, counted back through the same URI
+  tls_n=$((tls_n + 1))
+  run "$1" 0 ingest --source-uri "$U" --source-table dbo.alltypes --dest-uri "$2" --dest-table "dbo.tls_$tls_n" \
+    --incremental-strategy replace --no-load-timestamp
+  rm -f tls.csv
+  "$tdspipe" ingest --source-uri "$2" --source-table "query:SELECT COUNT(*) AS n FROM tls_$tls_n" --dest-uri csv:///tls.csv \
+    --dest-table x --no-load-timestamp >/dev/null 2>&1
+  [ "$(tail -1 tls.csv 2>/dev/null | tr -d '\r')" = 23 ] && ok "$1: rows stored" || bad "$1: rows stored"
+}
+ca=$(printf '%s' "$work/certs/ca.pem" | sed 's|/|%2F|g')
+start_tls tls --tls-mode on --strict-port 0
+T="127.0.0.1:$tport/types"
+tls_load "encrypt=true, certificate checked" "mssql://sa:Passw0rd%21@$T?encrypt=true&ServerCertificate=$ca"
+tls_load "encrypt=optional (login only)" "sqlserver://sa:Passw0rd%21@$T?encrypt=optional&TrustServerCertificate=yes"
+tls_load "encrypt=strict (TDS 8.0)" "mssql://sa:Passw0rd%21@127.0.0.1:$sport/types?encrypt=strict&ServerCertificate=$ca"
+run "untrusted certificate refused" 1 ingest --source-uri "$U" --source-table dbo.alltypes \
+  --dest-uri "mssql://sa:Passw0rd%21@$T?encrypt=true" --dest-table dbo.tls_u --no-load-timestamp
+grep -q "Passw0rd" "$work/err" && bad "password in the message" || ok "no password in the message"
+start_tls fed --tls-mode on --fedauth-required
+tls_load "access-token login" \
+  "azuresql://:eyJ0eXAiOiJKV1QiSECRETTOKEN@127.0.0.1:$tport/types?Authentication=ActiveDirectoryAccessToken&ServerCertificate=$ca"
+
 echo "e2e_mssql_dest: $passes passed, $fails failed"
 [ "$fails" = 0 ]
