@@ -191,6 +191,31 @@ run "second batch dropped" 1 ingest --source-uri "$U" --source-table "query:SELE
   --dest-uri "$F" --dest-table dbo.ft2 --incremental-strategy append --no-load-timestamp --page-size 10
 f_csv dbo.ft2 ft2b.csv; same_file "first batch rolled back with it" ft2a.csv ft2b.csv
 
+# ------------------------------------------- a permission the login lacks
+/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["rules"] = [{"match": "^INSERT BULK", "error": {"number": 4834, "severity": 16, "state": 1,
+               "message": "You do not have permission to use the bulk load statement."}}]
+json.dump(d, open(sys.argv[2], "w"))' "$src/tests/server/scenarios/alltypes.json" "$work/noperm.json"
+: >"$out.p"
+"$tdstestd" --scenario "$work/noperm.json" --port 0 >"$out.p" 2>"$out.p.err" &
+pids+=($!)
+pport=
+for _ in $(seq 100); do
+  pport=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out.p" 2>/dev/null | head -1)
+  [ -n "$pport" ] && break
+  sleep 0.05
+done
+NP="mssql://sa:Passw0rd%21@127.0.0.1:$pport/types?encrypt=disable"
+run "bulk load permission refused" 1 ingest --source-uri "$U" --source-table dbo.alltypes --dest-uri "$NP" \
+  --dest-table dbo.alltypes --incremental-strategy append --no-load-timestamp
+one_line_err "the server's permission message" "You do not have permission to use the bulk load statement"
+rm -f np.csv
+"$tdspipe" ingest --source-uri "$NP" --source-table "query:SELECT * FROM alltypes ORDER BY id" --dest-uri csv:///np.csv \
+  --dest-table x --no-load-timestamp >/dev/null 2>&1
+same_file "target unchanged after the refusal" src.csv np.csv
+
 # --------------------------------------------- TLS modes and token login
 sh "$src/tests/server/certs.sh" "$work/certs" >/dev/null 2>&1 || bad "certs.sh"
 /usr/bin/python3 -c '
