@@ -108,6 +108,14 @@ same "declared values" "$(read_back "SELECT id, points FROM people2 ORDER BY id"
 3,-7.00
 4,2000.00"
 
+# a text key is capped to what an index holds
+run "text primary key" 0 ingest --source-uri csv:///people.csv --source-table people --dest-uri "$U" \
+  --dest-table dbo.people3 --primary-key name --no-load-timestamp
+same "key column nvarchar(450) NOT NULL, others (max)" "$(read_back "SELECT COLUMN_NAME, CHARACTER_MAXIMUM_LENGTH, IS_NULLABLE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'people3' AND DATA_TYPE = 'nvarchar' ORDER BY ORDINAL_POSITION")" \
+"column_name,character_maximum_length,is_nullable
+name,450,NO
+note,-1,YES"
+
 # ------------------------------------------------ bad data past the sample
 {
   echo "id,v"
