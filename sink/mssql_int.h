@@ -1,12 +1,55 @@
 /*
- * mssql_int.h — what the SQL Server sink's files share: type names
- * (mssql_type.c) and the strategy statements (mssql_sql.c) used by the
- * sink itself (mssql.c).
+ * mssql_int.h — what the SQL Server sink's files share: the sink struct,
+ * its requests (mssql.c), type names (mssql_type.c), the T-SQL text
+ * (mssql_sql.c), and the load steps (mssql_load.c, mssql_bulk.c).
  */
 #ifndef TDSPIPE_MSSQL_INT_H
 #define TDSPIPE_MSSQL_INT_H
 
+#include "net.h"
 #include "sink_int.h"
+
+/* The sink (mssql.c owns connecting, requests and lookups; mssql_load.c
+ * begin/commit/abort; mssql_bulk.c the rows). */
+typedef struct ms_sink {
+    sink base;
+    net_opts no;
+    net_client *cl;
+    sink_schema sc;
+    sink_buf sql;
+    char *stage;
+    bool in_txn;
+    bool staged;
+    bool with_ord;
+    bool cdc;            /* Change Tracking merge */
+    tds_column *wcols;   /* bulk description (ncols + ord) */
+    tds_row_plan *plan;
+    tds_value *wide;     /* a batch with the ord column added */
+    size_t wide_cap;
+    uint8_t *ords;       /* ord values' bytes */
+    int64_t ord;
+    /* merge: hashes of the staged keys, to know whether a key repeats */
+    uint64_t *keys;
+    size_t keys_cap, keys_n;
+    bool dup_keys;
+} ms_sink;
+
+/* mssql.c: batches on the sink's connection (reconnecting when it was
+ * lost between loads). A server error becomes "mssql: what: <message>".
+ * run_q gives the first column of the first row as text (found false for
+ * no row or NULL); run_l every column of it as T-SQL literals, one a line. */
+int sink__ms_run(ms_sink *m, const char *sql, const char *what);
+int sink__ms_run_q(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found);
+int sink__ms_run_l(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found,
+                   sink_buf *lits);
+int sink__ms_nomem(ms_sink *m);
+/* Frees what one load allocated. */
+void sink__ms_load_free(ms_sink *m);
+/* mssql_load.c, mssql_bulk.c: the vtable's load functions. */
+int sink__ms_begin(sink *s, const sink_table *t);
+int sink__ms_append(sink *s, const sink_batch *b);
+int sink__ms_commit(sink *s);
+void sink__ms_abort(sink *s);
 
 /* T-SQL type of c. key: capped to an indexable size (nvarchar(450),
  * varchar/varbinary(900)); collate: add COLLATE for known collations. */
