@@ -33,13 +33,12 @@ typedef struct cjson_api {
 
 static const cjson_api *api(char *why, size_t whycap)
 {
-    static cjson_api a;
-    static int state; /* 0 untried, 1 loaded, -1 missing */
 #ifdef TDSCLI_NO_DLOPEN
-    state = -1;
     snprintf(why, whycap, "this tdspipe is fully static and reads no JSONL (use the default build)");
     return NULL;
 #else
+    static cjson_api a;
+    static int state; /* 0 untried, 1 loaded, -1 missing */
     if (state == 0) {
         void *h = dlopen("libcjson.so.1", RTLD_NOW | RTLD_LOCAL);
         if (!h)
