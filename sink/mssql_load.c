@@ -74,7 +74,7 @@ int sink__ms_begin(sink *s, const sink_table *t)
     if (m->with_ord) {
         tds_column *o = &m->wcols[m->sc.ncols];
         tds_column_init(o, TDS_T_INTN, 8, 0, 0);
-        o->flags = TDS_COL_UPDATEABLE;
+        o->flags = 0;
         o->name.ptr = SINK__ORD;
         o->name.len = strlen(SINK__ORD);
     }

@@ -121,8 +121,9 @@ int sink__ms_wire_col(tds_column *w, const tds_column *src, const char *name, co
         if (src->kind == TDS_K_XML)
             w->collation = src->collation;
     }
-    /* Only nullability matters to the server; identity, computed, key… */
-    w->flags = (uint16_t)((src->flags & TDS_COL_NULLABLE) | TDS_COL_UPDATEABLE);
+    /* Only nullability is the client's to say (identity, computed, key…
+     * are the table's); FreeTDS's freebcp sends the same flags. */
+    w->flags = (uint16_t)(src->flags & TDS_COL_NULLABLE);
     w->user_type = 0;
     w->name.ptr = name;
     w->name.len = strlen(name);
