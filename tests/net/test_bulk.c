@@ -121,6 +121,41 @@ Test(bulk, many_packets_all_rows_stored)
     th_stop(&s);
 }
 
+/* The message is streamed: however many rows went in, the engine never
+ * holds more than a flush threshold plus one slice of them. */
+Test(bulk, streams_with_a_bounded_buffer)
+{
+    NEED_SERVER();
+    th_server s;
+    net_client *cl = open_with_table(&s, "bulk6", "");
+    rows r;
+    rows_make(&r, 200000, 1);
+    net_error e;
+    cr_assert_eq(insert_bulk(cl, &e), NET_OK, "%s", e.message);
+    net_bulk *b = net_bulk_begin(cl, r.cols, 2, &e);
+    cr_assert_not_null(b, "%s", e.message);
+    tds_row_plan *p = NULL;
+    cr_assert_eq(tds_row_plan_new(net_bulk_session(b), TDS_TOK_ROW, r.cols, 2, &p), TDS_OK);
+    size_t most = 0, bytes = 0;
+    for (size_t off = 0; off < r.n; off += 5000) {
+        size_t put = 0;
+        cr_assert_eq(net_bulk_rows(b, p, r.v + 2 * off, 5000, &put, &e), NET_OK, "%s", e.message);
+        size_t pend = tds_send_pending(net_bulk_session(b));
+        most = pend > most ? pend : most;
+        for (size_t i = off; i < off + 5000; i++)
+            bytes += 1 + 5 + 2 + r.v[2 * i + 1].len;
+    }
+    cr_assert_gt(bytes, 4u << 20, "the load is several MiB (%zu bytes)", bytes);
+    cr_expect_lt(most, 512u * 1024, "the engine held %zu bytes at most", most);
+    tds_row_plan_free(p);
+    uint64_t n = 0;
+    cr_assert_eq(net_bulk_end(b, &n, &e), NET_OK, "%s", e.message);
+    cr_expect_eq(scalar(cl, "SELECT COUNT(*) FROM bt"), 200000);
+    rows_free(&r);
+    net_client_close(cl);
+    th_stop(&s);
+}
+
 Test(bulk, server_rejection_reported_connection_usable)
 {
     NEED_SERVER();
