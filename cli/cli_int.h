@@ -122,6 +122,16 @@ typedef struct cli_colspec {
 } cli_colspec;
 int cli_colspec_parse(const char *s, cli_colspec *out, char *why, size_t cap);
 
+/* source_file.c: CSV/JSONL files (csv:///path.csv[.gz], jsonl:///…) as
+ * sources. True for those schemes. */
+bool cli_source_file_is(const char *uri);
+/* Reads the file into cb (columns once, then each row) with ud, as
+ * net_client_batch would. Returns NET_OK, NET_E_CANCELLED (a callback
+ * aborted), or NET_E_ARG/NET_E_IO/NET_E_NOMEM with ne->message naming
+ * the file, line and column. specs: --columns (types, renames). */
+int cli_source_file_run(const char *uri, const cli_colspec *specs, size_t nspecs, const net_result_cb *cb,
+                        void *ud, net_error *ne);
+
 /* Catalog facts of a table source. */
 typedef struct cli_catalog {
     cli_list names, types;   /* COLUMN_NAME, DATA_TYPE in ordinal order */

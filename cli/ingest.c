@@ -470,7 +470,8 @@ int cli_ingest(const cli_opts *o)
     char maxbuf[256];
 
     /* ---- everything that can be checked without a connection */
-    if ((code = cli_uri_mssql(o->source_uri, &no, &ct, err, sizeof err)))
+    bool file_src = cli_source_file_is(o->source_uri); /* CSV/JSONL: no SQL Server to read */
+    if (!file_src && (code = cli_uri_mssql(o->source_uri, &no, &ct, err, sizeof err)))
         goto out;
     /* Flags win over the URI's parameters. */
     if (o->query_timeout_s > 0)
@@ -499,7 +500,7 @@ int cli_ingest(const cli_opts *o)
     }
     l.nspecs = o->columns.n;
     if (l.nspecs) {
-        if (sn.is_query) {
+        if (sn.is_query && !file_src) {
             snprintf(err, sizeof err, "--columns needs a table source (cast in the query instead)");
             code = CLI_EXIT_USAGE;
             goto out;
@@ -531,20 +532,22 @@ int cli_ingest(const cli_opts *o)
     no.stream_plp = true;
     net_error ne;
     memset(&ne, 0, sizeof ne);
-    cl = net_client_open(&no, &ne);
-    if (!cl) {
+    if (!file_src)
+        cl = net_client_open(&no, &ne);
+    if (!cl && !file_src) {
         snprintf(err, sizeof err, "cannot connect to SQL Server: %s", ne.message[0] ? ne.message : net_strerror(ne.code));
         code = CLI_EXIT_LOAD;
         goto out;
     }
-    net_client_cancel_on_signals(cl, true);
+    if (cl)
+        net_client_cancel_on_signals(cl, true);
     cli_select sel;
     memset(&sel, 0, sizeof sel);
     sel.o = o;
     sel.specs = l.specs;
     sel.nspecs = l.nspecs;
     sel.strategy = l.strategy;
-    if (!sn.is_query) {
+    if (!sn.is_query && !file_src) {
         if ((code = cli_catalog_read(cl, &sn, &cat, err, sizeof err)))
             goto out;
         l.cat = sel.cat = &cat;
@@ -595,7 +598,9 @@ int cli_ingest(const cli_opts *o)
         l.hi_text = o->interval_end;
     }
 
-    if (!sn.is_query) {
+    if (file_src) {
+        /* the whole file is read; its rows are not filtered by the cursor */
+    } else if (!sn.is_query) {
         if (cli_select_table(&sel, &sn, lo, lo_strict, hi, &sql)) {
             code = sel.code;
             snprintf(err, sizeof err, "%s", sel.err);
@@ -611,7 +616,7 @@ int cli_ingest(const cli_opts *o)
     }
 
     int64_t known = o->sql_limit;
-    if (!sn.is_query && !lo && !hi && o->progress == CLI_PROGRESS_INTERACTIVE && isatty(STDERR_FILENO)) {
+    if (cl && !sn.is_query && !lo && !hi && o->progress == CLI_PROGRESS_INTERACTIVE && isatty(STDERR_FILENO)) {
         int64_t est = cli_select_estimate(cl, &sn);
         if (est >= 0 && (known < 0 || est < known))
             known = est;
@@ -623,10 +628,12 @@ int cli_ingest(const cli_opts *o)
     cb.row = on_row;
     cb.plp = on_plp;
     memset(&ne, 0, sizeof ne);
-    int rc = net_client_batch(cl, sql, &cb, &l, &ne);
+    int rc = file_src ? cli_source_file_run(o->source_uri, l.specs, l.nspecs, &cb, &l, &ne)
+                      : net_client_batch(cl, sql, &cb, &l, &ne);
     bool ok = rc == NET_OK || (rc == NET_E_CANCELLED && l.limit_hit);
     if (!l.fail && !ok) {
-        failf(&l, CLI_EXIT_LOAD, "reading from SQL Server failed: %s", ne.message[0] ? ne.message : net_strerror(rc));
+        failf(&l, CLI_EXIT_LOAD, "%s%s", file_src ? "" : "reading from SQL Server failed: ",
+              ne.message[0] ? ne.message : net_strerror(rc));
     }
     if (!l.fail && !l.begun)
         failf(&l, CLI_EXIT_LOAD, "the source returned no result set");

@@ -346,8 +346,11 @@ int cli_uri_dest(const char *uri, sink_options *so, char *err, size_t errcap)
     memset(so, 0, sizeof *so);
     if (!uri || scheme_of(uri, sch, sizeof sch) < 0)
         return fail(err, errcap, "destination URI has no scheme (e.g. duckdb:///out.duckdb)%s", "");
-    if (cli_uri_is_mssql(uri))
-        return fail(err, errcap, "SQL Server as a destination is not supported yet (scheme '%s')", sch);
+    if (cli_uri_is_mssql(uri)) { /* net_opts_from_uri reads it at sink_open */
+        if (strstr(sch, "+ct"))
+            return fail(err, errcap, "'%s' is a source scheme; use mssql:// for a destination", sch);
+        return 0;
+    }
     if (!strcmp(sch, "discard"))
         return 0;
     const char *rest = strstr(uri, "://") + 3;

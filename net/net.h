@@ -253,6 +253,40 @@ void net_client_cancel(net_client *cl);
 net_conn *net_client_conn(net_client *cl);
 void net_client_close(net_client *cl);
 
+/* ------------------------------------------------------------ bulk load */
+
+/* BulkLoadBCP ([MS-TDS] 2.2.6.1): after a successful "INSERT BULK t (…)"
+ * batch on cl, one message of type 0x07 carries COLMETADATA, ROW tokens
+ * and a DONE. Packets go to the server as they fill, with back-pressure,
+ * so memory stays bounded whatever the row count.
+ *
+ *   net_bulk *b = net_bulk_begin(cl, cols, n, &err);   COLMETADATA
+ *   net_bulk_rows(b, plan, vals, nrows, &nput, &err)  … n×   (or put ROW
+ *       tokens into net_bulk_session(b) yourself, then net_bulk_flush)
+ *   net_bulk_end(b, &rows, &err)   DONE, reply: NET_OK or NET_E_SERVER
+ *                                  with the server's first error
+ *   net_bulk_abort(b)              closes the connection instead (the
+ *                                  server rolls back its transaction)
+ *
+ * cols describe the values as sent (the bulk rules apply: xml as
+ * nvarchar(max), decimal as DECIMALN…). A failure while sending (the
+ * server closed the connection or answered early) is reported by the next
+ * call; after any failure only net_bulk_end or net_bulk_abort remain,
+ * both of which free b. */
+typedef struct net_bulk net_bulk;
+net_bulk *net_bulk_begin(net_client *cl, const tds_column *cols, uint16_t ncols, net_error *err);
+/* The session to put ROW tokens into; NULL once the request ended. Valid
+ * until the next net_bulk_* call. */
+tds_session *net_bulk_session(net_bulk *b);
+/* Rows through a plan (tds_row_plan_new with TDS_TOK_ROW). *nput: rows
+ * written. A bad value gives NET_E_ARG (row *nput left no bytes). */
+int net_bulk_rows(net_bulk *b, const tds_row_plan *p, const tds_value *vals, size_t nrows,
+                  size_t *nput, net_error *err);
+/* Sends full packets and waits while the socket is behind. */
+int net_bulk_flush(net_bulk *b, net_error *err);
+int net_bulk_end(net_bulk *b, uint64_t *rows, net_error *err);
+void net_bulk_abort(net_bulk *b);
+
 /* ------------------------------------------------------------- retries */
 
 /* True for faults worth another attempt: server errors 4060, 40197, 40501,

@@ -18,6 +18,8 @@
     X(sqlite)        \
     X(postgres)      \
     X(duckdb)        \
+    X(mssql)         \
+    X(azuresql)      \
     X(discard)
 
 #define SINK_DECLARE(n) extern const sink_vtable sink_##n##_vtable;

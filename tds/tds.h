@@ -754,6 +754,10 @@ int tds_put_colmetadata(tds_session *s, const tds_column *cols, uint16_t n);
  * 8000 bytes; use tds_put_row_nbc for NBCROW (nulls as a bitmap). */
 int tds_put_row(tds_session *s, const tds_column *cols, const tds_value *vals, uint16_t n);
 int tds_put_nbcrow(tds_session *s, const tds_column *cols, const tds_value *vals, uint16_t n);
+/* One value of a ROW being written piece by piece (after the token byte
+ * put with tds_put_bytes), framed as tds_put_row would; PLP columns may
+ * instead use tds_put_plp_begin/chunk/end (bulk load, unknown length). */
+int tds_put_value(tds_session *s, const tds_column *c, const tds_value *v);
 /* Row plans: a precomputed encoder for many rows of one result set.
  *
  * tds_row_plan_new() works out once, per column, what tds_put_row()

@@ -453,6 +453,16 @@ int tds_put_nbcrow(tds_session *s, const tds_column *cols, const tds_value *vals
     return put_row_any(s, TDS_TOK_NBCROW, cols, vals, n);
 }
 
+int tds_put_value(tds_session *s, const tds_column *c, const tds_value *v)
+{
+    int rc = check_open(s);
+    if (rc)
+        return rc;
+    if (!c || !v)
+        return TDS_E_ARG;
+    return tds__value_put(s, c, v);
+}
+
 int tds_put_returnvalue(tds_session *s, uint16_t ordinal, const char *name, uint8_t status,
                         const tds_column *col, const tds_value *val)
 {

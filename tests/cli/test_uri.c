@@ -151,13 +151,14 @@ Test(uri, destinations)
     static const char *const ok[] = {"duckdb:///x.duckdb", "duckdb:////tmp/x.duckdb", "postgresql://u:p@h:5432/db",
                                      "postgres://h/db?sslmode=disable", "sqlite:///x.db", "csv:///x.csv",
                                      "csv:///x.csv.gz", "jsonl:///x.jsonl", "jsonl:///x.jsonl.gz", "discard://",
-                                     NULL};
+                                     "mssql://u:p@h/db", "sqlserver://h/db?encrypt=strict",
+                                     "azuresql://srv.database.windows.net/db", "azure-sql://h/db", NULL};
     for (size_t i = 0; ok[i]; i++) {
         sink_options so;
         char err[512];
         cr_expect_eq(cli_uri_dest(ok[i], &so, err, sizeof err), 0, "%s: %s", ok[i], err);
     }
-    static const char *const bad[] = {"bigquery://p/d", "mssql://u:p@h/db", "csv:///", "csv://", "x.csv",
+    static const char *const bad[] = {"bigquery://p/d", "mssql+ct://u:p@h/db", "csv:///", "csv://", "x.csv",
                                       "postgresql://u:p w@h/db", NULL};
     for (size_t i = 0; bad[i]; i++) {
         sink_options so;

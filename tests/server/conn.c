@@ -130,7 +130,19 @@ void net_conn_pump_tls(net_conn *c)
     while (c->tls_wire && !c->held && !c->closing && c->state != NC_CLOSING) {
         uint8_t *p;
         size_t n;
-        if (tds_recv_buf(c->s, &p, &n) != TDS_OK || n == 0) {
+        if (tds_recv_buf(c->s, &p, &n) == TDS_OK && n == 0) {
+            /* a whole message whose last event (its end) is still to be
+             * pulled, e.g. after a BULK message: pull it, then read on */
+            net_conn_events(c);
+            if (c->held || c->closing || c->state == NC_CLOSING)
+                return;
+            if (tds_recv_buf(c->s, &p, &n) == TDS_OK && n == 0) {
+                net_log(c, "engine lends no buffer with no event pending");
+                net_conn_close(c);
+                return;
+            }
+        }
+        if (tds_session_error(c->s) || n == 0) {
             net_conn_close(c);
             return;
         }

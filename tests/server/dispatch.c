@@ -254,11 +254,25 @@ static void conn_dispatch(net_conn *c, tds_event *ev)
     case TDS_EV_COLMETADATA:
         c->bulk_active = true;
         c->bulk_failed = false;
+        /* --verbose: the client's bulk metadata, one line per column, so
+         * clients can be compared on the wire (tests/cli/e2e_freebcp_compare.sh) */
+        for (uint16_t i = 0; i < ev->u.colmeta.ncols; i++) {
+            const tds_column *k = &ev->u.colmeta.cols[i];
+            net_log(c, "bulk column %u %s: type 0x%02X len %u prec %u scale %u flags 0x%04X collation %02X%02X%02X%02X%02X",
+                    (unsigned)i, k->name.ptr ? k->name.ptr : "", k->type, (unsigned)k->max_len, k->precision,
+                    k->scale, k->flags, k->collation.raw[0], k->collation.raw[1], k->collation.raw[2],
+                    k->collation.raw[3], k->collation.raw[4]);
+        }
         r = srv_bulk_columns(c->qc, ev->u.colmeta.cols, ev->u.colmeta.ncols);
         break;
     case TDS_EV_ROW:
         if (c->bulk_active && !c->bulk_failed)
             r = srv_bulk_row(c->qc, ev->u.row.cols, ev->u.row.values, ev->u.row.ncols);
+        if (r == SRV_BULK_CLOSE) {
+            net_log(c, "fault: closing in mid-bulk");
+            net_conn_close(c);
+            return;
+        }
         break;
     case TDS_EV_DONE:
     case TDS_EV_MESSAGE_END:

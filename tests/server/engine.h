@@ -65,6 +65,8 @@ srv_cursor *srv_exec_rpc(srv_conn *c, const tds_rpc_decoded *rpc, const tds_para
 /* Bulk load: the BULK message's COLMETADATA, each ROW, then its end. The
  * cursor from srv_bulk_end writes the DONE (or the rejection). */
 int srv_bulk_columns(srv_conn *c, const tds_column *cols, uint16_t n);
+/* SRV_BULK_CLOSE: the close_after_rows fault fired, close the connection. */
+#define SRV_BULK_CLOSE (-2)
 int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uint16_t n);
 srv_cursor *srv_bulk_end(srv_conn *c);
 

@@ -284,6 +284,10 @@ int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uin
         return -1;
     if (c->bulk_err)
         return 0;
+    /* the close_after_rows fault drops the connection in mid-bulk: the
+     * client must find its target as it was (the close rolls back) */
+    if (c->faults.close_after_rows && ++c->bulk_seen >= c->faults.close_after_rows)
+        return SRV_BULK_CLOSE;
     tds_value row[SRV_MAX_COLS];
     for (uint16_t i = 0; i < t->ncols; i++) {
         row[i].ptr = NULL;

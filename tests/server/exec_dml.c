@@ -363,6 +363,23 @@ static bool key_changed(const srv_table *t, const tds_value *a, const tds_value 
     return false;
 }
 
+/* Scratch one expression of the current tuple may need: a conversion of
+ * its largest source value (UTF-16 to UTF-8 or to text at most doubles
+ * it) plus slack; at least the 8 KiB the small cases always had. */
+static size_t expr_scratch(const srv_rs *rs, int nsrc)
+{
+    size_t most = 0;
+    for (int k = 0; k < nsrc; k++) {
+        const srv_table *st = srv_rs_src_table(rs, k);
+        const tds_value *v = srv_rs_src_vals(rs, k);
+        for (int c = 0; st && v && c < st->ncols; c++)
+            if (!(v[c].flags & TDS_VF_NULL) && v[c].len > most)
+                most = v[c].len;
+    }
+    size_t need = 2 * most + 256;
+    return need < 8192 ? 8192 : need;
+}
+
 /* Builds the updated row of the current tuple (target is source tk). */
 static int update_row(srv_cursor *cur, tds_session *s, srv_rs *rs, int tk, srv_table *t, const sql_assign *set,
                       int nset, pos_map *pm)
@@ -372,9 +389,14 @@ static int update_row(srv_cursor *cur, tds_session *s, srv_rs *rs, int tk, srv_t
     memcpy(vals, srv_rs_src_vals(rs, tk), t->ncols * sizeof *vals);
     tds_value old[SRV_MAX_COLS];
     srv_table_row(t, off, old);
-    uint8_t *mem = malloc(65536);
-    if (!mem)
+    size_t per = expr_scratch(rs, tk + 1), memcap = 65536 + (size_t)nset * per;
+    uint8_t *mem = malloc(memcap);
+    char *buf = malloc(per);
+    if (!mem || !buf) {
+        free(mem);
+        free(buf);
         return -1;
+    }
     size_t used = 0;
     int rc = 0;
     for (int i = 0; i < nset && !rc; i++) {
@@ -385,8 +407,7 @@ static int update_row(srv_cursor *cur, tds_session *s, srv_rs *rs, int tk, srv_t
             break;
         }
         srv_val v;
-        char buf[8192];
-        if (srv_rs_eval(rs, set[i].e, &v, buf, sizeof buf) < 0) {
+        if (srv_rs_eval(rs, set[i].e, &v, buf, per) < 0) {
             int32_t err;
             char msg[512];
             srv_rs_error(rs, &err, msg, sizeof msg);
@@ -394,7 +415,7 @@ static int update_row(srv_cursor *cur, tds_session *s, srv_rs *rs, int tk, srv_t
             rc = -1;
             break;
         }
-        int64_t n = sv_to_wire(&t->cols[c], &v, mem + used, 65536 - used);
+        int64_t n = sv_to_wire(&t->cols[c], &v, mem + used, memcap - used);
         if (n == (int64_t)SRV_NULL_LEN) {
             if (!t->cols[c].nullable) {
                 srv_put_error(cur, s, 515, 16, 2,
@@ -435,6 +456,7 @@ static int update_row(srv_cursor *cur, tds_session *s, srv_rs *rs, int tk, srv_t
         }
     }
     free(mem);
+    free(buf);
     return rc;
 }
 
@@ -597,11 +619,17 @@ static int merge(srv_cursor *cur, tds_session *s, const sql_stmt *st, srv_table 
             }
         } else if (st->merge_notmatched) {
             srv_val vals[SRV_MAX_COLS];
-            static char bufs[SRV_MAX_COLS][4096];
+            /* each value keeps its own scratch until the row is stored */
+            size_t per = expr_scratch(rs, 2);
+            char *bufs = malloc((size_t)(st->nmerge_ins ? st->nmerge_ins : 1) * per);
+            if (!bufs) {
+                rc = -1;
+                break;
+            }
             for (int c = 0; c < t->ncols; c++)
                 vals[c] = sv_null();
             for (int c = 0; c < st->nmerge_ins && !rc; c++)
-                if (srv_rs_eval(rs, st->merge_ins_vals[c], &vals[map[c]], bufs[c], sizeof bufs[c]) < 0) {
+                if (srv_rs_eval(rs, st->merge_ins_vals[c], &vals[map[c]], bufs + (size_t)c * per, per) < 0) {
                     srv_rs_error(rs, &err, msg, sizeof msg);
                     srv_put_error(cur, s, err, 16, 1, "%s", msg);
                     rc = -1;
@@ -621,6 +649,7 @@ static int merge(srv_cursor *cur, tds_session *s, const sql_stmt *st, srv_table 
                     count++;
                 }
             }
+            free(bufs);
         }
     }
     if (!rc && st->merge_delete_notmatched_src) {

@@ -288,6 +288,7 @@ struct srv_conn {
     int32_t bulk_err;
     char bulk_errmsg[512];
     uint64_t bulk_heap_mark;
+    uint64_t bulk_seen;      /* bulk rows received on this connection (faults) */
 };
 
 srv_database *srv_db_find(srv_db *db, const char *name);

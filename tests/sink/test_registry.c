@@ -13,18 +13,22 @@
 
 Test(registry, every_destination_is_registered)
 {
-    static const char *const want[] = { "csv", "jsonl", "sqlite", "postgresql", "duckdb", "discard" };
+    static const char *const want[] = { "csv", "jsonl", "sqlite", "postgresql", "duckdb", "mssql", "azuresql",
+                                        "discard" };
     const sink_vtable *const *r = sink_registry();
     size_t n = 0;
     while (r[n])
         n++;
-    cr_assert_eq(n, 6);
-    for (size_t i = 0; i < 6; i++) {
+    cr_assert_eq(n, 8);
+    for (size_t i = 0; i < 8; i++) {
         const sink_vtable *vt = sink_find(want[i], strlen(want[i]));
         cr_assert_not_null(vt, "%s", want[i]);
         cr_assert(vt->open && vt->begin && vt->append && vt->commit && vt->abort && vt->close);
     }
     cr_assert_eq(sink_find("postgres", 8), sink_find("postgresql", 10));
+    cr_assert_eq(sink_find("sqlserver", 9), sink_find("mssql", 5));
+    cr_assert_eq(sink_find("azure-sql", 9), sink_find("azuresql", 8));
+    cr_assert(sink_find("mssql", 5)->lookup && sink_find("azuresql", 8)->lookup);
     cr_assert_eq(sink_find("CSV", 3), sink_find("csv", 3));
     cr_assert_null(sink_find("mysql", 5));
 }
