@@ -594,6 +594,15 @@ def scripted(r):
     r.sync("changes after resnapshot", e, quiet=False)
     src.update(e, ("4",), (44,))
     r.sync("--full-refresh", e, extra=("--full-refresh",), replace=True, quiet=False)
+    # TRUNCATE TABLE drops the change log: the cursor expires
+    src.insert(e, ("5",), (5,))
+    r.sync("before truncate", e)
+    srv.execute("expdb", "TRUNCATE TABLE e")
+    e.rows, e.hist = {}, {}
+    r.fail("cursor after TRUNCATE TABLE", e, 1, "--full-refresh")
+    r.sync("resnapshot after TRUNCATE TABLE", e, extra=("--ct-expired", "resnapshot"), replace=True, quiet=False)
+    src.insert(e, ("6",), (6,))
+    r.sync("changes after truncate", e, quiet=False)
 
     # tracking off, no key
     r.fail("tracking off for the database", _named("off", "offdb"), 1, "not enabled for database")
