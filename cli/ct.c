@@ -113,7 +113,7 @@ static int sc_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_va
     return NET_ROW_NEXT;
 }
 
-static int run_scalars(net_client *cl, const char *sql, size_t n, char (*v)[2][64], bool (*null)[2],
+static int run_scalars(net_client *cl, const char *sql, size_t n, char (*v)[2][64], bool (*null)[2], bool retry,
                        net_error *ne)
 {
     scalars s = {n, 0, v, null, false};
@@ -126,7 +126,8 @@ static int run_scalars(net_client *cl, const char *sql, size_t n, char (*v)[2][6
     cb.columns = sc_columns;
     cb.row = sc_row;
     memset(ne, 0, sizeof *ne);
-    int rc = net_client_batch(cl, sql, &cb, &s, ne);
+    /* retrying reconnects: fine before the read's transaction, never in it */
+    int rc = retry ? net_client_batch_retry(cl, sql, &cb, &s, ne) : net_client_batch(cl, sql, &cb, &s, ne);
     if (rc == NET_OK && (s.bad || s.cur != n)) {
         snprintf(ne->message, sizeof ne->message, "unexpected answer to a Change Tracking query");
         rc = NET_E_PROTO;
@@ -347,7 +348,7 @@ int cli_ct_prepare(cli_ct *ct, net_client *cl, sink *sk, const cli_opts *o, cons
     char v[4][2][64];
     bool null[4][2];
     net_error ne;
-    int rc = run_scalars(cl, b.p, 4, v, null, &ne);
+    int rc = run_scalars(cl, b.p, 4, v, null, true, &ne);
     free(b.p);
     if (rc)
         return ct_errf(err, cap, CLI_EXIT_LOAD, "reading the Change Tracking settings: %s",
@@ -455,7 +456,7 @@ int cli_ct_read(cli_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, n
     }
     char v[1][2][64];
     bool null[1][2];
-    int rc = run_scalars(cl, b.p, 1, v, null, ne);
+    int rc = run_scalars(cl, b.p, 1, v, null, false, ne);
     free(b.p);
     if (rc)
         return rc;

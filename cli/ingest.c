@@ -649,7 +649,8 @@ int cli_ingest(const cli_opts *o)
     }
 
     int64_t known = o->sql_limit;
-    if (!sn.is_query && !lo && !hi && o->progress == CLI_PROGRESS_INTERACTIVE && isatty(STDERR_FILENO)) {
+    if (!sn.is_query && !lo && !hi && (!ct || ctr.snapshot) && o->progress == CLI_PROGRESS_INTERACTIVE &&
+        isatty(STDERR_FILENO)) {
         int64_t est = cli_select_estimate(cl, &sn);
         if (est >= 0 && (known < 0 || est < known))
             known = est;
