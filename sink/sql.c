@@ -157,20 +157,44 @@ static bool is_key_col(const sink_schema *sc, size_t i)
 static int sql_merge_cdc(sink_buf *b, const sink_schema *sc, const char *stage)
 {
     const char *T = sc->table;
+    /* 1: a staged row loses to another staged row of its key with a higher
+     * version, a delete at the same version, or a later ord. (EXISTS, not
+     * NOT IN: PostgreSQL plans it as a hash join at any size.) */
     int rc = sink__buf_puts(b, "DELETE FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
-    rc |= sink__buf_puts(b, " WHERE \"" SINK__ORD "\" NOT IN (SELECT \"" SINK__ORD "\" FROM (SELECT \"" SINK__ORD
-                            "\", row_number() OVER (PARTITION BY ");
+    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " AS \"_tdspipe_w\" WHERE ");
     for (size_t k = 0; k < sc->npk; k++) {
         if (k)
-            rc |= sink__buf_puts(b, ", ");
-        rc |= sink__sql_ident(b, sc->names[sc->pk[k]]);
+            rc |= sink__buf_puts(b, " AND ");
+        rc |= qcol(b, "_tdspipe_w", sc->names[sc->pk[k]]);
+        rc |= sink__buf_puts(b, " = ");
+        rc |= qcol(b, stage, sc->names[sc->pk[k]]);
     }
-    rc |= sink__buf_puts(b, " ORDER BY \"_cdc_lsn\" DESC, \"_cdc_deleted\" DESC, \"" SINK__ORD
-                            "\" DESC) AS \"_tdspipe_rn\" FROM ");
-    rc |= sink__sql_qname(b, sc->schema, stage);
-    rc |= sink__buf_puts(b, ") AS \"_tdspipe_x\" WHERE \"_tdspipe_rn\" = 1);\n");
+    rc |= sink__buf_puts(b, " AND (");
+    rc |= qcol(b, "_tdspipe_w", "_cdc_lsn");
+    rc |= sink__buf_puts(b, " > ");
+    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " OR (");
+    rc |= qcol(b, "_tdspipe_w", "_cdc_lsn");
+    rc |= sink__buf_puts(b, " = ");
+    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " AND (");
+    rc |= qcol(b, "_tdspipe_w", "_cdc_deleted");
+    rc |= sink__buf_puts(b, " AND NOT ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= sink__buf_puts(b, " OR (");
+    rc |= qcol(b, "_tdspipe_w", "_cdc_deleted");
+    rc |= sink__buf_puts(b, " = ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= sink__buf_puts(b, " AND ");
+    rc |= qcol(b, "_tdspipe_w", SINK__ORD);
+    rc |= sink__buf_puts(b, " > ");
+    rc |= qcol(b, stage, SINK__ORD);
+    rc |= sink__buf_puts(b, ")))));\n");
 
+    /* 2 */
     rc |= sink__buf_puts(b, "DELETE FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
     rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
@@ -193,6 +217,7 @@ static int sql_merge_cdc(sink_buf *b, const sink_schema *sc, const char *stage)
     rc |= qcol(b, stage, "_cdc_deleted");
     rc |= sink__buf_puts(b, ")));\n");
 
+    /* 3: UPDATE … FROM (SQLite ≥ 3.33, PostgreSQL, DuckDB) */
     rc |= sink__buf_puts(b, "UPDATE ");
     rc |= sink__sql_qname(b, sc->schema, T);
     rc |= sink__buf_puts(b, " SET ");
@@ -204,22 +229,18 @@ static int sql_merge_cdc(sink_buf *b, const sink_schema *sc, const char *stage)
             rc |= sink__buf_puts(b, ", ");
         first = false;
         rc |= sink__sql_ident(b, sc->names[i]);
-        rc |= sink__buf_puts(b, " = (SELECT ");
+        rc |= sink__buf_puts(b, " = ");
         rc |= qcol(b, stage, sc->names[i]);
-        rc |= sink__buf_puts(b, " FROM ");
-        rc |= sink__sql_qname(b, sc->schema, stage);
-        rc |= sink__buf_puts(b, " WHERE ");
-        rc |= key_match(b, sc, stage);
-        rc |= sink__buf_putc(b, ')');
     }
-    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
+    rc |= sink__buf_puts(b, " FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
     rc |= sink__buf_puts(b, " WHERE ");
     rc |= key_match(b, sc, stage);
     rc |= sink__buf_puts(b, " AND ");
     rc |= qcol(b, stage, "_cdc_deleted");
-    rc |= sink__buf_puts(b, ");\n");
+    rc |= sink__buf_puts(b, ";\n");
 
+    /* 4 */
     rc |= sink__buf_puts(b, "INSERT INTO ");
     rc |= sink__sql_qname(b, sc->schema, T);
     rc |= sink__buf_puts(b, " (");
