@@ -154,13 +154,34 @@ static bool is_key_col(const sink_schema *sc, size_t i)
  *   5. staged inserts/updates replace the target's row (DELETE + INSERT).
  * _cdc_lsn is the 20-digit zero-padded version, so text order is version
  * order. */
+/* CREATE INDEX on the stage's key: the merge statements look keys up in
+ * the stage from correlated subqueries, which SQLite otherwise answers with
+ * a scan of the stage per row (quadratic). Dropped with the stage. */
+static int stage_key_index(sink_buf *b, const sink_schema *sc, const char *stage)
+{
+    int rc = sink__buf_puts(b, "CREATE INDEX \"");
+    for (const char *p = stage; *p; p++)
+        rc |= (*p == '"' ? sink__buf_puts(b, "\"\"") : sink__buf_putc(b, *p));
+    rc |= sink__buf_puts(b, "_key\" ON ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " (");
+    for (size_t k = 0; k < sc->npk; k++) {
+        if (k)
+            rc |= sink__buf_puts(b, ", ");
+        rc |= sink__sql_ident(b, sc->names[sc->pk[k]]);
+    }
+    rc |= sink__buf_puts(b, ");\n");
+    return rc;
+}
+
 static int sql_merge_cdc(sink_buf *b, const sink_schema *sc, const char *stage)
 {
     const char *T = sc->table;
+    int rc = stage_key_index(b, sc, stage);
     /* 1: a staged row loses to another staged row of its key with a higher
      * version, a delete at the same version, or a later ord. (EXISTS, not
      * NOT IN: PostgreSQL plans it as a hash join at any size.) */
-    int rc = sink__buf_puts(b, "DELETE FROM ");
+    rc |= sink__buf_puts(b, "DELETE FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
     rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
@@ -290,7 +311,8 @@ int sink__sql_merge(sink_buf *b, const sink_schema *sc, const char *stage)
 {
     if (sc->cdc)
         return sql_merge_cdc(b, sc, stage);
-    int rc = sink__buf_puts(b, "DELETE FROM ");
+    int rc = stage_key_index(b, sc, stage);
+    rc |= sink__buf_puts(b, "DELETE FROM ");
     rc |= sink__sql_qname(b, sc->schema, sc->table);
     rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
