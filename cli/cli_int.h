@@ -234,7 +234,7 @@ int cli_ct_read(cli_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, n
  * 0 or a sink_err. */
 int cli_ct_save(cli_ct *ct, sink *sk);
 void cli_ct_free(cli_ct *ct);
-/* ct_rows.c: the adapter's callbacks (ct_rows.c). */
+/* ct_rows.c: the result adapter's callbacks (ud: the cli_ct). */
 extern const net_result_cb cli_ct_rows_cb;
 
 /* ingest.c */
