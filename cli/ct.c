@@ -357,10 +357,14 @@ int cli_ct_prepare(cli_ct *ct, net_client *cl, sink *sk, const cli_opts *o, cons
         return ct_errf(err, cap, CLI_EXIT_LOAD,
                        "Change Tracking is not enabled for database '%s' "
                        "(ALTER DATABASE ... SET CHANGE_TRACKING = ON)", db);
-    if (null[1][0] || !strcmp(v[1][0], "0") || null[3][0])
+    if (null[1][0] || !strcmp(v[1][0], "0"))
         return ct_errf(err, cap, CLI_EXIT_LOAD,
                        "Change Tracking is not enabled for table %s.%s (ALTER TABLE ... ENABLE CHANGE_TRACKING)",
                        n->schema, n->table);
+    if (null[3][0]) /* tracked, yet no version: SQL Server's answer without the permission */
+        return ct_errf(err, cap, CLI_EXIT_LOAD,
+                       "cannot read the Change Tracking versions of %s.%s (the login needs VIEW CHANGE TRACKING "
+                       "on the table)", n->schema, n->table);
     ct->snap_iso = !null[2][0] && !strcmp(v[2][0], "1");
     uint64_t minv = 0, cur = 0;
     if (!parse_version(v[3][0], &minv) || null[3][1] || !parse_version(v[3][1], &cur))
@@ -447,21 +451,26 @@ int cli_ct_read(cli_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, n
     tbuf b = {0};
     tput(&b, ct->snap_iso ? "SET TRANSACTION ISOLATION LEVEL SNAPSHOT;\n"
                           : "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n");
-    tput(&b, "BEGIN TRANSACTION;\nSELECT CHANGE_TRACKING_CURRENT_VERSION(), CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(");
+    /* SQL Server starts a SNAPSHOT transaction's view at its first data
+     * access: touch the table before reading the version, so the version
+     * is never older than the view the rows are read from */
+    tput(&b, "BEGIN TRANSACTION;\nSELECT TOP (1) 1 FROM ");
+    tput(&b, ct->qname);
+    tput(&b, ";\nSELECT CHANGE_TRACKING_CURRENT_VERSION(), CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(");
     tstr(&b, ct->qname);
     tput(&b, "))");
     if (b.oom) {
         free(b.p);
         return read_fail(ne, "out of memory");
     }
-    char v[1][2][64];
-    bool null[1][2];
-    int rc = run_scalars(cl, b.p, 1, v, null, false, ne);
+    char v[2][2][64];
+    bool null[2][2];
+    int rc = run_scalars(cl, b.p, 2, v, null, false, ne);
     free(b.p);
     if (rc)
         return rc;
     uint64_t minv = 0;
-    if (null[0][0] || null[0][1] || !parse_version(v[0][0], &ct->version) || !parse_version(v[0][1], &minv))
+    if (null[1][0] || null[1][1] || !parse_version(v[1][0], &ct->version) || !parse_version(v[1][1], &minv))
         return read_fail(ne, "Change Tracking was turned off for the table while reading it");
     if (!ct->snapshot && ct->cursor < minv)
         return read_fail(ne, "the Change Tracking cursor (version %" PRIu64 ") expired while reading "

@@ -697,6 +697,20 @@ def checks_once(srv, work):
         c = sqlite3.connect(db) if os.path.exists(db) else None
         n = c.execute("select count(*), min(_cdc_op) from orders").fetchone() if c else None
         same("check scheme %s loads" % scheme, (p.returncode, n), (0, (3, "I")))
+    # a destination table loaded without Change Tracking: no cursor, no _cdc_lsn
+    plain = os.path.join(work, "plain.db")
+    args = ["--source-table", "dbo.orders", "--dest-uri", "sqlite:///" + plain, "--progress", "log"]
+    p = subprocess.run([TDSPIPE, "ingest", "--source-uri", srv.uri("ctdb", "mssql")] + args, capture_output=True, text=True)
+    same("check plain load for the next check", p.returncode, 0)
+    p = subprocess.run([TDSPIPE, "ingest", "--source-uri", srv.uri("ctdb")] + args, capture_output=True, text=True)
+    same("check table without _cdc_lsn or state: exit 1, asks for --full-refresh",
+         (p.returncode, "--full-refresh" in p.stderr, p.stderr.count("\n")), (1, True, 1))
+    p = subprocess.run([TDSPIPE, "ingest", "--source-uri", srv.uri("ctdb"), "--full-refresh"] + args,
+                       capture_output=True, text=True)
+    c = sqlite3.connect(plain)
+    n = c.execute("select count(*), count(_cdc_lsn) from orders").fetchone()
+    c.close()
+    same("check then --full-refresh loads it", (p.returncode, n), (0, (3, 3)))
     # snapshot isolation off: SERIALIZABLE with a warning
     db = os.path.join(work, "nosnap.db")
     p = subprocess.run([TDSPIPE, "ingest", "--source-uri", srv.uri("nosnap"), "--source-table", "dbo.t",
