@@ -22,7 +22,8 @@
  * tables of one destination, each at its own version). Its value is the
  * version as 20 zero-padded digits, the form of _cdc_lsn. A destination
  * table with _cdc_lsn but no state row (loaded by ingestr) resumes from
- * MAX(_cdc_lsn).
+ * MAX(_cdc_lsn); a state row whose table is gone or empty starts over with
+ * a snapshot.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -381,13 +382,20 @@ int cli_ct_prepare(cli_ct *ct, net_client *cl, sink *sk, const cli_opts *o, cons
                        "to keep its cursor, not %s", sink_name(sk));
     if (rc)
         return ct_errf(err, cap, CLI_EXIT_LOAD, "reading the Change Tracking cursor: %s", sink_errmsg(sk));
-    if (!found && !o->full_refresh) {
-        rc = sink_max_value(sk, dest_table, "_cdc_lsn", val, sizeof val, &found);
+    if (!o->full_refresh) {
+        /* MAX(_cdc_lsn): the cursor of a table ingestr loaded; with a state
+         * row, whether the table still holds rows — one dropped or emptied
+         * since would otherwise only get the rows changed after the cursor */
+        char maxv[128];
+        bool any = false;
+        rc = sink_max_value(sk, dest_table, "_cdc_lsn", maxv, sizeof maxv, &any);
         if (rc)
             return ct_errf(err, cap, CLI_EXIT_LOAD,
-                           "destination table %s has no Change Tracking cursor and no readable _cdc_lsn "
-                           "(%s): run with --full-refresh",
+                           "destination table %s has no readable _cdc_lsn (%s): run with --full-refresh",
                            dest_table, sink_errmsg(sk));
+        if (!found && any)
+            snprintf(val, sizeof val, "%s", maxv);
+        found = any;
     }
     if (found && !o->full_refresh) {
         if (!parse_version(val, &ct->cursor))

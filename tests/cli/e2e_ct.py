@@ -732,6 +732,19 @@ def checks_once(srv, work):
     c.close()
     same("check resume from MAX(_cdc_lsn)", (p.returncode, rows, st),
          (0, [(1, "%020d" % 0, "I"), (2, "%020d" % v, "I")], [("%020d" % v,)]))
+    # the state row kept but the destination table dropped: a snapshot again,
+    # not just the changes after the cursor
+    c = sqlite3.connect(db)
+    c.execute("DROP TABLE t")
+    c.commit()
+    c.close()
+    p = subprocess.run([TDSPIPE, "ingest", "--source-uri", srv.uri("nosnap"), "--source-table", "dbo.t",
+                        "--dest-uri", "sqlite:///" + db, "--progress", "log"], capture_output=True, text=True)
+    c = sqlite3.connect(db)
+    rows = c.execute("select id, _cdc_lsn from t order by id").fetchall()
+    c.close()
+    same("check dropped destination table is reloaded whole", (p.returncode, rows),
+         (0, [(1, "%020d" % v), (2, "%020d" % v)]))
 
 
 def main():
