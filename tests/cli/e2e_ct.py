@@ -207,8 +207,10 @@ class Dest:
 
 class Server:
     def __init__(self, scenario_path):
+        # PR_SET_PDEATHSIG: the server goes when this script dies, even by a signal
+        die = lambda: ctypes.CDLL("libc.so.6").prctl(1, 15)  # noqa: E731
         self.p = subprocess.Popen([TDSTESTD, "--scenario", scenario_path, "--port", "0"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, preexec_fn=die)
         line = self.p.stdout.readline()
         if not line.startswith("port "):
             raise SystemExit("tdstestd did not start: %r" % line)
