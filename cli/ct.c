@@ -459,26 +459,28 @@ int cli_ct_read(cli_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, n
     tbuf b = {0};
     tput(&b, ct->snap_iso ? "SET TRANSACTION ISOLATION LEVEL SNAPSHOT;\n"
                           : "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n");
-    /* SQL Server starts a SNAPSHOT transaction's view at its first data
-     * access: touch the table before reading the version, so the version
-     * is never older than the view the rows are read from */
-    tput(&b, "BEGIN TRANSACTION;\nSELECT TOP (1) 1 FROM ");
-    tput(&b, ct->qname);
-    tput(&b, ";\nSELECT CHANGE_TRACKING_CURRENT_VERSION(), CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(");
+    /* The version is read first, before any row. SQL Server starts a
+     * SNAPSHOT transaction's view at its first data access, which is then
+     * no older than the version: a change committed in between has a
+     * higher version, so the changes read (bounded by the version) leaves
+     * it for the next run, and a snapshot row showing it is re-sent then
+     * (the merge is idempotent). Reading the version after the view began
+     * could count a commit the view cannot see, and lose it. */
+    tput(&b, "BEGIN TRANSACTION;\nSELECT CHANGE_TRACKING_CURRENT_VERSION(), CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(");
     tstr(&b, ct->qname);
     tput(&b, "))");
     if (b.oom) {
         free(b.p);
         return read_fail(ne, "out of memory");
     }
-    char v[2][2][64];
-    bool null[2][2];
-    int rc = run_scalars(cl, b.p, 2, v, null, false, ne);
+    char v[1][2][64];
+    bool null[1][2];
+    int rc = run_scalars(cl, b.p, 1, v, null, false, ne);
     free(b.p);
     if (rc)
         return rc;
     uint64_t minv = 0;
-    if (null[1][0] || null[1][1] || !parse_version(v[1][0], &ct->version) || !parse_version(v[1][1], &minv))
+    if (null[0][0] || null[0][1] || !parse_version(v[0][0], &ct->version) || !parse_version(v[0][1], &minv))
         return read_fail(ne, "Change Tracking was turned off for the table while reading it");
     if (!ct->snapshot && ct->cursor < minv)
         return read_fail(ne, "the Change Tracking cursor (version %" PRIu64 ") expired while reading "
