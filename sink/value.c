@@ -211,7 +211,7 @@ static int text_into(sink_buf *b, const tds_column *c, const tds_value *v,
 {
     if (v->flags & TDS_VF_STREAMED)
         return SINK_E_VALUE;
-    if (sink__buf_reserve(b, 64))
+    if (b->cap - b->len <= 64 && sink__buf_reserve(b, 64))
         return SINK_E_NOMEM;
     size_t n = 0;
     int rc = fn(c, v, b->p + b->len, b->cap - b->len, &n);
@@ -382,7 +382,8 @@ void sink_rows_free(sink_rows *r)
     free(r);
 }
 
-static uint8_t *rows_alloc(sink_rows *r, size_t n)
+/* Slow path of rows_alloc: the next kept block, or a new one. */
+static uint8_t *rows_alloc_block(sink_rows *r, size_t n)
 {
     for (;;) {
         if (r->cur && r->cur->cap - r->cur->used >= n) {
@@ -411,6 +412,49 @@ static uint8_t *rows_alloc(sink_rows *r, size_t n)
     }
 }
 
+static inline uint8_t *rows_alloc(sink_rows *r, size_t n)
+{
+    rows_block *b = r->cur;
+    if (b && b->cap - b->used >= n) {
+        uint8_t *p = b->data + b->used;
+        b->used += n;
+        return p;
+    }
+    return rows_alloc_block(r, n);
+}
+
+/* memcpy for the short values most columns hold, without a libc call:
+ * two overlapping loads and stores cover 1..32 bytes, never outside
+ * either buffer. */
+static inline void copy_value(uint8_t *d, const uint8_t *s, size_t n)
+{
+    if (n > 32) {
+        memcpy(d, s, n);
+    } else if (n > 16) {
+        uint64_t a[2], b[2];
+        memcpy(a, s, 16);
+        memcpy(b, s + n - 16, 16);
+        memcpy(d, a, 16);
+        memcpy(d + n - 16, b, 16);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
 static int rows_put(sink_rows *r, const tds_value *row, bool partial)
 {
     if (!r || !row)
@@ -427,23 +471,31 @@ static int rows_put(sink_rows *r, const tds_value *row, bool partial)
     }
     if (!r->cur && r->head)
         r->cur = r->head;
-    tds_value *dst = r->vals + r->nrows * r->ncols;
-    size_t open = 0;
+    /* One allocation for the whole row: its values sit side by side. */
+    size_t total = 0, open = 0;
     for (size_t c = 0; c < r->ncols; c++) {
         if (row[c].flags & TDS_VF_STREAMED) {
             if (!partial)
                 return SINK_E_VALUE;
-            dst[c] = (tds_value){ NULL, 0, TDS_VF_STREAMED };
             open++;
+            continue;
+        }
+        total += row[c].len;
+    }
+    uint8_t *p = NULL;
+    if (total && !(p = rows_alloc(r, total)))
+        return SINK_E_NOMEM;
+    tds_value *dst = r->vals + r->nrows * r->ncols;
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (row[c].flags & TDS_VF_STREAMED) {
+            dst[c] = (tds_value){ NULL, 0, TDS_VF_STREAMED };
             continue;
         }
         dst[c] = row[c];
         if (row[c].len) {
-            uint8_t *p = rows_alloc(r, row[c].len);
-            if (!p)
-                return SINK_E_NOMEM;
-            memcpy(p, row[c].ptr, row[c].len);
+            copy_value(p, row[c].ptr, row[c].len);
             dst[c].ptr = p;
+            p += row[c].len;
         }
     }
     r->nrows++;
