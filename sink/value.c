@@ -471,9 +471,11 @@ static int rows_put(sink_rows *r, const tds_value *row, bool partial)
     }
     if (!r->cur && r->head)
         r->cur = r->head;
-    /* One allocation for the whole row: its values sit side by side. */
+    /* One allocation for the whole row: its values sit side by side.
+     * (ncols in a local: stores through dst could alias *r.) */
+    const size_t nc = r->ncols;
     size_t total = 0, open = 0;
-    for (size_t c = 0; c < r->ncols; c++) {
+    for (size_t c = 0; c < nc; c++) {
         if (row[c].flags & TDS_VF_STREAMED) {
             if (!partial)
                 return SINK_E_VALUE;
@@ -485,18 +487,17 @@ static int rows_put(sink_rows *r, const tds_value *row, bool partial)
     uint8_t *p = NULL;
     if (total && !(p = rows_alloc(r, total)))
         return SINK_E_NOMEM;
-    tds_value *dst = r->vals + r->nrows * r->ncols;
-    for (size_t c = 0; c < r->ncols; c++) {
-        if (row[c].flags & TDS_VF_STREAMED) {
-            dst[c] = (tds_value){ NULL, 0, TDS_VF_STREAMED };
-            continue;
+    tds_value *dst = r->vals + r->nrows * nc;
+    for (size_t c = 0; c < nc; c++) {
+        tds_value v = row[c];
+        if (v.flags & TDS_VF_STREAMED) {
+            v = (tds_value){ NULL, 0, TDS_VF_STREAMED };
+        } else if (v.len) {
+            copy_value(p, v.ptr, v.len);
+            v.ptr = p;
+            p += v.len;
         }
-        dst[c] = row[c];
-        if (row[c].len) {
-            copy_value(p, row[c].ptr, row[c].len);
-            dst[c].ptr = p;
-            p += row[c].len;
-        }
+        dst[c] = v;
     }
     r->nrows++;
     r->open = open;
