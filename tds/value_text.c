@@ -53,34 +53,82 @@ static int64_t signed_of(uint64_t u, int bits)
     return u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1;
 }
 
-/* Decimal text of v, two digits per step from a table (the division by
- * 100 is a multiply), written once from the most significant end. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Writes exactly 8 digits of x (< 10^8) ending just before q. 32-bit
+ * arithmetic, and the four pairs do not wait for each other. */
+static char *put8(char *q, uint32_t x)
+{
+    uint32_t a = x / 10000, b = x % 10000;
+    memcpy(q - 2, digit_pairs + 2 * (b % 100), 2);
+    memcpy(q - 4, digit_pairs + 2 * (b / 100), 2);
+    memcpy(q - 6, digit_pairs + 2 * (a % 100), 2);
+    memcpy(q - 8, digit_pairs + 2 * (a / 100), 2);
+    return q - 8;
+}
+
+/* Decimal text of v, written once from the least significant end: eight
+ * digits at a time while the value is wide, then two per step from a
+ * table (divisions by constants are multiplies). */
 static size_t int_text(int64_t v, char *buf)
 {
-    static const char pairs[201] =
-        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-        "8081828384858687888990919293949596979899";
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    size_t nd = u_digits(u);
-    size_t o = v < 0 ? 1 : 0, n = o + nd;
+    size_t o = v < 0 ? 1 : 0, n = o + u_digits(u);
     if (v < 0)
         buf[0] = '-';
     char *q = buf + n;
     *q = '\0';
-    while (u >= 100) {
-        const char *d = pairs + 2 * (u % 100);
-        u /= 100;
+    while (u >= 100000000) {
+        uint64_t hi = u / 100000000;
+        q = put8(q, (uint32_t)(u - hi * 100000000));
+        u = hi;
+    }
+    uint32_t w = (uint32_t)u;
+    while (w >= 100) {
+        const char *d = digit_pairs + 2 * (w % 100);
+        w /= 100;
         *--q = d[1];
         *--q = d[0];
     }
-    if (u >= 10) {
-        *--q = pairs[2 * u + 1];
-        *--q = pairs[2 * u];
+    if (w >= 10) {
+        *--q = digit_pairs[2 * w + 1];
+        *--q = digit_pairs[2 * w];
     } else {
-        *--q = (char)('0' + u);
+        *--q = (char)('0' + w);
     }
     return n;
+}
+
+/* Text of n / 10^k (k >= 0) in plain notation: |n|'s digits with the
+ * point k from the right, "0." and zeros in front when needed. */
+static size_t scaled_text(int64_t n, int k, char *buf)
+{
+    /* |n| in decimal, then the point k digits from the right */
+    char digits[24];
+    size_t nd = int_text(n < 0 ? -n : n, digits), o = 0;
+    if (n < 0)
+        buf[o++] = '-';
+    if ((size_t)k >= nd) { /* 0.00ddd */
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (size_t z = nd; z < (size_t)k; z++)
+            buf[o++] = '0';
+        memcpy(buf + o, digits, nd);
+        o += nd;
+    } else {
+        memcpy(buf + o, digits, nd - (size_t)k);
+        o += nd - (size_t)k;
+        if (k > 0) {
+            buf[o++] = '.';
+            memcpy(buf + o, digits + nd - (size_t)k, (size_t)k);
+            o += (size_t)k;
+        }
+    }
+    buf[o] = '\0';
+    return o;
 }
 
 /* Most stored floats are short decimals (prices, halves, counts). When
@@ -106,29 +154,7 @@ static size_t float_text_short_decimal(double v, char *buf)
             n /= 10;
             k--;
         }
-        /* |n| in decimal, then the point k digits from the right */
-        char digits[24];
-        size_t nd = int_text(n < 0 ? -n : n, digits), o = 0;
-        if (n < 0)
-            buf[o++] = '-';
-        if ((size_t)k >= nd) { /* 0.00ddd */
-            buf[o++] = '0';
-            buf[o++] = '.';
-            for (size_t z = nd; z < (size_t)k; z++)
-                buf[o++] = '0';
-            memcpy(buf + o, digits, nd);
-            o += nd;
-        } else {
-            memcpy(buf + o, digits, nd - (size_t)k);
-            o += nd - (size_t)k;
-            if (k > 0) {
-                buf[o++] = '.';
-                memcpy(buf + o, digits + nd - (size_t)k, (size_t)k);
-                o += (size_t)k;
-            }
-        }
-        buf[o] = '\0';
-        return o;
+        return scaled_text(n, k, buf);
     }
     return 0;
 }
@@ -160,10 +186,39 @@ size_t tds__float_text(double v, char *buf)
     return (size_t)n;
 }
 
+/* The float (real) counterpart: v is the float nearest to n / 10^k with at
+ * most 6 significant digits and 1e-4 <= |v| < 1e6, which is exactly what
+ * "%.6g" prints (the first precision tds__real_text tries), so write it
+ * directly. Returns 0 otherwise. */
+static size_t real_text_short_decimal(float f, char *buf)
+{
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    double v = f;
+    if (!(fabs(v) >= 1e-4 && fabs(v) < 1e6))
+        return 0;
+    for (int k = 0; k < 7; k++) {
+        double t = v * p10[k];
+        int64_t n = (int64_t)(t < 0 ? t - 0.5 : t + 0.5);
+        if ((float)((double)n / p10[k]) != f)
+            continue;
+        while (k > 0 && n % 10 == 0) {
+            n /= 10;
+            k--;
+        }
+        if (u_digits((uint64_t)(n < 0 ? -n : n)) > 6)
+            return 0;
+        return scaled_text(n, k, buf);
+    }
+    return 0;
+}
+
 size_t tds__real_text(float v, char *buf)
 {
     if (isnan(v) || isinf(v))
         return tds__float_text((double)v, buf);
+    size_t fast = real_text_short_decimal(v, buf);
+    if (fast)
+        return fast;
     int prec = (v != 0 && fabsf(v) < 1.17549435e-38f) ? 1 : 6; /* FLT_DIG */
     int n = 0;
     for (; prec <= 9; prec++) {
