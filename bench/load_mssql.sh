@@ -1,40 +1,63 @@
 #!/usr/bin/env bash
-# load_mssql.sh — rows/s of loading a CSV into SQL Server (build/tdstestd
-# on loopback): `tdspipe ingest` (CSV source → INSERT BULK + BulkLoadBCP,
-# sink/mssql.c) against FreeTDS `freebcp … in` of the same CSV into a
-# table of the same definition. Two shapes: narrow (4 columns) and wide
-# (20 columns), ROWS rows each (default 1,000,000).
+# load_mssql.sh — loads into SQL Server (build/tdstestd on loopback) from
+# the same CSV: `tdspipe ingest` (CSV source → INSERT BULK + BulkLoadBCP,
+# sink/mssql*.c) against FreeTDS `freebcp … in -c` into a table of the same
+# definition. Two shapes: narrow (4 columns) and wide (20 columns).
 #
-#   bench/load_mssql.sh [BUILD_DIR]      (a Release build: build-rel)
-#   env: ROWS=1000000 RUNS=3 (best of RUNS is reported)
+# Called by bench/run (see bench/README.md, "Loads into SQL Server"): it
+# reads BENCH_BUILD_DIR, BENCH_ROWS, BENCH_RUNS, BENCH_MAX_RUN, BENCH_WORK,
+# BENCH_MEASURE, BENCH_LIB and prints one results line per client and shape
+# (clients load-tdspipe and load-freebcp; datasets load-narrow_N and
+# load-wide_N; bytes = the CSV's size). Standalone:
 #
-# Both tools load in batches of 100,000 rows (--page-size / -b); tdspipe
-# reads and converts the CSV itself (typed by --columns, so both tables are
-# created identically and no inference runs), freebcp in char mode.
-# Prints one line per tool and shape, plus the machine's load average (the
-# machine may be shared: compare numbers from the same run only).
+#   bench/load_mssql.sh [BUILD_DIR]     env ROWS (1000000), RUNS (5)
+#
+# Both tools load in batches of 100,000 rows (--page-size / -b). tdspipe
+# reads and converts the CSV itself, typed by --columns so both tables are
+# created identically; freebcp in char mode. One warm-up each, then the
+# runs interleaved (tdspipe, freebcp, tdspipe, …); each run starts from an
+# empty table.
 set -euo pipefail
-build=${1:-build-rel}
-rows=${ROWS:-1000000}
-runs=${RUNS:-3}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=${BENCH_BUILD_DIR:-${1:-$root/build}}
+rows=${BENCH_ROWS:-${ROWS:-1000000}}
+runs=${BENCH_RUNS:-${RUNS:-5}}
+max_run=${BENCH_MAX_RUN:-300}
 tdspipe=$build/tdspipe
 tdstestd=$build/tdstestd
-here=$(cd "$(dirname "$0")/.." && pwd)
-command -v freebcp >/dev/null || { echo "freebcp not found (apt install freetds-bin)"; exit 2; }
-work=$(mktemp -d /tmp/tdspipe-loadbench.XXXXXX)
+command -v freebcp >/dev/null || { echo "freebcp not found (apt install freetds-bin)" >&2; exit 2; }
+standalone=0
+if [ -z "${BENCH_LIB:-}" ]; then
+    standalone=1
+    BENCH_WORK=$(mktemp -d /tmp/tdspipe-loadbench.XXXXXX)
+    BENCH_MEASURE=$build/bench_measure
+    BENCH_LIB=$here/lib.sh
+    export BENCH_WORK BENCH_MEASURE
+fi
+# shellcheck source=bench/lib.sh
+. "$BENCH_LIB"
+work=$BENCH_WORK/load
+mkdir -p "$work"
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    wait 2>/dev/null || true
+    rm -rf "$work"
+    [ "$standalone" = 1 ] && rm -rf "$BENCH_WORK"
+    return 0
+}
 trap cleanup EXIT
 
-: >"$work/srv"
-"$tdstestd" --scenario "$here/tests/server/scenarios/alltypes.json" --port 0 >"$work/srv" 2>"$work/srv.err" &
+"$tdstestd" --scenario "$root/tests/server/scenarios/alltypes.json" --port 0 >"$work/srv" 2>"$work/srv.err" &
 pid=$!
 port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$work/srv" | head -1 || true)
-  [ -n "$port" ] && break
-  sleep 0.05
+for _ in $(seq 200); do
+    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$work/srv" | head -1 || true)
+    [ -n "$port" ] && break
+    sleep 0.05
 done
+[ -n "$port" ] || { echo "tdstestd did not start: $(tail -1 "$work/srv.err")" >&2; exit 1; }
 U="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
 cat >"$work/freetds.conf" <<EOF
 [global]
@@ -64,43 +87,53 @@ wide_cols=(--columns id:int --columns c1:smallint --columns c2:bigint --columns 
   --columns "c13:nvarchar(60)" --columns c14:int --columns "c15:nvarchar(10)" --columns "c16:nvarchar(20)"
   --columns c17:int --columns c18:float --columns "c19:nvarchar(40)")
 
-now() { date +%s.%N; }
-best() { sort -n | head -1; }
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); rows per shape: $rows"
+sql() { printf '%s\ngo\nexit\n' "$1" | tsql -S t -U sa -P 'Passw0rd!' -D types >/dev/null 2>&1; }
+count() { # rows in a table, read back through tdspipe
+    rm -f "$work/count.csv"
+    "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT COUNT(*) AS n FROM $1" \
+        --dest-uri "csv:///$work/count.csv" --dest-table x --no-load-timestamp >/dev/null 2>&1 || true
+    tail -1 "$work/count.csv" 2>/dev/null | tr -d '\r'
+}
+
 for shape in narrow wide; do
-  csv=$work/$shape.csv
-  declare -n cols=${shape}_cols
-  mb=$(($(stat -c %s "$csv") / 1048576))
-  # tdspipe
-  t_ours=$(for r in $(seq "$runs"); do
-    s=$(now)
-    "$tdspipe" ingest --source-uri "csv:///$csv" --source-table x --dest-uri "$U" --dest-table "dbo.${shape}_ours" \
-      --incremental-strategy replace --no-load-timestamp --page-size 100000 --progress log "${cols[@]}" \
-      >"$work/ours.log" 2>&1 || { cat "$work/ours.log" >&2; exit 1; }
-    e=$(now)
-    echo "$e - $s" | bc
-  done | best)
-  # every row arrived
-  rm -f "$work/count.csv"
-  "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT COUNT(*) AS n FROM ${shape}_ours" \
-    --dest-uri "csv:///$work/count.csv" --dest-table x --no-load-timestamp >/dev/null 2>&1
-  [ "$(tail -1 "$work/count.csv" | tr -d '\r')" = "$rows" ] || { echo "tdspipe loaded $(tail -1 "$work/count.csv") rows" >&2; exit 1; }
-  # the same table definition for freebcp, empty: tdspipe from the header alone
-  head -1 "$csv" >"$work/header.csv"
-  "$tdspipe" ingest --source-uri "csv:///$work/header.csv" --source-table x --dest-uri "$U" \
-    --dest-table "dbo.${shape}_bcp" --incremental-strategy replace --no-load-timestamp "${cols[@]}" >/dev/null 2>&1
-  tail -n +2 "$csv" >"$work/data.csv"
-  t_bcp=$(for r in $(seq "$runs"); do
-    printf 'TRUNCATE TABLE dbo.%s_bcp\ngo\nexit\n' "$shape" |
-      tsql -S t -U sa -P 'Passw0rd!' -D types >/dev/null 2>&1
-    s=$(now)
-    freebcp "types.dbo.${shape}_bcp" in "$work/data.csv" -c -t , -b 100000 -S t -U sa -P 'Passw0rd!' -D types \
-      >"$work/bcp.log" 2>&1
-    e=$(now)
-    grep -q "^$rows rows copied" "$work/bcp.log" || { tail -5 "$work/bcp.log" >&2; exit 1; }
-    echo "$e - $s" | bc
-  done | best)
-  printf '%-6s %4d MB  tdspipe (CSV → bulk): %6.2f s  %9.0f rows/s   freebcp in: %6.2f s  %9.0f rows/s\n' \
-    "$shape" "$mb" "$t_ours" "$(echo "$rows / $t_ours" | bc -l)" "$t_bcp" "$(echo "$rows / $t_bcp" | bc -l)"
+    csv=$work/$shape.csv
+    declare -n cols=${shape}_cols
+    ds=load-${shape}_$rows
+    bytes=$(stat -c %s "$csv")
+    # freebcp needs the table to exist: the same definition, created by tdspipe from the header alone
+    head -1 "$csv" >"$work/header.csv"
+    "$tdspipe" ingest --source-uri "csv:///$work/header.csv" --source-table x --dest-uri "$U" \
+        --dest-table "dbo.${shape}_bcp" --incremental-strategy replace --no-load-timestamp "${cols[@]}" >/dev/null 2>&1
+    tail -n +2 "$csv" >"$work/data.csv"
+    ours=(timeout "$max_run" "$tdspipe" ingest --source-uri "csv:///$csv" --source-table x --dest-uri "$U"
+        --dest-table "dbo.${shape}_ours" --incremental-strategy replace --no-load-timestamp
+        --page-size 100000 --progress log "${cols[@]}")
+    theirs=(timeout "$max_run" freebcp "types.dbo.${shape}_bcp" in "$work/data.csv" -c -t , -b 100000
+        -S t -U sa -P 'Passw0rd!' -D types)
+    failed_ours='' failed_bcp=''
+    for r in $(seq 0 "$runs"); do
+        bench_sample load-tdspipe "$ds" "$work/ours.log" "${ours[@]}" || { failed_ours="failed: $(tail -1 "$work/ours.log")"; }
+        [ "$(count "${shape}_ours")" = "$rows" ] || failed_ours=${failed_ours:-"failed: the table holds $(count "${shape}_ours") rows"}
+        sql "TRUNCATE TABLE dbo.${shape}_bcp"
+        bench_sample load-freebcp "$ds" "$work/bcp.log" "${theirs[@]}" || true
+        if ! grep -q "^$rows rows copied" "$work/bcp.log" || grep -q '^Msg ' "$work/bcp.log"; then
+            failed_bcp="failed: $(grep -m1 'Msg\|rows copied' "$work/bcp.log" || tail -1 "$work/bcp.log")"
+        fi
+        if [ "$r" = 0 ]; then # the warm-up
+            bench_forget load-tdspipe "$ds"
+            bench_forget load-freebcp "$ds"
+        fi
+    done
+    if [ -n "$failed_ours" ]; then bench_forget load-tdspipe "$ds"; fi
+    if [ -n "$failed_bcp" ]; then bench_forget load-freebcp "$ds"; fi
+    line_ours=$(bench_stats load-tdspipe "$ds" "$rows" "$bytes" "$failed_ours")
+    line_bcp=$(bench_stats load-freebcp "$ds" "$rows" "$bytes" "$failed_bcp")
+    if [ "$standalone" = 1 ]; then
+        for l in "$line_ours" "$line_bcp"; do
+            echo "$l" | awk -F'\t' '{ if ($5 == "-") print $1, $2, $10; else printf "%-13s %-18s %8.3f s  %10.0f rows/s  cpu %.2f s  rss %d MB\n", $1, $2, $5, $3 / $5, $8, $9 / 1024 }'
+        done
+    else
+        printf '%s\n%s\n' "$line_ours" "$line_bcp"
+    fi
+    [ -z "$failed_ours" ] || { echo "tdspipe $shape: $failed_ours" >&2; exit 1; }
 done
-echo "after: load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -8,6 +8,7 @@ pkgs=(
   libcjson-dev libcjson1 file bc gnuplot-nox
   freetds-bin python3-tds python3-openssl
   postgresql libpq5 sqlite3 openssl
+  gnuplot-nox
 )
 # Node.js brings npm (tedious for the peer checks, the DuckDB package). A
 # machine may already have a Node.js whose npm conflicts with Debian's npm

@@ -34,12 +34,15 @@ static int csv_open(const char *target, const sink_options *o, sink **out, char 
     return SINK_OK;
 }
 
+/* Bytes that force quoting anywhere in a field. */
+static const bool special[256] = { [','] = true, ['"'] = true, ['\r'] = true, ['\n'] = true };
+
 static bool needs_quotes(const char *p, size_t n)
 {
     if (n == 0 || p[0] == ' ' || p[n - 1] == ' ')
         return true;
     for (size_t i = 0; i < n; i++)
-        if (p[i] == ',' || p[i] == '"' || p[i] == '\r' || p[i] == '\n')
+        if (special[(unsigned char)p[i]])
             return true;
     return false;
 }
@@ -93,33 +96,46 @@ static int csv_append(sink *s, const sink_batch *b)
     for (size_t r = 0; r < b->nrows; r++) {
         const tds_value *row = b->values + r * nc;
         for (size_t i = 0; i < nc; i++) {
-            if (i && sink__buf_putc(out, ','))
+            /* room for the separator and any scalar's text (64) at once:
+             * the value's own reserve then never grows the buffer */
+            if (out->cap - out->len <= 80 && sink__buf_reserve(out, 80))
                 return sink__fail(s, SINK_E_NOMEM, "out of memory");
+            if (i)
+                out->p[out->len++] = ',';
             if (row[i].flags & TDS_VF_NULL)
                 continue;
             const tds_column *col = &c->sc.cols[i];
-            if (col->kind != TDS_K_CHAR && col->kind != TDS_K_NCHAR && col->kind != TDS_K_XML &&
-                col->kind != TDS_K_VARIANT) {
-                /* numbers, dates, GUIDs, hex: never empty, never a comma,
-                 * quote, CR/LF or an edge space — straight into the output */
-                int rc = sink__value_text(out, col, &row[i]);
-                if (rc)
-                    return sink__fail(s, rc, "column %s: %s", c->sc.names[i],
-                                      rc == SINK_E_NOMEM ? "out of memory" : "value cannot be decoded");
-                continue;
-            }
-            c->field.len = 0;
-            int rc = sink__value_text(&c->field, &c->sc.cols[i], &row[i]);
+            size_t start = out->len;
+            int rc = sink__value_text(out, col, &row[i]);
             if (rc)
                 return sink__fail(s, rc, "column %s: %s", c->sc.names[i],
                                   rc == SINK_E_NOMEM ? "out of memory" : "value cannot be decoded");
-            if (put_field(out, c->field.p ? c->field.p : "", c->field.len))
+            if (col->kind != TDS_K_CHAR && col->kind != TDS_K_NCHAR && col->kind != TDS_K_XML &&
+                col->kind != TDS_K_VARIANT)
+                continue; /* numbers, dates, GUIDs, hex: never empty, never a comma,
+                           * quote, CR/LF or an edge space */
+            /* text was written in place; quote it only when it must be */
+            size_t n = out->len - start;
+            if (!needs_quotes(out->p + start, n))
+                continue;
+            c->field.len = 0;
+            if (sink__buf_put(&c->field, out->p + start, n))
+                return sink__fail(s, SINK_E_NOMEM, "out of memory");
+            out->len = start;
+            if (put_field(out, c->field.p ? c->field.p : "", n))
                 return sink__fail(s, SINK_E_NOMEM, "out of memory");
         }
-        if (sink__buf_put(out, "\r\n", 2))
+        if (out->cap - out->len <= 2 && sink__buf_reserve(out, 2))
             return sink__fail(s, SINK_E_NOMEM, "out of memory");
+        out->p[out->len++] = '\r';
+        out->p[out->len++] = '\n';
+        /* written out every 1 MB, so the buffer stays that small (and in
+         * cache) however wide the rows and however big the batch */
+        int rc = sink__file_flush(s, &c->f, 1u << 20);
+        if (rc)
+            return rc;
     }
-    return sink__file_flush(s, &c->f, 1u << 20);
+    return SINK_OK;
 }
 
 static int csv_commit(sink *s) { return sink__file_commit(s, &((csv_sink *)s)->f); }

@@ -71,7 +71,12 @@ static int decode(discard_sink *d, const tds_column *c, const tds_value *v)
     case TDS_K_BINARY: case TDS_K_UDT:
         d->bytes += v->len;
         return SINK_OK;
-    default: /* text, xml, sql_variant: UTF-8 as every text sink makes it */
+    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML: /* straight to UTF-8 */
+        d->text.len = 0;
+        rc = sink__value_utf8(&d->text, c, v);
+        d->bytes += d->text.len;
+        return rc;
+    default: /* sql_variant: its text, as every text sink makes it */
         d->text.len = 0;
         rc = sink__value_text(&d->text, c, v);
         d->bytes += d->text.len;

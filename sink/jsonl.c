@@ -74,8 +74,13 @@ static int jsonl_append(sink *s, const sink_batch *b)
         }
         if (sink__buf_put(out, "}\n", 2))
             return sink__fail(s, SINK_E_NOMEM, "out of memory");
+        /* written out every 1 MB, so the buffer stays that small (and in
+         * cache) however wide the rows and however big the batch */
+        int rc = sink__file_flush(s, &j->f, 1u << 20);
+        if (rc)
+            return rc;
     }
-    return sink__file_flush(s, &j->f, 1u << 20);
+    return SINK_OK;
 }
 
 static int jsonl_commit(sink *s) { return sink__file_commit(s, &((jsonl_sink *)s)->f); }

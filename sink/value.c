@@ -212,7 +212,7 @@ static int text_into(sink_buf *b, const tds_column *c, const tds_value *v,
 {
     if (v->flags & TDS_VF_STREAMED)
         return SINK_E_VALUE;
-    if (sink__buf_reserve(b, 64))
+    if (b->cap - b->len <= 64 && sink__buf_reserve(b, 64))
         return SINK_E_NOMEM;
     size_t n = 0;
     int rc = fn(c, v, b->p + b->len, b->cap - b->len, &n);
@@ -385,7 +385,8 @@ void sink_rows_free(sink_rows *r)
     free(r);
 }
 
-static uint8_t *rows_alloc(sink_rows *r, size_t n)
+/* Slow path of rows_alloc: the next kept block, or a new one. */
+static uint8_t *rows_alloc_block(sink_rows *r, size_t n)
 {
     for (;;) {
         if (r->cur && r->cur->cap - r->cur->used >= n) {
@@ -421,6 +422,49 @@ static void pend_clear(sink_rows *r)
             r->pend[c].len = 0;
 }
 
+static inline uint8_t *rows_alloc(sink_rows *r, size_t n)
+{
+    rows_block *b = r->cur;
+    if (b && b->cap - b->used >= n) {
+        uint8_t *p = b->data + b->used;
+        b->used += n;
+        return p;
+    }
+    return rows_alloc_block(r, n);
+}
+
+/* memcpy for the short values most columns hold, without a libc call:
+ * two overlapping loads and stores cover 1..32 bytes, never outside
+ * either buffer. */
+static inline void copy_value(uint8_t *d, const uint8_t *s, size_t n)
+{
+    if (n > 32) {
+        memcpy(d, s, n);
+    } else if (n > 16) {
+        uint64_t a[2], b[2];
+        memcpy(a, s, 16);
+        memcpy(b, s + n - 16, 16);
+        memcpy(d, a, 16);
+        memcpy(d + n - 16, b, 16);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
 static int rows_put(sink_rows *r, const tds_value *row)
 {
     if (r->nrows == r->cap_rows) {
@@ -433,26 +477,41 @@ static int rows_put(sink_rows *r, const tds_value *row)
     }
     if (!r->cur && r->head)
         r->cur = r->head;
-    tds_value *dst = r->vals + r->nrows * r->ncols;
-    for (size_t c = 0; c < r->ncols; c++) {
+    /* One allocation for the whole row: its values sit side by side,
+     * streamed values taking the chunks given before the row.
+     * (ncols in a local: stores through dst could alias *r.) */
+    const size_t nc = r->ncols;
+    size_t total = 0;
+    for (size_t c = 0; c < nc; c++) {
         const sink_buf *pb = r->pend ? &r->pend[c] : NULL;
-        dst[c] = row[c];
-        const uint8_t *src = row[c].ptr;
-        size_t len = row[c].len;
-        if (row[c].flags & TDS_VF_STREAMED) { /* the chunks given before */
-            src = pb ? (const uint8_t *)pb->p : NULL;
-            len = pb ? pb->len : 0;
-            dst[c] = (tds_value){ NULL, (uint32_t)len, (uint8_t)(row[c].flags & ~TDS_VF_STREAMED) };
-        } else if (pb && pb->len) {
+        if (row[c].flags & TDS_VF_STREAMED)
+            total += pb ? pb->len : 0;
+        else if (pb && pb->len)
             return SINK_E_ARG; /* chunks for a value the row does not stream */
+        else
+            total += row[c].len;
+    }
+    uint8_t *p = NULL;
+    if (total && !(p = rows_alloc(r, total)))
+        return SINK_E_NOMEM;
+    tds_value *dst = r->vals + r->nrows * nc;
+    for (size_t c = 0; c < nc; c++) {
+        tds_value v = row[c];
+        if (v.flags & TDS_VF_STREAMED) {
+            const sink_buf *pb = r->pend ? &r->pend[c] : NULL;
+            size_t len = pb ? pb->len : 0;
+            v = (tds_value){ NULL, (uint32_t)len, (uint8_t)(v.flags & ~TDS_VF_STREAMED) };
+            if (len) {
+                memcpy(p, pb->p, len);
+                v.ptr = p;
+                p += len;
+            }
+        } else if (v.len) {
+            copy_value(p, v.ptr, v.len);
+            v.ptr = p;
+            p += v.len;
         }
-        if (len) {
-            uint8_t *p = rows_alloc(r, len);
-            if (!p)
-                return SINK_E_NOMEM;
-            memcpy(p, src, len);
-            dst[c].ptr = p;
-        }
+        dst[c] = v;
     }
     r->nrows++;
     return SINK_OK;

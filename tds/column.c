@@ -153,6 +153,16 @@ int tds_column_init(tds_column *c, uint8_t type, uint32_t max_len,
 
 int tds__value_kind(const tds_column *c, uint32_t len)
 {
+    /* The nullable "N" types first: what SQL Server sends for almost every
+     * numeric and datetime column, and the hot path of every accessor. */
+    switch (c->type) {
+    case TDS_T_INTN: case TDS_T_FLTN: case TDS_T_MONEYN: case TDS_T_DATETIMN: case TDS_T_BITN: {
+        int k = n_kind(c->type, len);
+        return k ? k : TDS_E_PROTO;
+    }
+    default:
+        break;
+    }
     uint32_t fixed;
     int kind = type_kind(c->type, &fixed);
     if (!kind) {

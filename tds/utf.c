@@ -14,9 +14,33 @@ int tds_utf16_to_utf8(const uint8_t *in, size_t in_bytes, char *out, size_t cap)
     size_t o = 0;
     const uint8_t *p = in, *end = in + in_bytes;
     while (p < end) {
+        /* ASCII fast path, four code units at a time: most text is ASCII. */
+        if (end - p >= 8) {
+            uint64_t x = tds_le64(p);
+            if (!(x & 0xFF80FF80FF80FF80ull)) {
+                if (out) {
+                    if (cap - o < 4)
+                        return TDS_E_SPACE;
+                    /* the low byte of each unit, packed: 00d 00c 00b 00a -> dcba */
+                    x = (x | (x >> 8)) & 0x0000FFFF0000FFFFull;
+                    uint32_t y = (uint32_t)(x | (x >> 16));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                    memcpy(out + o, &y, 4);
+#else
+                    out[o] = (char)(y & 0xFF);
+                    out[o + 1] = (char)((y >> 8) & 0xFF);
+                    out[o + 2] = (char)((y >> 16) & 0xFF);
+                    out[o + 3] = (char)(y >> 24);
+#endif
+                }
+                o += 4;
+                p += 8;
+                continue;
+            }
+        }
         uint32_t c = tds_le16(p);
         p += 2;
-        /* ASCII fast path: most text is ASCII. */
+        /* ASCII one unit at a time. */
         if (c < 0x80) {
             if (out) {
                 if (o >= cap)

@@ -23,6 +23,114 @@
 
 #include "value_int.h"
 
+/* Number of decimal digits of u (1 for 0). */
+static size_t u_digits(uint64_t u)
+{
+    static const uint64_t p10[20] = {
+        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+        100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+        10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+        100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull };
+#if defined(__GNUC__) || defined(__clang__)
+    /* log10 from the bit length (1233/4096 ~ log10(2)), then one compare */
+    uint64_t x = u | 1;
+    size_t t = (size_t)((64 - __builtin_clzll(x)) * 1233) >> 12;
+    return t - (x < p10[t]) + 1;
+#else
+    size_t n = 1;
+    while (n < 20 && u >= p10[n])
+        n++;
+    return n;
+#endif
+}
+
+/* Two's complement value of the low `bits` bits of u, without
+ * implementation-defined conversions. */
+static int64_t signed_of(uint64_t u, int bits)
+{
+    if (bits < 64 && (u >> (bits - 1)) & 1)
+        u |= ~(uint64_t)0 << bits;
+    return u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1;
+}
+
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Writes exactly 8 digits of x (< 10^8) ending just before q. 32-bit
+ * arithmetic, and the four pairs do not wait for each other. */
+static char *put8(char *q, uint32_t x)
+{
+    uint32_t a = x / 10000, b = x % 10000;
+    memcpy(q - 2, digit_pairs + 2 * (b % 100), 2);
+    memcpy(q - 4, digit_pairs + 2 * (b / 100), 2);
+    memcpy(q - 6, digit_pairs + 2 * (a % 100), 2);
+    memcpy(q - 8, digit_pairs + 2 * (a / 100), 2);
+    return q - 8;
+}
+
+/* Decimal text of v, written once from the least significant end: eight
+ * digits at a time while the value is wide, then two per step from a
+ * table (divisions by constants are multiplies). */
+static size_t int_text(int64_t v, char *buf)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    size_t o = v < 0 ? 1 : 0, n = o + u_digits(u);
+    if (v < 0)
+        buf[0] = '-';
+    char *q = buf + n;
+    *q = '\0';
+    while (u >= 100000000) {
+        uint64_t hi = u / 100000000;
+        q = put8(q, (uint32_t)(u - hi * 100000000));
+        u = hi;
+    }
+    uint32_t w = (uint32_t)u;
+    while (w >= 100) {
+        const char *d = digit_pairs + 2 * (w % 100);
+        w /= 100;
+        *--q = d[1];
+        *--q = d[0];
+    }
+    if (w >= 10) {
+        *--q = digit_pairs[2 * w + 1];
+        *--q = digit_pairs[2 * w];
+    } else {
+        *--q = (char)('0' + w);
+    }
+    return n;
+}
+
+/* Text of n / 10^k (k >= 0) in plain notation: |n|'s digits with the
+ * point k from the right, "0." and zeros in front when needed. */
+static size_t scaled_text(int64_t n, int k, char *buf)
+{
+    /* |n| in decimal, then the point k digits from the right */
+    char digits[24];
+    size_t nd = int_text(n < 0 ? -n : n, digits), o = 0;
+    if (n < 0)
+        buf[o++] = '-';
+    if ((size_t)k >= nd) { /* 0.00ddd */
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (size_t z = nd; z < (size_t)k; z++)
+            buf[o++] = '0';
+        memcpy(buf + o, digits, nd);
+        o += nd;
+    } else {
+        memcpy(buf + o, digits, nd - (size_t)k);
+        o += nd - (size_t)k;
+        if (k > 0) {
+            buf[o++] = '.';
+            memcpy(buf + o, digits + nd - (size_t)k, (size_t)k);
+            o += (size_t)k;
+        }
+    }
+    buf[o] = '\0';
+    return o;
+}
+
 /* Most stored floats are short decimals (prices, halves, counts). When
  * v is exactly the double nearest to n / 10^k for a small k and fewer than
  * 15 digits, "%.15g" would print that decimal in plain notation, so write
@@ -46,26 +154,7 @@ static size_t float_text_short_decimal(double v, char *buf)
             n /= 10;
             k--;
         }
-        char digits[24];
-        size_t nd = 0, o = 0;
-        uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
-        do {
-            digits[nd++] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        while ((int)nd <= k)
-            digits[nd++] = '0'; /* leading zeros of 0.00ddd */
-        if (n < 0)
-            buf[o++] = '-';
-        while ((int)nd > k)
-            buf[o++] = digits[--nd];
-        if (k > 0) {
-            buf[o++] = '.';
-            while (nd)
-                buf[o++] = digits[--nd];
-        }
-        buf[o] = '\0';
-        return o;
+        return scaled_text(n, k, buf);
     }
     return 0;
 }
@@ -97,10 +186,39 @@ size_t tds__float_text(double v, char *buf)
     return (size_t)n;
 }
 
+/* The float (real) counterpart: v is the float nearest to n / 10^k with at
+ * most 6 significant digits and 1e-4 <= |v| < 1e6, which is exactly what
+ * "%.6g" prints (the first precision tds__real_text tries), so write it
+ * directly. Returns 0 otherwise. */
+static size_t real_text_short_decimal(float f, char *buf)
+{
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    double v = f;
+    if (!(fabs(v) >= 1e-4 && fabs(v) < 1e6))
+        return 0;
+    for (int k = 0; k < 7; k++) {
+        double t = v * p10[k];
+        int64_t n = (int64_t)(t < 0 ? t - 0.5 : t + 0.5);
+        if ((float)((double)n / p10[k]) != f)
+            continue;
+        while (k > 0 && n % 10 == 0) {
+            n /= 10;
+            k--;
+        }
+        if (u_digits((uint64_t)(n < 0 ? -n : n)) > 6)
+            return 0;
+        return scaled_text(n, k, buf);
+    }
+    return 0;
+}
+
 size_t tds__real_text(float v, char *buf)
 {
     if (isnan(v) || isinf(v))
         return tds__float_text((double)v, buf);
+    size_t fast = real_text_short_decimal(v, buf);
+    if (fast)
+        return fast;
     int prec = (v != 0 && fabsf(v) < 1.17549435e-38f) ? 1 : 6; /* FLT_DIG */
     int n = 0;
     for (; prec <= 9; prec++) {
@@ -109,23 +227,6 @@ size_t tds__real_text(float v, char *buf)
             break;
     }
     return (size_t)n;
-}
-
-static size_t int_text(int64_t v, char *buf)
-{
-    char t[24];
-    size_t n = 0, o = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        buf[o++] = '-';
-    while (n)
-        buf[o++] = t[--n];
-    buf[o] = '\0';
-    return o;
 }
 
 static const char hexu[] = "0123456789ABCDEF";
@@ -223,8 +324,12 @@ int tds_value_text(const tds_column *c, const tds_value *v, char *out,
     if (k < 0)
         return k;
     char buf[TDS__SCALAR_TEXT_MAX];
+    /* Scalars are formatted straight into out when it has room for the
+     * longest (the sinks always give it): no copy through buf. */
+    char *dst = out && cap >= TDS__SCALAR_TEXT_MAX ? out : buf;
     size_t n;
     int rc;
+    const uint8_t *p = v->ptr;
     switch (k) {
     case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML:
         return tds_value_utf8(c, v, out, cap, out_len);
@@ -238,25 +343,32 @@ int tds_value_text(const tds_column *c, const tds_value *v, char *out,
             return rc;
         return tds_value_text(&ic, &iv, out, cap, out_len); /* never a variant again */
     }
-    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT: {
-        int64_t i;
-        if ((rc = tds_value_int(c, v, &i)))
-            return rc;
-        n = int_text(i, buf);
+    /* The kind fixed the length: read the integer or float here rather
+     * than asking tds_value_int/float to work the kind out again. */
+    case TDS_K_TINYINT: n = int_text(p[0], dst); break;
+    case TDS_K_BIT: n = int_text(p[0] != 0, dst); break;
+    case TDS_K_SMALLINT: n = int_text(signed_of(tds_le16(p), 16), dst); break;
+    case TDS_K_INT: n = int_text(signed_of(tds_le32(p), 32), dst); break;
+    case TDS_K_BIGINT: n = int_text(signed_of(tds_le64(p), 64), dst); break;
+    case TDS_K_REAL: {
+        uint32_t u = tds_le32(p);
+        float f;
+        memcpy(&f, &u, 4);
+        n = tds__real_text(f, dst);
         break;
     }
-    case TDS_K_REAL: case TDS_K_FLOAT: {
+    case TDS_K_FLOAT: {
+        uint64_t u = tds_le64(p);
         double d;
-        if ((rc = tds_value_float(c, v, &d)))
-            return rc;
-        n = k == TDS_K_REAL ? tds__real_text((float)d, buf) : tds__float_text(d, buf);
+        memcpy(&d, &u, 8);
+        n = tds__float_text(d, dst);
         break;
     }
     case TDS_K_MONEY: case TDS_K_SMALLMONEY: case TDS_K_DECIMAL: {
         tds_decimal d;
         if ((rc = tds_value_decimal(c, v, &d)))
             return rc;
-        n = tds__decimal_text(&d, buf);
+        n = tds__decimal_text(&d, dst);
         break;
     }
     case TDS_K_SMALLDATETIME: case TDS_K_DATETIME: case TDS_K_DATE: case TDS_K_TIME:
@@ -264,18 +376,22 @@ int tds_value_text(const tds_column *c, const tds_value *v, char *out,
         tds_datetime dt;
         if ((rc = tds_value_datetime(c, v, &dt)))
             return rc;
-        n = tds__datetime_text(&dt, buf);
+        n = tds__datetime_text(&dt, dst);
         break;
     }
     case TDS_K_GUID: {
         uint8_t g[16];
         if ((rc = tds_value_guid(c, v, g)))
             return rc;
-        n = guid_text(g, buf);
+        n = guid_text(g, dst);
         break;
     }
     default:
         return TDS_E_TYPE;
+    }
+    if (dst == out) {
+        *out_len = n;
+        return TDS_OK;
     }
     return emit(buf, n, out, cap, out_len);
 }

@@ -706,3 +706,37 @@ Test(errors, wrong_kinds_and_nulls)
     cr_assert_eq(len, 0);
     cr_assert_eq(out[0], '\0');
 }
+
+/* The four-units-at-a-time ASCII path of tds_utf16_to_utf8: a non-ASCII
+ * character at every position of a 12-character string, every output
+ * capacity from 0 up, against a one-unit-at-a-time reference. */
+Test(utf16, ascii_blocks_and_capacity)
+{
+    for (int pos = -1; pos < 12; pos++) {
+        uint8_t in[24];
+        char want[32];
+        size_t wn = 0;
+        for (int i = 0; i < 12; i++) {
+            uint16_t u = i == pos ? 0x00E9 : (uint16_t)('a' + i);
+            in[2 * i] = (uint8_t)u;
+            in[2 * i + 1] = (uint8_t)(u >> 8);
+            if (u < 0x80) {
+                want[wn++] = (char)u;
+            } else {
+                want[wn++] = (char)(0xC0 | (u >> 6));
+                want[wn++] = (char)(0x80 | (u & 0x3F));
+            }
+        }
+        cr_assert_eq(tds_utf16_to_utf8(in, sizeof in, NULL, 0), (int)wn);
+        for (size_t cap = 0; cap <= wn + 2; cap++) {
+            char out[32];
+            int n = tds_utf16_to_utf8(in, sizeof in, out, cap);
+            if (cap < wn) {
+                cr_assert_eq(n, TDS_E_SPACE, "pos %d cap %zu", pos, cap);
+            } else {
+                cr_assert_eq(n, (int)wn, "pos %d cap %zu", pos, cap);
+                cr_assert_eq(memcmp(out, want, wn), 0, "pos %d", pos);
+            }
+        }
+    }
+}

@@ -179,3 +179,37 @@ Test(value_text, guid_binary_udt_text)
     size_t tl;
     cr_assert_eq(tds_value_text(&c, &v, t, sizeof t, &tl), TDS_E_ENCODING);
 }
+
+/* int_text counts digits from the bit length: every power of ten, one
+ * either side, both signs, against printf; short decimals of floats too. */
+Test(value_text, integers_at_every_digit_count)
+{
+    tds_column c = col(TDS_T_INT8, 0, 0, 0);
+    for (int e = 0; e <= 18; e++) {
+        int64_t p = 1;
+        for (int i = 0; i < e; i++)
+            p *= 10;
+        for (int64_t d = -1; d <= 1; d++) {
+            for (int sign = -1; sign <= 1; sign += 2) {
+                int64_t x = sign * (p + d);
+                uint8_t b[8];
+                uint64_t u = (uint64_t)x;
+                for (int i = 0; i < 8; i++)
+                    b[i] = (uint8_t)(u >> (8 * i));
+                tds_value v = { b, 8, 0 };
+                char t[64], want[32];
+                size_t tl = 0;
+                snprintf(want, sizeof want, "%lld", (long long)x);
+                cr_assert_eq(tds_value_text(&c, &v, t, sizeof t, &tl), TDS_OK);
+                cr_assert_str_eq(t, want);
+                cr_assert_eq(tl, strlen(want));
+            }
+        }
+    }
+    expect_double(0.25, "0.25");
+    expect_double(-0.0625, "-0.0625");
+    expect_double(0.001, "0.001");
+    expect_double(1234567.75, "1234567.75");
+    expect_double(-3, "-3");
+    expect_double(100, "100");
+}
