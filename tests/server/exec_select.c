@@ -77,6 +77,9 @@ struct srv_rs {
     int32_t err;
     char errmsg[512];
     uint64_t curref[MAX_SRC];
+    srv_rs *parent;          /* the outer query of a correlated subquery */
+    int64_t **win;           /* per window item: the value of each listed tuple */
+    int nwin;
     /* streaming hot path: one row plan, rows made in batches */
     tds_row_plan *plan;
     tds_value *bvals;        /* batch * nout views, row-major */
@@ -165,6 +168,9 @@ void srv_rs_free(srv_rs *rs)
     free(rs->ocols);
     free(rs->ovals);
     free(rs->outs);
+    for (int i = 0; rs->win && i < rs->nwin; i++)
+        free(rs->win[i]);
+    free(rs->win);
     free(rs->list);
     free(rs->obuf);
     free(rs->onebuf);
@@ -213,29 +219,75 @@ srv_table *resolve_table(srv_cursor *cur, const sql_tref *r, srv_database **dbou
 
 /* ------------------------------------------------------------ binding */
 
+static bool src_named(const rs_src *s, const char *qual)
+{
+    return s->ref->alias[0] ? srv_ieq(s->ref->alias, qual) : srv_ieq(s->t->name, qual);
+}
+
+/* Column col (qualifier qual or NULL) among rs's sources: 1 found (k, c),
+ * 0 not found, -1 ambiguous. */
+static int lookup(const srv_rs *rs, const char *qual, const char *col, int *k_out, int *c_out)
+{
+    int found = -1, fc = -1;
+    for (int k = 0; k < rs->nsrc; k++) {
+        if (qual && !src_named(&rs->src[k], qual))
+            continue;
+        int c = srv_table_colno(rs->src[k].t, col);
+        if (c < 0)
+            continue;
+        if (found >= 0)
+            return -1;
+        found = k;
+        fc = c;
+    }
+    *k_out = found;
+    *c_out = fc;
+    return found >= 0;
+}
+
 static int bind(srv_rs *rs, sql_expr *e)
 {
     if (!e)
         return 0;
+    if (e->t == EX_WINDOW) {
+        for (int i = 0; i < e->nwin_part; i++)
+            if (bind(rs, e->win_part[i]) < 0)
+                return -1;
+        for (int i = 0; i < e->nwin_order; i++)
+            if (bind(rs, e->win_order[i].e) < 0)
+                return -1;
+        return 0;
+    }
     if (e->t == EX_COL) {
         const char *col = e->parts[e->nparts - 1];
         const char *qual = e->nparts >= 2 ? e->parts[e->nparts - 2] : NULL;
         int found = -1, fc = -1;
-        for (int k = 0; k < rs->nsrc; k++) {
-            const rs_src *s = &rs->src[k];
-            if (qual && !(s->ref->alias[0] ? srv_ieq(s->ref->alias, qual) : srv_ieq(s->t->name, qual)))
-                continue;
-            int c = srv_table_colno(s->t, col);
-            if (c < 0)
-                continue;
-            if (found >= 0) {
+        e->up = 0;
+        /* the innermost query that has the name binds it: a qualifier
+         * naming a source of this query stops the search here */
+        for (srv_rs *q = rs; q; q = q->parent, e->up++) {
+            int r = lookup(q, qual, col, &found, &fc);
+            if (r < 0) {
                 rs->err = 209;
                 snprintf(rs->errmsg, sizeof rs->errmsg, "Ambiguous column name '%s'.", col);
                 return -1;
             }
-            found = k;
-            fc = c;
+            bool named = false;
+            for (int k = 0; qual && k < q->nsrc; k++)
+                named |= src_named(&q->src[k], qual);
+            if (r > 0 || named)
+                break;
         }
+        if (found >= 0) {
+            srv_rs *q = rs;
+            for (int u = 0; u < e->up; u++)
+                q = q->parent;
+            q->src[found].need[fc] = true;
+            e->src = found;
+            e->col = fc;
+            return 0;
+        }
+        e->up = 0;
         if (found < 0) {
             if (qual) {
                 bool known = false;
@@ -263,11 +315,16 @@ static int bind(srv_rs *rs, sql_expr *e)
     return 0;
 }
 
+/* EXISTS subqueries are bound when they are opened (per outer row). */
 static int bind_where(srv_rs *rs, const sql_where *w)
 {
-    for (int i = 0; i < w->n; i++)
+    for (int i = 0; i < w->n; i++) {
         if (bind(rs, w->p[i].a) < 0 || bind(rs, w->p[i].b) < 0 || bind(rs, w->p[i].c) < 0)
             return -1;
+        for (int j = 0; j < w->p[i].nsub; j++)
+            if (bind_where(rs, &w->p[i].sub[j]) < 0)
+                return -1;
+    }
     return 0;
 }
 
@@ -276,6 +333,8 @@ static int bind_where(srv_rs *rs, const sql_where *w)
 static int col_eval(void *ctx, const sql_expr *e, srv_val *out, char *buf, size_t cap)
 {
     srv_rs *rs = ctx;
+    for (int u = 0; u < e->up; u++)
+        rs = rs->parent;
     const rs_src *s = &rs->src[e->src];
     const tds_value *v = &s->vals[e->col];
     return sv_from_wire(&s->t->cols[e->col].col, v->ptr, (v->flags & TDS_VF_NULL) ? SRV_NULL_LEN : v->len, out, buf, cap);
@@ -285,6 +344,11 @@ static int eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t c
 {
     if (e->t == EX_COL)
         return col_eval(rs, e, out, buf, cap);
+    if (e->t == EX_WINDOW) {
+        /* listed tuple pos - 1 is the current one */
+        *out = sv_int(rs->win[e->col][rs->pos - 1]);
+        return 0;
+    }
     rs->cur->col_eval = col_eval;
     rs->cur->col_ctx = rs;
     int rc = eval_const(rs->cur, e, out, buf, cap, &rs->err, rs->errmsg, sizeof rs->errmsg);
@@ -292,11 +356,46 @@ static int eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t c
     return rc;
 }
 
-/* 1 true, 0 false/unknown, -1 error. */
-static int where_eval(srv_rs *rs, const sql_where *w)
+enum { W_FALSE, W_TRUE, W_UNKNOWN };
+
+static int where3(srv_rs *rs, const sql_where *w);
+
+/* Predicates without a comparison: W_* or -1. */
+static int pred_logic(srv_rs *rs, const sql_pred *p)
 {
+    if (p->op == P_NOT) {
+        int r = where3(rs, &p->sub[0]);
+        return r < 0 ? -1 : r == W_UNKNOWN ? W_UNKNOWN : r == W_TRUE ? W_FALSE : W_TRUE;
+    }
+    if (p->op == P_EXISTS) {
+        int r = sub_exists(rs->cur, p->query, rs, &rs->err, rs->errmsg, sizeof rs->errmsg);
+        return r < 0 ? -1 : r ? W_TRUE : W_FALSE;
+    }
+    int res = W_FALSE; /* P_OR */
+    for (int j = 0; j < p->nsub && res != W_TRUE; j++) {
+        int r = where3(rs, &p->sub[j]);
+        if (r < 0)
+            return -1;
+        if (r != W_FALSE)
+            res = r;
+    }
+    return res;
+}
+
+/* Three-valued AND of w's predicates: W_* or -1 (error in rs). */
+static int where3(srv_rs *rs, const sql_where *w)
+{
+    int res = W_TRUE;
     for (int i = 0; i < w->n; i++) {
         const sql_pred *p = &w->p[i];
+        if (p->op == P_OR || p->op == P_NOT || p->op == P_EXISTS) {
+            int r = pred_logic(rs, p);
+            if (r < 0 || r == W_FALSE)
+                return r;
+            if (r == W_UNKNOWN)
+                res = W_UNKNOWN;
+            continue;
+        }
         srv_val a, b, c;
         char ba[2048], bb[2048], bc[2048];
         if (eval(rs, p->a, &a, ba, sizeof ba) < 0)
@@ -308,14 +407,19 @@ static int where_eval(srv_rs *rs, const sql_where *w)
         case P_BETWEEN:
             if (eval(rs, p->b, &b, bb, sizeof bb) < 0 || eval(rs, p->c, &c, bc, sizeof bc) < 0)
                 return -1;
-            ok = a.k != SV_NULL && b.k != SV_NULL && c.k != SV_NULL && sv_cmp(&a, &b, &inc) >= 0 && !inc &&
-                 sv_cmp(&a, &c, &inc) <= 0 && !inc;
+            if (a.k == SV_NULL || b.k == SV_NULL || c.k == SV_NULL) {
+                res = W_UNKNOWN;
+                continue;
+            }
+            ok = sv_cmp(&a, &b, &inc) >= 0 && !inc && sv_cmp(&a, &c, &inc) <= 0 && !inc;
             break;
         default: {
             if (eval(rs, p->b, &b, bb, sizeof bb) < 0)
                 return -1;
-            if (a.k == SV_NULL || b.k == SV_NULL)
-                return 0;
+            if (a.k == SV_NULL || b.k == SV_NULL) {
+                res = W_UNKNOWN;
+                continue;
+            }
             int r = sv_cmp(&a, &b, &inc);
             if (inc) {
                 char t[128];
@@ -330,9 +434,16 @@ static int where_eval(srv_rs *rs, const sql_where *w)
         }
         }
         if (!ok)
-            return 0;
+            return W_FALSE;
     }
-    return 1;
+    return res;
+}
+
+/* 1 true, 0 false/unknown, -1 error. */
+static int where_eval(srv_rs *rs, const sql_where *w)
+{
+    int r = where3(rs, w);
+    return r < 0 ? -1 : r == W_TRUE;
 }
 
 /* ------------------------------------------------------------ tuples */
@@ -683,9 +794,27 @@ static int setup_outputs(srv_rs *rs, const sql_select *sel, bool *has_agg)
                 snprintf(rs->errmsg, sizeof rs->errmsg, "tdstestd: MIN/MAX take a column.");
                 return -1;
             }
-        } else if (e->t == EX_COL) {
+        } else if (e->t == EX_WINDOW) {
             if (bind(rs, e) < 0)
                 return -1;
+            out->kind = OUT_EXPR;
+            e->col = rs->nwin++;
+            if (srv_type_parse("bigint", d) < 0)
+                return -1;
+            d->nullable = false;
+            d->col.flags &= (uint16_t)~TDS_COL_NULLABLE;
+            has_col = true;
+        } else if (e->t == EX_COL && (bind(rs, e) < 0 || e->up)) {
+            if (e->up == 0)
+                return -1;
+            /* an outer query's column in a subquery's select list */
+            srv_rs *q = rs;
+            for (int u = 0; u < e->up; u++)
+                q = q->parent;
+            out->kind = OUT_EXPR;
+            *d = q->src[e->src].t->cols[e->col];
+            d->col.flags |= TDS_COL_NULLABLE;
+        } else if (e->t == EX_COL) {
             out->kind = OUT_COL;
             out->agg = e->src * 65536 + e->col;
             *d = rs->src[e->src].t->cols[e->col];
@@ -752,8 +881,11 @@ static int open_sources(srv_cursor *cur, srv_rs *rs, const sql_select *sel)
 {
     for (int k = 0; k < sel->nfrom; k++) {
         const sql_tref *r = &sel->from[k];
-        bool temp;
-        srv_table *t = resolve_table(cur, r, NULL, &temp);
+        bool temp = r->sub != NULL;
+        srv_table *t = r->sub ? sub_table(cur, r->sub, r->alias[0] ? r->alias : r->parts[2], &rs->err, rs->errmsg, sizeof rs->errmsg)
+                              : resolve_table(cur, r, NULL, &temp);
+        if (!t && r->sub)
+            return -1;
         if (!t) {
             rs->err = 208;
             char nm[400];
@@ -838,12 +970,18 @@ int exec_select(srv_cursor *cur, tds_session *s, const sql_select *sel)
 
 srv_rs *srv_rs_open(srv_cursor *cur, const sql_select *sel, int32_t *err, char *msg, size_t cap)
 {
+    return srv_rs_open_in(cur, sel, NULL, err, msg, cap);
+}
+
+srv_rs *srv_rs_open_in(srv_cursor *cur, const sql_select *sel, srv_rs *parent, int32_t *err, char *msg, size_t cap)
+{
     srv_rs *rs = calloc(1, sizeof *rs);
     if (!rs) {
         *err = 701;
         snprintf(msg, cap, "There is insufficient system memory to run this query.");
         return NULL;
     }
+    rs->parent = parent;
     if (rs_build(cur, sel, rs) < 0) {
         *err = rs->err ? rs->err : 701;
         snprintf(msg, cap, "%s", rs->errmsg);
@@ -884,10 +1022,66 @@ int srv_rs_project(srv_rs *rs, const tds_value **vals, const srv_coldef **defs)
     return rs->nout;
 }
 
+int srv_rs_defs(const srv_rs *rs, const srv_coldef **defs)
+{
+    *defs = rs->odefs;
+    return rs->nout;
+}
+
 void srv_rs_error(const srv_rs *rs, int32_t *err, char *msg, size_t cap)
 {
     *err = rs->err ? rs->err : 50000;
     snprintf(msg, cap, "%s", rs->errmsg);
+}
+
+/* Window values of every listed tuple (exec_window.c numbers them). */
+typedef struct win_ctx {
+    srv_rs *rs;
+    const sql_expr *e;
+    char buf[SQL_WIN_MAX_KEYS][1024];
+} win_ctx;
+
+static int win_keys(void *ctx, size_t i, srv_val *out)
+{
+    win_ctx *w = ctx;
+    srv_rs *rs = w->rs;
+    for (int k = 0; k < rs->nsrc; k++)
+        src_load(rs, k, rs->list[i * (size_t)rs->nsrc + (size_t)k]);
+    int n = 0;
+    for (int q = 0; q < w->e->nwin_part; q++, n++)
+        if (eval(rs, w->e->win_part[q], &out[n], w->buf[n], sizeof w->buf[n]) < 0)
+            return -1;
+    for (int q = 0; q < w->e->nwin_order; q++, n++)
+        if (eval(rs, w->e->win_order[q].e, &out[n], w->buf[n], sizeof w->buf[n]) < 0)
+            return -1;
+    return 0;
+}
+
+static int windows(srv_rs *rs)
+{
+    rs->win = calloc((size_t)rs->nwin, sizeof *rs->win);
+    if (!rs->win)
+        return -1;
+    for (int i = 0; i < rs->nout; i++) {
+        const sql_expr *e = rs->outs[i].e;
+        if (rs->outs[i].kind != OUT_EXPR || e->t != EX_WINDOW)
+            continue;
+        if (!(rs->win[e->col] = malloc((rs->nlist + 1) * sizeof **rs->win)))
+            return -1;
+        bool desc[SQL_WIN_MAX_KEYS] = { false };
+        for (int q = 0; q < e->nwin_order; q++)
+            desc[e->nwin_part + q] = e->win_order[q].desc;
+        win_ctx *w = malloc(sizeof *w);
+        if (!w)
+            return -1;
+        w->rs = rs;
+        w->e = e;
+        int rc = window_row_number(rs->nlist, e->nwin_part, e->nwin_order, desc, win_keys, w, rs->win[e->col]);
+        free(w);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
@@ -957,7 +1151,7 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
     } else if (rs->fmtonly) {
         rs->mode = M_LIST;
     } else {
-        bool stream = rs->nsrc == 1;
+        bool stream = rs->nsrc == 1 && !rs->nwin;
         if (stream && sel->norder) {
             const sql_expr *oe = sel->order[0].e;
             rs_src *s0 = &rs->src[0];
@@ -981,6 +1175,8 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
             rs->mode = M_LIST;
             rs->list = tv.v;
             rs->nlist = tv.n / (size_t)rs->nsrc;
+            if (rs->nwin && windows(rs) < 0)
+                return -1;
         }
         if (has_agg) {
             bool fast = rs->mode == M_STREAM && !sel->where.n;
