@@ -30,9 +30,9 @@ static void start_server(void)
 {
     char bin[512], scen[512];
     snprintf(bin, sizeof bin, "%s/../tdstestd", SINK_TEST_TMP);
+    mkdir(SINK_TEST_TMP, 0755); /* first: "<tmp>/.." resolves only when <tmp> exists */
     if (access(bin, X_OK))
         cr_skip_test("build/tdstestd is not built");
-    mkdir(SINK_TEST_TMP, 0755);
     snprintf(scen, sizeof scen, "%s/mssql-%d.json", SINK_TEST_TMP, (int)getpid());
     FILE *f = fopen(scen, "w");
     cr_assert_not_null(f);
