@@ -54,6 +54,7 @@ typedef struct cli_opts {
     cli_progress_mode progress;
     cli_naming naming;
     bool no_load_timestamp;
+    bool ct_resnapshot;           /* --ct-expired=resnapshot */
     bool yes;
     bool help;
 } cli_opts;
@@ -186,6 +187,66 @@ void cli_progress_phase(cli_progress *p, const char *phase);
 void cli_progress_end(cli_progress *p, bool ok);
 /* Monotonic seconds. */
 double cli_now(void);
+
+/* ct.c / ct_rows.c: Change Tracking sources (the +ct schemes; the contract
+ * is docs/change-tracking.md). The cursor is the last synchronised version,
+ * kept in the destination's state table under cli_ct.state_name. */
+typedef struct cli_ct {
+    /* set by cli_ct_prepare */
+    sink_strategy strategy;       /* merge (cdc), or replace for --full-refresh / resnapshot */
+    bool cdc;                     /* sink_table.cdc */
+    bool snapshot;                /* this run reads the whole table */
+    bool snap_iso;                /* SNAPSHOT isolation allowed (else SERIALIZABLE) */
+    bool have_cursor;
+    uint64_t cursor;
+    char state_name[1200];
+    char *qname;                  /* [db].[schema].[table] */
+    char *db;                     /* database of the table (its own USE) */
+    char *select;                 /* the data SELECT (version bound added by cli_ct_read) */
+    const cli_catalog *cat;
+    /* set by cli_ct_read */
+    uint64_t version;             /* CHANGE_TRACKING_CURRENT_VERSION() of the read */
+    /* result adapter (ct_rows.c) */
+    net_result_cb inner;
+    void *inner_ud;
+    size_t prefix;                /* leading columns that are not loaded (version, operation) */
+    size_t nin, nout;
+    tds_column *cols;
+    tds_value *vals;
+    bool *is_key;                 /* per selected table column: read from CHANGETABLE's key */
+    size_t nsel;
+    char *order;                  /* the changes read's ORDER BY */
+    uint8_t lsn[64], del[1], op[4], now[16];
+    size_t now_len;
+    bool begun;
+    int fail;
+    char err[700];
+} cli_ct;
+
+/* The checks that need no connection: strategy (merge unless
+ * --full-refresh), --sql-limit, --incremental-key and intervals, query
+ * sources, excluded _cdc_* columns. Returns 0 or CLI_EXIT_USAGE. */
+int cli_ct_check_flags(const cli_opts *o, const cli_source_name *n, char *err, size_t cap);
+/* The server's checks (tracking on for the database and the table, a
+ * primary key, no excluded key column), the cursor (state table, else
+ * MAX(_cdc_lsn)), its validity, and the mode of this run. cat is the
+ * table's catalog; dest_table the destination table's name. Returns 0,
+ * CLI_EXIT_USAGE or CLI_EXIT_LOAD with a reason in err. */
+int cli_ct_prepare(cli_ct *ct, net_client *cl, sink *sk, const cli_opts *o, const cli_source_name *n,
+                   const cli_catalog *cat, const cli_colspec *specs, size_t nspecs, const char *dest_table,
+                   char *err, size_t cap);
+/* Reads in one transaction (SNAPSHOT, else SERIALIZABLE): the current
+ * version, then the rows (snapshot or net changes up to that version), fed
+ * to cb as the loaded result with _cdc_lsn, _cdc_deleted, _cdc_synced_at
+ * and _cdc_op appended. Returns a NET_ code; on a Change Tracking problem
+ * NET_E_SERVER with the reason in ne->message. */
+int cli_ct_read(cli_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, net_error *ne);
+/* Records the new cursor in the load (between begin and commit). Returns
+ * 0 or a sink_err. */
+int cli_ct_save(cli_ct *ct, sink *sk);
+void cli_ct_free(cli_ct *ct);
+/* ct_rows.c: the result adapter's callbacks (ud: the cli_ct). */
+extern const net_result_cb cli_ct_rows_cb;
 
 /* ingest.c */
 int cli_ingest(const cli_opts *o);

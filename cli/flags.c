@@ -23,7 +23,7 @@ typedef enum flag_id {
     FL_INCR_KEY, FL_INTERVAL_START, FL_INTERVAL_END, FL_PRIMARY_KEY, FL_FULL_REFRESH,
     FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM,
     FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_QUERY_TIMEOUT, FL_RETRIES,
-    FL_HELP, FL__COUNT
+    FL_CT_EXPIRED, FL_HELP, FL__COUNT
 } flag_id;
 
 typedef struct flag_def {
@@ -56,6 +56,7 @@ static const flag_def flags[] = {
     {FL_YES, "yes", "SKIP_CONFIRMATION", F_BOOL, "accepted (tdspipe never prompts); also -y"},
     {FL_QUERY_TIMEOUT, "query-timeout", "QUERY_TIMEOUT", F_STR, "seconds without data from SQL Server before the query is cancelled (default: none; URI 'query timeout')"},
     {FL_RETRIES, "retries", "RETRIES", F_STR, "extra attempts on transient faults (4060, 40197, 40501, 40613, 49918-49920, resets during login), with exponential backoff; never once rows were loaded (default 3)"},
+    {FL_CT_EXPIRED, "ct-expired", "CT_EXPIRED", F_STR, "Change Tracking sources whose cursor is older than the server keeps: fail (default) | resnapshot (reload the table from a fresh snapshot)"},
     {FL_HELP, "help", NULL, F_BOOL, "this help; also -h"},
 };
 
@@ -268,6 +269,14 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
             o->progress = CLI_PROGRESS_JSON;
         else
             return usage(err, cap, "%s: unknown progress mode '%s' (use interactive, log or json)", from, v);
+        return 0;
+    case FL_CT_EXPIRED:
+        if (!strcmp(v, "fail"))
+            o->ct_resnapshot = false;
+        else if (!strcmp(v, "resnapshot"))
+            o->ct_resnapshot = true;
+        else
+            return usage(err, cap, "%s: expected fail or resnapshot, got '%s'", from, v);
         return 0;
     case FL_SCHEMA_NAMING:
         if (!strcmp(v, "auto") || !strcmp(v, "default"))

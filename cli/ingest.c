@@ -14,6 +14,11 @@
  * destination stays exactly as it was (a database file this run created is
  * removed), and the exit code is 1 (2 for a usage problem found only once
  * the catalog or the result's columns are known).
+ *
+ * Change Tracking sources (+ct schemes) swap the SELECT and the cursor for
+ * ct.c's: cli_ct_prepare after the destination opens, cli_ct_read instead
+ * of the batch (rows through ct_rows.c's adapter), cli_ct_save before the
+ * commit.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -38,6 +43,7 @@ typedef struct load {
     size_t nspecs;
     const char *dest_table;
     sink_strategy strategy;
+    bool ct, cdc;               /* Change Tracking source; its merge (sink_table.cdc) */
     /* schema of the load, built at the first COLMETADATA */
     bool begun, second_result;
     size_t nsrc;                /* columns in the result */
@@ -232,7 +238,9 @@ static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
         }
         l->map[l->nkept] = c;
         l->cols[l->nkept] = cols[c];
-        l->names[l->nkept] = cli_name_apply(l->naming, cols[c].name.ptr);
+        /* snake_case would drop the leading '_' of the _cdc_ columns */
+        bool cdc_col = l->ct && !strncmp(cols[c].name.ptr, "_cdc_", 5);
+        l->names[l->nkept] = cdc_col ? strdup(cols[c].name.ptr) : cli_name_apply(l->naming, cols[c].name.ptr);
         if (!l->names[l->nkept]) {
             failf(l, CLI_EXIT_LOAD, "out of memory");
             return NET_ROW_ABORT;
@@ -271,6 +279,7 @@ static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
     t.names = (const char *const *)l->names;
     t.ncols = l->ncols;
     t.strategy = l->strategy;
+    t.cdc = l->cdc;
     t.incremental_key = -1;
     size_t pk[64];
     const cli_list *pkl = o->primary_keys.n ? &o->primary_keys : l->cat ? &l->cat->pk : NULL;
@@ -468,6 +477,8 @@ int cli_ingest(const cli_opts *o)
     net_client *cl = NULL;
     char *sql = NULL, *dest_table = NULL, *new_file = NULL;
     char maxbuf[256];
+    cli_ct ctr; /* Change Tracking sources: ct.c */
+    memset(&ctr, 0, sizeof ctr);
 
     /* ---- everything that can be checked without a connection */
     bool file_src = cli_source_file_is(o->source_uri); /* CSV/JSONL: no SQL Server to read */
@@ -480,11 +491,6 @@ int cli_ingest(const cli_opts *o)
         no.retries = (unsigned)o->retries;
     else if (no.retries == 0)
         no.retries = 3; /* transient Azure faults are routine; --retries 0 turns this off */
-    if (ct) {
-        snprintf(err, sizeof err, "Change Tracking sources (+ct schemes) are not supported yet");
-        code = CLI_EXIT_USAGE;
-        goto out;
-    }
     cli_secrets_register(no.password);
     cli_secrets_register(no.access_token);
     cli_secrets_register_uri(o->source_uri); /* the percent-encoded spelling too */
@@ -492,6 +498,8 @@ int cli_ingest(const cli_opts *o)
         goto out;
     cli_secrets_register_uri(o->dest_uri);
     if ((code = cli_source_name_parse(o->source_table, &sn, err, sizeof err)))
+        goto out;
+    if (ct && (code = cli_ct_check_flags(o, &sn, err, sizeof err)))
         goto out;
     if (sn.is_query && !o->dest_table) {
         snprintf(err, sizeof err, "--dest-table is required with a query: source");
@@ -518,7 +526,7 @@ int cli_ingest(const cli_opts *o)
             }
     }
     l.naming = o->naming == CLI_NAMING_AUTO ? CLI_NAMING_SNAKE : o->naming;
-    l.strategy = o->full_refresh ? SINK_REPLACE : o->strategy;
+    l.strategy = o->full_refresh ? SINK_REPLACE : ct ? SINK_MERGE : o->strategy;
     dest_table = o->dest_table ? strdup(o->dest_table) : default_dest_table(&sn, l.naming);
     if (!dest_table) {
         snprintf(err, sizeof err, "out of memory");
@@ -551,7 +559,7 @@ int cli_ingest(const cli_opts *o)
         if ((code = cli_catalog_read(cl, &sn, &cat, err, sizeof err)))
             goto out;
         l.cat = sel.cat = &cat;
-        if (l.strategy == SINK_MERGE && !o->primary_keys.n && !cat.pk.n) {
+        if (!ct && l.strategy == SINK_MERGE && !o->primary_keys.n && !cat.pk.n) {
             snprintf(err, sizeof err, "merge needs a primary key: the table has none, give --primary-key");
             code = CLI_EXIT_USAGE;
             goto out;
@@ -569,6 +577,13 @@ int cli_ingest(const cli_opts *o)
         goto out;
     }
     l.sk = sk;
+    if (ct) {
+        if ((code = cli_ct_prepare(&ctr, cl, sk, o, &sn, &cat, l.specs, l.nspecs, dest_table, err, sizeof err)))
+            goto out;
+        l.strategy = ctr.strategy;
+        l.ct = true;
+        l.cdc = ctr.cdc;
+    }
 
     /* ---- incremental bounds: flags, else the destination's maximum */
     const char *lo = o->interval_start, *hi = o->interval_end;
@@ -600,6 +615,8 @@ int cli_ingest(const cli_opts *o)
 
     if (file_src) {
         /* the whole file is read; its rows are not filtered by the cursor */
+    } else if (ct) {
+        /* the SELECT is ct.c's, sent by cli_ct_read */
     } else if (!sn.is_query) {
         if (cli_select_table(&sel, &sn, lo, lo_strict, hi, &sql)) {
             code = sel.code;
@@ -616,7 +633,8 @@ int cli_ingest(const cli_opts *o)
     }
 
     int64_t known = o->sql_limit;
-    if (cl && !sn.is_query && !lo && !hi && o->progress == CLI_PROGRESS_INTERACTIVE && isatty(STDERR_FILENO)) {
+    if (cl && !sn.is_query && !lo && !hi && (!ct || ctr.snapshot) && o->progress == CLI_PROGRESS_INTERACTIVE &&
+        isatty(STDERR_FILENO)) {
         int64_t est = cli_select_estimate(cl, &sn);
         if (est >= 0 && (known < 0 || est < known))
             known = est;
@@ -629,7 +647,8 @@ int cli_ingest(const cli_opts *o)
     cb.plp = on_plp;
     memset(&ne, 0, sizeof ne);
     int rc = file_src ? cli_source_file_run(o->source_uri, l.specs, l.nspecs, &cb, &l, &ne)
-                      : net_client_batch(cl, sql, &cb, &l, &ne);
+           : ct     ? cli_ct_read(&ctr, cl, &cb, &l, &ne)
+                    : net_client_batch(cl, sql, &cb, &l, &ne);
     bool ok = rc == NET_OK || (rc == NET_E_CANCELLED && l.limit_hit);
     if (!l.fail && !ok) {
         failf(&l, CLI_EXIT_LOAD, "%s%s", file_src ? "" : "reading from SQL Server failed: ",
@@ -639,7 +658,9 @@ int cli_ingest(const cli_opts *o)
         failf(&l, CLI_EXIT_LOAD, "the source returned no result set");
     if (!l.fail && !flush(&l)) {
         cli_progress_phase(l.prog, "committing");
-        if (sink_commit(sk))
+        if (ct && cli_ct_save(&ctr, sk))
+            failf(&l, CLI_EXIT_LOAD, "%s", sink_errmsg(sk));
+        else if (sink_commit(sk))
             failf(&l, CLI_EXIT_LOAD, "%s", sink_errmsg(sk));
     }
     if (l.fail) {
@@ -673,6 +694,7 @@ out:
     free(l.rowbuf);
     free(l.specs);
     free(dest_table);
+    cli_ct_free(&ctr);
     cli_catalog_free(&cat);
     cli_source_name_free(&sn);
     cli_secrets_forget();

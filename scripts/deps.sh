@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   libssl-dev zlib1g-dev libuv1-dev libcriterion-dev libsqlite3-dev
-  libcjson-dev file
+  libcjson-dev libcjson1 file bc gnuplot-nox
   freetds-bin python3-tds python3-openssl
   postgresql libpq5 sqlite3 openssl
 )

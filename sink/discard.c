@@ -29,6 +29,8 @@ static int discard_open(const char *target, const sink_options *o, sink **out, c
 static int discard_begin(sink *s, const sink_table *t)
 {
     discard_sink *d = (discard_sink *)s;
+    if (t->cdc) /* its cursor would have nowhere to live */
+        return sink__fail(s, SINK_E_UNSUPPORTED, "discard keeps no state: Change Tracking needs a database destination");
     sink__schema_free(&d->sc);
     d->rows = d->bytes = 0;
     return sink__schema_copy(&d->sc, t) ? sink__fail(s, SINK_E_NOMEM, "out of memory") : SINK_OK;

@@ -145,6 +145,16 @@ static int check_table(sink *s, const sink_table *t)
         return sink__fail(s, SINK_E_ARG, "incremental key index out of range");
     if (t->strategy == SINK_MERGE && !t->npk)
         return sink__fail(s, SINK_E_UNSUPPORTED, "merge needs a primary key");
+    if (t->cdc) {
+        /* the Change Tracking merge compares these two by name */
+        int have = 0;
+        for (size_t i = 0; i < t->ncols; i++) {
+            const char *n = t->names && t->names[i] ? t->names[i] : t->cols[i].name.ptr;
+            have |= n && !strcmp(n, "_cdc_lsn") ? 1 : n && !strcmp(n, "_cdc_deleted") ? 2 : 0;
+        }
+        if (t->strategy != SINK_MERGE || have != 3)
+            return sink__fail(s, SINK_E_ARG, "a Change Tracking load needs merge and the columns _cdc_lsn and _cdc_deleted");
+    }
     if (t->strategy == SINK_DELETE_INSERT && t->incremental_key < 0)
         return sink__fail(s, SINK_E_UNSUPPORTED, "delete+insert needs an incremental key");
     return SINK_OK;

@@ -101,7 +101,8 @@ typedef struct sink_table {
      * never goes backwards); a delete updates only the _cdc_* columns of
      * the target row and keeps its other columns as they were; a delete of
      * a key the target does not hold inserts a tombstone row holding the
-     * key and the _cdc_* columns only (others NULL). */
+     * key and the _cdc_* columns only (others NULL, except NOT NULL
+     * columns such as a load timestamp, which keep the staged value). */
     bool cdc;
 } sink_table;
 

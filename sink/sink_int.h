@@ -99,6 +99,7 @@ typedef struct sink_schema {
     size_t npk;
     int incr;
     sink_strategy strategy;
+    bool cdc;            /* Change Tracking merge (sink_table.cdc) */
     tds_value win[2];    /* delete+insert bounds (lo, hi); ptr NULL when absent */
     bool has_win[2];
 } sink_schema;

@@ -9,6 +9,8 @@
  *                   INSERT the last staged row of each key (highest
  *                   _tdspipe_ord). Same end state as an upsert, and needs
  *                   no unique constraint on a target someone else created.
+ *   merge (cdc):    Change Tracking rows: versions, deletes, tombstones
+ *                   (sql_merge_cdc below).
  *   delete+insert:  DELETE target rows with key between the stage's
  *                   MIN and MAX of the incremental key (or in the caller's
  *                   [lo, hi) window), INSERT all staged.
@@ -100,9 +102,217 @@ static int drop_stage(sink_buf *b, const sink_schema *sc, const char *stage)
     return rc;
 }
 
+/* "stage"."k1" = "table"."k1" AND … */
+static int key_match(sink_buf *b, const sink_schema *sc, const char *stage)
+{
+    int rc = 0;
+    for (size_t k = 0; k < sc->npk; k++) {
+        const char *col = sc->names[sc->pk[k]];
+        if (k)
+            rc |= sink__buf_puts(b, " AND ");
+        rc |= sink__sql_ident(b, stage);
+        rc |= sink__buf_putc(b, '.');
+        rc |= sink__sql_ident(b, col);
+        rc |= sink__buf_puts(b, " = ");
+        rc |= sink__sql_ident(b, sc->table);
+        rc |= sink__buf_putc(b, '.');
+        rc |= sink__sql_ident(b, col);
+    }
+    return rc;
+}
+
+/* "qual"."col" */
+static int qcol(sink_buf *b, const char *qual, const char *col)
+{
+    int rc = sink__sql_ident(b, qual);
+    rc |= sink__buf_putc(b, '.');
+    rc |= sink__sql_ident(b, col);
+    return rc;
+}
+
+static bool is_cdc_col(const char *name) { return strncmp(name, "_cdc_", 5) == 0; }
+
+static bool is_key_col(const sink_schema *sc, size_t i)
+{
+    for (size_t k = 0; k < sc->npk; k++)
+        if (sc->pk[k] == i)
+            return true;
+    return false;
+}
+
+/* Change Tracking merge (sink.h, sink_table.cdc), in five steps inside the
+ * load's transaction:
+ *   1. keep one staged row per key: highest _cdc_lsn, a delete first at
+ *      equal versions, then the latest staged;
+ *   2. drop staged rows the target already has newer (or, at the same
+ *      version, as a delete that a non-delete must not undo);
+ *   3. staged deletes of rows the target holds: update only the _cdc_*
+ *      columns, the row keeps its other values;
+ *   4. staged deletes of keys the target does not hold: a tombstone, the
+ *      key and _cdc_* columns (NOT NULL columns such as the load timestamp
+ *      as staged), every other column NULL;
+ *   5. staged inserts/updates replace the target's row (DELETE + INSERT).
+ * _cdc_lsn is the 20-digit zero-padded version, so text order is version
+ * order. */
+/* CREATE INDEX on the stage's key: the merge statements look keys up in
+ * the stage from correlated subqueries, which SQLite otherwise answers with
+ * a scan of the stage per row (quadratic). Dropped with the stage. */
+static int stage_key_index(sink_buf *b, const sink_schema *sc, const char *stage)
+{
+    int rc = sink__buf_puts(b, "CREATE INDEX \"");
+    for (const char *p = stage; *p; p++)
+        rc |= (*p == '"' ? sink__buf_puts(b, "\"\"") : sink__buf_putc(b, *p));
+    rc |= sink__buf_puts(b, "_key\" ON ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " (");
+    for (size_t k = 0; k < sc->npk; k++) {
+        if (k)
+            rc |= sink__buf_puts(b, ", ");
+        rc |= sink__sql_ident(b, sc->names[sc->pk[k]]);
+    }
+    rc |= sink__buf_puts(b, ");\n");
+    return rc;
+}
+
+static int sql_merge_cdc(sink_buf *b, const sink_schema *sc, const char *stage)
+{
+    const char *T = sc->table;
+    int rc = stage_key_index(b, sc, stage);
+    /* 1: a staged row loses to another staged row of its key with a higher
+     * version, a delete at the same version, or a later ord. (EXISTS, not
+     * NOT IN: PostgreSQL plans it as a hash join at any size.) */
+    rc |= sink__buf_puts(b, "DELETE FROM ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " AS \"_tdspipe_w\" WHERE ");
+    for (size_t k = 0; k < sc->npk; k++) {
+        if (k)
+            rc |= sink__buf_puts(b, " AND ");
+        rc |= qcol(b, "_tdspipe_w", sc->names[sc->pk[k]]);
+        rc |= sink__buf_puts(b, " = ");
+        rc |= qcol(b, stage, sc->names[sc->pk[k]]);
+    }
+    rc |= sink__buf_puts(b, " AND (");
+    rc |= qcol(b, "_tdspipe_w", "_cdc_lsn");
+    rc |= sink__buf_puts(b, " > ");
+    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " OR (");
+    rc |= qcol(b, "_tdspipe_w", "_cdc_lsn");
+    rc |= sink__buf_puts(b, " = ");
+    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " AND (");
+    rc |= qcol(b, "_tdspipe_w", "_cdc_deleted");
+    rc |= sink__buf_puts(b, " AND NOT ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= sink__buf_puts(b, " OR (");
+    rc |= qcol(b, "_tdspipe_w", "_cdc_deleted");
+    rc |= sink__buf_puts(b, " = ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= sink__buf_puts(b, " AND ");
+    rc |= qcol(b, "_tdspipe_w", SINK__ORD);
+    rc |= sink__buf_puts(b, " > ");
+    rc |= qcol(b, stage, SINK__ORD);
+    rc |= sink__buf_puts(b, ")))));\n");
+
+    /* 2 */
+    rc |= sink__buf_puts(b, "DELETE FROM ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
+    rc |= sink__sql_qname(b, sc->schema, T);
+    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= key_match(b, sc, stage);
+    rc |= sink__buf_puts(b, " AND ");
+    rc |= qcol(b, T, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " IS NOT NULL AND (");
+    rc |= qcol(b, T, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " > ");
+    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " OR (");
+    rc |= qcol(b, T, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " = ");
+    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= sink__buf_puts(b, " AND ");
+    rc |= qcol(b, T, "_cdc_deleted");
+    rc |= sink__buf_puts(b, " AND NOT ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= sink__buf_puts(b, ")));\n");
+
+    /* 3: UPDATE … FROM (SQLite ≥ 3.33, PostgreSQL, DuckDB) */
+    rc |= sink__buf_puts(b, "UPDATE ");
+    rc |= sink__sql_qname(b, sc->schema, T);
+    rc |= sink__buf_puts(b, " SET ");
+    bool first = true;
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (!is_cdc_col(sc->names[i]))
+            continue;
+        if (!first)
+            rc |= sink__buf_puts(b, ", ");
+        first = false;
+        rc |= sink__sql_ident(b, sc->names[i]);
+        rc |= sink__buf_puts(b, " = ");
+        rc |= qcol(b, stage, sc->names[i]);
+    }
+    rc |= sink__buf_puts(b, " FROM ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= key_match(b, sc, stage);
+    rc |= sink__buf_puts(b, " AND ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= sink__buf_puts(b, ";\n");
+
+    /* 4 */
+    rc |= sink__buf_puts(b, "INSERT INTO ");
+    rc |= sink__sql_qname(b, sc->schema, T);
+    rc |= sink__buf_puts(b, " (");
+    rc |= sink__sql_collist(b, sc, NULL);
+    rc |= sink__buf_puts(b, ") SELECT ");
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (i)
+            rc |= sink__buf_puts(b, ", ");
+        bool keep = is_key_col(sc, i) || is_cdc_col(sc->names[i]) || !(sc->cols[i].flags & TDS_COL_NULLABLE);
+        /* CASE keeps the column's type for the NULL (PostgreSQL types an
+         * untyped NULL in a SELECT list as text) */
+        if (!keep)
+            rc |= sink__buf_puts(b, "CASE WHEN 1 = 0 THEN ");
+        rc |= qcol(b, stage, sc->names[i]);
+        if (!keep)
+            rc |= sink__buf_puts(b, " END");
+    }
+    rc |= sink__buf_puts(b, " FROM ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= sink__buf_puts(b, " AND NOT EXISTS (SELECT 1 FROM ");
+    rc |= sink__sql_qname(b, sc->schema, T);
+    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= key_match(b, sc, stage);
+    rc |= sink__buf_puts(b, ");\n");
+
+    rc |= sink__buf_puts(b, "DELETE FROM ");
+    rc |= sink__sql_qname(b, sc->schema, T);
+    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= key_match(b, sc, stage);
+    rc |= sink__buf_puts(b, " AND NOT ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= sink__buf_puts(b, ");\n");
+    rc |= insert_head(b, sc);
+    rc |= sink__buf_puts(b, " FROM ");
+    rc |= sink__sql_qname(b, sc->schema, stage);
+    rc |= sink__buf_puts(b, " WHERE NOT ");
+    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= drop_stage(b, sc, stage);
+    return rc ? SINK_E_NOMEM : SINK_OK;
+}
+
 int sink__sql_merge(sink_buf *b, const sink_schema *sc, const char *stage)
 {
-    int rc = sink__buf_puts(b, "DELETE FROM ");
+    if (sc->cdc)
+        return sql_merge_cdc(b, sc, stage);
+    int rc = stage_key_index(b, sc, stage);
+    rc |= sink__buf_puts(b, "DELETE FROM ");
     rc |= sink__sql_qname(b, sc->schema, sc->table);
     rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);

@@ -153,6 +153,7 @@ int sink__schema_copy(sink_schema *d, const sink_table *t)
     d->npk = t->npk;
     d->incr = t->incremental_key;
     d->strategy = t->strategy;
+    d->cdc = t->cdc;
     d->full = dupn(t->name, strlen(t->name));
     const char *dot = strrchr(t->name, '.');
     if (dot) {

@@ -77,7 +77,7 @@ run "bad source scheme" 2 ingest --source-uri "mysql://u:SECRETPW@h/db" --source
 expect_err "bad scheme message" "unsupported source scheme 'mysql'"
 grep -q SECRETPW "$work/err" && bad "bad scheme leaks password" || ok "bad scheme hides password"
 run "bad dest scheme" 2 ingest --source-uri "$U" --source-table t --dest-uri bigquery://p/d; expect_err "bad dest message" "unsupported destination scheme"
-run "ct not yet" 2 ingest --source-uri "mssql+ct://sa:x@127.0.0.1:$P/demo" --source-table t --dest-uri csv:///x.csv; expect_err "ct message" "not supported yet"
+run "ct with --sql-limit" 2 ingest --source-uri "mssql+ct://sa:x@127.0.0.1:$P/demo" --source-table t --dest-uri csv:///x.csv --sql-limit 5; expect_err "ct message" "--sql-limit cannot be used with Change Tracking"
 run "mssql+ct is no destination" 2 ingest --source-uri "$U" --source-table t --dest-uri "mssql+ct://sa:x@h/db"
 run "bad encrypt" 2 ingest --source-uri "$U&encrypt=sometimes" --source-table t --dest-uri csv:///x.csv
 run "bad sql-limit" 2 ingest --source-uri "$U" --source-table t --dest-uri csv:///x.csv --sql-limit=-1

@@ -214,3 +214,28 @@ Test(flags, query_timeout_and_retries)
     cr_assert(strstr(err, "retries") != NULL, "%s", err);
     cli_opts_free(&o);
 }
+
+Test(flags, ct_expired)
+{
+    cli_opts o;
+    char err[256];
+    unsetenv("CT_EXPIRED");
+    unsetenv("INGESTR_CT_EXPIRED");
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert(!o.ct_resnapshot, "default is fail");
+    cli_opts_free(&o);
+    cr_assert_eq(parse(&o, err, sizeof err, 7, REQ, "--ct-expired=resnapshot"), 0, "%s", err);
+    cr_assert(o.ct_resnapshot);
+    cli_opts_free(&o);
+    cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--ct-expired", "fail"), 0, "%s", err);
+    cr_assert(!o.ct_resnapshot);
+    cli_opts_free(&o);
+    setenv("CT_EXPIRED", "resnapshot", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert(o.ct_resnapshot, "CT_EXPIRED from the environment");
+    cli_opts_free(&o);
+    unsetenv("CT_EXPIRED");
+    cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--ct-expired", "later"), CLI_EXIT_USAGE);
+    cr_assert(strstr(err, "resnapshot"), "%s", err);
+    cli_opts_free(&o);
+}

@@ -15,7 +15,9 @@
  *   SYS_CHANGE_COLUMNS, SYS_CHANGE_CONTEXT  NULL
  *   then the primary-key columns.
  * Rows come out ordered by key bytes. Entries below the cleanup watermark
- * (tdstestd_ct_cleanup) are gone, as after SQL Server's auto cleanup.
+ * (tdstestd_ct_cleanup) are gone, as after SQL Server's auto cleanup;
+ * TRUNCATE TABLE drops the whole log and moves the minimum valid version
+ * to its own version (ct_truncate).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +89,18 @@ int ct_record(srv_conn *c, srv_table *t, const tds_value *vals, char op)
     }
     t->ct_keys_len += need;
     return 0;
+}
+
+void ct_truncate(srv_conn *c, srv_table *t)
+{
+    if (!t->ct_enabled || !t->dbp || !t->dbp->ct_enabled)
+        return;
+    /* SQL Server: truncation removes the table's change tracking
+     * information and CHANGE_TRACKING_MIN_VALID_VERSION moves past it, so
+     * every client re-initialises */
+    t->nct = 0;
+    t->ct_keys_len = 0;
+    t->ct_begin_version = stmt_version(c, t->dbp);
 }
 
 static const srv_table *g_t;

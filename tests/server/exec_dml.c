@@ -772,6 +772,7 @@ int exec_dml(srv_cursor *cur, tds_session *s, const sql_stmt *st)
         return merge(cur, s, st, t, &sv);
     case ST_TRUNCATE:
         srv_table_clear(t);
+        ct_truncate(cur->c, t);
         free(sv.rows);
         srv_table_unref(t);
         srv_put_done(cur, s, 0, 0, 0);

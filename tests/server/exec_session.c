@@ -179,7 +179,7 @@ static int proc_fault(srv_cursor *cur, tds_session *s, const sql_stmt *st)
     }
     static const char *names[] = { "@close_after_rows", "@error_after_rows", "@malformed_after_rows",
                                    "@stall_after_rows", "@stall", "@close_after_bytes", "@drip",
-                                   "@drip_delay_ms", "@clear", NULL };
+                                   "@drip_delay_ms", "@clear", "@for_new_connections", NULL };
     for (int i = 0; i < st->nargs; i++) {
         bool ok = false;
         for (int k = 0; names[k]; k++)
@@ -203,6 +203,11 @@ static int proc_fault(srv_cursor *cur, tds_session *s, const sql_stmt *st)
     if (arg_int(cur, st, "@close_after_bytes", -1, &v) > 0) c->wire.close_after_bytes = (uint64_t)v;
     if (arg_int(cur, st, "@drip", -1, &v) > 0) c->wire.drip = v != 0;
     if (arg_int(cur, st, "@drip_delay_ms", -1, &v) > 0) c->wire.drip_delay_ms = (uint32_t)v;
+    /* tests of other clients: the faults become the defaults of later logins */
+    if (arg_int(cur, st, "@for_new_connections", -1, &v) > 0 && v) {
+        c->db->faults = c->faults;
+        c->db->wire = c->wire;
+    }
     srv_put_done(cur, s, 0, 0xE0, 0);
     return 0;
 }

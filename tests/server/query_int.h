@@ -587,6 +587,9 @@ int ct_record(srv_conn *c, srv_table *t, const tds_value *vals, char op);
  * returned as SQL numbers (<0) with message in msg. */
 srv_table *ct_changes(srv_conn *c, srv_table *t, int64_t since, int32_t *err, char *msg, size_t cap);
 int64_t ct_min_valid(const srv_table *t);
+/* TRUNCATE TABLE of a tracked table: its change log is gone, so the
+ * minimum valid version moves to the truncation's own (new) version. */
+void ct_truncate(srv_conn *c, srv_table *t);
 /* Transaction hooks (exec_dml.c). */
 int tran_touch(srv_conn *c, srv_table *t);   /* save undo before a change */
 void tran_commit(srv_conn *c);

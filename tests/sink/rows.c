@@ -415,3 +415,91 @@ void rows_window_load(const char *uri, const char *table, int key_col, const cha
     cr_assert_eq(load(uri, &t, rs.vals, 0, 1, msg, sizeof msg), 0, "%s", msg);
     rows_free(&rs);
 }
+
+/* ------------------------------------------------- Change Tracking merge */
+
+void cdc_load(const char *uri, const char *table, const cdc_row *rows, size_t n)
+{
+    tds_column cols[5];
+    const char *names[5] = { "id", "v", "_cdc_lsn", "_cdc_deleted", "stamp" };
+    cr_assert_eq(tds_column_init(&cols[0], TDS_T_INTN, 4, 0, 0), TDS_OK);
+    cr_assert_eq(tds_column_init(&cols[1], TDS_T_NVARCHAR, 40, 0, 0), TDS_OK);
+    cr_assert_eq(tds_column_init(&cols[2], TDS_T_NVARCHAR, 40, 0, 0), TDS_OK);
+    cr_assert_eq(tds_column_init(&cols[3], TDS_T_BITN, 1, 0, 0), TDS_OK);
+    cr_assert_eq(tds_column_init(&cols[4], TDS_T_INTN, 4, 0, 0), TDS_OK);
+    cols[0].flags = cols[2].flags = cols[3].flags = cols[4].flags = 0; /* NOT NULL */
+    tds_value *vals = calloc(n * 5 + 1, sizeof *vals);
+    uint8_t *arena = malloc(n * 128 + 1), *o = arena;
+    for (size_t i = 0; i < n; i++) {
+        tds_value *v = vals + 5 * i;
+        int k = tds_encode_int(&cols[0], rows[i].id, o, 8);
+        v[0] = (tds_value){ o, (uint32_t)k, 0 };
+        o += 8;
+        if (rows[i].v) {
+            k = tds_encode_text(&cols[1], rows[i].v, strlen(rows[i].v), o, 40);
+            cr_assert_geq(k, 0);
+            v[1] = (tds_value){ o, (uint32_t)k, 0 };
+            o += 40;
+        } else {
+            v[1] = (tds_value){ NULL, 0, TDS_VF_NULL };
+        }
+        char lsn[24];
+        snprintf(lsn, sizeof lsn, "%020u", rows[i].lsn);
+        k = tds_encode_text(&cols[2], lsn, 20, o, 40);
+        cr_assert_eq(k, 40);
+        v[2] = (tds_value){ o, 40, 0 };
+        o += 40;
+        k = tds_encode_int(&cols[3], rows[i].del, o, 8);
+        v[3] = (tds_value){ o, (uint32_t)k, 0 };
+        o += 8;
+        k = tds_encode_int(&cols[4], rows[i].stamp, o, 8);
+        v[4] = (tds_value){ o, (uint32_t)k, 0 };
+        o += 8;
+    }
+    size_t pk[1] = { 0 };
+    sink_table t;
+    memset(&t, 0, sizeof t);
+    t.name = table;
+    t.cols = cols;
+    t.names = names;
+    t.ncols = 5;
+    t.pk = pk;
+    t.npk = 1;
+    t.incremental_key = -1;
+    t.strategy = SINK_MERGE;
+    t.cdc = true;
+    char msg[512] = "";
+    int rc = load(uri, &t, vals, n, 2, msg, sizeof msg);
+    free(vals);
+    free(arena);
+    cr_assert_eq(rc, 0, "cdc load: %s", msg);
+}
+
+/* The rules of sink.h's cdc merge, in three loads:
+ *   1: three rows at version 5;
+ *   2: key 1 older (4) → ignored; key 2 deleted at the same version 5 →
+ *      the delete wins and only _cdc_* change (v and stamp stay); key 3
+ *      updated and deleted at version 7 in one load → the delete wins;
+ *      key 4 twice (8 then 9) → 9 wins; key 5 deleted, never seen → a
+ *      tombstone (v NULL, the NOT NULL stamp as staged);
+ *   3: key 2 re-sent as a non-delete at version 5 → the delete stays; key
+ *      3 newer (8) → replaced; key 5 newer (10) → the tombstone becomes a
+ *      row. */
+const char *const cdc_after1[3] = { "1|a|5|0|1", "2|b|5|0|1", "3|c|5|0|1" };
+const char *const cdc_after2[5] = { "1|a|5|0|1", "2|b|5|1|1", "3|c|7|1|1", "4|y|9|0|2", "5|-|6|1|2" };
+const char *const cdc_after3[5] = { "1|a|5|0|1", "2|b|5|1|1", "3|c8|8|0|3", "4|y|9|0|2", "5|e|10|0|3" };
+
+void cdc_sequence(const char *uri, const char *table, int step)
+{
+    static const cdc_row l1[] = { { 1, "a", 5, false, 1 }, { 2, "b", 5, false, 1 }, { 3, "c", 5, false, 1 } };
+    static const cdc_row l2[] = { { 1, "old", 4, false, 2 }, { 2, NULL, 5, true, 2 }, { 3, "c7", 7, false, 2 },
+                                  { 4, "x", 8, false, 2 },   { 3, NULL, 7, true, 2 }, { 4, "y", 9, false, 2 },
+                                  { 5, NULL, 6, true, 2 } };
+    static const cdc_row l3[] = { { 2, "b2", 5, false, 3 }, { 3, "c8", 8, false, 3 }, { 5, "e", 10, false, 3 } };
+    if (step == 1)
+        cdc_load(uri, table, l1, 3);
+    else if (step == 2)
+        cdc_load(uri, table, l2, 7);
+    else
+        cdc_load(uri, table, l3, 3);
+}

@@ -73,6 +73,28 @@ int load(const char *uri, const sink_table *t, const tds_value *vals, size_t nro
 int load_abort(const char *uri, const sink_table *t, const tds_value *vals, size_t nrows,
                size_t per, size_t batches);
 
+/* Change Tracking merge (sink_table.cdc): table id int (key), v nvarchar
+ * NULL, _cdc_lsn nvarchar(20) (the version zero-padded), _cdc_deleted bit,
+ * stamp int NOT NULL (a column such as the load timestamp). */
+typedef struct cdc_row {
+    int id;
+    const char *v;      /* NULL: NULL */
+    unsigned lsn;
+    bool del;
+    int stamp;
+} cdc_row;
+/* Loads rows (two per batch) by cdc merge; asserts success. */
+void cdc_load(const char *uri, const char *table, const cdc_row *rows, size_t n);
+/* One text per row, "id|v|lsn|deleted|stamp" ('-' for NULL v), by id. */
+#define CDC_SELECT(table)                                                                        \
+    "SELECT CAST(id AS VARCHAR) || '|' || COALESCE(v, '-') || '|' || "                            \
+    "CAST(CAST(_cdc_lsn AS BIGINT) AS VARCHAR) || '|' || CASE WHEN _cdc_deleted THEN '1' ELSE '0' END " \
+    "|| '|' || CAST(stamp AS VARCHAR) FROM " table " ORDER BY id"
+/* The rows each destination must hold after cdc_sequence's loads 1 and 2. */
+extern const char *const cdc_after1[3], *const cdc_after2[5], *const cdc_after3[5];
+/* Load 1, 2 or 3 of the shared cdc rule sequence (see rows.c). */
+void cdc_sequence(const char *uri, const char *table, int step);
+
 /* A fresh path under SINK_TEST_TMP ("<tmp>/<pid>-<name>"), removed first. */
 const char *tmp_path(const char *name);
 /* Reads a file (gunzip when gz). Caller frees. */

@@ -299,3 +299,51 @@ Test(rows, streamed_values_assembled_from_chunks)
     sink_rows_free(r);
     rows_free(&rs);
 }
+
+/* sink_table.cdc needs merge and the _cdc_lsn/_cdc_deleted columns; the
+ * discard and file sinks, which keep no cursor, refuse it. */
+Test(registry, change_tracking_merge_checks)
+{
+    int ids[] = { 1 };
+    const char *tx[] = { "a" };
+    kv_table k;
+    kv_build(&k, ids, tx, 1);
+    sink_table t = kv_sink_table(&k, "kv", SINK_MERGE);
+    t.cdc = true;
+    char err[256];
+    sink *s = NULL;
+    cr_assert_eq(sink_open("discard://", NULL, &s, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sink_begin(s, &t), SINK_E_ARG, "cdc without the _cdc_ columns must be refused");
+    cr_assert(strstr(sink_errmsg(s), "_cdc_lsn"), "%s", sink_errmsg(s));
+    sink_close(s);
+    cr_assert_eq(sink_open("discard://", NULL, &s, err, sizeof err), 0, "%s", err);
+    t.strategy = SINK_APPEND;
+    cr_assert_eq(sink_begin(s, &t), SINK_E_ARG, "cdc without merge must be refused");
+    sink_close(s);
+    kv_free(&k);
+    char msg[256] = "";
+    /* a well-formed cdc table: refused by discard (no state) and csv (no merge) */
+    tds_column cols[2];
+    cr_assert_eq(tds_column_init(&cols[0], TDS_T_NVARCHAR, 40, 0, 0), TDS_OK);
+    cr_assert_eq(tds_column_init(&cols[1], TDS_T_BITN, 1, 0, 0), TDS_OK);
+    const char *names[2] = { "_cdc_lsn", "_cdc_deleted" };
+    size_t pk[1] = { 0 };
+    sink_table c;
+    memset(&c, 0, sizeof c);
+    c.name = "c";
+    c.cols = cols;
+    c.names = names;
+    c.ncols = 2;
+    c.pk = pk;
+    c.npk = 1;
+    c.incremental_key = -1;
+    c.strategy = SINK_MERGE;
+    c.cdc = true;
+    const char *const dests[] = { "discard://", "csv:///never.csv" };
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(sink_open(dests[i], NULL, &s, msg, sizeof msg), 0, "%s", msg);
+        cr_assert_eq(sink_begin(s, &c), SINK_E_UNSUPPORTED, "%s accepted a cdc merge", dests[i]);
+        sink_close(s);
+    }
+    cr_assert_neq(access("never.csv", F_OK), 0, "csv left a file");
+}
