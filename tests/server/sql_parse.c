@@ -173,16 +173,21 @@ sql_expr *new_expr(P *p, expr_type t)
  * srv_type_parse. */
 static bool type_spec(P *p, srv_coldef *d)
 {
-    char text[96];
+    char text[SRV_NAME_MAX + 64]; /* a name, "(", two numbers of at most 20 digits, ",", ")" */
     char nm[SRV_NAME_MAX];
     if (!name_any(p, nm))
         return false;
     size_t o = (size_t)snprintf(text, sizeof text, "%s", nm);
+    if (o >= sizeof text - 2) { /* no type has so long a name (snprintf's count would run past text) */
+        p->i--;
+        fail(p);
+        return false;
+    }
     if (accept_op(p, "(")) {
         o += (size_t)snprintf(text + o, sizeof text - o, "(");
         for (int k = 0; k < 2; k++) {
             sql_tok *t = cur(p);
-            if (t->t != TK_NUM && !(t->t == TK_IDENT && srv_ieqn(t->text, t->tlen, "max"))) {
+            if ((t->t != TK_NUM && !(t->t == TK_IDENT && srv_ieqn(t->text, t->tlen, "max"))) || t->tlen > 20) {
                 fail(p);
                 return false;
             }
@@ -223,7 +228,7 @@ static sql_expr *primary(P *p)
     if (accept_op(p, "-")) {
         e = new_expr(p, EX_NEG);
         if (e) {
-            e->args[0] = primary(p);
+            e->args[0] = expr(p); /* nesting counted */
             e->nargs = 1;
         }
         return e && e->args[0] ? e : NULL;
@@ -378,7 +383,8 @@ sql_expr *expr(P *p)
 {
     if (p->failed)
         return NULL;
-    sql_expr *e = primary(p);
+    sql_expr *e = nest(p) ? primary(p) : NULL;
+    p->depth--;
     if (e && (op(p, "+") || op(p, "-") || op(p, "/") || op(p, "%") || op(p, "|") || op(p, "&"))) {
         fail(p); /* arithmetic is not part of the subset */
         return NULL;
@@ -633,7 +639,15 @@ static bool expr_list(P *p, sql_expr ***out, int *n)
 static bool set_list(P *p, sql_stmt *st)
 {
     int cap = 16;
+    if (st->set) { /* a second SET list (MERGE with two WHEN MATCHED) is outside the subset */
+        fail(p);
+        return false;
+    }
     st->set = sql_alloc(p->b, (size_t)cap * sizeof *st->set);
+    if (!st->set) {
+        fail(p);
+        return false;
+    }
     do {
         if (st->nset == cap) {
             sql_assign *na = sql_alloc(p->b, (size_t)cap * 2 * sizeof *na);

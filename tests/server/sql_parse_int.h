@@ -21,7 +21,14 @@ typedef struct P {
     /* common table expressions in scope (the current statement's WITH) */
     struct { char name[SRV_NAME_MAX]; sql_select *sel; } cte[SQL_MAX_CTE];
     int ncte;
+    int depth;              /* nesting of conditions, subqueries, expressions */
 } P;
+
+/* SQL Server's limit on nesting; deeper is error 191 (and the stack stays
+ * bounded whatever the client sends) */
+#define SQL_MAX_DEPTH 128
+/* Enters one nesting level: false with error 191 past the limit. */
+bool nest(P *p);
 
 /* token helpers (sql_parse.c) */
 bool is_reserved(const sql_tok *k);

@@ -15,6 +15,19 @@
 
 static bool pred(P *p, sql_where *w);
 
+bool nest(P *p)
+{
+    if (++p->depth <= SQL_MAX_DEPTH)
+        return true;
+    if (!p->failed) {
+        p->failed = true;
+        p->err->number = 191;
+        snprintf(p->err->msg, sizeof p->err->msg,
+                 "Some part of your SQL statement is nested too deeply. Rewrite the query or break it up into smaller queries.");
+    }
+    return false;
+}
+
 static bool add_pred(P *p, sql_where *w, sql_pred pr)
 {
     sql_pred *np = sql_alloc(p->b, (size_t)(w->n + 1) * sizeof *np);
@@ -76,7 +89,16 @@ bool cond(P *p, sql_where *w)
     return add_pred(p, w, pr);
 }
 
+static sql_select *subquery_in(P *p);
+
 sql_select *subquery(P *p)
+{
+    sql_select *s = nest(p) ? subquery_in(p) : NULL;
+    p->depth--;
+    return s;
+}
+
+static sql_select *subquery_in(P *p)
 {
     sql_select *s = sql_alloc(p->b, sizeof *s);
     if (!s) {
@@ -89,7 +111,16 @@ sql_select *subquery(P *p)
     return s;
 }
 
+static bool pred_in(P *p, sql_where *w);
+
 static bool pred(P *p, sql_where *w)
+{
+    bool ok = nest(p) && pred_in(p, w);
+    p->depth--;
+    return ok;
+}
+
+static bool pred_in(P *p, sql_where *w)
 {
     if (accept_kw(p, "not")) {
         sql_pred pr = { .op = P_NOT, .nsub = 1 };

@@ -224,4 +224,17 @@ Test(sub, errors_are_sql_servers)
     expect_err("SELECT * FROM (SELECT k FROM st)", 102, NULL);
     expect_err("WITH a AS (SELECT k FROM st) TRUNCATE TABLE st", 156, NULL);
     expect_err("SELECT k FROM st WHERE EXISTS (SELECT 1 FROM st AS i WHERE i.nope = st.k)", 207, NULL);
+    /* nesting is bounded as in SQL Server (and the parser's stack with it) */
+    char deep[4096] = "SELECT k FROM st WHERE ";
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "NOT ");
+    strcat(deep, "v = 1");
+    expect_err(deep, 191, NULL);
+    char ok_depth[4096] = "SELECT k FROM st WHERE ";
+    for (int i = 0; i < 100; i++)
+        strcat(ok_depth, "NOT ");
+    strcat(ok_depth, "v = 1 ORDER BY o");
+    expect_rows(ok_depth, "a\n"); /* an even count of NOTs: v = 1 */
+    /* a type name longer than any type: a syntax error, not a crash */
+    expect_err("SELECT CAST(1 AS aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa(1, 2))", 102, NULL);
 }
