@@ -307,6 +307,15 @@ Test(mssql, merge_duplicate_keys_last_row_wins)
     kv_load("dup", SINK_MERGE, a, ta, 6, 4); /* the repeats span batches too */
     expect_rows("SELECT * FROM dup ORDER BY id", "1|a1\n2|x3\n3|a3\n4|NULL\n5|z\n");
     expect_rows("SELECT COUNT(*) FROM sys.tables WHERE name = '_tdspipe_stage_dup'", "0\n");
+    /* a target named like the statements' aliases keeps its other rows */
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "t" : "w";
+        seed(name);
+        kv_load(name, SINK_MERGE, a, ta, 6, 4);
+        char q[64];
+        snprintf(q, sizeof q, "SELECT * FROM [%s] ORDER BY id", name);
+        expect_rows(q, "1|a1\n2|x3\n3|a3\n4|NULL\n5|z\n");
+    }
 }
 
 /* kv with its nvarchar column as the key (pk = v), or both (id, v) */
@@ -358,7 +367,7 @@ Test(mssql, merge_composite_keys)
 
 /* rows.c's cdc_after* rows ("id|v|lsn|deleted|stamp", v "-" for NULL) as
  * this server prints them */
-static void cdc_expect(const char *const *want, size_t n)
+static void cdc_expect_in(const char *table, const char *const *want, size_t n)
 {
     char buf[1024] = "";
     for (size_t i = 0; i < n; i++) {
@@ -368,8 +377,12 @@ static void cdc_expect(const char *const *want, size_t n)
         size_t o = strlen(buf);
         snprintf(buf + o, sizeof buf - o, "%d|%s|%020d|%d|%d\n", id, strcmp(v, "-") ? v : "NULL", lsn, del, stamp);
     }
-    expect_rows("SELECT id, v, _cdc_lsn, _cdc_deleted, stamp FROM cdc ORDER BY id", buf);
+    char q[128];
+    snprintf(q, sizeof q, "SELECT id, v, _cdc_lsn, _cdc_deleted, stamp FROM [%s] ORDER BY id", table);
+    expect_rows(q, buf);
 }
+
+static void cdc_expect(const char *const *want, size_t n) { cdc_expect_in("cdc", want, n); }
 
 Test(mssql, change_tracking_merge_rules)
 {
@@ -380,6 +393,19 @@ Test(mssql, change_tracking_merge_rules)
     cdc_sequence(uri, "cdc", 3);
     cdc_expect(cdc_after3, 5);
     expect_rows("SELECT COUNT(*) FROM sys.tables WHERE name = '_tdspipe_stage_cdc'", "0\n");
+}
+
+/* targets named like the statements' aliases and CTE */
+Test(mssql, change_tracking_merge_alias_named_targets)
+{
+    static const char *const names[] = {"w", "t", "s"};
+    for (size_t i = 0; i < 3; i++) {
+        cdc_sequence(uri, names[i], 1);
+        cdc_sequence(uri, names[i], 2);
+        cdc_expect_in(names[i], cdc_after2, 5);
+        cdc_sequence(uri, names[i], 3);
+        cdc_expect_in(names[i], cdc_after3, 5);
+    }
 }
 
 /* Rows loaded before Change Tracking (no version yet) take any change */
