@@ -998,7 +998,7 @@ static bool statement(P *p, sql_stmt *st)
             fail(p);
             return false;
         }
-        bool ok = statement(p, st);
+        bool ok = statement(p, st) && cte_not_target(p, st);
         p->ncte = 0;
         return ok;
     }

@@ -61,5 +61,7 @@ bool over_clause(P *p, sql_expr *e);
 bool with_clause(P *p);
 /* Points r at a CTE when its one-part name is one in scope. */
 void cte_bind(P *p, sql_tref *r);
+/* False with error 4406 when st writes to a CTE (outside the subset). */
+bool cte_not_target(P *p, const sql_stmt *st);
 
 #endif

@@ -296,3 +296,28 @@ void cte_bind(P *p, sql_tref *r)
             return;
         }
 }
+
+bool cte_not_target(P *p, const sql_stmt *st)
+{
+    const sql_tref *r = &st->target;
+    if (st->t != ST_INSERT && st->t != ST_INSERT_SELECT && st->t != ST_UPDATE && st->t != ST_DELETE && st->t != ST_MERGE)
+        return true;
+    if (r->parts[0][0] || r->parts[1][0])
+        return true;
+    /* UPDATE a … FROM x AS a: a names a FROM source (a CTE source is 4421 when run) */
+    for (int k = 0; st->t == ST_UPDATE && k < st->sel.nfrom; k++) {
+        const sql_tref *f = &st->sel.from[k];
+        if (f->alias[0] ? srv_ieq(f->alias, r->parts[2]) : srv_ieq(f->parts[2], r->parts[2]))
+            return true;
+    }
+    for (int i = 0; i < p->ncte; i++)
+        if (srv_ieq(p->cte[i].name, r->parts[2])) {
+            p->failed = true;
+            p->err->number = 4406;
+            snprintf(p->err->msg, sizeof p->err->msg,
+                     "Update or insert of view or function '%s' failed because it contains a derived or constant field.",
+                     r->parts[2]);
+            return false;
+        }
+    return true;
+}

@@ -223,6 +223,10 @@ Test(sub, errors_are_sql_servers)
     expect_err("SELECT k FROM st WHERE v = (SELECT MAX(v) FROM st)", 156, NULL); /* no scalar subqueries */
     expect_err("SELECT * FROM (SELECT k FROM st)", 102, NULL);
     expect_err("WITH a AS (SELECT k FROM st) TRUNCATE TABLE st", 156, NULL);
+    /* a CTE hides the table of its name: writing to it is not the table */
+    expect_err("WITH st AS (SELECT k FROM st) INSERT INTO st (k) VALUES (N'q')", 4406, NULL);
+    expect_err("WITH w AS (SELECT k, ROW_NUMBER() OVER (ORDER BY k) AS rn FROM st) UPDATE w SET k = N'q' FROM w", 4421, NULL);
+    expect_rows("SELECT COUNT(*) FROM st", "6\n");
     expect_err("SELECT k FROM st WHERE EXISTS (SELECT 1 FROM st AS i WHERE i.nope = st.k)", 207, NULL);
     /* nesting is bounded as in SQL Server (and the parser's stack with it) */
     char deep[4096] = "SELECT k FROM st WHERE ";
