@@ -80,6 +80,7 @@ struct srv_rs {
     srv_rs *parent;          /* the outer query of a correlated subquery */
     int64_t **win;           /* per window item: the value of each listed tuple */
     int nwin;
+    void *sub_cache;         /* EXISTS subqueries answered by lookup (exec_sub.c) */
     /* streaming hot path: one row plan, rows made in batches */
     tds_row_plan *plan;
     tds_value *bvals;        /* batch * nout views, row-major */
@@ -168,6 +169,7 @@ void srv_rs_free(srv_rs *rs)
     free(rs->ocols);
     free(rs->ovals);
     free(rs->outs);
+    sub_cache_free(rs->sub_cache);
     for (int i = 0; rs->win && i < rs->nwin; i++)
         free(rs->win[i]);
     free(rs->win);
@@ -368,7 +370,7 @@ static int pred_logic(srv_rs *rs, const sql_pred *p)
         return r < 0 ? -1 : r == W_UNKNOWN ? W_UNKNOWN : r == W_TRUE ? W_FALSE : W_TRUE;
     }
     if (p->op == P_EXISTS) {
-        int r = sub_exists(rs->cur, p->query, rs, &rs->err, rs->errmsg, sizeof rs->errmsg);
+        int r = sub_exists(rs->cur, p, rs, &rs->sub_cache, &rs->err, rs->errmsg, sizeof rs->errmsg);
         return r < 0 ? -1 : r ? W_TRUE : W_FALSE;
     }
     int res = W_FALSE; /* P_OR */

@@ -562,8 +562,11 @@ void srv_rs_error(const srv_rs *rs, int32_t *err, char *msg, size_t cap);
 /* A derived table or CTE reference run into a temporary table named name
  * (reference 1, not in any database); NULL with the SQL error. */
 srv_table *sub_table(srv_cursor *cur, const sql_select *sel, const char *name, int32_t *err, char *msg, size_t cap);
-/* EXISTS (sel) for the current row of parent: 1, 0 or -1 with the error. */
-int sub_exists(srv_cursor *cur, const sql_select *sel, srv_rs *parent, int32_t *err, char *msg, size_t cap);
+/* EXISTS (p->query) for the current row of parent: 1, 0 or -1 with the
+ * error. *cache (parent's, NULL at first) keeps what a correlated
+ * equality subquery is answered from; sub_cache_free frees it. */
+int sub_exists(srv_cursor *cur, const sql_pred *p, srv_rs *parent, void **cache, int32_t *err, char *msg, size_t cap);
+void sub_cache_free(void *cache);
 
 /* Window functions (exec_window.c). */
 #define SQL_WIN_MAX_KEYS (SRV_MAX_PK + 16)

@@ -165,6 +165,16 @@ Test(sub, exists_correlated)
     expect_rows("SELECT k FROM t WHERE NOT EXISTS (SELECT 1 FROM st WHERE st.k = t.k)", "z\n");
     /* an unqualified name binds to the innermost query that has it */
     expect_rows("SELECT k FROM t WHERE EXISTS (SELECT 1 FROM st WHERE st.v = 6 AND o = 0 AND k = t.k)", "A\n");
+    /* the sorted-lookup answer (qualified equalities) and the row-by-row
+     * one (unqualified names) agree, NULLs included */
+    expect_rows("SELECT o FROM st WHERE EXISTS (SELECT 1 FROM st AS i WHERE i.v = st.v AND i.o > 2) ORDER BY o", "3\n5\n");
+    expect_rows("SELECT o FROM st WHERE EXISTS (SELECT 1 FROM st AS i WHERE v = st.v AND o > 2) ORDER BY o", "3\n5\n");
+    expect_rows("SELECT o FROM st WHERE NOT EXISTS (SELECT 1 FROM st AS i WHERE i.v = st.v AND i.o > 2) ORDER BY o",
+                "0\n1\n2\n4\n");
+    expect_rows("SELECT o FROM st WHERE NOT EXISTS (SELECT 1 FROM st AS i WHERE v = st.v AND o > 2) ORDER BY o",
+                "0\n1\n2\n4\n");
+    expect_rows("SELECT k FROM t WHERE EXISTS (SELECT 1 FROM st WHERE st.k = t.k AND st.o = 3)", "A\n");
+    expect_rows("SELECT k FROM t WHERE EXISTS (SELECT 1 FROM st WHERE st.k = t.k AND st.o = 2)", "");
     ok("DELETE FROM t WHERE EXISTS (SELECT 1 FROM st WHERE st.k = t.k)", &r);
     cr_assert_eq(r.done_count[0], 1);
     expect_rows("SELECT k, v FROM t", "z|26\n");
