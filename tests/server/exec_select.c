@@ -40,6 +40,11 @@ typedef struct rs_src {
     bool user;               /* a user table (for snapshot checks) */
     int pk_join;             /* 1: join probes the PK index */
     const sql_expr *pk_other[SRV_MAX_PK];
+    /* else an equality join through a sorted key index (exec_join.c),
+     * built at the first probe */
+    int nek;
+    sql_expr *ek_mine[SRV_MAX_PK], *ek_other[SRV_MAX_PK];
+    srv_keyidx *kidx;
 } rs_src;
 
 typedef struct rs_out {
@@ -161,6 +166,7 @@ void srv_rs_free(srv_rs *rs)
         free(s->genbuf);
         free(s->plans);
         free(s->snap);
+        keyidx_free(s->kidx);
         srv_table_unref(s->t);
     }
     for (int i = 0; i < rs->nout; i++)
@@ -472,6 +478,8 @@ static int tv_push(tup_vec *tv, const uint64_t *t, int n)
     return 0;
 }
 
+static int ek_range(srv_rs *rs, int k, size_t *lo, size_t *hi);
+
 /* Joins sources k.. onto tuple t (sources < k loaded). */
 static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
 {
@@ -513,6 +521,23 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
                 if (join_rec(rs, t, k + 1, out) < 0)
                     return -1;
             }
+        }
+    } else if (s->nek) {
+        size_t lo, hi;
+        if (ek_range(rs, k, &lo, &hi) < 0)
+            return -1;
+        for (size_t j = lo; j < hi; j++) {
+            uint64_t r = src_ref(s, keyidx_row(s->kidx, j));
+            src_load(rs, k, r);
+            int on = where_eval(rs, &s->ref->on); /* every condition, the keys' too */
+            if (on < 0)
+                return -1;
+            if (!on)
+                continue;
+            matched = true;
+            t[k] = r;
+            if (join_rec(rs, t, k + 1, out) < 0)
+                return -1;
         }
     } else {
         uint64_t n = src_count(s);
@@ -939,9 +964,9 @@ static void detect_pk_join(srv_rs *rs, int k)
             if (p->op != P_EQ)
                 continue;
             const sql_expr *mine = NULL, *other = NULL;
-            if (p->a->t == EX_COL && p->a->src == k && p->a->col == s->t->pk[q]) { mine = p->a; other = p->b; }
-            else if (p->b->t == EX_COL && p->b->src == k && p->b->col == s->t->pk[q]) { mine = p->b; other = p->a; }
-            if (mine && !(other->t == EX_COL && other->src >= k)) {
+            if (p->a->t == EX_COL && !p->a->up && p->a->src == k && p->a->col == s->t->pk[q]) { mine = p->a; other = p->b; }
+            else if (p->b->t == EX_COL && !p->b->up && p->b->src == k && p->b->col == s->t->pk[q]) { mine = p->b; other = p->a; }
+            if (mine && !(other->t == EX_COL && !other->up && other->src >= k)) {
                 s->pk_other[q] = other;
                 break;
             }
@@ -949,6 +974,79 @@ static void detect_pk_join(srv_rs *rs, int k)
         found += s->pk_other[q] != NULL;
     }
     s->pk_join = found == s->t->npk;
+}
+
+/* Else: "JOIN t ON t.c = <earlier source column or literal> [AND …]" for
+ * any columns of a stored t uses a sorted key index. */
+static void detect_eq_join(srv_rs *rs, int k)
+{
+    rs_src *s = &rs->src[k];
+    if (s->pk_join || s->t->generated)
+        return;
+    for (int i = 0; i < s->ref->on.n && s->nek < SRV_MAX_PK; i++) {
+        sql_pred *p = &s->ref->on.p[i];
+        if (p->op != P_EQ)
+            continue;
+        sql_expr *mine = NULL, *other = NULL;
+        if (p->a->t == EX_COL && !p->a->up && p->a->src == k) { mine = p->a; other = p->b; }
+        else if (p->b->t == EX_COL && !p->b->up && p->b->src == k) { mine = p->b; other = p->a; }
+        if (mine && (other->t == EX_LIT || (other->t == EX_COL && (other->up || other->src < k)))) {
+            s->ek_mine[s->nek] = mine;
+            s->ek_other[s->nek++] = other;
+        }
+    }
+}
+
+typedef struct ek_ctx {
+    srv_rs *rs;
+    int k;
+    char buf[SRV_MAX_PK][1024];
+} ek_ctx;
+
+static int ek_keys(void *ctx, size_t i, srv_val *out)
+{
+    ek_ctx *c = ctx;
+    rs_src *s = &c->rs->src[c->k];
+    src_load(c->rs, c->k, src_ref(s, i));
+    for (int q = 0; q < s->nek; q++)
+        if (eval(c->rs, s->ek_mine[q], &out[q], c->buf[q], sizeof c->buf[q]) < 0)
+            return -1;
+    return 0;
+}
+
+/* Positions [lo, hi) of source k's rows whose keys equal the probe (the
+ * earlier sources' current row). 0 or -1 (error in rs). */
+static int ek_range(srv_rs *rs, int k, size_t *lo, size_t *hi)
+{
+    rs_src *s = &rs->src[k];
+    if (!s->kidx) {
+        ek_ctx *c = malloc(sizeof *c);
+        if (c) {
+            c->rs = rs;
+            c->k = k;
+            s->kidx = keyidx_build(src_count(s), s->nek, ek_keys, c);
+            free(c);
+        }
+        if (!s->kidx) {
+            if (!rs->err) {
+                rs->err = 701;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "There is insufficient system memory to run this query.");
+            }
+            return -1;
+        }
+    }
+    srv_val probe[SRV_MAX_PK];
+    char buf[SRV_MAX_PK][1024];
+    for (int q = 0; q < s->nek; q++)
+        if (eval(rs, s->ek_other[q], &probe[q], buf[q], sizeof buf[q]) < 0)
+            return -1;
+    bool inc;
+    if (keyidx_range(s->kidx, probe, lo, hi, &inc) < 0) {
+        rs->err = 245;
+        snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed when comparing the join columns' values.");
+        return -1;
+    }
+    return 0;
 }
 
 static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs);
@@ -1111,6 +1209,7 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
         if (bind_where(rs, &rs->src[k].ref->on) < 0)
             return -1;
         detect_pk_join(rs, k);
+        detect_eq_join(rs, k);
     }
     for (int k = 0; k < sel->norder; k++) {
         sql_expr *e = sel->order[k].e;

@@ -568,6 +568,18 @@ srv_table *sub_table(srv_cursor *cur, const sql_select *sel, const char *name, i
 int sub_exists(srv_cursor *cur, const sql_pred *p, srv_rs *parent, void **cache, int32_t *err, char *msg, size_t cap);
 void sub_cache_free(void *cache);
 
+/* Equality-join index (exec_join.c): n rows sorted by nk keys that
+ * keys(ctx, i, out) evaluates for row i (values valid until the next
+ * call); rows with a NULL key are left out. keyidx_range gives the
+ * positions [lo, hi) equal to probe (empty for a NULL probe; -1 with *inc
+ * when the types do not compare); keyidx_row maps a position to its row
+ * number, in row order within equal keys. */
+typedef struct srv_keyidx srv_keyidx;
+srv_keyidx *keyidx_build(size_t n, int nk, int (*keys)(void *ctx, size_t i, srv_val *out), void *ctx);
+int keyidx_range(const srv_keyidx *x, const srv_val *probe, size_t *lo, size_t *hi, bool *inc);
+size_t keyidx_row(const srv_keyidx *x, size_t j);
+void keyidx_free(srv_keyidx *x);
+
 /* Window functions (exec_window.c). */
 #define SQL_WIN_MAX_KEYS (SRV_MAX_PK + 16)
 /* ROW_NUMBER() OVER (PARTITION BY npart keys ORDER BY norder keys) of nt

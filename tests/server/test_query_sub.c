@@ -190,6 +190,19 @@ Test(sub, or_not_three_valued)
     expect_rows("SELECT k FROM st WHERE NOT v IS NULL AND NOT o >= 2 ORDER BY o", "a\na\n");
 }
 
+/* equality joins go through a sorted key index: the same rows, in the
+ * nested loop's order, NULL never equal */
+Test(sub, equality_join_rows_and_order)
+{
+    stage();
+    expect_rows("SELECT s.o, x.o FROM st AS s JOIN st AS x ON x.k = s.k AND x.o <> s.o",
+                "1|3\n1|0\n2|5\n3|1\n3|0\n5|2\n0|1\n0|3\n");
+    expect_rows("SELECT s.o, x.o FROM st AS s LEFT JOIN st AS x ON x.v = s.v", "1|1\n2|2\n3|3\n4|NULL\n5|5\n0|0\n");
+    expect_rows("SELECT s.o, x.o FROM st AS s LEFT JOIN st AS x ON s.v = x.v AND x.o <> s.o",
+                "1|NULL\n2|NULL\n3|NULL\n4|NULL\n5|NULL\n0|NULL\n");
+    expect_rows("SELECT s.o FROM st AS s JOIN st AS x ON x.o = 3 AND x.k = s.k", "1\n3\n0\n");
+}
+
 Test(sub, update_from_join)
 {
     stage();
