@@ -5,13 +5,16 @@
  * binary search instead of a scan of the source. Matches come back in the
  * source's row order, exactly the rows (and the order) a nested loop
  * gives; rows with a NULL key are left out (= NULL is never true).
- * exec_select.c decides when to use it and re-checks the whole ON clause
- * on every match.
+ * rs_detect_eq_join (below) picks the ON clause's equalities between the
+ * source and earlier sources (or literals); join_rec in exec_select.c
+ * re-checks the whole ON clause on every match.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "query_int.h"
+#include <stdio.h>
+
+#include "exec_select_int.h"
 
 struct srv_keyidx {
     int nk;
@@ -124,4 +127,79 @@ void keyidx_free(srv_keyidx *x)
     free(x->keys);
     free(x->mem);
     free(x);
+}
+
+/* ------------------------------------------------ the join's side */
+
+/* Else: "JOIN t ON t.c = <earlier source column or literal> [AND …]" for
+ * any columns of a stored t uses a sorted key index. */
+void rs_detect_eq_join(srv_rs *rs, int k)
+{
+    rs_src *s = &rs->src[k];
+    if (s->pk_join || s->t->generated)
+        return;
+    for (int i = 0; i < s->ref->on.n && s->nek < SRV_MAX_PK; i++) {
+        sql_pred *p = &s->ref->on.p[i];
+        if (p->op != P_EQ)
+            continue;
+        sql_expr *mine = NULL, *other = NULL;
+        if (p->a->t == EX_COL && !p->a->up && p->a->src == k) { mine = p->a; other = p->b; }
+        else if (p->b->t == EX_COL && !p->b->up && p->b->src == k) { mine = p->b; other = p->a; }
+        if (mine && (other->t == EX_LIT || (other->t == EX_COL && (other->up || other->src < k)))) {
+            s->ek_mine[s->nek] = mine;
+            s->ek_other[s->nek++] = other;
+        }
+    }
+}
+
+typedef struct ek_ctx {
+    srv_rs *rs;
+    int k;
+    char buf[SRV_MAX_PK][1024];
+} ek_ctx;
+
+static int ek_keys(void *ctx, size_t i, srv_val *out)
+{
+    ek_ctx *c = ctx;
+    rs_src *s = &c->rs->src[c->k];
+    rs_src_load(c->rs, c->k, rs_src_ref(s, i));
+    for (int q = 0; q < s->nek; q++)
+        if (rs_eval(c->rs, s->ek_mine[q], &out[q], c->buf[q], sizeof c->buf[q]) < 0)
+            return -1;
+    return 0;
+}
+
+/* Positions [lo, hi) of source k's rows whose keys equal the probe (the
+ * earlier sources' current row). 0 or -1 (error in rs). */
+int rs_ek_range(srv_rs *rs, int k, size_t *lo, size_t *hi)
+{
+    rs_src *s = &rs->src[k];
+    if (!s->kidx) {
+        ek_ctx *c = malloc(sizeof *c);
+        if (c) {
+            c->rs = rs;
+            c->k = k;
+            s->kidx = keyidx_build(rs_src_count(s), s->nek, ek_keys, c);
+            free(c);
+        }
+        if (!s->kidx) {
+            if (!rs->err) {
+                rs->err = 701;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "There is insufficient system memory to run this query.");
+            }
+            return -1;
+        }
+    }
+    srv_val probe[SRV_MAX_PK];
+    char buf[SRV_MAX_PK][1024];
+    for (int q = 0; q < s->nek; q++)
+        if (rs_eval(rs, s->ek_other[q], &probe[q], buf[q], sizeof buf[q]) < 0)
+            return -1;
+    bool inc;
+    if (keyidx_range(s->kidx, probe, lo, hi, &inc) < 0) {
+        rs->err = 245;
+        snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed when comparing the join columns' values.");
+        return -1;
+    }
+    return 0;
 }

@@ -1,8 +1,12 @@
 /*
  * exec_select.c — SELECT: name resolution (user tables, catalog views,
- * CHANGETABLE), binding, WHERE/ON predicates, joins, ORDER BY, TOP,
+ * CHANGETABLE, derived tables and CTEs via exec_sub.c), binding (outer
+ * names of correlated subqueries included), joins, ORDER BY, TOP,
  * COUNT/MIN/MAX, and the streaming result set (srv_rs) that writes
  * COLMETADATA, ROWs and the DONE into the session a budget at a time.
+ * Conditions are exec_where.c's, window functions exec_window.c's, the
+ * equality-join index exec_join.c's (the srv_rs internals they share:
+ * exec_select_int.h).
  *
  * Modes: STREAM walks one source row by row (a generated table is never
  * materialised; ORDER BY on a monotonic generated column streams too);
@@ -19,86 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query_int.h"
-
-#define MAX_SRC 8
-#define NULL_ROW UINT64_MAX
-
-enum { M_STREAM, M_LIST, M_ONE };
-enum { OUT_COL, OUT_CONST, OUT_EXPR, OUT_AGG };
-
-typedef struct rs_src {
-    srv_table *t;
-    const sql_tref *ref;
-    tds_value *vals;
-    uint8_t *genbuf;
-    size_t *genoff;
-    srv_genplan *plans;      /* generated: one per column */
-    bool *need;
-    uint64_t *snap;          /* stored: row offsets at statement start */
-    size_t nsnap;
-    bool user;               /* a user table (for snapshot checks) */
-    int pk_join;             /* 1: join probes the PK index */
-    const sql_expr *pk_other[SRV_MAX_PK];
-    /* else an equality join through a sorted key index (exec_join.c),
-     * built at the first probe */
-    int nek;
-    sql_expr *ek_mine[SRV_MAX_PK], *ek_other[SRV_MAX_PK];
-    srv_keyidx *kidx;
-} rs_src;
-
-typedef struct rs_out {
-    int kind;
-    const sql_expr *e;
-    int agg;                 /* 1 count, 2 min, 3 max */
-    srv_val acc;
-    bool acc_set;
-    uint8_t *accbuf;
-    uint64_t count;
-} rs_out;
-
-struct srv_rs {
-    srv_cursor *cur;
-    rs_src src[MAX_SRC];
-    int nsrc;
-    srv_coldef *odefs;
-    tds_column *ocols;
-    tds_value *ovals;
-    rs_out *outs;
-    int nout;
-    const sql_where *where;
-    int mode;
-    uint64_t pos, end;
-    bool reverse;
-    uint64_t *list;
-    size_t nlist;
-    int64_t top;
-    uint64_t emitted;
-    bool meta_sent, fmtonly, done;
-    bool direct;             /* output = source 0's columns in order (no projection) */
-    uint8_t *obuf;
-    size_t obuf_cap;
-    uint8_t *onebuf;
-    int32_t err;
-    char errmsg[512];
-    uint64_t curref[MAX_SRC];
-    srv_rs *parent;          /* the outer query of a correlated subquery */
-    int64_t **win;           /* per window item: the value of each listed tuple */
-    int nwin;
-    void *sub_cache;         /* EXISTS subqueries answered by lookup (exec_sub.c) */
-    /* streaming hot path: one row plan, rows made in batches */
-    tds_row_plan *plan;
-    tds_value *bvals;        /* batch * nout views, row-major */
-    uint8_t *bbuf;           /* generated: batch * bstride value bytes */
-    size_t *boff;            /* generated: column offsets in a row's bytes */
-    size_t bstride;
-    unsigned batch;
-    size_t row_bytes;        /* bytes per row in the last batch (0: none yet) */
-};
+#include "exec_select_int.h"
 
 /* ------------------------------------------------------------ sources */
 
-static void src_load(srv_rs *rs, int k, uint64_t r)
+void rs_src_load(srv_rs *rs, int k, uint64_t r)
 {
     rs_src *s = &rs->src[k];
     srv_table *t = s->t;
@@ -151,8 +80,8 @@ static int src_init(srv_rs *rs, int k, srv_table *t, const sql_tref *ref, bool u
     return 0;
 }
 
-static uint64_t src_count(const rs_src *s) { return s->t->generated ? s->t->gen_rows : s->nsnap; }
-static uint64_t src_ref(const rs_src *s, uint64_t i) { return s->t->generated ? i : s->snap[i]; }
+uint64_t rs_src_count(const rs_src *s) { return s->t->generated ? s->t->gen_rows : s->nsnap; }
+uint64_t rs_src_ref(const rs_src *s, uint64_t i) { return s->t->generated ? i : s->snap[i]; }
 
 void srv_rs_free(srv_rs *rs)
 {
@@ -348,7 +277,7 @@ static int col_eval(void *ctx, const sql_expr *e, srv_val *out, char *buf, size_
     return sv_from_wire(&s->t->cols[e->col].col, v->ptr, (v->flags & TDS_VF_NULL) ? SRV_NULL_LEN : v->len, out, buf, cap);
 }
 
-static int eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t cap)
+int rs_eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t cap)
 {
     if (e->t == EX_COL)
         return col_eval(rs, e, out, buf, cap);
@@ -362,96 +291,6 @@ static int eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t c
     int rc = eval_const(rs->cur, e, out, buf, cap, &rs->err, rs->errmsg, sizeof rs->errmsg);
     rs->cur->col_eval = NULL;
     return rc;
-}
-
-enum { W_FALSE, W_TRUE, W_UNKNOWN };
-
-static int where3(srv_rs *rs, const sql_where *w);
-
-/* Predicates without a comparison: W_* or -1. */
-static int pred_logic(srv_rs *rs, const sql_pred *p)
-{
-    if (p->op == P_NOT) {
-        int r = where3(rs, &p->sub[0]);
-        return r < 0 ? -1 : r == W_UNKNOWN ? W_UNKNOWN : r == W_TRUE ? W_FALSE : W_TRUE;
-    }
-    if (p->op == P_EXISTS) {
-        int r = sub_exists(rs->cur, p, rs, &rs->sub_cache, &rs->err, rs->errmsg, sizeof rs->errmsg);
-        return r < 0 ? -1 : r ? W_TRUE : W_FALSE;
-    }
-    int res = W_FALSE; /* P_OR */
-    for (int j = 0; j < p->nsub && res != W_TRUE; j++) {
-        int r = where3(rs, &p->sub[j]);
-        if (r < 0)
-            return -1;
-        if (r != W_FALSE)
-            res = r;
-    }
-    return res;
-}
-
-/* Three-valued AND of w's predicates: W_* or -1 (error in rs). */
-static int where3(srv_rs *rs, const sql_where *w)
-{
-    int res = W_TRUE;
-    for (int i = 0; i < w->n; i++) {
-        const sql_pred *p = &w->p[i];
-        if (p->op == P_OR || p->op == P_NOT || p->op == P_EXISTS) {
-            int r = pred_logic(rs, p);
-            if (r < 0 || r == W_FALSE)
-                return r;
-            if (r == W_UNKNOWN)
-                res = W_UNKNOWN;
-            continue;
-        }
-        srv_val a, b, c;
-        char ba[2048], bb[2048], bc[2048];
-        if (eval(rs, p->a, &a, ba, sizeof ba) < 0)
-            return -1;
-        bool inc = false, ok;
-        switch (p->op) {
-        case P_ISNULL: ok = a.k == SV_NULL; break;
-        case P_NOTNULL: ok = a.k != SV_NULL; break;
-        case P_BETWEEN:
-            if (eval(rs, p->b, &b, bb, sizeof bb) < 0 || eval(rs, p->c, &c, bc, sizeof bc) < 0)
-                return -1;
-            if (a.k == SV_NULL || b.k == SV_NULL || c.k == SV_NULL) {
-                res = W_UNKNOWN;
-                continue;
-            }
-            ok = sv_cmp(&a, &b, &inc) >= 0 && !inc && sv_cmp(&a, &c, &inc) <= 0 && !inc;
-            break;
-        default: {
-            if (eval(rs, p->b, &b, bb, sizeof bb) < 0)
-                return -1;
-            if (a.k == SV_NULL || b.k == SV_NULL) {
-                res = W_UNKNOWN;
-                continue;
-            }
-            int r = sv_cmp(&a, &b, &inc);
-            if (inc) {
-                char t[128];
-                const srv_val *sv = a.k == SV_STR ? &a : &b;
-                sv_text(sv, t, sizeof t);
-                rs->err = 245;
-                snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed when converting the nvarchar value '%s' to data type int.", t);
-                return -1;
-            }
-            ok = p->op == P_EQ ? r == 0 : p->op == P_NE ? r != 0 : p->op == P_LT ? r < 0
-               : p->op == P_LE ? r <= 0 : p->op == P_GT ? r > 0 : r >= 0;
-        }
-        }
-        if (!ok)
-            return W_FALSE;
-    }
-    return res;
-}
-
-/* 1 true, 0 false/unknown, -1 error. */
-static int where_eval(srv_rs *rs, const sql_where *w)
-{
-    int r = where3(rs, w);
-    return r < 0 ? -1 : r == W_TRUE;
 }
 
 /* ------------------------------------------------------------ tuples */
@@ -478,13 +317,11 @@ static int tv_push(tup_vec *tv, const uint64_t *t, int n)
     return 0;
 }
 
-static int ek_range(srv_rs *rs, int k, size_t *lo, size_t *hi);
-
 /* Joins sources k.. onto tuple t (sources < k loaded). */
 static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
 {
     if (k == rs->nsrc) {
-        int w = where_eval(rs, rs->where);
+        int w = rs_where(rs, rs->where);
         if (w < 0)
             return -1;
         return w ? tv_push(out, t, rs->nsrc) : 0;
@@ -498,7 +335,7 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
         for (int q = 0; q < s->t->npk; q++) {
             srv_val v;
             char buf[1024];
-            if (eval(rs, s->pk_other[q], &v, buf, sizeof buf) < 0)
+            if (rs_eval(rs, s->pk_other[q], &v, buf, sizeof buf) < 0)
                 return -1;
             int64_t n = sv_to_wire(&s->t->cols[s->t->pk[q]], &v, kb[q], sizeof kb[q]);
             if (n < 0 || n == (int64_t)SRV_NULL_LEN) {
@@ -511,8 +348,8 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
         }
         uint64_t off = nullkey ? UINT64_MAX : srv_table_pk_find(s->t, kv);
         if (off != UINT64_MAX) {
-            src_load(rs, k, off);
-            int on = where_eval(rs, &s->ref->on);
+            rs_src_load(rs, k, off);
+            int on = rs_where(rs, &s->ref->on);
             if (on < 0)
                 return -1;
             if (on) {
@@ -524,12 +361,12 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
         }
     } else if (s->nek) {
         size_t lo, hi;
-        if (ek_range(rs, k, &lo, &hi) < 0)
+        if (rs_ek_range(rs, k, &lo, &hi) < 0)
             return -1;
         for (size_t j = lo; j < hi; j++) {
-            uint64_t r = src_ref(s, keyidx_row(s->kidx, j));
-            src_load(rs, k, r);
-            int on = where_eval(rs, &s->ref->on); /* every condition, the keys' too */
+            uint64_t r = rs_src_ref(s, keyidx_row(s->kidx, j));
+            rs_src_load(rs, k, r);
+            int on = rs_where(rs, &s->ref->on); /* every condition, the keys' too */
             if (on < 0)
                 return -1;
             if (!on)
@@ -540,11 +377,11 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
                 return -1;
         }
     } else {
-        uint64_t n = src_count(s);
+        uint64_t n = rs_src_count(s);
         for (uint64_t i = 0; i < n; i++) {
-            uint64_t r = src_ref(s, i);
-            src_load(rs, k, r);
-            int on = k == 0 ? 1 : where_eval(rs, &s->ref->on);
+            uint64_t r = rs_src_ref(s, i);
+            rs_src_load(rs, k, r);
+            int on = k == 0 ? 1 : rs_where(rs, &s->ref->on);
             if (on < 0)
                 return -1;
             if (!on)
@@ -557,7 +394,7 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
     }
     if (!matched && s->ref->join == 2) {
         t[k] = NULL_ROW;
-        src_load(rs, k, NULL_ROW);
+        rs_src_load(rs, k, NULL_ROW);
         return join_rec(rs, t, k + 1, out);
     }
     return 0;
@@ -597,11 +434,11 @@ static int sort_list(srv_rs *rs, const sql_select *sel, tup_vec *tv)
     for (size_t i = 0; i < nt; i++) {
         idx[i] = i;
         for (int k = 0; k < rs->nsrc; k++)
-            src_load(rs, k, tv->v[i * (size_t)rs->nsrc + (size_t)k]);
+            rs_src_load(rs, k, tv->v[i * (size_t)rs->nsrc + (size_t)k]);
         for (int k = 0; k < nk; k++) {
             char buf[4096];
             srv_val *v = &keys[i * (size_t)nk + (size_t)k];
-            if (eval(rs, sel->order[k].e, v, buf, sizeof buf) < 0)
+            if (rs_eval(rs, sel->order[k].e, v, buf, sizeof buf) < 0)
                 goto out;
             if (v->k == SV_STR || v->k == SV_BIN) {
                 if (mlen + v->n + 1 > mcap) {
@@ -646,7 +483,7 @@ static int next_tuple(srv_rs *rs)
         if (rs->pos >= rs->nlist)
             return 0;
         for (int k = 0; k < rs->nsrc; k++)
-            src_load(rs, k, rs->list[rs->pos * (uint64_t)rs->nsrc + (uint64_t)k]);
+            rs_src_load(rs, k, rs->list[rs->pos * (uint64_t)rs->nsrc + (uint64_t)k]);
         rs->pos++;
         return 1;
     }
@@ -656,8 +493,8 @@ static int next_tuple(srv_rs *rs)
     while (rs->pos < rs->end) {
         uint64_t i = rs->reverse ? rs->end - 1 - rs->pos : rs->pos;
         rs->pos++;
-        src_load(rs, 0, src_ref(s, i));
-        int w = rs->where->n ? where_eval(rs, rs->where) : 1;
+        rs_src_load(rs, 0, rs_src_ref(s, i));
+        int w = rs->where->n ? rs_where(rs, rs->where) : 1;
         if (w < 0)
             return -1;
         if (w)
@@ -705,7 +542,7 @@ static int aggregate(srv_rs *rs)
                 } else {
                     srv_val v;
                     char buf[4096];
-                    if (eval(rs, o->e->args[0], &v, buf, sizeof buf) < 0)
+                    if (rs_eval(rs, o->e->args[0], &v, buf, sizeof buf) < 0)
                         return -1;
                     o->count += v.k != SV_NULL;
                 }
@@ -976,79 +813,6 @@ static void detect_pk_join(srv_rs *rs, int k)
     s->pk_join = found == s->t->npk;
 }
 
-/* Else: "JOIN t ON t.c = <earlier source column or literal> [AND …]" for
- * any columns of a stored t uses a sorted key index. */
-static void detect_eq_join(srv_rs *rs, int k)
-{
-    rs_src *s = &rs->src[k];
-    if (s->pk_join || s->t->generated)
-        return;
-    for (int i = 0; i < s->ref->on.n && s->nek < SRV_MAX_PK; i++) {
-        sql_pred *p = &s->ref->on.p[i];
-        if (p->op != P_EQ)
-            continue;
-        sql_expr *mine = NULL, *other = NULL;
-        if (p->a->t == EX_COL && !p->a->up && p->a->src == k) { mine = p->a; other = p->b; }
-        else if (p->b->t == EX_COL && !p->b->up && p->b->src == k) { mine = p->b; other = p->a; }
-        if (mine && (other->t == EX_LIT || (other->t == EX_COL && (other->up || other->src < k)))) {
-            s->ek_mine[s->nek] = mine;
-            s->ek_other[s->nek++] = other;
-        }
-    }
-}
-
-typedef struct ek_ctx {
-    srv_rs *rs;
-    int k;
-    char buf[SRV_MAX_PK][1024];
-} ek_ctx;
-
-static int ek_keys(void *ctx, size_t i, srv_val *out)
-{
-    ek_ctx *c = ctx;
-    rs_src *s = &c->rs->src[c->k];
-    src_load(c->rs, c->k, src_ref(s, i));
-    for (int q = 0; q < s->nek; q++)
-        if (eval(c->rs, s->ek_mine[q], &out[q], c->buf[q], sizeof c->buf[q]) < 0)
-            return -1;
-    return 0;
-}
-
-/* Positions [lo, hi) of source k's rows whose keys equal the probe (the
- * earlier sources' current row). 0 or -1 (error in rs). */
-static int ek_range(srv_rs *rs, int k, size_t *lo, size_t *hi)
-{
-    rs_src *s = &rs->src[k];
-    if (!s->kidx) {
-        ek_ctx *c = malloc(sizeof *c);
-        if (c) {
-            c->rs = rs;
-            c->k = k;
-            s->kidx = keyidx_build(src_count(s), s->nek, ek_keys, c);
-            free(c);
-        }
-        if (!s->kidx) {
-            if (!rs->err) {
-                rs->err = 701;
-                snprintf(rs->errmsg, sizeof rs->errmsg, "There is insufficient system memory to run this query.");
-            }
-            return -1;
-        }
-    }
-    srv_val probe[SRV_MAX_PK];
-    char buf[SRV_MAX_PK][1024];
-    for (int q = 0; q < s->nek; q++)
-        if (eval(rs, s->ek_other[q], &probe[q], buf[q], sizeof buf[q]) < 0)
-            return -1;
-    bool inc;
-    if (keyidx_range(s->kidx, probe, lo, hi, &inc) < 0) {
-        rs->err = 245;
-        snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed when comparing the join columns' values.");
-        return -1;
-    }
-    return 0;
-}
-
 static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs);
 static int project(srv_rs *rs);
 
@@ -1110,7 +874,7 @@ int srv_rs_eval(srv_rs *rs, sql_expr *e, srv_val *out, char *buf, size_t cap)
 {
     if (bind(rs, e) < 0)
         return -1;
-    return eval(rs, e, out, buf, cap);
+    return rs_eval(rs, e, out, buf, cap);
 }
 
 int srv_rs_project(srv_rs *rs, const tds_value **vals, const srv_coldef **defs)
@@ -1132,56 +896,6 @@ void srv_rs_error(const srv_rs *rs, int32_t *err, char *msg, size_t cap)
 {
     *err = rs->err ? rs->err : 50000;
     snprintf(msg, cap, "%s", rs->errmsg);
-}
-
-/* Window values of every listed tuple (exec_window.c numbers them). */
-typedef struct win_ctx {
-    srv_rs *rs;
-    const sql_expr *e;
-    char buf[SQL_WIN_MAX_KEYS][1024];
-} win_ctx;
-
-static int win_keys(void *ctx, size_t i, srv_val *out)
-{
-    win_ctx *w = ctx;
-    srv_rs *rs = w->rs;
-    for (int k = 0; k < rs->nsrc; k++)
-        src_load(rs, k, rs->list[i * (size_t)rs->nsrc + (size_t)k]);
-    int n = 0;
-    for (int q = 0; q < w->e->nwin_part; q++, n++)
-        if (eval(rs, w->e->win_part[q], &out[n], w->buf[n], sizeof w->buf[n]) < 0)
-            return -1;
-    for (int q = 0; q < w->e->nwin_order; q++, n++)
-        if (eval(rs, w->e->win_order[q].e, &out[n], w->buf[n], sizeof w->buf[n]) < 0)
-            return -1;
-    return 0;
-}
-
-static int windows(srv_rs *rs)
-{
-    rs->win = calloc((size_t)rs->nwin, sizeof *rs->win);
-    if (!rs->win)
-        return -1;
-    for (int i = 0; i < rs->nout; i++) {
-        const sql_expr *e = rs->outs[i].e;
-        if (rs->outs[i].kind != OUT_EXPR || e->t != EX_WINDOW)
-            continue;
-        if (!(rs->win[e->col] = malloc((rs->nlist + 1) * sizeof **rs->win)))
-            return -1;
-        bool desc[SQL_WIN_MAX_KEYS] = { false };
-        for (int q = 0; q < e->nwin_order; q++)
-            desc[e->nwin_part + q] = e->win_order[q].desc;
-        win_ctx *w = malloc(sizeof *w);
-        if (!w)
-            return -1;
-        w->rs = rs;
-        w->e = e;
-        int rc = window_row_number(rs->nlist, e->nwin_part, e->nwin_order, desc, win_keys, w, rs->win[e->col]);
-        free(w);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
 }
 
 static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
@@ -1209,7 +923,7 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
         if (bind_where(rs, &rs->src[k].ref->on) < 0)
             return -1;
         detect_pk_join(rs, k);
-        detect_eq_join(rs, k);
+        rs_detect_eq_join(rs, k);
     }
     for (int k = 0; k < sel->norder; k++) {
         sql_expr *e = sel->order[k].e;
@@ -1261,7 +975,7 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
         }
         if (stream) {
             rs->mode = M_STREAM;
-            rs->end = src_count(&rs->src[0]);
+            rs->end = rs_src_count(&rs->src[0]);
         } else {
             tup_vec tv = { 0 };
             uint64_t t[MAX_SRC];
@@ -1276,7 +990,7 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
             rs->mode = M_LIST;
             rs->list = tv.v;
             rs->nlist = tv.n / (size_t)rs->nsrc;
-            if (rs->nwin && windows(rs) < 0)
+            if (rs->nwin && rs_windows(rs) < 0)
                 return -1;
         }
         if (has_agg) {
@@ -1364,7 +1078,7 @@ int srv_rs_from_table(srv_cursor *cur, tds_session *s, srv_table *t)
         return -1;
     }
     rs->mode = M_STREAM;
-    rs->end = src_count(&rs->src[0]);
+    rs->end = rs_src_count(&rs->src[0]);
     rs->fmtonly = cur->c->fmtonly;
     if (rs->fmtonly)
         rs->top = 0;
@@ -1400,7 +1114,7 @@ static int project(srv_rs *rs)
         case OUT_EXPR: {
             srv_val val;
             char buf[4096];
-            if (eval(rs, o->e, &val, buf, sizeof buf) < 0)
+            if (rs_eval(rs, o->e, &val, buf, sizeof buf) < 0)
                 return -1;
             size_t need = used + (val.k == SV_STR || val.k == SV_BIN ? val.n * 4 : 0) + 128;
             if (need > rs->obuf_cap) {

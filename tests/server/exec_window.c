@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query_int.h"
+#include <stdio.h>
+
+#include "exec_select_int.h"
 
 typedef struct win_sort {
     srv_val *keys;
@@ -92,4 +94,56 @@ out:
     free(idx);
     free(mem);
     return rc;
+}
+
+/* ------------------------------------------------ the result's side */
+
+/* Window values of every listed tuple (exec_window.c numbers them). */
+typedef struct win_ctx {
+    srv_rs *rs;
+    const sql_expr *e;
+    char buf[SQL_WIN_MAX_KEYS][1024];
+} win_ctx;
+
+static int win_keys(void *ctx, size_t i, srv_val *out)
+{
+    win_ctx *w = ctx;
+    srv_rs *rs = w->rs;
+    for (int k = 0; k < rs->nsrc; k++)
+        rs_src_load(rs, k, rs->list[i * (size_t)rs->nsrc + (size_t)k]);
+    int n = 0;
+    for (int q = 0; q < w->e->nwin_part; q++, n++)
+        if (rs_eval(rs, w->e->win_part[q], &out[n], w->buf[n], sizeof w->buf[n]) < 0)
+            return -1;
+    for (int q = 0; q < w->e->nwin_order; q++, n++)
+        if (rs_eval(rs, w->e->win_order[q].e, &out[n], w->buf[n], sizeof w->buf[n]) < 0)
+            return -1;
+    return 0;
+}
+
+int rs_windows(srv_rs *rs)
+{
+    rs->win = calloc((size_t)rs->nwin, sizeof *rs->win);
+    if (!rs->win)
+        return -1;
+    for (int i = 0; i < rs->nout; i++) {
+        const sql_expr *e = rs->outs[i].e;
+        if (rs->outs[i].kind != OUT_EXPR || e->t != EX_WINDOW)
+            continue;
+        if (!(rs->win[e->col] = malloc((rs->nlist + 1) * sizeof **rs->win)))
+            return -1;
+        bool desc[SQL_WIN_MAX_KEYS] = { false };
+        for (int q = 0; q < e->nwin_order; q++)
+            desc[e->nwin_part + q] = e->win_order[q].desc;
+        win_ctx *w = malloc(sizeof *w);
+        if (!w)
+            return -1;
+        w->rs = rs;
+        w->e = e;
+        int rc = window_row_number(rs->nlist, e->nwin_part, e->nwin_order, desc, win_keys, w, rs->win[e->col]);
+        free(w);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
