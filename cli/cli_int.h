@@ -110,6 +110,17 @@ void cli_source_name_free(cli_source_name *n);
 char *cli_source_quoted(const cli_source_name *n);
 /* ident quoted with [ ] into a malloc'd string. */
 char *cli_quote_ident(const char *s);
+/* SQL text built piece by piece (select.c, ct.c). A failed allocation
+ * sets oom and makes later puts no-ops, so a builder checks once at the
+ * end; p is NUL-terminated (NULL before the first put), the caller frees. */
+typedef struct cli_sqlbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} cli_sqlbuf;
+void cli_sqlbuf_put(cli_sqlbuf *b, const char *s);
+/* s quoted with [ ] (cli_quote_ident) */
+void cli_sqlbuf_ident(cli_sqlbuf *b, const char *s);
 /* One --columns entry: "name:type" (type override), "name:type:source"
  * (rename + type), "name::source" (rename only). Types are ingestr's
  * (bigint int smallint tinyint float double decimal(p,s) string text

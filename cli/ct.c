@@ -155,52 +155,15 @@ static bool parse_version(const char *s, uint64_t *out)
 
 /* ------------------------------------------------------------ SQL text */
 
-typedef struct tbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} tbuf;
-
-static void tput(tbuf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 512;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
-static void tident(tbuf *b, const char *s)
-{
-    char *q = cli_quote_ident(s);
-    if (!q)
-        b->oom = true;
-    else
-        tput(b, q);
-    free(q);
-}
-
 /* N'…' with quotes doubled */
-static void tstr(tbuf *b, const char *s)
+static void tstr(cli_sqlbuf *b, const char *s)
 {
-    tput(b, "N'");
+    cli_sqlbuf_put(b, "N'");
     for (const char *p = s; *p; p++) {
         char one[3] = {*p, *p == '\'' ? '\'' : '\0', '\0'};
-        tput(b, one);
+        cli_sqlbuf_put(b, one);
     }
-    tput(b, "'");
+    cli_sqlbuf_put(b, "'");
 }
 
 static const cli_colspec *spec_for(const cli_colspec *specs, size_t n, const char *col)
@@ -227,10 +190,10 @@ static int build_select(cli_ct *ct, const cli_opts *o, const cli_colspec *specs,
     ct->is_key = calloc(cat->names.n + 1, sizeof *ct->is_key);
     if (!ct->is_key)
         return ct_errf(err, cap, CLI_EXIT_LOAD, "out of memory");
-    tbuf b = {0};
-    tput(&b, "SELECT ");
+    cli_sqlbuf b = {0};
+    cli_sqlbuf_put(&b, "SELECT ");
     if (!ct->snapshot)
-        tput(&b, "[ct].[SYS_CHANGE_VERSION], [ct].[SYS_CHANGE_OPERATION], ");
+        cli_sqlbuf_put(&b, "[ct].[SYS_CHANGE_VERSION], [ct].[SYS_CHANGE_OPERATION], ");
     for (size_t c = 0; c < cat->names.n; c++) {
         const char *col = cat->names.v[c];
         if (listed(&o->exclude, col))
@@ -238,49 +201,49 @@ static int build_select(cli_ct *ct, const cli_opts *o, const cli_colspec *specs,
         bool key = listed(&cat->pk, col);
         const char *alias = key && !ct->snapshot ? "[ct]." : "[t].";
         if (ct->nsel)
-            tput(&b, ", ");
+            cli_sqlbuf_put(&b, ", ");
         ct->is_key[ct->nsel++] = key;
         const cli_colspec *cs = spec_for(specs, nspecs, col);
         if (cs && cs->sqltype[0]) {
-            tput(&b, "CAST(");
-            tput(&b, alias);
-            tident(&b, col);
-            tput(&b, " AS ");
-            tput(&b, cs->sqltype);
-            tput(&b, ") AS ");
-            tident(&b, cs->name);
+            cli_sqlbuf_put(&b, "CAST(");
+            cli_sqlbuf_put(&b, alias);
+            cli_sqlbuf_ident(&b, col);
+            cli_sqlbuf_put(&b, " AS ");
+            cli_sqlbuf_put(&b, cs->sqltype);
+            cli_sqlbuf_put(&b, ") AS ");
+            cli_sqlbuf_ident(&b, cs->name);
         } else {
-            tput(&b, alias);
-            tident(&b, col);
-            tput(&b, " AS ");
-            tident(&b, cs ? cs->name : col);
+            cli_sqlbuf_put(&b, alias);
+            cli_sqlbuf_ident(&b, col);
+            cli_sqlbuf_put(&b, " AS ");
+            cli_sqlbuf_ident(&b, cs ? cs->name : col);
         }
     }
     if (!ct->snapshot) {
-        tput(&b, " FROM CHANGETABLE(CHANGES ");
-        tput(&b, ct->qname);
+        cli_sqlbuf_put(&b, " FROM CHANGETABLE(CHANGES ");
+        cli_sqlbuf_put(&b, ct->qname);
         char v[32];
         snprintf(v, sizeof v, ", %" PRIu64 ") AS [ct] LEFT JOIN ", ct->cursor);
-        tput(&b, v);
-        tput(&b, ct->qname);
-        tput(&b, " AS [t] ON ");
-        tbuf ord = {0};
-        tput(&ord, " ORDER BY [ct].[SYS_CHANGE_VERSION]");
+        cli_sqlbuf_put(&b, v);
+        cli_sqlbuf_put(&b, ct->qname);
+        cli_sqlbuf_put(&b, " AS [t] ON ");
+        cli_sqlbuf ord = {0};
+        cli_sqlbuf_put(&ord, " ORDER BY [ct].[SYS_CHANGE_VERSION]");
         for (size_t k = 0; k < cat->pk.n; k++) {
-            tput(&b, k ? " AND [t]." : "[t].");
-            tident(&b, cat->pk.v[k]);
-            tput(&b, " = [ct].");
-            tident(&b, cat->pk.v[k]);
-            tput(&ord, ", [ct].");
-            tident(&ord, cat->pk.v[k]);
+            cli_sqlbuf_put(&b, k ? " AND [t]." : "[t].");
+            cli_sqlbuf_ident(&b, cat->pk.v[k]);
+            cli_sqlbuf_put(&b, " = [ct].");
+            cli_sqlbuf_ident(&b, cat->pk.v[k]);
+            cli_sqlbuf_put(&ord, ", [ct].");
+            cli_sqlbuf_ident(&ord, cat->pk.v[k]);
         }
         if (ord.oom)
             b.oom = true;
         ct->order = ord.p;
     } else {
-        tput(&b, " FROM ");
-        tput(&b, ct->qname);
-        tput(&b, " AS [t]");
+        cli_sqlbuf_put(&b, " FROM ");
+        cli_sqlbuf_put(&b, ct->qname);
+        cli_sqlbuf_put(&b, " AS [t]");
     }
     if (b.oom) {
         free(b.p);
@@ -332,16 +295,16 @@ int cli_ct_prepare(cli_ct *ct, net_client *cl, sink *sk, const cli_opts *o, cons
 
     /* ---- the server: tracking on for the database and the table,
      * snapshot isolation, the versions */
-    tbuf b = {0};
-    tput(&b, "USE ");
-    tident(&b, db);
-    tput(&b, ";\nSELECT COUNT(*) FROM sys.change_tracking_databases WHERE database_id = DB_ID();\n"
+    cli_sqlbuf b = {0};
+    cli_sqlbuf_put(&b, "USE ");
+    cli_sqlbuf_ident(&b, db);
+    cli_sqlbuf_put(&b, ";\nSELECT COUNT(*) FROM sys.change_tracking_databases WHERE database_id = DB_ID();\n"
              "SELECT COUNT(*) FROM sys.change_tracking_tables WHERE object_id = OBJECT_ID(");
     tstr(&b, ct->qname);
-    tput(&b, ");\nSELECT snapshot_isolation_state FROM sys.databases WHERE database_id = DB_ID();\n"
+    cli_sqlbuf_put(&b, ");\nSELECT snapshot_isolation_state FROM sys.databases WHERE database_id = DB_ID();\n"
              "SELECT CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(");
     tstr(&b, ct->qname);
-    tput(&b, ")), CHANGE_TRACKING_CURRENT_VERSION()");
+    cli_sqlbuf_put(&b, ")), CHANGE_TRACKING_CURRENT_VERSION()");
     if (b.oom) {
         free(b.p);
         return ct_errf(err, cap, CLI_EXIT_LOAD, "out of memory");
@@ -456,8 +419,8 @@ int cli_ct_read(cli_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, n
      * reads see one point in time; under SERIALIZABLE the changes read is
      * bounded by the version read first, and a row changed after it has a
      * later SYS_CHANGE_VERSION and is left for the next run. */
-    tbuf b = {0};
-    tput(&b, ct->snap_iso ? "SET TRANSACTION ISOLATION LEVEL SNAPSHOT;\n"
+    cli_sqlbuf b = {0};
+    cli_sqlbuf_put(&b, ct->snap_iso ? "SET TRANSACTION ISOLATION LEVEL SNAPSHOT;\n"
                           : "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n");
     /* The version is read first, before any row. SQL Server starts a
      * SNAPSHOT transaction's view at its first data access, which is then
@@ -466,9 +429,9 @@ int cli_ct_read(cli_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, n
      * it for the next run, and a snapshot row showing it is re-sent then
      * (the merge is idempotent). Reading the version after the view began
      * could count a commit the view cannot see, and lose it. */
-    tput(&b, "BEGIN TRANSACTION;\nSELECT CHANGE_TRACKING_CURRENT_VERSION(), CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(");
+    cli_sqlbuf_put(&b, "BEGIN TRANSACTION;\nSELECT CHANGE_TRACKING_CURRENT_VERSION(), CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(");
     tstr(&b, ct->qname);
-    tput(&b, "))");
+    cli_sqlbuf_put(&b, "))");
     if (b.oom) {
         free(b.p);
         return read_fail(ne, "out of memory");
@@ -487,13 +450,13 @@ int cli_ct_read(cli_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, n
                              "(oldest kept %" PRIu64 "): run again with --full-refresh",
                          ct->cursor, minv);
 
-    b = (tbuf){0};
-    tput(&b, ct->select);
+    b = (cli_sqlbuf){0};
+    cli_sqlbuf_put(&b, ct->select);
     if (!ct->snapshot) {
         char w[64];
         snprintf(w, sizeof w, " WHERE [ct].[SYS_CHANGE_VERSION] <= %" PRIu64, ct->version);
-        tput(&b, w);
-        tput(&b, ct->order);
+        cli_sqlbuf_put(&b, w);
+        cli_sqlbuf_put(&b, ct->order);
     }
     if (b.oom) {
         free(b.p);

@@ -38,44 +38,6 @@ static bool sel_excluded(const cli_select *l, const char *name)
     return false;
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
-static void sb_ident(sbuf *b, const char *s)
-{
-    char *q = cli_quote_ident(s);
-    if (!q) {
-        b->oom = true;
-        return;
-    }
-    sb_put(b, q);
-    free(q);
-}
-
 static const cli_colspec *spec_for_source(const cli_select *l, const char *col)
 {
     for (size_t i = 0; i < l->nspecs; i++)
@@ -108,12 +70,12 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
             return -1;
         }
     }
-    sbuf b = {0};
-    sb_put(&b, "SELECT ");
+    cli_sqlbuf b = {0};
+    cli_sqlbuf_put(&b, "SELECT ");
     if (o->sql_limit >= 0) {
         char top[48];
         snprintf(top, sizeof top, "TOP (%lld) ", (long long)o->sql_limit);
-        sb_put(&b, top);
+        cli_sqlbuf_put(&b, top);
     }
     bool any = false;
     for (size_t c = 0; c < cat->names.n; c++) {
@@ -121,22 +83,22 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
         if (sel_excluded(l, col))
             continue;
         if (any)
-            sb_put(&b, ", ");
+            cli_sqlbuf_put(&b, ", ");
         any = true;
         const cli_colspec *cs = spec_for_source(l, col);
         if (cs && cs->sqltype[0]) {
-            sb_put(&b, "CAST(");
-            sb_ident(&b, col);
-            sb_put(&b, " AS ");
-            sb_put(&b, cs->sqltype);
-            sb_put(&b, ") AS ");
-            sb_ident(&b, cs->name);
+            cli_sqlbuf_put(&b, "CAST(");
+            cli_sqlbuf_ident(&b, col);
+            cli_sqlbuf_put(&b, " AS ");
+            cli_sqlbuf_put(&b, cs->sqltype);
+            cli_sqlbuf_put(&b, ") AS ");
+            cli_sqlbuf_ident(&b, cs->name);
         } else if (cs && strcmp(cs->name, col)) {
-            sb_ident(&b, col);
-            sb_put(&b, " AS ");
-            sb_ident(&b, cs->name);
+            cli_sqlbuf_ident(&b, col);
+            cli_sqlbuf_put(&b, " AS ");
+            cli_sqlbuf_ident(&b, cs->name);
         } else {
-            sb_ident(&b, col);
+            cli_sqlbuf_ident(&b, col);
         }
     }
     if (!any) {
@@ -145,8 +107,8 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
         return -1;
     }
     char *qname = cli_source_quoted(n);
-    sb_put(&b, " FROM ");
-    sb_put(&b, qname ? qname : "");
+    cli_sqlbuf_put(&b, " FROM ");
+    cli_sqlbuf_put(&b, qname ? qname : "");
     free(qname);
     if (o->incremental_key && (lo || hi)) {
         const char *type = NULL;
@@ -170,11 +132,11 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
                 sel_fail(l, CLI_EXIT_USAGE, "--interval-%s: %s", k ? "end" : "start", why);
                 return -1;
             }
-            sb_put(&b, first ? " WHERE " : " AND ");
+            cli_sqlbuf_put(&b, first ? " WHERE " : " AND ");
             first = false;
-            sb_ident(&b, o->incremental_key);
-            sb_put(&b, op[k]);
-            sb_put(&b, lit);
+            cli_sqlbuf_ident(&b, o->incremental_key);
+            cli_sqlbuf_put(&b, op[k]);
+            cli_sqlbuf_put(&b, lit);
             free(lit);
         }
     }
@@ -204,7 +166,7 @@ int cli_select_query(cli_select *l, const char *q, const char *lo, const char *h
                                  "with %s (e.g. WHERE key >= :interval_start)", sink_strategy_name(l->strategy));
         return -1;
     }
-    sbuf b = {0};
+    cli_sqlbuf b = {0};
     const char *p = q;
     while (*p) {
         const char *ph = NULL, *val = NULL;
@@ -241,13 +203,13 @@ int cli_select_query(cli_select *l, const char *q, const char *lo, const char *h
                 sel_fail(l, CLI_EXIT_LOAD, "out of memory");
                 return -1;
             }
-            sb_put(&b, lit);
+            cli_sqlbuf_put(&b, lit);
             free(lit);
             p += plen;
             continue;
         }
         char ch[2] = {*p, 0};
-        sb_put(&b, ch);
+        cli_sqlbuf_put(&b, ch);
         p++;
     }
     if (b.oom || !b.p) {

@@ -4,7 +4,8 @@
  * facts of a table (columns and primary key, with the catalog query
  * shapes tests/server/README.md documents — plain INFORMATION_SCHEMA that
  * SQL Server answers too), --columns specs, SQL literals for incremental
- * bounds, and destination naming (--schema-naming).
+ * bounds, destination naming (--schema-naming), and cli_sqlbuf, the text
+ * buffer select.c and ct.c build their SQL in.
  * Invariant: every identifier that reaches SQL text is [bracket]-quoted,
  * every string N'…'-quoted with quotes doubled.
  */
@@ -155,6 +156,37 @@ char *cli_quote_ident(const char *s)
     *w++ = ']';
     *w = '\0';
     return o;
+}
+
+void cli_sqlbuf_put(cli_sqlbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+void cli_sqlbuf_ident(cli_sqlbuf *b, const char *s)
+{
+    char *q = cli_quote_ident(s);
+    if (!q)
+        b->oom = true;
+    else
+        cli_sqlbuf_put(b, q);
+    free(q);
 }
 
 char *cli_source_quoted(const cli_source_name *n)

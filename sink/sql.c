@@ -49,6 +49,18 @@ int sink__sql_collist(sink_buf *b, const sink_schema *sc, const char *qual)
     return SINK_OK;
 }
 
+/* "k1", "k2", … (the primary key's columns) */
+static int key_list(sink_buf *b, const sink_schema *sc)
+{
+    int rc = 0;
+    for (size_t k = 0; k < sc->npk; k++) {
+        if (k)
+            rc |= sink__buf_puts(b, ", ");
+        rc |= sink__sql_ident(b, sc->names[sc->pk[k]]);
+    }
+    return rc;
+}
+
 int sink__sql_create(sink_buf *b, const sink_schema *sc, sink_type_fn type,
                      const char *schema, const char *table, bool if_not_exists,
                      bool with_ord, bool with_pk)
@@ -73,11 +85,7 @@ int sink__sql_create(sink_buf *b, const sink_schema *sc, sink_type_fn type,
         rc |= sink__buf_puts(b, ", \"" SINK__ORD "\" BIGINT");
     if (with_pk && sc->npk) {
         rc |= sink__buf_puts(b, ", PRIMARY KEY (");
-        for (size_t k = 0; k < sc->npk; k++) {
-            if (k)
-                rc |= sink__buf_puts(b, ", ");
-            rc |= sink__sql_ident(b, sc->names[sc->pk[k]]);
-        }
+        rc |= key_list(b, sc);
         rc |= sink__buf_putc(b, ')');
     }
     rc |= sink__buf_putc(b, ')');
@@ -102,31 +110,52 @@ static int drop_stage(sink_buf *b, const sink_schema *sc, const char *stage)
     return rc;
 }
 
-/* "stage"."k1" = "table"."k1" AND … */
-static int key_match(sink_buf *b, const sink_schema *sc, const char *stage)
-{
-    int rc = 0;
-    for (size_t k = 0; k < sc->npk; k++) {
-        const char *col = sc->names[sc->pk[k]];
-        if (k)
-            rc |= sink__buf_puts(b, " AND ");
-        rc |= sink__sql_ident(b, stage);
-        rc |= sink__buf_putc(b, '.');
-        rc |= sink__sql_ident(b, col);
-        rc |= sink__buf_puts(b, " = ");
-        rc |= sink__sql_ident(b, sc->table);
-        rc |= sink__buf_putc(b, '.');
-        rc |= sink__sql_ident(b, col);
-    }
-    return rc;
-}
-
 /* "qual"."col" */
 static int qcol(sink_buf *b, const char *qual, const char *col)
 {
     int rc = sink__sql_ident(b, qual);
     rc |= sink__buf_putc(b, '.');
     rc |= sink__sql_ident(b, col);
+    return rc;
+}
+
+/* "l"."col" op "r"."col" */
+static int qcmp(sink_buf *b, const char *l, const char *op, const char *r, const char *col)
+{
+    int rc = qcol(b, l, col);
+    rc |= sink__buf_puts(b, op);
+    rc |= qcol(b, r, col);
+    return rc;
+}
+
+/* "l"."k1" = "r"."k1" AND … */
+static int key_match(sink_buf *b, const sink_schema *sc, const char *l, const char *r)
+{
+    int rc = 0;
+    for (size_t k = 0; k < sc->npk; k++) {
+        if (k)
+            rc |= sink__buf_puts(b, " AND ");
+        rc |= qcmp(b, l, " = ", r, sc->names[sc->pk[k]]);
+    }
+    return rc;
+}
+
+/* EXISTS (SELECT 1 FROM in WHERE <stage's key = target's key> — the
+ * caller adds any further condition and the ')' */
+static int exists_match(sink_buf *b, const sink_schema *sc, const char *in, const char *stage)
+{
+    int rc = sink__buf_puts(b, "EXISTS (SELECT 1 FROM ");
+    rc |= sink__sql_qname(b, sc->schema, in);
+    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= key_match(b, sc, stage, sc->table);
+    return rc;
+}
+
+static int delete_where(sink_buf *b, const sink_schema *sc, const char *from)
+{
+    int rc = sink__buf_puts(b, "DELETE FROM ");
+    rc |= sink__sql_qname(b, sc->schema, from);
+    rc |= sink__buf_puts(b, " WHERE ");
     return rc;
 }
 
@@ -165,11 +194,7 @@ static int stage_key_index(sink_buf *b, const sink_schema *sc, const char *stage
     rc |= sink__buf_puts(b, "_key\" ON ");
     rc |= sink__sql_qname(b, sc->schema, stage);
     rc |= sink__buf_puts(b, " (");
-    for (size_t k = 0; k < sc->npk; k++) {
-        if (k)
-            rc |= sink__buf_puts(b, ", ");
-        rc |= sink__sql_ident(b, sc->names[sc->pk[k]]);
-    }
+    rc |= key_list(b, sc);
     rc |= sink__buf_puts(b, ");\n");
     return rc;
 }
@@ -181,61 +206,35 @@ static int sql_merge_cdc(sink_buf *b, const sink_schema *sc, const char *stage)
     /* 1: a staged row loses to another staged row of its key with a higher
      * version, a delete at the same version, or a later ord. (EXISTS, not
      * NOT IN: PostgreSQL plans it as a hash join at any size.) */
-    rc |= sink__buf_puts(b, "DELETE FROM ");
-    rc |= sink__sql_qname(b, sc->schema, stage);
-    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
+    const char *W = "_tdspipe_w";
+    rc |= delete_where(b, sc, stage);
+    rc |= sink__buf_puts(b, "EXISTS (SELECT 1 FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
     rc |= sink__buf_puts(b, " AS \"_tdspipe_w\" WHERE ");
-    for (size_t k = 0; k < sc->npk; k++) {
-        if (k)
-            rc |= sink__buf_puts(b, " AND ");
-        rc |= qcol(b, "_tdspipe_w", sc->names[sc->pk[k]]);
-        rc |= sink__buf_puts(b, " = ");
-        rc |= qcol(b, stage, sc->names[sc->pk[k]]);
-    }
+    rc |= key_match(b, sc, W, stage);
     rc |= sink__buf_puts(b, " AND (");
-    rc |= qcol(b, "_tdspipe_w", "_cdc_lsn");
-    rc |= sink__buf_puts(b, " > ");
-    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= qcmp(b, W, " > ", stage, "_cdc_lsn");
     rc |= sink__buf_puts(b, " OR (");
-    rc |= qcol(b, "_tdspipe_w", "_cdc_lsn");
-    rc |= sink__buf_puts(b, " = ");
-    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= qcmp(b, W, " = ", stage, "_cdc_lsn");
     rc |= sink__buf_puts(b, " AND (");
-    rc |= qcol(b, "_tdspipe_w", "_cdc_deleted");
-    rc |= sink__buf_puts(b, " AND NOT ");
-    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= qcmp(b, W, " AND NOT ", stage, "_cdc_deleted");
     rc |= sink__buf_puts(b, " OR (");
-    rc |= qcol(b, "_tdspipe_w", "_cdc_deleted");
-    rc |= sink__buf_puts(b, " = ");
-    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= qcmp(b, W, " = ", stage, "_cdc_deleted");
     rc |= sink__buf_puts(b, " AND ");
-    rc |= qcol(b, "_tdspipe_w", SINK__ORD);
-    rc |= sink__buf_puts(b, " > ");
-    rc |= qcol(b, stage, SINK__ORD);
+    rc |= qcmp(b, W, " > ", stage, SINK__ORD);
     rc |= sink__buf_puts(b, ")))));\n");
 
     /* 2 */
-    rc |= sink__buf_puts(b, "DELETE FROM ");
-    rc |= sink__sql_qname(b, sc->schema, stage);
-    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
-    rc |= sink__sql_qname(b, sc->schema, T);
-    rc |= sink__buf_puts(b, " WHERE ");
-    rc |= key_match(b, sc, stage);
+    rc |= delete_where(b, sc, stage);
+    rc |= exists_match(b, sc, T, stage);
     rc |= sink__buf_puts(b, " AND ");
     rc |= qcol(b, T, "_cdc_lsn");
     rc |= sink__buf_puts(b, " IS NOT NULL AND (");
-    rc |= qcol(b, T, "_cdc_lsn");
-    rc |= sink__buf_puts(b, " > ");
-    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= qcmp(b, T, " > ", stage, "_cdc_lsn");
     rc |= sink__buf_puts(b, " OR (");
-    rc |= qcol(b, T, "_cdc_lsn");
-    rc |= sink__buf_puts(b, " = ");
-    rc |= qcol(b, stage, "_cdc_lsn");
+    rc |= qcmp(b, T, " = ", stage, "_cdc_lsn");
     rc |= sink__buf_puts(b, " AND ");
-    rc |= qcol(b, T, "_cdc_deleted");
-    rc |= sink__buf_puts(b, " AND NOT ");
-    rc |= qcol(b, stage, "_cdc_deleted");
+    rc |= qcmp(b, T, " AND NOT ", stage, "_cdc_deleted");
     rc |= sink__buf_puts(b, ")));\n");
 
     /* 3: UPDATE … FROM (SQLite ≥ 3.33, PostgreSQL, DuckDB) */
@@ -256,7 +255,7 @@ static int sql_merge_cdc(sink_buf *b, const sink_schema *sc, const char *stage)
     rc |= sink__buf_puts(b, " FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
     rc |= sink__buf_puts(b, " WHERE ");
-    rc |= key_match(b, sc, stage);
+    rc |= key_match(b, sc, stage, T);
     rc |= sink__buf_puts(b, " AND ");
     rc |= qcol(b, stage, "_cdc_deleted");
     rc |= sink__buf_puts(b, ";\n");
@@ -283,18 +282,12 @@ static int sql_merge_cdc(sink_buf *b, const sink_schema *sc, const char *stage)
     rc |= sink__sql_qname(b, sc->schema, stage);
     rc |= sink__buf_puts(b, " WHERE ");
     rc |= qcol(b, stage, "_cdc_deleted");
-    rc |= sink__buf_puts(b, " AND NOT EXISTS (SELECT 1 FROM ");
-    rc |= sink__sql_qname(b, sc->schema, T);
-    rc |= sink__buf_puts(b, " WHERE ");
-    rc |= key_match(b, sc, stage);
+    rc |= sink__buf_puts(b, " AND NOT ");
+    rc |= exists_match(b, sc, T, stage);
     rc |= sink__buf_puts(b, ");\n");
 
-    rc |= sink__buf_puts(b, "DELETE FROM ");
-    rc |= sink__sql_qname(b, sc->schema, T);
-    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
-    rc |= sink__sql_qname(b, sc->schema, stage);
-    rc |= sink__buf_puts(b, " WHERE ");
-    rc |= key_match(b, sc, stage);
+    rc |= delete_where(b, sc, T);
+    rc |= exists_match(b, sc, stage, stage);
     rc |= sink__buf_puts(b, " AND NOT ");
     rc |= qcol(b, stage, "_cdc_deleted");
     rc |= sink__buf_puts(b, ");\n");
@@ -312,31 +305,12 @@ int sink__sql_merge(sink_buf *b, const sink_schema *sc, const char *stage)
     if (sc->cdc)
         return sql_merge_cdc(b, sc, stage);
     int rc = stage_key_index(b, sc, stage);
-    rc |= sink__buf_puts(b, "DELETE FROM ");
-    rc |= sink__sql_qname(b, sc->schema, sc->table);
-    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
-    rc |= sink__sql_qname(b, sc->schema, stage);
-    rc |= sink__buf_puts(b, " WHERE ");
-    for (size_t k = 0; k < sc->npk; k++) {
-        const char *col = sc->names[sc->pk[k]];
-        if (k)
-            rc |= sink__buf_puts(b, " AND ");
-        rc |= sink__sql_ident(b, stage);
-        rc |= sink__buf_putc(b, '.');
-        rc |= sink__sql_ident(b, col);
-        rc |= sink__buf_puts(b, " = ");
-        rc |= sink__sql_ident(b, sc->table);
-        rc |= sink__buf_putc(b, '.');
-        rc |= sink__sql_ident(b, col);
-    }
+    rc |= delete_where(b, sc, sc->table);
+    rc |= exists_match(b, sc, stage, stage);
     rc |= sink__buf_puts(b, ");\n");
     rc |= insert_head(b, sc);
     rc |= sink__buf_puts(b, " FROM (SELECT *, row_number() OVER (PARTITION BY ");
-    for (size_t k = 0; k < sc->npk; k++) {
-        if (k)
-            rc |= sink__buf_puts(b, ", ");
-        rc |= sink__sql_ident(b, sc->names[sc->pk[k]]);
-    }
+    rc |= key_list(b, sc);
     rc |= sink__buf_puts(b, " ORDER BY \"" SINK__ORD "\" DESC) AS \"_tdspipe_rn\" FROM ");
     rc |= sink__sql_qname(b, sc->schema, stage);
     rc |= sink__buf_puts(b, ") AS \"_tdspipe_x\" WHERE \"_tdspipe_rn\" = 1");

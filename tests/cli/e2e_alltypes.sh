@@ -13,43 +13,13 @@
 # PostgreSQL is skipped (said so) when Debian's postgresql is not
 # installed, DuckDB when libduckdb.so is missing (scripts/get_duckdb.sh).
 set -u
-build=$(cd "${1:?build dir}" && pwd)
-src=$(cd "${2:?source dir}" && pwd)
-tdspipe=$build/tdspipe
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_alltypes "$@"
 scen=$src/tests/server/scenarios/alltypes.json
 check=$src/tests/cli/alltypes_check.py
-work=$(mktemp -d /tmp/tdspipe-at.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  if [ -n "${pgdir:-}" ]; then bash "$src/tests/sink/pg_server.sh" stop "$pgdir" >/dev/null 2>&1; rm -rf "$pgdir"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
-same() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got [$2] wanted [$3]"; fi; }
 
-start_server() { # SCENARIO → $port
-  local out=$work/srv.$RANDOM
-  "$build/tdstestd" --scenario "$1" --port 0 >"$out" 2>"$out.err" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -1)
-    [ -n "$port" ] && return 0
-    sleep 0.05
-  done
-  echo "tdstestd did not start"; cat "$out.err"; exit 1
-}
 start_server "$scen"
 A="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
-python3 - "$scen" "$work/fault.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-s["faults"] = {"close_after_rows": 10}
-json.dump(s, open(sys.argv[2], "w"))
-PY
+fault_scenario "$scen" "$work/fault.json" close_after_rows 10
 start_server "$work/fault.json"
 F="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
 mkdir "$work/dest" && cd "$work/dest" # destinations only: temp files show
@@ -167,5 +137,4 @@ sed '2s/01:02:03.1234567/01:02:03.1234568/' replace.csv >wrong.csv
 python3 "$check" "$scen" alltypes csv wrong.csv >"$work/chk" 2>&1 && bad "checker misses a changed 100 ns digit" ||
   { grep -q "c_time" "$work/chk" && ok "checker catches a changed 100 ns digit" || bad "checker output" "$(cat "$work/chk")"; }
 
-echo "passed $passes, failed $fails"
-[ "$fails" = 0 ]
+finish

@@ -12,19 +12,7 @@
 # configured into BUILD_DIR/ship-default; the static one always goes to
 # BUILD_DIR/ship-static. Only the tdspipe target is built (tests off).
 set -u
-build=$(cd "${1:?build dir}" && pwd)
-src=$(cd "${2:?source dir}" && pwd)
-work=$(mktemp -d /tmp/tdspipe-bin.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
-same() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got [$2] wanted [$3]"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_binary "$@"
 
 # ship_build DIR [CMAKE ARGS…]: a Release tdspipe in DIR (tests off)
 ship_build() {
@@ -64,16 +52,7 @@ ldd "$static" >/dev/null 2>&1 && bad "static: ldd finds shared libraries" "$(ldd
 same "static --version" "$("$static" --version)" "tdspipe 0.1.0"
 
 # both load a real table (the static one resolves 127.0.0.1 without NSS)
-out=$work/srv
-"$build/tdstestd" --scenario "$src/tests/server/scenarios/demo.json" --port 0 >"$out" 2>"$out.err" &
-pids+=($!)
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "FAIL tdstestd did not start"; cat "$out.err"; exit 1; }
+start_server "$src/tests/server/scenarios/demo.json"
 U="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable"
 cd "$work"
 for b in default static; do
@@ -99,5 +78,4 @@ for b in "$default" "$static"; do
   echo "size: $b $(stat -c %s "$b") bytes, stripped $(stat -c %s "$work/stripped") bytes"
 done
 
-echo "passed $passes, failed $fails"
-[ "$fails" = 0 ]
+finish

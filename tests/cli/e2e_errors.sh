@@ -6,30 +6,9 @@
 #
 #   tests/cli/e2e_errors.sh BUILD_DIR SRC_DIR
 set -u
-build=$(cd "${1:?build dir}" && pwd)
-src=$(cd "${2:?source dir}" && pwd)
-tdspipe=$build/tdspipe
-work=$(mktemp -d /tmp/tdspipe-err.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_errors "$@"
 
-out=$work/srv
-"$build/tdstestd" --scenario "$src/tests/server/scenarios/alltypes.json" --port 0 >"$out" 2>"$out.err" &
-pids+=($!)
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "FAIL tdstestd did not start"; cat "$out.err"; exit 1; }
+start_server "$src/tests/server/scenarios/alltypes.json"
 A="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
 mkdir "$work/d" && cd "$work/d"
 
@@ -96,5 +75,4 @@ expect "wrong password" 1 "Login failed" ingest --source-uri "mssql://sa:WrongPa
 expect "missing table" 1 "does not exist" "${I[@]/alltypes/nosuch}" "${K[@]}"
 expect "unreachable host" 1 "127.0.0.1" ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:1/types?encrypt=disable&connection+timeout=3" --source-table alltypes "${K[@]}" --progress log
 
-echo "passed $passes, failed $fails"
-[ "$fails" = 0 ]
+finish

@@ -7,41 +7,12 @@
 #
 #   tests/cli/e2e_file_source.sh BUILD_DIR SRC_DIR
 set -u
-build=${1:?build dir}
-src=${2:?source dir}
-tdspipe=$build/tdspipe
-tdstestd=$build/tdstestd
-work=$(mktemp -d /tmp/tdspipe-filesrc.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
-same() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got [$2] wanted [$3]"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_file_source "$@"
 
-out=$work/srv
-"$tdstestd" --scenario "$src/tests/server/scenarios/alltypes.json" --port 0 >"$out" 2>"$out.err" &
-pids+=($!)
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "tdstestd did not start"; cat "$out.err"; exit 1; }
+start_server "$src/tests/server/scenarios/alltypes.json"
 U="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
 cd "$work"
 
-run() { # NAME EXPECTED_RC ARGS…
-  local name=$1 want=$2; shift 2
-  "$tdspipe" "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  if [ "$rc" = "$want" ]; then ok "$name (exit $rc)"; else bad "$name: exit $rc, wanted $want" "$(cut -c1-300 "$work/err")"; fi
-}
 read_back() { # QUERY → stdout as CSV
   rm -f rb.csv
   "$tdspipe" ingest --source-uri "$U" --source-table "query:$1" --dest-uri csv:///rb.csv --dest-table x \
@@ -176,5 +147,4 @@ printf '{"id": 1}\nnot json\n' >bad.jsonl
 run "invalid JSONL line" 1 ingest --source-uri jsonl:///bad.jsonl --source-table b --dest-uri csv:///b.csv --dest-table b
 grep -q "bad.jsonl line 2: invalid JSON" "$work/err" && ok "invalid JSON message" || bad "invalid JSON message" "$(cat "$work/err")"
 
-echo "e2e_file_source: $passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -14,35 +14,13 @@
 #
 #   tests/cli/e2e_freebcp_compare.sh BUILD_DIR SRC_DIR
 set -u
-build=${1:?build dir}
-src=${2:?source dir}
-tdspipe=$build/tdspipe
-tdstestd=$build/tdstestd
 if ! command -v freebcp >/dev/null; then
   echo "FAIL freebcp is not installed (apt install freetds-bin; scripts/deps.sh)"
   exit 1
 fi
-work=$(mktemp -d /tmp/tdspipe-freebcp.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_freebcp_compare "$@"
 
-out=$work/srv
-"$tdstestd" --scenario "$src/tests/server/scenarios/alltypes.json" --port 0 --verbose >"$out" 2>"$out.err" &
-pids+=($!)
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "tdstestd did not start"; cat "$out.err"; exit 1; }
+start_server "$src/tests/server/scenarios/alltypes.json" --verbose
 U="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
 cd "$work"
 cat >freetds.conf <<EOF
@@ -106,10 +84,10 @@ cmp -s src.csv ours.csv && ok "ours equals the source" || bad "ours equals the s
 # every column of a BULK message: type, length, precision, scale, flags,
 # collation), ours for dbo.ours and FreeTDS's for dbo.theirs
 bulk_meta() { # CONN_NUMBER_OF_THE_LOAD → the column lines without the prefix
-  grep -a "conn $1: bulk column" "$out.err" | sed 's/^.*bulk column //'
+  grep -a "conn $1: bulk column" "$srv_err" | sed 's/^.*bulk column //'
 }
 conn_of() { # TABLE → the connection that ran INSERT BULK into it
-  grep -a -i "batch: insert bulk.*$1" "$out.err" | head -1 | sed -n 's/^.*conn \([0-9]*\):.*$/\1/p'
+  grep -a -i "batch: insert bulk.*$1" "$srv_err" | head -1 | sed -n 's/^.*conn \([0-9]*\):.*$/\1/p'
 }
 c_ours=$(conn_of "_ours\\|\\.\\[ours\\]\\|ours ")
 c_theirs=$(conn_of "theirs")
@@ -126,5 +104,4 @@ if cmp -s <(grep -v c_datetime2_0 ours.wire) <(grep -v c_datetime2_0 theirs.wire
   ok "otherwise the same bulk COLMETADATA as freebcp on the wire"
 else bad "the same bulk COLMETADATA as freebcp" "$(diff ours.wire theirs.wire | head -12)"; fi
 
-echo "e2e_freebcp_compare: $passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -5,48 +5,7 @@
 #
 #   tests/cli/e2e_ingest.sh BUILD_DIR SRC_DIR
 set -u
-build=${1:?build dir}
-src=${2:?source dir}
-tdspipe=$build/tdspipe
-tdstestd=$build/tdstestd
-work=$(mktemp -d /tmp/tdspipe-e2e.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  if [ -n "${pgdir:-}" ]; then bash "$src/tests/sink/pg_server.sh" stop "$pgdir" >/dev/null 2>&1; rm -rf "$pgdir"; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
-
-# start_server SCENARIO → sets $port
-start_server() {
-  local out=$work/srv.$RANDOM
-  : >"$out"
-  "$tdstestd" --scenario "$1" --port 0 >"$out" 2>"$out.err" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -1)
-    [ -n "$port" ] && return 0
-    sleep 0.05
-  done
-  echo "tdstestd did not start"; cat "$out.err"; exit 1
-}
-
-# run NAME EXPECTED_RC ARGS… : runs tdspipe, keeps stdout/stderr in $out/$err
-run() {
-  local name=$1 want=$2; shift 2
-  "$tdspipe" "$@" >"$work/out" 2>"$work/err"
-  rc=$?
-  out=$(cat "$work/out"); err=$(cat "$work/err")
-  if [ "$rc" = "$want" ]; then ok "$name (exit $rc)"; else bad "$name: exit $rc, wanted $want" "$err"; fi
-}
-expect_err() { # NAME NEEDLE: the last run's stderr has NEEDLE and is one line
-  if grep -qF -- "$2" "$work/err" && [ "$(grep -c '' "$work/err")" = 1 ]; then ok "$1"; else bad "$1" "stderr: $(cat "$work/err")"; fi
-}
-same() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got [$2] wanted [$3]"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_ingest "$@"
 
 start_server "$src/tests/server/scenarios/demo.json"
 P=$port
@@ -204,12 +163,7 @@ ls fresh.db* >/dev/null 2>&1 && bad "failed load left a new sqlite file" || ok "
 run "unwritable destination" 1 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv:////nonexistent-dir/x.csv --progress log
 
 # --------------------------------------------- failure in the middle
-python3 - "$src/tests/server/scenarios/demo.json" "$work/fault.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-s["faults"] = {"close_after_rows": 500}
-json.dump(s, open(sys.argv[2], "w"))
-PY
+fault_scenario "$src/tests/server/scenarios/demo.json" "$work/fault.json" close_after_rows 500
 start_server "$work/fault.json"
 F="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable"
 cp c.csv before.csv
@@ -237,11 +191,9 @@ run "access token login" 0 ingest --source-uri "mssql://:eyJhbGciOi.a-token@127.
   --source-table dbo.customers --dest-uri csv:///tok.csv --progress log
 same "access token rows" "$(($(wc -l <tok.csv) - 1))" 3
 if command -v openssl >/dev/null && sh "$src/tests/server/certs.sh" "$work/certs" >/dev/null 2>&1; then
-  out_tls=$work/tls.out
-  "$tdstestd" --scenario "$src/tests/server/scenarios/demo.json" --port 0 --tls-cert "$work/certs/server.pem" \
-    --tls-key "$work/certs/server.key" --tls-mode required >"$out_tls" 2>/dev/null &
-  pids+=($!)
-  for _ in $(seq 100); do T=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out_tls"); [ -n "$T" ] && break; sleep 0.05; done
+  start_server "$src/tests/server/scenarios/demo.json" --tls-cert "$work/certs/server.pem" \
+    --tls-key "$work/certs/server.key" --tls-mode required
+  T=$port
   run "tls trusted by flag" 0 ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$T/demo?encrypt=yes&TrustServerCertificate=yes" \
     --source-table dbo.customers --dest-uri csv:///tls.csv --progress log
   run "tls untrusted" 1 ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$T/demo?encrypt=true&TrustServerCertificate=no" \
@@ -255,12 +207,7 @@ else
 fi
 
 for fault in error_after_rows malformed_after_rows; do
-  python3 - "$src/tests/server/scenarios/demo.json" "$work/$fault.json" "$fault" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-s["faults"] = {sys.argv[3]: 300}
-json.dump(s, open(sys.argv[2], "w"))
-PY
+  fault_scenario "$src/tests/server/scenarios/demo.json" "$work/$fault.json" "$fault" 300
   start_server "$work/$fault.json"
   run "sqlite $fault" 1 ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable" --source-table sales.orders \
     --dest-uri sqlite:///s.db --page-size 100 --progress log
@@ -269,12 +216,7 @@ done
 grep -q "injected error" "$work/err" 2>/dev/null || true
 
 # ---------------------------------------------- secrets in /proc/cmdline
-python3 - "$src/tests/server/scenarios/demo.json" "$work/stall.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-s["faults"] = {"stall_after_rows": 5}
-json.dump(s, open(sys.argv[2], "w"))
-PY
+fault_scenario "$src/tests/server/scenarios/demo.json" "$work/stall.json" stall_after_rows 5
 start_server "$work/stall.json"
 "$tdspipe" ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable" --source-table sales.orders \
   --dest-uri csv:///stall.csv --progress log >/dev/null 2>"$work/stall.err" &
@@ -380,5 +322,4 @@ else
   echo "skip DuckDB: no libduckdb.so (scripts/get_duckdb.sh)"
 fi
 
-echo "passed $passes, failed $fails"
-[ "$fails" = 0 ]
+finish

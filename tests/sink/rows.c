@@ -485,21 +485,20 @@ void cdc_load(const char *uri, const char *table, const cdc_row *rows, size_t n)
  *   3: key 2 re-sent as a non-delete at version 5 → the delete stays; key
  *      3 newer (8) → replaced; key 5 newer (10) → the tombstone becomes a
  *      row. */
-const char *const cdc_after1[3] = { "1|a|5|0|1", "2|b|5|0|1", "3|c|5|0|1" };
-const char *const cdc_after2[5] = { "1|a|5|0|1", "2|b|5|1|1", "3|c|7|1|1", "4|y|9|0|2", "5|-|6|1|2" };
-const char *const cdc_after3[5] = { "1|a|5|0|1", "2|b|5|1|1", "3|c8|8|0|3", "4|y|9|0|2", "5|e|10|0|3" };
-
-void cdc_sequence(const char *uri, const char *table, int step)
+void cdc_sequence(const char *uri, const char *table, cdc_check_fn check)
 {
     static const cdc_row l1[] = { { 1, "a", 5, false, 1 }, { 2, "b", 5, false, 1 }, { 3, "c", 5, false, 1 } };
     static const cdc_row l2[] = { { 1, "old", 4, false, 2 }, { 2, NULL, 5, true, 2 }, { 3, "c7", 7, false, 2 },
                                   { 4, "x", 8, false, 2 },   { 3, NULL, 7, true, 2 }, { 4, "y", 9, false, 2 },
                                   { 5, NULL, 6, true, 2 } };
     static const cdc_row l3[] = { { 2, "b2", 5, false, 3 }, { 3, "c8", 8, false, 3 }, { 5, "e", 10, false, 3 } };
-    if (step == 1)
-        cdc_load(uri, table, l1, 3);
-    else if (step == 2)
-        cdc_load(uri, table, l2, 7);
-    else
-        cdc_load(uri, table, l3, 3);
+    static const char *const after1[] = { "1|a|5|0|1", "2|b|5|0|1", "3|c|5|0|1" };
+    static const char *const after2[] = { "1|a|5|0|1", "2|b|5|1|1", "3|c|7|1|1", "4|y|9|0|2", "5|-|6|1|2" };
+    static const char *const after3[] = { "1|a|5|0|1", "2|b|5|1|1", "3|c8|8|0|3", "4|y|9|0|2", "5|e|10|0|3" };
+    cdc_load(uri, table, l1, 3);
+    check(after1, 3);
+    cdc_load(uri, table, l2, 7);
+    check(after2, 5);
+    cdc_load(uri, table, l3, 3);
+    check(after3, 5);
 }

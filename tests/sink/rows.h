@@ -90,10 +90,11 @@ void cdc_load(const char *uri, const char *table, const cdc_row *rows, size_t n)
     "SELECT CAST(id AS VARCHAR) || '|' || COALESCE(v, '-') || '|' || "                            \
     "CAST(CAST(_cdc_lsn AS BIGINT) AS VARCHAR) || '|' || CASE WHEN _cdc_deleted THEN '1' ELSE '0' END " \
     "|| '|' || CAST(stamp AS VARCHAR) FROM " table " ORDER BY id"
-/* The rows each destination must hold after cdc_sequence's loads 1 and 2. */
-extern const char *const cdc_after1[3], *const cdc_after2[5], *const cdc_after3[5];
-/* Load 1, 2 or 3 of the shared cdc rule sequence (see rows.c). */
-void cdc_sequence(const char *uri, const char *table, int step);
+/* Asserts that the destination's CDC_SELECT gives want[0..n). */
+typedef void (*cdc_check_fn)(const char *const *want, size_t n);
+/* The shared cdc rule sequence (see rows.c): three loads into table, each
+ * followed by check() with the rows the destination must then hold. */
+void cdc_sequence(const char *uri, const char *table, cdc_check_fn check);
 
 /* A fresh path under SINK_TEST_TMP ("<tmp>/<pid>-<name>"), removed first. */
 const char *tmp_path(const char *name);
