@@ -12,9 +12,10 @@
  *                  keys are known and it is missing)
  *   replace        bulk into "_tdspipe_stage_<t>", then DROP the target and
  *                  sp_rename the stage, in the transaction
- *   merge          stage with _tdspipe_ord, then sink/sql.c's DELETE of the
- *                  staged keys + INSERT of the latest row per key (or the
- *                  Change Tracking merge, mssql_sql.c)
+ *   merge          stage with _tdspipe_ord, then one MERGE (distinct
+ *                  non-text keys), or DELETE of the staged keys + INSERT of
+ *                  the latest row per key, or the Change Tracking merge
+ *                  (all mssql_sql.c)
  *   delete+insert  stage, DELETE the key window, INSERT the stage
  * Pending sink_state_set values go into _tdspipe_state in the same
  * transaction. After a failure inside a bulk message the connection is

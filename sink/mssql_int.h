@@ -67,6 +67,9 @@ int sink__ms_create(sink_buf *b, const sink_schema *sc, const char *table, bool 
 int sink__ms_insert_bulk(sink_buf *b, const sink_schema *sc, const char *table, bool with_ord, size_t rows);
 /* Merge of a stage whose keys are all distinct: one MERGE statement
  * (update matched rows, insert the others), then DROP stage. */
+/* Merge of a stage whose keys repeat or are text: DELETE of the staged
+ * keys + INSERT of the latest staged row per key (ROW_NUMBER). */
+int sink__ms_merge_latest(sink_buf *b, const sink_schema *sc, const char *stage);
 int sink__ms_merge_unique(sink_buf *b, const sink_schema *sc, const char *stage);
 /* Change Tracking merge of stage into the target (sink.h, sink_table.cdc). */
 int sink__ms_cdc_merge(sink_buf *b, const sink_schema *sc, const char *stage);

@@ -216,13 +216,13 @@ int sink__ms_commit(sink *s)
     case SINK_MERGE:
         /* one MERGE when every staged key is distinct and compares
          * bytewise (no text key a collation might fold); else the
-         * latest row per key by ROW_NUMBER (sink/sql.c) */
+         * latest row per key by ROW_NUMBER */
         if (m->cdc)
             e |= sink__ms_cdc_merge(b, &m->sc, m->stage);
         else if (!m->dup_keys && !text_key(&m->sc))
             e |= sink__ms_merge_unique(b, &m->sc, m->stage);
         else
-            e |= sink__sql_merge(b, &m->sc, m->stage);
+            e |= sink__ms_merge_latest(b, &m->sc, m->stage);
         break;
     case SINK_DELETE_INSERT:
         if (!m->sc.has_win[0] && !m->sc.has_win[1]) {

@@ -1,9 +1,13 @@
 /*
  * mssql_sql.c — T-SQL text of the SQL Server sink: bracket quoting,
  * CREATE TABLE with the source's types, the INSERT BULK statement, the
- * Change Tracking merge, literals and the state statements. The plain
- * merge and delete+insert statements are sink/sql.c's (the session runs
- * with QUOTED_IDENTIFIER ON, so its double-quoted names are T-SQL too).
+ * merges (MERGE of distinct keys; DELETE + INSERT of the latest row per
+ * key; the Change Tracking merge), literals and the state statements. The
+ * delete+insert statements are sink/sql.c's (the session runs with
+ * QUOTED_IDENTIFIER ON, so its double-quoted names are T-SQL too); the
+ * merges are written here because sink/sql.c's are shaped for SQLite,
+ * PostgreSQL and DuckDB (its CREATE INDEX on the stage, for one, is
+ * not what SQL Server needs).
  */
 #include <stdio.h>
 #include <strings.h>
@@ -98,6 +102,12 @@ static int find_col(const sink_schema *sc, const char *name)
 
 static bool is_cdc(const char *name) { return !strncasecmp(name, "_cdc_", 5); }
 
+/* a column a tombstone row carries */
+static bool tombstone_col(const sink_schema *sc, size_t i)
+{
+    return in_pk(sc, i) || is_cdc(sc->names[i]) || !(sc->cols[i].flags & TDS_COL_NULLABLE);
+}
+
 /* "t"."k" = "w"."k" AND … */
 static int key_match(sink_buf *b, const sink_schema *sc, const char *l, const char *r)
 {
@@ -117,11 +127,13 @@ static int key_match(sink_buf *b, const sink_schema *sc, const char *l, const ch
     return rc;
 }
 
-/* WITH [w] AS (the staged rows ranked per key: highest version first, a
- * delete first at equal versions, then the latest staged) */
+/* WITH [_tdspipe_w] AS (the staged rows ranked per key: highest version
+ * first, a delete first at equal versions, then the latest staged). The
+ * CTE's name is one of ours: a CTE hides a table of the same one-part
+ * name, so "w" would turn a target called w into the CTE. */
 static int winners(sink_buf *b, const sink_schema *sc, const char *stage)
 {
-    int rc = sink__buf_puts(b, "WITH [w] AS (SELECT [s].*, ROW_NUMBER() OVER (PARTITION BY ");
+    int rc = sink__buf_puts(b, "WITH [_tdspipe_w] AS (SELECT [s].*, ROW_NUMBER() OVER (PARTITION BY ");
     for (size_t k = 0; k < sc->npk; k++) {
         if (k)
             rc |= sink__buf_puts(b, ", ");
@@ -152,15 +164,15 @@ int sink__ms_cdc_merge(sink_buf *b, const sink_schema *sc, const char *stage)
             rc |= sink__buf_puts(b, ", ");
         first = false;
         rc |= sink__ms_ident(b, sc->names[i]);
-        rc |= sink__buf_puts(b, " = [w].");
+        rc |= sink__buf_puts(b, " = [_tdspipe_w].");
         rc |= sink__ms_ident(b, sc->names[i]);
     }
     rc |= sink__buf_puts(b, " FROM ");
     rc |= qname(b, sc, sc->table);
-    rc |= sink__buf_puts(b, " AS [t] JOIN [w] ON ");
-    rc |= key_match(b, sc, "t", "w");
-    rc |= sink__buf_puts(b, " WHERE [w].[_tdspipe_rn] = 1 AND [w].[_cdc_deleted] = 0 AND ([t].[_cdc_lsn] IS NULL"
-                            " OR [w].[_cdc_lsn] > [t].[_cdc_lsn] OR ([w].[_cdc_lsn] = [t].[_cdc_lsn]"
+    rc |= sink__buf_puts(b, " AS [t] JOIN [_tdspipe_w] ON ");
+    rc |= key_match(b, sc, "t", "_tdspipe_w");
+    rc |= sink__buf_puts(b, " WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = 0 AND ([t].[_cdc_lsn] IS NULL"
+                            " OR [_tdspipe_w].[_cdc_lsn] > [t].[_cdc_lsn] OR ([_tdspipe_w].[_cdc_lsn] = [t].[_cdc_lsn]"
                             " AND ([t].[_cdc_deleted] IS NULL OR [t].[_cdc_deleted] = 0)));\n");
     /* 2. deletes over target rows: only the _cdc_* columns change */
     rc |= winners(b, sc, stage);
@@ -173,17 +185,18 @@ int sink__ms_cdc_merge(sink_buf *b, const sink_schema *sc, const char *stage)
             rc |= sink__buf_puts(b, ", ");
         first = false;
         rc |= sink__ms_ident(b, sc->names[i]);
-        rc |= sink__buf_puts(b, " = [w].");
+        rc |= sink__buf_puts(b, " = [_tdspipe_w].");
         rc |= sink__ms_ident(b, sc->names[i]);
     }
     rc |= sink__buf_puts(b, " FROM ");
     rc |= qname(b, sc, sc->table);
-    rc |= sink__buf_puts(b, " AS [t] JOIN [w] ON ");
-    rc |= key_match(b, sc, "t", "w");
-    rc |= sink__buf_puts(b, " WHERE [w].[_tdspipe_rn] = 1 AND [w].[_cdc_deleted] = 1 AND ([t].[_cdc_lsn] IS NULL"
-                            " OR [w].[_cdc_lsn] >= [t].[_cdc_lsn]);\n");
-    /* 3. keys the target lacks: whole rows, and tombstones (key and
-     *    _cdc_* columns) for deletes */
+    rc |= sink__buf_puts(b, " AS [t] JOIN [_tdspipe_w] ON ");
+    rc |= key_match(b, sc, "t", "_tdspipe_w");
+    rc |= sink__buf_puts(b, " WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = 1 AND ([t].[_cdc_lsn] IS NULL"
+                            " OR [_tdspipe_w].[_cdc_lsn] >= [t].[_cdc_lsn]);\n");
+    /* 3. keys the target lacks: whole rows, and tombstones for deletes:
+     *    the key and _cdc_* columns, and the staged value of every other
+     *    NOT NULL column (a load timestamp; NULL there would be error 515) */
     for (int del = 0; del < 2; del++) {
         rc |= winners(b, sc, stage);
         rc |= sink__buf_puts(b, "INSERT INTO ");
@@ -191,7 +204,7 @@ int sink__ms_cdc_merge(sink_buf *b, const sink_schema *sc, const char *stage)
         rc |= sink__buf_puts(b, " (");
         first = true;
         for (size_t i = 0; i < sc->ncols; i++) {
-            if (del && !in_pk(sc, i) && !is_cdc(sc->names[i]))
+            if (del && !tombstone_col(sc, i))
                 continue;
             if (!first)
                 rc |= sink__buf_puts(b, ", ");
@@ -201,22 +214,65 @@ int sink__ms_cdc_merge(sink_buf *b, const sink_schema *sc, const char *stage)
         rc |= sink__buf_puts(b, ") SELECT ");
         first = true;
         for (size_t i = 0; i < sc->ncols; i++) {
-            if (del && !in_pk(sc, i) && !is_cdc(sc->names[i]))
+            if (del && !tombstone_col(sc, i))
                 continue;
             if (!first)
                 rc |= sink__buf_puts(b, ", ");
             first = false;
-            rc |= sink__buf_puts(b, "[w].");
+            rc |= sink__buf_puts(b, "[_tdspipe_w].");
             rc |= sink__ms_ident(b, sc->names[i]);
         }
-        rc |= sink__buf_printf(b, " FROM [w] WHERE [w].[_tdspipe_rn] = 1 AND [w].[_cdc_deleted] = %d"
+        rc |= sink__buf_printf(b, " FROM [_tdspipe_w] WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = %d"
                                   " AND NOT EXISTS (SELECT 1 FROM ", del);
         rc |= qname(b, sc, sc->table);
         rc |= sink__buf_puts(b, " AS [t] WHERE ");
-        rc |= key_match(b, sc, "t", "w");
+        rc |= key_match(b, sc, "t", "_tdspipe_w");
         rc |= sink__buf_puts(b, ");\n");
     }
     rc |= sink__buf_puts(b, "DROP TABLE ");
+    rc |= qname(b, sc, stage);
+    return rc ? SINK_E_NOMEM : SINK_OK;
+}
+
+int sink__ms_merge_latest(sink_buf *b, const sink_schema *sc, const char *stage)
+{
+    /* the target's rows of every staged key go (keys compare under the
+     * column's collation, so 'k' and 'K' are one key, as in the primary
+     * key), then the latest staged row per key comes in */
+    /* the target has no alias here (DELETE … FROM is not needed), so the
+     * stage keeps its own name: an alias could be the target's name (a
+     * table called "w" would match every row against itself) */
+    int rc = sink__buf_puts(b, "DELETE FROM ");
+    rc |= qname(b, sc, sc->table);
+    rc |= sink__buf_puts(b, " WHERE EXISTS (SELECT 1 FROM ");
+    rc |= qname(b, sc, stage);
+    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= key_match(b, sc, stage, sc->table);
+    rc |= sink__buf_puts(b, ");\nINSERT INTO ");
+    rc |= qname(b, sc, sc->table);
+    rc |= sink__buf_puts(b, " (");
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (i)
+            rc |= sink__buf_puts(b, ", ");
+        rc |= sink__ms_ident(b, sc->names[i]);
+    }
+    rc |= sink__buf_puts(b, ") SELECT ");
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (i)
+            rc |= sink__buf_puts(b, ", ");
+        rc |= sink__buf_puts(b, "[w].");
+        rc |= sink__ms_ident(b, sc->names[i]);
+    }
+    rc |= sink__buf_puts(b, " FROM (SELECT [s].*, ROW_NUMBER() OVER (PARTITION BY ");
+    for (size_t k = 0; k < sc->npk; k++) {
+        if (k)
+            rc |= sink__buf_puts(b, ", ");
+        rc |= sink__buf_puts(b, "[s].");
+        rc |= sink__ms_ident(b, sc->names[sc->pk[k]]);
+    }
+    rc |= sink__buf_puts(b, " ORDER BY [s].[" SINK__ORD "] DESC) AS [_tdspipe_rn] FROM ");
+    rc |= qname(b, sc, stage);
+    rc |= sink__buf_puts(b, " AS [s]) AS [w] WHERE [w].[_tdspipe_rn] = 1;\nDROP TABLE ");
     rc |= qname(b, sc, stage);
     return rc ? SINK_E_NOMEM : SINK_OK;
 }

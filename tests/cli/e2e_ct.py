@@ -2,7 +2,8 @@
 """e2e_ct.py — Change Tracking sources end to end (run by e2e_ct.sh).
 
 For each database destination (SQLite, DuckDB, PostgreSQL when
-TDSPIPE_PG_URI is set) a fresh build/tdstestd runs the scenario below;
+TDSPIPE_PG_URI is set, and SQL Server: a second build/tdstestd as the
+destination) a fresh build/tdstestd runs the scenario below;
 pytds changes the source tables between `tdspipe ingest` runs, and a model
 of each source table (rows plus the version and operation of every change)
 predicts the destination: row values, _cdc_lsn, _cdc_deleted, _cdc_op, and
@@ -345,11 +346,28 @@ class Sink:
         elif kind == "duckdb":
             self.path = os.path.join(work, "ct.duckdb")
             self.uri = "duckdb:///" + self.path
+        elif kind == "mssql":
+            self.srv = None
+            self.scen = os.path.join(work, "dest.json")
+            with open(self.scen, "w") as f:
+                json.dump({"server": {"name": "tdstestd"},
+                           "logins": [{"user": "sa", "password": PASSWORD, "database": "dest"}],
+                           "databases": [{"name": "dest", "tables": []}]}, f)
         else:
             self.uri = PG_URI
 
+    def close(self):
+        if self.kind == "mssql" and self.srv:
+            self.srv.stop()
+            self.srv = None
+
     def reset(self):
-        if self.kind in ("sqlite", "duckdb"):
+        if self.kind == "mssql":
+            # a fresh destination server: nothing left from an earlier kind
+            self.close()
+            self.srv = Server(self.scen)
+            self.uri = self.srv.uri("dest", "mssql")
+        elif self.kind in ("sqlite", "duckdb"):
             for f in os.listdir(self.work):
                 if f.startswith(os.path.basename(self.path)):
                     os.unlink(os.path.join(self.work, f))
@@ -358,6 +376,15 @@ class Sink:
 
     def query(self, sql, raw=False):
         """Rows as tuples of text (None for NULL); None when the table is missing."""
+        if self.kind == "mssql":
+            try:
+                rows = self.srv.execute("dest", sql)
+            except pytds.ProgrammingError as e:
+                if "Invalid object name" in str(e):
+                    return None
+                raise
+            txt = lambda v: None if v is None else ("1" if v else "0") if isinstance(v, bool) else str(v)  # noqa: E731
+            return [tuple(txt(v) for v in r) for r in rows or []]
         if self.kind == "sqlite":
             if not os.path.exists(self.path):
                 return None
@@ -421,7 +448,8 @@ class Sink:
 
     def rows(self, m, dest):
         cols = [c for c, _ in m.keys] + [c for c, _ in m.vals] + ["_cdc_lsn", "_cdc_deleted", "_cdc_op"]
-        r = self.query("SELECT %s FROM %s" % (", ".join('CAST("%s" AS VARCHAR)' % c for c in cols), dest))
+        cast = '"%s"' if self.kind == "mssql" else 'CAST("%s" AS VARCHAR)'  # pytds gives typed values
+        r = self.query("SELECT %s FROM %s" % (", ".join(cast % c for c in cols), dest))
         if r is None:
             return None
         kinds = [kd for _, kd in m.keys] + [kd for _, kd in m.vals]
@@ -766,8 +794,10 @@ def main():
             kinds.append("pg")
         else:
             print("skip PostgreSQL: TDSPIPE_PG_URI not set")
+        kinds.append("mssql")
         for i, kind in enumerate(kinds):
             srv = Server(scen)
+            sink = None
             try:
                 sink = Sink(kind, work)
                 sink.reset()
@@ -778,6 +808,8 @@ def main():
                 random_runs(r, RANDOM_RUNS, 1000 + i)
             finally:
                 srv.stop()
+                if sink:
+                    sink.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("%d passed, %d failed" % (passes, fails))

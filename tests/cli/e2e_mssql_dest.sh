@@ -53,7 +53,7 @@ meta() {
   "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, COLLATION_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = '$1' ORDER BY ORDINAL_POSITION" \
     --dest-uri "csv:///$2" --dest-table x --no-load-timestamp >/dev/null 2>&1 || echo "(meta $1 failed)" >"$2"
 }
-same_file() { if cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$2" "$3" | head -5 | cut -c1-200)"; fi; }
+same_file() { if cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$2" "$3" | head -12 | cut -c1-200)"; fi; }
 one_line_err() { # NAME NEEDLE
   if grep -qF -- "$2" "$work/err" && [ "$(grep -c '' "$work/err")" = 1 ]; then ok "$1"; else bad "$1" "stderr: $(cut -c1-300 "$work/err")"; fi
 }
@@ -137,6 +137,64 @@ to_csv dbo.mg mg.csv; same_file "merge: one row per key, every type" src.csv mg.
   --dest-uri csv:///want2.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
 { cat want1.csv; tail -n +2 want2.csv; } >want.csv
 to_csv dbo.mg2 mg2.csv; same_file "merge: kept, updated and inserted rows" want.csv mg2.csv
+
+# -------------------------- merge: repeated keys, text keys, composite keys
+# sources built on the server: appends into tables without a key
+seed_q() { # TABLE QUERY
+  "$tdspipe" ingest --source-uri "$U" --source-table "query:$2" --dest-uri "$U" --dest-table "dbo.$1" \
+    --incremental-strategy append --no-load-timestamp >/dev/null 2>"$work/seed.err" || bad "seed $1" "$(cat "$work/seed.err")"
+}
+q_csv() { # QUERY FILE
+  rm -f "$2"
+  "$tdspipe" ingest --source-uri "$U" --source-table "query:$1" --dest-uri "csv:///$2" --dest-table x \
+    --no-load-timestamp >/dev/null 2>"$work/csv.err" || echo "(q_csv failed: $(cat "$work/csv.err"))" >"$2"
+}
+merge_q() { # NAME QUERY TABLE KEYS…
+  local name=$1 q=$2 t=$3; shift 3
+  local keys=()
+  for k in "$@"; do keys+=(--primary-key "$k"); done
+  "$tdspipe" ingest --source-uri "$U" --source-table "query:$q" --dest-uri "$U" --dest-table "dbo.$t" \
+    --incremental-strategy merge "${keys[@]}" --no-load-timestamp >"$work/out" 2>"$work/err" &&
+    ok "$name" || bad "$name" "$(cat "$work/err")"
+}
+# ids 3-5 twice in one load: the later row wins
+seed_q dupsrc "SELECT id, c_int AS v FROM alltypes WHERE id <= 5"
+seed_q dupsrc "SELECT id, c_smallint AS v FROM alltypes WHERE id >= 3 AND id <= 7"
+merge_q "merge seed (ids 6-9)" "SELECT id, c_bigint AS v FROM alltypes WHERE id >= 6 AND id <= 9" dupdst id
+merge_q "merge with repeated keys in one load" "SELECT id, v FROM dupsrc" dupdst id
+q_csv "SELECT id, v FROM dupdst ORDER BY id" dup.csv
+{ q_csv "SELECT id, c_int AS v FROM alltypes WHERE id <= 2 ORDER BY id" w1.csv; cat w1.csv
+  q_csv "SELECT id, c_smallint AS v FROM alltypes WHERE id >= 3 AND id <= 7 ORDER BY id" w2.csv; tail -n +2 w2.csv
+  q_csv "SELECT id, c_bigint AS v FROM alltypes WHERE id >= 8 AND id <= 9 ORDER BY id" w3.csv; tail -n +2 w3.csv
+} >dupwant.csv
+same_file "repeated keys: the last row per key, the others kept" dupwant.csv dup.csv
+# nvarchar keys: SQL Server's default collation folds case and trailing
+# blanks, so 'k', 'K' and 'k ' are one key (as the primary key says)
+for kv in "k|1" "x|2" "K|3" "k |4" "Y|5"; do
+  seed_q txtsrc "SELECT CAST(N'${kv%%|*}' AS nvarchar(10)) AS k, ${kv##*|} AS v"
+done
+seed_q txtseed "SELECT CAST(N'y' AS nvarchar(10)) AS k, 0 AS v"
+seed_q txtseed "SELECT CAST(N'z' AS nvarchar(10)) AS k, 9 AS v"
+merge_q "merge seed (text keys)" "SELECT k, v FROM txtseed" txtdst k
+merge_q "merge with text keys" "SELECT k, v FROM txtsrc" txtdst k
+q_csv "SELECT v, k FROM txtdst ORDER BY v" txt.csv
+printf 'v,k\r\n2,x\r\n4,"k "\r\n5,Y\r\n9,z\r\n' >txtwant.csv
+same_file "text keys: one row per key under the collation, the latest" txtwant.csv txt.csv
+# a composite key (int, nvarchar)
+for r in "1|a|1" "1|b|2" "2|a|3" "1|A|4"; do
+  IFS='|' read -r i k v <<<"$r"
+  seed_q cmpsrc "SELECT $i AS id, CAST(N'$k' AS nvarchar(10)) AS k, $v AS v"
+done
+seed_q cmpseed "SELECT 2 AS id, CAST(N'a' AS nvarchar(10)) AS k, 0 AS v"
+seed_q cmpseed "SELECT 3 AS id, CAST(N'a' AS nvarchar(10)) AS k, 0 AS v"
+merge_q "merge seed (composite key)" "SELECT id, k, v FROM cmpseed" cmpdst id k
+merge_q "merge with a composite key" "SELECT id, k, v FROM cmpsrc" cmpdst id k
+q_csv "SELECT id, k, v FROM cmpdst ORDER BY id, v" cmp.csv
+printf 'id,k,v\r\n1,b,2\r\n1,A,4\r\n2,a,3\r\n3,a,0\r\n' >cmpwant.csv
+same_file "composite key: (1,a) and (1,A) are one key" cmpwant.csv cmp.csv
+q_csv "SELECT COUNT(*) AS n FROM sys.tables WHERE name = '_tdspipe_stage_dupdst' OR name = '_tdspipe_stage_txtdst' OR name = '_tdspipe_stage_cmpdst'" stages.csv
+printf 'n\r\n0\r\n' >nostage.csv
+same_file "no stage table left behind" nostage.csv stages.csv
 
 # --------------------------------------- incremental cursor from the target
 run "append incremental (cursor from the target's MAX)" 0 ingest --source-uri "$U" --source-table dbo.alltypes \

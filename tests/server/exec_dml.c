@@ -255,6 +255,11 @@ static int insert_select(srv_cursor *cur, tds_session *s, const sql_stmt *st, sr
     }
     int rc = 0;
     uint64_t count = 0;
+    /* rows are listed after the SELECT has run: the statement reads the
+     * table as it was (a NOT EXISTS over the target must not see rows
+     * this INSERT adds, as in SQL Server) */
+    uint64_t *offs = NULL;
+    size_t noffs = 0, capoffs = 0;
     for (;;) {
         int r = srv_rs_next(rs);
         const tds_value *in;
@@ -299,11 +304,24 @@ static int insert_select(srv_cursor *cur, tds_session *s, const sql_stmt *st, sr
             rc = -1;
             break;
         }
-        if ((rc = add_row(cur, s, t, off)) < 0)
-            break;
-        count++;
+        if (noffs == capoffs) {
+            size_t nc = capoffs ? capoffs * 2 : 256;
+            uint64_t *no = realloc(offs, nc * sizeof *no);
+            if (!no) {
+                srv_put_error(cur, s, 701, 17, 1, "There is insufficient system memory to run this query.");
+                rc = -1;
+                break;
+            }
+            offs = no;
+            capoffs = nc;
+        }
+        offs[noffs++] = off;
     }
     srv_rs_free(rs);
+    for (size_t i = 0; !rc && i < noffs; i++)
+        if ((rc = add_row(cur, s, t, offs[i])) == 0)
+            count++;
+    free(offs);
     return finish_stmt(cur, s, t, sv, rc, 0xC3, count);
 }
 
@@ -509,12 +527,34 @@ static sql_select scan_select(const sql_tref *target_ref, const sql_where *w, sq
     return sel;
 }
 
+/* The FROM source an UPDATE … FROM names as its target: its alias, or
+ * its table name when it has none. -1 when none does. */
+static int from_target(const sql_stmt *st)
+{
+    const sql_tref *tg = &st->target;
+    if (tg->parts[0][0] || tg->parts[1][0])
+        return -1;
+    for (int k = 0; k < st->sel.nfrom; k++) {
+        const sql_tref *r = &st->sel.from[k];
+        if (r->alias[0] ? srv_ieq(r->alias, tg->parts[2]) : srv_ieq(r->parts[2], tg->parts[2]))
+            return k;
+    }
+    return -1;
+}
+
 static int update_delete(srv_cursor *cur, tds_session *s, const sql_stmt *st, srv_table *t, stmt_save *sv)
 {
     sql_tref from;
     sql_item item;
     sql_expr star;
     sql_select sel = scan_select(&st->target, &st->where, &from, &item, &star);
+    int tk = 0;
+    if (st->sel.nfrom) {
+        /* UPDATE a SET … FROM t AS a JOIN …: a join, then source tk */
+        sel.from = st->sel.from;
+        sel.nfrom = st->sel.nfrom;
+        tk = from_target(st);
+    }
     int32_t err;
     char msg[512];
     srv_rs *rs = srv_rs_open(cur, &sel, &err, msg, sizeof msg);
@@ -528,6 +568,10 @@ static int update_delete(srv_cursor *cur, tds_session *s, const sql_stmt *st, sr
     bool *del = st->t == ST_DELETE ? calloc(t->nrows + 1, 1) : NULL;
     if (st->t == ST_DELETE && !del)
         rc = -1;
+    /* a row several joined rows match is updated (and counted) once */
+    bool *seen = st->sel.nfrom ? calloc(t->nrows + 1, 1) : NULL;
+    if (st->sel.nfrom && !seen)
+        rc = -1;
     while (!rc) {
         int r = srv_rs_next(rs);
         if (r < 0) {
@@ -537,9 +581,15 @@ static int update_delete(srv_cursor *cur, tds_session *s, const sql_stmt *st, sr
         }
         if (r <= 0)
             break;
+        if (seen) {
+            size_t pos = pm_get(&pm, srv_rs_ref(rs, tk));
+            if (pos == SIZE_MAX || seen[pos])
+                continue;
+            seen[pos] = true;
+        }
         count++;
         if (st->t == ST_UPDATE) {
-            rc = update_row(cur, s, rs, 0, t, st->set, st->nset, &pm);
+            rc = update_row(cur, s, rs, tk, t, st->set, st->nset, &pm);
         } else {
             size_t pos = pm_get(&pm, srv_rs_ref(rs, 0));
             if (pos != SIZE_MAX)
@@ -557,6 +607,7 @@ static int update_delete(srv_cursor *cur, tds_session *s, const sql_stmt *st, sr
     if (!rc && st->t == ST_UPDATE)
         rc = check_unique(cur, s, t);
     free(del);
+    free(seen);
     pm_free(&pm);
     srv_rs_free(rs);
     return finish_stmt(cur, s, t, sv, rc, st->t == ST_UPDATE ? 0xC5 : 0xC4, count);
@@ -683,7 +734,21 @@ int exec_dml(srv_cursor *cur, tds_session *s, const sql_stmt *st)
         srv_put_done(cur, s, 0, 0, 0);
         return 0;
     }
-    srv_table *t = target(cur, s, &st->target);
+    const sql_tref *tref = &st->target;
+    if (st->t == ST_UPDATE && st->sel.nfrom) {
+        int k = from_target(st);
+        if (k < 0 || st->sel.from[k].sub) {
+            char nm[400];
+            snprintf(nm, sizeof nm, "%s%s%s", st->target.parts[1][0] ? st->target.parts[1] : "", st->target.parts[1][0] ? "." : "", st->target.parts[2]);
+            if (k >= 0)
+                srv_put_error(cur, s, 4421, 16, 1, "Derived table '%s' is not updatable because a column of the derived table is derived or constant.", nm);
+            else
+                srv_put_error(cur, s, 50000, 16, 1, "tdstestd: the target of UPDATE … FROM must be one of the FROM sources ('%s' is not).", nm);
+            return -1;
+        }
+        tref = &st->sel.from[k];
+    }
+    srv_table *t = target(cur, s, tref);
     if (!t)
         return -2;
     if (tran_touch(c, t) < 0) {

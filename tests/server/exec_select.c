@@ -1,8 +1,12 @@
 /*
  * exec_select.c — SELECT: name resolution (user tables, catalog views,
- * CHANGETABLE), binding, WHERE/ON predicates, joins, ORDER BY, TOP,
+ * CHANGETABLE, derived tables and CTEs via exec_sub.c), binding (outer
+ * names of correlated subqueries included), joins, ORDER BY, TOP,
  * COUNT/MIN/MAX, and the streaming result set (srv_rs) that writes
  * COLMETADATA, ROWs and the DONE into the session a budget at a time.
+ * Conditions are exec_where.c's, window functions exec_window.c's, the
+ * equality-join index exec_join.c's (the srv_rs internals they share:
+ * exec_select_int.h).
  *
  * Modes: STREAM walks one source row by row (a generated table is never
  * materialised; ORDER BY on a monotonic generated column streams too);
@@ -19,77 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query_int.h"
-
-#define MAX_SRC 8
-#define NULL_ROW UINT64_MAX
-
-enum { M_STREAM, M_LIST, M_ONE };
-enum { OUT_COL, OUT_CONST, OUT_EXPR, OUT_AGG };
-
-typedef struct rs_src {
-    srv_table *t;
-    const sql_tref *ref;
-    tds_value *vals;
-    uint8_t *genbuf;
-    size_t *genoff;
-    srv_genplan *plans;      /* generated: one per column */
-    bool *need;
-    uint64_t *snap;          /* stored: row offsets at statement start */
-    size_t nsnap;
-    bool user;               /* a user table (for snapshot checks) */
-    int pk_join;             /* 1: join probes the PK index */
-    const sql_expr *pk_other[SRV_MAX_PK];
-} rs_src;
-
-typedef struct rs_out {
-    int kind;
-    const sql_expr *e;
-    int agg;                 /* 1 count, 2 min, 3 max */
-    srv_val acc;
-    bool acc_set;
-    uint8_t *accbuf;
-    uint64_t count;
-} rs_out;
-
-struct srv_rs {
-    srv_cursor *cur;
-    rs_src src[MAX_SRC];
-    int nsrc;
-    srv_coldef *odefs;
-    tds_column *ocols;
-    tds_value *ovals;
-    rs_out *outs;
-    int nout;
-    const sql_where *where;
-    int mode;
-    uint64_t pos, end;
-    bool reverse;
-    uint64_t *list;
-    size_t nlist;
-    int64_t top;
-    uint64_t emitted;
-    bool meta_sent, fmtonly, done;
-    bool direct;             /* output = source 0's columns in order (no projection) */
-    uint8_t *obuf;
-    size_t obuf_cap;
-    uint8_t *onebuf;
-    int32_t err;
-    char errmsg[512];
-    uint64_t curref[MAX_SRC];
-    /* streaming hot path: one row plan, rows made in batches */
-    tds_row_plan *plan;
-    tds_value *bvals;        /* batch * nout views, row-major */
-    uint8_t *bbuf;           /* generated: batch * bstride value bytes */
-    size_t *boff;            /* generated: column offsets in a row's bytes */
-    size_t bstride;
-    unsigned batch;
-    size_t row_bytes;        /* bytes per row in the last batch (0: none yet) */
-};
+#include "exec_select_int.h"
 
 /* ------------------------------------------------------------ sources */
 
-static void src_load(srv_rs *rs, int k, uint64_t r)
+void rs_src_load(srv_rs *rs, int k, uint64_t r)
 {
     rs_src *s = &rs->src[k];
     srv_table *t = s->t;
@@ -142,8 +80,8 @@ static int src_init(srv_rs *rs, int k, srv_table *t, const sql_tref *ref, bool u
     return 0;
 }
 
-static uint64_t src_count(const rs_src *s) { return s->t->generated ? s->t->gen_rows : s->nsnap; }
-static uint64_t src_ref(const rs_src *s, uint64_t i) { return s->t->generated ? i : s->snap[i]; }
+uint64_t rs_src_count(const rs_src *s) { return s->t->generated ? s->t->gen_rows : s->nsnap; }
+uint64_t rs_src_ref(const rs_src *s, uint64_t i) { return s->t->generated ? i : s->snap[i]; }
 
 void srv_rs_free(srv_rs *rs)
 {
@@ -157,6 +95,7 @@ void srv_rs_free(srv_rs *rs)
         free(s->genbuf);
         free(s->plans);
         free(s->snap);
+        keyidx_free(s->kidx);
         srv_table_unref(s->t);
     }
     for (int i = 0; i < rs->nout; i++)
@@ -165,6 +104,10 @@ void srv_rs_free(srv_rs *rs)
     free(rs->ocols);
     free(rs->ovals);
     free(rs->outs);
+    sub_cache_free(rs->sub_cache);
+    for (int i = 0; rs->win && i < rs->nwin; i++)
+        free(rs->win[i]);
+    free(rs->win);
     free(rs->list);
     free(rs->obuf);
     free(rs->onebuf);
@@ -213,29 +156,75 @@ srv_table *resolve_table(srv_cursor *cur, const sql_tref *r, srv_database **dbou
 
 /* ------------------------------------------------------------ binding */
 
+static bool src_named(const rs_src *s, const char *qual)
+{
+    return s->ref->alias[0] ? srv_ieq(s->ref->alias, qual) : srv_ieq(s->t->name, qual);
+}
+
+/* Column col (qualifier qual or NULL) among rs's sources: 1 found (k, c),
+ * 0 not found, -1 ambiguous. */
+static int lookup(const srv_rs *rs, const char *qual, const char *col, int *k_out, int *c_out)
+{
+    int found = -1, fc = -1;
+    for (int k = 0; k < rs->nsrc; k++) {
+        if (qual && !src_named(&rs->src[k], qual))
+            continue;
+        int c = srv_table_colno(rs->src[k].t, col);
+        if (c < 0)
+            continue;
+        if (found >= 0)
+            return -1;
+        found = k;
+        fc = c;
+    }
+    *k_out = found;
+    *c_out = fc;
+    return found >= 0;
+}
+
 static int bind(srv_rs *rs, sql_expr *e)
 {
     if (!e)
         return 0;
+    if (e->t == EX_WINDOW) {
+        for (int i = 0; i < e->nwin_part; i++)
+            if (bind(rs, e->win_part[i]) < 0)
+                return -1;
+        for (int i = 0; i < e->nwin_order; i++)
+            if (bind(rs, e->win_order[i].e) < 0)
+                return -1;
+        return 0;
+    }
     if (e->t == EX_COL) {
         const char *col = e->parts[e->nparts - 1];
         const char *qual = e->nparts >= 2 ? e->parts[e->nparts - 2] : NULL;
         int found = -1, fc = -1;
-        for (int k = 0; k < rs->nsrc; k++) {
-            const rs_src *s = &rs->src[k];
-            if (qual && !(s->ref->alias[0] ? srv_ieq(s->ref->alias, qual) : srv_ieq(s->t->name, qual)))
-                continue;
-            int c = srv_table_colno(s->t, col);
-            if (c < 0)
-                continue;
-            if (found >= 0) {
+        e->up = 0;
+        /* the innermost query that has the name binds it: a qualifier
+         * naming a source of this query stops the search here */
+        for (srv_rs *q = rs; q; q = q->parent, e->up++) {
+            int r = lookup(q, qual, col, &found, &fc);
+            if (r < 0) {
                 rs->err = 209;
                 snprintf(rs->errmsg, sizeof rs->errmsg, "Ambiguous column name '%s'.", col);
                 return -1;
             }
-            found = k;
-            fc = c;
+            bool named = false;
+            for (int k = 0; qual && k < q->nsrc; k++)
+                named |= src_named(&q->src[k], qual);
+            if (r > 0 || named)
+                break;
         }
+        if (found >= 0) {
+            srv_rs *q = rs;
+            for (int u = 0; u < e->up; u++)
+                q = q->parent;
+            q->src[found].need[fc] = true;
+            e->src = found;
+            e->col = fc;
+            return 0;
+        }
+        e->up = 0;
         if (found < 0) {
             if (qual) {
                 bool known = false;
@@ -263,11 +252,16 @@ static int bind(srv_rs *rs, sql_expr *e)
     return 0;
 }
 
+/* EXISTS subqueries are bound when they are opened (per outer row). */
 static int bind_where(srv_rs *rs, const sql_where *w)
 {
-    for (int i = 0; i < w->n; i++)
+    for (int i = 0; i < w->n; i++) {
         if (bind(rs, w->p[i].a) < 0 || bind(rs, w->p[i].b) < 0 || bind(rs, w->p[i].c) < 0)
             return -1;
+        for (int j = 0; j < w->p[i].nsub; j++)
+            if (bind_where(rs, &w->p[i].sub[j]) < 0)
+                return -1;
+    }
     return 0;
 }
 
@@ -276,63 +270,27 @@ static int bind_where(srv_rs *rs, const sql_where *w)
 static int col_eval(void *ctx, const sql_expr *e, srv_val *out, char *buf, size_t cap)
 {
     srv_rs *rs = ctx;
+    for (int u = 0; u < e->up; u++)
+        rs = rs->parent;
     const rs_src *s = &rs->src[e->src];
     const tds_value *v = &s->vals[e->col];
     return sv_from_wire(&s->t->cols[e->col].col, v->ptr, (v->flags & TDS_VF_NULL) ? SRV_NULL_LEN : v->len, out, buf, cap);
 }
 
-static int eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t cap)
+int rs_eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t cap)
 {
     if (e->t == EX_COL)
         return col_eval(rs, e, out, buf, cap);
+    if (e->t == EX_WINDOW) {
+        /* listed tuple pos - 1 is the current one */
+        *out = sv_int(rs->win[e->col][rs->pos - 1]);
+        return 0;
+    }
     rs->cur->col_eval = col_eval;
     rs->cur->col_ctx = rs;
     int rc = eval_const(rs->cur, e, out, buf, cap, &rs->err, rs->errmsg, sizeof rs->errmsg);
     rs->cur->col_eval = NULL;
     return rc;
-}
-
-/* 1 true, 0 false/unknown, -1 error. */
-static int where_eval(srv_rs *rs, const sql_where *w)
-{
-    for (int i = 0; i < w->n; i++) {
-        const sql_pred *p = &w->p[i];
-        srv_val a, b, c;
-        char ba[2048], bb[2048], bc[2048];
-        if (eval(rs, p->a, &a, ba, sizeof ba) < 0)
-            return -1;
-        bool inc = false, ok;
-        switch (p->op) {
-        case P_ISNULL: ok = a.k == SV_NULL; break;
-        case P_NOTNULL: ok = a.k != SV_NULL; break;
-        case P_BETWEEN:
-            if (eval(rs, p->b, &b, bb, sizeof bb) < 0 || eval(rs, p->c, &c, bc, sizeof bc) < 0)
-                return -1;
-            ok = a.k != SV_NULL && b.k != SV_NULL && c.k != SV_NULL && sv_cmp(&a, &b, &inc) >= 0 && !inc &&
-                 sv_cmp(&a, &c, &inc) <= 0 && !inc;
-            break;
-        default: {
-            if (eval(rs, p->b, &b, bb, sizeof bb) < 0)
-                return -1;
-            if (a.k == SV_NULL || b.k == SV_NULL)
-                return 0;
-            int r = sv_cmp(&a, &b, &inc);
-            if (inc) {
-                char t[128];
-                const srv_val *sv = a.k == SV_STR ? &a : &b;
-                sv_text(sv, t, sizeof t);
-                rs->err = 245;
-                snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed when converting the nvarchar value '%s' to data type int.", t);
-                return -1;
-            }
-            ok = p->op == P_EQ ? r == 0 : p->op == P_NE ? r != 0 : p->op == P_LT ? r < 0
-               : p->op == P_LE ? r <= 0 : p->op == P_GT ? r > 0 : r >= 0;
-        }
-        }
-        if (!ok)
-            return 0;
-    }
-    return 1;
 }
 
 /* ------------------------------------------------------------ tuples */
@@ -363,7 +321,7 @@ static int tv_push(tup_vec *tv, const uint64_t *t, int n)
 static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
 {
     if (k == rs->nsrc) {
-        int w = where_eval(rs, rs->where);
+        int w = rs_where(rs, rs->where);
         if (w < 0)
             return -1;
         return w ? tv_push(out, t, rs->nsrc) : 0;
@@ -377,7 +335,7 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
         for (int q = 0; q < s->t->npk; q++) {
             srv_val v;
             char buf[1024];
-            if (eval(rs, s->pk_other[q], &v, buf, sizeof buf) < 0)
+            if (rs_eval(rs, s->pk_other[q], &v, buf, sizeof buf) < 0)
                 return -1;
             int64_t n = sv_to_wire(&s->t->cols[s->t->pk[q]], &v, kb[q], sizeof kb[q]);
             if (n < 0 || n == (int64_t)SRV_NULL_LEN) {
@@ -390,8 +348,8 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
         }
         uint64_t off = nullkey ? UINT64_MAX : srv_table_pk_find(s->t, kv);
         if (off != UINT64_MAX) {
-            src_load(rs, k, off);
-            int on = where_eval(rs, &s->ref->on);
+            rs_src_load(rs, k, off);
+            int on = rs_where(rs, &s->ref->on);
             if (on < 0)
                 return -1;
             if (on) {
@@ -401,12 +359,29 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
                     return -1;
             }
         }
+    } else if (s->nek) {
+        size_t lo, hi;
+        if (rs_ek_range(rs, k, &lo, &hi) < 0)
+            return -1;
+        for (size_t j = lo; j < hi; j++) {
+            uint64_t r = rs_src_ref(s, keyidx_row(s->kidx, j));
+            rs_src_load(rs, k, r);
+            int on = rs_where(rs, &s->ref->on); /* every condition, the keys' too */
+            if (on < 0)
+                return -1;
+            if (!on)
+                continue;
+            matched = true;
+            t[k] = r;
+            if (join_rec(rs, t, k + 1, out) < 0)
+                return -1;
+        }
     } else {
-        uint64_t n = src_count(s);
+        uint64_t n = rs_src_count(s);
         for (uint64_t i = 0; i < n; i++) {
-            uint64_t r = src_ref(s, i);
-            src_load(rs, k, r);
-            int on = k == 0 ? 1 : where_eval(rs, &s->ref->on);
+            uint64_t r = rs_src_ref(s, i);
+            rs_src_load(rs, k, r);
+            int on = k == 0 ? 1 : rs_where(rs, &s->ref->on);
             if (on < 0)
                 return -1;
             if (!on)
@@ -419,7 +394,7 @@ static int join_rec(srv_rs *rs, uint64_t *t, int k, tup_vec *out)
     }
     if (!matched && s->ref->join == 2) {
         t[k] = NULL_ROW;
-        src_load(rs, k, NULL_ROW);
+        rs_src_load(rs, k, NULL_ROW);
         return join_rec(rs, t, k + 1, out);
     }
     return 0;
@@ -459,11 +434,11 @@ static int sort_list(srv_rs *rs, const sql_select *sel, tup_vec *tv)
     for (size_t i = 0; i < nt; i++) {
         idx[i] = i;
         for (int k = 0; k < rs->nsrc; k++)
-            src_load(rs, k, tv->v[i * (size_t)rs->nsrc + (size_t)k]);
+            rs_src_load(rs, k, tv->v[i * (size_t)rs->nsrc + (size_t)k]);
         for (int k = 0; k < nk; k++) {
             char buf[4096];
             srv_val *v = &keys[i * (size_t)nk + (size_t)k];
-            if (eval(rs, sel->order[k].e, v, buf, sizeof buf) < 0)
+            if (rs_eval(rs, sel->order[k].e, v, buf, sizeof buf) < 0)
                 goto out;
             if (v->k == SV_STR || v->k == SV_BIN) {
                 if (mlen + v->n + 1 > mcap) {
@@ -508,7 +483,7 @@ static int next_tuple(srv_rs *rs)
         if (rs->pos >= rs->nlist)
             return 0;
         for (int k = 0; k < rs->nsrc; k++)
-            src_load(rs, k, rs->list[rs->pos * (uint64_t)rs->nsrc + (uint64_t)k]);
+            rs_src_load(rs, k, rs->list[rs->pos * (uint64_t)rs->nsrc + (uint64_t)k]);
         rs->pos++;
         return 1;
     }
@@ -518,8 +493,8 @@ static int next_tuple(srv_rs *rs)
     while (rs->pos < rs->end) {
         uint64_t i = rs->reverse ? rs->end - 1 - rs->pos : rs->pos;
         rs->pos++;
-        src_load(rs, 0, src_ref(s, i));
-        int w = rs->where->n ? where_eval(rs, rs->where) : 1;
+        rs_src_load(rs, 0, rs_src_ref(s, i));
+        int w = rs->where->n ? rs_where(rs, rs->where) : 1;
         if (w < 0)
             return -1;
         if (w)
@@ -567,7 +542,7 @@ static int aggregate(srv_rs *rs)
                 } else {
                     srv_val v;
                     char buf[4096];
-                    if (eval(rs, o->e->args[0], &v, buf, sizeof buf) < 0)
+                    if (rs_eval(rs, o->e->args[0], &v, buf, sizeof buf) < 0)
                         return -1;
                     o->count += v.k != SV_NULL;
                 }
@@ -683,9 +658,27 @@ static int setup_outputs(srv_rs *rs, const sql_select *sel, bool *has_agg)
                 snprintf(rs->errmsg, sizeof rs->errmsg, "tdstestd: MIN/MAX take a column.");
                 return -1;
             }
-        } else if (e->t == EX_COL) {
+        } else if (e->t == EX_WINDOW) {
             if (bind(rs, e) < 0)
                 return -1;
+            out->kind = OUT_EXPR;
+            e->col = rs->nwin++;
+            if (srv_type_parse("bigint", d) < 0)
+                return -1;
+            d->nullable = false;
+            d->col.flags &= (uint16_t)~TDS_COL_NULLABLE;
+            has_col = true;
+        } else if (e->t == EX_COL && (bind(rs, e) < 0 || e->up)) {
+            if (e->up == 0)
+                return -1;
+            /* an outer query's column in a subquery's select list */
+            srv_rs *q = rs;
+            for (int u = 0; u < e->up; u++)
+                q = q->parent;
+            out->kind = OUT_EXPR;
+            *d = q->src[e->src].t->cols[e->col];
+            d->col.flags |= TDS_COL_NULLABLE;
+        } else if (e->t == EX_COL) {
             out->kind = OUT_COL;
             out->agg = e->src * 65536 + e->col;
             *d = rs->src[e->src].t->cols[e->col];
@@ -752,8 +745,11 @@ static int open_sources(srv_cursor *cur, srv_rs *rs, const sql_select *sel)
 {
     for (int k = 0; k < sel->nfrom; k++) {
         const sql_tref *r = &sel->from[k];
-        bool temp;
-        srv_table *t = resolve_table(cur, r, NULL, &temp);
+        bool temp = r->sub != NULL;
+        srv_table *t = r->sub ? sub_table(cur, r->sub, r->alias[0] ? r->alias : r->parts[2], &rs->err, rs->errmsg, sizeof rs->errmsg)
+                              : resolve_table(cur, r, NULL, &temp);
+        if (!t && r->sub)
+            return -1;
         if (!t) {
             rs->err = 208;
             char nm[400];
@@ -805,9 +801,9 @@ static void detect_pk_join(srv_rs *rs, int k)
             if (p->op != P_EQ)
                 continue;
             const sql_expr *mine = NULL, *other = NULL;
-            if (p->a->t == EX_COL && p->a->src == k && p->a->col == s->t->pk[q]) { mine = p->a; other = p->b; }
-            else if (p->b->t == EX_COL && p->b->src == k && p->b->col == s->t->pk[q]) { mine = p->b; other = p->a; }
-            if (mine && !(other->t == EX_COL && other->src >= k)) {
+            if (p->a->t == EX_COL && !p->a->up && p->a->src == k && p->a->col == s->t->pk[q]) { mine = p->a; other = p->b; }
+            else if (p->b->t == EX_COL && !p->b->up && p->b->src == k && p->b->col == s->t->pk[q]) { mine = p->b; other = p->a; }
+            if (mine && !(other->t == EX_COL && !other->up && other->src >= k)) {
                 s->pk_other[q] = other;
                 break;
             }
@@ -838,12 +834,18 @@ int exec_select(srv_cursor *cur, tds_session *s, const sql_select *sel)
 
 srv_rs *srv_rs_open(srv_cursor *cur, const sql_select *sel, int32_t *err, char *msg, size_t cap)
 {
+    return srv_rs_open_in(cur, sel, NULL, err, msg, cap);
+}
+
+srv_rs *srv_rs_open_in(srv_cursor *cur, const sql_select *sel, srv_rs *parent, int32_t *err, char *msg, size_t cap)
+{
     srv_rs *rs = calloc(1, sizeof *rs);
     if (!rs) {
         *err = 701;
         snprintf(msg, cap, "There is insufficient system memory to run this query.");
         return NULL;
     }
+    rs->parent = parent;
     if (rs_build(cur, sel, rs) < 0) {
         *err = rs->err ? rs->err : 701;
         snprintf(msg, cap, "%s", rs->errmsg);
@@ -872,7 +874,7 @@ int srv_rs_eval(srv_rs *rs, sql_expr *e, srv_val *out, char *buf, size_t cap)
 {
     if (bind(rs, e) < 0)
         return -1;
-    return eval(rs, e, out, buf, cap);
+    return rs_eval(rs, e, out, buf, cap);
 }
 
 int srv_rs_project(srv_rs *rs, const tds_value **vals, const srv_coldef **defs)
@@ -880,6 +882,12 @@ int srv_rs_project(srv_rs *rs, const tds_value **vals, const srv_coldef **defs)
     if (project(rs) < 0)
         return -1;
     *vals = rs->ovals;
+    *defs = rs->odefs;
+    return rs->nout;
+}
+
+int srv_rs_defs(const srv_rs *rs, const srv_coldef **defs)
+{
     *defs = rs->odefs;
     return rs->nout;
 }
@@ -915,6 +923,7 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
         if (bind_where(rs, &rs->src[k].ref->on) < 0)
             return -1;
         detect_pk_join(rs, k);
+        rs_detect_eq_join(rs, k);
     }
     for (int k = 0; k < sel->norder; k++) {
         sql_expr *e = sel->order[k].e;
@@ -957,7 +966,7 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
     } else if (rs->fmtonly) {
         rs->mode = M_LIST;
     } else {
-        bool stream = rs->nsrc == 1;
+        bool stream = rs->nsrc == 1 && !rs->nwin;
         if (stream && sel->norder) {
             const sql_expr *oe = sel->order[0].e;
             rs_src *s0 = &rs->src[0];
@@ -966,7 +975,7 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
         }
         if (stream) {
             rs->mode = M_STREAM;
-            rs->end = src_count(&rs->src[0]);
+            rs->end = rs_src_count(&rs->src[0]);
         } else {
             tup_vec tv = { 0 };
             uint64_t t[MAX_SRC];
@@ -981,6 +990,8 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
             rs->mode = M_LIST;
             rs->list = tv.v;
             rs->nlist = tv.n / (size_t)rs->nsrc;
+            if (rs->nwin && rs_windows(rs) < 0)
+                return -1;
         }
         if (has_agg) {
             bool fast = rs->mode == M_STREAM && !sel->where.n;
@@ -1067,7 +1078,7 @@ int srv_rs_from_table(srv_cursor *cur, tds_session *s, srv_table *t)
         return -1;
     }
     rs->mode = M_STREAM;
-    rs->end = src_count(&rs->src[0]);
+    rs->end = rs_src_count(&rs->src[0]);
     rs->fmtonly = cur->c->fmtonly;
     if (rs->fmtonly)
         rs->top = 0;
@@ -1103,7 +1114,7 @@ static int project(srv_rs *rs)
         case OUT_EXPR: {
             srv_val val;
             char buf[4096];
-            if (eval(rs, o->e, &val, buf, sizeof buf) < 0)
+            if (rs_eval(rs, o->e, &val, buf, sizeof buf) < 0)
                 return -1;
             size_t need = used + (val.k == SV_STR || val.k == SV_BIN ? val.n * 4 : 0) + 128;
             if (need > rs->obuf_cap) {

@@ -325,7 +325,12 @@ int sql_lex(const char *sql, size_t len, sql_tok **toks, char **textmem, size_t 
 
 typedef enum expr_type {
     EX_LIT, EX_COL, EX_VAR, EX_SYSVAR, EX_FUNC, EX_STAR, EX_CAST, EX_NEG,
+    EX_WINDOW,              /* ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) */
 } expr_type;
+
+struct sql_order;
+struct sql_select;
+struct sql_where;
 
 typedef struct sql_expr sql_expr;
 struct sql_expr {
@@ -337,14 +342,29 @@ struct sql_expr {
     int nargs;
     bool star_arg;          /* COUNT(*) */
     srv_coldef cast;        /* EX_CAST target */
-    /* bound by the executor */
-    int src, col;
+    /* EX_WINDOW: the function is parts[0] */
+    struct sql_expr **win_part;
+    int nwin_part;
+    struct sql_order *win_order;
+    int nwin_order;
+    /* bound by the executor: source src, column col of the query up
+     * levels out (0: this query; > 0: an outer query of a correlated
+     * subquery); EX_WINDOW: col is the window's index */
+    int src, col, up;
 };
 
-typedef enum pred_op { P_EQ, P_NE, P_LT, P_LE, P_GT, P_GE, P_BETWEEN, P_ISNULL, P_NOTNULL, P_TRUE, P_FALSE } pred_op;
+typedef enum pred_op {
+    P_EQ, P_NE, P_LT, P_LE, P_GT, P_GE, P_BETWEEN, P_ISNULL, P_NOTNULL, P_TRUE, P_FALSE,
+    P_OR,                   /* any of sub[0..nsub) (each AND-ed) */
+    P_NOT,                  /* NOT sub[0] */
+    P_EXISTS,               /* EXISTS (query) */
+} pred_op;
 typedef struct sql_pred {
     pred_op op;
     sql_expr *a, *b, *c;
+    struct sql_where *sub;
+    int nsub;
+    struct sql_select *query;
 } sql_pred;
 
 typedef struct sql_where {
@@ -359,6 +379,7 @@ typedef struct sql_tref {
     sql_expr *ct_since;
     int join;               /* 0 FROM, 1 INNER JOIN, 2 LEFT JOIN */
     sql_where on;
+    struct sql_select *sub; /* derived table "(SELECT …) AS a" or a CTE */
 } sql_tref;
 
 typedef struct sql_item {
@@ -524,13 +545,50 @@ int srv_rs_from_table(srv_cursor *cur, tds_session *s, srv_table *t);
  * open a SELECT without a session, walk its tuples, read each source's
  * current row (reference and values), evaluate expressions in the row. */
 srv_rs *srv_rs_open(srv_cursor *cur, const sql_select *sel, int32_t *err, char *msg, size_t cap);
+/* The same inside an outer query (correlated subquery): names the inner
+ * sources lack bind to parent's current row. */
+srv_rs *srv_rs_open_in(srv_cursor *cur, const sql_select *sel, srv_rs *parent, int32_t *err, char *msg, size_t cap);
 int srv_rs_next(srv_rs *rs);
 uint64_t srv_rs_ref(const srv_rs *rs, int k);
 const tds_value *srv_rs_src_vals(const srv_rs *rs, int k);
 srv_table *srv_rs_src_table(const srv_rs *rs, int k);
 int srv_rs_eval(srv_rs *rs, sql_expr *e, srv_val *out, char *buf, size_t cap);
 int srv_rs_project(srv_rs *rs, const tds_value **vals, const srv_coldef **defs);
+/* The result's column definitions (before any row). Returns the count. */
+int srv_rs_defs(const srv_rs *rs, const srv_coldef **defs);
 void srv_rs_error(const srv_rs *rs, int32_t *err, char *msg, size_t cap);
+
+/* Subqueries (exec_sub.c). */
+/* A derived table or CTE reference run into a temporary table named name
+ * (reference 1, not in any database); NULL with the SQL error. */
+srv_table *sub_table(srv_cursor *cur, const sql_select *sel, const char *name, int32_t *err, char *msg, size_t cap);
+/* EXISTS (p->query) for the current row of parent: 1, 0 or -1 with the
+ * error. *cache (parent's, NULL at first) keeps what a correlated
+ * equality subquery is answered from; sub_cache_free frees it. */
+int sub_exists(srv_cursor *cur, const sql_pred *p, srv_rs *parent, void **cache, int32_t *err, char *msg, size_t cap);
+void sub_cache_free(void *cache);
+
+/* Equality-join index (exec_join.c): n rows sorted by nk keys that
+ * keys(ctx, i, out) evaluates for row i (values valid until the next
+ * call); rows with a NULL key are left out. keyidx_range gives the
+ * positions [lo, hi) equal to probe (empty for a NULL probe; -1 with *inc
+ * when the types do not compare); keyidx_row maps a position to its row
+ * number, in row order within equal keys. */
+typedef struct srv_keyidx srv_keyidx;
+srv_keyidx *keyidx_build(size_t n, int nk, int (*keys)(void *ctx, size_t i, srv_val *out), void *ctx);
+int keyidx_range(const srv_keyidx *x, const srv_val *probe, size_t *lo, size_t *hi, bool *inc);
+size_t keyidx_row(const srv_keyidx *x, size_t j);
+void keyidx_free(srv_keyidx *x);
+
+/* Window functions (exec_window.c). */
+#define SQL_WIN_MAX_KEYS (SRV_MAX_PK + 16)
+/* ROW_NUMBER() OVER (PARTITION BY npart keys ORDER BY norder keys) of nt
+ * tuples into rn: keys(ctx, i, out) evaluates tuple i's npart + norder
+ * keys (partition first; values only valid until the next call); desc
+ * per key. Ties keep the tuples' order. 0 or -1 (out of memory or keys'
+ * error). */
+int window_row_number(size_t nt, int npart, int norder, const bool *desc,
+                      int (*keys)(void *ctx, size_t i, srv_val *out), void *ctx, int64_t *rn);
 
 /* Catalog (exec_catalog.c): builds the temporary table for a system view
  * name ("information_schema.columns", "sys.tables", …) of database d, or

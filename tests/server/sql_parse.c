@@ -14,14 +14,8 @@
 #include <strings.h>
 
 #include "query_int.h"
+#include "sql_parse_int.h"
 
-typedef struct P {
-    sql_tok *t;
-    int i, n;
-    sql_batch *b;
-    sql_perr *err;
-    bool failed;
-} P;
 
 static const char *reserved[] = {
     "select", "from", "where", "order", "by", "group", "having", "join", "inner", "left", "right",
@@ -59,7 +53,7 @@ void sql_batch_free(sql_batch *b)
     memset(b, 0, sizeof *b);
 }
 
-static bool is_reserved(const sql_tok *k)
+bool is_reserved(const sql_tok *k)
 {
     if (k->t != TK_IDENT)
         return false;
@@ -69,9 +63,9 @@ static bool is_reserved(const sql_tok *k)
     return false;
 }
 
-static sql_tok *cur(P *p) { return &p->t[p->i]; }
+sql_tok *cur(P *p) { return &p->t[p->i]; }
 
-static void fail(P *p)
+void fail(P *p)
 {
     if (p->failed)
         return;
@@ -89,13 +83,13 @@ static void fail(P *p)
     }
 }
 
-static bool kw(P *p, const char *w)
+bool kw(P *p, const char *w)
 {
     sql_tok *k = cur(p);
     return k->t == TK_IDENT && srv_ieqn(k->text, k->tlen, w);
 }
 
-static bool accept_kw(P *p, const char *w)
+bool accept_kw(P *p, const char *w)
 {
     if (kw(p, w)) {
         p->i++;
@@ -104,7 +98,7 @@ static bool accept_kw(P *p, const char *w)
     return false;
 }
 
-static bool expect_kw(P *p, const char *w)
+bool expect_kw(P *p, const char *w)
 {
     if (accept_kw(p, w))
         return true;
@@ -112,13 +106,13 @@ static bool expect_kw(P *p, const char *w)
     return false;
 }
 
-static bool op(P *p, const char *o)
+bool op(P *p, const char *o)
 {
     sql_tok *k = cur(p);
     return k->t == TK_OP && k->n == strlen(o) && memcmp(k->p, o, k->n) == 0;
 }
 
-static bool accept_op(P *p, const char *o)
+bool accept_op(P *p, const char *o)
 {
     if (op(p, o)) {
         p->i++;
@@ -127,7 +121,7 @@ static bool accept_op(P *p, const char *o)
     return false;
 }
 
-static bool expect_op(P *p, const char *o)
+bool expect_op(P *p, const char *o)
 {
     if (accept_op(p, o))
         return true;
@@ -135,10 +129,10 @@ static bool expect_op(P *p, const char *o)
     return false;
 }
 
-static bool is_name(P *p) { return cur(p)->t == TK_QIDENT || (cur(p)->t == TK_IDENT && !is_reserved(cur(p))); }
+bool is_name(P *p) { return cur(p)->t == TK_QIDENT || (cur(p)->t == TK_IDENT && !is_reserved(cur(p))); }
 
 /* Any identifier (keywords allowed, e.g. column named "key"). */
-static bool name_any(P *p, char *out)
+bool name_any(P *p, char *out)
 {
     sql_tok *k = cur(p);
     if (k->t != TK_IDENT && k->t != TK_QIDENT) {
@@ -150,7 +144,7 @@ static bool name_any(P *p, char *out)
     return true;
 }
 
-static bool name(P *p, char *out)
+bool name(P *p, char *out)
 {
     if (!is_name(p)) {
         fail(p);
@@ -161,9 +155,8 @@ static bool name(P *p, char *out)
 
 /* ------------------------------------------------------------ exprs */
 
-static sql_expr *expr(P *p);
 
-static sql_expr *new_expr(P *p, expr_type t)
+sql_expr *new_expr(P *p, expr_type t)
 {
     sql_expr *e = sql_alloc(p->b, sizeof *e);
     if (!e) {
@@ -180,16 +173,21 @@ static sql_expr *new_expr(P *p, expr_type t)
  * srv_type_parse. */
 static bool type_spec(P *p, srv_coldef *d)
 {
-    char text[96];
+    char text[SRV_NAME_MAX + 64]; /* a name, "(", two numbers of at most 20 digits, ",", ")" */
     char nm[SRV_NAME_MAX];
     if (!name_any(p, nm))
         return false;
     size_t o = (size_t)snprintf(text, sizeof text, "%s", nm);
+    if (o >= sizeof text - 2) { /* no type has so long a name (snprintf's count would run past text) */
+        p->i--;
+        fail(p);
+        return false;
+    }
     if (accept_op(p, "(")) {
         o += (size_t)snprintf(text + o, sizeof text - o, "(");
         for (int k = 0; k < 2; k++) {
             sql_tok *t = cur(p);
-            if (t->t != TK_NUM && !(t->t == TK_IDENT && srv_ieqn(t->text, t->tlen, "max"))) {
+            if ((t->t != TK_NUM && !(t->t == TK_IDENT && srv_ieqn(t->text, t->tlen, "max"))) || t->tlen > 20) {
                 fail(p);
                 return false;
             }
@@ -230,7 +228,7 @@ static sql_expr *primary(P *p)
     if (accept_op(p, "-")) {
         e = new_expr(p, EX_NEG);
         if (e) {
-            e->args[0] = primary(p);
+            e->args[0] = expr(p); /* nesting counted */
             e->nargs = 1;
         }
         return e && e->args[0] ? e : NULL;
@@ -355,7 +353,9 @@ static sql_expr *primary(P *p)
                         return NULL;
                 } while (accept_op(p, ","));
             }
-            return expect_op(p, ")") ? e : NULL;
+            if (!expect_op(p, ")"))
+                return NULL;
+            return !kw(p, "over") || over_clause(p, e) ? e : NULL;
         }
         while (accept_op(p, ".")) {
             if (e->nparts >= 3) {
@@ -379,11 +379,12 @@ static sql_expr *primary(P *p)
     return NULL;
 }
 
-static sql_expr *expr(P *p)
+sql_expr *expr(P *p)
 {
     if (p->failed)
         return NULL;
-    sql_expr *e = primary(p);
+    sql_expr *e = nest(p) ? primary(p) : NULL;
+    p->depth--;
     if (e && (op(p, "+") || op(p, "-") || op(p, "/") || op(p, "%") || op(p, "|") || op(p, "&"))) {
         fail(p); /* arithmetic is not part of the subset */
         return NULL;
@@ -391,94 +392,9 @@ static sql_expr *expr(P *p)
     return e;
 }
 
-static bool pred(P *p, sql_where *w);
-
-static bool add_pred(P *p, sql_where *w, sql_pred pr)
-{
-    sql_pred *np = sql_alloc(p->b, (size_t)(w->n + 1) * sizeof *np);
-    if (!np) {
-        fail(p);
-        return false;
-    }
-    if (w->n)
-        memcpy(np, w->p, (size_t)w->n * sizeof *np);
-    np[w->n++] = pr;
-    w->p = np;
-    return true;
-}
-
-static bool cond(P *p, sql_where *w)
-{
-    do {
-        if (!pred(p, w))
-            return false;
-    } while (accept_kw(p, "and"));
-    if (kw(p, "or")) {
-        fail(p);
-        return false;
-    }
-    return true;
-}
-
-static bool pred(P *p, sql_where *w)
-{
-    if (op(p, "(")) {
-        /* "(a = 1 AND b = 2)" is flattened; "(expr) op …" too */
-        int save = p->i;
-        p->i++;
-        sql_where inner = { 0 };
-        bool failed_before = p->failed;
-        if (!failed_before && cond(p, &inner) && accept_op(p, ")")) {
-            for (int q = 0; q < inner.n; q++)
-                if (!add_pred(p, w, inner.p[q]))
-                    return false;
-            return true;
-        }
-        if (p->failed && !failed_before) {
-            p->failed = false;
-            p->i = save;
-        }
-    }
-    if (accept_kw(p, "not")) {
-        fail(p);
-        return false;
-    }
-    sql_pred pr = { 0 };
-    pr.a = expr(p);
-    if (!pr.a)
-        return false;
-    if (accept_kw(p, "is")) {
-        pr.op = accept_kw(p, "not") ? P_NOTNULL : P_ISNULL;
-        if (!expect_kw(p, "null"))
-            return false;
-    } else if (accept_kw(p, "between")) {
-        pr.op = P_BETWEEN;
-        if (!(pr.b = expr(p)) || !expect_kw(p, "and") || !(pr.c = expr(p)))
-            return false;
-    } else {
-        static const struct { const char *o; pred_op op; } ops[] = {
-            { "=", P_EQ }, { "<>", P_NE }, { "!=", P_NE }, { "<=", P_LE }, { ">=", P_GE },
-            { "<", P_LT }, { ">", P_GT }, { "!<", P_GE }, { "!>", P_LE },
-        };
-        bool found = false;
-        for (size_t q = 0; q < sizeof ops / sizeof ops[0] && !found; q++)
-            if (accept_op(p, ops[q].o)) {
-                pr.op = ops[q].op;
-                found = true;
-            }
-        if (!found) {
-            fail(p);
-            return false;
-        }
-        if (!(pr.b = expr(p)))
-            return false;
-    }
-    return add_pred(p, w, pr);
-}
-
 /* ------------------------------------------------------------ table refs */
 
-static bool tname(P *p, sql_tref *r)
+bool tname(P *p, sql_tref *r)
 {
     char parts[3][SRV_NAME_MAX];
     int n = 0;
@@ -504,7 +420,7 @@ static bool tname(P *p, sql_tref *r)
     return true;
 }
 
-static bool alias(P *p, char *out)
+bool alias(P *p, char *out)
 {
     if (accept_kw(p, "as"))
         return name(p, out);
@@ -513,7 +429,7 @@ static bool alias(P *p, char *out)
     return true;
 }
 
-static bool table_hints(P *p)
+bool table_hints(P *p)
 {
     if (kw(p, "with") && p->t[p->i + 1].t == TK_OP && p->t[p->i + 1].p[0] == '(') {
         p->i += 2;
@@ -541,8 +457,16 @@ static bool tref(P *p, sql_tref *r)
             return false;
         return alias(p, r->alias);
     }
+    if (accept_op(p, "(")) {
+        /* derived table: the alias is required */
+        if (!(r->sub = subquery(p)))
+            return false;
+        accept_kw(p, "as");
+        return name(p, r->alias);
+    }
     if (!tname(p, r))
         return false;
+    cte_bind(p, r);
     if (!alias(p, r->alias))
         return false;
     return table_hints(p);
@@ -550,7 +474,43 @@ static bool tref(P *p, sql_tref *r)
 
 /* ------------------------------------------------------------ SELECT */
 
-static bool select_body(P *p, sql_select *s)
+/* FROM t [AS a] [[INNER | LEFT [OUTER]] JOIN u [AS b] ON cond] … */
+static bool from_list(P *p, sql_select *s)
+{
+    s->from = sql_alloc(p->b, 8 * sizeof *s->from);
+    if (!s->from || !tref(p, &s->from[0]))
+        return false;
+    s->nfrom = 1;
+    for (;;) {
+        int join = 0;
+        if (accept_kw(p, "left")) {
+            accept_kw(p, "outer");
+            join = 2;
+        } else if (accept_kw(p, "inner")) {
+            join = 1;
+        } else if (kw(p, "join")) {
+            join = 1;
+        } else if (op(p, ",") || kw(p, "cross") || kw(p, "right") || kw(p, "full")) {
+            fail(p);
+            return false;
+        }
+        if (!join)
+            break;
+        if (!expect_kw(p, "join"))
+            return false;
+        if (s->nfrom >= 8) {
+            fail(p);
+            return false;
+        }
+        sql_tref *r = &s->from[s->nfrom++];
+        r->join = join;
+        if (!tref(p, r) || !expect_kw(p, "on") || !cond(p, &r->on))
+            return false;
+    }
+    return true;
+}
+
+bool select_body(P *p, sql_select *s)
 {
     accept_kw(p, "all");
     if (accept_kw(p, "distinct")) {
@@ -596,38 +556,8 @@ static bool select_body(P *p, sql_select *s)
         fail(p);
         return false;
     }
-    if (accept_kw(p, "from")) {
-        s->from = sql_alloc(p->b, 8 * sizeof *s->from);
-        if (!s->from || !tref(p, &s->from[0]))
-            return false;
-        s->nfrom = 1;
-        for (;;) {
-            int join = 0;
-            if (accept_kw(p, "left")) {
-                accept_kw(p, "outer");
-                join = 2;
-            } else if (accept_kw(p, "inner")) {
-                join = 1;
-            } else if (kw(p, "join")) {
-                join = 1;
-            } else if (op(p, ",") || kw(p, "cross") || kw(p, "right") || kw(p, "full")) {
-                fail(p);
-                return false;
-            }
-            if (!join)
-                break;
-            if (!expect_kw(p, "join"))
-                return false;
-            if (s->nfrom >= 8) {
-                fail(p);
-                return false;
-            }
-            sql_tref *r = &s->from[s->nfrom++];
-            r->join = join;
-            if (!tref(p, r) || !expect_kw(p, "on") || !cond(p, &r->on))
-                return false;
-        }
-    }
+    if (accept_kw(p, "from") && !from_list(p, s))
+        return false;
     if (accept_kw(p, "where") && !cond(p, &s->where))
         return false;
     if (kw(p, "group") || kw(p, "having") || kw(p, "union")) {
@@ -709,7 +639,15 @@ static bool expr_list(P *p, sql_expr ***out, int *n)
 static bool set_list(P *p, sql_stmt *st)
 {
     int cap = 16;
+    if (st->set) { /* a second SET list (MERGE with two WHEN MATCHED) is outside the subset */
+        fail(p);
+        return false;
+    }
     st->set = sql_alloc(p->b, (size_t)cap * sizeof *st->set);
+    if (!st->set) {
+        fail(p);
+        return false;
+    }
     do {
         if (st->nset == cap) {
             sql_assign *na = sql_alloc(p->b, (size_t)cap * 2 * sizeof *na);
@@ -1052,6 +990,18 @@ static bool st_set(P *p, sql_stmt *st)
 
 static bool statement(P *p, sql_stmt *st)
 {
+    if (accept_kw(p, "with")) {
+        /* the CTEs are in scope for this statement only */
+        if (!with_clause(p))
+            return false;
+        if (!kw(p, "select") && !kw(p, "insert") && !kw(p, "update") && !kw(p, "delete") && !kw(p, "merge")) {
+            fail(p);
+            return false;
+        }
+        bool ok = statement(p, st) && cte_not_target(p, st);
+        p->ncte = 0;
+        return ok;
+    }
     if (accept_kw(p, "select")) {
         st->t = ST_SELECT;
         return select_body(p, &st->sel);
@@ -1083,10 +1033,10 @@ static bool statement(P *p, sql_stmt *st)
         st->t = ST_UPDATE;
         if (!tname(p, &st->target) || !table_hints(p) || !expect_kw(p, "set") || !set_list(p, st))
             return false;
-        if (kw(p, "from")) {
-            fail(p);
+        /* UPDATE a SET … FROM t AS a JOIN …: the target is one of the
+         * FROM sources (exec_dml.c) */
+        if (accept_kw(p, "from") && !from_list(p, &st->sel))
             return false;
-        }
         return !accept_kw(p, "where") || cond(p, &st->where);
     }
     if (accept_kw(p, "delete")) {

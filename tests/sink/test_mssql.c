@@ -30,9 +30,9 @@ static void start_server(void)
 {
     char bin[512], scen[512];
     snprintf(bin, sizeof bin, "%s/../tdstestd", SINK_TEST_TMP);
+    mkdir(SINK_TEST_TMP, 0755); /* first: "<tmp>/.." resolves only when <tmp> exists */
     if (access(bin, X_OK))
         cr_skip_test("build/tdstestd is not built");
-    mkdir(SINK_TEST_TMP, 0755);
     snprintf(scen, sizeof scen, "%s/mssql-%d.json", SINK_TEST_TMP, (int)getpid());
     FILE *f = fopen(scen, "w");
     cr_assert_not_null(f);
@@ -293,4 +293,123 @@ Test(mssql, bad_uri_and_unreachable_server)
                            sizeof err),
                  SINK_E_DEST);
     cr_assert(strstr(err, "cannot connect") && !strstr(err, "SECRETPW"), "%s", err);
+}
+
+/* ------------------------------------------- merge: duplicates, text keys */
+
+/* A merge whose load repeats keys: the last staged row per key wins
+ * (DELETE of the staged keys + INSERT of ROW_NUMBER() = 1 per key). */
+Test(mssql, merge_duplicate_keys_last_row_wins)
+{
+    seed("dup");
+    int a[] = {2, 4, 2, 4, 5, 2};
+    const char *ta[] = {"x1", "y1", "x2", NULL, "z", "x3"};
+    kv_load("dup", SINK_MERGE, a, ta, 6, 4); /* the repeats span batches too */
+    expect_rows("SELECT * FROM dup ORDER BY id", "1|a1\n2|x3\n3|a3\n4|NULL\n5|z\n");
+    expect_rows("SELECT COUNT(*) FROM sys.tables WHERE name = '_tdspipe_stage_dup'", "0\n");
+    /* a target named like the statements' aliases keeps its other rows */
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "t" : "w";
+        seed(name);
+        kv_load(name, SINK_MERGE, a, ta, 6, 4);
+        char q[64];
+        snprintf(q, sizeof q, "SELECT * FROM [%s] ORDER BY id", name);
+        expect_rows(q, "1|a1\n2|x3\n3|a3\n4|NULL\n5|z\n");
+    }
+}
+
+/* kv with its nvarchar column as the key (pk = v), or both (id, v) */
+static void kv_load_pk(const char *table, const size_t *pk, size_t npk, const int *ids, const char *const *texts,
+                       size_t n)
+{
+    kv_table k;
+    kv_build(&k, ids, texts, n);
+    k.cols[1].flags = 0; /* a key column is NOT NULL */
+    sink_table t = kv_sink_table(&k, table, SINK_MERGE);
+    t.pk = pk;
+    t.npk = npk;
+    char msg[512];
+    cr_assert_eq(load(uri, &t, k.vals, n, 2, msg, sizeof msg), 0, "%s", msg);
+    kv_free(&k);
+}
+
+/* Text keys compare as the server's collation does: 'k', 'K' and 'k '
+ * are one key in SQL Server's default (case-insensitive, trailing blanks
+ * ignored), so one row remains, the latest staged. */
+Test(mssql, merge_text_keys_follow_the_collation)
+{
+    static const size_t pk[1] = {1};
+    int a[] = {1, 2, 3};
+    const char *ta[] = {"k", "x", "y"};
+    kv_load_pk("tk", pk, 1, a, ta, 3);
+    expect_rows("SELECT v, id FROM tk ORDER BY v", "k|1\nx|2\ny|3\n");
+    int b[] = {10, 11, 12, 13};
+    const char *tb[] = {"K", "z", "k ", "Y"};
+    kv_load_pk("tk", pk, 1, b, tb, 4);
+    /* the key keeps the text of the row that won (the DELETE + INSERT) */
+    expect_rows("SELECT v, id FROM tk ORDER BY v", "k |12\nx|2\nY|13\nz|11\n");
+}
+
+Test(mssql, merge_composite_keys)
+{
+    static const size_t pk[2] = {0, 1};
+    int a[] = {1, 1, 2};
+    const char *ta[] = {"a", "b", "a"};
+    kv_load_pk("ck", pk, 2, a, ta, 3);
+    int b[] = {1, 2, 2, 3, 2};
+    const char *tb[] = {"b", "a", "b", "a", "A"};
+    kv_load_pk("ck", pk, 2, b, tb, 5);
+    expect_rows("SELECT id, v FROM ck ORDER BY id, v", "1|a\n1|b\n2|A\n2|b\n3|a\n");
+    expect_rows("SELECT COUNT(*) FROM ck", "5\n");
+}
+
+/* ------------------------------------------------ Change Tracking merge */
+
+/* rows.c's cdc_sequence rows ("id|v|lsn|deleted|stamp", v "-" for NULL)
+ * as this server prints them, read from cdc_table */
+static const char *cdc_table = "cdc";
+static void cdc_expect(const char *const *want, size_t n)
+{
+    char buf[1024] = "";
+    for (size_t i = 0; i < n; i++) {
+        int id, lsn, del, stamp;
+        char v[32];
+        cr_assert_eq(sscanf(want[i], "%d|%31[^|]|%d|%d|%d", &id, v, &lsn, &del, &stamp), 5);
+        size_t o = strlen(buf);
+        snprintf(buf + o, sizeof buf - o, "%d|%s|%020d|%d|%d\n", id, strcmp(v, "-") ? v : "NULL", lsn, del, stamp);
+    }
+    char q[128];
+    snprintf(q, sizeof q, "SELECT id, v, _cdc_lsn, _cdc_deleted, stamp FROM [%s] ORDER BY id", cdc_table);
+    expect_rows(q, buf);
+}
+
+Test(mssql, change_tracking_merge_rules)
+{
+    cdc_table = "cdc";
+    cdc_sequence(uri, "cdc", cdc_expect);
+    expect_rows("SELECT COUNT(*) FROM sys.tables WHERE name = '_tdspipe_stage_cdc'", "0\n");
+}
+
+/* targets named like the statements' aliases and CTE */
+Test(mssql, change_tracking_merge_alias_named_targets)
+{
+    static const char *const names[] = {"w", "t", "s"};
+    for (size_t i = 0; i < 3; i++) {
+        cdc_table = names[i];
+        cdc_sequence(uri, names[i], cdc_expect);
+    }
+}
+
+/* Rows loaded before Change Tracking (no version yet) take any change */
+Test(mssql, change_tracking_merge_over_unversioned_rows)
+{
+    rd r;
+    query("CREATE TABLE cdc (id int NOT NULL PRIMARY KEY, v nvarchar(20) NULL, _cdc_lsn nvarchar(20) NULL,"
+          " _cdc_deleted bit NULL, stamp int NOT NULL);"
+          "INSERT INTO cdc (id, v, _cdc_lsn, _cdc_deleted, stamp) VALUES (1, N'p', NULL, NULL, 0), (2, N'q', NULL, NULL, 0)",
+          &r);
+    static const cdc_row l[] = {{1, "p1", 3, false, 1}, {2, NULL, 3, true, 1}};
+    cdc_load(uri, "cdc", l, 2);
+    expect_rows("SELECT id, v, _cdc_lsn, _cdc_deleted, stamp FROM cdc ORDER BY id",
+                "1|p1|00000000000000000003|0|1\n2|q|00000000000000000003|1|0\n");
 }
