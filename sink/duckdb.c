@@ -337,9 +337,13 @@ static int ddb_begin(sink *s, const sink_table *t)
             return rc;
         d->staged_append = exists && t->strategy == SINK_APPEND;
     }
+    /* No PRIMARY KEY in DuckDB: its ART index is built row by row at
+     * commit — half the CPU of a narrow load and memory that grows with the
+     * row count — and nothing here needs it (merge deletes and inserts
+     * through the stage). dlt, behind ingestr, leaves it out too. */
     bool staged = t->strategy != SINK_APPEND || d->staged_append;
     if (t->strategy != SINK_REPLACE && !d->staged_append) {
-        e |= sink__sql_create(b, &d->sc, ddb_type, d->sc.schema, d->sc.table, true, false, true);
+        e |= sink__sql_create(b, &d->sc, ddb_type, d->sc.schema, d->sc.table, true, false, false);
         e |= sink__buf_puts(b, ";\n");
     }
     if (staged) {
@@ -347,7 +351,7 @@ static int ddb_begin(sink *s, const sink_table *t)
         e |= sink__sql_qname(b, d->sc.schema, d->stage);
         e |= sink__buf_puts(b, ";\n");
         e |= sink__sql_create(b, &d->sc, ddb_type, d->sc.schema, d->stage, false,
-                              t->strategy == SINK_MERGE, t->strategy == SINK_REPLACE);
+                              t->strategy == SINK_MERGE, false);
     }
     if (e || sink__buf_cstr(b))
         return sink__fail(s, SINK_E_NOMEM, "out of memory");
