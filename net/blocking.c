@@ -36,6 +36,15 @@ static void run_until(net_client *cl, bool *flag)
         uv_run(&cl->loop, UV_RUN_ONCE);
 }
 
+/* Sets a flag run_until waits for. uv_stop: the flag may be set by a timer
+ * callback at the start of a UV_RUN_ONCE iteration, which would then block
+ * in its poll on an idle socket forever. */
+static void finish(net_client *cl, bool *flag)
+{
+    *flag = true;
+    uv_stop(&cl->loop);
+}
+
 static void on_open(net_conn *c, const net_error *err, void *ud)
 {
     (void)c;
@@ -44,7 +53,7 @@ static void on_open(net_conn *c, const net_error *err, void *ud)
         cl->err = *err;
     else
         net__error_clear(&cl->err);
-    cl->done = true;
+    finish(cl, &cl->done);
 }
 
 static void on_async(uv_async_t *a)
@@ -170,7 +179,7 @@ static void w_complete(void *ud, const net_error *err)
         cl->err = *err;
     else
         net__error_clear(&cl->err);
-    cl->done = true;
+    finish(cl, &cl->done);
     if (cl->user->complete)
         cl->user->complete(cl->user_ud, err);
 }

@@ -45,6 +45,7 @@ static void b_complete(void *ud, const net_error *err)
 {
     net_bulk *b = ud;
     b->done = true;
+    uv_stop(b->c->loop); /* its loop runs UV_RUN_ONCE until done: see net/blocking.c finish() */
     if (err)
         b->err = *err;
     else

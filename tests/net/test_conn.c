@@ -98,6 +98,11 @@ static void j_complete(void *ud, const net_error *err)
     job *j = ud;
     j->completions++;
     j->completed = true;
+    /* the completion may run in a timer callback (resume) at the start of
+     * run_until_done's UV_RUN_ONCE, which would then poll an idle socket
+     * forever */
+    if (j->loop)
+        uv_stop(j->loop);
     if (err)
         j->err = *err;
     else
@@ -113,6 +118,8 @@ static void j_open(net_conn *c, const net_error *err, void *ud)
     j->opened = true;
     if (err) {
         j->open_err = *err;
+        if (j->loop)
+            uv_stop(j->loop);
         return;
     }
     if (j->sql)
