@@ -144,6 +144,30 @@ static int run(ddb_sink *d, const char *sql, const char *what)
     return SINK_OK;
 }
 
+/* Runs q (a SELECT count(*) …, freed here; e: its building failed) and
+ * sets *nonzero. what names the lookup in an error. */
+static int ddb_count_nonzero(ddb_sink *d, sink_buf *q, int e, const char *what, bool *nonzero)
+{
+    if (e || sink__buf_cstr(q)) {
+        sink__buf_free(q);
+        return sink__fail(&d->base, SINK_E_NOMEM, "out of memory");
+    }
+    sink_ddb_result r;
+    memset(&r, 0, sizeof r);
+    int st = ddb.duckdb_query(d->conn, q->p, &r);
+    sink__buf_free(q);
+    if (st != SINK_DDB_SUCCESS) {
+        sink__fail(&d->base, SINK_E_DEST, "duckdb: %s lookup: %s", what, ddb.duckdb_result_error(&r));
+        ddb.duckdb_destroy_result(&r);
+        return SINK_E_DEST;
+    }
+    char *cnt = ddb.duckdb_value_varchar(&r, 0, 0);
+    *nonzero = cnt && strcmp(cnt, "0") != 0;
+    ddb.duckdb_free(cnt);
+    ddb.duckdb_destroy_result(&r);
+    return SINK_OK;
+}
+
 /* Does schema.table (schema NULL: the current one) exist? */
 static int ddb_exists(ddb_sink *d, const char *schema, const char *table, bool *exists)
 {
@@ -152,24 +176,7 @@ static int ddb_exists(ddb_sink *d, const char *schema, const char *table, bool *
     e |= sink__sql_string(&q, table, strlen(table));
     e |= sink__buf_puts(&q, " AND table_schema = ");
     e |= schema ? sink__sql_string(&q, schema, strlen(schema)) : sink__buf_puts(&q, "current_schema()");
-    if (e || sink__buf_cstr(&q)) {
-        sink__buf_free(&q);
-        return sink__fail(&d->base, SINK_E_NOMEM, "out of memory");
-    }
-    sink_ddb_result r;
-    memset(&r, 0, sizeof r);
-    int st = ddb.duckdb_query(d->conn, q.p, &r);
-    sink__buf_free(&q);
-    if (st != SINK_DDB_SUCCESS) {
-        sink__fail(&d->base, SINK_E_DEST, "duckdb: table lookup: %s", ddb.duckdb_result_error(&r));
-        ddb.duckdb_destroy_result(&r);
-        return SINK_E_DEST;
-    }
-    char *cnt = ddb.duckdb_value_varchar(&r, 0, 0);
-    *exists = cnt && strcmp(cnt, "0") != 0;
-    ddb.duckdb_free(cnt);
-    ddb.duckdb_destroy_result(&r);
-    return SINK_OK;
+    return ddb_count_nonzero(d, &q, e, "table", exists);
 }
 
 /* Adds the load's columns the existing target lacks (schema evolution). */
@@ -531,24 +538,7 @@ static int column_is_ns(ddb_sink *d, const char *col, bool *ns)
     e |= sink__sql_string(&q, col, strlen(col));
     e |= sink__buf_puts(&q, " AND table_schema = ");
     e |= d->sc.schema ? sink__sql_string(&q, d->sc.schema, strlen(d->sc.schema)) : sink__buf_puts(&q, "current_schema()");
-    if (e || sink__buf_cstr(&q)) {
-        sink__buf_free(&q);
-        return sink__fail(&d->base, SINK_E_NOMEM, "out of memory");
-    }
-    sink_ddb_result r;
-    memset(&r, 0, sizeof r);
-    int st = ddb.duckdb_query(d->conn, q.p, &r);
-    sink__buf_free(&q);
-    if (st != SINK_DDB_SUCCESS) {
-        sink__fail(&d->base, SINK_E_DEST, "duckdb: column lookup: %s", ddb.duckdb_result_error(&r));
-        ddb.duckdb_destroy_result(&r);
-        return SINK_E_DEST;
-    }
-    char *cnt = ddb.duckdb_value_varchar(&r, 0, 0);
-    *ns = cnt && strcmp(cnt, "0") != 0;
-    ddb.duckdb_free(cnt);
-    ddb.duckdb_destroy_result(&r);
-    return SINK_OK;
+    return ddb_count_nonzero(d, &q, e, "column", ns);
 }
 
 /* A datetime2(7) value outside TIMESTAMP_NS: column i of this load becomes
