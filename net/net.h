@@ -23,6 +23,7 @@
 #ifndef TDSPIPE_NET_H
 #define TDSPIPE_NET_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Everything declared here is the public API: exported from the shared
+ * library (which builds with hidden visibility by default). */
+#pragma GCC visibility push(default)
 
 typedef struct uv_loop_s uv_loop_t;
 
@@ -245,9 +250,11 @@ int net_client_rpc(net_client *cl, const tds_rpc *r, const net_result_cb *cb, vo
  * the options' retries, but never once a row of the failed attempt reached
  * cb->row. */
 int net_client_batch_retry(net_client *cl, const char *sql, const net_result_cb *cb, void *ud, net_error *err);
-/* SIGINT/SIGTERM during a request send ATTENTION (installs uv signal
- * handlers on the private loop while a request runs). */
-void net_client_cancel_on_signals(net_client *cl, bool on);
+/* While a request runs, *flag (NULL: none) is checked about every 100 ms;
+ * once it is non-zero the request is cancelled (ATTENTION) and completes
+ * with NET_E_CANCELLED. The caller's own signal handler may set it: the
+ * library installs no handler. The flag must outlive the client. */
+void net_client_cancel_flag(net_client *cl, const volatile sig_atomic_t *flag);
 /* Thread-safe/async-signal-safe request to cancel the running request. */
 void net_client_cancel(net_client *cl);
 net_conn *net_client_conn(net_client *cl);
@@ -282,6 +289,12 @@ tds_session *net_bulk_session(net_bulk *b);
  * written. A bad value gives NET_E_ARG (row *nput left no bytes). */
 int net_bulk_rows(net_bulk *b, const tds_row_plan *p, const tds_value *vals, size_t nrows,
                   size_t *nput, net_error *err);
+/* Rows value by value: any column (PLP ones with an unknown total length,
+ * sent in chunks, [MS-TDS] 2.2.5.2.3), cols/ncols as given to
+ * net_bulk_begin. *nput: rows written. A value a column cannot take gives
+ * NET_E_ARG with "row R, column NAME: …" in err (the row is partly sent:
+ * only net_bulk_abort remains). */
+int net_bulk_rows_values(net_bulk *b, const tds_value *vals, size_t nrows, size_t *nput, net_error *err);
 /* Sends full packets and waits while the socket is behind. */
 int net_bulk_flush(net_bulk *b, net_error *err);
 int net_bulk_end(net_bulk *b, uint64_t *rows, net_error *err);
@@ -310,6 +323,8 @@ int net_browser_parse(const uint8_t *d, size_t n, const char *instance);
 
 /* Zeroes n bytes in a way the compiler keeps. */
 void net_wipe(void *p, size_t n);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@
 #ifndef TDSPIPE_SINK_H
 #define TDSPIPE_SINK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Everything declared here is the public API: exported from the shared
+ * library (which builds with hidden visibility by default). */
+#pragma GCC visibility push(default)
 
 typedef enum sink_err {
     SINK_OK = 0,
@@ -119,6 +124,9 @@ typedef struct sink_options {
                                   then standard places */
     const char *libpq;         /* path/soname of libpq; NULL = "libpq.so.5" */
     int gzip_level;            /* csv/jsonl .gz: 1–9, 0 = 6 */
+    /* SQL Server destination: a running request is cancelled once *cancel
+     * is non-zero (net_client_cancel_flag); NULL for none. */
+    const volatile sig_atomic_t *cancel;
 } sink_options;
 
 typedef struct sink sink;
@@ -240,6 +248,8 @@ typedef struct sink_vtable {
 const sink_vtable *const *sink_registry(void);
 /* The vtable for a scheme (case-insensitive), or NULL. */
 const sink_vtable *sink_find(const char *scheme, size_t len);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

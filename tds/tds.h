@@ -36,6 +36,10 @@
 extern "C" {
 #endif
 
+/* Everything declared here is the public API: exported from the shared
+ * library (which builds with hidden visibility by default). */
+#pragma GCC visibility push(default)
+
 /* ---------------------------------------------------------------- errors */
 
 typedef enum tds_err {
@@ -823,6 +827,8 @@ int tds_put_tabname(tds_session *s, const uint8_t *data, uint16_t len);
 int tds_put_plp_begin(tds_session *s, bool null);
 int tds_put_plp_chunk(tds_session *s, const void *p, uint32_t n);
 int tds_put_plp_end(tds_session *s);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

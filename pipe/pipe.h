@@ -1,0 +1,150 @@
+/*
+ * pipe.h — sources and the load engine of libtdspipe.
+ *
+ * One call loads a table:
+ *
+ *   tdspipe_load_opts o = {0};
+ *   o.source_uri   = "mssql://sa:pw@127.0.0.1:1433/demo?encrypt=disable";
+ *   o.source_table = "dbo.orders";
+ *   o.dest_uri     = "csv:///tmp/orders.csv";
+ *   tdspipe_error err;
+ *   if (tdspipe_load(&o, &err) != TDSPIPE_OK)
+ *       fprintf(stderr, "%s\n", err.message);
+ *
+ * A source is a table of functions (pipe_source_vtable) like a sink
+ * (sink.h): SQL Server table or query, Change Tracking, CSV file, JSONL
+ * file. The load engine (pipe/load*.c) opens the source, asks it for its
+ * columns, its cursor in the destination and then its rows, projects and
+ * names the columns, adds _ingestr_loaded_at, batches the rows into the
+ * sink and commits; the source's cursor is saved in the same commit.
+ *
+ * Threads: one load per thread; loads in different threads share nothing.
+ * The library never changes process-wide state (signals, locale, SIGPIPE).
+ */
+#ifndef TDSPIPE_PIPE_H
+#define TDSPIPE_PIPE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sink.h"
+#include "tds.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma GCC visibility push(default)
+
+/* Results of a load: the ingestr exit codes. */
+typedef enum tdspipe_code {
+    TDSPIPE_OK = 0,
+    TDSPIPE_E_LOAD = 1,  /* the load failed; the destination is as it was */
+    TDSPIPE_E_USAGE = 2, /* bad options, URI, names or flags */
+} tdspipe_code;
+
+/* One line for the user; never holds a password, token or secret. */
+typedef struct tdspipe_error {
+    int code;           /* tdspipe_code */
+    char message[700];
+} tdspipe_error;
+
+typedef enum tdspipe_naming {
+    TDSPIPE_NAMING_AUTO = 0, /* = snake_case, as ingestr's default */
+    TDSPIPE_NAMING_DIRECT,
+    TDSPIPE_NAMING_SNAKE,
+} tdspipe_naming;
+
+/* Progress of a load, reported through tdspipe_load_opts.progress. */
+typedef struct tdspipe_progress {
+    uint64_t rows;         /* rows read so far */
+    uint64_t bytes;        /* value bytes read so far */
+    int64_t est_rows;      /* the source's estimate of the total, -1 unknown */
+    const char *phase;     /* "reading", "committing", "done", "failed" */
+    const char *table;     /* the destination table */
+} tdspipe_progress;
+
+/* Options of tdspipe_load(). Zero-initialised is valid: replace strategy,
+ * snake_case names, a load timestamp column, default batch size, the
+ * URI's timeouts, 3 retries of transient faults. Strings are borrowed for
+ * the duration of the call. */
+typedef struct tdspipe_load_opts {
+    const char *source_uri;      /* mssql://…, mssql+ct://…, csv://…, jsonl://… */
+    const char *source_table;    /* "schema.table", "db.schema.table" or "query:SELECT …" */
+    const char *dest_uri;        /* any scheme sink_find() knows */
+    const char *dest_table;      /* NULL: the source's schema.table, named as `naming` says */
+    sink_strategy strategy;      /* SINK_REPLACE (0) by default */
+    bool full_refresh;           /* replace, whatever strategy or cursor */
+    const char *incremental_key;
+    const char *interval_start, *interval_end;
+    const char *const *primary_keys;   /* overrides the source's key */
+    size_t nprimary_keys;
+    const char *const *exclude;        /* columns not loaded */
+    size_t nexclude;
+    const char *const *columns;        /* ingestr --columns specs "name:type[:source]" */
+    size_t ncolumns;
+    int64_t sql_limit;           /* 0: none; else at most that many rows */
+    size_t page_size;            /* rows per sink batch; 0 = 50000 */
+    int64_t query_timeout_s;     /* 0: the URI's (default none) */
+    int retries;                 /* transient-fault retries: 0 = the URI's, else 3;
+                                    TDSPIPE_NO_RETRIES for none */
+    tdspipe_naming naming;
+    bool no_load_timestamp;      /* no _ingestr_loaded_at column */
+    bool ct_resnapshot;          /* Change Tracking: an expired cursor re-snapshots */
+    const char *duckdb_lib;      /* path of libduckdb.so (NULL: TDSPIPE_DUCKDB_LIB, standard places) */
+    /* Cancellation: when *cancel becomes non-zero (e.g. from the caller's
+     * own SIGINT handler) the running request is cancelled within about
+     * 100 ms and the load fails with the destination unchanged. */
+    const volatile sig_atomic_t *cancel;
+    /* Called as the load goes (at most every 1024 rows and at each phase
+     * change); NULL for none. */
+    void (*progress)(void *ud, const tdspipe_progress *p);
+    void *progress_ud;
+} tdspipe_load_opts;
+
+#define TDSPIPE_NO_RETRIES (-1)
+
+/* Loads source_table from source_uri into dest_table at dest_uri. Returns
+ * TDSPIPE_OK, or TDSPIPE_E_LOAD / TDSPIPE_E_USAGE with err->message set
+ * (err may be NULL). On failure the destination is exactly as it was and
+ * no cursor moved. */
+int tdspipe_load(const tdspipe_load_opts *o, tdspipe_error *err);
+
+#pragma GCC visibility pop
+
+/* ------------------------------------------------------------ sources */
+
+/* What a source hands the load engine, in this order: columns once, then
+ * for each row the chunks of its streamed (max) values (TDS_VF_STREAMED,
+ * col = the index in the row; len 0 ends a value), then the row. Views
+ * live until the callback returns. Callbacks return PIPE_NEXT or
+ * PIPE_STOP (the source stops reading and its read returns PIPE_STOPPED):
+ * the callbacks run synchronously, which is the back-pressure — a source
+ * reads no further while the sink writes. */
+enum { PIPE_NEXT = 0, PIPE_STOP = 1 };
+#define PIPE_STOPPED 3 /* read() ended because a callback said PIPE_STOP */
+
+typedef struct pipe_rows_cb {
+    int (*columns)(void *ud, const tds_column *cols, size_t ncols);
+    int (*chunk)(void *ud, size_t col, const uint8_t *data, size_t len);
+    int (*row)(void *ud, const tds_value *vals);
+} pipe_rows_cb;
+
+typedef struct pipe_source pipe_source;
+
+/* Filled in by pipe/ itself; see pipe/pipe_int.h for the vtable and the
+ * plan the engine and a source agree on. */
+typedef struct pipe_source_vtable pipe_source_vtable;
+
+/* The registered sources, NULL-terminated, and the one that takes uri
+ * (NULL when none does). */
+const pipe_source_vtable *const *pipe_source_registry(void);
+const pipe_source_vtable *pipe_source_find(const char *uri);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TDSPIPE_PIPE_H */
