@@ -1,0 +1,98 @@
+/*
+ * pipe_int.h — the seam between the load engine (pipe/load*.c) and its
+ * sources (pipe/src_*.c), not installed.
+ *
+ * A load, as the engine drives it:
+ *
+ *   vt = pipe_source_find(o->source_uri)
+ *   vt->open(plan, &src, err)            flags and URI checked, connected;
+ *                                        no rows read, destination untouched
+ *   vt->describe(src, &desc, err)        primary key, default target name
+ *   sink_open(dest)
+ *   vt->cursor_read(src, sink, plan, err) the source's cursor in the
+ *                                        destination; may set the plan's
+ *                                        strategy, bounds and estimate
+ *   vt->read(src, plan, &cb, ud, err)    columns, then rows (pipe.h);
+ *                                        the engine projects, names, adds
+ *                                        _ingestr_loaded_at, batches
+ *   vt->cursor_save(src, sink, err)      between the last append and commit
+ *   sink_commit / sink_abort
+ *   vt->close(src)
+ *
+ * Every function returns TDSPIPE_OK, TDSPIPE_E_LOAD or TDSPIPE_E_USAGE
+ * (read: also PIPE_STOPPED) and fills err with one line (no secret).
+ * Optional members may be NULL (describe, cursor_read, cursor_save).
+ */
+#ifndef TDSPIPE_PIPE_INT_H
+#define TDSPIPE_PIPE_INT_H
+
+#include <stdarg.h>
+
+#include "pipe.h"
+
+/* One --columns entry: "name:type" (type override), "name:type:source"
+ * (rename + type), "name::source" (rename only). sqltype is the SQL
+ * Server type ("" when only renamed). */
+typedef struct pipe_colspec {
+    char name[512];
+    char source[512];        /* the source column (= name when not renamed) */
+    char sqltype[64];
+} pipe_colspec;
+
+/* Parses one --columns entry (ingestr's types or SQL Server type names).
+ * Returns 0 or -1 with a reason in why. */
+int pipe_colspec_parse(const char *s, pipe_colspec *out, char *why, size_t cap);
+
+/* What the engine and a source agree on. The engine fills it from the
+ * options before open; cursor_read may change strategy, cdc, lo/hi,
+ * est_rows. */
+typedef struct pipe_plan {
+    const tdspipe_load_opts *o;
+    const pipe_colspec *specs;    /* parsed o->columns */
+    size_t nspecs;
+    tdspipe_naming naming;        /* resolved: never AUTO */
+    sink_strategy strategy;       /* full_refresh → replace; else o->strategy */
+    bool cdc;                     /* sink_table.cdc (Change Tracking merge) */
+    bool keep_cdc_names;          /* "_cdc_*" columns keep their names */
+    const char *dest_table;       /* resolved target (after describe) */
+    /* incremental read: key > lo (lo_strict) or >= lo, key < hi; text */
+    const char *lo, *hi;
+    bool lo_strict;
+    char lo_buf[256];             /* storage for a lo read from the destination */
+    int64_t limit;                /* -1: none; the engine stops after that many rows */
+    int64_t est_rows;             /* -1: unknown */
+} pipe_plan;
+
+/* What a source knows before reading. Pointers stay valid until close. */
+typedef struct pipe_desc {
+    const char *const *pk;        /* its primary key columns, in key order */
+    size_t npk;
+    const char *schema, *table;   /* for the default target "schema.table"
+                                     (NULL: the caller must give dest_table) */
+    bool has_catalog;             /* columns known from a catalog (table
+                                     sources): excluded names are checked
+                                     against the result instead otherwise */
+} pipe_desc;
+
+struct pipe_source_vtable {
+    const char *name;                          /* "mssql", "mssql+ct", "csv", "jsonl" */
+    bool (*accepts)(const char *uri);
+    int (*open)(const pipe_plan *p, pipe_source **out, tdspipe_error *err);
+    int (*describe)(pipe_source *s, pipe_desc *d, tdspipe_error *err);
+    int (*cursor_read)(pipe_source *s, sink *dest, pipe_plan *p, tdspipe_error *err);
+    int (*read)(pipe_source *s, const pipe_plan *p, const pipe_rows_cb *cb, void *ud, tdspipe_error *err);
+    int (*cursor_save)(pipe_source *s, sink *dest, tdspipe_error *err);
+    void (*close)(pipe_source *s);
+};
+
+/* The sources (pipe/src_*.c), listed by pipe/registry.c. */
+extern const pipe_source_vtable pipe_src_mssql;
+extern const pipe_source_vtable pipe_src_ct;
+extern const pipe_source_vtable pipe_src_csv;
+extern const pipe_source_vtable pipe_src_jsonl;
+
+/* Sets err (may be NULL) to code and the formatted one-line message;
+ * returns code. */
+int pipe__fail(tdspipe_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif /* TDSPIPE_PIPE_INT_H */
