@@ -548,7 +548,7 @@ int cli_ingest(const cli_opts *o)
         goto out;
     }
     if (cl)
-        net_client_cancel_on_signals(cl, true);
+        net_client_cancel_flag(cl, NULL); /* TODO(issue 12): tdspipe_load_opts.cancel */
     cli_select sel;
     memset(&sel, 0, sizeof sel);
     sel.o = o;

@@ -4,7 +4,9 @@
  *
  * Owns: net_client_* (open with retries, batch/RPC to completion, batch
  * with retries that never repeat an attempt whose rows reached the
- * caller, cancel from signals or other threads through uv_async).
+ * caller, cancel from other threads through uv_async, or from a flag the
+ * caller's own signal handler sets, polled every 100 ms while a request
+ * runs: the library installs no signal handler).
  * NET_ROW_PAUSE means nothing here (the loop would never resume), so it is
  * treated as NET_ROW_NEXT.
  */
@@ -19,8 +21,8 @@ struct net_client {
     uv_loop_t loop;
     net_conn *c;
     uv_async_t async;       /* net_client_cancel from anywhere */
-    uv_signal_t sig_int, sig_term;
-    bool want_signals;
+    uv_timer_t cancel_poll;  /* checks *cancel_flag while a request runs */
+    const volatile sig_atomic_t *cancel_flag;
     bool done;
     bool closed;
     net_error err;
@@ -63,12 +65,15 @@ static void on_async(uv_async_t *a)
         net_conn_cancel(cl->c);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+#define CANCEL_POLL_MS 100
+
+static void on_cancel_poll(uv_timer_t *t)
 {
-    (void)signum;
-    net_client *cl = s->data;
-    if (cl->c)
+    net_client *cl = t->data;
+    if (cl->cancel_flag && *cl->cancel_flag && cl->c) {
+        uv_timer_stop(t);
         net_conn_cancel(cl->c);
+    }
 }
 
 static void on_closed(net_conn *c, void *ud)
@@ -110,9 +115,8 @@ net_client *net_client_open(const net_opts *o, net_error *err)
     }
     uv_async_init(&cl->loop, &cl->async, on_async);
     cl->async.data = cl;
-    uv_signal_init(&cl->loop, &cl->sig_int);
-    uv_signal_init(&cl->loop, &cl->sig_term);
-    cl->sig_int.data = cl->sig_term.data = cl;
+    uv_timer_init(&cl->loop, &cl->cancel_poll);
+    cl->cancel_poll.data = cl;
     if (client_connect(cl, o)) {
         if (err)
             *err = cl->err;
@@ -202,10 +206,8 @@ static int run_request(net_client *cl, const char *sql, const tds_rpc *r, const 
     cl->rows = 0;
     cl->done = false;
     net__error_clear(&cl->err);
-    if (cl->want_signals) {
-        uv_signal_start(&cl->sig_int, on_signal, SIGINT);
-        uv_signal_start(&cl->sig_term, on_signal, SIGTERM);
-    }
+    if (cl->cancel_flag)
+        uv_timer_start(&cl->cancel_poll, on_cancel_poll, 0, CANCEL_POLL_MS);
     int rc = sql ? net_conn_batch(cl->c, sql, strlen(sql), &wrap, cl) : net_conn_rpc(cl->c, r, &wrap, cl);
     if (rc) {
         net__fail(&cl->err, rc, "%s", rc == NET_E_STATE && cl->c->last_err.code
@@ -214,10 +216,7 @@ static int run_request(net_client *cl, const char *sql, const tds_rpc *r, const 
         cl->done = true;
     }
     run_until(cl, &cl->done);
-    if (cl->want_signals) {
-        uv_signal_stop(&cl->sig_int);
-        uv_signal_stop(&cl->sig_term);
-    }
+    uv_timer_stop(&cl->cancel_poll);
     if (err)
         *err = cl->err;
     return cl->err.code;
@@ -294,9 +293,9 @@ int net_client_batch_retry(net_client *cl, const char *sql, const net_result_cb 
     }
 }
 
-void net_client_cancel_on_signals(net_client *cl, bool on)
+void net_client_cancel_flag(net_client *cl, const volatile sig_atomic_t *flag)
 {
-    cl->want_signals = on;
+    cl->cancel_flag = flag;
 }
 
 void net_client_cancel(net_client *cl)
@@ -322,8 +321,7 @@ void net_client_close(net_client *cl)
         cl->c = NULL;
     }
     uv_close((uv_handle_t *)&cl->async, h_closed);
-    uv_close((uv_handle_t *)&cl->sig_int, h_closed);
-    uv_close((uv_handle_t *)&cl->sig_term, h_closed);
+    uv_close((uv_handle_t *)&cl->cancel_poll, h_closed);
     uv_run(&cl->loop, UV_RUN_DEFAULT);
     uv_loop_close(&cl->loop);
     net_wipe(cl, sizeof *cl);

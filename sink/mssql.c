@@ -125,7 +125,7 @@ static int ms_connect(ms_sink *m, char *err, size_t errcap)
     if (!m->cl)
         return sink__errf(err, errcap, SINK_E_DEST, "mssql: cannot connect: %s",
                           ne.message[0] ? ne.message : net_strerror(ne.code));
-    net_client_cancel_on_signals(m->cl, true);
+    net_client_cancel_flag(m->cl, NULL); /* TODO(issue 12): sink_options.cancel */
     /* Double-quoted identifiers (sink/sql.c, sink_max_value); any error
      * rolls the whole transaction back. */
     if (sink__ms_run(m, "SET QUOTED_IDENTIFIER ON; SET ANSI_NULLS ON; SET XACT_ABORT ON; SET NOCOUNT ON", "session setup")) {
