@@ -3,9 +3,14 @@
  * table of duckdb_int.h, once per process: the path given, else
  * $TDSPIPE_DUCKDB_LIB, else the loader path, /usr/local/lib, /usr/lib,
  * then ~/.cache/tdspipe/duckdb (where scripts/get_duckdb.sh puts it).
+ *
+ * Thread-safe: several threads may open sinks at once. A mutex guards the
+ * one published table; a failed load publishes nothing, so a later call
+ * (perhaps with another path) tries again.
  */
 #ifndef SINK_FULLY_STATIC
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,7 +19,8 @@
 
 /* ----------------------------------------------------------- loader */
 
-static sink_ddb_api ddb;
+static pthread_mutex_t ddb_lock = PTHREAD_MUTEX_INITIALIZER;
+static sink_ddb_api ddb_api; /* written once, under ddb_lock, then read-only */
 static bool ddb_loaded;
 
 static void *try_open(const char *path, char *why, size_t cap)
@@ -25,10 +31,9 @@ static void *try_open(const char *path, char *why, size_t cap)
     return h;
 }
 
-const sink_ddb_api *sink__ddb_load(const char *path, char *err, size_t errcap)
+/* Finds and opens the library, fills *ddb. Returns false with err filled. */
+static bool load(const char *path, sink_ddb_api *ddb, char *err, size_t errcap)
 {
-    if (ddb_loaded)
-        return &ddb;
     char why[256] = "", home[512];
     void *h = NULL;
     const char *env = getenv("TDSPIPE_DUCKDB_LIB");
@@ -51,16 +56,16 @@ const sink_ddb_api *sink__ddb_load(const char *path, char *err, size_t errcap)
         sink__errf(err, errcap, SINK_E_LIB,
                    "duckdb destination needs libduckdb.so: set TDSPIPE_DUCKDB_LIB or run scripts/get_duckdb.sh (%s)",
                    why);
-        return NULL;
+        return false;
     }
 #define LOAD(name)                                                             \
     do {                                                                       \
-        *(void **)&ddb.name = dlsym(h, #name);                                 \
-        if (!ddb.name) {                                                       \
+        *(void **)&ddb->name = dlsym(h, #name);                                \
+        if (!ddb->name) {                                                      \
             sink__errf(err, errcap, SINK_E_LIB, "%s has no %s (too old?)",    \
                        path, #name);                                           \
             dlclose(h);                                                        \
-            return NULL;                                                       \
+            return false;                                                      \
         }                                                                      \
     } while (0)
     LOAD(duckdb_open_ext);
@@ -96,8 +101,22 @@ const sink_ddb_api *sink__ddb_load(const char *path, char *err, size_t errcap)
     LOAD(duckdb_vector_assign_string_element_len);
     LOAD(duckdb_vector_size);
 #undef LOAD
-    ddb_loaded = true; /* stays loaded for the process's life */
-    return &ddb;
+    return true; /* stays loaded for the process's life */
+}
+
+const sink_ddb_api *sink__ddb_load(const char *path, char *err, size_t errcap)
+{
+    pthread_mutex_lock(&ddb_lock);
+    if (!ddb_loaded) {
+        sink_ddb_api fresh;
+        if (load(path, &fresh, err, errcap)) {
+            ddb_api = fresh;
+            ddb_loaded = true;
+        }
+    }
+    bool ok = ddb_loaded;
+    pthread_mutex_unlock(&ddb_lock);
+    return ok ? &ddb_api : NULL;
 }
 
 #else
