@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_int.h"
+#include "network_int.h"
 
 /* ------------------------------------------------------- closing, freeing */
 
-void net_conn_release_request(net_conn *c)
+void srv_net_conn_release_request(srv_net_conn *c)
 {
     free(c->req_copy);
     free(c->req_scratch);
@@ -30,9 +30,9 @@ void net_conn_release_request(net_conn *c)
     c->req_params = NULL;
 }
 
-static void conn_free(net_conn *c)
+static void conn_free(srv_net_conn *c)
 {
-    net_server *srv = c->srv;
+    srv_net_server *srv = c->srv;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -42,28 +42,28 @@ static void conn_free(net_conn *c)
     srv->nconns--;
     if (c->cur)
         srv_cursor_free(c->cur);
-    net_conn_release_request(c);
+    srv_net_conn_release_request(c);
     if (c->qc)
         srv_conn_free(c->qc);
     tds_session_free(c->s);
-    net_tls_free(c->tls);
-    net_faults_free(c);
+    srv_net_tls_free(c->tls);
+    srv_net_faults_free(c);
     free(c->raw);
     free(c);
 }
 
 static void handle_closed(uv_handle_t *h)
 {
-    net_conn *c = h->data;
+    srv_net_conn *c = h->data;
     if (--c->handles == 0)
         conn_free(c);
 }
 
-void net_conn_close(net_conn *c)
+void srv_net_conn_close(srv_net_conn *c)
 {
     if (c->closing)
         return;
-    net_log(c, "closing");
+    srv_net_log(c, "closing");
     c->closing = true;
     c->state = NC_CLOSING;
     uv_timer_stop(&c->faults.timer);
@@ -71,37 +71,37 @@ void net_conn_close(net_conn *c)
     uv_close((uv_handle_t *)&c->tcp, handle_closed);
 }
 
-void net_conn_read_stop(net_conn *c)
+void srv_net_conn_read_stop(srv_net_conn *c)
 {
     if (c->reading && !c->closing)
         uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
 }
 
-void net_conn_close_after_flush(net_conn *c)
+void srv_net_conn_close_after_flush(srv_net_conn *c)
 {
     if (c->closing)
         return;
-    net_conn_flush(c);
+    srv_net_conn_flush(c);
     if (c->closing)
         return;
     c->state = NC_CLOSING;
-    net_conn_read_stop(c);
+    srv_net_conn_read_stop(c);
     if (c->inflight == 0)
-        net_conn_close(c);
+        srv_net_conn_close(c);
 }
 
 /* ------------------------------------------------------------------ send */
 
-static void tls_flush_out(net_conn *c)
+static void tls_flush_out(srv_net_conn *c)
 {
     uint8_t tmp[16384 + 512];
     size_t n;
-    while (!c->closing && (n = net_tls_out(c->tls, tmp, sizeof tmp)) > 0)
-        net_wire_write(c, tmp, n);
+    while (!c->closing && (n = srv_net_tls_out(c->tls, tmp, sizeof tmp)) > 0)
+        srv_net_wire_write(c, tmp, n);
 }
 
-void net_conn_flush(net_conn *c)
+void srv_net_conn_flush(srv_net_conn *c)
 {
     while (!c->closing) {
         const uint8_t *p;
@@ -110,14 +110,14 @@ void net_conn_flush(net_conn *c)
         if (n == 0)
             break;
         if (c->tls_wire) {
-            if (net_tls_write(c->tls, p, n) < 0) {
-                net_conn_close(c);
+            if (srv_net_tls_write(c->tls, p, n) < 0) {
+                srv_net_conn_close(c);
                 return;
             }
             tds_send_ack(c->s, n);
             tls_flush_out(c);
         } else {
-            net_wire_write(c, p, n);
+            srv_net_wire_write(c, p, n);
             tds_send_ack(c->s, n);
         }
     }
@@ -125,7 +125,7 @@ void net_conn_flush(net_conn *c)
 
 /* ---------------------------------------------------------------- reading */
 
-void net_conn_pump_tls(net_conn *c)
+void srv_net_conn_pump_tls(srv_net_conn *c)
 {
     while (c->tls_wire && !c->held && !c->closing && c->state != NC_CLOSING) {
         uint8_t *p;
@@ -133,66 +133,66 @@ void net_conn_pump_tls(net_conn *c)
         if (tds_recv_buf(c->s, &p, &n) == TDS_OK && n == 0) {
             /* a whole message whose last event (its end) is still to be
              * pulled, e.g. after a BULK message: pull it, then read on */
-            net_conn_events(c);
+            srv_net_conn_events(c);
             if (c->held || c->closing || c->state == NC_CLOSING)
                 return;
             if (tds_recv_buf(c->s, &p, &n) == TDS_OK && n == 0) {
-                net_log(c, "engine lends no buffer with no event pending");
-                net_conn_close(c);
+                srv_net_log(c, "engine lends no buffer with no event pending");
+                srv_net_conn_close(c);
                 return;
             }
         }
         if (tds_session_error(c->s) || n == 0) {
-            net_conn_close(c);
+            srv_net_conn_close(c);
             return;
         }
-        int r = net_tls_read(c->tls, p, n);
+        int r = srv_net_tls_read(c->tls, p, n);
         tls_flush_out(c);
         if (r < 0) {
-            net_log(c, "TLS closed or failed");
-            net_conn_close(c);
+            srv_net_log(c, "TLS closed or failed");
+            srv_net_conn_close(c);
             return;
         }
         if (r == 0)
             return;
         if (tds_recv_ack(c->s, (size_t)r) != TDS_OK) {
-            net_log(c, "bad packet: %s", tds_strerror(tds_session_error(c->s)));
-            net_conn_close(c);
+            srv_net_log(c, "bad packet: %s", tds_strerror(tds_session_error(c->s)));
+            srv_net_conn_close(c);
             return;
         }
-        net_conn_events(c);
+        srv_net_conn_events(c);
     }
 }
 
-static void tls_input(net_conn *c, const uint8_t *p, size_t n)
+static void tls_input(srv_net_conn *c, const uint8_t *p, size_t n)
 {
-    if (net_tls_feed(c->tls, p, n) < 0) {
-        net_conn_close(c);
+    if (srv_net_tls_feed(c->tls, p, n) < 0) {
+        srv_net_conn_close(c);
         return;
     }
-    if (!net_tls_done(c->tls)) { /* strict: TLS first on the raw socket */
-        int r = net_tls_handshake(c->tls);
+    if (!srv_net_tls_done(c->tls)) { /* strict: TLS first on the raw socket */
+        int r = srv_net_tls_handshake(c->tls);
         tls_flush_out(c);
         if (r < 0) {
-            net_log(c, "strict TLS handshake failed");
-            net_conn_close_after_flush(c);
+            srv_net_log(c, "strict TLS handshake failed");
+            srv_net_conn_close_after_flush(c);
             return;
         }
         if (r == 0)
             return;
-        net_log(c, "strict TLS %s up, ALPN \"%s\"", net_tls_version(c->tls),
-                net_tls_alpn(c->tls));
+        srv_net_log(c, "strict TLS %s up, ALPN \"%s\"", srv_net_tls_version(c->tls),
+                srv_net_tls_alpn(c->tls));
         c->state = NC_PRELOGIN;
     }
-    net_conn_pump_tls(c);
+    srv_net_conn_pump_tls(c);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
-    net_conn *c = h->data;
+    srv_net_conn *c = h->data;
     if (c->tls_wire) {
-        *b = uv_buf_init((char *)c->raw, NET_RAW_BUF);
+        *b = uv_buf_init((char *)c->raw, SRV_NET_RAW_BUF);
         return;
     }
     uint8_t *p;
@@ -206,20 +206,20 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 {
-    net_conn *c = st->data;
+    srv_net_conn *c = st->data;
     if (c->closing)
         return;
     if (nread == 0)
         return;
     if (nread < 0) {
         if (nread == UV_ENOBUFS)
-            net_log(c, "engine refused to lend a buffer: %s",
+            srv_net_log(c, "engine refused to lend a buffer: %s",
                     tds_strerror(tds_session_error(c->s)));
         else if (nread != UV_EOF)
-            net_log(c, "read: %s", uv_strerror((int)nread));
+            srv_net_log(c, "read: %s", uv_strerror((int)nread));
         else
-            net_log(c, "peer closed");
-        net_conn_close(c);
+            srv_net_log(c, "peer closed");
+        srv_net_conn_close(c);
         return;
     }
     if (c->tls_wire) {
@@ -227,21 +227,21 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (tds_recv_ack(c->s, (size_t)nread) != TDS_OK) {
-        net_log(c, "bad packet: %s", tds_strerror(tds_session_error(c->s)));
-        net_conn_close(c);
+        srv_net_log(c, "bad packet: %s", tds_strerror(tds_session_error(c->s)));
+        srv_net_conn_close(c);
         return;
     }
-    net_conn_events(c);
+    srv_net_conn_events(c);
 }
 
-void net_conn_read_start(net_conn *c)
+void srv_net_conn_read_start(srv_net_conn *c)
 {
     if (c->reading || c->closing)
         return;
     int r = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     if (r < 0) {
-        net_log(c, "uv_read_start: %s", uv_strerror(r));
-        net_conn_close(c);
+        srv_net_log(c, "uv_read_start: %s", uv_strerror(r));
+        srv_net_conn_close(c);
         return;
     }
     c->reading = true;

@@ -23,7 +23,7 @@ int srv_rule_match_rpc(const srv_db *db, const char *proc);
 
 /* ------------------------------------------------------------ messages */
 
-static void put_msg(srv_cursor *cur, tds_session *s, bool error, int32_t number, uint8_t severity,
+static void cursor_put_msg(srv_cursor *cur, tds_session *s, bool error, int32_t number, uint8_t severity,
                     uint8_t state, const char *text)
 {
     tds_server_msg m;
@@ -52,7 +52,7 @@ void srv_put_error(srv_cursor *cur, tds_session *s, int32_t number, uint8_t seve
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     cur->any_error = true;
-    put_msg(cur, s, true, number, severity, state, text);
+    cursor_put_msg(cur, s, true, number, severity, state, text);
 }
 
 void srv_put_info(srv_cursor *cur, tds_session *s, int32_t number, uint8_t state, const char *fmt, ...)
@@ -62,7 +62,7 @@ void srv_put_info(srv_cursor *cur, tds_session *s, int32_t number, uint8_t state
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    put_msg(cur, s, false, number, 0, state, text);
+    cursor_put_msg(cur, s, false, number, 0, state, text);
 }
 
 void srv_err_object(srv_cursor *cur, tds_session *s, const char *name)
@@ -349,7 +349,7 @@ static int run_stmt(srv_cursor *cur, tds_session *s, sql_stmt *st)
     }
 }
 
-static int finish(srv_cursor *cur, tds_session *s)
+static int cursor_finish(srv_cursor *cur, tds_session *s)
 {
     if (cur->rpc) {
         tds_put_returnstatus(s, cur->any_error ? 1 : 0);
@@ -399,7 +399,7 @@ int srv_cursor_step(srv_cursor *cur, tds_session *s, size_t budget)
                       cur->perr.number == 102 || cur->perr.number == 156 || cur->perr.number == 105 ? 15 : 16,
                       1, "%s", cur->perr.msg);
         cur->aborted = true;
-        return finish(cur, s);
+        return cursor_finish(cur, s);
     }
     size_t start = tds_send_pending(s);
     for (;;) {
@@ -416,7 +416,7 @@ int srv_cursor_step(srv_cursor *cur, tds_session *s, size_t budget)
             cur->rs = NULL;
         }
         if (cur->aborted || cur->next >= cur->batch.n)
-            return finish(cur, s);
+            return cursor_finish(cur, s);
         sql_stmt *st = &cur->batch.stmts[cur->next++];
         int rc = run_stmt(cur, s, st);
         if (rc == -2) {
@@ -424,7 +424,7 @@ int srv_cursor_step(srv_cursor *cur, tds_session *s, size_t budget)
             if (!cur->rpc)
                 tds_put_done(s, TDS_TOK_DONE, TDS_DONE_ERROR | (cur->c->trancount ? TDS_DONE_INXACT : 0), 0, 0);
             cur->finished = true;
-            return finish(cur, s);
+            return cursor_finish(cur, s);
         }
         if (rc == -1)
             srv_put_done(cur, s, TDS_DONE_ERROR, 0, 0);

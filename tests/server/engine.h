@@ -25,6 +25,9 @@ typedef struct srv_cursor srv_cursor; /* one reply being produced */
 /* Loads a scenario file (JSON, see tests/server/README.md). Returns NULL
  * and writes a one-line reason into err on failure. */
 srv_db *srv_db_load(const char *path, char *err, size_t errcap);
+/* The same from scenario text in memory (len bytes, no NUL needed); name
+ * is what error messages call it. */
+srv_db *srv_db_load_text(const char *json, size_t len, const char *name, char *err, size_t errcap);
 void srv_db_free(srv_db *db);
 
 /* What the network half needs from the scenario for the handshake. */

@@ -265,8 +265,8 @@ int srv_bulk_columns(srv_conn *c, const tds_column *cols, uint16_t n)
     return 0;
 }
 
-static void bulk_fail(srv_conn *c, int32_t num, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void bulk_fail(srv_conn *c, int32_t num, const char *fmt, ...)
+static void bulk_refuse(srv_conn *c, int32_t num, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bulk_refuse(srv_conn *c, int32_t num, const char *fmt, ...)
 {
     if (c->bulk_err)
         return;
@@ -325,7 +325,7 @@ int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uin
         size_t cap = (size_t)vals[i].len * 2 + 64;
         used += cap;
         if (sv_from_wire(&cols[i], vals[i].ptr, vals[i].len, &v, scratch, cap) < 0) {
-            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
+            bulk_refuse(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
                       (unsigned)c->bulk_map[i] + 1);
             break;
         }
@@ -333,13 +333,13 @@ int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uin
         size_t ocap = (size_t)vals[i].len * 2 + 64;
         used += ocap;
         if (used > need) { /* cannot happen: need counts both areas */
-            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
+            bulk_refuse(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
                       (unsigned)c->bulk_map[i] + 1);
             break;
         }
         int64_t r = sv_to_wire(d, &v, out, ocap);
         if (r < 0 && r != (int64_t)SRV_NULL_LEN) {
-            bulk_fail(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
+            bulk_refuse(c, 4815, "Received an invalid column length from the bcp client for colid %u.",
                       (unsigned)c->bulk_map[i] + 1);
             break;
         }
@@ -351,7 +351,7 @@ int srv_bulk_row(srv_conn *c, const tds_column *cols, const tds_value *vals, uin
         if ((row[i].flags & TDS_VF_NULL) && !t->cols[i].nullable) {
             char tn[300];
             snprintf(tn, sizeof tn, "%s.%s.%s", t->dbp ? t->dbp->name : "", t->schema, t->name);
-            bulk_fail(c, 515, "Cannot insert the value NULL into column '%s', table '%s'; column does not allow nulls. INSERT fails.",
+            bulk_refuse(c, 515, "Cannot insert the value NULL into column '%s', table '%s'; column does not allow nulls. INSERT fails.",
                       t->cols[i].name, tn);
         }
     if (!c->bulk_err) {

@@ -1,7 +1,7 @@
 /*
  * faults.c — the wire writer of tdstestd and the faults it can inject.
  *
- * Owns: every uv_write (net_raw_write), the in-flight byte count used for
+ * Owns: every uv_write (srv_net_raw_write), the in-flight byte count used for
  * back-pressure, and three wire faults the query half asks for through
  * srv_conn_faults() (polled after each request) or the cursor's step
  * result: close after N reply bytes, drip reply bytes one at a time with a
@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_int.h"
+#include "network_int.h"
 
 typedef struct wreq {
     uv_write_t req;
-    net_conn *c;
+    srv_net_conn *c;
     size_t n;
     uint8_t data[];
 } wreq;
@@ -27,15 +27,15 @@ typedef struct wreq {
 static void write_cb(uv_write_t *req, int status)
 {
     wreq *w = (wreq *)req;
-    net_conn *c = w->c;
+    srv_net_conn *c = w->c;
     size_t n = w->n;
     free(w);
     if (status < 0 && status != UV_ECANCELED)
-        net_log(c, "write failed: %s", uv_strerror(status));
-    net_conn_write_done(c, n);
+        srv_net_log(c, "write failed: %s", uv_strerror(status));
+    srv_net_conn_write_done(c, n);
 }
 
-int net_raw_write(net_conn *c, const uint8_t *p, size_t n)
+int srv_net_raw_write(srv_net_conn *c, const uint8_t *p, size_t n)
 {
     if (n == 0)
         return 0;
@@ -51,7 +51,7 @@ int net_raw_write(net_conn *c, const uint8_t *p, size_t n)
     int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
     if (r < 0) {
         free(w);
-        net_log(c, "uv_write: %s", uv_strerror(r));
+        srv_net_log(c, "uv_write: %s", uv_strerror(r));
         return -1;
     }
     c->inflight += n;
@@ -60,13 +60,13 @@ int net_raw_write(net_conn *c, const uint8_t *p, size_t n)
 
 static void drip_cb(uv_timer_t *t)
 {
-    net_conn *c = t->data;
-    net_faults *f = &c->faults;
+    srv_net_conn *c = t->data;
+    srv_net_faults *f = &c->faults;
     if (c->closing || f->dq_pos >= f->dq_len) {
         uv_timer_stop(t);
         return;
     }
-    if (net_raw_write(c, f->dq + f->dq_pos, 1) < 0) {
+    if (srv_net_raw_write(c, f->dq + f->dq_pos, 1) < 0) {
         uv_timer_stop(t);
         return;
     }
@@ -78,9 +78,9 @@ static void drip_cb(uv_timer_t *t)
     }
 }
 
-static int drip_queue(net_conn *c, const uint8_t *p, size_t n)
+static int drip_queue(srv_net_conn *c, const uint8_t *p, size_t n)
 {
-    net_faults *f = &c->faults;
+    srv_net_faults *f = &c->faults;
     if (f->dq_pos > 0 && f->dq_pos == f->dq_len)
         f->dq_pos = f->dq_len = 0;
     if (f->dq_len + n > f->dq_cap) {
@@ -103,9 +103,9 @@ static int drip_queue(net_conn *c, const uint8_t *p, size_t n)
     return 0;
 }
 
-int net_wire_write(net_conn *c, const uint8_t *p, size_t n)
+int srv_net_wire_write(srv_net_conn *c, const uint8_t *p, size_t n)
 {
-    net_faults *f = &c->faults;
+    srv_net_faults *f = &c->faults;
     if (c->closing)
         return -1;
     if (f->stalled || f->close_pending)
@@ -115,7 +115,7 @@ int net_wire_write(net_conn *c, const uint8_t *p, size_t n)
         if (n >= left) {
             n = (size_t)left;
             f->close_pending = true;
-            net_log(c, "fault: closing after %llu reply bytes",
+            srv_net_log(c, "fault: closing after %llu reply bytes",
                     (unsigned long long)f->close_after);
         }
         f->sent += n;
@@ -123,13 +123,13 @@ int net_wire_write(net_conn *c, const uint8_t *p, size_t n)
     int r = 0;
     if (n > 0)
         r = (f->drip || f->dq_len > f->dq_pos) ? drip_queue(c, p, n)
-                                                : net_raw_write(c, p, n);
+                                                : srv_net_raw_write(c, p, n);
     if (f->close_pending)
-        net_conn_write_done(c, 0); /* closes at once if nothing is in flight */
+        srv_net_conn_write_done(c, 0); /* closes at once if nothing is in flight */
     return r;
 }
 
-void net_faults_init(net_conn *c)
+void srv_net_faults_init(srv_net_conn *c)
 {
     memset(&c->faults, 0, sizeof c->faults);
     uv_timer_init(c->srv->loop, &c->faults.timer);
@@ -137,21 +137,21 @@ void net_faults_init(net_conn *c)
     c->faults.timer_init = true;
 }
 
-void net_faults_free(net_conn *c)
+void srv_net_faults_free(srv_net_conn *c)
 {
     free(c->faults.dq);
     c->faults.dq = NULL;
     c->faults.dq_len = c->faults.dq_pos = c->faults.dq_cap = 0;
 }
 
-void net_faults_poll(net_conn *c)
+void srv_net_faults_poll(srv_net_conn *c)
 {
     if (!c->qc)
         return;
     const srv_wire_faults *w = srv_conn_faults(c->qc);
     if (!w)
         return;
-    net_faults *f = &c->faults;
+    srv_net_faults *f = &c->faults;
     if (w->close_after_bytes != f->close_after) {
         f->close_after = w->close_after_bytes;
         f->sent = 0; /* counted from the request that set it */
@@ -160,6 +160,6 @@ void net_faults_poll(net_conn *c)
         f->drip = w->drip;
         f->drip_ms = w->drip_delay_ms;
         if (f->drip)
-            net_log(c, "fault: drip, %u ms per byte", (unsigned)f->drip_ms);
+            srv_net_log(c, "fault: drip, %u ms per byte", (unsigned)f->drip_ms);
     }
 }

@@ -64,7 +64,7 @@ static size_t i64_digits(int64_t v, char *buf)
     return o;
 }
 
-static inline void put_le(uint8_t *o, uint64_t v, int n)
+static inline void gen_put_le(uint8_t *o, uint64_t v, int n)
 {
     for (int k = 0; k < n; k++)
         o[k] = (uint8_t)(v >> (8 * k));
@@ -179,16 +179,16 @@ uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t 
     switch (c->kind) {
     case TDS_K_BIT: out[0] = (uint8_t)(x & 1); return 1;
     case TDS_K_TINYINT: out[0] = (uint8_t)x; return 1;
-    case TDS_K_SMALLINT: put_le(out, (uint64_t)x, 2); return 2;
-    case TDS_K_INT: put_le(out, (uint64_t)x, 4); return 4;
-    case TDS_K_BIGINT: put_le(out, (uint64_t)x, 8); return 8;
+    case TDS_K_SMALLINT: gen_put_le(out, (uint64_t)x, 2); return 2;
+    case TDS_K_INT: gen_put_le(out, (uint64_t)x, 4); return 4;
+    case TDS_K_BIGINT: gen_put_le(out, (uint64_t)x, 8); return 8;
     case TDS_K_REAL: { float f = (float)((double)x / 4.0); memcpy(out, &f, 4); return 4; }
     case TDS_K_FLOAT: { double f = (double)x / 4.0; memcpy(out, &f, 8); return 8; }
-    case TDS_K_SMALLMONEY: put_le(out, (uint64_t)(int32_t)(x * 100), 4); return 4;
+    case TDS_K_SMALLMONEY: gen_put_le(out, (uint64_t)(int32_t)(x * 100), 4); return 4;
     case TDS_K_MONEY: {
         uint64_t u = (uint64_t)x * 100;
-        put_le(out, u >> 32, 4);
-        put_le(out + 4, (uint32_t)u, 4);
+        gen_put_le(out, u >> 32, 4);
+        gen_put_le(out + 4, (uint32_t)u, 4);
         return 8;
     }
     case TDS_K_DECIMAL: {
@@ -197,10 +197,10 @@ uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t 
         uint32_t ml = c->precision <= 9 ? 4 : c->precision <= 19 ? 8 : c->precision <= 28 ? 12 : 16;
         out[0] = un < 0 ? 0 : 1;
         memset(out + 1, 0, ml);
-        put_le(out + 1, un < 0 ? (uint64_t)0 - (uint64_t)un : (uint64_t)un, 8 < ml ? 8 : (int)ml);
+        gen_put_le(out + 1, un < 0 ? (uint64_t)0 - (uint64_t)un : (uint64_t)un, 8 < ml ? 8 : (int)ml);
         return 1 + ml;
     }
-    case TDS_K_DATE: put_le(out, DAYS_2020 + (uint64_t)pmod(x, 36500), 3); return 3;
+    case TDS_K_DATE: gen_put_le(out, DAYS_2020 + (uint64_t)pmod(x, 36500), 3); return 3;
     case TDS_K_SMALLDATETIME: case TDS_K_DATETIME: case TDS_K_TIME: case TDS_K_DATETIME2:
     case TDS_K_DATETIMEOFFSET: {
         bool small = c->type == TDS_T_DATETIMN ? c->max_len == 4 : c->kind == TDS_K_SMALLDATETIME;
@@ -209,15 +209,15 @@ uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t 
         if (c->type == TDS_T_DATETIMN || c->kind == TDS_K_DATETIME || c->kind == TDS_K_SMALLDATETIME) {
             if (small) {
                 gen_time(x, 600000000ULL, &days, &ticks);
-                put_le(out, (uint64_t)(days - 693595), 2);
-                put_le(out + 2, ticks / 600000000ULL, 2);
+                gen_put_le(out, (uint64_t)(days - 693595), 2);
+                gen_put_le(out + 2, ticks / 600000000ULL, 2);
                 return 4;
             }
             gen_time(x, 1, &days, &ticks);
             uint64_t n300 = (ticks * 3 + 50000) / 100000;
             if (n300 >= 25920000) { n300 -= 25920000; days++; }
-            put_le(out, (uint64_t)(uint32_t)(days - 693595), 4);
-            put_le(out + 4, n300, 4);
+            gen_put_le(out, (uint64_t)(uint32_t)(days - 693595), 4);
+            gen_put_le(out + 4, n300, 4);
             return 8;
         }
         uint8_t sc = c->scale > 7 ? 7 : c->scale;
@@ -228,22 +228,22 @@ uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t 
             int64_t t = (int64_t)ticks - (int64_t)off * 600000000LL;
             if (t < 0) { t += (int64_t)TICKS_DAY; days--; }
             else if (t >= (int64_t)TICKS_DAY) { t -= (int64_t)TICKS_DAY; days++; }
-            put_le(out, (uint64_t)t / p10[7 - sc], (int)tl);
-            put_le(out + tl, (uint64_t)days, 3);
-            put_le(out + tl + 3, (uint64_t)(uint16_t)off, 2);
+            gen_put_le(out, (uint64_t)t / p10[7 - sc], (int)tl);
+            gen_put_le(out + tl, (uint64_t)days, 3);
+            gen_put_le(out + tl + 3, (uint64_t)(uint16_t)off, 2);
             return tl + 5;
         }
-        put_le(out, ticks / p10[7 - sc], (int)tl);
+        gen_put_le(out, ticks / p10[7 - sc], (int)tl);
         if (c->kind == TDS_K_TIME)
             return tl;
-        put_le(out + tl, (uint64_t)days, 3);
+        gen_put_le(out + tl, (uint64_t)days, 3);
         return tl + 3;
     }
     case TDS_K_GUID: {
         uint64_t u = (uint64_t)x;
-        put_le(out, (uint32_t)u, 4);
-        put_le(out + 4, (uint16_t)(u >> 32), 2);
-        put_le(out + 6, 0x4000u | ((u >> 48) & 0x0FFFu), 2);
+        gen_put_le(out, (uint32_t)u, 4);
+        gen_put_le(out + 4, (uint16_t)(u >> 32), 2);
+        gen_put_le(out + 6, 0x4000u | ((u >> 48) & 0x0FFFu), 2);
         out[8] = 0x80;
         out[9] = 0;
         for (int k = 0; k < 6; k++)
@@ -293,7 +293,7 @@ uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t 
         int64_t sel = pmod(x, 3);
         if (sel == 0) {
             out[0] = TDS_T_INT4; out[1] = 0;
-            put_le(out + 2, (uint64_t)(uint32_t)(int32_t)x, 4);
+            gen_put_le(out + 2, (uint64_t)(uint32_t)(int32_t)x, 4);
             return 6;
         }
         if (sel == 2) {
@@ -309,7 +309,7 @@ uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t 
         size_t n = gen_text(&tmp, x, buf, sizeof buf);
         out[0] = TDS_T_NVARCHAR; out[1] = 7;
         memcpy(out + 2, coll, 5);
-        put_le(out + 7, 8000, 2);
+        gen_put_le(out + 7, 8000, 2);
         int r = tds_utf8_to_utf16(buf, n, out + 9, cap - 9);
         return r < 0 ? 9 : (uint32_t)(9 + r);
     }
@@ -432,9 +432,9 @@ static inline uint32_t genplan_value(srv_genplan *p, uint64_t i, uint8_t *out, s
     switch (p->op) {
     case GP_BIT: out[0] = (uint8_t)(x & 1); return 1;
     case GP_INT1: out[0] = (uint8_t)x; return 1;
-    case GP_INT2: put_le(out, (uint64_t)x, 2); return 2;
-    case GP_INT4: put_le(out, (uint64_t)x, 4); return 4;
-    case GP_INT8: put_le(out, (uint64_t)x, 8); return 8;
+    case GP_INT2: gen_put_le(out, (uint64_t)x, 2); return 2;
+    case GP_INT4: gen_put_le(out, (uint64_t)x, 4); return 4;
+    case GP_INT8: gen_put_le(out, (uint64_t)x, 8); return 8;
     case GP_FLT4: { float f = (float)((double)x / 4.0); memcpy(out, &f, 4); return 4; }
     case GP_FLT8: { double f = (double)x / 4.0; memcpy(out, &f, 8); return 8; }
     default: break;

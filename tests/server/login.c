@@ -22,7 +22,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "net_int.h"
+#include "network_int.h"
 
 /* SQL_Latin1_General_CP1_CI_AS, as SQL Server sends it in ENVCHANGE 7. */
 static const uint8_t default_collation[5] = {0x09, 0x04, 0xD0, 0x00, 0x34};
@@ -48,14 +48,14 @@ static const char *enc_name(uint8_t e)
 
 /* ------------------------------------------------------------- PRELOGIN */
 
-int net_prelogin_handle(net_conn *c, const uint8_t *p, size_t n)
+int srv_net_prelogin_handle(srv_net_conn *c, const uint8_t *p, size_t n)
 {
-    net_server *srv = c->srv;
+    srv_net_server *srv = c->srv;
     tds_prelogin in;
     memset(&in, 0, sizeof in);
     int r = tds_prelogin_decode(p, n, &in);
     if (r < 0) {
-        net_log(c, "bad PRELOGIN: %s", tds_strerror(r));
+        srv_net_log(c, "bad PRELOGIN: %s", tds_strerror(r));
         return -1;
     }
     uint8_t cenc = (in.present & (1u << TDS_PL_ENCRYPTION))
@@ -67,15 +67,15 @@ int net_prelogin_handle(net_conn *c, const uint8_t *p, size_t n)
     uint8_t ans = TDS_ENCRYPT_NOT_SUP;
     bool tls = false, login_only = false, refuse = false;
     bool have_cert = srv->tls != NULL;
-    if (c->enc == NET_ENC_STRICT) {
+    if (c->enc == SRV_NET_ENC_STRICT) {
         /* TLS is already up; answer as a server with a certificate would
          * and change nothing. */
         ans = cenc == TDS_ENCRYPT_REQ ? TDS_ENCRYPT_ON : cenc;
         if (ans > TDS_ENCRYPT_REQ)
             ans = TDS_ENCRYPT_ON;
-    } else if (!have_cert || srv->cfg->tls_mode == NET_TLS_OFF) {
+    } else if (!have_cert || srv->cfg->tls_mode == SRV_NET_TLS_OFF) {
         ans = TDS_ENCRYPT_NOT_SUP; /* a client that needs TLS gives up */
-    } else if (srv->cfg->tls_mode == NET_TLS_ON) {
+    } else if (srv->cfg->tls_mode == SRV_NET_TLS_ON) {
         switch (cenc) {
         case TDS_ENCRYPT_NOT_SUP:
             ans = TDS_ENCRYPT_NOT_SUP;
@@ -131,26 +131,26 @@ int net_prelogin_handle(net_conn *c, const uint8_t *p, size_t n)
     }
     r = tds_send_prelogin(c->s, &out);
     if (r < 0) {
-        net_log(c, "PRELOGIN reply: %s", tds_strerror(r));
+        srv_net_log(c, "PRELOGIN reply: %s", tds_strerror(r));
         return -1;
     }
-    net_conn_flush(c);
-    net_log(c, "PRELOGIN: client encryption %s, answered %s%s%s", enc_name(cenc),
+    srv_net_conn_flush(c);
+    srv_net_log(c, "PRELOGIN: client encryption %s, answered %s%s%s", enc_name(cenc),
             enc_name(ans), c->client_fedauth_opt ? ", FEDAUTHREQUIRED" : "",
             c->nonce_sent ? " + NONCE" : "");
     if (refuse) {
-        net_log(c, "encryption required but the client does not support it");
+        srv_net_log(c, "encryption required but the client does not support it");
         return -1;
     }
-    if (c->enc == NET_ENC_STRICT) {
+    if (c->enc == SRV_NET_ENC_STRICT) {
         c->state = NC_LOGIN;
         return 0;
     }
     if (tls) {
-        c->tls = net_tls_new(srv->tls, false);
+        c->tls = srv_net_tls_new(srv->tls, false);
         if (!c->tls)
             return -1;
-        c->enc = login_only ? NET_ENC_LOGIN_ONLY : NET_ENC_FULL;
+        c->enc = login_only ? SRV_NET_ENC_LOGIN_ONLY : SRV_NET_ENC_FULL;
         c->state = NC_TLS_HS;
     } else {
         c->state = NC_LOGIN;
@@ -183,7 +183,7 @@ static int put_env_text(tds_session *s, uint8_t type, const char *new_v, const c
     return tds_put_envchange(s, &e);
 }
 
-static int put_msg(net_conn *c, bool error, int32_t number, uint8_t state, uint8_t cls,
+static int login_put_msg(srv_net_conn *c, bool error, int32_t number, uint8_t state, uint8_t cls,
                    const char *text)
 {
     tds_server_msg m;
@@ -198,17 +198,17 @@ static int put_msg(net_conn *c, bool error, int32_t number, uint8_t state, uint8
     return error ? tds_put_error(c->s, &m) : tds_put_info(c->s, &m);
 }
 
-static int login_fail(net_conn *c, const srv_error *e)
+static int login_fail(srv_net_conn *c, const srv_error *e)
 {
     int r = tds_msg_begin(c->s, TDS_PKT_REPLY, 0);
     if (r == 0)
-        r = put_msg(c, true, e->number, e->state, e->severity, e->message);
+        r = login_put_msg(c, true, e->number, e->state, e->severity, e->message);
     if (r == 0)
         r = tds_put_done(c->s, TDS_TOK_DONE, TDS_DONE_ERROR, 0, 0);
     if (r == 0)
         r = tds_msg_end(c->s);
-    net_conn_flush(c);
-    net_log(c, "login refused: %d %s", (int)e->number, e->message);
+    srv_net_conn_flush(c);
+    srv_net_log(c, "login refused: %d %s", (int)e->number, e->message);
     return -1; /* close after the reply */
 }
 
@@ -234,9 +234,9 @@ static int fedauth_ack_data(const tds_login7 *l, uint8_t out[64])
     return 64;
 }
 
-int net_login7_handle(net_conn *c, const uint8_t *p, size_t n)
+int srv_net_login7_handle(srv_net_conn *c, const uint8_t *p, size_t n)
 {
-    net_server *srv = c->srv;
+    srv_net_server *srv = c->srv;
     size_t cap = n * 2 + 1024;
     char *strbuf = malloc(cap);
     if (!strbuf)
@@ -245,12 +245,12 @@ int net_login7_handle(net_conn *c, const uint8_t *p, size_t n)
     memset(&l, 0, sizeof l);
     int r = tds_login7_decode(p, n, &l, strbuf, cap);
     if (r < 0) {
-        net_log(c, "bad LOGIN7: %s", tds_strerror(r));
+        srv_net_log(c, "bad LOGIN7: %s", tds_strerror(r));
         free(strbuf);
         return -1;
     }
     c->tds_version = ack_version(l.tds_version);
-    net_log(c, "LOGIN7: tds 0x%08x user '%s' db '%s' app '%s' packet %u%s%s",
+    srv_net_log(c, "LOGIN7: tds 0x%08x user '%s' db '%s' app '%s' packet %u%s%s",
             (unsigned)l.tds_version, l.username ? l.username : "",
             l.database ? l.database : "", l.appname ? l.appname : "",
             (unsigned)l.packet_size, l.fedauth ? " FEDAUTH" : "",
@@ -268,22 +268,22 @@ int net_login7_handle(net_conn *c, const uint8_t *p, size_t n)
     if (l.fedauth) {
         bool bad = false;
         if (l.fedauth_echo != c->fedauth_required) {
-            net_log(c, "FEDAUTH echo %d does not match FEDAUTHREQUIRED %d",
+            srv_net_log(c, "FEDAUTH echo %d does not match FEDAUTHREQUIRED %d",
                     l.fedauth_echo, c->fedauth_required);
             bad = true;
         }
         if (l.fedauth_library != TDS_FEDAUTH_LIB_SECURITYTOKEN) {
-            net_log(c, "FEDAUTH library %u not supported", l.fedauth_library);
+            srv_net_log(c, "FEDAUTH library %u not supported", l.fedauth_library);
             bad = true;
         }
         /* A nonce that comes back must be ours; tedious sends none at all
          * (it does not read NONCEOPT), which SQL Server tolerates too. */
         if (c->nonce_sent && l.fedauth_has_nonce &&
             memcmp(l.fedauth_nonce, c->nonce, 32) != 0) {
-            net_log(c, "FEDAUTH nonce differs from the one sent");
+            srv_net_log(c, "FEDAUTH nonce differs from the one sent");
             bad = true;
         } else if (c->nonce_sent && !l.fedauth_has_nonce) {
-            net_log(c, "FEDAUTH without the nonce (accepted)");
+            srv_net_log(c, "FEDAUTH without the nonce (accepted)");
         }
         if (bad) {
             fail_msg(&err, "<token-identified principal>");
@@ -315,7 +315,7 @@ int net_login7_handle(net_conn *c, const uint8_t *p, size_t n)
     uint32_t pcap = srv->settings.max_packet_size;
     if (pcap > TDS_PACKET_MAX)
         pcap = TDS_PACKET_MAX;
-    if ((c->enc == NET_ENC_FULL || c->enc == NET_ENC_STRICT) && pcap > 16383)
+    if ((c->enc == SRV_NET_ENC_FULL || c->enc == SRV_NET_ENC_STRICT) && pcap > 16383)
         pcap = 16383;
     if (want > pcap)
         want = pcap;
@@ -333,7 +333,7 @@ int net_login7_handle(net_conn *c, const uint8_t *p, size_t n)
         r = put_env_text(c->s, TDS_ENV_DATABASE, db, "master");
     if (r == 0) {
         snprintf(text, sizeof text, "Changed database context to '%s'.", db ? db : "");
-        r = put_msg(c, false, 5701, 2, 0, text);
+        r = login_put_msg(c, false, 5701, 2, 0, text);
     }
     if (r == 0) {
         tds_envchange e;
@@ -346,7 +346,7 @@ int net_login7_handle(net_conn *c, const uint8_t *p, size_t n)
     if (r == 0)
         r = put_env_text(c->s, TDS_ENV_LANGUAGE, "us_english", "");
     if (r == 0)
-        r = put_msg(c, false, 5703, 1, 0, "Changed language setting to us_english.");
+        r = login_put_msg(c, false, 5703, 1, 0, "Changed language setting to us_english.");
     if (r == 0) {
         tds_loginack a;
         memset(&a, 0, sizeof a);
@@ -404,20 +404,20 @@ int net_login7_handle(net_conn *c, const uint8_t *p, size_t n)
         r = tds_msg_end(c->s);
     free(strbuf);
     if (r < 0) {
-        net_log(c, "login reply: %s", tds_strerror(r));
+        srv_net_log(c, "login reply: %s", tds_strerror(r));
         srv_conn_free(qc);
         return -1;
     }
-    net_conn_flush(c);
+    srv_net_conn_flush(c);
     if (routed) {
-        net_log(c, "routed to %s:%u", srv->settings.route_host, srv->settings.route_port);
+        srv_net_log(c, "routed to %s:%u", srv->settings.route_host, srv->settings.route_port);
         srv_conn_free(qc);
         return -1;
     }
     tds_set_packet_size(c->s, want);
     c->qc = qc;
     c->state = NC_READY;
-    net_faults_poll(c);
-    net_log(c, "logged in, database '%s', packet size %u", db ? db : "", (unsigned)want);
+    srv_net_faults_poll(c);
+    srv_net_log(c, "logged in, database '%s', packet size %u", db ? db : "", (unsigned)want);
     return 0;
 }

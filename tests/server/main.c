@@ -1,11 +1,13 @@
 /*
  * main.c — the tdstestd command line.
  *
- *   tdstestd --scenario FILE [--host 127.0.0.1] [--port N]
+ *   tdstestd [--scenario FILE] [--host 127.0.0.1] [--port N]
  *            [--tls-cert PEM --tls-key PEM] [--tls-mode off|on|required]
  *            [--strict-port N] [--route-to HOST:PORT] [--fedauth-required]
  *            [--verbose]
  *
+ * Without --scenario it serves the built-in demo (scenarios/demo.json,
+ * compiled in) and says on stderr how to connect to it.
  * --port 0 (the default) picks a free port and prints "port N" as the
  * first line on stdout; with --strict-port 0 a second line "strict-port N"
  * follows. Both are flushed before the first connection is accepted.
@@ -20,15 +22,16 @@
 
 #include <uv.h>
 
-#include "net_int.h"
+#include "network_int.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tdstestd --scenario FILE [--host ADDR] [--port N]\n"
+            "usage: tdstestd [--scenario FILE] [--host ADDR] [--port N]\n"
             "                [--tls-cert PEM --tls-key PEM] [--tls-mode off|on|required]\n"
             "                [--strict-port N] [--route-to HOST:PORT] [--fedauth-required]\n"
             "                [--verbose]\n"
+            "  Without --scenario, serves the built-in demo (login sa / Passw0rd!, database demo).\n"
             "  --port 0 picks a free port and prints \"port N\" first on stdout.\n"
             "  --tls-mode defaults to \"on\" when a certificate is given, else \"off\".\n");
 }
@@ -44,74 +47,59 @@ static int parse_port(const char *s, int *out)
     return 0;
 }
 
-static uv_signal_t sig_term, sig_int;
-static net_server server;
+/* What the command line asked for. */
+typedef struct options {
+    srv_net_config cfg;
+    const char *scenario;    /* NULL: the built-in demo */
+    const char *tls_mode;
+    const char *route;
+    char route_host[256];
+} options;
 
-static void on_signal(uv_signal_t *h, int signum)
+/* Matches one flag that takes a value: sets *v and steps over it. Returns
+ * true when argv[*i] is that flag; on a missing value *v stays NULL. */
+static bool flag_value(int argc, char **argv, int *i, const char *name, const char **v)
 {
-    (void)h;
-    net_log(NULL, "signal %d: stopping", signum);
-    net_server_stop(&server);
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
+    if (strcmp(argv[*i], name) != 0)
+        return false;
+    *v = *i + 1 < argc ? argv[++*i] : NULL;
+    if (!*v)
+        fprintf(stderr, "tdstestd: %s needs a value\n", name);
+    return true;
 }
 
-int main(int argc, char **argv)
+/* One argument (and its value). Returns -1 to go on, else the exit status. */
+static int parse_arg(options *o, int argc, char **argv, int *i)
 {
-    net_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.host = "127.0.0.1";
-    cfg.port = 0;
-    cfg.strict_port = -1;
-    const char *scenario = NULL, *tls_mode = NULL;
-    char *route = NULL;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_ARG()                                                  \
-    do {                                                            \
-        if (!v) {                                                   \
-            fprintf(stderr, "tdstestd: %s needs a value\n", a);     \
-            return 2;                                               \
-        }                                                           \
-        i++;                                                        \
-    } while (0)
-        if (!strcmp(a, "--scenario")) {
-            NEED_ARG();
-            scenario = v;
-        } else if (!strcmp(a, "--host")) {
-            NEED_ARG();
-            cfg.host = v;
-        } else if (!strcmp(a, "--port")) {
-            NEED_ARG();
-            if (parse_port(v, &cfg.port) < 0) {
-                fprintf(stderr, "tdstestd: bad --port %s\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--strict-port")) {
-            NEED_ARG();
-            if (parse_port(v, &cfg.strict_port) < 0) {
-                fprintf(stderr, "tdstestd: bad --strict-port %s\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--tls-cert")) {
-            NEED_ARG();
-            cfg.cert_file = v;
-        } else if (!strcmp(a, "--tls-key")) {
-            NEED_ARG();
-            cfg.key_file = v;
-        } else if (!strcmp(a, "--tls-mode")) {
-            NEED_ARG();
-            tls_mode = v;
-        } else if (!strcmp(a, "--route-to")) {
-            NEED_ARG();
-            route = (char *)v;
-        } else if (!strcmp(a, "--fedauth-required")) {
-            cfg.fedauth_required = true;
-        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-            cfg.verbose++;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    const char *a = argv[*i], *v = NULL;
+    if (flag_value(argc, argv, i, "--scenario", &v))
+        o->scenario = v;
+    else if (flag_value(argc, argv, i, "--host", &v))
+        o->cfg.host = v;
+    else if (flag_value(argc, argv, i, "--port", &v)) {
+        if (v && parse_port(v, &o->cfg.port) < 0) {
+            fprintf(stderr, "tdstestd: bad --port %s\n", v);
+            return 2;
+        }
+    } else if (flag_value(argc, argv, i, "--strict-port", &v)) {
+        if (v && parse_port(v, &o->cfg.strict_port) < 0) {
+            fprintf(stderr, "tdstestd: bad --strict-port %s\n", v);
+            return 2;
+        }
+    } else if (flag_value(argc, argv, i, "--tls-cert", &v))
+        o->cfg.cert_file = v;
+    else if (flag_value(argc, argv, i, "--tls-key", &v))
+        o->cfg.key_file = v;
+    else if (flag_value(argc, argv, i, "--tls-mode", &v))
+        o->tls_mode = v;
+    else if (flag_value(argc, argv, i, "--route-to", &v))
+        o->route = v;
+    else {
+        if (!strcmp(a, "--fedauth-required"))
+            o->cfg.fedauth_required = true;
+        else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
+            o->cfg.verbose++;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
         } else {
@@ -119,83 +107,152 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-#undef NEED_ARG
+        return -1;
     }
-    if (!scenario) {
-        usage(stderr);
-        return 2;
-    }
-    if ((cfg.cert_file != NULL) != (cfg.key_file != NULL)) {
+    return v ? -1 : 2;
+}
+
+/* --tls-mode and --route-to into the config. Returns -1 or exit status 2. */
+static int finish_options(options *o)
+{
+    srv_net_config *cfg = &o->cfg;
+    if ((cfg->cert_file != NULL) != (cfg->key_file != NULL)) {
         fprintf(stderr, "tdstestd: --tls-cert and --tls-key go together\n");
         return 2;
     }
-    if (!tls_mode)
-        cfg.tls_mode = cfg.cert_file ? NET_TLS_ON : NET_TLS_OFF;
-    else if (!strcmp(tls_mode, "off"))
-        cfg.tls_mode = NET_TLS_OFF;
-    else if (!strcmp(tls_mode, "on"))
-        cfg.tls_mode = NET_TLS_ON;
-    else if (!strcmp(tls_mode, "required"))
-        cfg.tls_mode = NET_TLS_REQUIRED;
+    if (!o->tls_mode)
+        cfg->tls_mode = cfg->cert_file ? SRV_NET_TLS_ON : SRV_NET_TLS_OFF;
+    else if (!strcmp(o->tls_mode, "off"))
+        cfg->tls_mode = SRV_NET_TLS_OFF;
+    else if (!strcmp(o->tls_mode, "on"))
+        cfg->tls_mode = SRV_NET_TLS_ON;
+    else if (!strcmp(o->tls_mode, "required"))
+        cfg->tls_mode = SRV_NET_TLS_REQUIRED;
     else {
         fprintf(stderr, "tdstestd: --tls-mode is off, on or required\n");
         return 2;
     }
-    char route_host[256];
-    if (route) {
-        const char *colon = strrchr(route, ':');
+    if (o->route) {
+        const char *colon = strrchr(o->route, ':');
         int port = 0;
-        if (!colon || colon == route || (size_t)(colon - route) >= sizeof route_host ||
+        if (!colon || colon == o->route || (size_t)(colon - o->route) >= sizeof o->route_host ||
             parse_port(colon + 1, &port) < 0 || port == 0) {
             fprintf(stderr, "tdstestd: --route-to wants HOST:PORT\n");
             return 2;
         }
-        memcpy(route_host, route, (size_t)(colon - route));
-        route_host[colon - route] = 0;
-        cfg.route_host = route_host;
-        cfg.route_port = (uint16_t)port;
+        memcpy(o->route_host, o->route, (size_t)(colon - o->route));
+        o->route_host[colon - o->route] = 0;
+        cfg->route_host = o->route_host;
+        cfg->route_port = (uint16_t)port;
     }
+    return -1;
+}
+
+/* Returns -1 to serve, else the exit status (0 after --help). */
+static int parse_options(options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->cfg.host = "127.0.0.1";
+    o->cfg.port = 0;
+    o->cfg.strict_port = -1;
+    for (int i = 1; i < argc; i++) {
+        int r = parse_arg(o, argc, argv, &i);
+        if (r >= 0)
+            return r;
+    }
+    return finish_options(o);
+}
+
+/* The scenario file, or the demo compiled in (demo_scenario.c, made from
+ * scenarios/demo.json by embed_scenario.cmake). */
+static srv_db *load_scenario(const char *path)
+{
+    char err[512] = "";
+    srv_db *db = path ? srv_db_load(path, err, sizeof err)
+                      : srv_db_load_text(srv_demo_scenario, srv_demo_scenario_len, "built-in demo",
+                                         err, sizeof err);
+    if (!db)
+        fprintf(stderr, "tdstestd: scenario %s: %s\n", path ? path : "built-in demo", err);
+    return db;
+}
+
+static uv_signal_t sig_term, sig_int;
+static srv_net_server server;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    srv_net_log(NULL, "signal %d: stopping", signum);
+    srv_net_server_stop(&server);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+}
+
+/* The ports on stdout (for scripts: "port N" first, flushed before any
+ * connection is accepted), where it listens on stderr, and for the demo
+ * how to connect. */
+static void announce(const options *o)
+{
+    const srv_net_config *cfg = &o->cfg;
+    if (cfg->port == 0)
+        printf("port %d\n", server.port);
+    if (cfg->strict_port == 0)
+        printf("strict-port %d\n", server.strict_port);
+    fflush(stdout);
+    fprintf(stderr, "tdstestd: listening on %s:%d%s", cfg->host, server.port,
+            server.strict_on ? "" : "\n");
+    if (server.strict_on)
+        fprintf(stderr, ", strict TDS 8.0 on %d\n", server.strict_port);
+    if (!o->scenario) {
+        bool v6 = strchr(cfg->host, ':') != NULL;
+        fprintf(stderr,
+                "tdstestd: built-in demo scenario; connect with "
+                "mssql://sa:Passw0rd%%21@%s%s%s:%d/demo%s\n",
+                v6 ? "[" : "", cfg->host, v6 ? "]" : "", server.port,
+                cfg->tls_mode == SRV_NET_TLS_OFF ? "?encrypt=disable" : "");
+    }
+}
+
+/* Listens and installs the stop signals. Returns 0 or 1 (reason printed). */
+static int serve(uv_loop_t *loop, const options *o, srv_db *db)
+{
+    char err[512] = "";
+    if (srv_net_server_init(&server, loop, &o->cfg, db, err, sizeof err) < 0) {
+        fprintf(stderr, "tdstestd: %s\n", err);
+        return 1;
+    }
+    int r = srv_net_server_listen(&server);
+    if (r < 0) {
+        fprintf(stderr, "tdstestd: listen on %s: %s\n", o->cfg.host, uv_strerror(r));
+        srv_net_server_stop(&server);
+        return 1;
+    }
+    announce(o);
+    uv_signal_init(loop, &sig_term);
+    uv_signal_init(loop, &sig_int);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int r = parse_options(&o, argc, argv);
+    if (r >= 0)
+        return r;
 
     /* A client that hangs up mid-reply must not kill the server. */
     signal(SIGPIPE, SIG_IGN);
 
-    char err[512] = "";
-    srv_db *db = srv_db_load(scenario, err, sizeof err);
-    if (!db) {
-        fprintf(stderr, "tdstestd: scenario %s: %s\n", scenario, err);
+    srv_db *db = load_scenario(o.scenario);
+    if (!db)
         return 1;
-    }
-
     uv_loop_t loop;
     uv_loop_init(&loop);
-    int status = 0;
-    if (net_server_init(&server, &loop, &cfg, db, err, sizeof err) < 0) {
-        fprintf(stderr, "tdstestd: %s\n", err);
-        status = 1;
-    } else {
-        int r = net_server_listen(&server);
-        if (r < 0) {
-            fprintf(stderr, "tdstestd: listen on %s: %s\n", cfg.host, uv_strerror(r));
-            status = 1;
-            net_server_stop(&server);
-        } else {
-            if (cfg.port == 0)
-                printf("port %d\n", server.port);
-            if (cfg.strict_port == 0)
-                printf("strict-port %d\n", server.strict_port);
-            fflush(stdout);
-            fprintf(stderr, "tdstestd: listening on %s:%d%s", cfg.host, server.port,
-                    server.strict_on ? "" : "\n");
-            if (server.strict_on)
-                fprintf(stderr, ", strict TDS 8.0 on %d\n", server.strict_port);
-            uv_signal_init(&loop, &sig_term);
-            uv_signal_init(&loop, &sig_int);
-            uv_signal_start(&sig_term, on_signal, SIGTERM);
-            uv_signal_start(&sig_int, on_signal, SIGINT);
-        }
-    }
+    int status = serve(&loop, &o, db);
     uv_run(&loop, UV_RUN_DEFAULT);
-    net_server_free(&server);
+    srv_net_server_free(&server);
     if (uv_loop_close(&loop) != 0) {
         /* Something is still open: run once more to let closes finish. */
         uv_run(&loop, UV_RUN_DEFAULT);

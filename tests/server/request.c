@@ -6,7 +6,7 @@
  * ENVCHANGEs SQL Server sends).
  *
  * Invariant: a request's payload copy and decode scratch live until its
- * cursor is freed (net_conn_release_request), since the cursor's views
+ * cursor is freed (srv_net_conn_release_request), since the cursor's views
  * point into them.
  */
 #include <stdarg.h>
@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_int.h"
+#include "network_int.h"
 
 /* --------------------------------------------------------------- requests */
 
-static uint8_t *copy_payload(net_conn *c, const uint8_t *p, size_t n)
+static uint8_t *copy_payload(srv_net_conn *c, const uint8_t *p, size_t n)
 {
     free(c->req_copy);
     c->req_copy = malloc(n ? n : 1);
@@ -27,29 +27,29 @@ static uint8_t *copy_payload(net_conn *c, const uint8_t *p, size_t n)
     return c->req_copy;
 }
 
-void net_req_batch(net_conn *c, const uint8_t *p, size_t n)
+void srv_net_req_batch(srv_net_conn *c, const uint8_t *p, size_t n)
 {
     uint8_t *in = copy_payload(c, p, n);
     size_t cap = n / 2 * 3 + 16;
     char *sql = malloc(cap);
     c->req_scratch = sql;
     if (!in || !sql) {
-        net_conn_close(c);
+        srv_net_conn_close(c);
         return;
     }
     size_t sql_len = 0;
     uint64_t tran = 0;
     int r = tds_sql_batch_decode(in, n, sql, cap, &sql_len, &tran);
     if (r < 0) {
-        net_log(c, "bad SQL_BATCH: %s", tds_strerror(r));
-        net_conn_close(c);
+        srv_net_log(c, "bad SQL_BATCH: %s", tds_strerror(r));
+        srv_net_conn_close(c);
         return;
     }
-    net_log(c, "batch: %.*s", (int)(sql_len > 200 ? 200 : sql_len), sql);
-    net_conn_start_cursor(c, srv_exec_batch(c->qc, sql, sql_len));
+    srv_net_log(c, "batch: %.*s", (int)(sql_len > 200 ? 200 : sql_len), sql);
+    srv_net_conn_start_cursor(c, srv_exec_batch(c->qc, sql, sql_len));
 }
 
-void net_req_rpc(net_conn *c, const uint8_t *p, size_t n)
+void srv_net_req_rpc(srv_net_conn *c, const uint8_t *p, size_t n)
 {
     uint8_t *in = copy_payload(c, p, n);
     size_t max = 2048;
@@ -59,38 +59,38 @@ void net_req_rpc(net_conn *c, const uint8_t *p, size_t n)
     c->req_params = params;
     c->req_scratch = scratch;
     if (!in || !params || !scratch) {
-        net_conn_close(c);
+        srv_net_conn_close(c);
         return;
     }
     tds_rpc_decoded rpc;
     memset(&rpc, 0, sizeof rpc);
     int np = tds_rpc_decode(in, n, &rpc, params, max, scratch, scap);
     if (np < 0) {
-        net_log(c, "bad RPC: %s", tds_strerror(np));
-        net_conn_close(c);
+        srv_net_log(c, "bad RPC: %s", tds_strerror(np));
+        srv_net_conn_close(c);
         return;
     }
-    net_log(c, "rpc: id %u name %s, %d params", rpc.proc_id,
+    srv_net_log(c, "rpc: id %u name %s, %d params", rpc.proc_id,
             rpc.proc_name.ptr ? rpc.proc_name.ptr : "-", np);
-    net_conn_start_cursor(c, srv_exec_rpc(c->qc, &rpc, params, (size_t)np));
+    srv_net_conn_start_cursor(c, srv_exec_rpc(c->qc, &rpc, params, (size_t)np));
 }
 
-void net_req_attention(net_conn *c)
+void srv_net_req_attention(srv_net_conn *c)
 {
-    net_log(c, "attention");
+    srv_net_log(c, "attention");
     if (c->cur) {
         srv_cursor_cancel(c->cur);
-        net_conn_step(c);
+        srv_net_conn_step(c);
         return;
     }
     /* The reply had ended already: acknowledge on a message of its own. */
     if (tds_msg_begin(c->s, TDS_PKT_REPLY, 0) < 0 ||
         tds_put_done(c->s, TDS_TOK_DONE, TDS_DONE_ATTN, 0, 0) < 0 ||
         tds_msg_end(c->s) < 0) {
-        net_conn_close(c);
+        srv_net_conn_close(c);
         return;
     }
-    net_conn_flush(c);
+    srv_net_conn_flush(c);
 }
 
 /* Transaction manager request (MS-TDS 2.2.6.9): BEGIN, COMMIT, ROLLBACK,
@@ -99,7 +99,7 @@ void net_req_attention(net_conn *c)
 enum { TM_GET_DTC = 0, TM_PROPAGATE = 1, TM_BEGIN = 5, TM_PROMOTE = 6,
        TM_COMMIT = 7, TM_ROLLBACK = 8, TM_SAVE = 9 };
 
-static int tm_env(net_conn *c, uint8_t type, uint64_t new_d, uint64_t old_d)
+static int tm_env(srv_net_conn *c, uint8_t type, uint64_t new_d, uint64_t old_d)
 {
     uint8_t nb[8], ob[8];
     tds_envchange e;
@@ -120,16 +120,16 @@ static int tm_env(net_conn *c, uint8_t type, uint64_t new_d, uint64_t old_d)
     return tds_put_envchange(c->s, &e);
 }
 
-void net_req_tranmgr(net_conn *c, const uint8_t *p, size_t n)
+void srv_net_req_tranmgr(srv_net_conn *c, const uint8_t *p, size_t n)
 {
     if (n < 6) {
-        net_conn_close(c);
+        srv_net_conn_close(c);
         return;
     }
     uint32_t hl = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
                   ((uint32_t)p[3] << 24);
     if (hl < 4 || hl + 2 > n) {
-        net_conn_close(c);
+        srv_net_conn_close(c);
         return;
     }
     const uint8_t *q = p + hl;
@@ -180,9 +180,9 @@ void net_req_tranmgr(net_conn *c, const uint8_t *p, size_t n)
         if (r == 0)
             r = tds_msg_end(c->s);
         if (r < 0)
-            net_conn_close(c);
+            srv_net_conn_close(c);
         else
-            net_conn_flush(c);
+            srv_net_conn_flush(c);
         return;
     }
     }
@@ -191,10 +191,10 @@ void net_req_tranmgr(net_conn *c, const uint8_t *p, size_t n)
     if (r == 0)
         r = tds_msg_end(c->s);
     if (r < 0) {
-        net_log(c, "transaction reply: %s", tds_strerror(r));
-        net_conn_close(c);
+        srv_net_log(c, "transaction reply: %s", tds_strerror(r));
+        srv_net_conn_close(c);
         return;
     }
-    net_log(c, "transaction request %u", type);
-    net_conn_flush(c);
+    srv_net_log(c, "transaction request %u", type);
+    srv_net_conn_flush(c);
 }

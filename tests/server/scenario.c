@@ -138,10 +138,10 @@ static bool jbool(const cJSON *o, const char *k, bool def)
     return cJSON_IsBool(v) ? cJSON_IsTrue(v) : cJSON_IsNumber(v) ? v->valuedouble != 0 : def;
 }
 
-static int hexval(int c) { return isdigit(c) ? c - '0' : isxdigit(c) ? tolower(c) - 'a' + 10 : -1; }
+static int hex_digit(int c) { return isdigit(c) ? c - '0' : isxdigit(c) ? tolower(c) - 'a' + 10 : -1; }
 
 /* Integer text "-123" (all digits after an optional sign)? */
-static bool int_text(const char *s)
+static bool is_int_text(const char *s)
 {
     if (*s == '-' || *s == '+')
         s++;
@@ -177,7 +177,7 @@ static srv_val json_val(const cJSON *j, const srv_coldef *d, uint8_t **bin, bool
     const char *s = j->valuestring;
     switch (d->col.kind) {
     case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT:
-        if (int_text(s)) {
+        if (is_int_text(s)) {
             errno = 0;
             long long v = strtoll(s, NULL, 10);
             if (errno == ERANGE) {
@@ -201,7 +201,7 @@ static srv_val json_val(const cJSON *j, const srv_coldef *d, uint8_t **bin, bool
             }
             size_t n = 0;
             for (const char *p = s + 2; p[0] && p[1]; p += 2) {
-                int hi = hexval((unsigned char)p[0]), lo = hexval((unsigned char)p[1]);
+                int hi = hex_digit((unsigned char)p[0]), lo = hex_digit((unsigned char)p[1]);
                 if (hi < 0 || lo < 0) {
                     *bad = true;
                     return sv_null();
@@ -223,7 +223,7 @@ static srv_val json_val(const cJSON *j, const srv_coldef *d, uint8_t **bin, bool
 static int64_t jint(const cJSON *o, const char *k, int64_t def)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (cJSON_IsString(v) && int_text(v->valuestring))
+    if (cJSON_IsString(v) && is_int_text(v->valuestring))
         return (int64_t)strtoll(v->valuestring, NULL, 10);
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
 }
@@ -475,6 +475,111 @@ static int load_db(srv_db *db, const cJSON *jd, char *err, size_t cap)
     return 0;
 }
 
+/* The "server" object: name, version, FEDAUTH, packet size, routing. */
+static void load_server(srv_db *db, const cJSON *js)
+{
+    snprintf(db->server_name, sizeof db->server_name, "%s", jstr(js, "name", "tdstestd"));
+    db->settings.server_name = db->server_name;
+    unsigned maj = 16, min = 0, build = 4115;
+    sscanf(jstr(js, "version", "16.0.4115"), "%u.%u.%u", &maj, &min, &build);
+    db->settings.version = (maj << 24) | (min << 16) | (build & 0xFFFF);
+    db->settings.fedauth_required = jbool(js, "fedauth_required", false);
+    db->settings.max_packet_size = (uint32_t)jnum(js, "max_packet_size", 32767);
+    const cJSON *route = cJSON_GetObjectItemCaseSensitive(js, "route");
+    if (route) {
+        snprintf(db->route_host, sizeof db->route_host, "%s", jstr(route, "host", ""));
+        db->settings.route_host = db->route_host[0] ? db->route_host : NULL;
+        db->settings.route_port = (uint16_t)jnum(route, "port", 1433);
+    }
+    version_text(db);
+}
+
+static void load_logins(srv_db *db, const cJSON *logins)
+{
+    const cJSON *jl;
+    db->nlogins = (size_t)cJSON_GetArraySize(logins);
+    db->logins = calloc(db->nlogins ? db->nlogins : 1, sizeof *db->logins);
+    size_t li = 0;
+    cJSON_ArrayForEach(jl, logins) {
+        srv_login_def *l = &db->logins[li++];
+        snprintf(l->user, sizeof l->user, "%s", jstr(jl, "user", ""));
+        snprintf(l->password, sizeof l->password, "%s", jstr(jl, "password", ""));
+        snprintf(l->database, sizeof l->database, "%s", jstr(jl, "database", ""));
+        snprintf(l->token, sizeof l->token, "%s", jstr(jl, "token", ""));
+    }
+}
+
+/* Returns 0, or -1 with the reason in err (a bad regex). */
+static int load_rules(srv_db *db, const cJSON *rules, char *err, size_t errcap)
+{
+    const cJSON *jr;
+    db->rules = calloc((size_t)cJSON_GetArraySize(rules) + 1, sizeof *db->rules);
+    cJSON_ArrayForEach(jr, rules) {
+        srv_rule *r = &db->rules[db->nrules];
+        const char *m = jstr(jr, "match", NULL);
+        if (m) {
+            if (regcomp(&r->re, m, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
+                snprintf(err, errcap, "rule %zu: bad regex '%s'", db->nrules, m);
+                return -1;
+            }
+            r->has_re = true;
+        }
+        snprintf(r->rpc, sizeof r->rpc, "%s", jstr(jr, "rpc", ""));
+        r->times = (int)jnum(jr, "times", 0);
+        r->spec = cJSON_Duplicate(jr, 1);
+        db->nrules++;
+    }
+    return 0;
+}
+
+/* The scenario's parsed JSON → a server state. */
+static srv_db *db_from_json(const cJSON *root, char *err, size_t errcap)
+{
+    srv_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return NULL;
+    db->next_object_id = 901578250;
+    db->next_spid = 51;
+    load_server(db, cJSON_GetObjectItemCaseSensitive(root, "server"));
+    int rc = 0;
+    if (!srv_database_new(db, "master"))
+        rc = -1;
+    const cJSON *jd;
+    cJSON_ArrayForEach(jd, cJSON_GetObjectItemCaseSensitive(root, "databases"))
+        if (!rc && load_db(db, jd, err, errcap) < 0)
+            rc = -1;
+    load_logins(db, cJSON_GetObjectItemCaseSensitive(root, "logins"));
+    if (load_rules(db, cJSON_GetObjectItemCaseSensitive(root, "rules"), err, errcap) < 0)
+        rc = -1;
+    faults_from_json(cJSON_GetObjectItemCaseSensitive(root, "faults"), &db->faults, &db->wire);
+    if (rc < 0) {
+        if (!err[0])
+            snprintf(err, errcap, "out of memory");
+        srv_db_free(db);
+        return NULL;
+    }
+    return db;
+}
+
+srv_db *srv_db_load_text(const char *json, size_t len, const char *name, char *err, size_t errcap)
+{
+    char *quoted = json_quote_bigints(json, len);
+    if (!quoted) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    cJSON *root = cJSON_Parse(quoted);
+    if (!root) {
+        snprintf(err, errcap, "scenario '%s': invalid JSON near '%.20s'", name, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+        free(quoted);
+        return NULL;
+    }
+    free(quoted);
+    srv_db *db = db_from_json(root, err, errcap);
+    cJSON_Delete(root);
+    return db;
+}
+
 srv_db *srv_db_load(const char *path, char *err, size_t errcap)
 {
     FILE *f = fopen(path, "rb");
@@ -494,85 +599,8 @@ srv_db *srv_db_load(const char *path, char *err, size_t errcap)
     }
     fclose(f);
     text[sz] = 0;
-    char *quoted = json_quote_bigints(text, (size_t)sz);
+    srv_db *db = srv_db_load_text(text, (size_t)sz, path, err, errcap);
     free(text);
-    if (!quoted) {
-        snprintf(err, errcap, "out of memory");
-        return NULL;
-    }
-    cJSON *root = cJSON_Parse(quoted);
-    if (!root) {
-        snprintf(err, errcap, "scenario '%s': invalid JSON near '%.20s'", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
-        free(quoted);
-        return NULL;
-    }
-    free(quoted);
-    srv_db *db = calloc(1, sizeof *db);
-    if (!db) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    db->next_object_id = 901578250;
-    db->next_spid = 51;
-    const cJSON *js = cJSON_GetObjectItemCaseSensitive(root, "server");
-    snprintf(db->server_name, sizeof db->server_name, "%s", jstr(js, "name", "tdstestd"));
-    db->settings.server_name = db->server_name;
-    unsigned maj = 16, min = 0, build = 4115;
-    sscanf(jstr(js, "version", "16.0.4115"), "%u.%u.%u", &maj, &min, &build);
-    db->settings.version = (maj << 24) | (min << 16) | (build & 0xFFFF);
-    db->settings.fedauth_required = jbool(js, "fedauth_required", false);
-    db->settings.max_packet_size = (uint32_t)jnum(js, "max_packet_size", 32767);
-    const cJSON *route = cJSON_GetObjectItemCaseSensitive(js, "route");
-    if (route) {
-        snprintf(db->route_host, sizeof db->route_host, "%s", jstr(route, "host", ""));
-        db->settings.route_host = db->route_host[0] ? db->route_host : NULL;
-        db->settings.route_port = (uint16_t)jnum(route, "port", 1433);
-    }
-    version_text(db);
-    int rc = 0;
-    if (!srv_database_new(db, "master"))
-        rc = -1;
-    const cJSON *jd;
-    cJSON_ArrayForEach(jd, cJSON_GetObjectItemCaseSensitive(root, "databases"))
-        if (!rc && load_db(db, jd, err, errcap) < 0)
-            rc = -1;
-    const cJSON *jl, *logins = cJSON_GetObjectItemCaseSensitive(root, "logins");
-    db->nlogins = (size_t)cJSON_GetArraySize(logins);
-    db->logins = calloc(db->nlogins ? db->nlogins : 1, sizeof *db->logins);
-    size_t li = 0;
-    cJSON_ArrayForEach(jl, logins) {
-        srv_login_def *l = &db->logins[li++];
-        snprintf(l->user, sizeof l->user, "%s", jstr(jl, "user", ""));
-        snprintf(l->password, sizeof l->password, "%s", jstr(jl, "password", ""));
-        snprintf(l->database, sizeof l->database, "%s", jstr(jl, "database", ""));
-        snprintf(l->token, sizeof l->token, "%s", jstr(jl, "token", ""));
-    }
-    const cJSON *jr, *rules = cJSON_GetObjectItemCaseSensitive(root, "rules");
-    db->rules = calloc((size_t)cJSON_GetArraySize(rules) + 1, sizeof *db->rules);
-    cJSON_ArrayForEach(jr, rules) {
-        srv_rule *r = &db->rules[db->nrules];
-        const char *m = jstr(jr, "match", NULL);
-        if (m) {
-            if (regcomp(&r->re, m, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0) {
-                snprintf(err, errcap, "rule %zu: bad regex '%s'", db->nrules, m);
-                rc = -1;
-                break;
-            }
-            r->has_re = true;
-        }
-        snprintf(r->rpc, sizeof r->rpc, "%s", jstr(jr, "rpc", ""));
-        r->times = (int)jnum(jr, "times", 0);
-        r->spec = cJSON_Duplicate(jr, 1);
-        db->nrules++;
-    }
-    faults_from_json(cJSON_GetObjectItemCaseSensitive(root, "faults"), &db->faults, &db->wire);
-    cJSON_Delete(root);
-    if (rc < 0) {
-        if (!err[0])
-            snprintf(err, errcap, "out of memory");
-        srv_db_free(db);
-        return NULL;
-    }
     return db;
 }
 

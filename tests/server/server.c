@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_int.h"
+#include "network_int.h"
 
 /* ---------------------------------------------------------------- logging */
 
-void net_log(const net_conn *c, const char *fmt, ...)
+void srv_net_log(const srv_net_conn *c, const char *fmt, ...)
 {
     if (c && c->srv->cfg->verbose <= 0)
         return;
@@ -36,17 +36,17 @@ void net_log(const net_conn *c, const char *fmt, ...)
 
 static void on_connection(uv_stream_t *l, int status)
 {
-    net_server *srv = l->data;
+    srv_net_server *srv = l->data;
     if (status < 0 || srv->stopping)
         return;
-    net_conn *c = calloc(1, sizeof *c);
+    srv_net_conn *c = calloc(1, sizeof *c);
     if (!c)
         return;
     c->srv = srv;
     c->id = ++srv->next_id;
     uv_tcp_init(srv->loop, &c->tcp);
     c->tcp.data = c;
-    net_faults_init(c);
+    srv_net_faults_init(c);
     c->handles = 2;
     c->next = srv->conns;
     if (srv->conns)
@@ -54,7 +54,7 @@ static void on_connection(uv_stream_t *l, int status)
     srv->conns = c;
     srv->nconns++;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
-        net_conn_close(c);
+        srv_net_conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -62,30 +62,30 @@ static void on_connection(uv_stream_t *l, int status)
     memset(&o, 0, sizeof o);
     o.role = TDS_ROLE_SERVER;
     c->s = tds_session_new(&o);
-    c->raw = malloc(NET_RAW_BUF);
+    c->raw = malloc(SRV_NET_RAW_BUF);
     c->packet_size = TDS_PACKET_DEFAULT;
     c->strict_listener = (l == (uv_stream_t *)&srv->strict_tcp);
     if (!c->s || !c->raw) {
-        net_conn_close(c);
+        srv_net_conn_close(c);
         return;
     }
     if (c->strict_listener) {
-        c->tls = net_tls_new(srv->tls, true);
+        c->tls = srv_net_tls_new(srv->tls, true);
         if (!c->tls) {
-            net_conn_close(c);
+            srv_net_conn_close(c);
             return;
         }
         c->tls_wire = true;
-        c->enc = NET_ENC_STRICT;
+        c->enc = SRV_NET_ENC_STRICT;
         c->state = NC_TLS_STRICT;
     } else {
         c->state = NC_PRELOGIN;
     }
-    net_log(c, "accepted on the %s listener", c->strict_listener ? "strict" : "TDS 7.x");
-    net_conn_read_start(c);
+    srv_net_log(c, "accepted on the %s listener", c->strict_listener ? "strict" : "TDS 7.x");
+    srv_net_conn_read_start(c);
 }
 
-int net_server_init(net_server *srv, uv_loop_t *loop, const net_config *cfg,
+int srv_net_server_init(srv_net_server *srv, uv_loop_t *loop, const srv_net_config *cfg,
                     srv_db *db, char *err, size_t errcap)
 {
     memset(srv, 0, sizeof *srv);
@@ -108,17 +108,17 @@ int net_server_init(net_server *srv, uv_loop_t *loop, const net_config *cfg,
     if (cfg->fedauth_required)
         srv->settings.fedauth_required = true;
     if (cfg->cert_file && cfg->key_file) {
-        srv->tls = net_tls_ctx_new(cfg->cert_file, cfg->key_file, err, errcap);
+        srv->tls = srv_net_tls_ctx_new(cfg->cert_file, cfg->key_file, err, errcap);
         if (!srv->tls)
             return -1;
-    } else if (cfg->tls_mode != NET_TLS_OFF || cfg->strict_port >= 0) {
+    } else if (cfg->tls_mode != SRV_NET_TLS_OFF || cfg->strict_port >= 0) {
         snprintf(err, errcap, "--tls-mode on/required and --strict-port need --tls-cert and --tls-key");
         return -1;
     }
     return 0;
 }
 
-static int listen_on(net_server *srv, uv_tcp_t *t, int port, int *bound)
+static int listen_on(srv_net_server *srv, uv_tcp_t *t, int port, int *bound)
 {
     struct sockaddr_storage ss;
     int r;
@@ -147,7 +147,7 @@ static int listen_on(net_server *srv, uv_tcp_t *t, int port, int *bound)
     return 0;
 }
 
-int net_server_listen(net_server *srv)
+int srv_net_server_listen(srv_net_server *srv)
 {
     int r = listen_on(srv, &srv->listen_tcp, srv->cfg->port, &srv->port);
     if (r < 0)
@@ -161,7 +161,7 @@ int net_server_listen(net_server *srv)
     return 0;
 }
 
-void net_server_stop(net_server *srv)
+void srv_net_server_stop(srv_net_server *srv)
 {
     if (srv->stopping)
         return;
@@ -171,12 +171,12 @@ void net_server_stop(net_server *srv)
     if (srv->strict_on && srv->strict_tcp.loop && !uv_is_closing((uv_handle_t *)&srv->strict_tcp))
         uv_close((uv_handle_t *)&srv->strict_tcp, NULL);
     /* Replies in progress are dropped: a test server stops when told. */
-    for (net_conn *c = srv->conns; c; c = c->next)
-        net_conn_close(c);
+    for (srv_net_conn *c = srv->conns; c; c = c->next)
+        srv_net_conn_close(c);
 }
 
-void net_server_free(net_server *srv)
+void srv_net_server_free(srv_net_server *srv)
 {
-    net_tls_ctx_free(srv->tls);
+    srv_net_tls_ctx_free(srv->tls);
     srv->tls = NULL;
 }

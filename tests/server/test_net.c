@@ -4,7 +4,8 @@
  * echoed (the FEATUREEXTACK carries the nonce and its HMAC), every way a
  * FEDAUTH login must fail (wrong nonce, echo bit, token), ATTENTION in the
  * middle of a long result (DONE_ATTN as a message of its own, connection
- * reusable), and a clean exit on SIGTERM after all of it.
+ * reusable), the built-in demo served without --scenario (rows read, the
+ * connection hint on stderr), and a clean exit on SIGTERM after all of it.
  *
  * tedious covers FEDAUTH without a nonce and ATTENTION as a third party
  * (tests/peers); no client we can install echoes the nonce, hence this.
@@ -38,7 +39,10 @@
 static pid_t srv_pid;
 static int srv_port;
 
-static void server_start(const char *extra)
+/* Starts tdstestd on a free port with the scenario file (NULL: none, the
+ * built-in demo) and one extra argument (or NULL); its stderr goes to
+ * errfile when given. Reads the port from the first line it prints. */
+static void server_spawn(const char *scenario, const char *extra, const char *errfile)
 {
     int out[2];
     cr_assert_eq(pipe(out), 0);
@@ -48,8 +52,13 @@ static void server_start(const char *extra)
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
-        execl(TDSTESTD_BIN, "tdstestd", "--scenario", TDSTESTD_SCENARIOS "/regress.json", "--port", "0",
-              extra, (char *)NULL); /* extra NULL: no extra argument */
+        if (errfile && !freopen(errfile, "w", stderr))
+            _exit(126);
+        if (scenario)
+            execl(TDSTESTD_BIN, "tdstestd", "--scenario", scenario, "--port", "0",
+                  extra, (char *)NULL); /* extra NULL: no extra argument */
+        else
+            execl(TDSTESTD_BIN, "tdstestd", "--port", "0", extra, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -65,6 +74,11 @@ static void server_start(const char *extra)
     line[n] = 0;
     close(out[0]);
     cr_assert(sscanf(line, "port %d", &srv_port) == 1, "tdstestd printed '%s'", line);
+}
+
+static void server_start(const char *extra)
+{
+    server_spawn(TDSTESTD_SCENARIOS "/regress.json", extra, NULL);
 }
 
 static void server_stop(void)
@@ -320,4 +334,96 @@ Test(net, attention_mid_result)
     cr_assert(got);
     cli_close(&c);
     server_stop();
+}
+
+/* ------------------------------------------------------------ built-in demo */
+
+static void cli_login_plain(cli *c, const char *user, const char *password)
+{
+    tds_prelogin pl;
+    memset(&pl, 0, sizeof pl);
+    pl.present = (1u << TDS_PL_VERSION) | (1u << TDS_PL_ENCRYPTION);
+    pl.encryption = TDS_ENCRYPT_NOT_SUP;
+    cr_assert_eq(tds_send_prelogin(c->s, &pl), 0);
+    cli_flush(c);
+    tds_expect_message(c->s);
+    tds_event ev;
+    cr_assert(cli_next(c, &ev));
+    tds_login7 l;
+    memset(&l, 0, sizeof l);
+    l.tds_version = TDS_VERSION_74;
+    l.packet_size = 4096;
+    l.username = user;
+    l.password = password;
+    login_result r = cli_login(c, &l);
+    cr_assert(r.ack, "login as %s refused with %d", user, (int)r.error);
+}
+
+/* Runs sql; copies the first column of each row (raw wire bytes, at most
+ * 63) into out[] and returns the row count. */
+static size_t cli_column(cli *c, const char *sql, char out[][64], size_t max)
+{
+    cr_assert_eq(tds_send_sql_batch(c->s, sql, strlen(sql)), 0);
+    cli_flush(c);
+    tds_event ev;
+    size_t rows = 0;
+    while (cli_next(c, &ev) && ev.type != TDS_EV_MESSAGE_END) {
+        cr_assert_neq(ev.type, TDS_EV_ERROR, "%s: error %d", sql, (int)ev.u.msg.number);
+        if (ev.type != TDS_EV_ROW)
+            continue;
+        if (rows < max) {
+            const tds_value *v = &ev.u.row.values[0];
+            size_t n = v->len < 63 ? v->len : 63;
+            memset(out[rows], 0, 64);
+            if (!(v->flags & TDS_VF_NULL))
+                memcpy(out[rows], v->ptr, n);
+        }
+        rows++;
+    }
+    return rows;
+}
+
+/* Started without --scenario, tdstestd serves scenarios/demo.json from
+ * its own binary and says on stderr how to connect. */
+Test(net, builtin_demo_without_scenario)
+{
+    char errfile[] = "/tmp/test_net_demo_XXXXXX";
+    int fd = mkstemp(errfile);
+    cr_assert(fd >= 0);
+    close(fd);
+    server_spawn(NULL, NULL, errfile);
+
+    cli c = cli_connect();
+    cli_login_plain(&c, "sa", "Passw0rd!");
+    char vals[8][64];
+    cr_assert_eq(cli_column(&c, "select email from dbo.customers order by id", vals, 8), 3);
+    cr_assert_str_eq(vals[0], "ada@example.com");
+    cr_assert_str_eq(vals[1], "", "NULL email");
+    cr_assert_str_eq(vals[2], "zoe@example.com");
+    cr_assert_eq(cli_column(&c, "select count(*) from sales.orders", vals, 8), 1);
+    int32_t n;
+    memcpy(&n, vals[0], 4);
+    cr_assert_eq(n, 1000);
+    /* a scripted rule of the demo scenario */
+    cr_assert_eq(cli_column(&c, "select name from sys.server_principals", vals, 8), 2);
+    cli_close(&c);
+
+    /* the second login of the scenario, into its default database */
+    c = cli_connect();
+    cli_login_plain(&c, "reader", "reader");
+    cr_assert_eq(cli_column(&c, "select db_name()", vals, 8), 1);
+    cr_assert_eq(memcmp(vals[0], "d\0e\0m\0o\0", 8), 0, "database is not demo");
+    cli_close(&c);
+
+    server_stop();
+    FILE *f = fopen(errfile, "r");
+    cr_assert(f);
+    char text[2048] = "";
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = 0;
+    fclose(f);
+    unlink(errfile);
+    char uri[128];
+    snprintf(uri, sizeof uri, "mssql://sa:Passw0rd%%21@127.0.0.1:%d/demo?encrypt=disable", srv_port);
+    cr_assert(strstr(text, uri), "stderr does not say how to connect:\n%s", text);
 }

@@ -7,7 +7,7 @@
  * sees a socket or a TDS packet: the caller feeds ciphertext in, takes
  * ciphertext out, and reads/writes plaintext.
  *
- * Invariant: every SSL call is followed by the caller draining net_tls_out,
+ * Invariant: every SSL call is followed by the caller draining srv_net_tls_out,
  * so alerts and handshake flights are never left behind.
  */
 #include <stdio.h>
@@ -17,14 +17,14 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "net_int.h"
+#include "network_int.h"
 
-struct net_tls_ctx {
+struct srv_net_tls_ctx {
     SSL_CTX *ctx7;     /* TDS 7.x */
     SSL_CTX *strict;   /* TDS 8.0 */
 };
 
-struct net_tls {
+struct srv_net_tls {
     SSL *ssl;
     BIO *rbio;         /* ciphertext from the peer */
     BIO *wbio;         /* ciphertext to the peer */
@@ -97,10 +97,10 @@ static SSL_CTX *ctx_make(const char *cert, const char *key, bool strict,
     return ctx;
 }
 
-net_tls_ctx *net_tls_ctx_new(const char *cert_file, const char *key_file,
+srv_net_tls_ctx *srv_net_tls_ctx_new(const char *cert_file, const char *key_file,
                              char *err, size_t errcap)
 {
-    net_tls_ctx *c = calloc(1, sizeof *c);
+    srv_net_tls_ctx *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errcap, "out of memory");
         return NULL;
@@ -109,13 +109,13 @@ net_tls_ctx *net_tls_ctx_new(const char *cert_file, const char *key_file,
     if (c->ctx7)
         c->strict = ctx_make(cert_file, key_file, true, err, errcap);
     if (!c->ctx7 || !c->strict) {
-        net_tls_ctx_free(c);
+        srv_net_tls_ctx_free(c);
         return NULL;
     }
     return c;
 }
 
-void net_tls_ctx_free(net_tls_ctx *c)
+void srv_net_tls_ctx_free(srv_net_tls_ctx *c)
 {
     if (!c)
         return;
@@ -124,9 +124,9 @@ void net_tls_ctx_free(net_tls_ctx *c)
     free(c);
 }
 
-net_tls *net_tls_new(net_tls_ctx *c, bool strict)
+srv_net_tls *srv_net_tls_new(srv_net_tls_ctx *c, bool strict)
 {
-    net_tls *t = calloc(1, sizeof *t);
+    srv_net_tls *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->ssl = SSL_new(strict ? c->strict : c->ctx7);
@@ -146,7 +146,7 @@ net_tls *net_tls_new(net_tls_ctx *c, bool strict)
     return t;
 }
 
-void net_tls_free(net_tls *t)
+void srv_net_tls_free(srv_net_tls *t)
 {
     if (!t)
         return;
@@ -154,7 +154,7 @@ void net_tls_free(net_tls *t)
     free(t);
 }
 
-int net_tls_feed(net_tls *t, const uint8_t *p, size_t n)
+int srv_net_tls_feed(srv_net_tls *t, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         int chunk = n > (1u << 30) ? (1 << 30) : (int)n;
@@ -167,7 +167,7 @@ int net_tls_feed(net_tls *t, const uint8_t *p, size_t n)
     return 0;
 }
 
-int net_tls_handshake(net_tls *t)
+int srv_net_tls_handshake(srv_net_tls *t)
 {
     if (t->done)
         return 1;
@@ -184,9 +184,9 @@ int net_tls_handshake(net_tls *t)
     return -1;
 }
 
-bool net_tls_done(const net_tls *t) { return t->done; }
+bool srv_net_tls_done(const srv_net_tls *t) { return t->done; }
 
-int net_tls_read(net_tls *t, uint8_t *buf, size_t cap)
+int srv_net_tls_read(srv_net_tls *t, uint8_t *buf, size_t cap)
 {
     if (cap == 0)
         return 0;
@@ -203,7 +203,7 @@ int net_tls_read(net_tls *t, uint8_t *buf, size_t cap)
     return -1;
 }
 
-int net_tls_write(net_tls *t, const uint8_t *p, size_t n)
+int srv_net_tls_write(srv_net_tls *t, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         /* One record at most 16 KiB: SSL_write splits as needed. */
@@ -220,20 +220,20 @@ int net_tls_write(net_tls *t, const uint8_t *p, size_t n)
     return 0;
 }
 
-size_t net_tls_out(net_tls *t, uint8_t *buf, size_t cap)
+size_t srv_net_tls_out(srv_net_tls *t, uint8_t *buf, size_t cap)
 {
     int want = cap > (1u << 30) ? (1 << 30) : (int)cap;
     int r = BIO_read(t->wbio, buf, want);
     return r > 0 ? (size_t)r : 0;
 }
 
-size_t net_tls_out_pending(net_tls *t) { return BIO_ctrl_pending(t->wbio); }
+size_t srv_net_tls_out_pending(srv_net_tls *t) { return BIO_ctrl_pending(t->wbio); }
 
-bool net_tls_has_plain(net_tls *t) { return SSL_pending(t->ssl) > 0; }
+bool srv_net_tls_has_plain(srv_net_tls *t) { return SSL_pending(t->ssl) > 0; }
 
-const char *net_tls_version(const net_tls *t) { return SSL_get_version(t->ssl); }
+const char *srv_net_tls_version(const srv_net_tls *t) { return SSL_get_version(t->ssl); }
 
-const char *net_tls_alpn(const net_tls *t)
+const char *srv_net_tls_alpn(const srv_net_tls *t)
 {
     static char buf[32]; /* single-threaded server */
     const unsigned char *p = NULL;

@@ -649,7 +649,7 @@ static void dt_round(tds_datetime *dt, tds_kind kind, uint8_t scale)
     }
 }
 
-static void put_le(uint8_t *o, uint64_t v, int n)
+static void wire_put_le(uint8_t *o, uint64_t v, int n)
 {
     for (int i = 0; i < n; i++)
         o[i] = (uint8_t)(v >> (8 * i));
@@ -673,7 +673,7 @@ int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t c
             : n == 2 ? (x < INT16_MIN || x > INT16_MAX)
             : n == 4 ? (x < INT32_MIN || x > INT32_MAX) : false)
             return -8115;
-        put_le(out, (uint64_t)x, (int)n);
+        wire_put_le(out, (uint64_t)x, (int)n);
         return n;
     }
     case TDS_K_REAL: case TDS_K_FLOAT: {
@@ -692,11 +692,11 @@ int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t c
         int64_t units = (int64_t)(dd.negative ? (uint64_t)0 - mag : mag);
         if (c->max_len == 4) {
             if (units < INT32_MIN || units > INT32_MAX) return -8115;
-            put_le(out, (uint64_t)units, 4);
+            wire_put_le(out, (uint64_t)units, 4);
             return 4;
         }
-        put_le(out, (uint64_t)units >> 32, 4);
-        put_le(out + 4, (uint32_t)units, 4);
+        wire_put_le(out, (uint64_t)units >> 32, 4);
+        wire_put_le(out + 4, (uint32_t)units, 4);
         return 8;
     }
     case TDS_K_DECIMAL: {
@@ -718,27 +718,27 @@ int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t c
         if (k == TDS_K_SMALLDATETIME) {
             int32_t dd = dt.days - DAYS_1900;
             if (dd < 0 || dd > 65535) return -242;
-            put_le(out, (uint64_t)dd, 2);
-            put_le(out + 2, dt.ticks / 600000000ULL, 2);
+            wire_put_le(out, (uint64_t)dd, 2);
+            wire_put_le(out + 2, dt.ticks / 600000000ULL, 2);
             return 4;
         }
         if (k == TDS_K_DATETIME) {
             int32_t dd = dt.days - DAYS_1900;
             if (dt.days < 639905 || dt.days > 3652058) return -242;
-            put_le(out, (uint64_t)(uint32_t)dd, 4);
-            put_le(out + 4, (dt.ticks * 3 + 50000) / 100000, 4);
+            wire_put_le(out, (uint64_t)(uint32_t)dd, 4);
+            wire_put_le(out + 4, (dt.ticks * 3 + 50000) / 100000, 4);
             return 8;
         }
         if (dt.days < 0 || dt.days > 3652058) return -242;
-        if (k == TDS_K_DATE) { put_le(out, (uint64_t)dt.days, 3); return 3; }
+        if (k == TDS_K_DATE) { wire_put_le(out, (uint64_t)dt.days, 3); return 3; }
         uint32_t tl = c->scale <= 2 ? 3 : c->scale <= 4 ? 4 : 5;
         if (k == TDS_K_DATETIMEOFFSET && v->k == SV_DT && v->dt.kind != TDS_K_DATETIMEOFFSET)
             dt.offset_min = 0;
-        put_le(out, dt.ticks / pow10u[7 - c->scale], (int)tl);
+        wire_put_le(out, dt.ticks / pow10u[7 - c->scale], (int)tl);
         if (k == TDS_K_TIME) return tl;
-        put_le(out + tl, (uint64_t)dt.days, 3);
+        wire_put_le(out + tl, (uint64_t)dt.days, 3);
         if (k == TDS_K_DATETIME2) return tl + 3;
-        put_le(out + tl + 3, (uint64_t)(uint16_t)dt.offset_min, 2);
+        wire_put_le(out + tl + 3, (uint64_t)(uint16_t)dt.offset_min, 2);
         return tl + 5;
     }
     case TDS_K_GUID: {
@@ -803,7 +803,7 @@ int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t c
         if (v->k == SV_INT) {
             bool big = v->i < INT32_MIN || v->i > INT32_MAX;
             out[0] = big ? TDS_T_INT8 : TDS_T_INT4; out[1] = 0;
-            put_le(out + 2, (uint64_t)v->i, big ? 8 : 4);
+            wire_put_le(out + 2, (uint64_t)v->i, big ? 8 : 4);
             return big ? 10 : 6;
         }
         if (v->k == SV_FLOAT) { out[0] = TDS_T_FLT8; out[1] = 0; memcpy(out + 2, &v->f, 8); return 10; }
@@ -820,7 +820,7 @@ int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t c
             static const uint8_t coll[5] = { 0x09, 0x04, 0xD0, 0x00, 0x34 };
             out[0] = TDS_T_NVARCHAR; out[1] = 7;
             memcpy(out + 2, coll, 5);
-            put_le(out + 7, 8000, 2);
+            wire_put_le(out + 7, 8000, 2);
             return 9 + r;
         }
         if (v->k == SV_DT) {
@@ -840,7 +840,7 @@ int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t c
         }
         if (v->k == SV_BIN) {
             if (v->n > 8000 || v->n + 4 > cap) return -2628;
-            out[0] = TDS_T_BIGVARBIN; out[1] = 2; put_le(out + 2, 8000, 2);
+            out[0] = TDS_T_BIGVARBIN; out[1] = 2; wire_put_le(out + 2, 8000, 2);
             memcpy(out + 4, v->s, v->n);
             return 4 + (int64_t)v->n;
         }
@@ -866,7 +866,7 @@ static int cmp_str(const char *a, size_t an, const char *b, size_t bn)
     return an < bn ? -1 : an > bn;
 }
 
-static bool numeric(sv_kind k) { return k == SV_INT || k == SV_FLOAT || k == SV_DEC; }
+static bool is_numeric_kind(sv_kind k) { return k == SV_INT || k == SV_FLOAT || k == SV_DEC; }
 
 static long double as_ld(const srv_val *v)
 {
@@ -888,17 +888,17 @@ int sv_cmp(const srv_val *a, const srv_val *b, bool *incomparable)
         return (a->k != SV_NULL) - (b->k != SV_NULL);
     if (a->k == SV_INT && b->k == SV_INT)
         return a->i < b->i ? -1 : a->i > b->i;
-    if (numeric(a->k) && numeric(b->k)) {
+    if (is_numeric_kind(a->k) && is_numeric_kind(b->k)) {
         long double x = as_ld(a), y = as_ld(b);
         return x < y ? -1 : x > y;
     }
-    if (numeric(a->k) && b->k == SV_STR) {
+    if (is_numeric_kind(a->k) && b->k == SV_STR) {
         double y;
         if (to_double(b, &y)) { *incomparable = true; return 0; }
         srv_val t = { .k = SV_FLOAT, .f = y };
         return sv_cmp(a, &t, incomparable);
     }
-    if (a->k == SV_STR && numeric(b->k))
+    if (a->k == SV_STR && is_numeric_kind(b->k))
         return -sv_cmp(b, a, incomparable);
     if (a->k == SV_STR && b->k == SV_STR)
         return cmp_str(a->s, a->n, b->s, b->n);

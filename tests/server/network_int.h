@@ -1,5 +1,5 @@
 /*
- * net_int.h — tdstestd's network half, shared between main.c, server.c,
+ * network_int.h — tdstestd's network half, shared between main.c, server.c,
  * conn.c, dispatch.c, request.c, tls.c, login.c and faults.c. Not part of
  * the engine.h contract.
  *
@@ -10,12 +10,12 @@
  * Invariants: a connection reads the socket only while nothing is held
  * (no request parked behind a running cursor), so the engine's receive
  * buffer (lent through tds_recv_buf) is never invalidated under a live
- * event. Every byte leaving the process goes through net_wire_write(),
+ * event. Every byte leaving the process goes through srv_net_wire_write(),
  * which applies the connection's wire faults and counts in-flight bytes
  * for back-pressure.
  */
-#ifndef TDSTESTD_NET_INT_H
-#define TDSTESTD_NET_INT_H
+#ifndef TDSTESTD_NETWORK_INT_H
+#define TDSTESTD_NETWORK_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,89 +28,89 @@
 
 /* ------------------------------------------------------------ config */
 
-typedef enum net_tls_mode {
-    NET_TLS_OFF = 0,      /* answer ENCRYPT_NOT_SUP */
-    NET_TLS_ON = 1,       /* login-only or full, as the client asks */
-    NET_TLS_REQUIRED = 2, /* demand encryption */
-} net_tls_mode;
+typedef enum srv_net_tls_mode {
+    SRV_NET_TLS_OFF = 0,      /* answer ENCRYPT_NOT_SUP */
+    SRV_NET_TLS_ON = 1,       /* login-only or full, as the client asks */
+    SRV_NET_TLS_REQUIRED = 2, /* demand encryption */
+} srv_net_tls_mode;
 
-typedef struct net_config {
+typedef struct srv_net_config {
     const char *host;          /* listen address, default 127.0.0.1 */
     int port;                  /* 0 = pick a free one */
     int strict_port;           /* -1 = no TDS 8.0 listener; 0 = pick */
     const char *cert_file;     /* PEM */
     const char *key_file;      /* PEM */
-    net_tls_mode tls_mode;
+    srv_net_tls_mode tls_mode;
     const char *route_host;    /* overrides the scenario's routing */
     uint16_t route_port;
     bool fedauth_required;     /* overrides the scenario (or-ed) */
     int verbose;
-} net_config;
+} srv_net_config;
 
 /* Send queue high-water mark: stop stepping the cursor above it. */
-#define NET_HIGH_WATER (1024u * 1024u)
+#define SRV_NET_HIGH_WATER (1024u * 1024u)
 /* Bytes one cursor step may write before yielding. */
-#define NET_STEP_BUDGET (64u * 1024u)
+#define SRV_NET_STEP_BUDGET (64u * 1024u)
 /* Raw read buffer for TLS ciphertext. */
-#define NET_RAW_BUF (64u * 1024u)
+#define SRV_NET_RAW_BUF (64u * 1024u)
 
 /* ------------------------------------------------------------ TLS (tls.c) */
 
-typedef struct net_tls_ctx net_tls_ctx; /* SSL_CTXs for TDS 7.x and strict */
-typedef struct net_tls net_tls;         /* one connection's SSL + memory BIOs */
+typedef struct srv_net_tls_ctx srv_net_tls_ctx; /* SSL_CTXs for TDS 7.x and strict */
+typedef struct srv_net_tls srv_net_tls;         /* one connection's SSL + memory BIOs */
 
 /* Loads cert and key. Returns NULL with a reason in err on failure. */
-net_tls_ctx *net_tls_ctx_new(const char *cert_file, const char *key_file,
+srv_net_tls_ctx *srv_net_tls_ctx_new(const char *cert_file, const char *key_file,
                              char *err, size_t errcap);
-void net_tls_ctx_free(net_tls_ctx *c);
+void srv_net_tls_ctx_free(srv_net_tls_ctx *c);
 
 /* strict: TLS 1.2–1.3 and ALPN tds/8.0 (TDS 8.0, TLS first on the raw
  * socket); otherwise TLS 1.2 at most (TDS 7.x, handshake in PRELOGIN). */
-net_tls *net_tls_new(net_tls_ctx *c, bool strict);
-void net_tls_free(net_tls *t);
+srv_net_tls *srv_net_tls_new(srv_net_tls_ctx *c, bool strict);
+void srv_net_tls_free(srv_net_tls *t);
 /* Ciphertext from the peer. Returns 0 or -1 (out of memory). */
-int net_tls_feed(net_tls *t, const uint8_t *p, size_t n);
+int srv_net_tls_feed(srv_net_tls *t, const uint8_t *p, size_t n);
 /* Advances the handshake. Returns 1 when complete, 0 when it needs more
  * ciphertext, -1 on a TLS failure (reason logged). */
-int net_tls_handshake(net_tls *t);
-bool net_tls_done(const net_tls *t);
+int srv_net_tls_handshake(srv_net_tls *t);
+bool srv_net_tls_done(const srv_net_tls *t);
 /* Decrypted bytes into buf (at most cap). Returns the count, 0 when more
  * ciphertext is needed, -1 on failure or close_notify. */
-int net_tls_read(net_tls *t, uint8_t *buf, size_t cap);
+int srv_net_tls_read(srv_net_tls *t, uint8_t *buf, size_t cap);
 /* Plaintext to encrypt. Returns 0 or -1. */
-int net_tls_write(net_tls *t, const uint8_t *p, size_t n);
+int srv_net_tls_write(srv_net_tls *t, const uint8_t *p, size_t n);
 /* Ciphertext waiting to go out: up to cap bytes moved into buf. Returns
  * the count (0 when none). */
-size_t net_tls_out(net_tls *t, uint8_t *buf, size_t cap);
-size_t net_tls_out_pending(net_tls *t);
+size_t srv_net_tls_out(srv_net_tls *t, uint8_t *buf, size_t cap);
+size_t srv_net_tls_out_pending(srv_net_tls *t);
 /* Plaintext already decrypted and buffered inside OpenSSL. */
-bool net_tls_has_plain(net_tls *t);
+bool srv_net_tls_has_plain(srv_net_tls *t);
 /* Negotiated protocol and ALPN for logs ("" when none). */
-const char *net_tls_version(const net_tls *t);
-const char *net_tls_alpn(const net_tls *t);
+const char *srv_net_tls_version(const srv_net_tls *t);
+const char *srv_net_tls_alpn(const srv_net_tls *t);
 
 /* ------------------------------------------------------------- server */
 
-typedef struct net_server net_server;
-typedef struct net_conn net_conn;
+typedef struct srv_net_server srv_net_server;
+typedef struct srv_net_conn srv_net_conn;
 
-typedef enum net_conn_state {
+typedef enum srv_net_conn_state {
     NC_TLS_STRICT = 0, /* strict listener: TLS handshake on the raw socket */
     NC_PRELOGIN,       /* waiting for PRELOGIN */
     NC_TLS_HS,         /* TDS 7.x TLS handshake inside PRELOGIN packets */
     NC_LOGIN,          /* waiting for LOGIN7 */
     NC_READY,          /* logged in: requests */
     NC_CLOSING,        /* flushing, then close */
-} net_conn_state;
+} srv_net_conn_state;
 
-typedef enum net_enc {
-    NET_ENC_NONE = 0,
-    NET_ENC_LOGIN_ONLY, /* TLS for LOGIN7 only, then plain */
-    NET_ENC_FULL,       /* TDS 7.x: TLS after the in-PRELOGIN handshake */
-    NET_ENC_STRICT,     /* TDS 8.0: TLS from the first byte */
-} net_enc;
+typedef enum srv_net_enc {
+    SRV_NET_ENC_NONE = 0,
+    SRV_NET_ENC_LOGIN_ONLY, /* TLS for LOGIN7 only, then plain */
+    SRV_NET_ENC_FULL,       /* TDS 7.x: TLS after the in-PRELOGIN handshake */
+    SRV_NET_ENC_STRICT,     /* TDS 8.0: TLS from the first byte */
+} srv_net_enc;
 
-typedef struct net_faults {
+typedef struct srv_net_faults {
     uint64_t close_after;   /* 0 = off */
     uint64_t sent;          /* reply bytes counted against close_after */
     bool drip;
@@ -121,22 +121,22 @@ typedef struct net_faults {
     uv_timer_t timer;
     bool timer_init;
     bool close_pending;     /* close once the limit's bytes are written */
-} net_faults;
+} srv_net_faults;
 
-struct net_conn {
+struct srv_net_conn {
     uv_tcp_t tcp;            /* first: handle->data is the conn */
-    net_server *srv;
-    net_conn *next, *prev;
+    srv_net_server *srv;
+    srv_net_conn *next, *prev;
     uint64_t id;
     bool strict_listener;
-    net_conn_state state;
+    srv_net_conn_state state;
     tds_session *s;
 
     /* TLS */
-    net_tls *tls;
-    net_enc enc;
+    srv_net_tls *tls;
+    srv_net_enc enc;
     bool tls_wire;           /* raw socket bytes are TLS records now */
-    uint8_t *raw;            /* NET_RAW_BUF, for ciphertext reads */
+    uint8_t *raw;            /* SRV_NET_RAW_BUF, for ciphertext reads */
 
     /* handshake results */
     uint8_t client_encrypt;  /* the client's PRELOGIN ENCRYPTION */
@@ -169,87 +169,92 @@ struct net_conn {
     size_t inflight;         /* bytes handed to uv_write and not completed */
     uint64_t tran_seq;       /* transaction descriptors handed out */
     uint64_t tran;           /* current transaction descriptor (0 = none) */
-    net_faults faults;
+    srv_net_faults faults;
 };
 
-struct net_server {
+struct srv_net_server {
     uv_loop_t *loop;
-    const net_config *cfg;
+    const srv_net_config *cfg;
     srv_db *db;
     srv_settings settings;   /* scenario settings with CLI overrides */
-    net_tls_ctx *tls;        /* NULL when no cert */
+    srv_net_tls_ctx *tls;        /* NULL when no cert */
     uv_tcp_t listen_tcp;
     uv_tcp_t strict_tcp;
     bool strict_on;
     int port, strict_port;
-    net_conn *conns;
+    srv_net_conn *conns;
     uint64_t next_id;
     size_t nconns;
     bool stopping;
 };
 
+/* demo_scenario.c (generated from scenarios/demo.json by
+ * embed_scenario.cmake): the scenario served without --scenario. */
+extern const char srv_demo_scenario[];
+extern const size_t srv_demo_scenario_len;
+
 /* server.c */
-int net_server_init(net_server *srv, uv_loop_t *loop, const net_config *cfg,
+int srv_net_server_init(srv_net_server *srv, uv_loop_t *loop, const srv_net_config *cfg,
                     srv_db *db, char *err, size_t errcap);
 /* Binds and listens; fills srv->port / srv->strict_port. Returns 0 or a
  * negative libuv error. */
-int net_server_listen(net_server *srv);
+int srv_net_server_listen(srv_net_server *srv);
 /* Closes listeners and every connection; the loop then runs dry. */
-void net_server_stop(net_server *srv);
+void srv_net_server_stop(srv_net_server *srv);
 /* Frees what is left after the loop has stopped. */
-void net_server_free(net_server *srv);
+void srv_net_server_free(srv_net_server *srv);
 
 /* Sends whatever the engine queued (through TLS when on the wire). */
-void net_conn_flush(net_conn *c);
+void srv_net_conn_flush(srv_net_conn *c);
 /* Flushes, then closes once everything is written. */
-void net_conn_close_after_flush(net_conn *c);
+void srv_net_conn_close_after_flush(srv_net_conn *c);
 /* Closes now (dropping unsent bytes). */
-void net_conn_close(net_conn *c);
-void net_log(const net_conn *c, const char *fmt, ...)
+void srv_net_conn_close(srv_net_conn *c);
+void srv_net_log(const srv_net_conn *c, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
 /* conn.c: reading and closing (server.c starts reading on accept). */
-void net_conn_read_start(net_conn *c);
-void net_conn_read_stop(net_conn *c);
+void srv_net_conn_read_start(srv_net_conn *c);
+void srv_net_conn_read_stop(srv_net_conn *c);
 /* Decrypts and handles what TLS has buffered. */
-void net_conn_pump_tls(net_conn *c);
+void srv_net_conn_pump_tls(srv_net_conn *c);
 /* Frees the request payload copy and decode scratch of the last request. */
-void net_conn_release_request(net_conn *c);
+void srv_net_conn_release_request(srv_net_conn *c);
 
 /* dispatch.c: handles the engine's events until none is ready (or one is
  * held); starts and steps reply cursors. */
-void net_conn_events(net_conn *c);
+void srv_net_conn_events(srv_net_conn *c);
 /* Takes the cursor (NULL: out of memory, the connection closes). */
-void net_conn_start_cursor(net_conn *c, srv_cursor *cur);
-void net_conn_step(net_conn *c);
+void srv_net_conn_start_cursor(srv_net_conn *c, srv_cursor *cur);
+void srv_net_conn_step(srv_net_conn *c);
 /* Ends a bulk load (BULK message complete). */
-void net_bulk_end(net_conn *c);
+void srv_net_bulk_end(srv_net_conn *c);
 
 /* request.c: one handler per request type of a logged-in connection. */
-void net_req_batch(net_conn *c, const uint8_t *p, size_t n);
-void net_req_rpc(net_conn *c, const uint8_t *p, size_t n);
-void net_req_attention(net_conn *c);
-void net_req_tranmgr(net_conn *c, const uint8_t *p, size_t n);
+void srv_net_req_batch(srv_net_conn *c, const uint8_t *p, size_t n);
+void srv_net_req_rpc(srv_net_conn *c, const uint8_t *p, size_t n);
+void srv_net_req_attention(srv_net_conn *c);
+void srv_net_req_tranmgr(srv_net_conn *c, const uint8_t *p, size_t n);
 
 /* login.c: PRELOGIN and LOGIN7 handling. Return 0 to go on, -1 when the
  * connection is to be closed (after flushing what was queued). */
-int net_prelogin_handle(net_conn *c, const uint8_t *p, size_t n);
-int net_login7_handle(net_conn *c, const uint8_t *p, size_t n);
+int srv_net_prelogin_handle(srv_net_conn *c, const uint8_t *p, size_t n);
+int srv_net_login7_handle(srv_net_conn *c, const uint8_t *p, size_t n);
 
 /* faults.c: the only way bytes reach the socket. */
-void net_faults_init(net_conn *c);
-void net_faults_free(net_conn *c);  /* closes the timer (async) */
+void srv_net_faults_init(srv_net_conn *c);
+void srv_net_faults_free(srv_net_conn *c);  /* closes the timer (async) */
 /* Applies the query half's faults (polled after each request). */
-void net_faults_poll(net_conn *c);
+void srv_net_faults_poll(srv_net_conn *c);
 /* Writes raw wire bytes (copied). Returns 0, or -1 when the connection is
  * being closed. */
-int net_wire_write(net_conn *c, const uint8_t *p, size_t n);
+int srv_net_wire_write(srv_net_conn *c, const uint8_t *p, size_t n);
 /* uv_write of a copy; the only caller of uv_write. */
-int net_raw_write(net_conn *c, const uint8_t *p, size_t n);
+int srv_net_raw_write(srv_net_conn *c, const uint8_t *p, size_t n);
 /* Called by server.c when a uv_write completes. */
-void net_conn_write_done(net_conn *c, size_t n);
+void srv_net_conn_write_done(srv_net_conn *c, size_t n);
 
 #endif
