@@ -162,20 +162,17 @@ static void sys_types(cat *c)
     }
 }
 
-srv_table *catalog_table(srv_conn *conn, srv_database *d, const char *schema, const char *name)
+/* INFORMATION_SCHEMA views into c->t. Returns false when name is not one. */
+static bool info_schema_view(cat *c, srv_database *d, const char *name)
 {
-    (void)conn;
-    cat c;
-    memset(&c, 0, sizeof c);
-    bool info = srv_ieq(schema, "information_schema");
-    if (info && srv_ieq(name, "tables")) {
-        c.t = cat_new("INFORMATION_SCHEMA", "TABLES", "TABLE_CATALOG:nvarchar(128)?,TABLE_SCHEMA:nvarchar(128)?,TABLE_NAME:nvarchar(128),TABLE_TYPE:varchar(10)?");
-        for (size_t i = 0; c.t && i < d->ntables; i++) {
-            put_s(&c, d->name); put_s(&c, d->tables[i]->schema); put_s(&c, d->tables[i]->name); put_s(&c, "BASE TABLE");
-            end_row(&c);
+    if (srv_ieq(name, "tables")) {
+        c->t = cat_new("INFORMATION_SCHEMA", "TABLES", "TABLE_CATALOG:nvarchar(128)?,TABLE_SCHEMA:nvarchar(128)?,TABLE_NAME:nvarchar(128),TABLE_TYPE:varchar(10)?");
+        for (size_t i = 0; c->t && i < d->ntables; i++) {
+            put_s(c, d->name); put_s(c, d->tables[i]->schema); put_s(c, d->tables[i]->name); put_s(c, "BASE TABLE");
+            end_row(c);
         }
-    } else if (info && srv_ieq(name, "columns")) {
-        c.t = cat_new("INFORMATION_SCHEMA", "COLUMNS",
+    } else if (srv_ieq(name, "columns")) {
+        c->t = cat_new("INFORMATION_SCHEMA", "COLUMNS",
                       "TABLE_CATALOG:nvarchar(128)?,TABLE_SCHEMA:nvarchar(128)?,TABLE_NAME:nvarchar(128),COLUMN_NAME:nvarchar(128)?,"
                       "ORDINAL_POSITION:int?,COLUMN_DEFAULT:nvarchar(4000)?,IS_NULLABLE:varchar(3)?,DATA_TYPE:nvarchar(128)?,"
                       "CHARACTER_MAXIMUM_LENGTH:int?,CHARACTER_OCTET_LENGTH:int?,NUMERIC_PRECISION:tinyint?,"
@@ -183,141 +180,167 @@ srv_table *catalog_table(srv_conn *conn, srv_database *d, const char *schema, co
                       "CHARACTER_SET_CATALOG:nvarchar(128)?,CHARACTER_SET_SCHEMA:nvarchar(128)?,CHARACTER_SET_NAME:nvarchar(128)?,"
                       "COLLATION_CATALOG:nvarchar(128)?,COLLATION_SCHEMA:nvarchar(128)?,COLLATION_NAME:nvarchar(128)?,"
                       "DOMAIN_CATALOG:nvarchar(128)?,DOMAIN_SCHEMA:nvarchar(128)?,DOMAIN_NAME:nvarchar(128)?");
-        if (c.t)
-            info_columns(&c, d);
-    } else if (info && srv_ieq(name, "table_constraints")) {
-        c.t = cat_new("INFORMATION_SCHEMA", "TABLE_CONSTRAINTS",
+        if (c->t)
+            info_columns(c, d);
+    } else if (srv_ieq(name, "table_constraints")) {
+        c->t = cat_new("INFORMATION_SCHEMA", "TABLE_CONSTRAINTS",
                       "CONSTRAINT_CATALOG:nvarchar(128)?,CONSTRAINT_SCHEMA:nvarchar(128)?,CONSTRAINT_NAME:nvarchar(128),"
                       "TABLE_CATALOG:nvarchar(128)?,TABLE_SCHEMA:nvarchar(128)?,TABLE_NAME:nvarchar(128),"
                       "CONSTRAINT_TYPE:varchar(11)?,IS_DEFERRABLE:varchar(2),INITIALLY_DEFERRED:varchar(2)");
-        for (size_t i = 0; c.t && i < d->ntables; i++) {
+        for (size_t i = 0; c->t && i < d->ntables; i++) {
             srv_table *t = d->tables[i];
             if (!t->npk)
                 continue;
-            put_s(&c, d->name); put_s(&c, t->schema); put_s(&c, t->pk_name); put_s(&c, d->name); put_s(&c, t->schema);
-            put_s(&c, t->name); put_s(&c, "PRIMARY KEY"); put_s(&c, "NO"); put_s(&c, "NO");
-            end_row(&c);
+            put_s(c, d->name); put_s(c, t->schema); put_s(c, t->pk_name); put_s(c, d->name); put_s(c, t->schema);
+            put_s(c, t->name); put_s(c, "PRIMARY KEY"); put_s(c, "NO"); put_s(c, "NO");
+            end_row(c);
         }
-    } else if (info && srv_ieq(name, "key_column_usage")) {
-        c.t = cat_new("INFORMATION_SCHEMA", "KEY_COLUMN_USAGE",
+    } else if (srv_ieq(name, "key_column_usage")) {
+        c->t = cat_new("INFORMATION_SCHEMA", "KEY_COLUMN_USAGE",
                       "CONSTRAINT_CATALOG:nvarchar(128)?,CONSTRAINT_SCHEMA:nvarchar(128)?,CONSTRAINT_NAME:nvarchar(128),"
                       "TABLE_CATALOG:nvarchar(128)?,TABLE_SCHEMA:nvarchar(128)?,TABLE_NAME:nvarchar(128),"
                       "COLUMN_NAME:nvarchar(128)?,ORDINAL_POSITION:int");
-        for (size_t i = 0; c.t && i < d->ntables; i++) {
+        for (size_t i = 0; c->t && i < d->ntables; i++) {
             srv_table *t = d->tables[i];
             for (int k = 0; k < t->npk; k++) {
-                put_s(&c, d->name); put_s(&c, t->schema); put_s(&c, t->pk_name); put_s(&c, d->name); put_s(&c, t->schema);
-                put_s(&c, t->name); put_s(&c, t->cols[t->pk[k]].name); put_i(&c, k + 1);
-                end_row(&c);
+                put_s(c, d->name); put_s(c, t->schema); put_s(c, t->pk_name); put_s(c, d->name); put_s(c, t->schema);
+                put_s(c, t->name); put_s(c, t->cols[t->pk[k]].name); put_i(c, k + 1);
+                end_row(c);
             }
         }
-    } else if (info && srv_ieq(name, "schemata")) {
-        c.t = cat_new("INFORMATION_SCHEMA", "SCHEMATA", "CATALOG_NAME:nvarchar(128)?,SCHEMA_NAME:nvarchar(128),SCHEMA_OWNER:nvarchar(128)?");
-        for (size_t i = 0; c.t && i < d->nschemas; i++) {
-            put_s(&c, d->name); put_s(&c, d->schemas[i]); put_s(&c, "dbo");
-            end_row(&c);
+    } else if (srv_ieq(name, "schemata")) {
+        c->t = cat_new("INFORMATION_SCHEMA", "SCHEMATA", "CATALOG_NAME:nvarchar(128)?,SCHEMA_NAME:nvarchar(128),SCHEMA_OWNER:nvarchar(128)?");
+        for (size_t i = 0; c->t && i < d->nschemas; i++) {
+            put_s(c, d->name); put_s(c, d->schemas[i]); put_s(c, "dbo");
+            end_row(c);
         }
-    } else if (info) {
-        return NULL;
-    } else if (srv_ieq(name, "tables") || srv_ieq(name, "objects")) {
-        c.t = cat_new("sys", name, "name:nvarchar(128),object_id:int,principal_id:int?,schema_id:int,parent_object_id:int,"
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* sys views of the current database's objects. Returns false when name
+ * is not one of them. */
+static bool sys_object_view(cat *c, srv_database *d, const char *name)
+{
+    if (srv_ieq(name, "tables") || srv_ieq(name, "objects")) {
+        c->t = cat_new("sys", name, "name:nvarchar(128),object_id:int,principal_id:int?,schema_id:int,parent_object_id:int,"
                                    "type:char(2)?,type_desc:nvarchar(60)?,is_ms_shipped:bit,is_tracked_by_cdc:bit?");
-        for (size_t i = 0; c.t && i < d->ntables; i++) {
+        for (size_t i = 0; c->t && i < d->ntables; i++) {
             srv_table *t = d->tables[i];
-            put_s(&c, t->name); put_i(&c, t->object_id); put_null(&c); put_i(&c, srv_schema_id(d, t->schema)); put_i(&c, 0);
-            put_s(&c, "U "); put_s(&c, "USER_TABLE"); put_i(&c, 0); put_i(&c, 0);
-            end_row(&c);
+            put_s(c, t->name); put_i(c, t->object_id); put_null(c); put_i(c, srv_schema_id(d, t->schema)); put_i(c, 0);
+            put_s(c, "U "); put_s(c, "USER_TABLE"); put_i(c, 0); put_i(c, 0);
+            end_row(c);
         }
     } else if (srv_ieq(name, "schemas")) {
-        c.t = cat_new("sys", "schemas", "name:nvarchar(128),schema_id:int,principal_id:int?");
-        for (size_t i = 0; c.t && i < d->nschemas; i++) {
-            put_s(&c, d->schemas[i]); put_i(&c, srv_schema_id(d, d->schemas[i])); put_i(&c, 1);
-            end_row(&c);
+        c->t = cat_new("sys", "schemas", "name:nvarchar(128),schema_id:int,principal_id:int?");
+        for (size_t i = 0; c->t && i < d->nschemas; i++) {
+            put_s(c, d->schemas[i]); put_i(c, srv_schema_id(d, d->schemas[i])); put_i(c, 1);
+            end_row(c);
         }
-        if (c.t) {
-            put_s(&c, "INFORMATION_SCHEMA"); put_i(&c, 3); put_i(&c, 3); end_row(&c);
-            put_s(&c, "sys"); put_i(&c, 4); put_i(&c, 4); end_row(&c);
+        if (c->t) {
+            put_s(c, "INFORMATION_SCHEMA"); put_i(c, 3); put_i(c, 3); end_row(c);
+            put_s(c, "sys"); put_i(c, 4); put_i(c, 4); end_row(c);
         }
     } else if (srv_ieq(name, "columns")) {
-        c.t = cat_new("sys", "columns", "object_id:int,name:nvarchar(128)?,column_id:int,system_type_id:tinyint,user_type_id:int,"
+        c->t = cat_new("sys", "columns", "object_id:int,name:nvarchar(128)?,column_id:int,system_type_id:tinyint,user_type_id:int,"
                                         "max_length:smallint,precision:tinyint,scale:tinyint,collation_name:nvarchar(128)?,"
                                         "is_nullable:bit?,is_identity:bit,is_computed:bit,is_sparse:bit?");
-        if (c.t)
-            sys_columns(&c, d);
+        if (c->t)
+            sys_columns(c, d);
     } else if (srv_ieq(name, "types")) {
-        c.t = cat_new("sys", "types", "name:nvarchar(128),system_type_id:tinyint,user_type_id:int,schema_id:int,max_length:smallint,"
+        c->t = cat_new("sys", "types", "name:nvarchar(128),system_type_id:tinyint,user_type_id:int,schema_id:int,max_length:smallint,"
                                       "precision:tinyint,scale:tinyint,collation_name:nvarchar(128)?,is_nullable:bit?,is_user_defined:bit");
-        if (c.t)
-            sys_types(&c);
+        if (c->t)
+            sys_types(c);
     } else if (srv_ieq(name, "indexes") || srv_ieq(name, "key_constraints")) {
         bool kc = srv_ieq(name, "key_constraints");
-        c.t = kc ? cat_new("sys", name, "name:nvarchar(128),object_id:int,schema_id:int,parent_object_id:int,type:char(2)?,type_desc:nvarchar(60)?,unique_index_id:int?")
+        c->t = kc ? cat_new("sys", name, "name:nvarchar(128),object_id:int,schema_id:int,parent_object_id:int,type:char(2)?,type_desc:nvarchar(60)?,unique_index_id:int?")
                  : cat_new("sys", name, "object_id:int,name:nvarchar(128)?,index_id:int,type:tinyint,type_desc:nvarchar(60)?,"
                                         "is_unique:bit?,is_primary_key:bit?,is_unique_constraint:bit?");
-        for (size_t i = 0; c.t && i < d->ntables; i++) {
+        for (size_t i = 0; c->t && i < d->ntables; i++) {
             srv_table *t = d->tables[i];
             if (kc) {
                 if (!t->npk)
                     continue;
-                put_s(&c, t->pk_name); put_i(&c, t->object_id + 1); put_i(&c, srv_schema_id(d, t->schema));
-                put_i(&c, t->object_id); put_s(&c, "PK"); put_s(&c, "PRIMARY_KEY_CONSTRAINT"); put_i(&c, 1);
+                put_s(c, t->pk_name); put_i(c, t->object_id + 1); put_i(c, srv_schema_id(d, t->schema));
+                put_i(c, t->object_id); put_s(c, "PK"); put_s(c, "PRIMARY_KEY_CONSTRAINT"); put_i(c, 1);
             } else if (t->npk) {
-                put_i(&c, t->object_id); put_s(&c, t->pk_name); put_i(&c, 1); put_i(&c, 1); put_s(&c, "CLUSTERED");
-                put_i(&c, 1); put_i(&c, 1); put_i(&c, 0);
+                put_i(c, t->object_id); put_s(c, t->pk_name); put_i(c, 1); put_i(c, 1); put_s(c, "CLUSTERED");
+                put_i(c, 1); put_i(c, 1); put_i(c, 0);
             } else {
-                put_i(&c, t->object_id); put_null(&c); put_i(&c, 0); put_i(&c, 0); put_s(&c, "HEAP");
-                put_i(&c, 0); put_i(&c, 0); put_i(&c, 0);
+                put_i(c, t->object_id); put_null(c); put_i(c, 0); put_i(c, 0); put_s(c, "HEAP");
+                put_i(c, 0); put_i(c, 0); put_i(c, 0);
             }
-            end_row(&c);
+            end_row(c);
         }
     } else if (srv_ieq(name, "index_columns")) {
-        c.t = cat_new("sys", "index_columns", "object_id:int,index_id:int,index_column_id:int,column_id:int,key_ordinal:tinyint,"
+        c->t = cat_new("sys", "index_columns", "object_id:int,index_id:int,index_column_id:int,column_id:int,key_ordinal:tinyint,"
                                               "partition_ordinal:tinyint,is_descending_key:bit?,is_included_column:bit?");
-        for (size_t i = 0; c.t && i < d->ntables; i++) {
+        for (size_t i = 0; c->t && i < d->ntables; i++) {
             srv_table *t = d->tables[i];
             for (int k = 0; k < t->npk; k++) {
-                put_i(&c, t->object_id); put_i(&c, 1); put_i(&c, k + 1); put_i(&c, t->pk[k] + 1); put_i(&c, k + 1);
-                put_i(&c, 0); put_i(&c, 0); put_i(&c, 0);
-                end_row(&c);
+                put_i(c, t->object_id); put_i(c, 1); put_i(c, k + 1); put_i(c, t->pk[k] + 1); put_i(c, k + 1);
+                put_i(c, 0); put_i(c, 0); put_i(c, 0);
+                end_row(c);
             }
         }
-    } else if (srv_ieq(name, "databases")) {
-        c.t = cat_new("sys", "databases", "name:nvarchar(128),database_id:int,compatibility_level:tinyint,collation_name:nvarchar(128)?,"
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* sys views across databases (sys.databases, Change Tracking). Returns
+ * false when name is not one of them. */
+static bool sys_server_view(cat *c, srv_db *db, srv_database *d, const char *name)
+{
+    if (srv_ieq(name, "databases")) {
+        c->t = cat_new("sys", "databases", "name:nvarchar(128),database_id:int,compatibility_level:tinyint,collation_name:nvarchar(128)?,"
                                           "state:tinyint?,state_desc:nvarchar(60)?,snapshot_isolation_state:tinyint?,"
                                           "snapshot_isolation_state_desc:nvarchar(60)?,is_read_committed_snapshot_on:bit?");
-        srv_db *db = conn->db;
-        for (size_t i = 0; c.t && i < db->ndbs; i++) {
+        for (size_t i = 0; c->t && i < db->ndbs; i++) {
             srv_database *x = db->dbs[i];
-            put_s(&c, x->name); put_i(&c, x->id); put_i(&c, 160); put_s(&c, "SQL_Latin1_General_CP1_CI_AS");
-            put_i(&c, 0); put_s(&c, "ONLINE"); put_i(&c, x->snapshot_isolation); put_s(&c, x->snapshot_isolation ? "ON" : "OFF");
-            put_i(&c, x->rcsi);
-            end_row(&c);
+            put_s(c, x->name); put_i(c, x->id); put_i(c, 160); put_s(c, "SQL_Latin1_General_CP1_CI_AS");
+            put_i(c, 0); put_s(c, "ONLINE"); put_i(c, x->snapshot_isolation); put_s(c, x->snapshot_isolation ? "ON" : "OFF");
+            put_i(c, x->rcsi);
+            end_row(c);
         }
     } else if (srv_ieq(name, "change_tracking_databases")) {
-        c.t = cat_new("sys", name, "database_id:int,is_auto_cleanup_on:tinyint?,retention_period:int?,retention_period_units:tinyint?,"
+        c->t = cat_new("sys", name, "database_id:int,is_auto_cleanup_on:tinyint?,retention_period:int?,retention_period_units:tinyint?,"
                                    "retention_period_units_desc:nvarchar(60)?,max_cleanup_version:bigint?");
-        srv_db *db = conn->db;
-        for (size_t i = 0; c.t && i < db->ndbs; i++) {
+        for (size_t i = 0; c->t && i < db->ndbs; i++) {
             srv_database *x = db->dbs[i];
             if (!x->ct_enabled)
                 continue;
-            put_i(&c, x->id); put_i(&c, x->ct_auto_cleanup); put_i(&c, x->ct_retention); put_i(&c, 3); put_s(&c, "DAYS");
-            put_null(&c);
-            end_row(&c);
+            put_i(c, x->id); put_i(c, x->ct_auto_cleanup); put_i(c, x->ct_retention); put_i(c, 3); put_s(c, "DAYS");
+            put_null(c);
+            end_row(c);
         }
     } else if (srv_ieq(name, "change_tracking_tables")) {
-        c.t = cat_new("sys", name, "object_id:int,is_track_columns_updated_on:bit,min_valid_version:bigint?,begin_version:bigint?,"
+        c->t = cat_new("sys", name, "object_id:int,is_track_columns_updated_on:bit,min_valid_version:bigint?,begin_version:bigint?,"
                                    "cleanup_version:bigint?");
-        for (size_t i = 0; c.t && i < d->ntables; i++) {
+        for (size_t i = 0; c->t && i < d->ntables; i++) {
             srv_table *t = d->tables[i];
             if (!t->ct_enabled)
                 continue;
-            put_i(&c, t->object_id); put_i(&c, t->ct_track_columns); put_i(&c, ct_min_valid(t));
-            put_i(&c, (int64_t)t->ct_begin_version); put_i(&c, (int64_t)d->ct_min_valid);
-            end_row(&c);
+            put_i(c, t->object_id); put_i(c, t->ct_track_columns); put_i(c, ct_min_valid(t));
+            put_i(c, (int64_t)t->ct_begin_version); put_i(c, (int64_t)d->ct_min_valid);
+            end_row(c);
         }
     } else {
-        return NULL;
+        return false;
     }
-    return c.t;
+    return true;
+}
+
+srv_table *catalog_table(srv_conn *conn, srv_database *d, const char *schema, const char *name)
+{
+    cat c;
+    memset(&c, 0, sizeof c);
+    bool found = srv_ieq(schema, "information_schema")
+                     ? info_schema_view(&c, d, name)
+                     : sys_object_view(&c, d, name) || sys_server_view(&c, conn->db, d, name);
+    return found ? c.t : NULL;
 }

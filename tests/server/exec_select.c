@@ -579,19 +579,168 @@ static int aggregate(srv_rs *rs)
     return 0;
 }
 
-static int setup_outputs(srv_rs *rs, const sql_select *sel, bool *has_agg)
+/* An `alias.*` or `*` item names source s. */
+static bool star_names(const rs_src *s, const sql_expr *e)
+{
+    return !e->nparts || (s->ref->alias[0] ? srv_ieq(s->ref->alias, e->parts[0])
+                                           : srv_ieq(s->t->name, e->parts[e->nparts - 1]));
+}
+
+/* Output columns the select list makes (stars expanded). */
+static int count_outputs(const srv_rs *rs, const sql_select *sel)
 {
     int n = 0;
     for (int i = 0; i < sel->nitems; i++) {
         const sql_expr *e = sel->items[i].e;
         if (e->t == EX_STAR) {
             for (int k = 0; k < rs->nsrc; k++)
-                if (!e->nparts || (rs->src[k].ref->alias[0] ? srv_ieq(rs->src[k].ref->alias, e->parts[0]) : srv_ieq(rs->src[k].t->name, e->parts[e->nparts - 1])))
+                if (star_names(&rs->src[k], e))
                     n += rs->src[k].t->ncols;
         } else {
             n++;
         }
     }
+    return n;
+}
+
+/* A star's columns from outs[*o] on; advances *o. */
+static void expand_star(srv_rs *rs, const sql_expr *e, int *o, bool *has_col)
+{
+    for (int k = 0; k < rs->nsrc; k++) {
+        rs_src *s = &rs->src[k];
+        if (!star_names(s, e))
+            continue;
+        for (uint16_t c = 0; c < s->t->ncols; c++, (*o)++) {
+            rs->odefs[*o] = s->t->cols[c];
+            rs->outs[*o].kind = OUT_COL;
+            rs->outs[*o].agg = k * 65536 + c; /* source and column */
+            s->need[c] = true;
+            *has_col = true;
+            if (s->ref->join == 2)
+                rs->odefs[*o].col.flags |= TDS_COL_NULLABLE;
+        }
+    }
+}
+
+/* COUNT/COUNT_BIG/MIN/MAX (agg names which): out accumulates, d is the
+ * result's type. Returns 0 or -1 with the error in rs. */
+static int output_aggregate(srv_rs *rs, sql_expr *e, const char *agg, rs_out *out, srv_coldef *d)
+{
+    out->kind = OUT_AGG;
+    out->agg = agg[0] == 'c' ? 1 : agg[1] == 'i' ? 2 : 3;
+    if (out->agg == 1 && !e->star_arg && e->nargs != 1) {
+        rs->err = 174;
+        snprintf(rs->errmsg, sizeof rs->errmsg, "The %s function requires 1 argument(s).", e->parts[0]);
+        return -1;
+    }
+    if (out->agg != 1 && (e->nargs != 1 || e->star_arg)) {
+        rs->err = 174;
+        snprintf(rs->errmsg, sizeof rs->errmsg, "The %s function requires 1 argument(s).", e->parts[0]);
+        return -1;
+    }
+    if (!e->star_arg && bind(rs, e->args[0]) < 0)
+        return -1;
+    if (out->agg == 1) {
+        srv_val z = sv_int(0);
+        expr_coldef(e, &z, d);
+    } else if (e->args[0]->t == EX_COL) {
+        *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
+        d->col.flags |= TDS_COL_NULLABLE;
+        d->name[0] = 0;
+    } else {
+        rs->err = 8117;
+        snprintf(rs->errmsg, sizeof rs->errmsg, "tdstestd: MIN/MAX take a column.");
+        return -1;
+    }
+    return 0;
+}
+
+/* Any other expression: a constant is encoded once (OUT_CONST), one that
+ * reads the row is evaluated per row (OUT_EXPR). Returns 0 or -1. */
+static int output_expression(srv_rs *rs, sql_expr *e, rs_out *out, srv_coldef *d, bool *has_col)
+{
+    if (bind(rs, e) < 0)
+        return -1;
+    srv_val v = sv_null();
+    char buf[1024];
+    bool rowdep = false;
+    for (int a = 0; a < e->nargs; a++)
+        rowdep |= e->args[a]->t == EX_COL;
+    if (!rowdep) {
+        if (eval_const(rs->cur, e, &v, buf, sizeof buf, &rs->err, rs->errmsg, sizeof rs->errmsg) < 0)
+            return -1;
+        out->kind = OUT_CONST;
+        expr_coldef(e, &v, d);
+        uint8_t *wire = malloc(v.k == SV_STR || v.k == SV_BIN ? v.n * 4 + 64 : 64);
+        if (!wire)
+            return -1;
+        int64_t len = sv_to_wire(d, &v, wire, v.k == SV_STR || v.k == SV_BIN ? v.n * 4 + 64 : 64);
+        if (len < 0 && len != (int64_t)SRV_NULL_LEN) {
+            free(wire);
+            rs->err = 245;
+            snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed.");
+            return -1;
+        }
+        out->accbuf = wire;
+        out->count = (uint64_t)len;
+    } else {
+        out->kind = OUT_EXPR;
+        expr_coldef(e, &v, d);
+        if (e->t == EX_FUNC && e->nargs && e->args[0]->t == EX_COL && d->col.kind == TDS_K_UNKNOWN)
+            *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
+        if (e->t == EX_FUNC && (srv_ieq(e->parts[0], "isnull") || srv_ieq(e->parts[0], "coalesce")) && e->args[0]->t == EX_COL)
+            *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
+        *has_col = true;
+    }
+    return 0;
+}
+
+/* One select-list item that is not a star into outs[o]/odefs[o]. Returns
+ * 0 or -1 with the error in rs. */
+static int output_item(srv_rs *rs, sql_expr *e, rs_out *out, srv_coldef *d, bool *has_agg, bool *has_col)
+{
+    out->e = e;
+    const char *agg = agg_name(e);
+    if (agg) {
+        *has_agg = true;
+        return output_aggregate(rs, e, agg, out, d);
+    }
+    if (e->t == EX_WINDOW) {
+        if (bind(rs, e) < 0)
+            return -1;
+        out->kind = OUT_EXPR;
+        e->col = rs->nwin++;
+        if (srv_type_parse("bigint", d) < 0)
+            return -1;
+        d->nullable = false;
+        d->col.flags &= (uint16_t)~TDS_COL_NULLABLE;
+        *has_col = true;
+    } else if (e->t == EX_COL && (bind(rs, e) < 0 || e->up)) {
+        if (e->up == 0)
+            return -1;
+        /* an outer query's column in a subquery's select list */
+        srv_rs *q = rs;
+        for (int u = 0; u < e->up; u++)
+            q = q->parent;
+        out->kind = OUT_EXPR;
+        *d = q->src[e->src].t->cols[e->col];
+        d->col.flags |= TDS_COL_NULLABLE;
+    } else if (e->t == EX_COL) {
+        out->kind = OUT_COL;
+        out->agg = e->src * 65536 + e->col;
+        *d = rs->src[e->src].t->cols[e->col];
+        if (rs->src[e->src].ref->join == 2)
+            d->col.flags |= TDS_COL_NULLABLE;
+        *has_col = true;
+    } else {
+        return output_expression(rs, e, out, d, has_col);
+    }
+    return 0;
+}
+
+static int setup_outputs(srv_rs *rs, const sql_select *sel, bool *has_agg)
+{
+    int n = count_outputs(rs, sel);
     if (n == 0) {
         rs->err = rs->nsrc ? 4104 : 263;
         snprintf(rs->errmsg, sizeof rs->errmsg, rs->nsrc ? "The multi-part identifier could not be bound." : "Must specify table to select from.");
@@ -610,116 +759,13 @@ static int setup_outputs(srv_rs *rs, const sql_select *sel, bool *has_agg)
     for (int i = 0; i < sel->nitems; i++) {
         sql_expr *e = sel->items[i].e;
         if (e->t == EX_STAR) {
-            for (int k = 0; k < rs->nsrc; k++) {
-                rs_src *s = &rs->src[k];
-                if (e->nparts && !(s->ref->alias[0] ? srv_ieq(s->ref->alias, e->parts[0]) : srv_ieq(s->t->name, e->parts[e->nparts - 1])))
-                    continue;
-                for (uint16_t c = 0; c < s->t->ncols; c++, o++) {
-                    rs->odefs[o] = s->t->cols[c];
-                    rs->outs[o].kind = OUT_COL;
-                    rs->outs[o].agg = k * 65536 + c; /* source and column */
-                    s->need[c] = true;
-                    has_col = true;
-                    if (s->ref->join == 2)
-                        rs->odefs[o].col.flags |= TDS_COL_NULLABLE;
-                }
-            }
+            expand_star(rs, e, &o, &has_col);
             continue;
         }
         rs_out *out = &rs->outs[o];
         srv_coldef *d = &rs->odefs[o];
-        out->e = e;
-        const char *agg = agg_name(e);
-        if (agg) {
-            *has_agg = true;
-            out->kind = OUT_AGG;
-            out->agg = agg[0] == 'c' ? 1 : agg[1] == 'i' ? 2 : 3;
-            if (out->agg == 1 && !e->star_arg && e->nargs != 1) {
-                rs->err = 174;
-                snprintf(rs->errmsg, sizeof rs->errmsg, "The %s function requires 1 argument(s).", e->parts[0]);
-                return -1;
-            }
-            if (out->agg != 1 && (e->nargs != 1 || e->star_arg)) {
-                rs->err = 174;
-                snprintf(rs->errmsg, sizeof rs->errmsg, "The %s function requires 1 argument(s).", e->parts[0]);
-                return -1;
-            }
-            if (!e->star_arg && bind(rs, e->args[0]) < 0)
-                return -1;
-            if (out->agg == 1) {
-                srv_val z = sv_int(0);
-                expr_coldef(e, &z, d);
-            } else if (e->args[0]->t == EX_COL) {
-                *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
-                d->col.flags |= TDS_COL_NULLABLE;
-                d->name[0] = 0;
-            } else {
-                rs->err = 8117;
-                snprintf(rs->errmsg, sizeof rs->errmsg, "tdstestd: MIN/MAX take a column.");
-                return -1;
-            }
-        } else if (e->t == EX_WINDOW) {
-            if (bind(rs, e) < 0)
-                return -1;
-            out->kind = OUT_EXPR;
-            e->col = rs->nwin++;
-            if (srv_type_parse("bigint", d) < 0)
-                return -1;
-            d->nullable = false;
-            d->col.flags &= (uint16_t)~TDS_COL_NULLABLE;
-            has_col = true;
-        } else if (e->t == EX_COL && (bind(rs, e) < 0 || e->up)) {
-            if (e->up == 0)
-                return -1;
-            /* an outer query's column in a subquery's select list */
-            srv_rs *q = rs;
-            for (int u = 0; u < e->up; u++)
-                q = q->parent;
-            out->kind = OUT_EXPR;
-            *d = q->src[e->src].t->cols[e->col];
-            d->col.flags |= TDS_COL_NULLABLE;
-        } else if (e->t == EX_COL) {
-            out->kind = OUT_COL;
-            out->agg = e->src * 65536 + e->col;
-            *d = rs->src[e->src].t->cols[e->col];
-            if (rs->src[e->src].ref->join == 2)
-                d->col.flags |= TDS_COL_NULLABLE;
-            has_col = true;
-        } else {
-            if (bind(rs, e) < 0)
-                return -1;
-            srv_val v = sv_null();
-            char buf[1024];
-            bool rowdep = false;
-            for (int a = 0; a < e->nargs; a++)
-                rowdep |= e->args[a]->t == EX_COL;
-            if (!rowdep) {
-                if (eval_const(rs->cur, e, &v, buf, sizeof buf, &rs->err, rs->errmsg, sizeof rs->errmsg) < 0)
-                    return -1;
-                out->kind = OUT_CONST;
-                expr_coldef(e, &v, d);
-                uint8_t *wire = malloc(v.k == SV_STR || v.k == SV_BIN ? v.n * 4 + 64 : 64);
-                if (!wire)
-                    return -1;
-                int64_t len = sv_to_wire(d, &v, wire, v.k == SV_STR || v.k == SV_BIN ? v.n * 4 + 64 : 64);
-                if (len < 0 && len != (int64_t)SRV_NULL_LEN) {
-                    free(wire);
-                    rs->err = 245;
-                    snprintf(rs->errmsg, sizeof rs->errmsg, "Conversion failed.");
-                    return -1;
-                }
-                out->accbuf = wire;
-                out->count = (uint64_t)len;
-            } else {
-                out->kind = OUT_EXPR;
-                expr_coldef(e, &v, d);
-                if (e->t == EX_FUNC && e->nargs && e->args[0]->t == EX_COL && d->col.kind == TDS_K_UNKNOWN)
-                    *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
-                if (e->t == EX_FUNC && (srv_ieq(e->parts[0], "isnull") || srv_ieq(e->parts[0], "coalesce")) && e->args[0]->t == EX_COL)
-                    *d = rs->src[e->args[0]->src].t->cols[e->args[0]->col];
-                has_col = true;
-            }
-        }
+        if (output_item(rs, e, out, d, has_agg, &has_col) < 0)
+            return -1;
         if (sel->items[i].alias[0])
             snprintf(d->name, sizeof d->name, "%s", sel->items[i].alias);
         else if (e->t != EX_COL && !(out->kind == OUT_EXPR && e->t == EX_COL))
@@ -898,33 +944,10 @@ void srv_rs_error(const srv_rs *rs, int32_t *err, char *msg, size_t cap)
     snprintf(msg, cap, "%s", rs->errmsg);
 }
 
-static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
+/* ORDER BY keys: a select-list alias or ordinal naming a column becomes
+ * that column; then every key is bound. Returns 0 or -1. */
+static int bind_order(srv_rs *rs, const sql_select *sel)
 {
-    srv_conn *c = cur->c;
-    rs->cur = cur;
-    rs->where = &sel->where;
-    rs->top = -1;
-    if (open_sources(cur, rs, sel) < 0)
-        return -1;
-    for (int k = 0; k < rs->nsrc; k++)
-        if (rs->src[k].user && c->isolation == 1 && c->trancount > 0 && !c->cur->snapshot_isolation) {
-            rs->err = 3952;
-            snprintf(rs->errmsg, sizeof rs->errmsg,
-                     "Snapshot isolation transaction failed accessing database '%s' because snapshot isolation is not allowed in this database. Use ALTER DATABASE to allow snapshot isolation.",
-                     c->cur->name);
-            return -1;
-        }
-    bool has_agg;
-    if (setup_outputs(rs, sel, &has_agg) < 0)
-        return -1;
-    if (bind_where(rs, &sel->where) < 0)
-        return -1;
-    for (int k = 1; k < rs->nsrc; k++) {
-        if (bind_where(rs, &rs->src[k].ref->on) < 0)
-            return -1;
-        detect_pk_join(rs, k);
-        rs_detect_eq_join(rs, k);
-    }
     for (int k = 0; k < sel->norder; k++) {
         sql_expr *e = sel->order[k].e;
         if (e->t == EX_COL && e->nparts == 1) {
@@ -942,21 +965,31 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
         if (bind(rs, e) < 0)
             return -1;
     }
-    if (sel->top) {
-        srv_val v;
-        char buf[64];
-        if (eval_const(cur, sel->top, &v, buf, sizeof buf, &rs->err, rs->errmsg, sizeof rs->errmsg) < 0)
-            return -1;
-        if (v.k == SV_FLOAT) v = sv_int((int64_t)v.f);
-        if (v.k != SV_INT || v.i < 0) {
-            rs->err = 1014;
-            snprintf(rs->errmsg, sizeof rs->errmsg, "The number of rows provided for a TOP or FETCH clauses row count parameter must be an integer.");
-            return -1;
-        }
-        rs->top = v.i;
+    return 0;
+}
+
+/* TOP (n) into rs->top. Returns 0 or -1 with the error in rs. */
+static int eval_top(srv_cursor *cur, srv_rs *rs, const sql_select *sel)
+{
+    srv_val v;
+    char buf[64];
+    if (eval_const(cur, sel->top, &v, buf, sizeof buf, &rs->err, rs->errmsg, sizeof rs->errmsg) < 0)
+        return -1;
+    if (v.k == SV_FLOAT) v = sv_int((int64_t)v.f);
+    if (v.k != SV_INT || v.i < 0) {
+        rs->err = 1014;
+        snprintf(rs->errmsg, sizeof rs->errmsg, "The number of rows provided for a TOP or FETCH clauses row count parameter must be an integer.");
+        return -1;
     }
-    rs->fmtonly = c->fmtonly;
-    /* choose the mode */
+    rs->top = v.i;
+    return 0;
+}
+
+/* How rows are produced: one row (no FROM, or aggregates), a stream over
+ * a generated or stored table, or a collected (joined, sorted) list.
+ * Returns 0 or -1 with the error in rs. */
+static int choose_mode(srv_rs *rs, const sql_select *sel, bool has_agg)
+{
     if (rs->nsrc == 0) {
         rs->mode = M_ONE;
         if (has_agg) {
@@ -1007,42 +1040,86 @@ static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
             rs->pos = 0;
         }
     }
-    if (has_agg) {
-        for (int i = 0; i < rs->nout; i++) {
-            rs_out *o = &rs->outs[i];
-            if (o->agg == 1) {
-                uint8_t *b = malloc(64);
-                if (!b)
-                    return -1;
-                int64_t n = 0;
-                srv_val v = sv_int((int64_t)o->count);
-                n = sv_to_wire(&rs->odefs[i], &v, b, 64);
-                if (n < 0) {
-                    free(b);
-                    rs->err = 8115;
-                    snprintf(rs->errmsg, sizeof rs->errmsg, "Arithmetic overflow error converting expression to data type int.");
-                    return -1;
-                }
-                free(o->accbuf);
-                o->accbuf = malloc(12);
-                if (!o->accbuf) {
-                    free(b);
-                    return -1;
-                }
-                uint32_t len = (uint32_t)n;
-                memcpy(o->accbuf, &len, 4);
-                memcpy(o->accbuf + 4, b, (size_t)n);
+    return 0;
+}
+
+/* Aggregates' results as wire values (length-prefixed in accbuf): counts
+ * encoded in the output type, MIN/MAX of no rows as NULL. */
+static int encode_aggregates(srv_rs *rs)
+{
+    for (int i = 0; i < rs->nout; i++) {
+        rs_out *o = &rs->outs[i];
+        if (o->agg == 1) {
+            uint8_t *b = malloc(64);
+            if (!b)
+                return -1;
+            int64_t n = 0;
+            srv_val v = sv_int((int64_t)o->count);
+            n = sv_to_wire(&rs->odefs[i], &v, b, 64);
+            if (n < 0) {
                 free(b);
-            } else if (!o->acc_set) {
-                free(o->accbuf);
-                o->accbuf = malloc(4);
-                if (!o->accbuf)
-                    return -1;
-                uint32_t len = SRV_NULL_LEN;
-                memcpy(o->accbuf, &len, 4);
+                rs->err = 8115;
+                snprintf(rs->errmsg, sizeof rs->errmsg, "Arithmetic overflow error converting expression to data type int.");
+                return -1;
             }
+            free(o->accbuf);
+            o->accbuf = malloc(12);
+            if (!o->accbuf) {
+                free(b);
+                return -1;
+            }
+            uint32_t len = (uint32_t)n;
+            memcpy(o->accbuf, &len, 4);
+            memcpy(o->accbuf + 4, b, (size_t)n);
+            free(b);
+        } else if (!o->acc_set) {
+            free(o->accbuf);
+            o->accbuf = malloc(4);
+            if (!o->accbuf)
+                return -1;
+            uint32_t len = SRV_NULL_LEN;
+            memcpy(o->accbuf, &len, 4);
         }
     }
+    return 0;
+}
+
+static int rs_build(srv_cursor *cur, const sql_select *sel, srv_rs *rs)
+{
+    srv_conn *c = cur->c;
+    rs->cur = cur;
+    rs->where = &sel->where;
+    rs->top = -1;
+    if (open_sources(cur, rs, sel) < 0)
+        return -1;
+    for (int k = 0; k < rs->nsrc; k++)
+        if (rs->src[k].user && c->isolation == 1 && c->trancount > 0 && !c->cur->snapshot_isolation) {
+            rs->err = 3952;
+            snprintf(rs->errmsg, sizeof rs->errmsg,
+                     "Snapshot isolation transaction failed accessing database '%s' because snapshot isolation is not allowed in this database. Use ALTER DATABASE to allow snapshot isolation.",
+                     c->cur->name);
+            return -1;
+        }
+    bool has_agg;
+    if (setup_outputs(rs, sel, &has_agg) < 0)
+        return -1;
+    if (bind_where(rs, &sel->where) < 0)
+        return -1;
+    for (int k = 1; k < rs->nsrc; k++) {
+        if (bind_where(rs, &rs->src[k].ref->on) < 0)
+            return -1;
+        detect_pk_join(rs, k);
+        rs_detect_eq_join(rs, k);
+    }
+    if (bind_order(rs, sel) < 0)
+        return -1;
+    if (sel->top && eval_top(cur, rs, sel) < 0)
+        return -1;
+    rs->fmtonly = c->fmtonly;
+    if (choose_mode(rs, sel, has_agg) < 0)
+        return -1;
+    if (has_agg && encode_aggregates(rs) < 0)
+        return -1;
     if (rs->fmtonly)
         rs->top = 0;
     rs->direct = rs->nsrc == 1 && rs->nout == rs->src[0].t->ncols && !has_agg;

@@ -234,9 +234,215 @@ static int fedauth_ack_data(const tds_login7 *l, uint8_t out[64])
     return 64;
 }
 
-int srv_net_login7_handle(srv_net_conn *c, const uint8_t *p, size_t n)
+/* FEDAUTH checks beyond the token: the echo bit, the library, the nonce.
+ * Returns true when the LOGIN7's FEDAUTH feature is acceptable. */
+static bool fedauth_ok(srv_net_conn *c, const tds_login7 *l)
+{
+    bool bad = false;
+    if (l->fedauth_echo != c->fedauth_required) {
+        srv_net_log(c, "FEDAUTH echo %d does not match FEDAUTHREQUIRED %d",
+                l->fedauth_echo, c->fedauth_required);
+        bad = true;
+    }
+    if (l->fedauth_library != TDS_FEDAUTH_LIB_SECURITYTOKEN) {
+        srv_net_log(c, "FEDAUTH library %u not supported", l->fedauth_library);
+        bad = true;
+    }
+    /* A nonce that comes back must be ours; tedious sends none at all
+     * (it does not read NONCEOPT), which SQL Server tolerates too. */
+    if (c->nonce_sent && l->fedauth_has_nonce &&
+        memcmp(l->fedauth_nonce, c->nonce, 32) != 0) {
+        srv_net_log(c, "FEDAUTH nonce differs from the one sent");
+        bad = true;
+    } else if (c->nonce_sent && !l->fedauth_has_nonce) {
+        srv_net_log(c, "FEDAUTH without the nonce (accepted)");
+    }
+    return !bad;
+}
+
+/* Checks the login against the scenario. Returns the new query-half
+ * connection, or NULL with err filled in (the caller refuses). */
+static srv_conn *login_check(srv_net_conn *c, const tds_login7 *l, srv_error *err)
+{
+    if (l->sspi_len > 0) {
+        fail_msg(err, "");
+        snprintf(err->message, sizeof err->message,
+                 "Login failed. The login is from an untrusted domain and cannot be used with Integrated authentication.");
+        return NULL;
+    }
+    if (l->fedauth && !fedauth_ok(c, l)) {
+        fail_msg(err, "<token-identified principal>");
+        return NULL;
+    }
+    srv_login_req req;
+    memset(&req, 0, sizeof req);
+    req.user = l->username ? l->username : "";
+    req.password = l->password ? l->password : "";
+    req.token = l->fedauth ? (l->fedauth_token ? l->fedauth_token : "") : NULL;
+    req.database = l->database ? l->database : "";
+    req.app_name = l->appname ? l->appname : "";
+    srv_conn *qc = NULL;
+    memset(err, 0, sizeof *err);
+    if (!srv_login(c->srv->db, &req, &qc, err)) {
+        if (err->number == 0)
+            fail_msg(err, l->fedauth ? "<token-identified principal>" : req.user);
+        return NULL;
+    }
+    return qc;
+}
+
+/* Packet size: as asked, within 512..cap (16383 under TLS). */
+static uint32_t packet_size_for(const srv_net_conn *c, const tds_login7 *l)
+{
+    uint32_t want = l->packet_size ? l->packet_size : TDS_PACKET_DEFAULT;
+    uint32_t pcap = c->srv->settings.max_packet_size;
+    if (pcap > TDS_PACKET_MAX)
+        pcap = TDS_PACKET_MAX;
+    if ((c->enc == SRV_NET_ENC_FULL || c->enc == SRV_NET_ENC_STRICT) && pcap > 16383)
+        pcap = 16383;
+    if (want > pcap)
+        want = pcap;
+    if (want < TDS_PACKET_MIN)
+        want = TDS_PACKET_MIN;
+    return want;
+}
+
+/* The reply's environment before LOGINACK: database + INFO 5701,
+ * collation, language + INFO 5703. */
+static int put_login_env(srv_net_conn *c, const char *db)
+{
+    char text[600];
+    int r = put_env_text(c->s, TDS_ENV_DATABASE, db, "master");
+    if (r == 0) {
+        snprintf(text, sizeof text, "Changed database context to '%s'.", db ? db : "");
+        r = login_put_msg(c, false, 5701, 2, 0, text);
+    }
+    if (r == 0) {
+        tds_envchange e;
+        memset(&e, 0, sizeof e);
+        e.type = TDS_ENV_COLLATION;
+        e.new_raw = default_collation;
+        e.new_raw_len = sizeof default_collation;
+        r = tds_put_envchange(c->s, &e);
+    }
+    if (r == 0)
+        r = put_env_text(c->s, TDS_ENV_LANGUAGE, "us_english", "");
+    if (r == 0)
+        r = login_put_msg(c, false, 5703, 1, 0, "Changed language setting to us_english.");
+    return r;
+}
+
+static int put_login_ack(srv_net_conn *c)
+{
+    uint32_t v = c->srv->settings.version;
+    tds_loginack a;
+    memset(&a, 0, sizeof a);
+    a.interface = 1;
+    a.tds_version = c->tds_version;
+    a.prog_name = mkstr("Microsoft SQL Server");
+    a.major = (uint8_t)(v >> 24);
+    a.minor = (uint8_t)(v >> 16);
+    a.build = (uint16_t)v;
+    return tds_put_loginack(c->s, &a);
+}
+
+/* FEATUREEXTACK naming only the features the client sent (TDS 7.4). */
+static int put_feature_acks(srv_net_conn *c, const tds_login7 *l)
+{
+    if (c->tds_version != TDS_VERSION_74 || !(l->utf8_support || l->fedauth))
+        return 0;
+    tds_feature_ack acks[2];
+    size_t na = 0;
+    static const uint8_t utf8_on = 0x01;
+    uint8_t fa[64];
+    if (l->fedauth) {
+        acks[na].id = TDS_FEAT_FEDAUTH;
+        acks[na].data = fa;
+        acks[na].len = 0;
+        if (l->fedauth_has_nonce) {
+            int fl = fedauth_ack_data(l, fa);
+            if (fl < 0)
+                return TDS_E_NOMEM;
+            acks[na].len = (uint32_t)fl;
+        }
+        na++;
+    }
+    if (l->utf8_support) {
+        acks[na].id = TDS_FEAT_UTF8_SUPPORT;
+        acks[na].data = &utf8_on;
+        acks[na].len = 1;
+        na++;
+    }
+    return tds_put_featureextack(c->s, acks, na);
+}
+
+/* The whole successful login reply, ending with routing when the
+ * scenario or --route-to asks for it. */
+static int put_login_reply(srv_net_conn *c, const tds_login7 *l, const char *db, uint32_t want)
+{
+    const srv_settings *st = &c->srv->settings;
+    char size_new[16], size_old[16];
+    int r = tds_msg_begin(c->s, TDS_PKT_REPLY, 0);
+    if (r == 0)
+        r = put_login_env(c, db);
+    if (r == 0)
+        r = put_login_ack(c);
+    if (r == 0)
+        r = put_feature_acks(c, l);
+    if (r == 0) {
+        snprintf(size_new, sizeof size_new, "%u", (unsigned)want);
+        snprintf(size_old, sizeof size_old, "%u", (unsigned)TDS_PACKET_DEFAULT);
+        r = put_env_text(c->s, TDS_ENV_PACKETSIZE, size_new, size_old);
+    }
+    if (r == 0 && st->route_host != NULL) {
+        tds_envchange e;
+        memset(&e, 0, sizeof e);
+        e.type = TDS_ENV_ROUTING;
+        e.routing_server = mkstr(st->route_host);
+        e.routing_port = st->route_port;
+        r = tds_put_envchange(c->s, &e);
+    }
+    if (r == 0)
+        r = tds_put_done(c->s, TDS_TOK_DONE, 0, 0, 0);
+    if (r == 0)
+        r = tds_msg_end(c->s);
+    return r;
+}
+
+/* Answers a decoded LOGIN7: refusal, routing, or the logged-in state.
+ * Returns 0 or -1 (close after flushing). */
+static int login7_answer(srv_net_conn *c, const tds_login7 *l)
 {
     srv_net_server *srv = c->srv;
+    srv_error err;
+    srv_conn *qc = login_check(c, l, &err);
+    if (!qc)
+        return login_fail(c, &err);
+    uint32_t want = packet_size_for(c, l);
+    c->packet_size = want;
+    const char *db = srv_conn_database(qc);
+    int r = put_login_reply(c, l, db, want);
+    if (r < 0) {
+        srv_net_log(c, "login reply: %s", tds_strerror(r));
+        srv_conn_free(qc);
+        return -1;
+    }
+    srv_net_conn_flush(c);
+    if (srv->settings.route_host != NULL) {
+        srv_net_log(c, "routed to %s:%u", srv->settings.route_host, srv->settings.route_port);
+        srv_conn_free(qc);
+        return -1;
+    }
+    tds_set_packet_size(c->s, want);
+    c->qc = qc;
+    c->state = NC_READY;
+    srv_net_faults_poll(c);
+    srv_net_log(c, "logged in, database '%s', packet size %u", db ? db : "", (unsigned)want);
+    return 0;
+}
+
+int srv_net_login7_handle(srv_net_conn *c, const uint8_t *p, size_t n)
+{
     size_t cap = n * 2 + 1024;
     char *strbuf = malloc(cap);
     if (!strbuf)
@@ -255,169 +461,8 @@ int srv_net_login7_handle(srv_net_conn *c, const uint8_t *p, size_t n)
             l.database ? l.database : "", l.appname ? l.appname : "",
             (unsigned)l.packet_size, l.fedauth ? " FEDAUTH" : "",
             l.utf8_support ? " UTF8_SUPPORT" : "");
-
-    srv_error err;
-    if (l.sspi_len > 0) {
-        fail_msg(&err, "");
-        snprintf(err.message, sizeof err.message,
-                 "Login failed. The login is from an untrusted domain and cannot be used with Integrated authentication.");
-        r = login_fail(c, &err);
-        free(strbuf);
-        return r;
-    }
-    if (l.fedauth) {
-        bool bad = false;
-        if (l.fedauth_echo != c->fedauth_required) {
-            srv_net_log(c, "FEDAUTH echo %d does not match FEDAUTHREQUIRED %d",
-                    l.fedauth_echo, c->fedauth_required);
-            bad = true;
-        }
-        if (l.fedauth_library != TDS_FEDAUTH_LIB_SECURITYTOKEN) {
-            srv_net_log(c, "FEDAUTH library %u not supported", l.fedauth_library);
-            bad = true;
-        }
-        /* A nonce that comes back must be ours; tedious sends none at all
-         * (it does not read NONCEOPT), which SQL Server tolerates too. */
-        if (c->nonce_sent && l.fedauth_has_nonce &&
-            memcmp(l.fedauth_nonce, c->nonce, 32) != 0) {
-            srv_net_log(c, "FEDAUTH nonce differs from the one sent");
-            bad = true;
-        } else if (c->nonce_sent && !l.fedauth_has_nonce) {
-            srv_net_log(c, "FEDAUTH without the nonce (accepted)");
-        }
-        if (bad) {
-            fail_msg(&err, "<token-identified principal>");
-            r = login_fail(c, &err);
-            free(strbuf);
-            return r;
-        }
-    }
-
-    srv_login_req req;
-    memset(&req, 0, sizeof req);
-    req.user = l.username ? l.username : "";
-    req.password = l.password ? l.password : "";
-    req.token = l.fedauth ? (l.fedauth_token ? l.fedauth_token : "") : NULL;
-    req.database = l.database ? l.database : "";
-    req.app_name = l.appname ? l.appname : "";
-    srv_conn *qc = NULL;
-    memset(&err, 0, sizeof err);
-    if (!srv_login(srv->db, &req, &qc, &err)) {
-        if (err.number == 0)
-            fail_msg(&err, l.fedauth ? "<token-identified principal>" : req.user);
-        r = login_fail(c, &err);
-        free(strbuf);
-        return r;
-    }
-
-    /* Packet size: as asked, within 512..cap (16383 under TLS). */
-    uint32_t want = l.packet_size ? l.packet_size : TDS_PACKET_DEFAULT;
-    uint32_t pcap = srv->settings.max_packet_size;
-    if (pcap > TDS_PACKET_MAX)
-        pcap = TDS_PACKET_MAX;
-    if ((c->enc == SRV_NET_ENC_FULL || c->enc == SRV_NET_ENC_STRICT) && pcap > 16383)
-        pcap = 16383;
-    if (want > pcap)
-        want = pcap;
-    if (want < TDS_PACKET_MIN)
-        want = TDS_PACKET_MIN;
-    c->packet_size = want;
-
-    const char *db = srv_conn_database(qc);
-    char text[600], size_new[16], size_old[16];
-    uint32_t v = srv->settings.version;
-    bool routed = srv->settings.route_host != NULL;
-
-    r = tds_msg_begin(c->s, TDS_PKT_REPLY, 0);
-    if (r == 0)
-        r = put_env_text(c->s, TDS_ENV_DATABASE, db, "master");
-    if (r == 0) {
-        snprintf(text, sizeof text, "Changed database context to '%s'.", db ? db : "");
-        r = login_put_msg(c, false, 5701, 2, 0, text);
-    }
-    if (r == 0) {
-        tds_envchange e;
-        memset(&e, 0, sizeof e);
-        e.type = TDS_ENV_COLLATION;
-        e.new_raw = default_collation;
-        e.new_raw_len = sizeof default_collation;
-        r = tds_put_envchange(c->s, &e);
-    }
-    if (r == 0)
-        r = put_env_text(c->s, TDS_ENV_LANGUAGE, "us_english", "");
-    if (r == 0)
-        r = login_put_msg(c, false, 5703, 1, 0, "Changed language setting to us_english.");
-    if (r == 0) {
-        tds_loginack a;
-        memset(&a, 0, sizeof a);
-        a.interface = 1;
-        a.tds_version = c->tds_version;
-        a.prog_name = mkstr("Microsoft SQL Server");
-        a.major = (uint8_t)(v >> 24);
-        a.minor = (uint8_t)(v >> 16);
-        a.build = (uint16_t)v;
-        r = tds_put_loginack(c->s, &a);
-    }
-    if (r == 0 && c->tds_version == TDS_VERSION_74 && (l.utf8_support || l.fedauth)) {
-        tds_feature_ack acks[2];
-        size_t na = 0;
-        static const uint8_t utf8_on = 0x01;
-        uint8_t fa[64];
-        if (l.fedauth) {
-            acks[na].id = TDS_FEAT_FEDAUTH;
-            acks[na].data = fa;
-            acks[na].len = 0;
-            if (l.fedauth_has_nonce) {
-                int fl = fedauth_ack_data(&l, fa);
-                if (fl < 0)
-                    r = TDS_E_NOMEM;
-                else
-                    acks[na].len = (uint32_t)fl;
-            }
-            na++;
-        }
-        if (l.utf8_support) {
-            acks[na].id = TDS_FEAT_UTF8_SUPPORT;
-            acks[na].data = &utf8_on;
-            acks[na].len = 1;
-            na++;
-        }
-        if (r == 0)
-            r = tds_put_featureextack(c->s, acks, na);
-    }
-    if (r == 0) {
-        snprintf(size_new, sizeof size_new, "%u", (unsigned)want);
-        snprintf(size_old, sizeof size_old, "%u", (unsigned)TDS_PACKET_DEFAULT);
-        r = put_env_text(c->s, TDS_ENV_PACKETSIZE, size_new, size_old);
-    }
-    if (r == 0 && routed) {
-        tds_envchange e;
-        memset(&e, 0, sizeof e);
-        e.type = TDS_ENV_ROUTING;
-        e.routing_server = mkstr(srv->settings.route_host);
-        e.routing_port = srv->settings.route_port;
-        r = tds_put_envchange(c->s, &e);
-    }
-    if (r == 0)
-        r = tds_put_done(c->s, TDS_TOK_DONE, 0, 0, 0);
-    if (r == 0)
-        r = tds_msg_end(c->s);
+    /* l's strings live in strbuf until the reply has been queued. */
+    r = login7_answer(c, &l);
     free(strbuf);
-    if (r < 0) {
-        srv_net_log(c, "login reply: %s", tds_strerror(r));
-        srv_conn_free(qc);
-        return -1;
-    }
-    srv_net_conn_flush(c);
-    if (routed) {
-        srv_net_log(c, "routed to %s:%u", srv->settings.route_host, srv->settings.route_port);
-        srv_conn_free(qc);
-        return -1;
-    }
-    tds_set_packet_size(c->s, want);
-    c->qc = qc;
-    c->state = NC_READY;
-    srv_net_faults_poll(c);
-    srv_net_log(c, "logged in, database '%s', packet size %u", db ? db : "", (unsigned)want);
-    return 0;
+    return r;
 }

@@ -213,6 +213,141 @@ static bool type_spec(P *p, srv_coldef *d)
     return true;
 }
 
+static sql_expr *primary(P *p);
+
+/* A number: float with an exponent, decimal with a point (float beyond
+ * 38 digits), else bigint (float beyond its range). */
+static sql_expr *number_literal(P *p, const sql_tok *k)
+{
+    sql_expr *e = new_expr(p, EX_LIT);
+    if (!e)
+        return NULL;
+    p->i++;
+    if (memchr(k->p, 'e', k->n) || memchr(k->p, 'E', k->n)) {
+        e->lit.k = SV_FLOAT;
+        e->lit.f = strtod(k->text, NULL);
+    } else if (memchr(k->p, '.', k->n)) {
+        size_t digits = 0, scale = 0;
+        bool frac = false;
+        for (size_t q = 0; q < k->n; q++) {
+            if (k->p[q] == '.') frac = true;
+            else { digits++; if (frac) scale++; }
+        }
+        if (digits > 38 || tds_decimal_parse(k->text, k->tlen, (uint8_t)(digits ? digits : 1), (uint8_t)scale, &e->lit.d) != TDS_OK) {
+            e->lit.k = SV_FLOAT;
+            e->lit.f = strtod(k->text, NULL);
+        } else {
+            e->lit.k = SV_DEC;
+        }
+    } else {
+        char *end;
+        unsigned long long u = strtoull(k->text, &end, 10);
+        if (u > INT64_MAX) {
+            e->lit.k = SV_FLOAT;
+            e->lit.f = strtod(k->text, NULL);
+        } else {
+            e->lit.k = SV_INT;
+            e->lit.i = (int64_t)u;
+        }
+    }
+    return e;
+}
+
+/* 0x…: the bytes, in the statement's arena. */
+static sql_expr *binary_literal(P *p, const sql_tok *k)
+{
+    sql_expr *e = new_expr(p, EX_LIT);
+    if (!e)
+        return NULL;
+    size_t nb = (k->n - 2) / 2;
+    uint8_t *bytes = sql_alloc(p->b, nb + 1);
+    if (!bytes)
+        return NULL;
+    for (size_t q = 0; q < nb; q++) {
+        char hx[3] = { k->p[2 + 2 * q], k->p[3 + 2 * q], 0 };
+        bytes[q] = (uint8_t)strtoul(hx, NULL, 16);
+    }
+    e->lit.k = SV_BIN;
+    e->lit.s = (const char *)bytes;
+    e->lit.n = nb;
+    p->i++;
+    return e;
+}
+
+/* CAST(e AS type) and CONVERT(type, e[, style]); the caller saw the
+ * keyword and its "(". */
+static sql_expr *cast_or_convert(P *p)
+{
+    bool is_cast = kw(p, "cast");
+    p->i += 2;
+    sql_expr *e = new_expr(p, EX_CAST);
+    if (!e)
+        return NULL;
+    if (is_cast) {
+        if (!(e->args[0] = expr(p)) || !expect_kw(p, "as") || !type_spec(p, &e->cast) || !expect_op(p, ")"))
+            return NULL;
+    } else {
+        if (!type_spec(p, &e->cast) || !expect_op(p, ",") || !(e->args[0] = expr(p)))
+            return NULL;
+        if (accept_op(p, ",") && !primary(p)) /* the style, ignored */
+            return NULL;
+        if (!expect_op(p, ")"))
+            return NULL;
+    }
+    e->nargs = 1;
+    return e;
+}
+
+/* A column reference (one to three parts, or alias.*), or a function call
+ * with its OVER clause. */
+static sql_expr *name_or_call(P *p, const sql_tok *k)
+{
+    sql_expr *e;
+    if (is_reserved(k) && !(p->t[p->i + 1].t == TK_OP && p->t[p->i + 1].p[0] == '(' && srv_ieqn(k->text, k->tlen, "left"))) {
+        fail(p);
+        return NULL;
+    }
+    e = new_expr(p, EX_COL);
+    if (!e)
+        return NULL;
+    name_any(p, e->parts[0]);
+    e->nparts = 1;
+    if (k->t == TK_IDENT && op(p, "(")) {
+        p->i++;
+        e->t = EX_FUNC;
+        if (accept_op(p, "*")) {
+            e->star_arg = true;
+        } else if (!op(p, ")")) {
+            do {
+                if (e->nargs >= 4) {
+                    fail(p);
+                    return NULL;
+                }
+                if (!(e->args[e->nargs++] = expr(p)))
+                    return NULL;
+            } while (accept_op(p, ","));
+        }
+        if (!expect_op(p, ")"))
+            return NULL;
+        return !kw(p, "over") || over_clause(p, e) ? e : NULL;
+    }
+    while (accept_op(p, ".")) {
+        if (e->nparts >= 3) {
+            fail(p);
+            return NULL;
+        }
+        if (op(p, "*")) {
+            p->i++;
+            e->t = EX_STAR;
+            return e;
+        }
+        if (!name_any(p, e->parts[e->nparts]))
+            return NULL;
+        e->nparts++;
+    }
+    return e;
+}
+
 static sql_expr *primary(P *p)
 {
     sql_tok *k = cur(p);
@@ -233,40 +368,8 @@ static sql_expr *primary(P *p)
         }
         return e && e->args[0] ? e : NULL;
     }
-    if (k->t == TK_NUM) {
-        e = new_expr(p, EX_LIT);
-        if (!e)
-            return NULL;
-        p->i++;
-        if (memchr(k->p, 'e', k->n) || memchr(k->p, 'E', k->n)) {
-            e->lit.k = SV_FLOAT;
-            e->lit.f = strtod(k->text, NULL);
-        } else if (memchr(k->p, '.', k->n)) {
-            size_t digits = 0, scale = 0;
-            bool frac = false;
-            for (size_t q = 0; q < k->n; q++) {
-                if (k->p[q] == '.') frac = true;
-                else { digits++; if (frac) scale++; }
-            }
-            if (digits > 38 || tds_decimal_parse(k->text, k->tlen, (uint8_t)(digits ? digits : 1), (uint8_t)scale, &e->lit.d) != TDS_OK) {
-                e->lit.k = SV_FLOAT;
-                e->lit.f = strtod(k->text, NULL);
-            } else {
-                e->lit.k = SV_DEC;
-            }
-        } else {
-            char *end;
-            unsigned long long u = strtoull(k->text, &end, 10);
-            if (u > INT64_MAX) {
-                e->lit.k = SV_FLOAT;
-                e->lit.f = strtod(k->text, NULL);
-            } else {
-                e->lit.k = SV_INT;
-                e->lit.i = (int64_t)u;
-            }
-        }
-        return e;
-    }
+    if (k->t == TK_NUM)
+        return number_literal(p, k);
     if (k->t == TK_STR) {
         e = new_expr(p, EX_LIT);
         if (!e)
@@ -276,24 +379,8 @@ static sql_expr *primary(P *p)
         p->i++;
         return e;
     }
-    if (k->t == TK_BIN) {
-        e = new_expr(p, EX_LIT);
-        if (!e)
-            return NULL;
-        size_t nb = (k->n - 2) / 2;
-        uint8_t *bytes = sql_alloc(p->b, nb + 1);
-        if (!bytes)
-            return NULL;
-        for (size_t q = 0; q < nb; q++) {
-            char hx[3] = { k->p[2 + 2 * q], k->p[3 + 2 * q], 0 };
-            bytes[q] = (uint8_t)strtoul(hx, NULL, 16);
-        }
-        e->lit.k = SV_BIN;
-        e->lit.s = (const char *)bytes;
-        e->lit.n = nb;
-        p->i++;
-        return e;
-    }
+    if (k->t == TK_BIN)
+        return binary_literal(p, k);
     if (k->t == TK_VAR) {
         bool sys = k->n > 1 && k->p[1] == '@';
         e = new_expr(p, sys ? EX_SYSVAR : EX_VAR);
@@ -308,71 +395,10 @@ static sql_expr *primary(P *p)
         e = new_expr(p, EX_LIT);
         return e;
     }
-    if (kw(p, "cast") && p->t[p->i + 1].t == TK_OP && p->t[p->i + 1].p[0] == '(') {
-        p->i += 2;
-        e = new_expr(p, EX_CAST);
-        if (!e || !(e->args[0] = expr(p)) || !expect_kw(p, "as") || !type_spec(p, &e->cast) || !expect_op(p, ")"))
-            return NULL;
-        e->nargs = 1;
-        return e;
-    }
-    if (kw(p, "convert") && p->t[p->i + 1].t == TK_OP && p->t[p->i + 1].p[0] == '(') {
-        p->i += 2;
-        e = new_expr(p, EX_CAST);
-        if (!e || !type_spec(p, &e->cast) || !expect_op(p, ",") || !(e->args[0] = expr(p)))
-            return NULL;
-        if (accept_op(p, ",") && !primary(p))
-            return NULL;
-        if (!expect_op(p, ")"))
-            return NULL;
-        e->nargs = 1;
-        return e;
-    }
-    if (k->t == TK_IDENT || k->t == TK_QIDENT) {
-        if (is_reserved(k) && !(p->t[p->i + 1].t == TK_OP && p->t[p->i + 1].p[0] == '(' && srv_ieqn(k->text, k->tlen, "left"))) {
-            fail(p);
-            return NULL;
-        }
-        e = new_expr(p, EX_COL);
-        if (!e)
-            return NULL;
-        name_any(p, e->parts[0]);
-        e->nparts = 1;
-        if (k->t == TK_IDENT && op(p, "(")) {
-            p->i++;
-            e->t = EX_FUNC;
-            if (accept_op(p, "*")) {
-                e->star_arg = true;
-            } else if (!op(p, ")")) {
-                do {
-                    if (e->nargs >= 4) {
-                        fail(p);
-                        return NULL;
-                    }
-                    if (!(e->args[e->nargs++] = expr(p)))
-                        return NULL;
-                } while (accept_op(p, ","));
-            }
-            if (!expect_op(p, ")"))
-                return NULL;
-            return !kw(p, "over") || over_clause(p, e) ? e : NULL;
-        }
-        while (accept_op(p, ".")) {
-            if (e->nparts >= 3) {
-                fail(p);
-                return NULL;
-            }
-            if (op(p, "*")) {
-                p->i++;
-                e->t = EX_STAR;
-                return e;
-            }
-            if (!name_any(p, e->parts[e->nparts]))
-                return NULL;
-            e->nparts++;
-        }
-        return e;
-    }
+    if ((kw(p, "cast") || kw(p, "convert")) && p->t[p->i + 1].t == TK_OP && p->t[p->i + 1].p[0] == '(')
+        return cast_or_convert(p);
+    if (k->t == TK_IDENT || k->t == TK_QIDENT)
+        return name_or_call(p, k);
     if (accept_op(p, "*"))
         return new_expr(p, EX_STAR);
     fail(p);

@@ -655,197 +655,257 @@ static void wire_put_le(uint8_t *o, uint64_t v, int n)
         o[i] = (uint8_t)(v >> (8 * i));
 }
 
-int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+/* Each type's wire image of a value (sv_to_wire below dispatches). */
+/* Integers and bit, range-checked against the column. */
+static int64_t wire_int(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
 {
     const tds_column *c = &d->col;
+    (void)cap;
+    int64_t x;
+    int rc = to_int(v, &x);
+    if (rc) return rc;
+    uint32_t n = c->max_len;
+    if (c->kind == TDS_K_BIT) { out[0] = x != 0; return 1; }
+    if (c->kind == TDS_K_TINYINT ? (x < 0 || x > 255)
+        : n == 2 ? (x < INT16_MIN || x > INT16_MAX)
+        : n == 4 ? (x < INT32_MIN || x > INT32_MAX) : false)
+        return -8115;
+    wire_put_le(out, (uint64_t)x, (int)n);
+    return n;
+}
+
+/* Real (4 bytes) and float (8). */
+static int64_t wire_float(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
+    const tds_column *c = &d->col;
+    (void)cap;
+    double f;
+    int rc = to_double(v, &f);
+    if (rc) return rc;
+    if (c->max_len == 4) { float g = (float)f; memcpy(out, &g, 4); return 4; }
+    memcpy(out, &f, 8);
+    return 8;
+}
+
+/* Smallmoney (4 bytes) and money (8: high half first), in 1/10000 units. */
+static int64_t wire_money(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
+    const tds_column *c = &d->col;
+    (void)cap;
+    tds_decimal dd;
+    int rc = to_dec(v, 19, 4, &dd);
+    if (rc) return rc;
+    uint64_t mag = le_u(dd.magnitude, 8);
+    int64_t units = (int64_t)(dd.negative ? (uint64_t)0 - mag : mag);
+    if (c->max_len == 4) {
+        if (units < INT32_MIN || units > INT32_MAX) return -8115;
+        wire_put_le(out, (uint64_t)units, 4);
+        return 4;
+    }
+    wire_put_le(out, (uint64_t)units >> 32, 4);
+    wire_put_le(out + 4, (uint32_t)units, 4);
+    return 8;
+}
+
+/* Decimal/numeric: sign byte, then the magnitude in the precision's width. */
+static int64_t wire_decimal(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
+    const tds_column *c = &d->col;
+    (void)cap;
+    tds_decimal dd;
+    int rc = to_dec(v, c->precision, c->scale, &dd);
+    if (rc) return rc;
+    uint32_t ml = c->precision <= 9 ? 4 : c->precision <= 19 ? 8 : c->precision <= 28 ? 12 : 16;
+    out[0] = dd.negative ? 0 : 1;
+    memcpy(out + 1, dd.magnitude, ml);
+    return 1 + ml;
+}
+
+/* Every date and time type, rounded to the column's precision. */
+static int64_t wire_datetime(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
+    const tds_column *c = &d->col;
+    (void)cap;
+    tds_datetime dt;
+    tds_kind k = c->type == TDS_T_DATETIMN ? (c->max_len == 4 ? TDS_K_SMALLDATETIME : TDS_K_DATETIME) : (tds_kind)c->kind;
+    int rc = to_dt(v, k, c->scale, &dt);
+    if (rc) return rc;
+    dt_round(&dt, k, c->scale);
+    if (k == TDS_K_SMALLDATETIME) {
+        int32_t dd = dt.days - DAYS_1900;
+        if (dd < 0 || dd > 65535) return -242;
+        wire_put_le(out, (uint64_t)dd, 2);
+        wire_put_le(out + 2, dt.ticks / 600000000ULL, 2);
+        return 4;
+    }
+    if (k == TDS_K_DATETIME) {
+        int32_t dd = dt.days - DAYS_1900;
+        if (dt.days < 639905 || dt.days > 3652058) return -242;
+        wire_put_le(out, (uint64_t)(uint32_t)dd, 4);
+        wire_put_le(out + 4, (dt.ticks * 3 + 50000) / 100000, 4);
+        return 8;
+    }
+    if (dt.days < 0 || dt.days > 3652058) return -242;
+    if (k == TDS_K_DATE) { wire_put_le(out, (uint64_t)dt.days, 3); return 3; }
+    uint32_t tl = c->scale <= 2 ? 3 : c->scale <= 4 ? 4 : 5;
+    if (k == TDS_K_DATETIMEOFFSET && v->k == SV_DT && v->dt.kind != TDS_K_DATETIMEOFFSET)
+        dt.offset_min = 0;
+    wire_put_le(out, dt.ticks / pow10u[7 - c->scale], (int)tl);
+    if (k == TDS_K_TIME) return tl;
+    wire_put_le(out + tl, (uint64_t)dt.days, 3);
+    if (k == TDS_K_DATETIME2) return tl + 3;
+    wire_put_le(out + tl + 3, (uint64_t)(uint16_t)dt.offset_min, 2);
+    return tl + 5;
+}
+
+/* Uniqueidentifier: the first three groups little-endian. */
+static int64_t wire_guid(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
+    (void)d;
+    (void)cap;
+    uint8_t g[16];
+    if (v->k == SV_GUID) memcpy(g, v->g, 16);
+    else if (v->k != SV_STR || !parse_guid(v->s, v->n, g)) return -8169;
+    out[0] = g[3]; out[1] = g[2]; out[2] = g[1]; out[3] = g[0];
+    out[4] = g[5]; out[5] = g[4]; out[6] = g[7]; out[7] = g[6];
+    memcpy(out + 8, g + 8, 8);
+    return 16;
+}
+
+/* Char/varchar (Latin-1), nchar/nvarchar/xml (UTF-16); fixed lengths padded. */
+static int64_t wire_text(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
+    const tds_column *c = &d->col;
+    char tmp[128];
+    const char *s;
+    size_t n;
+    if (v->k == SV_STR) { s = v->s; n = v->n; }
+    else { sv_text(v, tmp, sizeof tmp); s = tmp; n = strlen(tmp); }
+    size_t o = 0;
+    int64_t chars = 0;
+    if (c->kind == TDS_K_CHAR) {
+        for (size_t i = 0; i < n; i++, chars++) {
+            unsigned char ch = (unsigned char)s[i];
+            uint32_t cp = ch;
+            if (ch >= 0xC0 && i + 1 < n && (ch & 0xE0) == 0xC0) { cp = ((ch & 0x1Fu) << 6) | (s[i + 1] & 0x3Fu); i++; }
+            else if (ch >= 0x80) { while (i + 1 < n && ((unsigned char)s[i + 1] & 0xC0) == 0x80) i++; cp = '?'; }
+            if (o >= cap) return -2628;
+            out[o++] = cp > 0xFF ? '?' : (uint8_t)cp;
+        }
+    } else {
+        int r = tds_utf8_to_utf16(s, n, out, cap);
+        if (r < 0) return r == TDS_E_SPACE ? -2628 : -245;
+        o = (size_t)r;
+        chars = (int64_t)(o / 2);
+    }
+    if (d->char_len > 0 && chars > d->char_len && c->kind != TDS_K_XML)
+        return -2628;
+    if (c->type == TDS_T_BIGCHAR || c->type == TDS_T_NCHAR) {
+        while (chars < d->char_len) {
+            if (o + 2 > cap) return -2628;
+            out[o++] = ' ';
+            if (c->type == TDS_T_NCHAR) out[o++] = 0;
+            chars++;
+        }
+    }
+    return (int64_t)o;
+}
+
+/* Binary/varbinary; binary(n) padded with zeros. */
+static int64_t wire_binary(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
+    const tds_column *c = &d->col;
+    const uint8_t *b;
+    size_t n;
+    uint8_t tmp[8];
+    if (v->k == SV_BIN || v->k == SV_STR) { b = (const uint8_t *)v->s; n = v->n; }
+    else if (v->k == SV_INT) { for (int i = 0; i < 8; i++) tmp[i] = (uint8_t)(v->i >> (56 - 8 * i)); b = tmp; n = 8; }
+    else return -245;
+    if (d->char_len > 0 && n > (size_t)d->char_len) return -2628;
+    if (n > cap) return -2628;
+    memcpy(out, b, n);
+    if (c->type == TDS_T_BIGBINARY)
+        while ((int64_t)n < d->char_len) { if (n >= cap) return -2628; out[n++] = 0; }
+    return (int64_t)n;
+}
+
+/* Sql_variant: base type, property bytes, value. */
+static int64_t wire_variant(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
+    (void)d;
+    if (v->k == SV_INT) {
+        bool big = v->i < INT32_MIN || v->i > INT32_MAX;
+        out[0] = big ? TDS_T_INT8 : TDS_T_INT4; out[1] = 0;
+        wire_put_le(out + 2, (uint64_t)v->i, big ? 8 : 4);
+        return big ? 10 : 6;
+    }
+    if (v->k == SV_FLOAT) { out[0] = TDS_T_FLT8; out[1] = 0; memcpy(out + 2, &v->f, 8); return 10; }
+    if (v->k == SV_DEC) {
+        out[0] = TDS_T_DECIMALN; out[1] = 2; out[2] = 38; out[3] = v->d.scale;
+        out[4] = v->d.negative ? 0 : 1;
+        memcpy(out + 5, v->d.magnitude, 16);
+        return 21;
+    }
+    if (v->k == SV_STR) {
+        if (cap < 9) return -2628;
+        int r = tds_utf8_to_utf16(v->s, v->n, out + 9, cap - 9);
+        if (r < 0 || r > 8000) return -2628;
+        static const uint8_t coll[5] = { 0x09, 0x04, 0xD0, 0x00, 0x34 };
+        out[0] = TDS_T_NVARCHAR; out[1] = 7;
+        memcpy(out + 2, coll, 5);
+        wire_put_le(out + 7, 8000, 2);
+        return 9 + r;
+    }
+    if (v->k == SV_DT) {
+        srv_coldef t;
+        memset(&t, 0, sizeof t);
+        srv_type_parse("datetime2(7)", &t);
+        out[0] = TDS_T_DATETIME2N; out[1] = 1; out[2] = 7;
+        int64_t r = sv_to_wire(&t, v, out + 3, cap - 3);
+        return r < 0 ? r : r + 3;
+    }
+    if (v->k == SV_GUID) {
+        srv_coldef t;
+        memset(&t, 0, sizeof t);
+        srv_type_parse("uniqueidentifier", &t);
+        out[0] = TDS_T_GUID; out[1] = 0;
+        return sv_to_wire(&t, v, out + 2, cap - 2) + 2;
+    }
+    if (v->k == SV_BIN) {
+        if (v->n > 8000 || v->n + 4 > cap) return -2628;
+        out[0] = TDS_T_BIGVARBIN; out[1] = 2; wire_put_le(out + 2, 8000, 2);
+        memcpy(out + 4, v->s, v->n);
+        return 4 + (int64_t)v->n;
+    }
+    return -245;
+}
+
+int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
+{
     if (v->k == SV_NULL)
         return SRV_NULL_LEN;
     if (cap < 32)
         return -8115;
-    switch (c->kind) {
-    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT: {
-        int64_t x;
-        int rc = to_int(v, &x);
-        if (rc) return rc;
-        uint32_t n = c->max_len;
-        if (c->kind == TDS_K_BIT) { out[0] = x != 0; return 1; }
-        if (c->kind == TDS_K_TINYINT ? (x < 0 || x > 255)
-            : n == 2 ? (x < INT16_MIN || x > INT16_MAX)
-            : n == 4 ? (x < INT32_MIN || x > INT32_MAX) : false)
-            return -8115;
-        wire_put_le(out, (uint64_t)x, (int)n);
-        return n;
-    }
-    case TDS_K_REAL: case TDS_K_FLOAT: {
-        double f;
-        int rc = to_double(v, &f);
-        if (rc) return rc;
-        if (c->max_len == 4) { float g = (float)f; memcpy(out, &g, 4); return 4; }
-        memcpy(out, &f, 8);
-        return 8;
-    }
-    case TDS_K_SMALLMONEY: case TDS_K_MONEY: {
-        tds_decimal dd;
-        int rc = to_dec(v, 19, 4, &dd);
-        if (rc) return rc;
-        uint64_t mag = le_u(dd.magnitude, 8);
-        int64_t units = (int64_t)(dd.negative ? (uint64_t)0 - mag : mag);
-        if (c->max_len == 4) {
-            if (units < INT32_MIN || units > INT32_MAX) return -8115;
-            wire_put_le(out, (uint64_t)units, 4);
-            return 4;
-        }
-        wire_put_le(out, (uint64_t)units >> 32, 4);
-        wire_put_le(out + 4, (uint32_t)units, 4);
-        return 8;
-    }
-    case TDS_K_DECIMAL: {
-        tds_decimal dd;
-        int rc = to_dec(v, c->precision, c->scale, &dd);
-        if (rc) return rc;
-        uint32_t ml = c->precision <= 9 ? 4 : c->precision <= 19 ? 8 : c->precision <= 28 ? 12 : 16;
-        out[0] = dd.negative ? 0 : 1;
-        memcpy(out + 1, dd.magnitude, ml);
-        return 1 + ml;
-    }
+    switch (d->col.kind) {
+    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT:
+        return wire_int(d, v, out, cap);
+    case TDS_K_REAL: case TDS_K_FLOAT:
+        return wire_float(d, v, out, cap);
+    case TDS_K_SMALLMONEY: case TDS_K_MONEY:
+        return wire_money(d, v, out, cap);
+    case TDS_K_DECIMAL:
+        return wire_decimal(d, v, out, cap);
     case TDS_K_SMALLDATETIME: case TDS_K_DATETIME: case TDS_K_DATE: case TDS_K_TIME:
-    case TDS_K_DATETIME2: case TDS_K_DATETIMEOFFSET: {
-        tds_datetime dt;
-        tds_kind k = c->type == TDS_T_DATETIMN ? (c->max_len == 4 ? TDS_K_SMALLDATETIME : TDS_K_DATETIME) : (tds_kind)c->kind;
-        int rc = to_dt(v, k, c->scale, &dt);
-        if (rc) return rc;
-        dt_round(&dt, k, c->scale);
-        if (k == TDS_K_SMALLDATETIME) {
-            int32_t dd = dt.days - DAYS_1900;
-            if (dd < 0 || dd > 65535) return -242;
-            wire_put_le(out, (uint64_t)dd, 2);
-            wire_put_le(out + 2, dt.ticks / 600000000ULL, 2);
-            return 4;
-        }
-        if (k == TDS_K_DATETIME) {
-            int32_t dd = dt.days - DAYS_1900;
-            if (dt.days < 639905 || dt.days > 3652058) return -242;
-            wire_put_le(out, (uint64_t)(uint32_t)dd, 4);
-            wire_put_le(out + 4, (dt.ticks * 3 + 50000) / 100000, 4);
-            return 8;
-        }
-        if (dt.days < 0 || dt.days > 3652058) return -242;
-        if (k == TDS_K_DATE) { wire_put_le(out, (uint64_t)dt.days, 3); return 3; }
-        uint32_t tl = c->scale <= 2 ? 3 : c->scale <= 4 ? 4 : 5;
-        if (k == TDS_K_DATETIMEOFFSET && v->k == SV_DT && v->dt.kind != TDS_K_DATETIMEOFFSET)
-            dt.offset_min = 0;
-        wire_put_le(out, dt.ticks / pow10u[7 - c->scale], (int)tl);
-        if (k == TDS_K_TIME) return tl;
-        wire_put_le(out + tl, (uint64_t)dt.days, 3);
-        if (k == TDS_K_DATETIME2) return tl + 3;
-        wire_put_le(out + tl + 3, (uint64_t)(uint16_t)dt.offset_min, 2);
-        return tl + 5;
-    }
-    case TDS_K_GUID: {
-        uint8_t g[16];
-        if (v->k == SV_GUID) memcpy(g, v->g, 16);
-        else if (v->k != SV_STR || !parse_guid(v->s, v->n, g)) return -8169;
-        out[0] = g[3]; out[1] = g[2]; out[2] = g[1]; out[3] = g[0];
-        out[4] = g[5]; out[5] = g[4]; out[6] = g[7]; out[7] = g[6];
-        memcpy(out + 8, g + 8, 8);
-        return 16;
-    }
-    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML: {
-        char tmp[128];
-        const char *s;
-        size_t n;
-        if (v->k == SV_STR) { s = v->s; n = v->n; }
-        else { sv_text(v, tmp, sizeof tmp); s = tmp; n = strlen(tmp); }
-        size_t o = 0;
-        int64_t chars = 0;
-        if (c->kind == TDS_K_CHAR) {
-            for (size_t i = 0; i < n; i++, chars++) {
-                unsigned char ch = (unsigned char)s[i];
-                uint32_t cp = ch;
-                if (ch >= 0xC0 && i + 1 < n && (ch & 0xE0) == 0xC0) { cp = ((ch & 0x1Fu) << 6) | (s[i + 1] & 0x3Fu); i++; }
-                else if (ch >= 0x80) { while (i + 1 < n && ((unsigned char)s[i + 1] & 0xC0) == 0x80) i++; cp = '?'; }
-                if (o >= cap) return -2628;
-                out[o++] = cp > 0xFF ? '?' : (uint8_t)cp;
-            }
-        } else {
-            int r = tds_utf8_to_utf16(s, n, out, cap);
-            if (r < 0) return r == TDS_E_SPACE ? -2628 : -245;
-            o = (size_t)r;
-            chars = (int64_t)(o / 2);
-        }
-        if (d->char_len > 0 && chars > d->char_len && c->kind != TDS_K_XML)
-            return -2628;
-        if (c->type == TDS_T_BIGCHAR || c->type == TDS_T_NCHAR) {
-            while (chars < d->char_len) {
-                if (o + 2 > cap) return -2628;
-                out[o++] = ' ';
-                if (c->type == TDS_T_NCHAR) out[o++] = 0;
-                chars++;
-            }
-        }
-        return (int64_t)o;
-    }
-    case TDS_K_BINARY: {
-        const uint8_t *b;
-        size_t n;
-        uint8_t tmp[8];
-        if (v->k == SV_BIN || v->k == SV_STR) { b = (const uint8_t *)v->s; n = v->n; }
-        else if (v->k == SV_INT) { for (int i = 0; i < 8; i++) tmp[i] = (uint8_t)(v->i >> (56 - 8 * i)); b = tmp; n = 8; }
-        else return -245;
-        if (d->char_len > 0 && n > (size_t)d->char_len) return -2628;
-        if (n > cap) return -2628;
-        memcpy(out, b, n);
-        if (c->type == TDS_T_BIGBINARY)
-            while ((int64_t)n < d->char_len) { if (n >= cap) return -2628; out[n++] = 0; }
-        return (int64_t)n;
-    }
-    case TDS_K_VARIANT: {
-        if (v->k == SV_INT) {
-            bool big = v->i < INT32_MIN || v->i > INT32_MAX;
-            out[0] = big ? TDS_T_INT8 : TDS_T_INT4; out[1] = 0;
-            wire_put_le(out + 2, (uint64_t)v->i, big ? 8 : 4);
-            return big ? 10 : 6;
-        }
-        if (v->k == SV_FLOAT) { out[0] = TDS_T_FLT8; out[1] = 0; memcpy(out + 2, &v->f, 8); return 10; }
-        if (v->k == SV_DEC) {
-            out[0] = TDS_T_DECIMALN; out[1] = 2; out[2] = 38; out[3] = v->d.scale;
-            out[4] = v->d.negative ? 0 : 1;
-            memcpy(out + 5, v->d.magnitude, 16);
-            return 21;
-        }
-        if (v->k == SV_STR) {
-            if (cap < 9) return -2628;
-            int r = tds_utf8_to_utf16(v->s, v->n, out + 9, cap - 9);
-            if (r < 0 || r > 8000) return -2628;
-            static const uint8_t coll[5] = { 0x09, 0x04, 0xD0, 0x00, 0x34 };
-            out[0] = TDS_T_NVARCHAR; out[1] = 7;
-            memcpy(out + 2, coll, 5);
-            wire_put_le(out + 7, 8000, 2);
-            return 9 + r;
-        }
-        if (v->k == SV_DT) {
-            srv_coldef t;
-            memset(&t, 0, sizeof t);
-            srv_type_parse("datetime2(7)", &t);
-            out[0] = TDS_T_DATETIME2N; out[1] = 1; out[2] = 7;
-            int64_t r = sv_to_wire(&t, v, out + 3, cap - 3);
-            return r < 0 ? r : r + 3;
-        }
-        if (v->k == SV_GUID) {
-            srv_coldef t;
-            memset(&t, 0, sizeof t);
-            srv_type_parse("uniqueidentifier", &t);
-            out[0] = TDS_T_GUID; out[1] = 0;
-            return sv_to_wire(&t, v, out + 2, cap - 2) + 2;
-        }
-        if (v->k == SV_BIN) {
-            if (v->n > 8000 || v->n + 4 > cap) return -2628;
-            out[0] = TDS_T_BIGVARBIN; out[1] = 2; wire_put_le(out + 2, 8000, 2);
-            memcpy(out + 4, v->s, v->n);
-            return 4 + (int64_t)v->n;
-        }
-        return -245;
-    }
+    case TDS_K_DATETIME2: case TDS_K_DATETIMEOFFSET:
+        return wire_datetime(d, v, out, cap);
+    case TDS_K_GUID:
+        return wire_guid(d, v, out, cap);
+    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML:
+        return wire_text(d, v, out, cap);
+    case TDS_K_BINARY:
+        return wire_binary(d, v, out, cap);
+    case TDS_K_VARIANT:
+        return wire_variant(d, v, out, cap);
     default:
         return -245;
     }
