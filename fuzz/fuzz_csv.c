@@ -1,5 +1,5 @@
 /*
- * fuzz_csv.c — the streaming CSV parser (cli/csv_parse.c) on fuzzer
+ * fuzz_csv.c — the streaming CSV parser (pipe/csv_parse.c) on fuzzer
  * input: the bytes are fed whole and again split at a point taken from
  * the first byte; both runs must deliver the same records (ASan checks
  * every field read: each is NUL-terminated within its length).
@@ -33,15 +33,15 @@ static int on_record(void *ud, char **f, const size_t *lens, const bool *quoted,
 static int run(const uint8_t *d, size_t n, size_t split, acc *a)
 {
     memset(a, 0, sizeof *a);
-    cli_csv *c = cli_csv_new(',', 1 << 16, 256, on_record, a);
+    pipe_csv *c = pipe_csv_new(',', 1 << 16, 256, on_record, a);
     if (!c)
         return -2;
-    int rc = cli_csv_feed(c, (const char *)d, split);
+    int rc = pipe_csv_feed(c, (const char *)d, split);
     if (!rc)
-        rc = cli_csv_feed(c, (const char *)d + split, n - split);
+        rc = pipe_csv_feed(c, (const char *)d + split, n - split);
     if (!rc)
-        rc = cli_csv_finish(c);
-    cli_csv_free(c);
+        rc = pipe_csv_finish(c);
+    pipe_csv_free(c);
     return rc;
 }
 

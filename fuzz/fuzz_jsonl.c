@@ -1,7 +1,7 @@
 /*
- * fuzz_jsonl.c — one JSONL line through cli/jsonl_parse.c (cJSON), then
+ * fuzz_jsonl.c — one JSONL line through pipe/jsonl_parse.c (cJSON), then
  * every member through type inference and the conversion into each column
- * type the file sources produce (cli/file_types.c). Nothing may crash,
+ * type the file sources produce (pipe/file_types.c). Nothing may crash,
  * leak or read outside a field; a conversion either fails with a reason or
  * writes within the bound it promised.
  */
@@ -15,23 +15,23 @@ static const char *const types[] = {"bigint", "tinyint", "bit", "float", "decima
                                     "time(7)", "datetime2(7)", "datetimeoffset(3)", "uniqueidentifier",
                                     "nvarchar(max)", "nvarchar(5)", "varbinary(8)", NULL};
 
-static int member(void *ud, const char *key, const cli_fv *v)
+static int member(void *ud, const char *key, const pipe_fv *v)
 {
-    cli_infer *inf = ud;
+    pipe_infer *inf = ud;
     (void)key;
-    cli_infer_add(inf, v);
-    size_t cap = cli_fv_bound(v);
+    pipe_infer_add(inf, v);
+    size_t cap = pipe_fv_bound(v);
     uint8_t *out = malloc(cap);
     if (!out)
         return 0;
     for (size_t t = 0; types[t]; t++) {
         tds_column c;
-        if (cli_file_column(types[t], &c))
+        if (pipe_file_column(types[t], &c))
             abort();
         size_t n = 0;
         bool null = false;
         char why[160];
-        if (cli_fv_encode(&c, v, out, cap, &n, &null, why, sizeof why) == 0) {
+        if (pipe_fv_encode(&c, v, out, cap, &n, &null, why, sizeof why) == 0) {
             if (n > cap)
                 abort();
             if (!null) {
@@ -48,11 +48,11 @@ static int member(void *ud, const char *key, const cli_fv *v)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cli_infer inf;
-    cli_infer_init(&inf);
+    pipe_infer inf;
+    pipe_infer_init(&inf);
     char why[160];
-    cli_jsonl_record((const char *)data, size, member, &inf, why, sizeof why);
+    pipe_jsonl_record((const char *)data, size, member, &inf, why, sizeof why);
     tds_column c;
-    cli_infer_column(&inf, &c);
+    pipe_infer_column(&inf, &c);
     return 0;
 }

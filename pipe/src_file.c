@@ -1,0 +1,165 @@
+/*
+ * src_file.c — CSV and JSONL files (gzip too) as sources of a load:
+ * csv:///path.csv[.gz], jsonl:///path.jsonl[.gz] (the sinks' path rule:
+ * "scheme:///rel", "scheme:////abs"). Two vtables over one reader state
+ * (file_int.h): open checks the URI and the --columns types and opens the
+ * file (a missing file fails before the destination is touched); read
+ * streams it once — columns after the type sample, then rows — into the
+ * engine's callbacks (file_csv.c, file_jsonl.c, file_sample.c).
+ *
+ * No key, no cursor: describe gives no primary key (--primary-key does);
+ * the default target is --source-table's name read as SQL Server's
+ * ("people" → dbo.people), as it was before the sources moved to pipe/
+ * (a query: name or none: --dest-table is required). cursor_read and
+ * cursor_save are NULL, so incremental flags
+ * do not filter a file's rows — the whole file is loaded with the chosen
+ * strategy. Every failure is TDSPIPE_E_LOAD (exit 1, as before the
+ * sources moved to pipe/) with one line naming the file, line and column.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "file_int.h"
+#include "mssql_int.h"
+
+struct pipe_source {
+    file_src f;
+    pipe_mssql_name name;   /* --source-table: the default target's name */
+};
+
+static bool csv_accepts(const char *uri) { return uri && !strncasecmp(uri, "csv://", 6); }
+static bool jsonl_accepts(const char *uri) { return uri && !strncasecmp(uri, "jsonl://", 8); }
+
+/* Every --columns type must be one a file's text converts to. */
+static int check_spec_types(const pipe_plan *p, tdspipe_error *err)
+{
+    for (size_t s = 0; s < p->nspecs; s++) {
+        tds_column c;
+        if (p->specs[s].sqltype[0] && pipe_file_column(p->specs[s].sqltype, &c))
+            return pipe__fail(err, TDSPIPE_E_LOAD, "--columns: type '%s' cannot be read from a file",
+                              p->specs[s].sqltype);
+    }
+    return TDSPIPE_OK;
+}
+
+/* The path after "scheme://" minus one '/' (NULL: none). */
+static const char *uri_path(const char *uri)
+{
+    const char *sep = uri ? strstr(uri, "://") : NULL;
+    if (!sep)
+        return NULL;
+    const char *path = sep + 3;
+    if (*path == '/')
+        path++;
+    return *path ? path : NULL;
+}
+
+static void src_free(pipe_source *s)
+{
+    if (!s)
+        return;
+    if (s->f.gz)
+        gzclose(s->f.gz);
+    file_free_columns(&s->f);
+    free(s->f.buf);
+    free(s->f.path);
+    pipe_mssql_name_free(&s->name);
+    free(s);
+}
+
+/* The file, opened for reading (gzip or plain: zlib tells). */
+static int open_file(pipe_source *s, tdspipe_error *err)
+{
+    errno = 0;
+    if (!(s->f.gz = gzopen(s->f.path, "rb")))
+        return pipe__fail(err, TDSPIPE_E_LOAD, "cannot open %s: %s", s->f.path,
+                          errno ? strerror(errno) : "out of memory");
+    gzbuffer(s->f.gz, 256 * 1024);
+    return TDSPIPE_OK;
+}
+
+static int file_open(const pipe_plan *p, bool jsonl, pipe_source **out, tdspipe_error *err)
+{
+    *out = NULL;
+    const char *path = uri_path(p->o->source_uri);
+    if (!path)
+        return pipe__fail(err, TDSPIPE_E_LOAD, "source URI has no file path (e.g. csv:///data.csv)");
+    int rc = check_spec_types(p, err);
+    if (rc)
+        return rc;
+    pipe_source *s = calloc(1, sizeof *s);
+    if (!s || !(s->f.path = strdup(path)) || !(s->f.buf = malloc(PIPE_FILE_READ_BUF))) {
+        src_free(s);
+        return pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
+    }
+    s->f.jsonl = jsonl;
+    s->f.specs = p->specs;
+    s->f.nspecs = p->nspecs;
+    char why[300] = "";
+    if (p->o->source_table && pipe_mssql_name_parse(p->o->source_table, &s->name, why, sizeof why)) {
+        src_free(s);
+        return pipe__fail(err, TDSPIPE_E_USAGE, "%s", why[0] ? why : "out of memory");
+    }
+    if ((rc = open_file(s, err))) {
+        src_free(s);
+        return rc;
+    }
+    *out = s;
+    return TDSPIPE_OK;
+}
+
+static int csv_open(const pipe_plan *p, pipe_source **out, tdspipe_error *err) { return file_open(p, false, out, err); }
+static int jsonl_open(const pipe_plan *p, pipe_source **out, tdspipe_error *err) { return file_open(p, true, out, err); }
+
+static int file_describe(pipe_source *s, pipe_desc *d, tdspipe_error *err)
+{
+    (void)err;
+    memset(d, 0, sizeof *d);
+    if (!s->name.is_query) {
+        d->schema = s->name.schema;
+        d->table = s->name.table;
+    }
+    return TDSPIPE_OK;
+}
+
+static int file_read(pipe_source *s, const pipe_plan *p, const pipe_rows_cb *cb, void *ud, tdspipe_error *err)
+{
+    file_src *f = &s->f;
+    if (f->read_done)
+        return pipe__fail(err, TDSPIPE_E_LOAD, "%s: the file was read already", f->path);
+    f->read_done = true;
+    f->specs = p->specs;
+    f->nspecs = p->nspecs;
+    f->cb = cb;
+    f->ud = ud;
+    int rc = f->jsonl ? file_read_jsonl(f) : file_read_csv(f);
+    if (!rc)
+        file_end(f);
+    if (f->outcome == FILE_STOPPED)
+        return PIPE_STOPPED; /* the engine knows why; err is its own */
+    if (f->outcome == FILE_FAILED)
+        return pipe__fail(err, TDSPIPE_E_LOAD, "%s", f->msg);
+    return TDSPIPE_OK;
+}
+
+static void file_close(pipe_source *s) { src_free(s); }
+
+const pipe_source_vtable pipe_src_csv = {
+    .name = "csv",
+    .accepts = csv_accepts,
+    .open = csv_open,
+    .describe = file_describe,
+    .read = file_read,
+    .close = file_close,
+};
+
+const pipe_source_vtable pipe_src_jsonl = {
+    .name = "jsonl",
+    .accepts = jsonl_accepts,
+    .open = jsonl_open,
+    .describe = file_describe,
+    .read = file_read,
+    .close = file_close,
+};
