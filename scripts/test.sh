@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: builds everything with AddressSanitizer +
 # UndefinedBehaviorSanitizer, runs every registered test (engine, test
-# server, connections, sinks against real PostgreSQL/SQLite/DuckDB, CLI),
+# server, connections, sinks against real PostgreSQL/SQLite/DuckDB, CLI,
+# the install check), then examples/ built against an installed prefix,
 # then the peer clients (FreeTDS, pytds, tedious) against tdstestd, then a
 # short libFuzzer run of every fuzz target.
 set -euo pipefail
@@ -16,6 +17,11 @@ cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd build-asan && ctest --output-on-failure -j"$jobs")
+
+# examples/ built against an installed prefix through pkg-config (a Release
+# tree in build-release, installed into a temporary prefix) and run against
+# the installed tdstestd, their output checked.
+bash scripts/examples.sh build-release
 
 # Third-party clients must accept the (sanitized) test server.
 BUILD_DIR=build-asan bash tests/peers/run.sh
