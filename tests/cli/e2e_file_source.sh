@@ -3,7 +3,8 @@
 # `tdspipe ingest`, into SQL Server (build/tdstestd, bulk load) and into
 # CSV: header names, inferred types, --columns types and renames, NULLs,
 # bad data past the sample (one line naming file, line and column; the
-# destination unchanged), strategies.
+# destination unchanged), strategies, the default target name. The
+# sources are pipe/src_file.c's (pipe_src_csv, pipe_src_jsonl).
 #
 #   tests/cli/e2e_file_source.sh BUILD_DIR SRC_DIR
 set -u
@@ -58,6 +59,12 @@ run "csv merge" 0 ingest --source-uri csv:///people.csv --source-table people --
   --dest-table dbo.people --primary-key id --no-load-timestamp --incremental-strategy merge \
   --sql-exclude-columns note
 same "merge keeps one row per key" "$(read_back "SELECT COUNT(*) AS n FROM people")" "n
+4"
+
+# no --dest-table: the target is --source-table's name (dbo.<name>)
+run "default target from --source-table" 0 ingest --source-uri csv:///people.csv --source-table people_default \
+  --dest-uri "$U" --no-load-timestamp
+same "rows in dbo.people_default" "$(read_back "SELECT COUNT(*) AS n FROM dbo.people_default")" "n
 4"
 
 # --columns: a type and a rename
