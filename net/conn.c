@@ -15,7 +15,6 @@
  * - Secrets (password, token copies) are zeroed before they are freed;
  *   writes made before the login completes are zeroed after sending.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,22 +126,8 @@ int net__flush(net_conn *c)
 
 /* ------------------------------------------------------- lifecycle */
 
-/* A write to a socket the server already closed must be an error, not a
- * SIGPIPE that kills the process: ignore it unless the program chose a
- * disposition of its own. */
-static void sigpipe_ignore(void)
-{
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &sa, NULL);
-    }
-}
-
 net_conn *net_conn_new(uv_loop_t *loop, const net_opts *o, net_error *err)
 {
-    sigpipe_ignore();
     if (!loop || !o || !o->host || !*o->host) {
         net__fail(err, NET_E_ARG, "no server host given");
         return NULL;

@@ -194,10 +194,15 @@ typedef struct net_conn net_conn;
 typedef void (*net_open_cb)(net_conn *c, const net_error *err, void *ud);
 typedef void (*net_close_cb)(net_conn *c, void *ud);
 
-/* A new, unopened connection on loop. Copies the options. Sets SIGPIPE to
- * SIG_IGN if the program left it at SIG_DFL (a write to a socket the server
- * closed is then an error, not a kill). Returns NULL with err filled
- * (NET_E_NOMEM, NET_E_ARG). */
+/* A new, unopened connection on loop. Copies the options. Returns NULL
+ * with err filled (NET_E_NOMEM, NET_E_ARG).
+ *
+ * Signals: nothing process-wide is changed (no handler, no SIGPIPE
+ * disposition, no signal mask). Every byte goes out through
+ * send(MSG_NOSIGNAL) on a socket the connection owns, so a server that
+ * closed the connection gives NET_E_CLOSED/NET_E_IO through the request's
+ * complete (or open_cb), never a SIGPIPE, whichever thread runs the loop,
+ * with SIGPIPE left at SIG_DFL. */
 net_conn *net_conn_new(uv_loop_t *loop, const net_opts *o, net_error *err);
 
 /* Starts resolving, connecting, TLS and login (with routing and retries of
@@ -268,8 +273,9 @@ void net_client_close(net_client *cl);
  * so memory stays bounded whatever the row count.
  *
  *   net_bulk *b = net_bulk_begin(cl, cols, n, &err);   COLMETADATA
- *   net_bulk_rows(b, plan, vals, nrows, &nput, &err)  … n×   (or put ROW
- *       tokens into net_bulk_session(b) yourself, then net_bulk_flush)
+ *   net_bulk_rows(b, plan, vals, nrows, &nput, &err)  … n×   (a plan from
+ *       net_bulk_plan; or net_bulk_rows_values, value by value, for
+ *       (max) columns)
  *   net_bulk_end(b, &rows, &err)   DONE, reply: NET_OK or NET_E_SERVER
  *                                  with the server's first error
  *   net_bulk_abort(b)              closes the connection instead (the
@@ -282,8 +288,18 @@ void net_client_close(net_client *cl);
  * both of which free b. */
 typedef struct net_bulk net_bulk;
 net_bulk *net_bulk_begin(net_client *cl, const tds_column *cols, uint16_t ncols, net_error *err);
-/* The session to put ROW tokens into; NULL once the request ended. Valid
- * until the next net_bulk_* call. */
+/* A row plan of ROW tokens for b's columns (tds_row_plan_new), for
+ * net_bulk_rows on b or on a later bulk load of the same columns. Free it
+ * with tds_row_plan_free. Returns NET_OK, NET_E_ARG (a column type that
+ * cannot be framed), NET_E_NOMEM. */
+int net_bulk_plan(net_bulk *b, tds_row_plan **out, net_error *err);
+/* Bytes of sealed packets the engine holds that have not gone to the
+ * socket yet (0 once the request ended): what back-pressure bounds. */
+size_t net_bulk_pending(const net_bulk *b);
+/* The session the message is written into; NULL once the request ended.
+ * Valid until the next net_bulk_* call. For tests that look at the
+ * engine's state; a caller writes rows through net_bulk_rows or
+ * net_bulk_rows_values. */
 tds_session *net_bulk_session(net_bulk *b);
 /* Rows through a plan (tds_row_plan_new with TDS_TOK_ROW). *nput: rows
  * written. A bad value gives NET_E_ARG (row *nput left no bytes). */
@@ -295,8 +311,6 @@ int net_bulk_rows(net_bulk *b, const tds_row_plan *p, const tds_value *vals, siz
  * NET_E_ARG with "row R, column NAME: …" in err (the row is partly sent:
  * only net_bulk_abort remains). */
 int net_bulk_rows_values(net_bulk *b, const tds_value *vals, size_t nrows, size_t *nput, net_error *err);
-/* Sends full packets and waits while the socket is behind. */
-int net_bulk_flush(net_bulk *b, net_error *err);
 int net_bulk_end(net_bulk *b, uint64_t *rows, net_error *err);
 void net_bulk_abort(net_bulk *b);
 

@@ -1,35 +1,62 @@
 /*
  * tcp.c — one client TCP connection on libuv: resolve (IPv4 and IPv6),
  * try every address in turn with a per-address timeout, keepalive and
- * no-delay, a bounded read staging buffer, and copying writes.
+ * no-delay, a bounded read staging buffer, and writes.
+ *
+ * The socket is our own, watched with a uv_poll_t, and every byte goes
+ * out through send(MSG_NOSIGNAL) (SO_NOSIGPIPE where MSG_NOSIGNAL does not
+ * exist): a write to a peer that closed is an EPIPE/ECONNRESET error, never
+ * a SIGPIPE, whatever the program's SIGPIPE disposition or signal mask, and
+ * whoever runs the loop (our blocking wrapper or an embedder). libuv's
+ * uv_tcp_t writes with write()/writev(), which raise SIGPIPE; that is why
+ * it is not used here. Nothing process-wide is touched.
  *
  * Invariants: the struct lives until every libuv request and handle it
  * started has called back (refs); after net_tcp_close no user callback
  * runs. Reading stops by itself when the staging buffer is full (the
- * consumer is paused), which is what pushes back on the server. Staged
- * bytes and writes marked wipe are zeroed before their memory is freed.
+ * consumer is paused), which is what pushes back on the server. A write
+ * is sent at once when nothing is queued; what the socket does not take is
+ * queued and sent when it is writable. Bytes count as pending until the
+ * loop has run once after they were handed over (as with uv_write), so a
+ * writer that waits on net_tcp_write_pending lets the loop see replies.
+ * The end of the stream (EOF, reset, or a failed send) is reported once
+ * through the read callback, after the bytes still readable. Staged bytes
+ * and writes marked wipe are zeroed before their memory is freed.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "net_int.h"
 
 #define STAGE_CAP (256u * 1024u)
 
+#ifdef MSG_NOSIGNAL
+#define SEND_FLAGS MSG_NOSIGNAL
+#else
+#define SEND_FLAGS 0 /* SO_NOSIGPIPE is set on the socket instead */
+#endif
+
 typedef struct tcp_sock {
-    uv_tcp_t h;
-    uv_connect_t creq;
+    uv_poll_t h;
+    int fd;
+    bool poll_err; /* libuv saw POLLERR and stopped the handle for good */
     net_tcp *t;
 } tcp_sock;
 
-typedef struct tcp_wreq {
-    uv_write_t req;
-    net_tcp *t;
+/* A write the socket has not taken yet (off bytes of it are sent). */
+typedef struct tcp_wbuf {
+    struct tcp_wbuf *next;
     uint8_t *buf;
-    size_t n;
+    size_t n, off;
     bool wipe;
-} tcp_wreq;
+} tcp_wbuf;
 
 struct net_tcp {
     uv_loop_t *loop;
@@ -49,7 +76,8 @@ struct net_tcp {
     char last_err[128];
 
     tcp_sock *sock;          /* current attempt / the connection */
-    uv_timer_t timer;        /* per-address timeout */
+    int events;              /* what the poll handle watches now */
+    uv_timer_t timer;        /* per-address timeout; later, reporting the end */
     bool timer_init;
 
     uint8_t *stage;
@@ -58,9 +86,20 @@ struct net_tcp {
     bool connected;
     bool dead;               /* closed by the owner: no callbacks */
     int refs;                /* outstanding libuv callbacks + the owner */
-    size_t write_pending;
+
+    tcp_wbuf *wq, *wq_tail;  /* queued writes, oldest first */
+    size_t queued;           /* unsent bytes in wq */
+    size_t unreported;       /* sent, but the loop has not run since */
+
+    int end_code;            /* the read side ended: NET_E_CLOSED / NET_E_IO */
+    char end_msg[128];
+    int werr_code;           /* a send failed (reported if reading ends quietly) */
+    char werr_msg[128];
+    bool end_reported;
     char peer[80];
 };
+
+/* ------------------------------------------------------------- lifetime */
 
 static void tcp_unref(net_tcp *t)
 {
@@ -75,21 +114,44 @@ static void tcp_unref(net_tcp *t)
     free(t);
 }
 
+static void wbuf_free(tcp_wbuf *w)
+{
+    if (w->wipe)
+        net_wipe(w->buf, w->n);
+    free(w->buf);
+    free(w);
+}
+
+/* Drops every queued write (the connection is closing or broken). */
+static void drop_writes(net_tcp *t)
+{
+    while (t->wq) {
+        tcp_wbuf *w = t->wq;
+        t->wq = w->next;
+        wbuf_free(w);
+    }
+    t->wq_tail = NULL;
+    t->queued = t->unreported = 0;
+}
+
 static void sock_closed(uv_handle_t *h)
 {
     tcp_sock *s = h->data;
     net_tcp *t = s->t;
+    close(s->fd); /* only now: libuv must not poll a closed descriptor */
     free(s);
     tcp_unref(t);
 }
 
 static void sock_close(net_tcp *t)
 {
+    drop_writes(t);
     if (!t->sock)
         return;
     tcp_sock *s = t->sock;
     t->sock = NULL;
     t->reading = false;
+    t->events = 0;
     uv_close((uv_handle_t *)&s->h, sock_closed);
 }
 
@@ -97,6 +159,30 @@ static void timer_closed(uv_handle_t *h)
 {
     tcp_unref(h->data);
 }
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Watches what the state needs: writable while connecting, while writes
+ * are queued or unreported; readable while reading and not at the end. */
+static void watch(net_tcp *t)
+{
+    if (!t->sock || t->dead || t->sock->poll_err)
+        return; /* after POLLERR, the end timer drives what is left */
+    int want = 0;
+    if (!t->connected || t->queued || t->unreported)
+        want |= UV_WRITABLE;
+    if (t->connected && t->reading && !t->end_code)
+        want |= UV_READABLE;
+    if (want == t->events)
+        return;
+    t->events = want;
+    if (want)
+        uv_poll_start(&t->sock->h, want, on_poll);
+    else
+        uv_poll_stop(&t->sock->h);
+}
+
+/* ------------------------------------------------------------ connecting */
 
 static void try_next(net_tcp *t);
 
@@ -131,24 +217,41 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t cap)
     }
 }
 
-static void on_connect(uv_connect_t *req, int status)
+static void set_sockopt_int(int fd, int level, int name, int v)
 {
-    tcp_sock *s = req->data;
-    net_tcp *t = s->t;
-    t->refs--; /* the connect request; the handle keeps its own ref */
-    if (t->dead || t->sock != s)
-        return;
-    if (status == 0) {
+    (void)setsockopt(fd, level, name, &v, sizeof v); /* best effort, as libuv's */
+}
+
+/* No-delay and keepalive (idle time keepalive_s) once connected. */
+static void tune(int fd, uint32_t keepalive_s)
+{
+    set_sockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    set_sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+#if defined(TCP_KEEPIDLE)
+    set_sockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)keepalive_s);
+#elif defined(TCP_KEEPALIVE)
+    set_sockopt_int(fd, IPPROTO_TCP, TCP_KEEPALIVE, (int)keepalive_s);
+#endif
+}
+
+/* The connect attempt on t->sock finished (writable or failed). */
+static void connect_done(net_tcp *t, int status)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(t->sock->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (!err && status < 0)
+        err = ECONNREFUSED; /* POLLERR without a pending error: treat as refused */
+    if (!err) {
         uv_timer_stop(&t->timer);
         t->connected = true;
-        uv_tcp_nodelay(&s->h, 1);
-        uv_tcp_keepalive(&s->h, 1, t->keepalive_s ? t->keepalive_s : NET_DEFAULT_KEEPALIVE_S);
+        tune(t->sock->fd, t->keepalive_s ? t->keepalive_s : NET_DEFAULT_KEEPALIVE_S);
+        watch(t);
         t->connect_cb(t, 0, NULL, t->ud);
         return;
     }
-    if (status == UV_ECANCELED)
-        return;
-    snprintf(t->last_err, sizeof t->last_err, "%s", uv_strerror(status));
+    snprintf(t->last_err, sizeof t->last_err, "%s", uv_strerror(uv_translate_sys_error(err)));
     sock_close(t);
     t->cur = t->cur->ai_next;
     try_next(t);
@@ -166,6 +269,31 @@ static void on_addr_timeout(uv_timer_t *tm)
     try_next(t);
 }
 
+/* A non-blocking socket connecting to a (errno set and -1 on failure). */
+static int open_socket(const struct addrinfo *a)
+{
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0)
+        return -1;
+#else
+    int fd = socket(a->ai_family, SOCK_STREAM, IPPROTO_TCP);
+    if (fd < 0)
+        return -1;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+#ifdef SO_NOSIGPIPE
+    set_sockopt_int(fd, SOL_SOCKET, SO_NOSIGPIPE, 1);
+#endif
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS || errno == EINTR)
+        return fd;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
 static void try_next(net_tcp *t)
 {
     while (t->cur && t->cur->ai_family != AF_INET && t->cur->ai_family != AF_INET6)
@@ -177,28 +305,30 @@ static void try_next(net_tcp *t)
         fail_connect(t, NET_E_CONNECT, "cannot connect to %s", d);
         return;
     }
-    tcp_sock *s = calloc(1, sizeof *s);
-    if (!s) {
-        fail_connect(t, NET_E_NOMEM, "%s", "out of memory");
-        return;
-    }
-    s->t = t;
-    s->h.data = s;
-    s->creq.data = s;
-    uv_tcp_init(t->loop, &s->h);
-    t->refs++; /* the handle */
-    t->sock = s;
     t->tried++;
     addr_text(t->cur->ai_addr, t->peer, sizeof t->peer);
-    int r = uv_tcp_connect(&s->creq, &s->h, t->cur->ai_addr, on_connect);
-    if (r) {
-        snprintf(t->last_err, sizeof t->last_err, "%s", uv_strerror(r));
-        sock_close(t);
+    int fd = open_socket(t->cur);
+    if (fd < 0) {
+        snprintf(t->last_err, sizeof t->last_err, "%s", uv_strerror(uv_translate_sys_error(errno)));
         t->cur = t->cur->ai_next;
         try_next(t);
         return;
     }
-    t->refs++; /* the connect request */
+    tcp_sock *s = calloc(1, sizeof *s);
+    int r = s ? uv_poll_init_socket(t->loop, &s->h, fd) : UV_ENOMEM;
+    if (r) {
+        close(fd);
+        free(s);
+        fail_connect(t, r == UV_ENOMEM ? NET_E_NOMEM : NET_E_IO, "%s", uv_strerror(r));
+        return;
+    }
+    s->fd = fd;
+    s->t = t;
+    s->h.data = s;
+    t->refs++; /* the poll handle */
+    t->sock = s;
+    t->events = 0;
+    watch(t); /* writable = connected (or failed) */
     if (t->per_addr_ms && t->per_addr_ms != NET_NO_TIMEOUT)
         uv_timer_start(&t->timer, on_addr_timeout, t->per_addr_ms, 0);
 }
@@ -306,64 +436,114 @@ void net_tcp_close(net_tcp *t)
     tcp_unref(t); /* the owner's reference */
 }
 
-/* --------------------------------------------------------------- reading */
+/* ------------------------------------------------------------- the end */
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+/* Records how the stream ended, from errno of a failed recv/send (0: EOF). */
+static void end_text(int sys_errno, int *code, char *msg, size_t cap)
 {
-    (void)suggested;
-    tcp_sock *s = h->data;
-    net_tcp *t = s->t;
-    if (t->rpos > 0 && t->rpos == t->rlen)
-        t->rpos = t->rlen = 0;
-    if (STAGE_CAP - t->rlen < 16384 && t->rpos > 0) {
-        memmove(t->stage, t->stage + t->rpos, t->rlen - t->rpos);
-        t->rlen -= t->rpos;
-        t->rpos = 0;
+    if (sys_errno == 0) {
+        *code = NET_E_CLOSED;
+        snprintf(msg, cap, "the server closed the connection");
+    } else if (sys_errno == ECONNRESET) {
+        *code = NET_E_CLOSED;
+        snprintf(msg, cap, "the server reset the connection");
+    } else {
+        *code = sys_errno == EPIPE ? NET_E_CLOSED : NET_E_IO;
+        snprintf(msg, cap, "%s", uv_strerror(uv_translate_sys_error(sys_errno)));
     }
-    if (t->rlen == STAGE_CAP) {
-        *b = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS: stop */
-        return;
-    }
-    *b = uv_buf_init((char *)t->stage + t->rlen, (unsigned)(STAGE_CAP - t->rlen));
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+/* Reports the end once, while the consumer reads. A failed send is
+ * reported only when the read side has nothing more (quiet is true): the
+ * server's last words (an error, say) are delivered first. */
+static void report_end(net_tcp *t, bool quiet)
 {
-    (void)b;
-    tcp_sock *s = st->data;
-    net_tcp *t = s->t;
-    if (t->dead)
+    if (t->dead || t->end_reported || !t->reading || !t->read_cb)
         return;
-    if (nread == 0)
-        return;
-    if (nread == UV_ENOBUFS) {
-        net_tcp_read_stop(t);
-        return;
+    int code = t->end_code;
+    const char *msg = t->end_msg;
+    if (!code && quiet && t->werr_code) {
+        code = t->werr_code;
+        msg = t->werr_msg;
     }
-    if (nread < 0) {
-        net_tcp_read_stop(t);
-        net_error e;
-        int code = (nread == UV_EOF || nread == UV_ECONNRESET || nread == UV_EPIPE) ? NET_E_CLOSED : NET_E_IO;
-        net__fail(&e, code, "%s", nread == UV_EOF ? "the server closed the connection"
-                                  : nread == UV_ECONNRESET ? "the server reset the connection"
-                                                           : uv_strerror((int)nread));
-        t->read_cb(t, code, &e, t->ud);
+    if (!code)
         return;
+    t->end_reported = true;
+    t->reading = false;
+    watch(t);
+    net_error e;
+    net__fail(&e, code, "%s", msg);
+    t->read_cb(t, code, &e, t->ud);
+}
+
+/* ------------------------------------------------------------- reading */
+
+enum { READ_AGAIN, READ_STOPPED, READ_ENDED };
+
+/* Reads what the socket has into the staging buffer, calling the read
+ * callback after each chunk. Stops when the consumer stops reading (or
+ * the buffer is full), the socket is drained, or the stream ended. */
+static int read_some(net_tcp *t)
+{
+    while (!t->dead && t->reading && t->sock && !t->end_code) {
+        if (t->rpos > 0 && t->rpos == t->rlen)
+            t->rpos = t->rlen = 0;
+        if (STAGE_CAP - t->rlen < 16384 && t->rpos > 0) {
+            memmove(t->stage, t->stage + t->rpos, t->rlen - t->rpos);
+            t->rlen -= t->rpos;
+            t->rpos = 0;
+        }
+        size_t room = STAGE_CAP - t->rlen;
+        if (room == 0) {
+            net_tcp_read_stop(t); /* the consumer resumes with read_start */
+            return READ_STOPPED;
+        }
+        ssize_t n = recv(t->sock->fd, t->stage + t->rlen, room, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return READ_AGAIN;
+        if (n <= 0) {
+            end_text(n == 0 ? 0 : errno, &t->end_code, t->end_msg, sizeof t->end_msg);
+            return READ_ENDED;
+        }
+        t->rlen += (size_t)n;
+        t->read_cb(t, 0, NULL, t->ud);
+        if ((size_t)n < room)
+            return READ_AGAIN; /* drained for now (saves a recv that would say EAGAIN) */
     }
-    t->rlen += (size_t)nread;
-    t->read_cb(t, 0, NULL, t->ud);
+    return t->end_code ? READ_ENDED : READ_STOPPED;
+}
+
+static void read_and_report(net_tcp *t)
+{
+    int r = read_some(t);
+    if (r != READ_STOPPED)
+        report_end(t, r == READ_AGAIN);
+}
+
+static void on_end_timer(uv_timer_t *tm)
+{
+    read_and_report(tm->data);
+}
+
+/* The end is known but not reported (a failed send, or a resume after
+ * the stream ended): report it from the loop, never from inside a call. */
+static void schedule_end(net_tcp *t)
+{
+    if (t->timer_init && t->reading && !t->end_reported && (t->end_code || t->werr_code))
+        uv_timer_start(&t->timer, on_end_timer, 0, 0);
 }
 
 int net_tcp_read_start(net_tcp *t, net_tcp_read_cb cb, void *ud)
 {
     t->read_cb = cb;
     t->ud = ud;
-    if (t->reading || !t->sock || !t->connected || t->dead)
+    if (t->reading || !t->sock || !t->connected || t->dead || t->end_reported)
         return NET_OK;
-    int r = uv_read_start((uv_stream_t *)&t->sock->h, on_alloc, on_read);
-    if (r)
-        return NET_E_IO;
     t->reading = true;
+    watch(t);
+    schedule_end(t);
     return NET_OK;
 }
 
@@ -371,8 +551,8 @@ void net_tcp_read_stop(net_tcp *t)
 {
     if (!t->reading || !t->sock)
         return;
-    uv_read_stop((uv_stream_t *)&t->sock->h);
     t->reading = false;
+    watch(t);
 }
 
 void net_tcp_peek(net_tcp *t, const uint8_t **p, size_t *n)
@@ -390,64 +570,175 @@ void net_tcp_consume(net_tcp *t, size_t n)
 
 /* --------------------------------------------------------------- writing */
 
-static void on_write(uv_write_t *req, int status)
+/* Sends up to n bytes now. Returns bytes sent (maybe 0: would block), or
+ * -1 when the send failed (t->werr_* set, queued writes dropped). */
+static ssize_t send_now(net_tcp *t, const uint8_t *p, size_t n)
 {
-    (void)status;
-    tcp_wreq *w = req->data;
-    net_tcp *t = w->t;
-    t->write_pending -= w->n;
-    if (w->wipe)
-        net_wipe(w->buf, w->n);
-    free(w->buf);
-    free(w);
-    tcp_unref(t);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t k = send(t->sock->fd, p + done, n - done, SEND_FLAGS);
+        if (k > 0) {
+            done += (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        end_text(k == 0 ? EPIPE : errno, &t->werr_code, t->werr_msg, sizeof t->werr_msg);
+        drop_writes(t);
+        return -1;
+    }
+    return (ssize_t)done;
 }
 
-int net_tcp_write_take(net_tcp *t, uint8_t *buf, size_t n, bool wipe)
+/* The socket is writable: sends the queue in order. */
+static void send_queue(net_tcp *t)
 {
-    if (t->dead || !t->sock || !t->connected) {
-        if (wipe)
-            net_wipe(buf, n);
-        free(buf);
-        return NET_E_IO;
+    t->unreported = 0;
+    while (t->wq) {
+        tcp_wbuf *w = t->wq;
+        ssize_t k = send_now(t, w->buf + w->off, w->n - w->off);
+        if (k < 0)
+            return;
+        w->off += (size_t)k;
+        t->queued -= (size_t)k;
+        if (w->off < w->n)
+            return;
+        t->wq = w->next;
+        if (!t->wq)
+            t->wq_tail = NULL;
+        wbuf_free(w);
     }
-    tcp_wreq *w = malloc(sizeof *w);
+}
+
+/* POLLERR on a connected socket: the send error (if a send did not fail
+ * already), reported once the read side is quiet. */
+static void note_socket_error(net_tcp *t)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(t->sock->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0)
+        err = EIO;
+    if (!t->werr_code)
+        end_text(err, &t->werr_code, t->werr_msg, sizeof t->werr_msg);
+    drop_writes(t);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    tcp_sock *s = h->data;
+    net_tcp *t = s->t;
+    if (t->dead || t->sock != s)
+        return;
+    if (status < 0) {
+        /* POLLERR: libuv stopped the handle; recv/send say what happened
+         * (bytes already received are still read first). */
+        s->poll_err = true;
+        t->events = 0;
+        events = UV_READABLE | UV_WRITABLE;
+    }
+    if (!t->connected) {
+        connect_done(t, status);
+        return;
+    }
+    if ((events & UV_WRITABLE) && (t->wq || t->unreported))
+        send_queue(t);
+    if (status < 0)
+        note_socket_error(t);
+    if (events & UV_READABLE)
+        read_and_report(t);
+    if (!t->dead && t->sock == s) {
+        watch(t);
+        schedule_end(t);
+    }
+}
+
+/* Queues buf (ours now) from byte off on. */
+static int enqueue(net_tcp *t, uint8_t *buf, size_t n, size_t off, bool wipe)
+{
+    tcp_wbuf *w = malloc(sizeof *w);
     if (!w) {
         if (wipe)
             net_wipe(buf, n);
         free(buf);
         return NET_E_NOMEM;
     }
-    w->t = t;
-    w->buf = buf;
-    w->n = n;
-    w->wipe = wipe;
-    w->req.data = w;
-    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)n);
-    int r = uv_write(&w->req, (uv_stream_t *)&t->sock->h, &b, 1, on_write);
-    if (r) {
+    *w = (tcp_wbuf){NULL, buf, n, off, wipe};
+    if (t->wq_tail)
+        t->wq_tail->next = w;
+    else
+        t->wq = w;
+    t->wq_tail = w;
+    t->queued += n - off;
+    return NET_OK;
+}
+
+/* Sends what the socket takes now when nothing is queued before it.
+ * Returns the bytes taken; all of them when the send failed (they are
+ * dropped, and the end is reported through the read callback). */
+static size_t send_first(net_tcp *t, const uint8_t *p, size_t n)
+{
+    if (t->wq)
+        return 0;
+    ssize_t k = send_now(t, p, n);
+    if (k < 0) {
+        schedule_end(t);
+        return n;
+    }
+    t->unreported += (size_t)k;
+    return (size_t)k;
+}
+
+static bool writable_state(const net_tcp *t)
+{
+    return !t->dead && t->sock && t->connected;
+}
+
+int net_tcp_write_take(net_tcp *t, uint8_t *buf, size_t n, bool wipe)
+{
+    if (!writable_state(t) || t->werr_code) {
         if (wipe)
             net_wipe(buf, n);
         free(buf);
-        free(w);
-        return NET_E_IO;
+        return t->werr_code && writable_state(t) ? NET_OK : NET_E_IO;
     }
-    t->refs++;
-    t->write_pending += n;
-    return NET_OK;
+    size_t sent = send_first(t, buf, n);
+    int rc = NET_OK;
+    if (sent == n) {
+        if (wipe)
+            net_wipe(buf, n);
+        free(buf);
+    } else {
+        rc = enqueue(t, buf, n, sent, wipe);
+    }
+    watch(t);
+    return rc;
 }
 
 int net_tcp_write(net_tcp *t, const uint8_t *p, size_t n, bool wipe)
 {
     if (n == 0)
         return NET_OK;
-    uint8_t *buf = malloc(n);
-    if (!buf)
-        return NET_E_NOMEM;
-    memcpy(buf, p, n);
-    return net_tcp_write_take(t, buf, n, wipe);
+    if (!writable_state(t))
+        return NET_E_IO;
+    if (t->werr_code)
+        return NET_OK; /* dropped: see send_first */
+    size_t sent = send_first(t, p, n);
+    int rc = NET_OK;
+    if (sent < n) {
+        uint8_t *buf = malloc(n - sent);
+        if (buf) {
+            memcpy(buf, p + sent, n - sent);
+            rc = enqueue(t, buf, n - sent, 0, wipe);
+        } else {
+            rc = NET_E_NOMEM;
+        }
+    }
+    watch(t);
+    return rc;
 }
 
-size_t net_tcp_write_pending(const net_tcp *t) { return t->write_pending; }
+size_t net_tcp_write_pending(const net_tcp *t) { return t->queued + t->unreported; }
 
 const char *net_tcp_peer(const net_tcp *t) { return t->peer; }
