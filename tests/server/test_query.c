@@ -891,3 +891,78 @@ Test(query, genplan_matches_gen_value)
     }
     free(want);
 }
+
+/* ------------------------------------------------------------ README example */
+
+/* scenarios/shop.json is the README's "Writing a scenario" example: what
+ * the README shows it answering, it answers. */
+Test(query, readme_shop_example)
+{
+    srv_db *db = load("shop.json");
+    srv_login_req req = { .user = "app", .password = "app-pass" };
+    srv_conn *c = NULL;
+    srv_error e;
+    cr_assert(srv_login(db, &req, &c, &e), "login: %s", e.message);
+    cr_assert_str_eq(srv_conn_database(c), "shop");
+    reply r;
+    run(c, "select * from dbo.products", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    cr_assert_str_eq(r.cols[0], "sku|title|price|added");
+    cr_assert_str_eq(rows(&r, 0), "A-1|Tea, green|3.50|2024-05-01\nB-2|Café au lait|4.20|NULL\n");
+    reply_free(&r);
+    run(c, "select count(*) from sales.events; select top 3 id, kind, label from sales.events", &r);
+    cr_assert_str_eq(rows(&r, 0), "100000\n");
+    cr_assert_str_eq(rows(&r, 1), "1|1|ev-1\n2|2|ev-2\n3|3|ev-3\n");
+    reply_free(&r);
+    run(c, "exec dbo.nightly_job", &r);
+    cr_assert_eq(r.ninfo, 1);
+    cr_assert_eq(r.info[0], 50000);
+    cr_assert_eq(r.done_count[r.ndone - 1], 12);
+    reply_free(&r);
+    run(c, "select 1/0", &r);                     /* the rule fires once */
+    cr_assert_eq(r.nerr, 1);
+    cr_assert_eq(r.err[0], 8134);
+    reply_free(&r);
+    run(c, "select 1/0", &r);                     /* then the parser answers */
+    cr_assert_eq(r.nerr, 1);
+    cr_assert_eq(r.err[0], 102);
+    reply_free(&r);
+    run(c, "UPDATE dbo.products SET price = 3.75 WHERE sku = 'A-1'", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    reply_free(&r);
+    run(c, "SELECT CHANGE_TRACKING_CURRENT_VERSION(); "
+           "SELECT ct.SYS_CHANGE_OPERATION, ct.sku, p.price FROM CHANGETABLE(CHANGES dbo.products, 0) AS ct "
+           "LEFT JOIN dbo.products p ON p.sku = ct.sku", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    cr_assert_str_eq(rows(&r, 0), "1\n");
+    cr_assert_str_eq(rows(&r, 1), "U|A-1|3.75\n");
+    reply_free(&r);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+/* The built-in demo loads from memory exactly as demo.json loads from
+ * its file (srv_db_load_text is what tdstestd calls without --scenario). */
+Test(query, scenario_from_text)
+{
+    char path[512], err[256] = "";
+    snprintf(path, sizeof path, "%s/demo.json", TDSTESTD_SCENARIOS);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    cr_assert(n > 0 && n < sizeof text);
+    srv_db *db = srv_db_load_text(text, n, "demo text", err, sizeof err);
+    cr_assert(db, "%s", err);
+    srv_conn *c = login(db);
+    reply r;
+    run(c, "select id, email from dbo.customers order by id", &r);
+    cr_assert_str_eq(rows(&r, 0), "1|ada@example.com\n2|NULL\n3|zoe@example.com\n");
+    reply_free(&r);
+    srv_conn_free(c);
+    srv_db_free(db);
+    /* a broken text is refused with the name it was given */
+    cr_assert_null(srv_db_load_text("{ \"databases\": [ ", 17, "demo text", err, sizeof err));
+    cr_assert(strstr(err, "demo text"), "%s", err);
+}
