@@ -21,10 +21,13 @@
 #define BULK_FLUSH (256u * 1024u)
 #define BULK_HIGH_WATER (1024u * 1024u)
 #define BULK_SLICE 256u /* rows per tds_put_rows call between flush checks */
+#define BULK_PLP_CHUNK 8000u /* bytes per PLP chunk of a (max) value */
 
 struct net_bulk {
     net_client *cl;
     net_conn *c;
+    const tds_column *cols; /* as given to begin (borrowed) */
+    uint16_t ncols;
     bool done;          /* the request completed (early: an error or a close) */
     net_error err;      /* its outcome */
     uint64_t rowcount;  /* the DONE count of the reply */
@@ -91,6 +94,8 @@ net_bulk *net_bulk_begin(net_client *cl, const tds_column *cols, uint16_t ncols,
     }
     b->cl = cl;
     b->c = c;
+    b->cols = cols;
+    b->ncols = ncols;
     int rc = tds_msg_begin(c->s, TDS_PKT_BULK, 0);
     if (!rc && (rc = tds_put_colmetadata(c->s, cols, ncols)))
         tds_msg_abort(c->s);
@@ -115,9 +120,26 @@ net_bulk *net_bulk_begin(net_client *cl, const tds_column *cols, uint16_t ncols,
     return b;
 }
 
+int net_bulk_plan(net_bulk *b, tds_row_plan **out, net_error *err)
+{
+    int t = tds_row_plan_new(b->c->s, TDS_TOK_ROW, b->cols, b->ncols, out);
+    if (!t)
+        return NET_OK;
+    net_error e;
+    net__fail(&e, t == TDS_E_NOMEM ? NET_E_NOMEM : NET_E_ARG, "a column type cannot be bulk loaded: %s",
+              tds_strerror(t));
+    copy_err(err, &e);
+    return e.code;
+}
+
 tds_session *net_bulk_session(net_bulk *b)
 {
     return b && !b->done && b->c->state == NS_BUSY ? b->c->s : NULL;
+}
+
+size_t net_bulk_pending(const net_bulk *b)
+{
+    return b->done ? 0 : tds_send_pending(b->c->s);
 }
 
 /* Sends sealed packets once enough are queued (or always when force) and
@@ -141,11 +163,6 @@ static int bulk_flush(net_bulk *b, bool force, net_error *err)
     return NET_OK;
 }
 
-int net_bulk_flush(net_bulk *b, net_error *err)
-{
-    return bulk_flush(b, false, err);
-}
-
 int net_bulk_rows(net_bulk *b, const tds_row_plan *p, const tds_value *vals, size_t nrows, size_t *nput,
                   net_error *err)
 {
@@ -167,6 +184,50 @@ int net_bulk_rows(net_bulk *b, const tds_row_plan *p, const tds_value *vals, siz
     }
     if (nput)
         *nput = done;
+    return rc;
+}
+
+/* One value of a (max) column: PLP of unknown total length, in chunks
+ * ([MS-TDS] 2.2.5.2.3), the form a streamed value takes. */
+static int put_plp(tds_session *s, const tds_value *v)
+{
+    if (v->flags & TDS_VF_NULL)
+        return tds_put_plp_begin(s, true);
+    int rc = tds_put_plp_begin(s, false);
+    for (uint32_t off = 0; !rc && off < v->len; off += BULK_PLP_CHUNK)
+        rc = tds_put_plp_chunk(s, v->ptr + off, v->len - off < BULK_PLP_CHUNK ? v->len - off : BULK_PLP_CHUNK);
+    return rc ? rc : tds_put_plp_end(s);
+}
+
+/* One ROW token, value by value. */
+static int put_row_values(net_bulk *b, const tds_value *row, size_t r, net_error *err)
+{
+    tds_session *s = b->c->s;
+    uint8_t tok = TDS_TOK_ROW;
+    int rc = tds_put_bytes(s, &tok, 1);
+    uint16_t c = 0;
+    for (; c < b->ncols && !rc; c++)
+        rc = b->cols[c].is_plp ? put_plp(s, &row[c]) : tds_put_value(s, &b->cols[c], &row[c]);
+    if (!rc)
+        return NET_OK;
+    const tds_str *name = &b->cols[c - 1].name;
+    net_error e;
+    net__fail(&e, rc == TDS_E_NOMEM ? NET_E_NOMEM : NET_E_ARG, "row %zu, column %.*s: %s", r + 1,
+              name->ptr ? (int)name->len : 1, name->ptr ? name->ptr : "?", tds_strerror(rc));
+    copy_err(err, &e);
+    return e.code;
+}
+
+int net_bulk_rows_values(net_bulk *b, const tds_value *vals, size_t nrows, size_t *nput, net_error *err)
+{
+    size_t r = 0;
+    int rc = NET_OK;
+    for (; r < nrows; r++) {
+        if ((rc = bulk_flush(b, false, err)) || (rc = put_row_values(b, vals + r * b->ncols, r, err)))
+            break;
+    }
+    if (nput)
+        *nput = r;
     return rc;
 }
 

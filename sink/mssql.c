@@ -1,33 +1,26 @@
 /*
- * mssql.c — SQL Server (and Azure SQL) as a destination, through net/ and
- * bulk load: INSERT BULK, then a BulkLoadBCP message per appended batch
- * (COLMETADATA + ROW tokens + DONE) encoded straight from the source's
- * value views by a row plan — no text round trip, never row-by-row
- * INSERTs.
+ * mssql.c — SQL Server (and Azure SQL) as a SQL dialect of the core
+ * (sql_core.c), through net/: this file connects, runs batches, looks
+ * tables up, and fills the dialect table; the rows go by bulk load
+ * (mssql_bulk.c): INSERT BULK, then a BulkLoadBCP message per appended
+ * batch encoded straight from the source's value views — no text round
+ * trip, never row-by-row INSERTs.
  *
- * One transaction per load (BEGIN at sink_begin, COMMIT at sink_commit,
+ * One transaction per load (BEGIN TRANSACTION … COMMIT TRANSACTION,
  * XACT_ABORT ON), so a rejected load (constraint, truncation, permission)
- * or a dropped connection leaves the target as it was:
- *   append         bulk into the target (created with a primary key when
- *                  keys are known and it is missing)
- *   replace        bulk into "_tdspipe_stage_<t>", then DROP the target and
- *                  sp_rename the stage, in the transaction
- *   merge          stage with _tdspipe_ord, then one MERGE (distinct
- *                  non-text keys), or DELETE of the staged keys + INSERT of
- *                  the latest row per key, or the Change Tracking merge
- *                  (all mssql_sql.c)
- *   delete+insert  stage, DELETE the key window, INSERT the stage
- * Pending sink_state_set values go into _tdspipe_state in the same
- * transaction. After a failure inside a bulk message the connection is
- * closed (the server rolls back); the next load reconnects.
+ * or a dropped connection leaves the target as it was. T-SQL's spelling:
+ * [bracketed] names, N'…' strings, CREATE TABLE without IF NOT EXISTS
+ * (the core creates only what is missing), replace renames the stage with
+ * sp_rename, a merge of distinct non-text keys is one MERGE statement, the
+ * Change Tracking merge is mssql_sql.c's, and the delete+insert window is
+ * read from the stage first (no scalar subqueries). No schema evolution.
+ * After a failure inside a bulk message the connection is closed (the
+ * server rolls back); the next load reconnects.
  *
  * URIs: mssql://, sqlserver:// (one vtable), azuresql://, azure-sql://
  * (another), all parsed by net_opts_from_uri: every TLS mode, access-token
- * login, named instances.
- *
- * This file: connecting, running batches, lookups (incremental maximum,
- * state), closing and the vtables. Loads: mssql_load.c (begin, commit,
- * abort), mssql_bulk.c (rows).
+ * login, named instances. A running request is cancelled once
+ * sink_options.cancel is set (net_client_cancel_flag).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +75,7 @@ int sink__ms_run_l(ms_sink *m, const char *sql, const char *what, char *out, siz
     if (!m->cl) {
         char e[400];
         if (ms_connect(m, e, sizeof e))
-            return sink__fail(&m->base, SINK_E_DEST, "%s", e);
+            return sink__fail(&m->q.base, SINK_E_DEST, "%s", e);
     }
     ms_req q = {.out = out, .cap = cap, .lits = lits};
     if (out && cap)
@@ -95,13 +88,13 @@ int sink__ms_run_l(ms_sink *m, const char *sql, const char *what, char *out, siz
         if (!net_conn_is_open(net_client_conn(m->cl))) {
             net_client_close(m->cl);
             m->cl = NULL;
-            m->in_txn = false;
+            m->q.in_txn = false;
         }
-        return sink__fail(&m->base, SINK_E_DEST, "mssql: %s: %s", what,
+        return sink__fail(&m->q.base, SINK_E_DEST, "mssql: %s: %s", what,
                           ne.message[0] ? ne.message : net_strerror(rc));
     }
     if (q.rc)
-        return sink__fail(&m->base, q.rc, "mssql: %s: value does not fit", what);
+        return sink__fail(&m->q.base, q.rc, "mssql: %s: value does not fit", what);
     if (found)
         *found = q.found;
     return SINK_OK;
@@ -125,11 +118,11 @@ static int ms_connect(ms_sink *m, char *err, size_t errcap)
     if (!m->cl)
         return sink__errf(err, errcap, SINK_E_DEST, "mssql: cannot connect: %s",
                           ne.message[0] ? ne.message : net_strerror(ne.code));
-    net_client_cancel_flag(m->cl, NULL); /* TODO(issue 12): sink_options.cancel */
-    /* Double-quoted identifiers (sink/sql.c, sink_max_value); any error
-     * rolls the whole transaction back. */
+    net_client_cancel_flag(m->cl, m->cancel);
+    /* Double-quoted identifiers (sink_max_value, sink_state_get); any
+     * error rolls the whole transaction back. */
     if (sink__ms_run(m, "SET QUOTED_IDENTIFIER ON; SET ANSI_NULLS ON; SET XACT_ABORT ON; SET NOCOUNT ON", "session setup")) {
-        sink__errf(err, errcap, SINK_E_DEST, "%s", m->base.err);
+        sink__errf(err, errcap, SINK_E_DEST, "%s", m->q.base.err);
         if (m->cl)
             net_client_close(m->cl);
         m->cl = NULL;
@@ -138,7 +131,10 @@ static int ms_connect(ms_sink *m, char *err, size_t errcap)
     return SINK_OK;
 }
 
-static int open_scheme(const char *scheme, const char *target, sink **out, char *err, size_t errcap)
+static const sink_dialect ms_dialect;
+
+static int open_scheme(const char *scheme, const char *target, const sink_options *o, sink **out, char *err,
+                       size_t errcap)
 {
     ms_sink *m = sink__calloc(1, sizeof *m);
     size_t n = strlen(scheme) + 3 + strlen(target) + 1;
@@ -159,110 +155,119 @@ static int open_scheme(const char *scheme, const char *target, sink **out, char 
         return sink__errf(err, errcap, SINK_E_URI, "mssql destination: %s", e);
     }
     m->no.stream_plp = false; /* lookups read whole values */
+    m->q.d = &ms_dialect;
+    m->cancel = o->cancel;
     if ((rc = ms_connect(m, err, errcap))) {
         net_opts_free(&m->no);
         free(m);
         return rc;
     }
-    *out = &m->base;
+    *out = &m->q.base;
     return SINK_OK;
 }
 
-static int ms_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
+static int ms_exec(sql_sink *q, const char *sql, const char *what) { return sink__ms_run((ms_sink *)q, sql, what); }
+
+static int ms_row_literals(sql_sink *q, const char *sql, const char *what, sink_buf *lits)
 {
-    (void)o;
-    return open_scheme("mssql", target, out, err, errcap);
+    return sink__ms_run_l((ms_sink *)q, sql, what, NULL, 0, NULL, lits);
 }
 
-static int az_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
+static int ms_exists(sql_sink *q, const char *schema, const char *table, bool *exists)
 {
-    (void)o;
-    return open_scheme("azuresql", target, out, err, errcap);
-}
-
-void sink__ms_load_free(ms_sink *m)
-{
-    tds_row_plan_free(m->plan);
-    m->plan = NULL;
-    free(m->wcols);
-    m->wcols = NULL;
-    free(m->wide);
-    m->wide = NULL;
-    m->wide_cap = 0;
-    free(m->ords);
-    m->ords = NULL;
-    free(m->keys);
-    m->keys = NULL;
-    m->keys_cap = m->keys_n = 0;
-    m->dup_keys = false;
-}
-
-int sink__ms_nomem(ms_sink *m) { return sink__fail(&m->base, SINK_E_NOMEM, "out of memory"); }
-
-static void ms_close(sink *s)
-{
-    ms_sink *m = (ms_sink *)s;
-    if (m->cl)
-        net_client_close(m->cl);
-    sink__schema_free(&m->sc);
-    sink__buf_free(&m->sql);
-    free(m->stage);
-    sink__ms_load_free(m);
-    net_opts_free(&m->no);
-    free(m);
-}
-
-static int ms_lookup(sink *s, const char *table, const char *expr, const char *where, char *out, size_t cap,
-                     bool *found)
-{
-    ms_sink *m = (ms_sink *)s;
-    *found = false;
-    /* "schema.table" or "table" */
-    const char *dot = strrchr(table, '.');
-    sink_buf q = {0}, b = {0};
-    int rc = 0;
-    if (dot) {
-        char *sch = strndup(table, (size_t)(dot - table));
-        if (!sch)
-            return sink__ms_nomem(m);
-        rc |= sink__ms_ident(&q, sch) || sink__buf_putc(&q, '.');
-        free(sch);
-    }
-    rc |= sink__ms_ident(&q, dot ? dot + 1 : table);
-    rc |= sink__buf_puts(&b, "SELECT OBJECT_ID(N");
-    rc |= sink__sql_string(&b, q.p, q.len);
-    rc |= sink__buf_puts(&b, ", N'U')");
-    if (rc || sink__buf_cstr(&b) || sink__buf_cstr(&q)) {
-        sink__buf_free(&q);
-        sink__buf_free(&b);
-        return sink__ms_nomem(m);
-    }
-    char id[32];
-    bool exists = false;
-    rc = sink__ms_run_q(m, b.p, "table lookup", id, sizeof id, &exists);
-    if (!rc && exists) {
-        b.len = 0;
-        int e = sink__buf_puts(&b, "SELECT TOP 1 ");
-        e |= sink__buf_puts(&b, expr);
-        e |= sink__buf_puts(&b, " FROM ");
-        e |= sink__buf_put(&b, q.p, q.len);
-        if (where) {
-            e |= sink__buf_puts(&b, " WHERE ");
-            e |= sink__buf_puts(&b, where);
-        }
-        if (e || sink__buf_cstr(&b))
-            rc = sink__ms_nomem(m);
-        else
-            rc = sink__ms_run_q(m, b.p, "lookup", out, cap, found);
-    }
-    sink__buf_free(&q);
+    sink_buf b = {0};
+    char out[32];
+    int rc = sink__buf_puts(&b, "SELECT OBJECT_ID(") || sink__ms_object_literal(q, &b, schema, table) ||
+             sink__buf_puts(&b, ", N'U')") || sink__buf_cstr(&b);
+    rc = rc ? sink__sql_nomem(q) : sink__ms_run_q((ms_sink *)q, b.p, "table lookup", out, sizeof out, exists);
     sink__buf_free(&b);
     return rc;
 }
 
-const sink_vtable sink_mssql_vtable = {.scheme = "mssql", .alias = "sqlserver", .open = ms_open,
-                                       .begin = sink__ms_begin, .append = sink__ms_append, .commit = sink__ms_commit,
-                                       .abort = sink__ms_abort, .close = ms_close, .lookup = ms_lookup};
-const sink_vtable sink_azuresql_vtable = {.scheme = "azuresql", .alias = "azure-sql", .open = az_open,
-                                          .begin = sink__ms_begin, .append = sink__ms_append, .commit = sink__ms_commit,
-                                          .abort = sink__ms_abort, .close = ms_close, .lookup = ms_lookup};
+static int ms_schema_exists(sql_sink *q, const char *schema, bool *found)
+{
+    sink_buf *b = &q->sql;
+    char out[64];
+    b->len = 0;
+    if (sink__buf_puts(b, "SELECT SCHEMA_ID(N") || sink__sql_string(b, schema, strlen(schema)) ||
+        sink__buf_putc(b, ')') || sink__buf_cstr(b))
+        return sink__sql_nomem(q);
+    return sink__ms_run_q((ms_sink *)q, b->p, "schema lookup", out, sizeof out, found);
+}
+
+static int ms_value(sql_sink *q, const char *expr, const char *from, const char *where,
+                    char *out, size_t cap, bool *found)
+{
+    sink_buf *b = &q->sql;
+    b->len = 0;
+    if (sink__buf_puts(b, "SELECT TOP 1 ") || sink__buf_puts(b, expr) || sink__buf_puts(b, " FROM ") ||
+        sink__buf_puts(b, from) || (where && (sink__buf_puts(b, " WHERE ") || sink__buf_puts(b, where))) ||
+        sink__buf_cstr(b))
+        return sink__sql_nomem(q);
+    return sink__ms_run_q((ms_sink *)q, b->p, "lookup", out, cap, found);
+}
+
+static const char *ms_type(const tds_column *c, bool key, char *tmp, size_t cap)
+{
+    return sink__ms_type(c, key, true, tmp, cap);
+}
+
+static int ms_bulk_close(sql_sink *q)
+{
+    (void)q; /* every batch ended its own bulk message */
+    return SINK_OK;
+}
+
+static void ms_free(sql_sink *q)
+{
+    ms_sink *m = (ms_sink *)q;
+    if (m->cl)
+        net_client_close(m->cl);
+    sink__ms_bulk_drop(q);
+    net_opts_free(&m->no);
+}
+
+static const sink_dialect ms_dialect = {
+    .name = "mssql",
+    .quote = "[]",
+    .str_prefix = "N",
+    .begin_sql = "BEGIN TRANSACTION",
+    .commit_sql = "COMMIT TRANSACTION",
+    .rollback_sql = "ROLLBACK TRANSACTION",
+    .create_schema = "CREATE SCHEMA ",
+    .create_target = "CREATE TABLE ",
+    .null_word = " NULL",
+    .ord_type = "bigint NOT NULL",
+    .stage_prefix = SINK__STAGE_PREFIX,
+    .state_create = "CREATE TABLE [" SINK__STATE_TABLE "] ([name] nvarchar(450) NOT NULL PRIMARY KEY, "
+                    "[value] nvarchar(max) NOT NULL)",
+    .target_pk = true,
+    .merge_stmt = true,
+    .type = ms_type,
+    .literal = sink__ms_literal,
+    .exec = ms_exec,
+    .exists = ms_exists,
+    .schema_exists = ms_schema_exists,
+    .rename = sink__ms_rename,
+    .merge_cdc = sink__ms_cdc_merge,
+    .row_literals = ms_row_literals,
+    .value = ms_value,
+    .bulk_open = sink__ms_bulk_open,
+    .bulk_rows = sink__ms_bulk_rows,
+    .bulk_close = ms_bulk_close,
+    .bulk_drop = sink__ms_bulk_drop,
+    .free = ms_free,
+};
+
+static int ms_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
+{
+    return open_scheme("mssql", target, o, out, err, errcap);
+}
+
+static int az_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
+{
+    return open_scheme("azuresql", target, o, out, err, errcap);
+}
+
+const sink_vtable sink_mssql_vtable = SINK_SQL_VTABLE("mssql", "sqlserver", ms_open);
+const sink_vtable sink_azuresql_vtable = SINK_SQL_VTABLE("azuresql", "azure-sql", az_open);

@@ -1,37 +1,25 @@
 /*
- * mssql_int.h — what the SQL Server sink's files share: the sink struct,
- * its requests (mssql.c), type names (mssql_type.c), the T-SQL text
- * (mssql_sql.c), and the load steps (mssql_load.c, mssql_bulk.c).
+ * mssql_int.h — what the SQL Server sink's files share: the sink struct
+ * (a dialect of the SQL core, sql_int.h), its requests and lookups
+ * (mssql.c), type names (mssql_type.c), the T-SQL text the core cannot
+ * spell alone (mssql_sql.c) and the bulk channel (mssql_bulk.c).
  */
 #ifndef TDSPIPE_MSSQL_INT_H
 #define TDSPIPE_MSSQL_INT_H
 
 #include "net.h"
-#include "sink_int.h"
+#include "sql_int.h"
 
-/* The sink (mssql.c owns connecting, requests and lookups; mssql_load.c
- * begin/commit/abort; mssql_bulk.c the rows). */
 typedef struct ms_sink {
-    sink base;
+    sql_sink q;
     net_opts no;
     net_client *cl;
-    sink_schema sc;
-    sink_buf sql;
-    char *stage;
-    bool in_txn;
-    bool staged;
-    bool with_ord;
-    bool cdc;            /* Change Tracking merge */
+    const volatile sig_atomic_t *cancel; /* sink_options.cancel */
     tds_column *wcols;   /* bulk description (ncols + ord) */
     tds_row_plan *plan;
     tds_value *wide;     /* a batch with the ord column added */
     size_t wide_cap;
     uint8_t *ords;       /* ord values' bytes */
-    int64_t ord;
-    /* merge: hashes of the staged keys, to know whether a key repeats */
-    uint64_t *keys;
-    size_t keys_cap, keys_n;
-    bool dup_keys;
 } ms_sink;
 
 /* mssql.c: batches on the sink's connection (reconnecting when it was
@@ -42,14 +30,11 @@ int sink__ms_run(ms_sink *m, const char *sql, const char *what);
 int sink__ms_run_q(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found);
 int sink__ms_run_l(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found,
                    sink_buf *lits);
-int sink__ms_nomem(ms_sink *m);
-/* Frees what one load allocated. */
-void sink__ms_load_free(ms_sink *m);
-/* mssql_load.c, mssql_bulk.c: the vtable's load functions. */
-int sink__ms_begin(sink *s, const sink_table *t);
-int sink__ms_append(sink *s, const sink_batch *b);
-int sink__ms_commit(sink *s);
-void sink__ms_abort(sink *s);
+
+/* mssql_bulk.c: the bulk channel (INSERT BULK + BulkLoadBCP per batch). */
+int sink__ms_bulk_open(sql_sink *q, const char *table);
+int sink__ms_bulk_rows(sql_sink *q, const sink_batch *b);
+void sink__ms_bulk_drop(sql_sink *q);
 
 /* T-SQL type of c. key: capped to an indexable size (nvarchar(450),
  * varchar/varbinary(900)); collate: add COLLATE for known collations. */
@@ -59,24 +44,16 @@ const char *sink__ms_type(const tds_column *c, bool key, bool collate, char *tmp
  * table are borrowed. */
 int sink__ms_wire_col(tds_column *w, const tds_column *src, const char *name, const char *table);
 
-/* [name] with ] doubled. */
-int sink__ms_ident(sink_buf *b, const char *name);
-/* CREATE TABLE qname (cols [, _tdspipe_ord bigint] [, PRIMARY KEY (…)]). */
-int sink__ms_create(sink_buf *b, const sink_schema *sc, const char *table, bool with_ord, bool with_pk);
+/* mssql_sql.c */
 /* INSERT BULK qname ([col] type, …) WITH (TABLOCK, ROWS_PER_BATCH = n). */
-int sink__ms_insert_bulk(sink_buf *b, const sink_schema *sc, const char *table, bool with_ord, size_t rows);
-/* Merge of a stage whose keys are all distinct: one MERGE statement
- * (update matched rows, insert the others), then DROP stage. */
-/* Merge of a stage whose keys repeat or are text: DELETE of the staged
- * keys + INSERT of the latest staged row per key (ROW_NUMBER). */
-int sink__ms_merge_latest(sink_buf *b, const sink_schema *sc, const char *stage);
-int sink__ms_merge_unique(sink_buf *b, const sink_schema *sc, const char *stage);
-/* Change Tracking merge of stage into the target (sink.h, sink_table.cdc). */
-int sink__ms_cdc_merge(sink_buf *b, const sink_schema *sc, const char *stage);
+int sink__ms_insert_bulk(const sql_sink *q, sink_buf *b, const char *table, size_t rows);
+/* EXEC sp_rename N'[schema].[stage]', N'table' */
+int sink__ms_rename(const sql_sink *q, sink_buf *b);
+/* Change Tracking merge of the stage into the target (sink.h, sink_table.cdc). */
+int sink__ms_cdc_merge(const sql_sink *q, sink_buf *b);
 /* A literal of a non-NULL value of c's type (delete+insert window). */
 int sink__ms_literal(sink_buf *b, const tds_column *c, const tds_value *v);
-/* The statements that write s's pending state into _tdspipe_state; the
- * table must exist (mssql.c creates it). */
-int sink__ms_state(sink_buf *b, const sink *s);
+/* N'[schema].[t]' for OBJECT_ID */
+int sink__ms_object_literal(const sql_sink *q, sink_buf *b, const char *schema, const char *t);
 
 #endif

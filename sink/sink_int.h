@@ -1,8 +1,8 @@
 /*
  * sink_int.h — what the sink backends share and callers never see: the
  * base struct every backend embeds first, a growable byte buffer, the
- * copied schema, value formatting (canonical text, JSON, base64) and the
- * SQL text the three SQL backends have in common.
+ * copied schema, value formatting (canonical text, JSON, base64). The SQL
+ * destinations' core is in sql_int.h.
  *
  * Invariants: a backend struct starts with `sink base`; registry.c's public
  * wrappers keep base.state in step (IDLE → LOADING → IDLE/FAILED) so
@@ -140,51 +140,9 @@ static inline int64_t sink__dt_unix_us(const tds_datetime *d)
 
 /* ---------------------------------------------------------------- SQL */
 
-/* Appends "name" with embedded quotes doubled. */
-int sink__sql_ident(sink_buf *b, const char *name);
-/* "schema"."table" (or "table" when schema is NULL) with table name t. */
-int sink__sql_qname(sink_buf *b, const char *schema, const char *t);
-
-/* Column type names per SQL destination. */
-typedef const char *(*sink_type_fn)(const tds_column *c, char *tmp, size_t cap);
-
+/* Names the SQL destinations share (sql_int.h has the core). */
 #define SINK__ORD "_tdspipe_ord"
 #define SINK__STATE_TABLE "_tdspipe_state"
-
-/* The statements that write s's pending state (each ending ";\n"), or
- * nothing when there is none. */
-int sink__sql_state(sink_buf *b, const sink *s);
 #define SINK__STAGE_PREFIX "_tdspipe_stage_"
-
-/* CREATE TABLE [IF NOT EXISTS] qname (cols… [, ord BIGINT] [, PRIMARY
- * KEY (…)]). */
-int sink__sql_create(sink_buf *b, const sink_schema *sc, sink_type_fn type,
-                     const char *schema, const char *table, bool if_not_exists,
-                     bool with_ord, bool with_pk);
-/* A SQL literal of a non-NULL value for comparisons with a column of that
- * type (the delete+insert window). Returns 0, SINK_E_NOMEM, SINK_E_VALUE. */
-typedef int (*sink_literal_fn)(sink_buf *b, const tds_column *c, const tds_value *v);
-/* CAST('<canonical text>' AS type), binary as unhex_fn('<hex>'). */
-int sink__sql_cast_literal(sink_buf *b, const tds_column *c, const tds_value *v, const char *type,
-                           const char *unhex_fn);
-/* 'text' with quotes doubled. */
-int sink__sql_string(sink_buf *b, const char *s, size_t n);
-
-/* The statements that move a filled stage table into the target at commit
- * for merge and delete+insert (then DROP stage). Separated by ";\n". */
-int sink__sql_merge(sink_buf *b, const sink_schema *sc, const char *stage);
-/* Schema evolution for loads into an existing table: ALTER TABLE … ADD
- * COLUMN (nullable) for each of sc's columns not in `existing` (names
- * separated by "\n"; compared case-insensitively when nocase, as SQLite and
- * DuckDB treat identifiers). Appends nothing when none is missing. */
-int sink__sql_add_columns(sink_buf *b, const sink_schema *sc, sink_type_fn type,
-                          const char *existing, bool nocase);
-/* Append through a stage: INSERT INTO target SELECT … FROM stage, so the
- * destination casts to the types of a target someone else created. */
-int sink__sql_append_stage(sink_buf *b, const sink_schema *sc, const char *stage);
-int sink__sql_delete_insert(sink_buf *b, const sink_schema *sc, const char *stage,
-                            sink_literal_fn lit);
-/* "col1", "col2", … */
-int sink__sql_collist(sink_buf *b, const sink_schema *sc, const char *qual);
 
 #endif /* TDSPIPE_SINK_INT_H */

@@ -1,10 +1,14 @@
 /*
- * sqlite.c — SQLite through libsqlite3 (linked statically by default).
+ * sqlite.c — SQLite as a SQL dialect of the core (sql_core.c), through
+ * libsqlite3 (linked statically by default).
  *
  * One transaction per load (BEGIN IMMEDIATE at sink_begin, COMMIT at
  * sink_commit, ROLLBACK otherwise), so a failed load leaves the file as it
  * was. Rows go through one prepared INSERT, values bound without copies
  * (SQLITE_STATIC over a per-row text buffer or the value's own bytes).
+ * SQLite types values per row, so an append goes straight into an
+ * existing table (created if missing, missing columns added); replace,
+ * merge and delete+insert fill "_tdspipe_stage_<t>".
  *
  * Types (docs/types.md): integers and bit as INTEGER (declared INTEGER /
  * BOOLEAN), float/real as REAL, decimal and money as exact TEXT (declared
@@ -12,32 +16,23 @@
  * times as ISO-8601 TEXT that SQLite's date functions read (declared DATE,
  * TIME, DATETIME, DATETIMEOFFSET), GUIDs as TEXT, char/nchar/xml as TEXT,
  * binary as BLOB. SQLite has no schemas: "dbo.t" loads table "t".
- *
- * Strategies: replace fills "_tdspipe_stage_<t>" then, at commit, drops
- * the target and renames the stage; append inserts into the target
- * (created if missing, missing columns added); merge and delete+insert
- * fill a stage and run the shared statements of sql.c.
  */
 #include <sqlite3.h>
 #include <stdlib.h>
 
-#include "sink_int.h"
+#include "sql_int.h"
 
 typedef struct sqlite_sink {
-    sink base;
+    sql_sink q;
     sqlite3 *db;
     sqlite3_stmt *ins;
-    sink_schema sc;
-    sink_buf sql;
     sink_buf row;       /* text of the current row's text-bound columns */
     size_t *off;        /* per column: offset into row, or SIZE_MAX */
-    char *stage;
-    bool in_txn;
-    int64_t ord;
 } sqlite_sink;
 
-static const char *sqlite_type(const tds_column *c, char *tmp, size_t cap)
+static const char *sqlite_type(const tds_column *c, bool key, char *tmp, size_t cap)
 {
+    (void)key;
     (void)tmp;
     (void)cap;
     switch (c->kind) {
@@ -78,134 +73,17 @@ static int sqlite_literal(sink_buf *b, const tds_column *c, const tds_value *v)
 
 static int db_fail(sqlite_sink *q, int code, const char *what)
 {
-    return sink__fail(&q->base, code, "sqlite: %s: %s", what, sqlite3_errmsg(q->db));
+    return sink__fail(&q->q.base, code, "sqlite: %s: %s", what, sqlite3_errmsg(q->db));
 }
 
 static int exec(sqlite_sink *q, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        sink__fail(&q->base, SINK_E_DEST, "sqlite: %s", msg ? msg : sqlite3_errmsg(q->db));
+        sink__fail(&q->q.base, SINK_E_DEST, "sqlite: %s", msg ? msg : sqlite3_errmsg(q->db));
         sqlite3_free(msg);
         return SINK_E_DEST;
     }
-    return SINK_OK;
-}
-
-/* Adds the load's columns an existing target lacks (schema evolution);
- * nothing when the table does not exist yet. */
-static int sqlite_evolve(sqlite_sink *q)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db, "SELECT count(*), COALESCE(group_concat(name, char(10)), '') "
-                                  "FROM pragma_table_info(?)", -1, &st, NULL) != SQLITE_OK)
-        return db_fail(q, SINK_E_DEST, "column lookup");
-    sqlite3_bind_text(st, 1, q->sc.table, -1, SQLITE_STATIC);
-    int rc = SINK_OK;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0) {
-        sink_buf a = { 0 };
-        const char *names = (const char *)sqlite3_column_text(st, 1);
-        if (sink__sql_add_columns(&a, &q->sc, sqlite_type, names ? names : "", true) || sink__buf_cstr(&a))
-            rc = sink__fail(&q->base, SINK_E_NOMEM, "out of memory");
-        else if (a.len)
-            rc = exec(q, a.p);
-        sink__buf_free(&a);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int sqlite_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
-{
-    (void)o;
-    const char *path = target[0] == '/' ? target + 1 : target;
-    if (!*path)
-        return sink__errf(err, errcap, SINK_E_URI, "sqlite URI has no file path");
-    sqlite_sink *q = sink__calloc(1, sizeof *q);
-    if (!q)
-        return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
-    int rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc != SQLITE_OK) {
-        sink__errf(err, errcap, SINK_E_DEST, "sqlite: cannot open %s: %s", path,
-                   q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
-        sqlite3_close(q->db);
-        free(q);
-        return SINK_E_DEST;
-    }
-    sqlite3_busy_timeout(q->db, 10000);
-    /* a load dirties many pages: a 64 MiB cache keeps them off the disk
-     * until commit (the journal mode and durability stay the file's own) */
-    sqlite3_exec(q->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
-    sqlite3_extended_result_codes(q->db, 1);
-    *out = &q->base;
-    return SINK_OK;
-}
-
-static int sqlite_begin(sink *s, const sink_table *t)
-{
-    sqlite_sink *q = (sqlite_sink *)s;
-    sink__schema_free(&q->sc);
-    free(q->off);
-    free(q->stage);
-    q->stage = NULL;
-    q->ord = 0;
-    if (sink__schema_copy(&q->sc, t) || !(q->off = sink__malloc(t->ncols * sizeof *q->off)))
-        return sink__fail(s, SINK_E_NOMEM, "out of memory");
-    free(q->sc.schema); /* no schemas in SQLite */
-    q->sc.schema = NULL;
-    size_t n = strlen(q->sc.table);
-    if (!(q->stage = sink__malloc(sizeof SINK__STAGE_PREFIX + n)))
-        return sink__fail(s, SINK_E_NOMEM, "out of memory");
-    memcpy(q->stage, SINK__STAGE_PREFIX, sizeof SINK__STAGE_PREFIX - 1);
-    memcpy(q->stage + sizeof SINK__STAGE_PREFIX - 1, q->sc.table, n + 1);
-
-    int rc = exec(q, "BEGIN IMMEDIATE");
-    if (rc)
-        return rc;
-    q->in_txn = true;
-    bool staged = t->strategy != SINK_APPEND;
-    sink_buf *b = &q->sql;
-    if (t->strategy != SINK_REPLACE && (rc = sqlite_evolve(q)))
-        return rc;
-    if (t->strategy != SINK_REPLACE) {
-        b->len = 0;
-        if (sink__sql_create(b, &q->sc, sqlite_type, NULL, q->sc.table, true, false, true) ||
-            sink__buf_cstr(b))
-            return sink__fail(s, SINK_E_NOMEM, "out of memory");
-        if ((rc = exec(q, b->p)))
-            return rc;
-    }
-    if (staged) {
-        b->len = 0;
-        if (sink__buf_puts(b, "DROP TABLE IF EXISTS ") || sink__sql_ident(b, q->stage) || sink__buf_cstr(b))
-            return sink__fail(s, SINK_E_NOMEM, "out of memory");
-        if ((rc = exec(q, b->p)))
-            return rc;
-        b->len = 0;
-        if (sink__sql_create(b, &q->sc, sqlite_type, NULL, q->stage, false,
-                             t->strategy == SINK_MERGE, t->strategy == SINK_REPLACE) ||
-            sink__buf_cstr(b))
-            return sink__fail(s, SINK_E_NOMEM, "out of memory");
-        if ((rc = exec(q, b->p)))
-            return rc;
-    }
-    b->len = 0;
-    int e = sink__buf_puts(b, "INSERT INTO ");
-    e |= sink__sql_ident(b, staged ? q->stage : q->sc.table);
-    e |= sink__buf_puts(b, " (");
-    e |= sink__sql_collist(b, &q->sc, NULL);
-    if (t->strategy == SINK_MERGE)
-        e |= sink__buf_puts(b, ", \"" SINK__ORD "\"");
-    e |= sink__buf_puts(b, ") VALUES (");
-    size_t nparams = q->sc.ncols + (t->strategy == SINK_MERGE);
-    for (size_t i = 0; i < nparams; i++)
-        e |= sink__buf_puts(b, i ? ", ?" : "?");
-    e |= sink__buf_putc(b, ')');
-    e |= sink__buf_cstr(b);
-    if (e)
-        return sink__fail(s, SINK_E_NOMEM, "out of memory");
-    if (sqlite3_prepare_v3(q->db, b->p, (int)b->len, SQLITE_PREPARE_PERSISTENT, &q->ins, NULL) != SQLITE_OK)
-        return db_fail(q, SINK_E_DEST, "prepare insert");
     return SINK_OK;
 }
 
@@ -214,8 +92,8 @@ static int sqlite_begin(sink *s, const sink_table *t)
 static int format_row(sqlite_sink *q, const tds_value *row)
 {
     q->row.len = 0;
-    for (size_t i = 0; i < q->sc.ncols; i++) {
-        const tds_column *c = &q->sc.cols[i];
+    for (size_t i = 0; i < q->q.sc.ncols; i++) {
+        const tds_column *c = &q->q.sc.cols[i];
         const tds_value *v = &row[i];
         q->off[i] = SIZE_MAX;
         if (v->flags & TDS_VF_NULL)
@@ -224,7 +102,7 @@ static int format_row(sqlite_sink *q, const tds_value *row)
         case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT:
         case TDS_K_REAL: case TDS_K_FLOAT: case TDS_K_BINARY: case TDS_K_UDT:
             if (v->flags & TDS_VF_STREAMED)
-                return sink__fail(&q->base, SINK_E_VALUE, "column %s: streamed value", q->sc.names[i]);
+                return sink__fail(&q->q.base, SINK_E_VALUE, "column %s: streamed value", q->q.sc.names[i]);
             continue;
         default:
             break;
@@ -232,7 +110,7 @@ static int format_row(sqlite_sink *q, const tds_value *row)
         q->off[i] = q->row.len;
         int rc = sink__value_text(&q->row, c, v);
         if (rc || sink__buf_putc(&q->row, '\0'))
-            return sink__fail(&q->base, rc ? rc : SINK_E_NOMEM, "column %s: %s", q->sc.names[i],
+            return sink__fail(&q->q.base, rc ? rc : SINK_E_NOMEM, "column %s: %s", q->q.sc.names[i],
                               rc == SINK_E_VALUE ? "value cannot be decoded" : "out of memory");
     }
     return SINK_OK;
@@ -241,8 +119,8 @@ static int format_row(sqlite_sink *q, const tds_value *row)
 static int bind_row(sqlite_sink *q, const tds_value *row)
 {
     sqlite3_stmt *st = q->ins;
-    for (size_t i = 0; i < q->sc.ncols; i++) {
-        const tds_column *c = &q->sc.cols[i];
+    for (size_t i = 0; i < q->q.sc.ncols; i++) {
+        const tds_column *c = &q->q.sc.cols[i];
         const tds_value *v = &row[i];
         int p = (int)i + 1, rc;
         if (v->flags & TDS_VF_NULL) {
@@ -255,27 +133,27 @@ static int bind_row(sqlite_sink *q, const tds_value *row)
         } else if (c->kind == TDS_K_REAL || c->kind == TDS_K_FLOAT) {
             double d;
             if (tds_value_float(c, v, &d))
-                return sink__fail(&q->base, SINK_E_VALUE, "column %s: value cannot be decoded", q->sc.names[i]);
+                return sink__fail(&q->q.base, SINK_E_VALUE, "column %s: value cannot be decoded", q->q.sc.names[i]);
             rc = sqlite3_bind_double(st, p, d);
         } else {
             int64_t x;
             if (tds_value_int(c, v, &x))
-                return sink__fail(&q->base, SINK_E_VALUE, "column %s: value cannot be decoded", q->sc.names[i]);
+                return sink__fail(&q->q.base, SINK_E_VALUE, "column %s: value cannot be decoded", q->q.sc.names[i]);
             rc = sqlite3_bind_int64(st, p, x);
         }
         if (rc != SQLITE_OK)
             return db_fail(q, SINK_E_DEST, "bind");
     }
-    if (q->sc.strategy == SINK_MERGE && sqlite3_bind_int64(st, (int)q->sc.ncols + 1, q->ord++) != SQLITE_OK)
+    if (q->q.with_ord && sqlite3_bind_int64(st, (int)q->q.sc.ncols + 1, q->q.ord++) != SQLITE_OK)
         return db_fail(q, SINK_E_DEST, "bind");
     return SINK_OK;
 }
 
-static int sqlite_append(sink *s, const sink_batch *b)
+static int sqlite_rows(sql_sink *s, const sink_batch *b)
 {
     sqlite_sink *q = (sqlite_sink *)s;
     for (size_t r = 0; r < b->nrows; r++) {
-        const tds_value *row = b->values + r * q->sc.ncols;
+        const tds_value *row = b->values + r * q->q.sc.ncols;
         int rc = format_row(q, row);
         if (!rc)
             rc = bind_row(q, row);
@@ -289,98 +167,57 @@ static int sqlite_append(sink *s, const sink_batch *b)
     return SINK_OK;
 }
 
-static int sqlite_commit(sink *s)
+static int sq_exec(sql_sink *s, const char *sql, const char *what)
 {
-    sqlite_sink *q = (sqlite_sink *)s;
-    sqlite3_finalize(q->ins);
-    q->ins = NULL;
-    sink_buf *b = &q->sql;
-    b->len = 0;
-    int e = 0;
-    switch (q->sc.strategy) {
-    case SINK_REPLACE:
-        e |= sink__buf_puts(b, "DROP TABLE IF EXISTS ");
-        e |= sink__sql_ident(b, q->sc.table);
-        e |= sink__buf_puts(b, ";\nALTER TABLE ");
-        e |= sink__sql_ident(b, q->stage);
-        e |= sink__buf_puts(b, " RENAME TO ");
-        e |= sink__sql_ident(b, q->sc.table);
-        break;
-    case SINK_APPEND:
-        break;
-    case SINK_MERGE:
-        e |= sink__sql_merge(b, &q->sc, q->stage);
-        break;
-    case SINK_DELETE_INSERT:
-        if ((e = sink__sql_delete_insert(b, &q->sc, q->stage, sqlite_literal)))
-            return sink__fail(s, e, e == SINK_E_NOMEM ? "out of memory"
-                                                      : "delete+insert window: a bound cannot be decoded");
-        break;
-    }
-    if (b->len)
-        e |= sink__buf_puts(b, ";\n");
-    e |= sink__sql_state(b, s);
-    e |= sink__buf_puts(b, "COMMIT");
-    if (e || sink__buf_cstr(b))
-        return sink__fail(s, SINK_E_NOMEM, "out of memory");
-    int rc = exec(q, b->p);
-    if (rc)
-        return rc;
-    q->in_txn = false;
-    return SINK_OK;
+    (void)what; /* SQLite's message says enough */
+    return exec((sqlite_sink *)s, sql);
 }
 
-static void sqlite_abort(sink *s)
+static int sq_exists(sql_sink *s, const char *schema, const char *table, bool *exists)
 {
     sqlite_sink *q = (sqlite_sink *)s;
-    sqlite3_finalize(q->ins);
-    q->ins = NULL;
-    if (q->in_txn || !sqlite3_get_autocommit(q->db))
-        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-    q->in_txn = false;
-}
-
-static void sqlite_close(sink *s)
-{
-    sqlite_sink *q = (sqlite_sink *)s;
-    sqlite_abort(s);
-    sqlite3_close(q->db);
-    sink__schema_free(&q->sc);
-    sink__buf_free(&q->sql);
-    sink__buf_free(&q->row);
-    free(q->off);
-    free(q->stage);
-    free(q);
-}
-
-static int sqlite_lookup(sink *s, const char *table, const char *expr, const char *where,
-                         char *out, size_t cap, bool *found)
-{
-    sqlite_sink *q = (sqlite_sink *)s;
-    const char *dot = strrchr(table, '.');
-    if (dot) /* no schemas in SQLite */
-        table = dot + 1;
+    (void)schema; /* no schemas in SQLite */
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(q, SINK_E_DEST, "lookup");
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    int exists = sqlite3_step(st) == SQLITE_ROW;
+    *exists = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
-    if (!exists)
-        return SINK_OK;
-    sink_buf *b = &q->sql;
-    b->len = 0;
-    int e = sink__buf_puts(b, "SELECT CAST(");
-    e |= sink__buf_puts(b, expr);
-    e |= sink__buf_puts(b, " AS VARCHAR) FROM ");
-    e |= sink__sql_ident(b, table);
-    if (where) {
-        e |= sink__buf_puts(b, " WHERE ");
-        e |= sink__buf_puts(b, where);
+    return SINK_OK;
+}
+
+static int sq_columns(sql_sink *s, sink_buf *names)
+{
+    sqlite_sink *q = (sqlite_sink *)s;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(q->db, "SELECT COALESCE(group_concat(name, char(10)), '') "
+                                  "FROM pragma_table_info(?)", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(q, SINK_E_DEST, "column lookup");
+    sqlite3_bind_text(st, 1, s->sc.table, -1, SQLITE_STATIC);
+    int rc = SINK_OK;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        rc = db_fail(q, SINK_E_DEST, "column lookup");
+    else {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (sink__buf_puts(names, t ? t : "") || sink__buf_cstr(names))
+            rc = sink__sql_nomem(s);
     }
-    if (e || sink__buf_cstr(b))
-        return sink__fail(s, SINK_E_NOMEM, "out of memory");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_value(sql_sink *s, const char *expr, const char *from, const char *where,
+                    char *out, size_t cap, bool *found)
+{
+    sqlite_sink *q = (sqlite_sink *)s;
+    sink_buf *b = &s->sql;
+    b->len = 0;
+    if (sink__buf_puts(b, "SELECT CAST(") || sink__buf_puts(b, expr) || sink__buf_puts(b, " AS VARCHAR) FROM ") ||
+        sink__buf_puts(b, from) || (where && (sink__buf_puts(b, " WHERE ") || sink__buf_puts(b, where))) ||
+        sink__buf_cstr(b))
+        return sink__sql_nomem(s);
+    sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(q->db, b->p, -1, &st, NULL) != SQLITE_OK)
         return db_fail(q, SINK_E_DEST, "lookup");
     int rc = SINK_OK;
@@ -388,7 +225,7 @@ static int sqlite_lookup(sink *s, const char *table, const char *expr, const cha
         const char *t = (const char *)sqlite3_column_text(st, 0);
         size_t n = (size_t)sqlite3_column_bytes(st, 0);
         if (n + 1 > cap) {
-            rc = sink__fail(s, SINK_E_ARG, "value longer than the buffer");
+            rc = sink__fail(&s->base, SINK_E_ARG, "value longer than the buffer");
         } else {
             memcpy(out, t, n + 1);
             *found = true;
@@ -398,13 +235,116 @@ static int sqlite_lookup(sink *s, const char *table, const char *expr, const cha
     return rc;
 }
 
-const sink_vtable sink_sqlite_vtable = {
-    .scheme = "sqlite",
-    .open = sqlite_open,
-    .begin = sqlite_begin,
-    .append = sqlite_append,
-    .commit = sqlite_commit,
-    .abort = sqlite_abort,
-    .close = sqlite_close,
-    .lookup = sqlite_lookup,
+/* INSERT INTO table (cols [, ord]) VALUES (?, …), prepared once per load */
+static int sq_insert_open(sql_sink *s, const char *table)
+{
+    sqlite_sink *q = (sqlite_sink *)s;
+    free(q->off);
+    if (!(q->off = sink__malloc(s->sc.ncols * sizeof *q->off)))
+        return sink__sql_nomem(s);
+    sink_buf *b = &s->sql;
+    b->len = 0;
+    int e = sink__buf_puts(b, "INSERT INTO ");
+    e |= sink__sql_ident(s, b, table);
+    e |= sink__buf_puts(b, " (");
+    e |= sink__sql_collist(s, b, NULL);
+    if (s->with_ord)
+        e |= sink__buf_puts(b, ", \"" SINK__ORD "\"");
+    e |= sink__buf_puts(b, ") VALUES (");
+    size_t nparams = s->sc.ncols + s->with_ord;
+    for (size_t i = 0; i < nparams; i++)
+        e |= sink__buf_puts(b, i ? ", ?" : "?");
+    e |= sink__buf_putc(b, ')');
+    if (e || sink__buf_cstr(b))
+        return sink__sql_nomem(s);
+    if (sqlite3_prepare_v3(q->db, b->p, (int)b->len, SQLITE_PREPARE_PERSISTENT, &q->ins, NULL) != SQLITE_OK)
+        return db_fail(q, SINK_E_DEST, "prepare insert");
+    return SINK_OK;
+}
+
+static int sq_insert_close(sql_sink *s)
+{
+    sqlite_sink *q = (sqlite_sink *)s;
+    sqlite3_finalize(q->ins);
+    q->ins = NULL;
+    return SINK_OK;
+}
+
+static void sq_insert_drop(sql_sink *s)
+{
+    sqlite_sink *q = (sqlite_sink *)s;
+    sq_insert_close(s);
+    /* a transaction SQLite still holds (a COMMIT that failed) ends too */
+    if (!s->in_txn && !sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void sq_free(sql_sink *s)
+{
+    sqlite_sink *q = (sqlite_sink *)s;
+    sqlite3_close(q->db);
+    sink__buf_free(&q->row);
+    free(q->off);
+}
+
+static const sink_dialect sqlite_dialect = {
+    .name = "sqlite",
+    .quote = "\"\"",
+    .str_prefix = "",
+    .begin_sql = "BEGIN IMMEDIATE",
+    .commit_sql = "COMMIT",
+    .rollback_sql = "ROLLBACK",
+    .create_schema = "",
+    .create_target = "CREATE TABLE IF NOT EXISTS ",
+    .null_word = "",
+    .ord_type = "BIGINT",
+    .stage_prefix = SINK__STAGE_PREFIX,
+    .state_create = "CREATE TABLE IF NOT EXISTS \"" SINK__STATE_TABLE "\" "
+                    "(\"name\" VARCHAR PRIMARY KEY, \"value\" VARCHAR NOT NULL)",
+    .no_schema = true,
+    .nocase = true,
+    .target_pk = true,
+    .stage_key_index = true,
+    .type = sqlite_type,
+    .literal = sqlite_literal,
+    .exec = sq_exec,
+    .exists = sq_exists,
+    .columns = sq_columns,
+    .merge_cdc = sink__sql_cdc_merge,
+    .value = sq_value,
+    .bulk_open = sq_insert_open,
+    .bulk_rows = sqlite_rows,
+    .bulk_close = sq_insert_close,
+    .bulk_drop = sq_insert_drop,
+    .free = sq_free,
 };
+
+static int sqlite_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
+{
+    (void)o;
+    const char *path = target[0] == '/' ? target + 1 : target;
+    if (!*path)
+        return sink__errf(err, errcap, SINK_E_URI, "sqlite URI has no file path");
+    sqlite_sink *q = sink__calloc(1, sizeof *q);
+    if (!q)
+        return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
+    q->q.d = &sqlite_dialect;
+    int rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        sink__errf(err, errcap, SINK_E_DEST, "sqlite: cannot open %s: %s", path,
+                   q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+        sqlite3_close(q->db);
+        free(q);
+        return SINK_E_DEST;
+    }
+    sqlite3_busy_timeout(q->db, 10000);
+    /* a load dirties many pages: a 64 MiB cache keeps them off the disk
+     * until commit (the journal mode and durability stay the file's own) */
+    sqlite3_exec(q->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
+    sqlite3_extended_result_codes(q->db, 1);
+    *out = &q->q.base;
+    return SINK_OK;
+}
+
+
+const sink_vtable sink_sqlite_vtable = SINK_SQL_VTABLE("sqlite", NULL, sqlite_open);
