@@ -8,7 +8,7 @@ pkgs=(
   libcjson-dev libcjson1 file bc gnuplot-nox
   freetds-bin python3-tds python3-openssl
   postgresql libpq5 sqlite3 openssl
-  gnuplot-nox
+  gnuplot-nox locales
 )
 # Node.js brings npm (tedious for the peer checks, the DuckDB package). A
 # machine may already have a Node.js whose npm conflicts with Debian's npm
@@ -24,5 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# tests/tds/test_locale.c runs under a locale with a decimal comma.
+locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$' || localedef -i de_DE -f UTF-8 de_DE.UTF-8
 # DuckDB's C API comes from its npm package (no Debian package exists).
 bash "$(dirname "$0")/get_duckdb.sh" >/dev/null

@@ -131,7 +131,9 @@ int tds_value_float(const tds_column *c, const tds_value *v, double *out)
             return rc;
         char buf[TDS__SCALAR_TEXT_MAX];
         tds__decimal_text(&d, buf);
+        tds__locale_save saved = tds__c_numeric_begin(); /* '.' whatever LC_NUMERIC says */
         *out = strtod(buf, NULL);
+        tds__c_numeric_end(saved);
         return TDS_OK;
     }
     default:

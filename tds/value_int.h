@@ -1,6 +1,7 @@
 /*
  * value_int.h — internals shared by the value files (value.c,
- * value_encode.c, value_text.c, decimal.c, datetime.c, column.c).
+ * value_encode.c, value_text.c, decimal.c, datetime.c, column.c,
+ * c_locale.c).
  * Not part of the public API; the rest of the engine may use
  * tds__value_check() to validate a value's length against its column.
  *
@@ -10,6 +11,8 @@
  */
 #ifndef TDS_VALUE_INT_H
 #define TDS_VALUE_INT_H
+
+#include <locale.h>
 
 #include "tds_int.h"
 
@@ -76,8 +79,21 @@ bool tds__datetime_in_range(const tds_datetime *dt);
 
 /* ---------------------------------------------------------- value_text.c */
 
-/* Shortest round-trip text of a double / float. buf holds 32 bytes. */
+/* Shortest round-trip text of a double / float. buf holds 32 bytes.
+ * Independent of the process locale. */
 size_t tds__float_text(double v, char *buf);
 size_t tds__real_text(float v, char *buf);
+
+/* ----------------------------------------------------------- c_locale.c */
+
+/* The thread's locale as it was before tds__c_numeric_begin. */
+typedef locale_t tds__locale_save;
+/* Switches the calling thread to the C locale (only it: the process's
+ * locale and other threads are untouched) until tds__c_numeric_end, so
+ * snprintf("%g") and strtod use '.' whatever the program's LC_NUMERIC.
+ * Always pair the two. If no C locale object can be made (out of memory),
+ * nothing is switched. */
+tds__locale_save tds__c_numeric_begin(void);
+void tds__c_numeric_end(tds__locale_save saved);
 
 #endif /* TDS_VALUE_INT_H */

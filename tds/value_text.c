@@ -9,8 +9,9 @@
  *     SQL Server never stores but the wire can carry, print as "NaN",
  *     "Infinity" and "-Infinity" (the encoders refuse them).
  *   - a decimal zero never prints a sign.
- * Numbers are formatted with snprintf/strtod, so the process must keep
- * LC_NUMERIC at "C" (the default): a ',' decimal point would break it.
+ * Numbers that need snprintf/strtod are formatted in the C locale
+ * (c_locale.c switches the calling thread only), so the text is the same
+ * whatever the program's LC_NUMERIC ("0.1", never "0,1").
  *
  * Invariants: no allocation; scalar kinds are formatted into a
  * TDS__SCALAR_TEXT_MAX stack buffer first, so a too-small caller buffer
@@ -178,11 +179,13 @@ size_t tds__float_text(double v, char *buf)
      * DBL_DIG); subnormals carry fewer digits, so search from 1. */
     int prec = (v != 0 && fabs(v) < 2.2250738585072014e-308) ? 1 : 15;
     int n = 0;
+    tds__locale_save saved = tds__c_numeric_begin();
     for (; prec <= 17; prec++) {
         n = snprintf(buf, 32, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             break;
     }
+    tds__c_numeric_end(saved);
     return (size_t)n;
 }
 
@@ -221,11 +224,13 @@ size_t tds__real_text(float v, char *buf)
         return fast;
     int prec = (v != 0 && fabsf(v) < 1.17549435e-38f) ? 1 : 6; /* FLT_DIG */
     int n = 0;
+    tds__locale_save saved = tds__c_numeric_begin();
     for (; prec <= 9; prec++) {
         n = snprintf(buf, 32, "%.*g", prec, (double)v);
         if (strtof(buf, NULL) == v)
             break;
     }
+    tds__c_numeric_end(saved);
     return (size_t)n;
 }
 
