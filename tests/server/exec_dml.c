@@ -615,7 +615,7 @@ static int update_delete(srv_cursor *cur, tds_session *s, const sql_stmt *st, sr
 
 /* ------------------------------------------------------------ MERGE */
 
-static int merge(srv_cursor *cur, tds_session *s, const sql_stmt *st, srv_table *t, stmt_save *sv)
+static int merge_stmt(srv_cursor *cur, tds_session *s, const sql_stmt *st, srv_table *t, stmt_save *sv)
 {
     sql_tref from[2];
     static sql_expr star = { .t = EX_STAR };
@@ -769,7 +769,7 @@ int exec_dml(srv_cursor *cur, tds_session *s, const sql_stmt *st)
     case ST_UPDATE: case ST_DELETE:
         return update_delete(cur, s, st, t, &sv);
     case ST_MERGE:
-        return merge(cur, s, st, t, &sv);
+        return merge_stmt(cur, s, st, t, &sv);
     case ST_TRUNCATE:
         srv_table_clear(t);
         ct_truncate(cur->c, t);

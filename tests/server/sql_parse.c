@@ -254,7 +254,7 @@ static sql_expr *number_literal(P *p, const sql_tok *k)
 }
 
 /* 0x…: the bytes, in the statement's arena. */
-static sql_expr *binary_literal(P *p, const sql_tok *k)
+static sql_expr *hex_literal(P *p, const sql_tok *k)
 {
     sql_expr *e = new_expr(p, EX_LIT);
     if (!e)
@@ -380,7 +380,7 @@ static sql_expr *primary(P *p)
         return e;
     }
     if (k->t == TK_BIN)
-        return binary_literal(p, k);
+        return hex_literal(p, k);
     if (k->t == TK_VAR) {
         bool sys = k->n > 1 && k->p[1] == '@';
         e = new_expr(p, sys ? EX_SYSVAR : EX_VAR);

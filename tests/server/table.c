@@ -134,7 +134,7 @@ uint64_t srv_table_heap_put(srv_table *t, const tds_value *vals)
 
 /* ------------------------------------------------------------ PK index */
 
-static uint64_t key_hash(const srv_table *t, const tds_value *kv)
+static uint64_t pk_hash(const srv_table *t, const tds_value *kv)
 {
     uint64_t h = 1469598103934665603ULL;
     for (int k = 0; k < t->npk; k++) {
@@ -185,7 +185,7 @@ static int idx_insert(srv_table *t, uint64_t off)
     tds_value kv[SRV_MAX_PK];
     row_key(t, off, kv);
     size_t m = t->idx_cap - 1;
-    size_t s = (size_t)key_hash(t, kv) & m;
+    size_t s = (size_t)pk_hash(t, kv) & m;
     while (t->idx[s])
         s = (s + 1) & m;
     t->idx[s] = off + 1;
@@ -214,7 +214,7 @@ int srv_table_reindex(srv_table *t)
     for (size_t r = 0; r < t->nrows; r++) {
         tds_value kv[SRV_MAX_PK];
         row_key(t, t->rows[r], kv);
-        size_t s = (size_t)key_hash(t, kv) & m;
+        size_t s = (size_t)pk_hash(t, kv) & m;
         while (t->idx[s])
             s = (s + 1) & m;
         t->idx[s] = t->rows[r] + 1;
@@ -229,7 +229,7 @@ uint64_t srv_table_pk_find(srv_table *t, const tds_value *keyvals)
     if ((t->idx_dirty || !t->idx) && srv_table_reindex(t) < 0)
         return UINT64_MAX;
     size_t m = t->idx_cap - 1;
-    size_t s = (size_t)key_hash(t, keyvals) & m;
+    size_t s = (size_t)pk_hash(t, keyvals) & m;
     while (t->idx[s]) {
         tds_value kv[SRV_MAX_PK];
         row_key(t, t->idx[s] - 1, kv);
