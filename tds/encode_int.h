@@ -76,7 +76,7 @@ int tds__value_class(const tds_column *c, uint32_t *fixed);
  * NULL, and its wire length (TDS_VF_UTF8 text measured in c's encoding).
  * Errors: TDS_E_TYPE (UTF-8 text for a non-text column, or a type id we
  * cannot frame), TDS_E_ENCODING, TDS_E_ARG (bytes without a pointer). */
-int tds__value_measure(const tds_column *c, const tds_value *v, uint32_t *fixed,
+int tds__value_measure(tds_conv *cv, const tds_column *c, const tds_value *v, uint32_t *fixed,
                        bool *null, uint32_t *len);
 
 /* Options for tds__value_put_ex. */

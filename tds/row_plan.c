@@ -153,11 +153,11 @@ uint16_t tds_row_plan_ncols(const tds_row_plan *p) { return p ? p->n : 0; }
 
 /* The checks tds__value_put makes before writing, without writing: a row
  * is checked whole before its first byte. */
-static int value_check(const tds_column *c, const tds_value *v)
+static int value_check(tds_conv *cv, const tds_column *c, const tds_value *v)
 {
     uint32_t fixed, len;
     bool null;
-    int cls = tds__value_measure(c, v, &fixed, &null, &len);
+    int cls = tds__value_measure(cv, c, v, &fixed, &null, &len);
     if (cls < 0)
         return cls;
     bool utf8 = !null && (v->flags & TDS_VF_UTF8);
@@ -197,7 +197,7 @@ static int row_general(tds_session *s, const tds_row_plan *p, const tds_value *v
     for (uint16_t i = 0; i < p->n; i++) {
         if (p->nbc && (v[i].flags & TDS_VF_NULL))
             continue;
-        int rc = value_check(&p->cols[i], &v[i]);
+        int rc = value_check(&s->conv, &p->cols[i], &v[i]);
         if (rc)
             return rc;
     }
@@ -264,17 +264,17 @@ static inline bool len_ok(const pcol *pc, uint32_t len)
 
 /* TDS_VF_UTF8 text into [d, d + cap): bytes written, or -1 when the value
  * needs the general path (invalid, too long, empty where that is NULL). */
-static long put_utf8(const tds_column *c, const tds_value *v, uint8_t *d, uint32_t cap)
+static long put_utf8(tds_conv *cv, const tds_column *c, const tds_value *v, uint8_t *d, uint32_t cap)
 {
     if (v->len && !v->ptr)
         return -1;
-    int m = tds_encode_text(c, (const char *)v->ptr, v->len, d, cap);
+    int m = tds_encode_text_cv(cv, c, (const char *)v->ptr, v->len, d, cap);
     return m < 0 ? -1 : m;
 }
 
 /* One row at d in one pass. Returns the end, or NULL when a value needs
  * the general path (bad, or text to transcode that does not fit here). */
-static uint8_t *row_fast(const tds_row_plan *p, const tds_value *v, uint8_t *d)
+static uint8_t *row_fast(tds_conv *cv, const tds_row_plan *p, const tds_value *v, uint8_t *d)
 {
     /* plan fields in locals: stores through d (a uint8_t *) may alias
      * anything, so the compiler would reload them after every byte */
@@ -306,13 +306,13 @@ static uint8_t *row_fast(const tds_row_plan *p, const tds_value *v, uint8_t *d)
             long m;
             switch (pc->op) {
             case OP_BYTE:
-                if (!pc->text || (m = put_utf8(&p->cols[i], v, d + 1, pc->max)) <= 0)
+                if (!pc->text || (m = put_utf8(cv, &p->cols[i], v, d + 1, pc->max)) <= 0)
                     return NULL;
                 *d = (uint8_t)m;
                 d += 1 + m;
                 continue;
             case OP_USHORT:
-                if (!pc->text || (m = put_utf8(&p->cols[i], v, d + 2, pc->max)) < 0)
+                if (!pc->text || (m = put_utf8(cv, &p->cols[i], v, d + 2, pc->max)) < 0)
                     return NULL;
                 tds_wle16(d, (uint16_t)m);
                 d += 2 + m;
@@ -397,7 +397,7 @@ int tds_put_rows(tds_session *s, const tds_row_plan *p, const tds_value *vals, s
             if (tx->out.cap - tx->out.len < need && (rc = tds_buf_reserve(&tx->out, grow)))
                 break;
             uint8_t *d = tx->out.data + tx->out.len;
-            uint8_t *e = row_fast(p, v, d);
+            uint8_t *e = row_fast(&s->conv, p, v, d);
             if (e) {
                 size_t end = tx->out.len + (size_t)(e - d);
                 if (end - tx->pkt_start <= psize)

@@ -42,6 +42,7 @@ void tds_session_free(tds_session *s)
     if (!s)
         return;
     tds__tokens_free(s);
+    tds__conv_close(&s->conv);
     tds_arena_free(&s->arena);
     tds__free(s->alloc, s->rx.buf);
     if (s->tx.secret)

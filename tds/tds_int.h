@@ -143,6 +143,17 @@ typedef struct tds_tx {
     bool secret;        /* out holds a LOGIN7: zero bytes as they are acked */
 } tds_tx;
 
+/* Converters of the double-byte code pages (codepage.c): [page][0] page →
+ * UTF-8, [page][1] UTF-8 → page, each an iconv_t opened on first use (NULL
+ * until then). Owned by a session (or a caller's tds_conv_new); one thread
+ * at a time. */
+#define TDS__DBCS_N 4
+struct tds_conv {
+    void *cd[TDS__DBCS_N][2];
+};
+/* Closes what cv opened; cv stays usable. */
+void tds__conv_close(tds_conv *cv);
+
 struct tds_session {
     tds_role role;
     const tds_alloc *alloc;
@@ -162,6 +173,7 @@ struct tds_session {
     char database[260];
     tds_collation collation;
     uint32_t features_requested; /* bit (1u << feature id) sent in LOGIN7 */
+    tds_conv conv;          /* text conversions of this session's put paths */
 };
 
 /* Sets the sticky error (first one wins) with the received-stream offset of
@@ -199,6 +211,6 @@ int tds__value_decode(tds_rd *rd, const tds_column *c, tds_value *v, tds_arena *
 
 /* Bytes the UTF-8 text takes in c's wire encoding (UTF-16LE for
  * nchar/xml/ntext, the code page for char types), or TDS_E_ENCODING. */
-int tds__encode_text_len(const tds_column *c, const char *utf8, size_t len);
+int tds__encode_text_len(tds_conv *cv, const tds_column *c, const char *utf8, size_t len);
 
 #endif /* TDS_TDS_INT_H */

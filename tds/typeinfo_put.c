@@ -117,7 +117,7 @@ static int put_text(tds_session *s, const tds_column *c, const char *utf8, size_
     size_t hdr = chunked ? 4 : 0;
     for (size_t off = 0; off < len;) {
         size_t e = piece_end(p, off, len);
-        int m = tds_encode_text(c, utf8 + off, e - off, out + hdr, PIECE_OUT);
+        int m = tds_encode_text_cv(&s->conv, c, utf8 + off, e - off, out + hdr, PIECE_OUT);
         if (m < 0)
             return m == TDS_E_SPACE ? TDS_E_ENCODING : m;
         off = e;
@@ -193,7 +193,7 @@ static int put_plp(tds_session *s, const tds_column *c, const tds_value *v, uint
     return rc ? rc : tds__put_u32(s, 0);
 }
 
-int tds__value_measure(const tds_column *c, const tds_value *v, uint32_t *fixed,
+int tds__value_measure(tds_conv *cv, const tds_column *c, const tds_value *v, uint32_t *fixed,
                        bool *null, uint32_t *len)
 {
     int cls = tds__value_class(c, fixed);
@@ -206,7 +206,7 @@ int tds__value_measure(const tds_column *c, const tds_value *v, uint32_t *fixed,
     if (v->flags & TDS_VF_UTF8) {
         if (!is_text_kind(c))
             return TDS_E_TYPE;
-        int n = tds__encode_text_len(c, (const char *)v->ptr, v->len);
+        int n = tds__encode_text_len(cv, c, (const char *)v->ptr, v->len);
         if (n < 0)
             return n;
         *len = (uint32_t)n;
@@ -225,7 +225,7 @@ int tds__value_put_ex(tds_session *s, const tds_column *c, const tds_value *v,
         return TDS_E_ARG;
     uint32_t fixed, len;
     bool null;
-    int cls = tds__value_measure(c, v, &fixed, &null, &len);
+    int cls = tds__value_measure(&s->conv, c, v, &fixed, &null, &len);
     if (cls < 0)
         return cls;
     bool utf8 = !null && (v->flags & TDS_VF_UTF8);

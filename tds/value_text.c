@@ -315,6 +315,12 @@ static int hex_text(const tds_value *v, char *out, size_t cap, size_t *out_len)
 int tds_value_text(const tds_column *c, const tds_value *v, char *out,
                    size_t cap, size_t *out_len)
 {
+    return tds_value_text_cv(NULL, c, v, out, cap, out_len);
+}
+
+int tds_value_text_cv(tds_conv *cv, const tds_column *c, const tds_value *v, char *out,
+                      size_t cap, size_t *out_len)
+{
     size_t dummy;
     if (!out_len)
         out_len = &dummy;
@@ -337,7 +343,7 @@ int tds_value_text(const tds_column *c, const tds_value *v, char *out,
     const uint8_t *p = v->ptr;
     switch (k) {
     case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML:
-        return tds_value_utf8(c, v, out, cap, out_len);
+        return tds_value_utf8_cv(cv, c, v, out, cap, out_len);
     case TDS_K_BINARY: case TDS_K_UDT:
         return hex_text(v, out, cap, out_len);
     case TDS_K_VARIANT: {
@@ -346,7 +352,7 @@ int tds_value_text(const tds_column *c, const tds_value *v, char *out,
         rc = tds_value_variant(c, v, &ic, &iv);
         if (rc)
             return rc;
-        return tds_value_text(&ic, &iv, out, cap, out_len); /* never a variant again */
+        return tds_value_text_cv(cv, &ic, &iv, out, cap, out_len); /* never a variant again */
     }
     /* The kind fixed the length: read the integer or float here rather
      * than asking tds_value_int/float to work the kind out again. */

@@ -1,7 +1,7 @@
 /*
  * test_codepage.c — collations (tds_collation_parse/_codepage) and text
- * conversion (tds_value_utf8, tds_encode_text, tds__encode_text_len) for
- * tds/codepage.c. Every single-byte code page is checked byte by byte
+ * conversion (tds_value_utf8, tds_encode_text, tds__encode_text_len and
+ * their tds_conv forms) for tds/codepage.c. Every single-byte code page is checked byte by byte
  * against glibc's own converter, an independent source for the tables.
  */
 #include <criterion/criterion.h>
@@ -86,6 +86,16 @@ static void expect_utf8(const tds_column *c, const void *in, size_t n,
     cr_assert_eq(len, want_len, "len %zu want %zu", len, want_len);
     cr_assert_arr_eq(out, want, want_len);
     cr_assert_eq(out[len], '\0');
+    /* the same through a tds_conv, twice (opened, then reused) */
+    tds_conv *cv = tds_conv_new();
+    cr_assert_not_null(cv);
+    for (int i = 0; i < 2; i++) {
+        memset(out, 0, sizeof out);
+        cr_assert_eq(tds_value_utf8_cv(cv, c, &v, out, sizeof out, &len), TDS_OK);
+        cr_assert_eq(len, want_len);
+        cr_assert_arr_eq(out, want, want_len);
+    }
+    tds_conv_free(cv);
 }
 
 static void expect_encode(const tds_column *c, const char *utf8, size_t n,
@@ -95,7 +105,16 @@ static void expect_encode(const tds_column *c, const char *utf8, size_t n,
     int rc = tds_encode_text(c, utf8, n, out, sizeof out);
     cr_assert_eq(rc, (int)want_len, "rc %d (%s) want %zu", rc, tds_strerror(rc), want_len);
     cr_assert_arr_eq(out, want, want_len);
-    cr_assert_eq(tds__encode_text_len(c, utf8, n), (int)want_len);
+    cr_assert_eq(tds__encode_text_len(NULL, c, utf8, n), (int)want_len);
+    tds_conv *cv = tds_conv_new();
+    cr_assert_not_null(cv);
+    for (int i = 0; i < 2; i++) {
+        memset(out, 0, sizeof out);
+        cr_assert_eq(tds_encode_text_cv(cv, c, utf8, n, out, sizeof out), (int)want_len);
+        cr_assert_arr_eq(out, want, want_len);
+        cr_assert_eq(tds__encode_text_len(cv, c, utf8, n), (int)want_len);
+    }
+    tds_conv_free(cv);
 }
 
 static int decode_rc(const tds_column *c, const void *in, size_t n)
@@ -309,7 +328,7 @@ static void roundtrip_page(uint16_t cp, int want_undefined)
     uint8_t back[256];
     cr_assert_eq(tds_encode_text(&c, out, len, back, sizeof back), (int)nall);
     cr_assert_arr_eq(back, all, nall);
-    cr_assert_eq(tds__encode_text_len(&c, out, len), (int)nall);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, out, len), (int)nall);
 }
 
 Test(sbcs, roundtrip_437) { roundtrip_page(437, 0); }
@@ -342,7 +361,7 @@ Test(sbcs, cp1252_bytes)
     /* U+0081 and characters outside the page cannot be encoded. */
     cr_assert_eq(tds_encode_text(&c, S("\xC2\x81"), (uint8_t[8]){0}, 8), TDS_E_ENCODING);
     cr_assert_eq(tds_encode_text(&c, S("x\xD0\x96"), (uint8_t[8]){0}, 8), TDS_E_ENCODING);
-    cr_assert_eq(tds__encode_text_len(&c, S("\xE6\x97\xA5")), TDS_E_ENCODING);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, S("\xE6\x97\xA5")), TDS_E_ENCODING);
 }
 
 Test(sbcs, cp1251_cyrillic)
@@ -385,7 +404,7 @@ Test(sbcs, cp1258_vietnamese_combining_marks)
     for (uint32_t cp = 0x1EA0; cp <= 0x1EF9; cp++) {
         char s[3] = { (char)(0xE0 | (cp >> 12)), (char)(0x80 | ((cp >> 6) & 0x3F)),
                       (char)(0x80 | (cp & 0x3F)) };
-        int n = tds__encode_text_len(&c, s, 3);
+        int n = tds__encode_text_len(NULL, &c, s, 3);
         cr_assert(n == 2 || n == 3, "U+%04X: %d", cp, n);
     }
     /* Combining marks themselves are bytes of 1258. */
@@ -429,7 +448,7 @@ Test(sbcs, unknown_code_page)
     expect_utf8(&c, "plain", 5, S("plain"));        /* ASCII is common to all */
     cr_assert_eq(decode_rc(&c, "\xE9", 1), TDS_E_UNSUPPORTED);
     expect_encode(&c, S("plain"), "plain", 5);
-    cr_assert_eq(tds__encode_text_len(&c, S("\xC3\xA9")), TDS_E_UNSUPPORTED);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, S("\xC3\xA9")), TDS_E_UNSUPPORTED);
 }
 
 Test(sbcs, long_ascii_runs_and_embedded_nul)
@@ -477,11 +496,11 @@ Test(dbcs, cp932_japanese)
     cr_assert_eq(decode_rc(&c, "\x82\x20", 2), TDS_E_ENCODING);
     cr_assert_eq(decode_rc(&c, "\xA0", 1), TDS_E_ENCODING);
     /* Characters 932 lacks. */
-    cr_assert_eq(tds__encode_text_len(&c, S("\xF0\x9F\x98\x80")), TDS_E_ENCODING);
-    cr_assert_eq(tds__encode_text_len(&c, S("\xD0\x96\xC4\x8D")), TDS_E_ENCODING);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, S("\xF0\x9F\x98\x80")), TDS_E_ENCODING);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, S("\xD0\x96\xC4\x8D")), TDS_E_ENCODING);
     /* Invalid UTF-8 is caught before iconv. */
-    cr_assert_eq(tds__encode_text_len(&c, S("\xE6\x97")), TDS_E_ENCODING);
-    cr_assert_eq(tds__encode_text_len(&c, S("\xED\xA0\x80")), TDS_E_ENCODING);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, S("\xE6\x97")), TDS_E_ENCODING);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, S("\xED\xA0\x80")), TDS_E_ENCODING);
 }
 
 Test(dbcs, cp936_949_950)
@@ -499,22 +518,31 @@ Test(dbcs, cp936_949_950)
     cr_assert_eq(decode_rc(&c950, "\xA4", 1), TDS_E_ENCODING);
 }
 
+/* Each thread has its own tds_conv (as each session has), and also uses
+ * the plain functions (a private converter per call). */
 static void *dbcs_worker(void *arg)
 {
     (void)arg;
     tds_column c = cp_col(932);
-    for (int i = 0; i < 500; i++) {
+    tds_conv *cv = tds_conv_new();
+    if (!cv)
+        return (void *)1;
+    void *bad = NULL;
+    for (int i = 0; i < 500 && !bad; i++) {
+        tds_conv *use = i % 2 ? cv : NULL;
         char out[32];
         size_t len;
         tds_value v = view("\x93\xFA\x96\x7B", 4);
-        if (tds_value_utf8(&c, &v, out, sizeof out, &len) != TDS_OK || len != 6 ||
+        if (tds_value_utf8_cv(use, &c, &v, out, sizeof out, &len) != TDS_OK || len != 6 ||
             memcmp(out, "\xE6\x97\xA5\xE6\x9C\xAC", 6) != 0)
-            return (void *)1;
+            bad = (void *)1;
         uint8_t back[8];
-        if (tds_encode_text(&c, out, len, back, sizeof back) != 4 || memcmp(back, "\x93\xFA\x96\x7B", 4))
-            return (void *)1;
+        if (!bad && (tds_encode_text_cv(use, &c, out, len, back, sizeof back) != 4 ||
+                     memcmp(back, "\x93\xFA\x96\x7B", 4)))
+            bad = (void *)1;
     }
-    return NULL;
+    tds_conv_free(cv);
+    return bad;
 }
 
 Test(dbcs, concurrent_use_of_cached_converters)
@@ -527,6 +555,30 @@ Test(dbcs, concurrent_use_of_cached_converters)
         pthread_join(t[i], &r);
         cr_assert_null(r);
     }
+}
+
+/* A kept converter starts every call from its initial state: an error
+ * (a cut-off character) leaves nothing behind for the next call. */
+Test(dbcs, kept_converter_after_an_error)
+{
+    tds_column c = cp_col(932);
+    tds_conv *cv = tds_conv_new();
+    cr_assert_not_null(cv);
+    char out[32];
+    size_t len;
+    tds_value cut = view("\x93", 1);
+    cr_assert_eq(tds_value_utf8_cv(cv, &c, &cut, out, sizeof out, &len), TDS_E_ENCODING);
+    tds_value ok = view("\x93\xFA\x96\x7B", 4);
+    cr_assert_eq(tds_value_utf8_cv(cv, &c, &ok, out, sizeof out, &len), TDS_OK);
+    cr_assert_eq(len, 6);
+    cr_assert_arr_eq(out, "\xE6\x97\xA5\xE6\x9C\xAC", 6);
+    cr_assert_eq(tds_encode_text_cv(cv, &c, S("\xE6\x97"), (uint8_t *)out, sizeof out), TDS_E_ENCODING);
+    cr_assert_eq(tds_encode_text_cv(cv, &c, S("\xE6\x97\xA5"), (uint8_t *)out, sizeof out), 2);
+    /* tds_value_text through the same tds_conv */
+    cr_assert_eq(tds_value_text_cv(cv, &c, &ok, out, sizeof out, &len), TDS_OK);
+    cr_assert_eq(len, 6);
+    tds_conv_free(cv);
+    tds_conv_free(NULL);
 }
 
 /* ------------------------------------------------------------ UTF-8 */
@@ -547,7 +599,7 @@ Test(utf8, collation_copies_valid_text)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(decode_rc(&c, bad[i], strlen(bad[i])), TDS_E_ENCODING, "case %zu", i);
-        cr_assert_eq(tds__encode_text_len(&c, bad[i], strlen(bad[i])), TDS_E_ENCODING, "case %zu", i);
+        cr_assert_eq(tds__encode_text_len(NULL, &c, bad[i], strlen(bad[i])), TDS_E_ENCODING, "case %zu", i);
     }
 }
 
@@ -575,8 +627,8 @@ Test(nchar, utf16_with_surrogate_pairs)
     cr_assert_eq(decode_rc(&c, "\x3D\xD8", 2), TDS_E_ENCODING);
     cr_assert_eq(decode_rc(&c, "\x00\xDE\x3D\xD8", 4), TDS_E_ENCODING);
     cr_assert_eq(decode_rc(&c, "A\0B", 3), TDS_E_ENCODING);
-    cr_assert_eq(tds__encode_text_len(&c, S("\xED\xA0\xBD")), TDS_E_ENCODING);
-    cr_assert_eq(tds__encode_text_len(&c, S("\xF0\x9F\x98\x80")), 4);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, S("\xED\xA0\xBD")), TDS_E_ENCODING);
+    cr_assert_eq(tds__encode_text_len(NULL, &c, S("\xF0\x9F\x98\x80")), 4);
 }
 
 Test(nchar, xml_is_utf16)
@@ -687,7 +739,7 @@ Test(errors, wrong_kinds_and_nulls)
     cr_assert_eq(tds_value_utf8(&ic, &v, out, sizeof out, &len), TDS_E_TYPE);
     cr_assert_eq(tds_value_utf8(&bc, &v, out, sizeof out, &len), TDS_E_TYPE);
     cr_assert_eq(tds_encode_text(&ic, "1", 1, (uint8_t *)out, sizeof out), TDS_E_TYPE);
-    cr_assert_eq(tds__encode_text_len(&bc, "1", 1), TDS_E_TYPE);
+    cr_assert_eq(tds__encode_text_len(NULL, &bc, "1", 1), TDS_E_TYPE);
     tds_value nul = { NULL, 0, TDS_VF_NULL };
     cr_assert_eq(tds_value_utf8(&cc, &nul, out, sizeof out, &len), TDS_E_TYPE);
     cr_assert_eq(tds_value_utf8(&cc, &v, NULL, 8, &len), TDS_E_ARG);
@@ -699,7 +751,7 @@ Test(errors, wrong_kinds_and_nulls)
     cr_assert_eq(tds_value_utf8(&raw_nc, &w16, out, sizeof out, &len), TDS_OK);
     cr_assert_str_eq(out, "hi");
     cr_assert_eq(tds_value_utf8(&raw_int, &w16, out, sizeof out, &len), TDS_E_TYPE);
-    cr_assert_eq(tds__encode_text_len(&raw_nc, "hi", 2), 4);
+    cr_assert_eq(tds__encode_text_len(NULL, &raw_nc, "hi", 2), 4);
     /* An empty value is an empty string. */
     tds_value empty = { NULL, 0, 0 };
     cr_assert_eq(tds_value_utf8(&cc, &empty, out, sizeof out, &len), TDS_OK);

@@ -338,6 +338,43 @@ Test(row_plan, narrow_table_exact_bytes)
     tds_session_free(s);
 }
 
+/* UTF-8 text into a Japanese_CI_AS varchar (code page 932, iconv): the
+ * session opens its own converter on first use, keeps it for every later
+ * row, and closes it when freed (ASan's leak check); nothing is cached
+ * process-wide. Fast path (varchar(20)) and general path (varchar(max)). */
+Test(row_plan, double_byte_text_uses_the_sessions_converter)
+{
+    static const uint8_t japanese[5] = {0x11, 0x04, 0xD0, 0x00, 0x00};
+    tds_column c[2] = {col(TDS_T_BIGVARCHR, 20, 0, 0), col(TDS_T_BIGVARCHR, 0xFFFF, 0, 0)};
+    for (int i = 0; i < 2; i++) {
+        tds_collation_parse(japanese, &c[i].collation);
+        memcpy(c[i].collation.raw, japanese, 5);
+    }
+    tds_value v[2] = {{(const uint8_t *)"\xE6\x97\xA5\xE6\x9C\xAC", 6, TDS_VF_UTF8},
+                      {(const uint8_t *)"a\xE6\x97\xA5", 4, TDS_VF_UTF8}};
+    tds_session *s = srv(4096);
+    cr_assert_null(s->conv.cd[0][1], "opened before any text");
+    tds_row_plan *p;
+    cr_assert_eq(tds_row_plan_new(s, TDS_TOK_ROW, c, 2, &p), TDS_OK);
+    size_t nput;
+    cr_assert_eq(tds_put_rows(s, p, v, 1, &nput), TDS_OK);
+    void *kept = s->conv.cd[0][1];
+    cr_assert_not_null(kept, "the session did not keep its UTF-8 -> 932 converter");
+    cr_assert_eq(tds_put_rows(s, p, v, 1, &nput), TDS_OK);
+    cr_assert_eq(s->conv.cd[0][1], kept, "a second converter was opened");
+    cr_assert_eq(tds_msg_end(s), TDS_OK);
+    const uint8_t *b;
+    size_t len;
+    tds_send_buf(s, &b, &len);
+    static const uint8_t jp[4] = {0x93, 0xFA, 0x96, 0x7B}; /* 日本 in 932 */
+    size_t hits = 0;
+    for (size_t i = 0; i + 4 <= len; i++)
+        hits += memcmp(b + i, jp, 4) == 0;
+    cr_assert_eq(hits, 2, "932 bytes of the short column, once per row");
+    tds_row_plan_free(p);
+    tds_session_free(s);
+}
+
 Test(row_plan, arguments_and_state)
 {
     tds_column c = col(TDS_T_INTN, 4, 0, 0);
