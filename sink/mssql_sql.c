@@ -94,19 +94,16 @@ static int winners(const sql_sink *q, sink_buf *b)
     return rc;
 }
 
-int sink__ms_cdc_merge(const sql_sink *q, sink_buf *b)
+/* WITH … UPDATE [t] SET <the columns cdc picks (false: the non-key
+ * ones)> = the winner's FROM target AS [t] JOIN [_tdspipe_w] ON keys */
+static int update_from_winners(const sql_sink *q, sink_buf *b, bool cdc)
 {
     const sink_schema *sc = &q->sc;
-    if (find_col(sc, "_cdc_lsn") < 0 || find_col(sc, "_cdc_deleted") < 0)
-        return SINK_E_ARG;
-    int rc = 0;
-    /* 1. upserts over target rows: a higher version, or the same version
-     *    over a row that is not a delete */
-    rc |= winners(q, b);
+    int rc = winners(q, b);
     rc |= sink__buf_puts(b, "UPDATE [t] SET ");
     bool first = true;
     for (size_t i = 0; i < sc->ncols; i++) {
-        if (sink__sql_in_pk(sc, i))
+        if (cdc ? !is_cdc(sc->names[i]) : sink__sql_in_pk(sc, i))
             continue;
         if (!first)
             rc |= sink__buf_puts(b, ", ");
@@ -119,64 +116,58 @@ int sink__ms_cdc_merge(const sql_sink *q, sink_buf *b)
     rc |= sink__sql_table(q, b, sc->table);
     rc |= sink__buf_puts(b, " AS [t] JOIN [_tdspipe_w] ON ");
     rc |= key_match(q, b, "t", "_tdspipe_w");
+    return rc;
+}
+
+/* keys the target lacks: whole rows (del 0), or tombstones for deletes
+ * (del 1): the key and _cdc_* columns, and the staged value of every other
+ * NOT NULL column (a load timestamp; NULL there would be error 515) */
+static int insert_missing(const sql_sink *q, sink_buf *b, int del)
+{
+    const sink_schema *sc = &q->sc;
+    int rc = winners(q, b);
+    rc |= sink__buf_puts(b, "INSERT INTO ");
+    rc |= sink__sql_table(q, b, sc->table);
+    for (int list = 0; list < 2; list++) {
+        rc |= sink__buf_puts(b, list ? ") SELECT " : " (");
+        bool first = true;
+        for (size_t i = 0; i < sc->ncols; i++) {
+            if (del && !tombstone_col(sc, i))
+                continue;
+            if (!first)
+                rc |= sink__buf_puts(b, ", ");
+            first = false;
+            if (list)
+                rc |= sink__buf_puts(b, "[_tdspipe_w].");
+            rc |= ID(sc->names[i]);
+        }
+    }
+    rc |= sink__buf_printf(b, " FROM [_tdspipe_w] WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = %d"
+                              " AND NOT EXISTS (SELECT 1 FROM ", del);
+    rc |= sink__sql_table(q, b, sc->table);
+    rc |= sink__buf_puts(b, " AS [t] WHERE ");
+    rc |= key_match(q, b, "t", "_tdspipe_w");
+    rc |= sink__buf_puts(b, ");\n");
+    return rc;
+}
+
+int sink__ms_cdc_merge(const sql_sink *q, sink_buf *b)
+{
+    if (find_col(&q->sc, "_cdc_lsn") < 0 || find_col(&q->sc, "_cdc_deleted") < 0)
+        return SINK_E_ARG;
+    /* 1. upserts over target rows: a higher version, or the same version
+     *    over a row that is not a delete */
+    int rc = update_from_winners(q, b, false);
     rc |= sink__buf_puts(b, " WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = 0 AND ([t].[_cdc_lsn] IS NULL"
                             " OR [_tdspipe_w].[_cdc_lsn] > [t].[_cdc_lsn] OR ([_tdspipe_w].[_cdc_lsn] = [t].[_cdc_lsn]"
                             " AND ([t].[_cdc_deleted] IS NULL OR [t].[_cdc_deleted] = 0)));\n");
     /* 2. deletes over target rows: only the _cdc_* columns change */
-    rc |= winners(q, b);
-    rc |= sink__buf_puts(b, "UPDATE [t] SET ");
-    first = true;
-    for (size_t i = 0; i < sc->ncols; i++) {
-        if (!is_cdc(sc->names[i]))
-            continue;
-        if (!first)
-            rc |= sink__buf_puts(b, ", ");
-        first = false;
-        rc |= ID(sc->names[i]);
-        rc |= sink__buf_puts(b, " = [_tdspipe_w].");
-        rc |= ID(sc->names[i]);
-    }
-    rc |= sink__buf_puts(b, " FROM ");
-    rc |= sink__sql_table(q, b, sc->table);
-    rc |= sink__buf_puts(b, " AS [t] JOIN [_tdspipe_w] ON ");
-    rc |= key_match(q, b, "t", "_tdspipe_w");
+    rc |= update_from_winners(q, b, true);
     rc |= sink__buf_puts(b, " WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = 1 AND ([t].[_cdc_lsn] IS NULL"
                             " OR [_tdspipe_w].[_cdc_lsn] >= [t].[_cdc_lsn]);\n");
-    /* 3. keys the target lacks: whole rows, and tombstones for deletes:
-     *    the key and _cdc_* columns, and the staged value of every other
-     *    NOT NULL column (a load timestamp; NULL there would be error 515) */
-    for (int del = 0; del < 2; del++) {
-        rc |= winners(q, b);
-        rc |= sink__buf_puts(b, "INSERT INTO ");
-        rc |= sink__sql_table(q, b, sc->table);
-        rc |= sink__buf_puts(b, " (");
-        first = true;
-        for (size_t i = 0; i < sc->ncols; i++) {
-            if (del && !tombstone_col(sc, i))
-                continue;
-            if (!first)
-                rc |= sink__buf_puts(b, ", ");
-            first = false;
-            rc |= ID(sc->names[i]);
-        }
-        rc |= sink__buf_puts(b, ") SELECT ");
-        first = true;
-        for (size_t i = 0; i < sc->ncols; i++) {
-            if (del && !tombstone_col(sc, i))
-                continue;
-            if (!first)
-                rc |= sink__buf_puts(b, ", ");
-            first = false;
-            rc |= sink__buf_puts(b, "[_tdspipe_w].");
-            rc |= ID(sc->names[i]);
-        }
-        rc |= sink__buf_printf(b, " FROM [_tdspipe_w] WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = %d"
-                                  " AND NOT EXISTS (SELECT 1 FROM ", del);
-        rc |= sink__sql_table(q, b, sc->table);
-        rc |= sink__buf_puts(b, " AS [t] WHERE ");
-        rc |= key_match(q, b, "t", "_tdspipe_w");
-        rc |= sink__buf_puts(b, ");\n");
-    }
+    /* 3. keys the target lacks */
+    rc |= insert_missing(q, b, 0);
+    rc |= insert_missing(q, b, 1);
     rc |= sink__buf_puts(b, "DROP TABLE ");
     rc |= sink__sql_table(q, b, q->stage);
     return rc ? SINK_E_NOMEM : SINK_OK;

@@ -102,6 +102,80 @@ static int numeric(sink_buf *b, const char *t, size_t n, unsigned scale)
     return SINK_OK;
 }
 
+/* integers and bit: int2/int4/int8, bool */
+static inline int put_int(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    int64_t x;
+    if (tds_value_int(c, v, &x))
+        return SINK_E_VALUE;
+    size_t w = c->kind == TDS_K_BIT ? 1 : c->kind == TDS_K_INT ? 4 : c->kind == TDS_K_BIGINT ? 8 : 2;
+    uint8_t *o = sink__pg_field(b, w);
+    if (!o)
+        return SINK_E_NOMEM;
+    if (w == 1) o[0] = x != 0;
+    else if (w == 2) sink__pg_be16(o, (uint16_t)x);
+    else if (w == 4) sink__pg_be32(o, (uint32_t)x);
+    else sink__pg_be64(o, (uint64_t)x);
+    return SINK_OK;
+}
+
+/* float4 / float8: the IEEE bits */
+static inline int put_float(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    double d;
+    if (tds_value_float(c, v, &d))
+        return SINK_E_VALUE;
+    uint8_t *o = sink__pg_field(b, c->kind == TDS_K_REAL ? 4 : 8);
+    if (!o)
+        return SINK_E_NOMEM;
+    if (c->kind == TDS_K_REAL) {
+        float fl = (float)d;
+        uint32_t u;
+        memcpy(&u, &fl, 4);
+        sink__pg_be32(o, u);
+    } else {
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        sink__pg_be64(o, u);
+    }
+    return SINK_OK;
+}
+
+/* date: days since 2000-01-01; time: µs; timestamp(tz): µs since 2000 */
+static inline int put_datetime(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    tds_datetime dt;
+    if (tds_value_datetime(c, v, &dt))
+        return SINK_E_VALUE;
+    uint8_t *o = sink__pg_field(b, c->kind == TDS_K_DATE ? 4 : 8);
+    if (!o)
+        return SINK_E_NOMEM;
+    if (c->kind == TDS_K_DATE) {
+        sink__pg_be32(o, (uint32_t)(dt.days - SINK__DAYS_2000));
+        return SINK_OK;
+    }
+    int64_t us = c->kind == TDS_K_TIME ? (int64_t)((dt.ticks + 5) / 10)
+               : sink__dt_unix_us(&dt) - (int64_t)(SINK__DAYS_2000 - SINK__DAYS_1970) * SINK__US_PER_DAY;
+    sink__pg_be64(o, (uint64_t)us);
+    return SINK_OK;
+}
+
+/* text: reserve the length, transcode straight into the buffer */
+static inline int put_text(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    if (sink__buf_reserve(b, 4))
+        return SINK_E_NOMEM;
+    size_t at = b->len;
+    b->len += 4;
+    int rc = sink__value_text(b, c, v);
+    if (rc)
+        return rc;
+    if (memchr(b->p + at + 4, '\0', b->len - at - 4))
+        return SINK_E_VALUE; /* PostgreSQL text cannot hold U+0000 */
+    sink__pg_be32((uint8_t *)b->p + at, (uint32_t)(b->len - at - 4));
+    return SINK_OK;
+}
+
 int sink__pg_copy_value(sink_buf *b, sink_buf *text, const tds_column *c, const tds_value *v)
 {
     uint8_t *o;
@@ -115,39 +189,10 @@ int sink__pg_copy_value(sink_buf *b, sink_buf *text, const tds_column *c, const 
     if (v->flags & TDS_VF_STREAMED)
         return SINK_E_VALUE;
     switch (c->kind) {
-    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT: {
-        int64_t x;
-        if (tds_value_int(c, v, &x))
-            return SINK_E_VALUE;
-        size_t w = c->kind == TDS_K_BIT ? 1 : c->kind == TDS_K_INT ? 4 : c->kind == TDS_K_BIGINT ? 8 : 2;
-        if (!(o = sink__pg_field(b, w)))
-            return SINK_E_NOMEM;
-        if (w == 1) o[0] = x != 0;
-        else if (w == 2) sink__pg_be16(o, (uint16_t)x);
-        else if (w == 4) sink__pg_be32(o, (uint32_t)x);
-        else sink__pg_be64(o, (uint64_t)x);
-        return SINK_OK;
-    }
-    case TDS_K_REAL: case TDS_K_FLOAT: {
-        double d;
-        if (tds_value_float(c, v, &d))
-            return SINK_E_VALUE;
-        if (c->kind == TDS_K_REAL) {
-            float fl = (float)d;
-            uint32_t u;
-            memcpy(&u, &fl, 4);
-            if (!(o = sink__pg_field(b, 4)))
-                return SINK_E_NOMEM;
-            sink__pg_be32(o, u);
-        } else {
-            uint64_t u;
-            memcpy(&u, &d, 8);
-            if (!(o = sink__pg_field(b, 8)))
-                return SINK_E_NOMEM;
-            sink__pg_be64(o, u);
-        }
-        return SINK_OK;
-    }
+    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_BIT:
+        return put_int(b, c, v);
+    case TDS_K_REAL: case TDS_K_FLOAT:
+        return put_float(b, c, v);
     case TDS_K_SMALLMONEY: case TDS_K_MONEY: case TDS_K_DECIMAL: {
         text->len = 0;
         int rc = sink__value_text(text, c, v);
@@ -156,23 +201,8 @@ int sink__pg_copy_value(sink_buf *b, sink_buf *text, const tds_column *c, const 
         return numeric(b, text->p, text->len, c->kind == TDS_K_DECIMAL ? c->scale : 4);
     }
     case TDS_K_DATE: case TDS_K_TIME: case TDS_K_SMALLDATETIME: case TDS_K_DATETIME:
-    case TDS_K_DATETIME2: case TDS_K_DATETIMEOFFSET: {
-        tds_datetime dt;
-        if (tds_value_datetime(c, v, &dt))
-            return SINK_E_VALUE;
-        if (c->kind == TDS_K_DATE) {
-            if (!(o = sink__pg_field(b, 4)))
-                return SINK_E_NOMEM;
-            sink__pg_be32(o, (uint32_t)(dt.days - SINK__DAYS_2000));
-            return SINK_OK;
-        }
-        int64_t us = c->kind == TDS_K_TIME ? (int64_t)((dt.ticks + 5) / 10)
-                   : sink__dt_unix_us(&dt) - (int64_t)(SINK__DAYS_2000 - SINK__DAYS_1970) * SINK__US_PER_DAY;
-        if (!(o = sink__pg_field(b, 8)))
-            return SINK_E_NOMEM;
-        sink__pg_be64(o, (uint64_t)us);
-        return SINK_OK;
-    }
+    case TDS_K_DATETIME2: case TDS_K_DATETIMEOFFSET:
+        return put_datetime(b, c, v);
     case TDS_K_GUID: {
         uint8_t g[16];
         if (tds_value_guid(c, v, g))
@@ -188,20 +218,8 @@ int sink__pg_copy_value(sink_buf *b, sink_buf *text, const tds_column *c, const 
         if (v->len)
             memcpy(o, v->ptr, v->len);
         return SINK_OK;
-    default: {
-        /* text: reserve the length, transcode straight into the buffer */
-        if (sink__buf_reserve(b, 4))
-            return SINK_E_NOMEM;
-        size_t at = b->len;
-        b->len += 4;
-        int rc = sink__value_text(b, c, v);
-        if (rc)
-            return rc;
-        if (memchr(b->p + at + 4, '\0', b->len - at - 4))
-            return SINK_E_VALUE; /* PostgreSQL text cannot hold U+0000 */
-        sink__pg_be32((uint8_t *)b->p + at, (uint32_t)(b->len - at - 4));
-        return SINK_OK;
-    }
+    default:
+        return put_text(b, c, v);
     }
 }
 
