@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "cli_int.h"
+#include "pipe_int.h" /* pipe_colspec_parse: --columns checked as it is read */
 
 typedef enum flag_kind { F_STR, F_LIST, F_BOOL } flag_kind;
 
@@ -211,9 +212,9 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
             return usage(err, cap, "%s: empty value%s", from, "");
         if (f->id == FL_COLUMNS)
             for (size_t i = before; i < l->n; i++) {
-                cli_colspec cs;
+                pipe_colspec cs;
                 char why[200];
-                if (cli_colspec_parse(l->v[i], &cs, why, sizeof why))
+                if (pipe_colspec_parse(l->v[i], &cs, why, sizeof why))
                     return usage(err, cap, "%s: %s", from, why);
             }
         return 0;

@@ -2,14 +2,39 @@
  * main.c — the `tdspipe` command: `ingest`, `version`, `help`, `--version`,
  * `--help` (also per command). Owns the exit code and the one-line error
  * format "tdspipe: …" (secrets redacted). Secrets in argv are overwritten
- * as soon as the flags are copied (secrets.c).
+ * as soon as the flags are copied (secrets.c). The one place where the
+ * process's signal dispositions change: SIGINT/SIGTERM set the flag the
+ * load polls (the library installs no handler); a second one kills.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_int.h"
+#include "tdspipe_version.h"
+
+static volatile sig_atomic_t cancelled;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cancelled = 1;
+}
+
+/* SA_RESETHAND: the first signal cancels the load (the destination stays
+ * as it was), a second one ends the process the default way. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 void cli_err(const char *fmt, ...)
 {
@@ -40,7 +65,7 @@ static void main_help(FILE *f)
 
 static void version(void)
 {
-    printf("tdspipe %s\n", CLI_VERSION);
+    printf("tdspipe %s\n", TDSPIPE_VERSION_STRING);
 }
 
 int main(int argc, char **argv)
@@ -104,7 +129,8 @@ int main(int argc, char **argv)
         cli_opts_free(&o);
         return CLI_EXIT_OK;
     }
-    rc = cli_ingest(&o);
+    catch_signals();
+    rc = cli_ingest(&o, &cancelled);
     cli_opts_free(&o);
     return rc;
 }

@@ -1,8 +1,8 @@
 /*
- * fuzz_uri.c — the URI parsers of `tdspipe ingest` on arbitrary text:
- * cli_uri_mssql (cli/uri.c: the checks uriparser would make, then
- * net_opts_from_uri in net/options.c, the default parser since Debian
- * ships no static uriparser), net_opts_from_uri alone, and cli_uri_dest.
+ * fuzz_uri.c — the URI parsers of a load on arbitrary text: a SQL Server
+ * source URI as the source reads it (pipe_mssql_opts: net_opts_from_uri,
+ * the one parser of SQL Server URIs, with the source's wording),
+ * net_opts_from_uri alone, and the destination check (pipe_dest_check).
  * The first byte picks the entry point; the rest is the URI. Checked:
  * no crash, leak or undefined behaviour; a refusal has a one-line message;
  * an accepted source URI names a host; and a password placed in the
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_int.h"
+#include "load_int.h"
+#include "mssql_int.h"
 
 #define CANARY "SECRETPW"
 
@@ -38,15 +39,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int quote_ok = memchr(text, '%', n) || strstr(text, "SECRET") || strlen(text) != n;
     char err[512] = "";
     net_opts o;
-    bool ct;
     memset(&o, 0, sizeof o);
+    tdspipe_load_opts lo;
+    memset(&lo, 0, sizeof lo);
+    tdspipe_error e;
+    memset(&e, 0, sizeof e);
     switch (mode) {
     case 0: /* as given */
-        if (cli_uri_mssql(text, &o, &ct, err, sizeof err) == 0) {
+        lo.source_uri = text;
+        if (pipe_mssql_opts(&lo, &o, &e) == 0) {
             if (!o.host)
                 abort();
         } else {
-            check_msg(err, 1);
+            check_msg(e.message, 1);
         }
         break;
     case 1: { /* a password in the user-info, the rest from the input */
@@ -55,24 +60,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         strcpy(u, "mssql://user:" CANARY "@");
         strcat(u, text);
-        if (cli_uri_mssql(u, &o, &ct, err, sizeof err) == 0) {
+        lo.source_uri = u;
+        if (pipe_mssql_opts(&lo, &o, &e) == 0) {
             if (!o.host || !o.password)
                 abort();
         } else {
-            check_msg(err, quote_ok);
+            check_msg(e.message, quote_ok);
         }
         free(u);
         break;
     }
-    case 2: /* net's parser alone quotes decoded keys as they are (the CLI
-             * replaces control characters): no message check here */
+    case 2: /* net's parser alone quotes decoded keys as they are (the
+             * source replaces control characters): no message check here */
         if (net_opts_from_uri(&o, text, err, sizeof err) != NET_OK && !err[0])
             abort();
         break;
     default: {
-        sink_options so;
-        if (cli_uri_dest(text, &so, err, sizeof err) != 0)
-            check_msg(err, 1);
+        if (pipe_dest_check(text, &e) != 0)
+            check_msg(e.message, 1);
         break;
     }
     }

@@ -345,78 +345,64 @@ static void free_secret(char *s)
     }
 }
 
-int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
+/* The RFC 3986 checks every SQL Server URI passes, source or destination:
+ * no character that must be percent-encoded (a raw backslash is allowed:
+ * "host\instance"), no broken %XX escape, every parameter key=value.
+ * Messages never quote the URI (it holds the password). */
+static int uri_well_formed(const char *uri, char *err, size_t errcap)
 {
-    static const char *const schemes[] = {"mssql", "sqlserver", "azuresql", "azure-sql", NULL};
-    if (!o || !uri)
-        return bad(err, errcap, "missing %s%s", "URI", "");
-    const char *sep = strstr(uri, "://");
-    if (!sep)
-        return bad(err, errcap, "not a URI (expected mssql://user:password@host/db)%s%s", "", "");
-    char scheme[32];
-    size_t sl = (size_t)(sep - uri);
-    if (sl >= sizeof scheme)
-        return bad(err, errcap, "unsupported URI scheme%s%s", "", "");
-    for (size_t i = 0; i < sl; i++)
-        scheme[i] = (char)tolower((unsigned char)uri[i]);
-    scheme[sl] = '\0';
-    char *plus = strchr(scheme, '+');
-    if (plus && !strcmp(plus, "+ct"))
-        *plus = '\0';
-    bool ok = false;
-    for (const char *const *s = schemes; *s; s++)
-        if (!strcmp(scheme, *s))
-            ok = true;
-    if (!ok)
-        return bad(err, errcap, "unsupported URI scheme '%s' (mssql, sqlserver, azuresql)%s", scheme, "");
-
-    const char *p = sep + 3;
-    const char *end = p + strcspn(p, "/?#");
-    const char *query = NULL;
-    /* userinfo: the last '@' before the path */
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@')
-            at = q;
-    /* A password may hold an unescaped '/' or '#': extend to the last
-     * '@' when it comes before the query ('@' in parameter values stays
-     * in the query; '?' in a password must be escaped). */
-    const char *q1 = p + strcspn(p, "?");
-    const char *last_at = NULL;
-    for (const char *q = p; q < q1; q++)
-        if (*q == '@')
-            last_at = q;
-    if (last_at && last_at > end) {
-        at = last_at;
-        end = at + 1 + strcspn(at + 1, "/?#");
-    }
-    int rc = NET_OK;
-    bool be;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *uend = colon ? colon : at;
-        char *user = pct_decode(p, (size_t)(uend - p), false, &be);
-        if (!user)
-            return bad(err, errcap, be ? "bad percent-escape in the user name%s%s" : "out of memory%s%s", "", "");
-        if (*user)
-            rc = set_str(o, &o->user, user, err, errcap);
-        free_secret(user);
-        if (rc)
-            return rc;
-        if (colon) {
-            char *pw = pct_decode(colon + 1, (size_t)(at - colon - 1), false, &be);
-            if (!pw)
-                return bad(err, errcap, be ? "bad percent-escape in the password%s%s" : "out of memory%s%s", "", "");
-            rc = set_str(o, &o->password, pw, err, errcap);
-            free_secret(pw);
-            if (rc)
-                return rc;
+    for (const char *p = uri; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '%') {
+            if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+                return bad(err, errcap, "malformed URI (percent-encode characters such as @ : / ? # %% and spaces "
+                                        "in the user name and password)%s%s", "", "");
+            p += 2;
+        } else if (!(isalnum(c) || strchr("-._~:/?#[]@!$&'()*+,;=\\", c))) {
+            return bad(err, errcap, "malformed URI (percent-encode characters such as @ : / ? # %% and spaces "
+                                    "in the user name and password)%s%s", "", "");
         }
-        p = at + 1;
     }
-    /* host[:port], [v6]:port, host\instance (maybe %5C) */
-    const char *hend = end;
+    const char *q = strchr(uri, '?');
+    for (const char *k = q ? q + 1 : NULL; k && *k && *k != '#';) {
+        size_t n = strcspn(k, "&#");
+        if (n > 0 && !memchr(k, '=', n)) {
+            char key[61];
+            snprintf(key, sizeof key, "%.*s", (int)(n < 60 ? n : 60), k);
+            return bad(err, errcap, "URI parameter '%s' needs a value (key=value)%s", key, "");
+        }
+        k += n + (k[n] == '&');
+    }
+    return NET_OK;
+}
+
+/* The user-info [p, at): user and password, percent-decoded. */
+static int uri_userinfo(net_opts *o, const char *p, const char *at, char *err, size_t errcap)
+{
+    bool be;
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    const char *uend = colon ? colon : at;
+    char *user = pct_decode(p, (size_t)(uend - p), false, &be);
+    if (!user)
+        return bad(err, errcap, be ? "bad percent-escape in the user name%s%s" : "out of memory%s%s", "", "");
+    int rc = *user ? set_str(o, &o->user, user, err, errcap) : NET_OK;
+    free_secret(user);
+    if (rc || !colon)
+        return rc;
+    char *pw = pct_decode(colon + 1, (size_t)(at - colon - 1), false, &be);
+    if (!pw)
+        return bad(err, errcap, be ? "bad percent-escape in the password%s%s" : "out of memory%s%s", "", "");
+    rc = set_str(o, &o->password, pw, err, errcap);
+    free_secret(pw);
+    return rc;
+}
+
+/* host[:port], [v6]:port, host\instance (maybe %5C) in [p, hend). */
+static int uri_host(net_opts *o, const char *p, const char *hend, char *err, size_t errcap)
+{
+    bool be;
     const char *portp = NULL;
+    int rc;
     if (*p == '[') {
         const char *rb = memchr(p, ']', (size_t)(hend - p));
         if (!rb)
@@ -428,8 +414,6 @@ int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
             return bad(err, errcap, "bad host%s%s", "", "");
         rc = set_str(o, &o->host, h, err, errcap);
         free(h);
-        if (rc)
-            return rc;
     } else {
         const char *colon = memchr(p, ':', (size_t)(hend - p));
         if (colon)
@@ -443,59 +427,124 @@ int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
         }
         rc = net_opts_set(o, "server", h, err, errcap);
         free(h);
-        if (rc)
-            return rc;
     }
-    if (portp) {
-        char tmp[16];
-        size_t n = (size_t)(hend - portp);
-        if (n == 0 || n >= sizeof tmp)
-            return bad(err, errcap, "invalid port in the URI%s%s", "", "");
-        memcpy(tmp, portp, n);
-        tmp[n] = '\0';
-        if ((rc = net_opts_set(o, "port", tmp, err, errcap)))
-            return rc;
+    if (rc || !portp)
+        return rc;
+    char tmp[16];
+    size_t n = (size_t)(hend - portp);
+    if (n == 0 || n >= sizeof tmp)
+        return bad(err, errcap, "invalid port in the URI%s%s", "", "");
+    memcpy(tmp, portp, n);
+    tmp[n] = '\0';
+    return net_opts_set(o, "port", tmp, err, errcap);
+}
+
+/* The path [p, end): the database, one segment; empty segments ("/db/",
+ * "//db") are skipped. */
+static int uri_path(net_opts *o, const char *p, const char *end, char *err, size_t errcap)
+{
+    const char *seg = NULL;
+    size_t seglen = 0;
+    while (p < end) {
+        p++; /* the '/' */
+        size_t n = strcspn(p, "/?#");
+        if (p + n > end)
+            n = (size_t)(end - p);
+        if (n && seg)
+            return bad(err, errcap, "URI path must be just the database name (mssql://…@host/db)%s%s", "", "");
+        if (n) {
+            seg = p;
+            seglen = n;
+        }
+        p += n;
     }
-    /* /database */
-    if (*end == '/') {
-        const char *dp = end + 1;
-        const char *dend = dp + strcspn(dp, "?#");
-        if (dend > dp) {
-            char *db = pct_decode(dp, (size_t)(dend - dp), false, &be);
-            if (!db)
-                return bad(err, errcap, "bad percent-escape in the database%s%s", "", "");
-            rc = set_str(o, &o->database, db, err, errcap);
-            free(db);
+    if (!seg)
+        return NET_OK;
+    bool be;
+    char *db = pct_decode(seg, seglen, false, &be);
+    if (!db)
+        return bad(err, errcap, "bad percent-escape in the database%s%s", "", "");
+    int rc = set_str(o, &o->database, db, err, errcap);
+    free(db);
+    return rc;
+}
+
+/* ?key=value&… up to '#', names and values decoded ('+' as space). */
+static int uri_query(net_opts *o, const char *q, char *err, size_t errcap)
+{
+    bool be;
+    while (*q && *q != '#') {
+        const char *amp = q + strcspn(q, "&#");
+        const char *eq = memchr(q, '=', (size_t)(amp - q));
+        if (amp > q) {
+            char *k = pct_decode(q, (size_t)((eq ? eq : amp) - q), true, &be);
+            char *v = eq ? pct_decode(eq + 1, (size_t)(amp - eq - 1), true, &be) : strdup("");
+            if (!k || !v) {
+                free(k);
+                free_secret(v);
+                return bad(err, errcap, "bad percent-escape in the URI parameters%s%s", "", "");
+            }
+            int rc = net_opts_set(o, k, v, err, errcap);
+            free(k);
+            free_secret(v);
             if (rc)
                 return rc;
         }
-        query = *dend == '?' ? dend : NULL;
-    } else if (*end != '?') {
-        query = NULL;
-    } else {
-        query = end;
-    }
-    if (query) {
-        const char *q = query + 1;
-        while (*q && *q != '#') {
-            const char *amp = q + strcspn(q, "&#");
-            const char *eq = memchr(q, '=', (size_t)(amp - q));
-            if (amp > q) {
-                char *k = pct_decode(q, (size_t)((eq ? eq : amp) - q), true, &be);
-                char *v = eq ? pct_decode(eq + 1, (size_t)(amp - eq - 1), true, &be) : strdup("");
-                if (!k || !v) {
-                    free(k);
-                    free_secret(v);
-                    return bad(err, errcap, "bad percent-escape in the URI parameters%s%s", "", "");
-                }
-                rc = net_opts_set(o, k, v, err, errcap);
-                free(k);
-                free_secret(v);
-                if (rc)
-                    return rc;
-            }
-            q = *amp == '&' ? amp + 1 : amp;
-        }
+        q = *amp == '&' ? amp + 1 : amp;
     }
     return NET_OK;
+}
+
+/* The scheme of uri (without "+ct"), lower case, into out; NET_OK if it
+ * is one of SQL Server's. */
+static int uri_scheme(const char *uri, char *out, size_t cap, char *err, size_t errcap)
+{
+    static const char *const schemes[] = {"mssql", "sqlserver", "azuresql", "azure-sql", NULL};
+    const char *sep = strstr(uri, "://");
+    if (!sep)
+        return bad(err, errcap, "not a URI (expected mssql://user:password@host/db)%s%s", "", "");
+    size_t sl = (size_t)(sep - uri);
+    if (sl >= cap)
+        return bad(err, errcap, "unsupported URI scheme%s%s", "", "");
+    for (size_t i = 0; i < sl; i++)
+        out[i] = (char)tolower((unsigned char)uri[i]);
+    out[sl] = '\0';
+    char *plus = strchr(out, '+');
+    if (plus && !strcmp(plus, "+ct"))
+        *plus = '\0';
+    for (const char *const *s = schemes; *s; s++)
+        if (!strcmp(out, *s))
+            return NET_OK;
+    return bad(err, errcap, "unsupported URI scheme '%s' (mssql, sqlserver, azuresql)%s", out, "");
+}
+
+int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
+{
+    if (!o || !uri)
+        return bad(err, errcap, "missing %s%s", "URI", "");
+    char scheme[32];
+    int rc = uri_scheme(uri, scheme, sizeof scheme, err, errcap);
+    if (rc || (rc = uri_well_formed(uri, err, errcap)))
+        return rc;
+    if (!strcmp(scheme, "azuresql") || !strcmp(scheme, "azure-sql"))
+        o->encrypt = NET_ENCRYPT_MANDATORY; /* Azure: encrypt unless the URI says otherwise */
+    const char *p = strstr(uri, "://") + 3;
+    const char *end = p + strcspn(p, "/?#");
+    /* user-info ends at the last '@' before the query: a password may
+     * hold an unescaped '/' or '#' ('?' must be escaped; '@' in parameter
+     * values stays in the query) */
+    const char *q1 = p + strcspn(p, "?"), *at = NULL;
+    for (const char *c = p; c < q1; c++)
+        if (*c == '@')
+            at = c;
+    if (at && at > end)
+        end = at + 1 + strcspn(at + 1, "/?#");
+    if (at && (rc = uri_userinfo(o, p, at, err, errcap)))
+        return rc;
+    if ((rc = uri_host(o, at ? at + 1 : p, end, err, errcap)))
+        return rc;
+    const char *pend = end + strcspn(end, "?#");
+    if (*end == '/' && (rc = uri_path(o, end, pend, err, errcap)))
+        return rc;
+    return *pend == '?' ? uri_query(o, pend + 1, err, errcap) : NET_OK;
 }

@@ -102,6 +102,18 @@ typedef struct tdspipe_load_opts {
      * change); NULL for none. */
     void (*progress)(void *ud, const tdspipe_progress *p);
     void *progress_ud;
+    /* Ask the source for a row-count estimate (one cheap catalog query)
+     * so tdspipe_progress.est_rows can give a percentage. */
+    bool estimate_rows;
+    /* strategy was chosen by the user, not left at its default: Change
+     * Tracking sources load by merge and refuse any other strategy
+     * unless full_refresh */
+    bool strategy_given;
+    /* Called with one line (no secret) for what the caller should know
+     * but that does not fail the load, e.g. a Change Tracking cursor that
+     * expired and was re-snapshotted; NULL drops warnings. */
+    void (*warning)(void *ud, const char *message);
+    void *warning_ud;
 } tdspipe_load_opts;
 
 #define TDSPIPE_NO_RETRIES (-1)

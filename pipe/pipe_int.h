@@ -20,8 +20,15 @@
  *   vt->close(src)
  *
  * Every function returns TDSPIPE_OK, TDSPIPE_E_LOAD or TDSPIPE_E_USAGE
- * (read: also PIPE_STOPPED) and fills err with one line (no secret).
- * Optional members may be NULL (describe, cursor_read, cursor_save).
+ * (read: also PIPE_STOPPED) and fills err with one line (no secret; the
+ * engine also redacts the URIs' passwords from whatever comes back).
+ * Optional members may be NULL (describe, cursor_read, cursor_save,
+ * estimate).
+ *
+ * Rows: a source calls cb->columns once (its first result; later result
+ * sets are the source's to drop), then chunk/row. When a callback returns
+ * PIPE_STOP the source stops and read returns PIPE_STOPPED; the engine
+ * knows why (a --sql-limit reached, or its own error already in err).
  */
 #ifndef TDSPIPE_PIPE_INT_H
 #define TDSPIPE_PIPE_INT_H
@@ -83,6 +90,9 @@ struct pipe_source_vtable {
     int (*read)(pipe_source *s, const pipe_plan *p, const pipe_rows_cb *cb, void *ud, tdspipe_error *err);
     int (*cursor_save)(pipe_source *s, sink *dest, tdspipe_error *err);
     void (*close)(pipe_source *s);
+    /* Rows the read will return, for progress percentages (asked only
+     * when o->estimate_rows, after the bounds are known); -1 unknown. */
+    int64_t (*estimate)(pipe_source *s, const pipe_plan *p);
 };
 
 /* The sources (pipe/src_*.c), listed by pipe/registry.c. */
@@ -94,5 +104,29 @@ extern const pipe_source_vtable pipe_src_jsonl;
 /* Sets err (may be NULL) to code and the formatted one-line message;
  * returns code. */
 int pipe__fail(tdspipe_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Hands a one-line warning to o->warning (dropped when NULL). */
+void pipe__warn(const tdspipe_load_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --------------------------------------------- helpers sources share */
+
+/* A list of owned strings. */
+typedef struct pipe_list {
+    char **v;
+    size_t n, cap;
+} pipe_list;
+int pipe_list_add(pipe_list *l, const char *s, size_t len);
+void pipe_list_free(pipe_list *l);
+/* True when name is in v[0..n) (case-insensitive, as SQL Server's
+ * default collation compares names). */
+bool pipe_name_in(const char *const *v, size_t n, const char *name);
+
+/* A column name in the destination's naming style, malloc'd (NULL: out
+ * of memory). naming is never TDSPIPE_NAMING_AUTO here. */
+char *pipe_name_apply(tdspipe_naming naming, const char *name);
+
+/* Normalises a date, datetime or RFC 3339 text to "YYYY-MM-DD[
+ * HH:MM:SS.fffffff][ +HH:MM]" (to_utc: apply the offset and drop it).
+ * Returns 0 or -1. */
+int pipe_datetime_norm(const char *in, bool to_utc, char *out, size_t cap, bool *has_time, bool *has_offset);
 
 #endif /* TDSPIPE_PIPE_INT_H */

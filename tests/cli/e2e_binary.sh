@@ -44,12 +44,12 @@ file "$default" | grep -q "dynamically linked" && ok "default: dynamically linke
 for sym in SSL_CTX_new uv_loop_init deflate sqlite3_open_v2; do
   nm "$default" 2>/dev/null | grep -q " T $sym$" && ok "default: $sym linked in" || bad "default: $sym not linked in"
 done
-same "default --version" "$("$default" --version)" "tdspipe 0.1.0"
+same "default --version" "$("$default" --version)" "tdspipe 0.2.0"
 
 # ------------------------------------------------------------- static
 file "$static" | grep -q "statically linked" && ok "static: statically linked" || bad "static: file says" "$(file "$static")"
 ldd "$static" >/dev/null 2>&1 && bad "static: ldd finds shared libraries" "$(ldd "$static")" || ok "static: ldd finds no shared library"
-same "static --version" "$("$static" --version)" "tdspipe 0.1.0"
+same "static --version" "$("$static" --version)" "tdspipe 0.2.0"
 
 # both load a real table (the static one resolves 127.0.0.1 without NSS)
 start_server "$src/tests/server/scenarios/demo.json"

@@ -21,7 +21,7 @@ else
 fi
 
 # ---------------------------------------------------------------- usage
-run "version" 0 --version; same "version text" "$out" "tdspipe 0.1.0"
+run "version" 0 --version; same "version text" "$out" "tdspipe 0.2.0"
 run "help" 0 --help
 run "ingest --help" 0 ingest --help
 grep -q -- "--incremental-strategy" "$work/out" && ok "ingest help lists flags" || bad "ingest help lists flags"

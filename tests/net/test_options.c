@@ -164,3 +164,37 @@ Test(options, random_uris_are_safe)
         net_opts_free(&o);
     }
 }
+
+/* The RFC 3986 checks every SQL Server URI passes, source and destination
+ * alike (one parser): raw spaces, broken escapes, several path segments
+ * and a parameter without a value are refused without quoting the
+ * password; empty path segments are skipped; a raw backslash names an
+ * instance; Azure schemes encrypt by default. */
+Test(options, rfc3986_checks)
+{
+    static const char *const bad[] = {
+        "mssql://u:S3cret PW@h/db",      "mssql://u:S3cretPw@h/db?encrypt", "mssql://u:S3cretPw@h/db/extra",
+        "mssql://u:S3cretPw@h/db\n",     "mssql://u:S3cretPw%zz@h/db",      "sqlserver://u:S3cretPw@h/a/b?x=1",
+    };
+    static const char *const why[] = {"malformed URI", "needs a value", "just the database name",
+                                      "malformed URI", "malformed URI", "just the database name"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        net_opts o = {0};
+        char err[256] = "";
+        cr_expect_eq(net_opts_from_uri(&o, bad[i], err, sizeof err), NET_E_ARG, "case %zu accepted", i);
+        cr_expect(strstr(err, why[i]), "case %zu: %s", i, err);
+        cr_expect_null(strstr(err, "S3cret"), "case %zu: %s", i, err);
+        net_opts_free(&o);
+    }
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://u:p%2Fw%23d@h//db/", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_str_eq(o.password, "p/w#d");
+    cr_assert_str_eq(o.database, "db");
+    net_opts_free(&o);
+    memset(&o, 0, sizeof o);
+    cr_assert_eq(net_opts_from_uri(&o, "azure-sql://u:p@srv\\inst/db", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_str_eq(o.instance, "inst");
+    cr_assert_eq(o.encrypt, NET_ENCRYPT_MANDATORY);
+    net_opts_free(&o);
+}

@@ -1,13 +1,48 @@
-/* test_uri.c — cli/uri.c: SQL Server URIs into net options, destinations. */
+/* test_uri.c — URIs of a load: SQL Server sources into net options
+ * (pipe/mssql_conn.c over net_opts_from_uri, the one parser of SQL Server
+ * URIs), the source registry's schemes, destinations (pipe/load_dest.c and
+ * the sinks' own refusals at open). */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "cli_int.h"
+#include "load_int.h"
+#include "mssql_int.h"
 
+/* A source URI as a load reads it: an unknown scheme is refused before
+ * anything connects (tdspipe_load stops there), a SQL Server one is
+ * parsed by the source. Returns 0 or TDSPIPE_E_USAGE with err. */
 static int mssql(const char *uri, net_opts *o, bool *ct, char *err)
 {
     memset(o, 0, sizeof *o);
-    return cli_uri_mssql(uri, o, ct, err, 512);
+    *ct = pipe_mssql_scheme(uri, true);
+    tdspipe_load_opts lo;
+    memset(&lo, 0, sizeof lo);
+    lo.source_uri = uri;
+    lo.source_table = "t";
+    lo.dest_uri = "discard://";
+    tdspipe_error e;
+    memset(&e, 0, sizeof e);
+    const pipe_source_vtable *vt = pipe_source_find(uri);
+    int rc = vt ? pipe_mssql_opts(&lo, o, &e) : tdspipe_load(&lo, &e);
+    snprintf(err, 512, "%s", e.message);
+    return rc;
+}
+
+/* A destination as a load checks it: pipe_dest_check, then what the sink
+ * refuses at open (an empty file path) maps to a usage error. */
+static int dest(const char *uri, char *err, size_t cap, bool try_open)
+{
+    tdspipe_error e;
+    memset(&e, 0, sizeof e);
+    int rc = pipe_dest_check(uri, &e);
+    snprintf(err, cap, "%s", e.message);
+    if (rc || !try_open)
+        return rc;
+    sink *sk = NULL;
+    int src = sink_open(uri, NULL, &sk, err, cap);
+    sink_close(sk);
+    return src == SINK_E_URI ? TDSPIPE_E_USAGE : 0;
 }
 
 Test(uri, full_form)
@@ -54,7 +89,7 @@ Test(uri, schemes_and_ct)
     net_opts o;
     bool ct;
     char err[512];
-    cr_assert_eq(mssql("mysql://u:p@h/db", &o, &ct, err), CLI_EXIT_USAGE);
+    cr_assert_eq(mssql("mysql://u:p@h/db", &o, &ct, err), TDSPIPE_E_USAGE);
     cr_assert(strstr(err, "unsupported source scheme 'mysql'"), "%s", err);
     net_opts_free(&o);
 }
@@ -112,7 +147,7 @@ Test(uri, token_and_instance)
     cr_assert_str_eq(o.instance, "inst");
     cr_assert_eq(o.encrypt, NET_ENCRYPT_MANDATORY);
     net_opts_free(&o);
-    cr_assert_eq(mssql("mssql://u:p@srv%5Cnamed:0", &o, &ct, err), CLI_EXIT_USAGE);
+    cr_assert_eq(mssql("mssql://u:p@srv%5Cnamed:0", &o, &ct, err), TDSPIPE_E_USAGE);
     net_opts_free(&o);
     cr_assert_eq(mssql("mssql://u:p@srv%5Cnamed", &o, &ct, err), 0, "%s", err);
     cr_assert_str_eq(o.instance, "named");
@@ -139,7 +174,7 @@ Test(uri, bad_sources_never_quote_the_password)
         net_opts o;
         bool ct;
         char err[512] = "";
-        cr_expect_eq(mssql(bad[i], &o, &ct, err), CLI_EXIT_USAGE, "case %zu accepted", i);
+        cr_expect_eq(mssql(bad[i], &o, &ct, err), TDSPIPE_E_USAGE, "case %zu accepted", i);
         cr_expect(err[0], "case %zu: no message", i);
         cr_expect(!strstr(err, "SECRET"), "case %zu: '%s'", i, err);
         net_opts_free(&o);
@@ -154,24 +189,22 @@ Test(uri, destinations)
                                      "mssql://u:p@h/db", "sqlserver://h/db?encrypt=strict",
                                      "azuresql://srv.database.windows.net/db", "azure-sql://h/db", NULL};
     for (size_t i = 0; ok[i]; i++) {
-        sink_options so;
         char err[512];
-        cr_expect_eq(cli_uri_dest(ok[i], &so, err, sizeof err), 0, "%s: %s", ok[i], err);
+        cr_expect_eq(dest(ok[i], err, sizeof err, false), 0, "%s: %s", ok[i], err);
     }
     static const char *const bad[] = {"bigquery://p/d", "mssql+ct://u:p@h/db", "csv:///", "csv://", "x.csv",
                                       "postgresql://u:p w@h/db", NULL};
     for (size_t i = 0; bad[i]; i++) {
-        sink_options so;
         char err[512] = "";
-        cr_expect_eq(cli_uri_dest(bad[i], &so, err, sizeof err), CLI_EXIT_USAGE, "%s accepted", bad[i]);
+        cr_expect_eq(dest(bad[i], err, sizeof err, true), TDSPIPE_E_USAGE, "%s accepted", bad[i]);
         cr_expect(err[0]);
     }
 }
 
-/* The default parser (net_opts_from_uri after cli/uri.c's checks) keeps
- * refusals on one line even for decoded control characters, and refuses
- * what uriparser refused: raw spaces, broken escapes, several path
- * segments, a parameter without a value. */
+/* The one parser (net_opts_from_uri) keeps refusals on one line even for
+ * decoded control characters, and refuses what uriparser refused: raw
+ * spaces, broken escapes, several path segments, a parameter without a
+ * value. */
 Test(uri, refusals_stay_one_line)
 {
     static const char *const bad[] = {
@@ -182,7 +215,7 @@ Test(uri, refusals_stay_one_line)
         net_opts o;
         bool ct;
         char err[512] = "";
-        cr_expect_eq(mssql(bad[i], &o, &ct, err), CLI_EXIT_USAGE, "case %zu accepted", i);
+        cr_expect_eq(mssql(bad[i], &o, &ct, err), TDSPIPE_E_USAGE, "case %zu accepted", i);
         cr_expect(err[0] && !strchr(err, '\n') && !strchr(err, '\r'), "case %zu: '%s'", i, err);
         net_opts_free(&o);
     }

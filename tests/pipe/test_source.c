@@ -1,14 +1,15 @@
-/* test_source.c — cli/source.c: table names, --columns, literals, naming. */
+/* test_source.c — pipe/mssql_text.c, colspec.c, naming.c: table names,
+ * --columns, literals, naming. */
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "cli_int.h"
+#include "mssql_int.h"
 
 static void name_is(const char *in, const char *db, const char *schema, const char *table)
 {
-    cli_source_name n;
+    pipe_mssql_name n;
     char err[256];
-    cr_assert_eq(cli_source_name_parse(in, &n, err, sizeof err), 0, "%s: %s", in, err);
+    cr_assert_eq(pipe_mssql_name_parse(in, &n, err, sizeof err), 0, "%s: %s", in, err);
     cr_expect(!n.is_query);
     if (db)
         cr_expect_str_eq(n.db, db, "%s", in);
@@ -16,7 +17,7 @@ static void name_is(const char *in, const char *db, const char *schema, const ch
         cr_expect_null(n.db, "%s", in);
     cr_expect_str_eq(n.schema, schema, "%s", in);
     cr_expect_str_eq(n.table, table, "%s", in);
-    cli_source_name_free(&n);
+    pipe_mssql_name_free(&n);
 }
 
 Test(source, names)
@@ -35,27 +36,27 @@ Test(source, bad_names)
 {
     static const char *const bad[] = {"a.b.c.d", "[open", "s.", ".t", "[a]x.b", "query:   ", NULL};
     for (size_t i = 0; bad[i]; i++) {
-        cli_source_name n;
+        pipe_mssql_name n;
         char err[256] = "";
-        cr_expect_eq(cli_source_name_parse(bad[i], &n, err, sizeof err), CLI_EXIT_USAGE, "%s accepted", bad[i]);
+        cr_expect_eq(pipe_mssql_name_parse(bad[i], &n, err, sizeof err), TDSPIPE_E_USAGE, "%s accepted", bad[i]);
         cr_expect(err[0]);
-        cli_source_name_free(&n);
+        pipe_mssql_name_free(&n);
     }
 }
 
 Test(source, query_and_quoting)
 {
-    cli_source_name n;
+    pipe_mssql_name n;
     char err[256];
-    cr_assert_eq(cli_source_name_parse("query:SELECT 1 AS x", &n, err, sizeof err), 0);
+    cr_assert_eq(pipe_mssql_name_parse("query:SELECT 1 AS x", &n, err, sizeof err), 0);
     cr_assert(n.is_query);
     cr_assert_str_eq(n.query, "SELECT 1 AS x");
-    cli_source_name_free(&n);
-    cr_assert_eq(cli_source_name_parse("db.[s]]x].t", &n, err, sizeof err), 0);
-    char *q = cli_source_quoted(&n);
+    pipe_mssql_name_free(&n);
+    cr_assert_eq(pipe_mssql_name_parse("db.[s]]x].t", &n, err, sizeof err), 0);
+    char *q = pipe_mssql_quoted(&n);
     cr_assert_str_eq(q, "[db].[s]]x].[t]");
     free(q);
-    cli_source_name_free(&n);
+    pipe_mssql_name_free(&n);
 }
 
 Test(source, colspecs)
@@ -80,9 +81,9 @@ Test(source, colspecs)
         {"z:NVARCHAR(MAX)", "z", "z", "nvarchar(MAX)"},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        cli_colspec c;
+        pipe_colspec c;
         char why[300];
-        cr_expect_eq(cli_colspec_parse(ok[i].in, &c, why, sizeof why), 0, "%s: %s", ok[i].in, why);
+        cr_expect_eq(pipe_colspec_parse(ok[i].in, &c, why, sizeof why), 0, "%s: %s", ok[i].in, why);
         cr_expect_str_eq(c.name, ok[i].name);
         cr_expect_str_eq(c.source, ok[i].source);
         cr_expect_str_eq(c.sqltype, ok[i].type, "%s", ok[i].in);
@@ -90,9 +91,9 @@ Test(source, colspecs)
     static const char *const bad[] = {"id", ":int", "id:", "id:foo", "id:decimal(a,b)", "id:int(5)",
                                       "id:decimal(1,2,3)", "id:varchar(0)", "id:int:", NULL};
     for (size_t i = 0; bad[i]; i++) {
-        cli_colspec c;
+        pipe_colspec c;
         char why[300] = "";
-        cr_expect_eq(cli_colspec_parse(bad[i], &c, why, sizeof why), -1, "%s accepted", bad[i]);
+        cr_expect_eq(pipe_colspec_parse(bad[i], &c, why, sizeof why), -1, "%s accepted", bad[i]);
         cr_expect(why[0]);
     }
 }
@@ -120,7 +121,7 @@ Test(source, literals)
         {"nvarchar", "O'Brien", "N'O''Brien'"},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        char *s = cli_sql_literal(ok[i].type, ok[i].in, err, sizeof err);
+        char *s = pipe_sql_literal(ok[i].type, ok[i].in, err, sizeof err);
         cr_assert_not_null(s, "%s %s: %s", ok[i].type, ok[i].in, err);
         cr_expect_str_eq(s, ok[i].out, "%s %s", ok[i].type, ok[i].in);
         free(s);
@@ -130,7 +131,7 @@ Test(source, literals)
     } bad[] = {{"int", "1.5"}, {"int", "1; DROP TABLE x"}, {"decimal", "abc"},
                {"date", "yesterday"}, {"datetime2", "2024-13-01"}, {"datetime2", "2024-01-01T25:00:00"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char *s = cli_sql_literal(bad[i].type, bad[i].in, err, sizeof err);
+        char *s = pipe_sql_literal(bad[i].type, bad[i].in, err, sizeof err);
         cr_expect_null(s, "%s %s accepted", bad[i].type, bad[i].in);
         free(s);
     }
@@ -144,11 +145,11 @@ Test(source, naming)
                  {"already_snake", "already_snake"}, {"HTTPServer", "http_server"}, {"9lives", "_9lives"},
                  {"a--b", "a_b"}};
     for (size_t i = 0; i < sizeof snake / sizeof snake[0]; i++) {
-        char *s = cli_name_apply(CLI_NAMING_SNAKE, snake[i].in);
+        char *s = pipe_name_apply(TDSPIPE_NAMING_SNAKE, snake[i].in);
         cr_expect_str_eq(s, snake[i].out, "%s", snake[i].in);
         free(s);
     }
-    char *d = cli_name_apply(CLI_NAMING_DIRECT, "CustomerID");
+    char *d = pipe_name_apply(TDSPIPE_NAMING_DIRECT, "CustomerID");
     cr_expect_str_eq(d, "CustomerID");
     free(d);
 }

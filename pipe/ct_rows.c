@@ -1,6 +1,6 @@
 /*
  * ct_rows.c — the result adapter of a Change Tracking read: between the
- * connection and ingest.c's load, it drops the leading SYS_CHANGE_VERSION
+ * connection and the engine (through src_mssql.c's adapter), it drops the leading SYS_CHANGE_VERSION
  * and SYS_CHANGE_OPERATION columns of a changes read and appends the
  * columns every tracked load carries:
  *   _cdc_lsn        nvarchar(20)  the version, 20 digits zero-padded (the
@@ -12,18 +12,19 @@
  * Non-key table columns are marked nullable: a deleted row arrives as its
  * key only (the LEFT JOIN finds nothing), and tombstones hold NULLs.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "cli_int.h"
+#include "ct_int.h"
 
 #define CT_EXTRA 4
 
-static int ct_fail(cli_ct *ct, const char *msg)
+static int ct_fail(pipe_ct *ct, const char *msg)
 {
     if (!ct->fail) {
-        ct->fail = CLI_EXIT_LOAD;
+        ct->fail = TDSPIPE_E_LOAD;
         snprintf(ct->err, sizeof ct->err, "%s", msg);
     }
     return NET_ROW_ABORT;
@@ -35,7 +36,7 @@ static void name_col(tds_column *c, const char *name)
     c->name.len = strlen(name);
 }
 
-static int encode_now(cli_ct *ct, tds_column *c)
+static int encode_now(pipe_ct *ct, tds_column *c)
 {
     if (tds_column_init(c, TDS_T_DATETIMEOFFSETN, 0, 0, 6) != TDS_OK)
         return -1;
@@ -57,7 +58,7 @@ static int encode_now(cli_ct *ct, tds_column *c)
 
 static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
 {
-    cli_ct *ct = ud;
+    pipe_ct *ct = ud;
     if (ct->begun) /* a second result set: the load drops it */
         return ct->inner.columns ? ct->inner.columns(ct->inner_ud, cols, ncols) : NET_ROW_NEXT;
     if (ncols != ct->prefix + ct->nsel)
@@ -90,7 +91,7 @@ static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
 
 static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_value *vals)
 {
-    cli_ct *ct = ud;
+    pipe_ct *ct = ud;
     if (!ct->begun || ncols != ct->nin) /* rows of a later result set */
         return ct->inner.row ? ct->inner.row(ct->inner_ud, cols, ncols, vals) : NET_ROW_NEXT;
     uint64_t version = ct->version;
@@ -125,13 +126,13 @@ static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_va
 
 static int on_plp(void *ud, uint16_t col, const uint8_t *data, size_t len)
 {
-    cli_ct *ct = ud;
+    pipe_ct *ct = ud;
     if (!ct->begun || col < ct->prefix || !ct->inner.plp)
         return NET_ROW_NEXT;
     return ct->inner.plp(ct->inner_ud, (uint16_t)(col - ct->prefix), data, len);
 }
 
-const net_result_cb cli_ct_rows_cb = {
+const net_result_cb pipe_ct_rows_cb = {
     .columns = on_columns,
     .row = on_row,
     .plp = on_plp,

@@ -1,23 +1,24 @@
 /*
- * select.c — the SQL text `ingest` sends to read its source: the SELECT of
+ * mssql_select.c — the SQL text a SQL Server source sends to read its source: the SELECT of
  * a table source (column list minus --sql-exclude-columns, --columns as
  * CAST/AS, TOP (n), the incremental key's bounds as typed literals), the
  * :interval_start/:interval_end placeholders of a query: source, and the
  * cheap row-count estimate behind the progress percentage.
  * Invariant: identifiers are [bracket]-quoted and values go through
- * cli_sql_literal(); nothing from the user reaches the SQL unquoted except
+ * pipe_sql_literal(); nothing from the user reaches the SQL unquoted except
  * checked numbers.
  */
+#include <stdio.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "cli_int.h"
+#include "mssql_int.h"
 
-static void sel_fail(cli_select *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void sel_fail(cli_select *l, int code, const char *fmt, ...)
+static void sel_fail(pipe_select *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void sel_fail(pipe_select *l, int code, const char *fmt, ...)
 {
     if (l->code)
         return;
@@ -30,15 +31,15 @@ static void sel_fail(cli_select *l, int code, const char *fmt, ...)
 
 static bool same_name(const char *a, const char *b) { return !strcasecmp(a, b); }
 
-static bool sel_excluded(const cli_select *l, const char *name)
+static bool sel_excluded(const pipe_select *l, const char *name)
 {
-    for (size_t i = 0; i < l->o->exclude.n; i++)
-        if (same_name(l->o->exclude.v[i], name))
+    for (size_t i = 0; i < l->o->nexclude; i++)
+        if (same_name(l->o->exclude[i], name))
             return true;
     return false;
 }
 
-static const cli_colspec *spec_for_source(const cli_select *l, const char *col)
+static const pipe_colspec *spec_for_source(const pipe_select *l, const char *col)
 {
     for (size_t i = 0; i < l->nspecs; i++)
         if (same_name(l->specs[i].source, col))
@@ -47,17 +48,17 @@ static const cli_colspec *spec_for_source(const cli_select *l, const char *col)
 }
 
 /* SELECT [TOP (n)] cols FROM name [WHERE key >= lo AND key < hi] */
-int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bool lo_strict, const char *hi, char **out)
+int pipe_select_table(pipe_select *l, const pipe_mssql_name *n, const char *lo, bool lo_strict, const char *hi, char **out)
 {
-    const cli_opts *o = l->o;
-    const cli_catalog *cat = l->cat;
+    const tdspipe_load_opts *o = l->o;
+    const pipe_catalog *cat = l->cat;
     char why[300];
-    for (size_t i = 0; i < o->exclude.n; i++) {
+    for (size_t i = 0; i < o->nexclude; i++) {
         bool found = false;
         for (size_t c = 0; c < cat->names.n; c++)
-            found |= same_name(cat->names.v[c], o->exclude.v[i]);
+            found |= same_name(cat->names.v[c], o->exclude[i]);
         if (!found) {
-            sel_fail(l, CLI_EXIT_USAGE, "--sql-exclude-columns: table has no column '%s'", o->exclude.v[i]);
+            sel_fail(l, TDSPIPE_E_USAGE, "--sql-exclude-columns: table has no column '%s'", o->exclude[i]);
             return -1;
         }
     }
@@ -66,16 +67,16 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
         for (size_t c = 0; c < cat->names.n; c++)
             found |= same_name(cat->names.v[c], l->specs[s].source);
         if (!found) {
-            sel_fail(l, CLI_EXIT_USAGE, "--columns: table has no column '%s'", l->specs[s].source);
+            sel_fail(l, TDSPIPE_E_USAGE, "--columns: table has no column '%s'", l->specs[s].source);
             return -1;
         }
     }
-    cli_sqlbuf b = {0};
-    cli_sqlbuf_put(&b, "SELECT ");
-    if (o->sql_limit >= 0) {
+    pipe_sqlbuf b = {0};
+    pipe_sqlbuf_put(&b, "SELECT ");
+    if (o->sql_limit > 0) {
         char top[48];
         snprintf(top, sizeof top, "TOP (%lld) ", (long long)o->sql_limit);
-        cli_sqlbuf_put(&b, top);
+        pipe_sqlbuf_put(&b, top);
     }
     bool any = false;
     for (size_t c = 0; c < cat->names.n; c++) {
@@ -83,32 +84,32 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
         if (sel_excluded(l, col))
             continue;
         if (any)
-            cli_sqlbuf_put(&b, ", ");
+            pipe_sqlbuf_put(&b, ", ");
         any = true;
-        const cli_colspec *cs = spec_for_source(l, col);
+        const pipe_colspec *cs = spec_for_source(l, col);
         if (cs && cs->sqltype[0]) {
-            cli_sqlbuf_put(&b, "CAST(");
-            cli_sqlbuf_ident(&b, col);
-            cli_sqlbuf_put(&b, " AS ");
-            cli_sqlbuf_put(&b, cs->sqltype);
-            cli_sqlbuf_put(&b, ") AS ");
-            cli_sqlbuf_ident(&b, cs->name);
+            pipe_sqlbuf_put(&b, "CAST(");
+            pipe_sqlbuf_ident(&b, col);
+            pipe_sqlbuf_put(&b, " AS ");
+            pipe_sqlbuf_put(&b, cs->sqltype);
+            pipe_sqlbuf_put(&b, ") AS ");
+            pipe_sqlbuf_ident(&b, cs->name);
         } else if (cs && strcmp(cs->name, col)) {
-            cli_sqlbuf_ident(&b, col);
-            cli_sqlbuf_put(&b, " AS ");
-            cli_sqlbuf_ident(&b, cs->name);
+            pipe_sqlbuf_ident(&b, col);
+            pipe_sqlbuf_put(&b, " AS ");
+            pipe_sqlbuf_ident(&b, cs->name);
         } else {
-            cli_sqlbuf_ident(&b, col);
+            pipe_sqlbuf_ident(&b, col);
         }
     }
     if (!any) {
         free(b.p);
-        sel_fail(l, CLI_EXIT_USAGE, "--sql-exclude-columns leaves no column to load");
+        sel_fail(l, TDSPIPE_E_USAGE, "--sql-exclude-columns leaves no column to load");
         return -1;
     }
-    char *qname = cli_source_quoted(n);
-    cli_sqlbuf_put(&b, " FROM ");
-    cli_sqlbuf_put(&b, qname ? qname : "");
+    char *qname = pipe_mssql_quoted(n);
+    pipe_sqlbuf_put(&b, " FROM ");
+    pipe_sqlbuf_put(&b, qname ? qname : "");
     free(qname);
     if (o->incremental_key && (lo || hi)) {
         const char *type = NULL;
@@ -117,7 +118,7 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
                 type = cat->types.v[c];
         if (!type) {
             free(b.p);
-            sel_fail(l, CLI_EXIT_USAGE, "incremental key '%s' is not a column of the source table", o->incremental_key);
+            sel_fail(l, TDSPIPE_E_USAGE, "incremental key '%s' is not a column of the source table", o->incremental_key);
             return -1;
         }
         const char *bound[2] = {lo, hi};
@@ -126,23 +127,23 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
         for (int k = 0; k < 2; k++) {
             if (!bound[k])
                 continue;
-            char *lit = cli_sql_literal(type, bound[k], why, sizeof why);
+            char *lit = pipe_sql_literal(type, bound[k], why, sizeof why);
             if (!lit) {
                 free(b.p);
-                sel_fail(l, CLI_EXIT_USAGE, "--interval-%s: %s", k ? "end" : "start", why);
+                sel_fail(l, TDSPIPE_E_USAGE, "--interval-%s: %s", k ? "end" : "start", why);
                 return -1;
             }
-            cli_sqlbuf_put(&b, first ? " WHERE " : " AND ");
+            pipe_sqlbuf_put(&b, first ? " WHERE " : " AND ");
             first = false;
-            cli_sqlbuf_ident(&b, o->incremental_key);
-            cli_sqlbuf_put(&b, op[k]);
-            cli_sqlbuf_put(&b, lit);
+            pipe_sqlbuf_ident(&b, o->incremental_key);
+            pipe_sqlbuf_put(&b, op[k]);
+            pipe_sqlbuf_put(&b, lit);
             free(lit);
         }
     }
     if (b.oom) {
         free(b.p);
-        sel_fail(l, CLI_EXIT_LOAD, "out of memory");
+        sel_fail(l, TDSPIPE_E_LOAD, "out of memory");
         return -1;
     }
     *out = b.p;
@@ -151,7 +152,7 @@ int cli_select_table(cli_select *l, const cli_source_name *n, const char *lo, bo
 
 /* query: sources: ":interval_start" / ":interval_end" placeholders become
  * N'…' literals (normalised when they are dates), as in ingestr. */
-int cli_select_query(cli_select *l, const char *q, const char *lo, const char *hi, char **out)
+int pipe_select_query(pipe_select *l, const char *q, const char *lo, const char *hi, char **out)
 {
     /* Bounds the query does not use would be silently ignored: fine for an
      * idempotent merge, wrong for append (duplicates) and delete+insert
@@ -162,11 +163,11 @@ int cli_select_query(cli_select *l, const char *q, const char *lo, const char *h
         has_hi |= !strncasecmp(p, ":interval_end", 13);
     }
     if (l->strategy != SINK_MERGE && l->strategy != SINK_REPLACE && ((lo && !has_lo) || (hi && !has_hi))) {
-        sel_fail(l, CLI_EXIT_USAGE, "the query must use :interval_start/:interval_end to be read incrementally "
+        sel_fail(l, TDSPIPE_E_USAGE, "the query must use :interval_start/:interval_end to be read incrementally "
                                  "with %s (e.g. WHERE key >= :interval_start)", sink_strategy_name(l->strategy));
         return -1;
     }
-    cli_sqlbuf b = {0};
+    pipe_sqlbuf b = {0};
     const char *p = q;
     while (*p) {
         const char *ph = NULL, *val = NULL;
@@ -179,7 +180,7 @@ int cli_select_query(cli_select *l, const char *q, const char *lo, const char *h
         if (ph && !isalnum((unsigned char)p[plen]) && p[plen] != '_') {
             if (!val) {
                 free(b.p);
-                sel_fail(l, CLI_EXIT_USAGE, "the query uses %.*s but --%s is not set", (int)plen, ph,
+                sel_fail(l, TDSPIPE_E_USAGE, "the query uses %.*s but --%s is not set", (int)plen, ph,
                       plen == 15 ? "interval-start" : "interval-end");
                 return -1;
             }
@@ -191,30 +192,30 @@ int cli_select_query(cli_select *l, const char *q, const char *lo, const char *h
             char *lit;
             if (val[0] && strspn(val, "0123456789-+.") == strlen(val) && strchr("0123456789-+", val[0]) &&
                 !(strlen(val) >= 10 && val[4] == '-'))
-                lit = cli_sql_literal("decimal", val, why, sizeof why);
-            else if (!cli_datetime_norm(val, false, norm, sizeof norm, &ht, &ho))
-                lit = cli_sql_literal(!ht ? "nvarchar" : ho ? "datetimeoffset" : "datetime2", norm, why, sizeof why);
+                lit = pipe_sql_literal("decimal", val, why, sizeof why);
+            else if (!pipe_datetime_norm(val, false, norm, sizeof norm, &ht, &ho))
+                lit = pipe_sql_literal(!ht ? "nvarchar" : ho ? "datetimeoffset" : "datetime2", norm, why, sizeof why);
             else
                 lit = NULL;
             if (!lit)
-                lit = cli_sql_literal("nvarchar", val, why, sizeof why);
+                lit = pipe_sql_literal("nvarchar", val, why, sizeof why);
             if (!lit) {
                 free(b.p);
-                sel_fail(l, CLI_EXIT_LOAD, "out of memory");
+                sel_fail(l, TDSPIPE_E_LOAD, "out of memory");
                 return -1;
             }
-            cli_sqlbuf_put(&b, lit);
+            pipe_sqlbuf_put(&b, lit);
             free(lit);
             p += plen;
             continue;
         }
         char ch[2] = {*p, 0};
-        cli_sqlbuf_put(&b, ch);
+        pipe_sqlbuf_put(&b, ch);
         p++;
     }
     if (b.oom || !b.p) {
         free(b.p);
-        sel_fail(l, CLI_EXIT_LOAD, "out of memory");
+        sel_fail(l, TDSPIPE_E_LOAD, "out of memory");
         return -1;
     }
     *out = b.p;
@@ -236,14 +237,14 @@ static int count_row(void *ud, const tds_column *cols, uint16_t ncols, const tds
 
 /* Row count for the progress percentage, from the catalog's partition
  * statistics (cheap: no scan). -1 when the server cannot say. */
-int64_t cli_select_estimate(net_client *cl, const cli_source_name *n)
+int64_t pipe_select_estimate(net_client *cl, const pipe_mssql_name *n)
 {
-    char *q = cli_source_quoted(n);
-    char *db = n->db ? cli_quote_ident(n->db) : NULL;
+    char *q = pipe_mssql_quoted(n);
+    char *db = n->db ? pipe_mssql_quote_ident(n->db) : NULL;
     char why[8];
     /* the name goes inside N'…' (quotes doubled); a three-part name reads
      * that database's sys.partitions */
-    char *lit = q ? cli_sql_literal("nvarchar", q, why, sizeof why) : NULL;
+    char *lit = q ? pipe_sql_literal("nvarchar", q, why, sizeof why) : NULL;
     size_t len = (lit ? strlen(lit) : 0) + (db ? strlen(db) : 0) + 200;
     char *sql = malloc(len);
     int64_t rows = -1;

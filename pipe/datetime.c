@@ -1,0 +1,129 @@
+/*
+ * datetime.c — date, datetime and RFC 3339 texts (interval bounds, cursor
+ * values) normalised to one form SQL Server and the encoders read:
+ * "YYYY-MM-DD[ HH:MM:SS.fffffff][ +HH:MM]". Pure arithmetic: no locale,
+ * no time zone database.
+ */
+#include <stdio.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pipe_int.h"
+
+static int digits(const char *p, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)p[i]))
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* days since 1970-01-01 (H. Hinnant's civil algorithm) */
+static long days_from_civil(long y, int m, int d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(long z, long *y, int *m, int *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+int pipe_datetime_norm(const char *in, bool to_utc, char *out, size_t cap, bool *has_time, bool *has_offset)
+{
+    size_t n = strlen(in);
+    *has_time = *has_offset = false;
+    if (n < 10 || in[4] != '-' || in[7] != '-')
+        return -1;
+    int y = digits(in, 4), mo = digits(in + 5, 2), d = digits(in + 8, 2);
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31)
+        return -1;
+    int h = 0, mi = 0, s = 0, off = 0;
+    char frac[8] = "0000000";
+    const char *p = in + 10;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        *has_time = true;
+        if (strlen(p) < 5 || p[2] != ':')
+            return -1;
+        h = digits(p, 2);
+        mi = digits(p + 3, 2);
+        p += 5;
+        if (*p == ':') {
+            s = digits(p + 1, 2);
+            p += 3;
+            if (*p == '.') {
+                p++;
+                int k = 0;
+                while (isdigit((unsigned char)*p)) {
+                    if (k < 7)
+                        frac[k++] = *p;
+                    p++;
+                }
+                if (!k)
+                    return -1;
+            }
+        }
+        if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59)
+            return -1;
+        while (*p == ' ')
+            p++;
+        if (*p == 'Z' || *p == 'z') {
+            *has_offset = true;
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1;
+            p++;
+            int oh = digits(p, 2), om;
+            if (oh < 0)
+                return -1;
+            p += 2;
+            if (*p == ':')
+                p++;
+            om = *p ? digits(p, 2) : 0;
+            if (*p)
+                p += 2;
+            if (om < 0 || oh > 14 || om > 59)
+                return -1;
+            off = sign * (oh * 60 + om);
+            *has_offset = true;
+        }
+    }
+    if (*p)
+        return -1;
+    long yy = y;
+    if (*has_offset && to_utc && off) {
+        long mins = days_from_civil(y, mo, d) * 1440 + h * 60 + mi - off;
+        long day = mins >= 0 ? mins / 1440 : -((-mins + 1439) / 1440);
+        long rem = mins - day * 1440;
+        civil_from_days(day, &yy, &mo, &d);
+        h = (int)(rem / 60);
+        mi = (int)(rem % 60);
+    }
+    if (!*has_time)
+        snprintf(out, cap, "%04ld-%02d-%02d", yy, mo, d);
+    else if (*has_offset && !to_utc)
+        snprintf(out, cap, "%04ld-%02d-%02d %02d:%02d:%02d.%s %c%02d:%02d", yy, mo, d, h, mi, s, frac,
+                 off < 0 ? '-' : '+', abs(off) / 60, abs(off) % 60);
+    else
+        snprintf(out, cap, "%04ld-%02d-%02d %02d:%02d:%02d.%s", yy, mo, d, h, mi, s, frac);
+    return 0;
+}

@@ -1,0 +1,101 @@
+/*
+ * load_rows.c — the callbacks a source feeds (pipe_rows_cb): the columns
+ * build the destination table (load_schema.c); each row's kept values go
+ * into a sink_rows buffer that becomes one sink_append per page; streamed
+ * (max) values go in as chunks. The row path is the hot path of a load:
+ * no allocation, no clock, the progress callback at most every
+ * PIPE_REPORT_ROWS rows or PIPE_REPORT_BYTES bytes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "load_int.h"
+
+void pipe_load_report(pipe_load *l, const char *phase)
+{
+    const tdspipe_load_opts *o = l->o;
+    l->next_rows = l->seen + PIPE_REPORT_ROWS;
+    l->next_bytes = l->bytes + PIPE_REPORT_BYTES;
+    if (!o->progress)
+        return;
+    tdspipe_progress p = {l->seen, l->bytes, l->plan.est_rows, phase, l->dest_table};
+    o->progress(o->progress_ud, &p);
+}
+
+int pipe_load_flush(pipe_load *l)
+{
+    if (!l->rows || !sink_rows_count(l->rows))
+        return 0;
+    sink_batch b = sink_rows_batch(l->rows);
+    if (sink_append(l->sk, &b))
+        return pipe_load_fail(l, TDSPIPE_E_LOAD, "%s", sink_errmsg(l->sk));
+    sink_rows_reset(l->rows);
+    return 0;
+}
+
+static int on_columns(void *ud, const tds_column *cols, size_t ncols)
+{
+    pipe_load *l = ud;
+    if (l->begun)
+        return PIPE_NEXT; /* a source hands its columns once */
+    return pipe_load_schema(l, cols, ncols) ? PIPE_STOP : PIPE_NEXT;
+}
+
+static int on_row(void *ud, const tds_value *vals)
+{
+    pipe_load *l = ud;
+    if (!l->begun)
+        return PIPE_NEXT;
+    if (l->plan.limit >= 0 && l->seen >= (uint64_t)l->plan.limit) {
+        l->limit_hit = true;
+        return PIPE_STOP;
+    }
+    size_t bytes = 0; /* streamed (max) values: on_chunk counts them */
+    for (size_t i = 0; i < l->nkept; i++) {
+        l->rowbuf[i] = vals[l->map[i]];
+        bytes += l->rowbuf[i].len;
+    }
+    int rc = sink_rows_add(l->rows, l->rowbuf);
+    if (rc) {
+        pipe_load_fail(l, TDSPIPE_E_LOAD, "cannot buffer a row: %s", sink_strerror(rc));
+        return PIPE_STOP;
+    }
+    l->seen++;
+    l->bytes += bytes;
+    if (l->seen >= l->next_rows || l->bytes >= l->next_bytes)
+        pipe_load_report(l, "reading");
+    if (sink_rows_count(l->rows) >= l->page_size && pipe_load_flush(l))
+        return PIPE_STOP;
+    return PIPE_NEXT;
+}
+
+/* A chunk of a (max) value of the row being read (chunks come before
+ * their row); len 0 ends the value. */
+static int on_chunk(void *ud, size_t col, const uint8_t *data, size_t len)
+{
+    pipe_load *l = ud;
+    if (!l->begun || col >= l->nsrc || !l->keep[col] || !len)
+        return PIPE_NEXT;
+    for (size_t i = 0; i < l->nkept; i++) {
+        if (l->map[i] != col)
+            continue;
+        int rc = sink_rows_chunk(l->rows, i, data, len); /* the row takes it */
+        if (rc) {
+            pipe_load_fail(l, TDSPIPE_E_LOAD,
+                           rc == SINK_E_VALUE ? "a value of result column %u is over 4 GiB"
+                                              : "out of memory for a (max) value of result column %u",
+                           (unsigned)col + 1);
+            return PIPE_STOP;
+        }
+    }
+    l->bytes += len;
+    if (l->bytes >= l->next_bytes)
+        pipe_load_report(l, "reading");
+    return PIPE_NEXT;
+}
+
+const pipe_rows_cb pipe_load_rows_cb = {
+    .columns = on_columns,
+    .chunk = on_chunk,
+    .row = on_row,
+};
