@@ -5,8 +5,13 @@
  * Owns: net_client_* (open with retries, batch/RPC to completion, batch
  * with retries that never repeat an attempt whose rows reached the
  * caller, cancel from other threads through uv_async, or from a flag the
- * caller's own signal handler sets, polled every 100 ms while a request
- * runs: the library installs no signal handler).
+ * caller's own signal handler sets: the library installs no signal
+ * handler).
+ *
+ * The flag is checked by a timer that runs only while a call waits (open,
+ * request, retry wait), fires at once and then every 100 ms, and is
+ * unreferenced: it never keeps a loop alive, and a call that completes
+ * returns at once (uv_stop), not at the next tick.
  * NET_ROW_PAUSE means nothing here (the loop would never resume), so it is
  * treated as NET_ROW_NEXT.
  */
@@ -21,8 +26,9 @@ struct net_client {
     uv_loop_t loop;
     net_conn *c;
     uv_async_t async;       /* net_client_cancel from anywhere */
-    uv_timer_t cancel_poll;  /* checks *cancel_flag while a request runs */
+    uv_timer_t cancel_poll;  /* checks *cancel_flag while a call waits */
     const volatile sig_atomic_t *cancel_flag;
+    bool cancelled;          /* the flag was seen during this call */
     bool done;
     bool closed;
     net_error err;
@@ -67,13 +73,31 @@ static void on_async(uv_async_t *a)
 
 #define CANCEL_POLL_MS 100
 
+/* Cancels what is waiting: a request (ATTENTION), an open, or a retry
+ * wait (run loops end at uv_stop and see cl->cancelled). */
 static void on_cancel_poll(uv_timer_t *t)
 {
     net_client *cl = t->data;
-    if (cl->cancel_flag && *cl->cancel_flag && cl->c) {
-        uv_timer_stop(t);
+    if (!cl->cancel_flag || !*cl->cancel_flag)
+        return;
+    uv_timer_stop(t);
+    cl->cancelled = true;
+    if (cl->c)
         net_conn_cancel(cl->c);
-    }
+    uv_stop(&cl->loop);
+}
+
+/* Watches the flag for the length of one call. */
+static void watch_begin(net_client *cl)
+{
+    cl->cancelled = false;
+    if (cl->cancel_flag)
+        uv_timer_start(&cl->cancel_poll, on_cancel_poll, 0, CANCEL_POLL_MS);
+}
+
+static void watch_end(net_client *cl)
+{
+    uv_timer_stop(&cl->cancel_poll);
 }
 
 static void on_closed(net_conn *c, void *ud)
@@ -90,8 +114,10 @@ static int client_connect(net_client *cl, const net_opts *o)
     if (!cl->c)
         return cl->err.code;
     cl->done = false;
+    watch_begin(cl);
     net_conn_open(cl->c, on_open, cl);
     run_until(cl, &cl->done);
+    watch_end(cl);
     if (cl->err.code) {
         cl->closed = false;
         net_conn_close(cl->c, on_closed, cl);
@@ -116,7 +142,9 @@ net_client *net_client_open(const net_opts *o, net_error *err)
     uv_async_init(&cl->loop, &cl->async, on_async);
     cl->async.data = cl;
     uv_timer_init(&cl->loop, &cl->cancel_poll);
+    uv_unref((uv_handle_t *)&cl->cancel_poll);
     cl->cancel_poll.data = cl;
+    cl->cancel_flag = o ? o->cancel_flag : NULL;
     if (client_connect(cl, o)) {
         if (err)
             *err = cl->err;
@@ -206,8 +234,7 @@ static int run_request(net_client *cl, const char *sql, const tds_rpc *r, const 
     cl->rows = 0;
     cl->done = false;
     net__error_clear(&cl->err);
-    if (cl->cancel_flag)
-        uv_timer_start(&cl->cancel_poll, on_cancel_poll, 0, CANCEL_POLL_MS);
+    watch_begin(cl);
     int rc = sql ? net_conn_batch(cl->c, sql, strlen(sql), &wrap, cl) : net_conn_rpc(cl->c, r, &wrap, cl);
     if (rc) {
         net__fail(&cl->err, rc, "%s", rc == NET_E_STATE && cl->c->last_err.code
@@ -216,7 +243,7 @@ static int run_request(net_client *cl, const char *sql, const tds_rpc *r, const 
         cl->done = true;
     }
     run_until(cl, &cl->done);
-    uv_timer_stop(&cl->cancel_poll);
+    watch_end(cl);
     if (err)
         *err = cl->err;
     return cl->err.code;
@@ -242,16 +269,21 @@ static void t_closed(uv_handle_t *h)
     (void)h;
 }
 
-static void sleep_ms(net_client *cl, uint32_t ms)
+/* Waits ms on the loop. Returns false when the cancel flag ended it. */
+static bool sleep_ms(net_client *cl, uint32_t ms)
 {
     uv_timer_t t;
     bool fired = false;
     uv_timer_init(&cl->loop, &t);
     t.data = &fired;
     uv_timer_start(&t, on_sleep, ms, 0);
-    run_until(cl, &fired);
+    watch_begin(cl);
+    while (!fired && !cl->cancelled)
+        uv_run(&cl->loop, UV_RUN_ONCE);
+    watch_end(cl);
     uv_close((uv_handle_t *)&t, t_closed);
     uv_run(&cl->loop, UV_RUN_NOWAIT);
+    return !cl->cancelled;
 }
 
 /* Reopens after a dead connection, with the options the old one kept. */
@@ -284,7 +316,12 @@ int net_client_batch_retry(net_client *cl, const char *sql, const net_result_cb 
         bool dropped = rc == NET_E_CLOSED || rc == NET_E_IO;
         if (!net_error_transient(&e) && !dropped)
             return rc;
-        sleep_ms(cl, net__retry_wait(&cl->c->o, attempt));
+        if (!sleep_ms(cl, net__retry_wait(&cl->c->o, attempt))) {
+            net__fail(&cl->err, NET_E_CANCELLED, "cancelled while waiting to retry (%s)", e.message);
+            if (err)
+                *err = cl->err;
+            return cl->err.code;
+        }
         if (!net_conn_is_open(cl->c) && reconnect(cl)) {
             if (err)
                 *err = cl->err;

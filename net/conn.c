@@ -238,6 +238,15 @@ void net__open_done(net_conn *c, const net_error *err)
         cb(c, err, c->open_ud);
 }
 
+void net__open_cancel(net_conn *c)
+{
+    net_error e;
+    net__fail(&e, NET_E_CANCELLED, "connecting to %s:%u was cancelled", c->host, (unsigned)c->port);
+    e.during_login = true;
+    uv_timer_stop(&c->retry_timer);
+    net__open_done(c, &e);
+}
+
 static void on_retry_timer(uv_timer_t *t)
 {
     net_conn *c = t->data;

@@ -131,6 +131,9 @@ typedef struct net_opts {
     uint32_t retry_max_ms;       /* 0 = 30 s cap per wait */
     bool stream_plp;             /* (max) values as chunks (net_result_cb.plp) */
     bool no_utf8;                /* do not request UTF8_SUPPORT */
+    const volatile sig_atomic_t *cancel_flag; /* blocking client: as net_client_cancel_flag,
+                                    from net_client_open on (a connect or login
+                                    in progress is cancelled too); NULL: none */
     struct net_opts_store *store_; /* private: strings owned by net_opts_set */
 } net_opts;
 
@@ -220,8 +223,10 @@ int net_conn_rpc(net_conn *c, const tds_rpc *r, const net_result_cb *cb, void *u
 /* Resumes a request paused by NET_ROW_PAUSE. No-op otherwise. */
 void net_conn_resume(net_conn *c);
 /* Sends ATTENTION and drains to DONE_ATTN (cancel timeout); complete()
- * then reports NET_E_CANCELLED and the connection is reusable. No-op
- * without a running request. Safe from inside callbacks. */
+ * then reports NET_E_CANCELLED and the connection is reusable. During an
+ * open (connect, TLS, login, retry waits), the open ends instead: open_cb
+ * reports NET_E_CANCELLED and only net_conn_close remains. No-op
+ * otherwise. Safe from inside callbacks. */
 void net_conn_cancel(net_conn *c);
 /* Closes (a running request completes with NET_E_CANCELLED, an open in
  * progress reports NET_E_CANCELLED), zeroes secrets and frees c once its
@@ -255,10 +260,14 @@ int net_client_rpc(net_client *cl, const tds_rpc *r, const net_result_cb *cb, vo
  * the options' retries, but never once a row of the failed attempt reached
  * cb->row. */
 int net_client_batch_retry(net_client *cl, const char *sql, const net_result_cb *cb, void *ud, net_error *err);
-/* While a request runs, *flag (NULL: none) is checked about every 100 ms;
- * once it is non-zero the request is cancelled (ATTENTION) and completes
- * with NET_E_CANCELLED. The caller's own signal handler may set it: the
- * library installs no handler. The flag must outlive the client. */
+/* While a net_client_* call waits (a request, a retry's wait and
+ * reconnect), *flag (NULL: none) is checked when it starts and then about
+ * every 100 ms; once it is non-zero the call ends with NET_E_CANCELLED (a
+ * running request by ATTENTION, so the connection stays usable). Each
+ * later call is cancelled too until the flag is cleared. The caller's own
+ * signal handler may set it: the library installs no handler. The check
+ * is a timer that never keeps a loop alive. The flag must outlive the
+ * client. net_opts.cancel_flag sets it from net_client_open on. */
 void net_client_cancel_flag(net_client *cl, const volatile sig_atomic_t *flag);
 /* Thread-safe/async-signal-safe request to cancel the running request. */
 void net_client_cancel(net_client *cl);

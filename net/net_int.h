@@ -215,6 +215,8 @@ struct net_conn {
 int net__flush(net_conn *c);
 /* Ends the open with err (NULL = success) and calls open_cb once. */
 void net__open_done(net_conn *c, const net_error *err);
+/* Ends an open in progress with NET_E_CANCELLED (net_conn_cancel). */
+void net__open_cancel(net_conn *c);
 /* The open attempt failed: retry (when transient and allowed) or finish. */
 void net__open_failed(net_conn *c, const net_error *err);
 /* Drops the current TCP/TLS/session (for routing or retry). */

@@ -217,6 +217,10 @@ void net_conn_resume(net_conn *c)
 
 void net_conn_cancel(net_conn *c)
 {
+    if (c && !c->closing && c->open_cb) {
+        net__open_cancel(c);
+        return;
+    }
     if (!c || c->closing || c->state != NS_BUSY || c->cancel_sent)
         return;
     send_attention(c);
