@@ -3,8 +3,9 @@
  * connections in one loop, back-pressure (pause/resume), cancel in
  * mid-stream and reuse, abort from the row callback, query timeout on a
  * stalled server, a connection dropped in mid-result (clean error, no
- * hang), close during a request, connect timeout, refused and
- * unresolvable hosts, every resolved address tried, server errors.
+ * hang), close during a request, connect timeout, cancel during the
+ * open, refused and unresolvable hosts, every resolved address tried,
+ * server errors.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -405,6 +406,45 @@ Test(conn, connect_timeout)
     cr_assert(strstr(e.message, "PRELOGIN"), "%s", e.message);
     cr_assert_geq(took, 290);
     cr_assert_lt(took, 2000);
+    close(fd);
+}
+
+static void cancel_open_cb(uv_timer_t *t)
+{
+    net_conn_cancel(t->data);
+}
+
+/* Async: net_conn_cancel during an open ends it (open_cb with
+ * NET_E_CANCELLED, once), then close frees everything. */
+Test(conn, cancel_during_open)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(fd, 4), 0);
+    socklen_t al = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    net_opts o = th_opts(ntohs(a.sin_port));
+    o.connect_timeout_ms = 20000;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    job j;
+    job_init(&j, &loop, &o, NULL);
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = j.c;
+    uv_timer_start(&t, cancel_open_cb, 200, 0);
+    uint64_t t0 = th_now_ms();
+    cr_assert_eq(net_conn_open(j.c, j_open, &j), NET_OK);
+    run_until_done(&loop, &j, 1, 5000);
+    cr_assert_lt(th_now_ms() - t0, 2000);
+    cr_assert_eq(j.open_err.code, NET_E_CANCELLED, "%d %s", j.open_err.code, j.open_err.message);
+    cr_assert(j.open_err.during_login);
+    cr_assert(!net_conn_is_open(j.c));
+    net_conn_cancel(j.c); /* no-op now */
+    uv_close((uv_handle_t *)&t, NULL);
+    job_close(&j);
+    loop_finish(&loop);
     close(fd);
 }
 
