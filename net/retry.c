@@ -35,18 +35,17 @@ bool net_error_transient(const net_error *e)
     return e->during_login && (e->code == NET_E_CLOSED || e->code == NET_E_IO);
 }
 
-static uint32_t jitter_state;
-
+/* A random-enough number without state shared between threads: the
+ * clock's nanoseconds (and where this thread's stack is) through the
+ * splitmix64 finaliser. */
 static uint32_t next_rand(void)
 {
-    if (jitter_state == 0)
-        jitter_state = (uint32_t)uv_hrtime() | 1u;
-    uint32_t x = jitter_state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    jitter_state = x;
-    return x;
+    uint64_t x = uv_hrtime();
+    x ^= (uint64_t)(uintptr_t)&x << 16;
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return (uint32_t)(x ^ (x >> 31));
 }
 
 uint32_t net_retry_delay_ms(unsigned attempt, uint32_t base_ms, uint32_t max_ms)

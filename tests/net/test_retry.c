@@ -48,6 +48,20 @@ Test(retry, backoff_grows_with_jitter_and_cap)
     cr_assert_leq(net_retry_delay_ms(100, 0, 0), 30000);
 }
 
+/* The jitter really spreads (no shared generator state: calls from any
+ * thread are independent). */
+Test(retry, jitter_spreads)
+{
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (int i = 0; i < 200; i++) {
+        uint32_t d = net_retry_delay_ms(3, 1000, 0); /* nominal 4000 ms: 3000..5000 */
+        cr_assert(d >= 3000 && d <= 5000, "%u", d);
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+    }
+    cr_assert_geq(hi - lo, 500, "200 waits all within %u..%u ms", lo, hi);
+}
+
 Test(retry, open_retries_transient_login_error)
 {
     NEED_SERVER();
