@@ -20,7 +20,7 @@
  * URIs: mssql://, sqlserver:// (one vtable), azuresql://, azure-sql://
  * (another), all parsed by net_opts_from_uri: every TLS mode, access-token
  * login, named instances. A running request is cancelled once
- * sink_options.cancel is set (net_client_cancel_flag).
+ * sink_options.cancel is set (net_opts.cancel_flag; login included).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +118,6 @@ static int ms_connect(ms_sink *m, char *err, size_t errcap)
     if (!m->cl)
         return sink__errf(err, errcap, SINK_E_DEST, "mssql: cannot connect: %s",
                           ne.message[0] ? ne.message : net_strerror(ne.code));
-    net_client_cancel_flag(m->cl, m->cancel);
     /* Double-quoted identifiers (sink_max_value, sink_state_get); any
      * error rolls the whole transaction back. */
     if (sink__ms_run(m, "SET QUOTED_IDENTIFIER ON; SET ANSI_NULLS ON; SET XACT_ABORT ON; SET NOCOUNT ON", "session setup")) {
@@ -156,7 +155,9 @@ static int open_scheme(const char *scheme, const char *target, const sink_option
     }
     m->no.stream_plp = false; /* lookups read whole values */
     m->q.d = &ms_dialect;
-    m->cancel = o->cancel;
+    /* the program's flag (sink_options.cancel): logins and requests stop
+     * within 100 ms of it; no signal handler of ours */
+    m->no.cancel_flag = o->cancel;
     if ((rc = ms_connect(m, err, errcap))) {
         net_opts_free(&m->no);
         free(m);

@@ -14,7 +14,6 @@ typedef struct ms_sink {
     sql_sink q;
     net_opts no;
     net_client *cl;
-    const volatile sig_atomic_t *cancel; /* sink_options.cancel */
     tds_column *wcols;   /* bulk description (ncols + ord) */
     tds_row_plan *plan;
     tds_value *wide;     /* a batch with the ord column added */

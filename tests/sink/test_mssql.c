@@ -3,7 +3,8 @@
  * edge-value table of rows.h (every kind, minima, maxima, NULLs, large
  * (max) values) round-trips exactly with its types; strategies; aborted
  * and rejected loads keep the old table; state written in the load's
- * transaction; the incremental maximum.
+ * transaction; the incremental maximum; sink_options.cancel stops a load
+ * (no signal handler of the library's own).
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -412,4 +413,38 @@ Test(mssql, change_tracking_merge_over_unversioned_rows)
     cdc_load(uri, "cdc", l, 2);
     expect_rows("SELECT id, v, _cdc_lsn, _cdc_deleted, stamp FROM cdc ORDER BY id",
                 "1|p1|00000000000000000003|0|1\n2|q|00000000000000000003|1|0\n");
+}
+
+/* The program's cancel flag (sink_options.cancel, what its own SIGINT
+ * handler would set) stops the running request: the load fails, the
+ * target stays as it was, and the same sink loads again once it is clear. */
+Test(mssql, cancel_flag_stops_the_load)
+{
+    seed("cancelme");
+    static volatile sig_atomic_t flag;
+    flag = 0;
+    sink_options o = {.cancel = &flag};
+    sink *s = NULL;
+    char err[256];
+    cr_assert_eq(sink_open(uri, &o, &s, err, sizeof err), 0, "%s", err);
+    int b[] = {5, 6};
+    const char *tb[] = {"c5", "c6"};
+    kv_table k;
+    kv_build(&k, b, tb, 2);
+    sink_table t = kv_sink_table(&k, "cancelme", SINK_REPLACE);
+    cr_assert_eq(sink_begin(s, &t), 0, "%s", sink_errmsg(s));
+    flag = 1;
+    sink_batch bt = {k.vals, 2};
+    int rc = sink_append(s, &bt);
+    cr_expect_eq(rc, SINK_E_DEST, "%d %s", rc, sink_errmsg(s));
+    cr_expect(strstr(sink_errmsg(s), "cancel") != NULL, "%s", sink_errmsg(s));
+    sink_abort(s);
+    flag = 0;
+    expect_rows("SELECT * FROM cancelme ORDER BY id", "1|a1\n2|a2\n3|a3\n");
+    cr_assert_eq(sink_begin(s, &t), 0, "%s", sink_errmsg(s));
+    cr_assert_eq(sink_append(s, &bt), 0, "%s", sink_errmsg(s));
+    cr_assert_eq(sink_commit(s), 0, "%s", sink_errmsg(s));
+    sink_close(s);
+    expect_rows("SELECT * FROM cancelme ORDER BY id", "5|c5\n6|c6\n");
+    kv_free(&k);
 }
