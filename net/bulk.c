@@ -3,7 +3,10 @@
  * on a blocking client: COLMETADATA, ROW tokens, DONE, streamed to the
  * server while it is built, then the server's reply.
  *
- * Owns: net_bulk_* (see net.h). The message is one request of the async
+ * Owns: net_bulk_* (see net.h) and the framing of bulk rows: ROW tokens
+ * through a row plan (net_bulk_rows), or value by value with (max) values
+ * as PLP of unknown length in 8,000-byte chunks (net_bulk_rows_values), so
+ * callers never write wire bytes. The message is one request of the async
  * core (state NS_BUSY from the first byte), so a server that closes the
  * connection or answers early (an error) ends it through the usual
  * complete() path and the next call reports it.
@@ -142,14 +145,14 @@ size_t net_bulk_pending(const net_bulk *b)
     return b->done ? 0 : tds_send_pending(b->c->s);
 }
 
-/* Sends sealed packets once enough are queued (or always when force) and
- * waits while the socket is behind. */
-static int bulk_flush(net_bulk *b, bool force, net_error *err)
+/* Sends sealed packets once enough are queued and waits while the socket
+ * is behind. */
+static int bulk_flush(net_bulk *b, net_error *err)
 {
     net_conn *c = b->c;
     if (b->done)
         return early_end(b, err);
-    if (force || tds_send_pending(c->s) >= BULK_FLUSH) {
+    if (tds_send_pending(c->s) >= BULK_FLUSH) {
         if (net__flush(c)) {
             net_error e = c->last_err;
             net__fail_now(c, &e);
@@ -170,7 +173,7 @@ int net_bulk_rows(net_bulk *b, const tds_row_plan *p, const tds_value *vals, siz
     uint16_t nc = tds_row_plan_ncols(p);
     int rc = NET_OK;
     while (done < nrows) {
-        if ((rc = bulk_flush(b, false, err)))
+        if ((rc = bulk_flush(b, err)))
             break;
         size_t k = nrows - done < BULK_SLICE ? nrows - done : BULK_SLICE, put = 0;
         int t = tds_put_rows(b->c->s, p, vals + done * nc, k, &put);
@@ -223,7 +226,7 @@ int net_bulk_rows_values(net_bulk *b, const tds_value *vals, size_t nrows, size_
     size_t r = 0;
     int rc = NET_OK;
     for (; r < nrows; r++) {
-        if ((rc = bulk_flush(b, false, err)) || (rc = put_row_values(b, vals + r * b->ncols, r, err)))
+        if ((rc = bulk_flush(b, err)) || (rc = put_row_values(b, vals + r * b->ncols, r, err)))
             break;
     }
     if (nput)
