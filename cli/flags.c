@@ -167,75 +167,62 @@ static int set_str(char **field, const char *v)
     return 0;
 }
 
-/* Applies one value; from_env names the variable (for messages). */
-static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
+#define OOM(err, cap) usage(err, cap, "out of memory%s%s", "", "")
+
+/* Text flags: names, URIs, bounds. */
+static int apply_str(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
+{
+    char **field = NULL;
+    const char *empty = "%s: empty value%s";
+    switch (f->id) {
+    case FL_SOURCE_URI: field = &o->source_uri; empty = NULL; break;
+    case FL_DEST_URI: field = &o->dest_uri; empty = NULL; break;
+    case FL_SOURCE_TABLE: field = &o->source_table; empty = "%s: empty table name%s"; break;
+    case FL_DEST_TABLE: field = &o->dest_table; empty = "%s: empty table name%s"; break;
+    case FL_INCR_KEY: field = &o->incremental_key; empty = "%s: empty column name%s"; break;
+    case FL_INTERVAL_START: field = &o->interval_start; break;
+    default: field = &o->interval_end; break;
+    }
+    if (empty && !*v)
+        return usage(err, cap, empty, from, "");
+    return set_str(field, v) ? OOM(err, cap) : 0;
+}
+
+/* Repeatable flags, also comma-separated; --columns entries are checked
+ * as they are read. */
+static int apply_list(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
+{
+    cli_list *l = f->id == FL_PRIMARY_KEY ? &o->primary_keys : f->id == FL_SQL_EXCLUDE ? &o->exclude : &o->columns;
+    size_t before = l->n;
+    if (cli_list_add_csv(l, v))
+        return OOM(err, cap);
+    if (l->n == before)
+        return usage(err, cap, "%s: empty value%s", from, "");
+    for (size_t i = before; f->id == FL_COLUMNS && i < l->n; i++) {
+        pipe_colspec cs;
+        char why[200];
+        if (pipe_colspec_parse(l->v[i], &cs, why, sizeof why))
+            return usage(err, cap, "%s: %s", from, why);
+    }
+    return 0;
+}
+
+static int apply_bool(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
+{
+    int b = net_parse_bool(v);
+    if (b < 0)
+        return usage(err, cap, "%s: expected true or false, got '%s'", from, v);
+    bool *field = f->id == FL_FULL_REFRESH ? &o->full_refresh : f->id == FL_NO_LOAD_TS ? &o->no_load_timestamp
+                : f->id == FL_YES ? &o->yes : &o->help;
+    *field = b;
+    return 0;
+}
+
+/* Whole numbers within each flag's range. */
+static int apply_count(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
 {
     int64_t x;
     switch (f->id) {
-    case FL_SOURCE_URI: return set_str(&o->source_uri, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
-    case FL_DEST_URI: return set_str(&o->dest_uri, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
-    case FL_SOURCE_TABLE:
-        if (!*v)
-            return usage(err, cap, "%s: empty table name%s", from, "");
-        return set_str(&o->source_table, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
-    case FL_DEST_TABLE:
-        if (!*v)
-            return usage(err, cap, "%s: empty table name%s", from, "");
-        return set_str(&o->dest_table, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
-    case FL_STRATEGY:
-        if (!strcmp(v, "scd2"))
-            return usage(err, cap, "%s: strategy 'scd2' is not supported yet%s", from, "");
-        if (sink_strategy_parse(v, &o->strategy))
-            return usage(err, cap, "%s: unknown strategy '%s' (use replace, append, merge or delete+insert)", from, v);
-        o->strategy_given = true;
-        return 0;
-    case FL_INCR_KEY:
-        if (!*v)
-            return usage(err, cap, "%s: empty column name%s", from, "");
-        return set_str(&o->incremental_key, v) ? usage(err, cap, "out of memory%s%s", "", "") : 0;
-    case FL_INTERVAL_START:
-    case FL_INTERVAL_END: {
-        if (!*v)
-            return usage(err, cap, "%s: empty value%s", from, "");
-        return set_str(f->id == FL_INTERVAL_START ? &o->interval_start : &o->interval_end, v)
-                   ? usage(err, cap, "out of memory%s%s", "", "")
-                   : 0;
-    }
-    case FL_PRIMARY_KEY:
-    case FL_SQL_EXCLUDE:
-    case FL_COLUMNS: {
-        cli_list *l = f->id == FL_PRIMARY_KEY ? &o->primary_keys : f->id == FL_SQL_EXCLUDE ? &o->exclude : &o->columns;
-        size_t before = l->n;
-        if (cli_list_add_csv(l, v))
-            return usage(err, cap, "out of memory%s%s", "", "");
-        if (l->n == before)
-            return usage(err, cap, "%s: empty value%s", from, "");
-        if (f->id == FL_COLUMNS)
-            for (size_t i = before; i < l->n; i++) {
-                pipe_colspec cs;
-                char why[200];
-                if (pipe_colspec_parse(l->v[i], &cs, why, sizeof why))
-                    return usage(err, cap, "%s: %s", from, why);
-            }
-        return 0;
-    }
-    case FL_FULL_REFRESH:
-    case FL_NO_LOAD_TS:
-    case FL_YES:
-    case FL_HELP: {
-        int b = net_parse_bool(v);
-        if (b < 0)
-            return usage(err, cap, "%s: expected true or false, got '%s'", from, v);
-        if (f->id == FL_FULL_REFRESH)
-            o->full_refresh = b;
-        else if (f->id == FL_NO_LOAD_TS)
-            o->no_load_timestamp = b;
-        else if (f->id == FL_YES)
-            o->yes = b;
-        else
-            o->help = b;
-        return 0;
-    }
     case FL_SQL_LIMIT:
         if (parse_count(v, 1, INT64_MAX, &x))
             return usage(err, cap, "%s: expected a positive whole number, got '%s'", from, v);
@@ -256,10 +243,24 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
             return usage(err, cap, "%s: expected a whole number from 0 to 100, got '%s'", from, v);
         o->retries = (int)x;
         return 0;
-    case FL_PARALLELISM:
+    default: /* FL_PARALLELISM */
         if (parse_count(v, 1, 1024, &x))
             return usage(err, cap, "%s: expected a whole number from 1 to 1024, got '%s'", from, v);
         o->parallelism = (unsigned)x;
+        return 0;
+    }
+}
+
+/* One of a flag's words. */
+static int apply_choice(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
+{
+    switch (f->id) {
+    case FL_STRATEGY:
+        if (!strcmp(v, "scd2"))
+            return usage(err, cap, "%s: strategy 'scd2' is not supported yet%s", from, "");
+        if (sink_strategy_parse(v, &o->strategy))
+            return usage(err, cap, "%s: unknown strategy '%s' (use replace, append, merge or delete+insert)", from, v);
+        o->strategy_given = true;
         return 0;
     case FL_PROGRESS:
         if (!strcmp(v, "interactive"))
@@ -272,14 +273,11 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
             return usage(err, cap, "%s: unknown progress mode '%s' (use interactive, log or json)", from, v);
         return 0;
     case FL_CT_EXPIRED:
-        if (!strcmp(v, "fail"))
-            o->ct_resnapshot = false;
-        else if (!strcmp(v, "resnapshot"))
-            o->ct_resnapshot = true;
-        else
+        if (strcmp(v, "fail") && strcmp(v, "resnapshot"))
             return usage(err, cap, "%s: expected fail or resnapshot, got '%s'", from, v);
+        o->ct_resnapshot = !strcmp(v, "resnapshot");
         return 0;
-    case FL_SCHEMA_NAMING:
+    default: /* FL_SCHEMA_NAMING */
         if (!strcmp(v, "auto") || !strcmp(v, "default"))
             o->naming = CLI_NAMING_AUTO;
         else if (!strcmp(v, "direct"))
@@ -289,6 +287,41 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
         else
             return usage(err, cap, "%s: unknown naming '%s' (use auto, direct or snake_case)", from, v);
         return 0;
+    }
+}
+
+/* Applies one value; from names the flag or variable (for messages). */
+static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
+{
+    switch (f->id) {
+    case FL_SOURCE_URI:
+    case FL_DEST_URI:
+    case FL_SOURCE_TABLE:
+    case FL_DEST_TABLE:
+    case FL_INCR_KEY:
+    case FL_INTERVAL_START:
+    case FL_INTERVAL_END:
+        return apply_str(o, f, v, from, err, cap);
+    case FL_PRIMARY_KEY:
+    case FL_SQL_EXCLUDE:
+    case FL_COLUMNS:
+        return apply_list(o, f, v, from, err, cap);
+    case FL_FULL_REFRESH:
+    case FL_NO_LOAD_TS:
+    case FL_YES:
+    case FL_HELP:
+        return apply_bool(o, f, v, from, err, cap);
+    case FL_SQL_LIMIT:
+    case FL_PAGE_SIZE:
+    case FL_QUERY_TIMEOUT:
+    case FL_RETRIES:
+    case FL_PARALLELISM:
+        return apply_count(o, f, v, from, err, cap);
+    case FL_STRATEGY:
+    case FL_PROGRESS:
+    case FL_CT_EXPIRED:
+    case FL_SCHEMA_NAMING:
+        return apply_choice(o, f, v, from, err, cap);
     case FL__COUNT:
         break;
     }
@@ -323,6 +356,34 @@ static const char *env_value(const flag_def *f, const char **name_out)
         return v;
     }
     return NULL;
+}
+
+/* The environment for what the command line did not set. */
+static int apply_env(cli_opts *o, const bool *seen, char *err, size_t errcap)
+{
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const flag_def *f = &flags[i];
+        if (seen[f->id])
+            continue;
+        const char *ename = NULL;
+        const char *v = env_value(f, &ename);
+        if (!v && (f->id == FL_DEST_URI || f->id == FL_DEST_TABLE)) {
+            /* DEST_URI / INGESTR_DEST_URI are accepted too */
+            static const char *const alt[2][2] = {{"DEST_URI", "INGESTR_DEST_URI"}, {"DEST_TABLE", "INGESTR_DEST_TABLE"}};
+            int k = f->id == FL_DEST_URI ? 0 : 1;
+            for (int j = 0; j < 2 && !v; j++)
+                if ((v = getenv(alt[k][j])))
+                    ename = alt[k][j];
+        }
+        if (!v)
+            continue;
+        char from[96];
+        snprintf(from, sizeof from, "environment variable %s", ename);
+        int rc = apply(o, f, v, from, err, errcap);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 int cli_flags_parse(cli_opts *o, int argc, char **argv, int first, char *err, size_t errcap)
@@ -383,29 +444,9 @@ int cli_flags_parse(cli_opts *o, int argc, char **argv, int first, char *err, si
     }
     if (o->help)
         return 0;
-    /* environment for what the command line did not set */
-    for (size_t i = 0; i < NFLAGS; i++) {
-        const flag_def *f = &flags[i];
-        if (seen[f->id])
-            continue;
-        const char *ename = NULL;
-        const char *v = env_value(f, &ename);
-        if (!v && (f->id == FL_DEST_URI || f->id == FL_DEST_TABLE)) {
-            /* DEST_URI / INGESTR_DEST_URI are accepted too */
-            static const char *const alt[2][2] = {{"DEST_URI", "INGESTR_DEST_URI"}, {"DEST_TABLE", "INGESTR_DEST_TABLE"}};
-            int k = f->id == FL_DEST_URI ? 0 : 1;
-            for (int j = 0; j < 2 && !v; j++)
-                if ((v = getenv(alt[k][j])))
-                    ename = alt[k][j];
-        }
-        if (!v)
-            continue;
-        char from[96];
-        snprintf(from, sizeof from, "environment variable %s", ename);
-        int rc = apply(o, f, v, from, err, errcap);
-        if (rc)
-            return rc;
-    }
+    int rc = apply_env(o, seen, err, errcap);
+    if (rc)
+        return rc;
     if (!o->source_uri)
         return usage(err, errcap, "--source-uri is required%s%s", "", "");
     if (!o->dest_uri)

@@ -136,21 +136,66 @@ static const pipe_colspec *spec_for(const pipe_colspec *specs, size_t n, const c
     return NULL;
 }
 
+/* One column of the select list: from CHANGETABLE's alias for a key
+ * column of a changes read, else from the table. */
+static void put_column(pipe_sqlbuf *b, const char *alias, const char *col, const pipe_colspec *cs)
+{
+    if (cs && cs->sqltype[0]) {
+        pipe_sqlbuf_put(b, "CAST(");
+        pipe_sqlbuf_put(b, alias);
+        pipe_sqlbuf_ident(b, col);
+        pipe_sqlbuf_put(b, " AS ");
+        pipe_sqlbuf_put(b, cs->sqltype);
+        pipe_sqlbuf_put(b, ") AS ");
+        pipe_sqlbuf_ident(b, cs->name);
+    } else {
+        pipe_sqlbuf_put(b, alias);
+        pipe_sqlbuf_ident(b, col);
+        pipe_sqlbuf_put(b, " AS ");
+        pipe_sqlbuf_ident(b, cs ? cs->name : col);
+    }
+}
+
+/* FROM CHANGETABLE(CHANGES t, cursor) LEFT JOIN t ON the key, and the
+ * ORDER BY version, key the read appends after its version bound. */
+static void put_changes_from(pipe_ct *ct, pipe_sqlbuf *b)
+{
+    const pipe_catalog *cat = ct->cat;
+    pipe_sqlbuf_put(b, " FROM CHANGETABLE(CHANGES ");
+    pipe_sqlbuf_put(b, ct->qname);
+    char v[32];
+    snprintf(v, sizeof v, ", %" PRIu64 ") AS [ct] LEFT JOIN ", ct->cursor);
+    pipe_sqlbuf_put(b, v);
+    pipe_sqlbuf_put(b, ct->qname);
+    pipe_sqlbuf_put(b, " AS [t] ON ");
+    pipe_sqlbuf ord = {0};
+    pipe_sqlbuf_put(&ord, " ORDER BY [ct].[SYS_CHANGE_VERSION]");
+    for (size_t k = 0; k < cat->pk.n; k++) {
+        pipe_sqlbuf_put(b, k ? " AND [t]." : "[t].");
+        pipe_sqlbuf_ident(b, cat->pk.v[k]);
+        pipe_sqlbuf_put(b, " = [ct].");
+        pipe_sqlbuf_ident(b, cat->pk.v[k]);
+        pipe_sqlbuf_put(&ord, ", [ct].");
+        pipe_sqlbuf_ident(&ord, cat->pk.v[k]);
+    }
+    if (ord.oom)
+        b->oom = true;
+    ct->order = ord.p;
+}
+
 /* The select list: the table's columns in order (less excluded ones), key
  * columns from CHANGETABLE's alias (a deleted row is only its key), the
  * others from the joined table; --columns as CAST/AS. */
 int pipe_ct_build_select(pipe_ct *ct, const pipe_plan *p, char *err, size_t cap)
 {
     const tdspipe_load_opts *o = p->o;
-    const pipe_colspec *specs = p->specs;
-    size_t nspecs = p->nspecs;
     const pipe_catalog *cat = ct->cat;
     for (size_t i = 0; i < o->nexclude; i++)
         if (!listed(&cat->names, o->exclude[i]))
             return ct_errf(err, cap, TDSPIPE_E_USAGE, "--sql-exclude-columns: table has no column '%s'", o->exclude[i]);
-    for (size_t s = 0; s < nspecs; s++)
-        if (!listed(&cat->names, specs[s].source))
-            return ct_errf(err, cap, TDSPIPE_E_USAGE, "--columns: table has no column '%s'", specs[s].source);
+    for (size_t s = 0; s < p->nspecs; s++)
+        if (!listed(&cat->names, p->specs[s].source))
+            return ct_errf(err, cap, TDSPIPE_E_USAGE, "--columns: table has no column '%s'", p->specs[s].source);
     ct->is_key = calloc(cat->names.n + 1, sizeof *ct->is_key);
     if (!ct->is_key)
         return ct_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
@@ -163,47 +208,13 @@ int pipe_ct_build_select(pipe_ct *ct, const pipe_plan *p, char *err, size_t cap)
         if (pipe_name_in(o->exclude, o->nexclude, col))
             continue;
         bool key = listed(&cat->pk, col);
-        const char *alias = key && !ct->snapshot ? "[ct]." : "[t].";
         if (ct->nsel)
             pipe_sqlbuf_put(&b, ", ");
         ct->is_key[ct->nsel++] = key;
-        const pipe_colspec *cs = spec_for(specs, nspecs, col);
-        if (cs && cs->sqltype[0]) {
-            pipe_sqlbuf_put(&b, "CAST(");
-            pipe_sqlbuf_put(&b, alias);
-            pipe_sqlbuf_ident(&b, col);
-            pipe_sqlbuf_put(&b, " AS ");
-            pipe_sqlbuf_put(&b, cs->sqltype);
-            pipe_sqlbuf_put(&b, ") AS ");
-            pipe_sqlbuf_ident(&b, cs->name);
-        } else {
-            pipe_sqlbuf_put(&b, alias);
-            pipe_sqlbuf_ident(&b, col);
-            pipe_sqlbuf_put(&b, " AS ");
-            pipe_sqlbuf_ident(&b, cs ? cs->name : col);
-        }
+        put_column(&b, key && !ct->snapshot ? "[ct]." : "[t].", col, spec_for(p->specs, p->nspecs, col));
     }
     if (!ct->snapshot) {
-        pipe_sqlbuf_put(&b, " FROM CHANGETABLE(CHANGES ");
-        pipe_sqlbuf_put(&b, ct->qname);
-        char v[32];
-        snprintf(v, sizeof v, ", %" PRIu64 ") AS [ct] LEFT JOIN ", ct->cursor);
-        pipe_sqlbuf_put(&b, v);
-        pipe_sqlbuf_put(&b, ct->qname);
-        pipe_sqlbuf_put(&b, " AS [t] ON ");
-        pipe_sqlbuf ord = {0};
-        pipe_sqlbuf_put(&ord, " ORDER BY [ct].[SYS_CHANGE_VERSION]");
-        for (size_t k = 0; k < cat->pk.n; k++) {
-            pipe_sqlbuf_put(&b, k ? " AND [t]." : "[t].");
-            pipe_sqlbuf_ident(&b, cat->pk.v[k]);
-            pipe_sqlbuf_put(&b, " = [ct].");
-            pipe_sqlbuf_ident(&b, cat->pk.v[k]);
-            pipe_sqlbuf_put(&ord, ", [ct].");
-            pipe_sqlbuf_ident(&ord, cat->pk.v[k]);
-        }
-        if (ord.oom)
-            b.oom = true;
-        ct->order = ord.p;
+        put_changes_from(ct, &b);
     } else {
         pipe_sqlbuf_put(&b, " FROM ");
         pipe_sqlbuf_put(&b, ct->qname);

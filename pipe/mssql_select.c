@@ -47,62 +47,104 @@ static const pipe_colspec *spec_for_source(const pipe_select *l, const char *col
     return NULL;
 }
 
-/* SELECT [TOP (n)] cols FROM name [WHERE key >= lo AND key < hi] */
-int pipe_select_table(pipe_select *l, const pipe_mssql_name *n, const char *lo, bool lo_strict, const char *hi, char **out)
+/* Every excluded and --columns source column is a column of the table. */
+static int check_names(pipe_select *l)
 {
     const tdspipe_load_opts *o = l->o;
     const pipe_catalog *cat = l->cat;
-    char why[300];
-    for (size_t i = 0; i < o->nexclude; i++) {
-        bool found = false;
-        for (size_t c = 0; c < cat->names.n; c++)
-            found |= same_name(cat->names.v[c], o->exclude[i]);
-        if (!found) {
+    for (size_t i = 0; i < o->nexclude; i++)
+        if (!pipe_name_in((const char *const *)cat->names.v, cat->names.n, o->exclude[i])) {
             sel_fail(l, TDSPIPE_E_USAGE, "--sql-exclude-columns: table has no column '%s'", o->exclude[i]);
             return -1;
         }
-    }
-    for (size_t s = 0; s < l->nspecs; s++) {
-        bool found = false;
-        for (size_t c = 0; c < cat->names.n; c++)
-            found |= same_name(cat->names.v[c], l->specs[s].source);
-        if (!found) {
+    for (size_t s = 0; s < l->nspecs; s++)
+        if (!pipe_name_in((const char *const *)cat->names.v, cat->names.n, l->specs[s].source)) {
             sel_fail(l, TDSPIPE_E_USAGE, "--columns: table has no column '%s'", l->specs[s].source);
             return -1;
         }
-    }
-    pipe_sqlbuf b = {0};
-    pipe_sqlbuf_put(&b, "SELECT ");
-    if (o->sql_limit > 0) {
-        char top[48];
-        snprintf(top, sizeof top, "TOP (%lld) ", (long long)o->sql_limit);
-        pipe_sqlbuf_put(&b, top);
-    }
-    bool any = false;
-    for (size_t c = 0; c < cat->names.n; c++) {
-        const char *col = cat->names.v[c];
+    return 0;
+}
+
+/* The select list: the table's columns in order less excluded ones;
+ * --columns as CAST/AS. Returns the number of columns put. */
+static size_t put_columns(const pipe_select *l, pipe_sqlbuf *b)
+{
+    size_t any = 0;
+    for (size_t c = 0; c < l->cat->names.n; c++) {
+        const char *col = l->cat->names.v[c];
         if (sel_excluded(l, col))
             continue;
-        if (any)
-            pipe_sqlbuf_put(&b, ", ");
-        any = true;
+        if (any++)
+            pipe_sqlbuf_put(b, ", ");
         const pipe_colspec *cs = spec_for_source(l, col);
         if (cs && cs->sqltype[0]) {
-            pipe_sqlbuf_put(&b, "CAST(");
-            pipe_sqlbuf_ident(&b, col);
-            pipe_sqlbuf_put(&b, " AS ");
-            pipe_sqlbuf_put(&b, cs->sqltype);
-            pipe_sqlbuf_put(&b, ") AS ");
-            pipe_sqlbuf_ident(&b, cs->name);
+            pipe_sqlbuf_put(b, "CAST(");
+            pipe_sqlbuf_ident(b, col);
+            pipe_sqlbuf_put(b, " AS ");
+            pipe_sqlbuf_put(b, cs->sqltype);
+            pipe_sqlbuf_put(b, ") AS ");
+            pipe_sqlbuf_ident(b, cs->name);
         } else if (cs && strcmp(cs->name, col)) {
-            pipe_sqlbuf_ident(&b, col);
-            pipe_sqlbuf_put(&b, " AS ");
-            pipe_sqlbuf_ident(&b, cs->name);
+            pipe_sqlbuf_ident(b, col);
+            pipe_sqlbuf_put(b, " AS ");
+            pipe_sqlbuf_ident(b, cs->name);
         } else {
-            pipe_sqlbuf_ident(&b, col);
+            pipe_sqlbuf_ident(b, col);
         }
     }
-    if (!any) {
+    return any;
+}
+
+/* WHERE key >(=) lo AND key < hi, the bounds as literals of the key's
+ * catalog type. */
+static int put_where(pipe_select *l, pipe_sqlbuf *b, const char *lo, bool lo_strict, const char *hi)
+{
+    const char *key = l->o->incremental_key;
+    const pipe_catalog *cat = l->cat;
+    const char *type = NULL;
+    for (size_t c = 0; c < cat->names.n; c++)
+        if (same_name(cat->names.v[c], key))
+            type = cat->types.v[c];
+    if (!type) {
+        sel_fail(l, TDSPIPE_E_USAGE, "incremental key '%s' is not a column of the source table", key);
+        return -1;
+    }
+    const char *bound[2] = {lo, hi};
+    const char *op[2] = {lo_strict ? " > " : " >= ", " < "};
+    bool first = true;
+    for (int k = 0; k < 2; k++) {
+        if (!bound[k])
+            continue;
+        char why[300];
+        char *lit = pipe_sql_literal(type, bound[k], why, sizeof why);
+        if (!lit) {
+            sel_fail(l, TDSPIPE_E_USAGE, "--interval-%s: %s", k ? "end" : "start", why);
+            return -1;
+        }
+        pipe_sqlbuf_put(b, first ? " WHERE " : " AND ");
+        first = false;
+        pipe_sqlbuf_ident(b, key);
+        pipe_sqlbuf_put(b, op[k]);
+        pipe_sqlbuf_put(b, lit);
+        free(lit);
+    }
+    return 0;
+}
+
+/* SELECT [TOP (n)] cols FROM name [WHERE key >= lo AND key < hi] */
+int pipe_select_table(pipe_select *l, const pipe_mssql_name *n, const char *lo, bool lo_strict, const char *hi,
+                      char **out)
+{
+    if (check_names(l))
+        return -1;
+    pipe_sqlbuf b = {0};
+    pipe_sqlbuf_put(&b, "SELECT ");
+    if (l->o->sql_limit > 0) {
+        char top[48];
+        snprintf(top, sizeof top, "TOP (%lld) ", (long long)l->o->sql_limit);
+        pipe_sqlbuf_put(&b, top);
+    }
+    if (!put_columns(l, &b)) {
         free(b.p);
         sel_fail(l, TDSPIPE_E_USAGE, "--sql-exclude-columns leaves no column to load");
         return -1;
@@ -111,35 +153,9 @@ int pipe_select_table(pipe_select *l, const pipe_mssql_name *n, const char *lo, 
     pipe_sqlbuf_put(&b, " FROM ");
     pipe_sqlbuf_put(&b, qname ? qname : "");
     free(qname);
-    if (o->incremental_key && (lo || hi)) {
-        const char *type = NULL;
-        for (size_t c = 0; c < cat->names.n; c++)
-            if (same_name(cat->names.v[c], o->incremental_key))
-                type = cat->types.v[c];
-        if (!type) {
-            free(b.p);
-            sel_fail(l, TDSPIPE_E_USAGE, "incremental key '%s' is not a column of the source table", o->incremental_key);
-            return -1;
-        }
-        const char *bound[2] = {lo, hi};
-        const char *op[2] = {lo_strict ? " > " : " >= ", " < "};
-        bool first = true;
-        for (int k = 0; k < 2; k++) {
-            if (!bound[k])
-                continue;
-            char *lit = pipe_sql_literal(type, bound[k], why, sizeof why);
-            if (!lit) {
-                free(b.p);
-                sel_fail(l, TDSPIPE_E_USAGE, "--interval-%s: %s", k ? "end" : "start", why);
-                return -1;
-            }
-            pipe_sqlbuf_put(&b, first ? " WHERE " : " AND ");
-            first = false;
-            pipe_sqlbuf_ident(&b, o->incremental_key);
-            pipe_sqlbuf_put(&b, op[k]);
-            pipe_sqlbuf_put(&b, lit);
-            free(lit);
-        }
+    if (l->o->incremental_key && (lo || hi) && put_where(l, &b, lo, lo_strict, hi)) {
+        free(b.p);
+        return -1;
     }
     if (b.oom) {
         free(b.p);
