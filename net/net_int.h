@@ -2,7 +2,7 @@
  * net_int.h — internals shared between net/ files. Not installed.
  *
  * Owns: the TLS adapter (tls.c), the TCP socket with its read staging
- * buffer (tcp.c), the async SQL Browser query (browser.c), the error
+ * buffer (tcp.c, tcp_io.c, tcp_int.h), the async SQL Browser query (browser.c), the error
  * builders (errors.c), and struct net_conn, whose lifecycle and transport
  * live in conn.c, its requests in request.c and its handshake (PRELOGIN,
  * TLS, LOGIN7, routing) in login.c.
