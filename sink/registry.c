@@ -3,7 +3,9 @@
  * dispatch to them (URI scheme lookup, call-order checks, error text).
  *
  * Adding a destination: write sink/NAME.c exporting
- * `const sink_vtable sink_NAME_vtable`, add one X(NAME) line below.
+ * `const sink_vtable sink_NAME_vtable`, add one X(NAME) line below
+ * (sink/README.md works one through; a SQL database fills a sink_dialect
+ * and gets every strategy from the SQL core).
  */
 #include <stdio.h>
 #include <stdlib.h>

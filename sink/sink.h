@@ -238,8 +238,8 @@ typedef struct sink_vtable {
      * "table") exists, runs SELECT CAST(expr AS VARCHAR) FROM table [WHERE
      * where] and copies the first row's value; *found false when the table
      * is missing, there is no row, or the value is NULL. Serves
-     * sink_max_value and sink_state_get. Commit writes pending state with
-     * sink__sql_state(). */
+     * sink_max_value and sink_state_get. SQL destinations get all of these
+     * from the SQL-sink core (sink/sql_int.h, sink/README.md). */
     int (*lookup)(sink *s, const char *table, const char *expr, const char *where,
                   char *out, size_t cap, bool *found);
 } sink_vtable;
