@@ -4,8 +4,8 @@
  * (mssql.c), type names (mssql_type.c), the T-SQL text the core cannot
  * spell alone (mssql_sql.c) and the bulk channel (mssql_bulk.c).
  */
-#ifndef TDSPIPE_MSSQL_INT_H
-#define TDSPIPE_MSSQL_INT_H
+#ifndef TDSPIPE_SINK_MSSQL_INT_H
+#define TDSPIPE_SINK_MSSQL_INT_H
 
 #include "net.h"
 #include "sql_int.h"
