@@ -270,14 +270,7 @@ static int sq_insert_close(sql_sink *s)
     return SINK_OK;
 }
 
-static void sq_insert_drop(sql_sink *s)
-{
-    sqlite_sink *q = (sqlite_sink *)s;
-    sq_insert_close(s);
-    /* a transaction SQLite still holds (a COMMIT that failed) ends too */
-    if (!s->in_txn && !sqlite3_get_autocommit(q->db))
-        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-}
+static void sq_insert_drop(sql_sink *s) { sq_insert_close(s); }
 
 static void sq_free(sql_sink *s)
 {
