@@ -47,83 +47,106 @@ static void civil_from_days(long z, long *y, int *m, int *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* A time of day and its offset, as parsed. */
+typedef struct clock_part {
+    int h, mi, s, off; /* off: minutes east of UTC */
+    char frac[8];      /* 7 digits */
+    bool has_offset;
+} clock_part;
+
+/* "Z", "+HH:MM", "-HHMM", "+HH" at p (after optional spaces); NULL when
+ * malformed, else where it stopped. */
+static const char *parse_offset(const char *p, clock_part *c)
+{
+    while (*p == ' ')
+        p++;
+    if (*p == 'Z' || *p == 'z') {
+        c->has_offset = true;
+        return p + 1;
+    }
+    if (*p != '+' && *p != '-')
+        return p;
+    int sign = *p == '-' ? -1 : 1;
+    p++;
+    int oh = digits(p, 2), om = 0;
+    if (oh < 0)
+        return NULL;
+    p += 2;
+    if (*p == ':')
+        p++;
+    if (*p) {
+        if ((om = digits(p, 2)) < 0)
+            return NULL;
+        p += 2;
+    }
+    if (oh > 14 || om > 59)
+        return NULL;
+    c->off = sign * (oh * 60 + om);
+    c->has_offset = true;
+    return p;
+}
+
+/* "HH:MM[:SS[.fffffff…]]" and an offset at p; NULL when malformed, else
+ * where it stopped. Fractions beyond 7 digits are dropped. */
+static const char *parse_clock(const char *p, clock_part *c)
+{
+    if (strlen(p) < 5 || p[2] != ':')
+        return NULL;
+    c->h = digits(p, 2);
+    c->mi = digits(p + 3, 2);
+    p += 5;
+    if (*p == ':') {
+        if ((c->s = digits(p + 1, 2)) < 0)
+            return NULL; /* also keeps p inside the string */
+        p += 3;
+        if (*p == '.') {
+            p++;
+            int k = 0;
+            for (; isdigit((unsigned char)*p); p++)
+                if (k < 7)
+                    c->frac[k++] = *p;
+            if (!k)
+                return NULL;
+        }
+    }
+    if (c->h < 0 || c->h > 23 || c->mi < 0 || c->mi > 59 || c->s > 59)
+        return NULL;
+    return parse_offset(p, c);
+}
+
 int pipe_datetime_norm(const char *in, bool to_utc, char *out, size_t cap, bool *has_time, bool *has_offset)
 {
-    size_t n = strlen(in);
     *has_time = *has_offset = false;
-    if (n < 10 || in[4] != '-' || in[7] != '-')
+    if (strlen(in) < 10 || in[4] != '-' || in[7] != '-')
         return -1;
     int y = digits(in, 4), mo = digits(in + 5, 2), d = digits(in + 8, 2);
     if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31)
         return -1;
-    int h = 0, mi = 0, s = 0, off = 0;
-    char frac[8] = "0000000";
+    clock_part c = {0, 0, 0, 0, "0000000", false};
     const char *p = in + 10;
     if (*p == 'T' || *p == 't' || *p == ' ') {
-        p++;
         *has_time = true;
-        if (strlen(p) < 5 || p[2] != ':')
+        if (!(p = parse_clock(p + 1, &c)))
             return -1;
-        h = digits(p, 2);
-        mi = digits(p + 3, 2);
-        p += 5;
-        if (*p == ':') {
-            s = digits(p + 1, 2);
-            p += 3;
-            if (*p == '.') {
-                p++;
-                int k = 0;
-                while (isdigit((unsigned char)*p)) {
-                    if (k < 7)
-                        frac[k++] = *p;
-                    p++;
-                }
-                if (!k)
-                    return -1;
-            }
-        }
-        if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59)
-            return -1;
-        while (*p == ' ')
-            p++;
-        if (*p == 'Z' || *p == 'z') {
-            *has_offset = true;
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            int sign = *p == '-' ? -1 : 1;
-            p++;
-            int oh = digits(p, 2), om;
-            if (oh < 0)
-                return -1;
-            p += 2;
-            if (*p == ':')
-                p++;
-            om = *p ? digits(p, 2) : 0;
-            if (*p)
-                p += 2;
-            if (om < 0 || oh > 14 || om > 59)
-                return -1;
-            off = sign * (oh * 60 + om);
-            *has_offset = true;
-        }
     }
     if (*p)
         return -1;
+    *has_offset = c.has_offset;
     long yy = y;
-    if (*has_offset && to_utc && off) {
-        long mins = days_from_civil(y, mo, d) * 1440 + h * 60 + mi - off;
+    if (c.has_offset && to_utc && c.off) {
+        long mins = days_from_civil(y, mo, d) * 1440 + c.h * 60 + c.mi - c.off;
         long day = mins >= 0 ? mins / 1440 : -((-mins + 1439) / 1440);
         long rem = mins - day * 1440;
         civil_from_days(day, &yy, &mo, &d);
-        h = (int)(rem / 60);
-        mi = (int)(rem % 60);
+        c.h = (int)(rem / 60);
+        c.mi = (int)(rem % 60);
     }
     if (!*has_time)
         snprintf(out, cap, "%04ld-%02d-%02d", yy, mo, d);
-    else if (*has_offset && !to_utc)
-        snprintf(out, cap, "%04ld-%02d-%02d %02d:%02d:%02d.%s %c%02d:%02d", yy, mo, d, h, mi, s, frac,
-                 off < 0 ? '-' : '+', abs(off) / 60, abs(off) % 60);
+    else if (c.has_offset && !to_utc)
+        snprintf(out, cap, "%04ld-%02d-%02d %02d:%02d:%02d.%s %c%02d:%02d", yy, mo, d, c.h, c.mi, c.s, c.frac,
+                 c.off < 0 ? '-' : '+', abs(c.off) / 60, abs(c.off) % 60);
     else
-        snprintf(out, cap, "%04ld-%02d-%02d %02d:%02d:%02d.%s", yy, mo, d, h, mi, s, frac);
+        snprintf(out, cap, "%04ld-%02d-%02d %02d:%02d:%02d.%s", yy, mo, d, c.h, c.mi, c.s, c.frac);
     return 0;
 }

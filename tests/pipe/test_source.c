@@ -153,3 +153,26 @@ Test(source, naming)
     cr_expect_str_eq(d, "CustomerID");
     free(d);
 }
+
+/* Dates and times normalised for literals and bounds; a truncated seconds
+ * field is refused without reading past the end of the text. */
+Test(source, datetime_norm)
+{
+    char out[64];
+    bool ht, ho;
+    cr_assert_eq(pipe_datetime_norm("2024-02-01T00:30:00+01:00", true, out, sizeof out, &ht, &ho), 0);
+    cr_assert_str_eq(out, "2024-01-31 23:30:00.0000000");
+    cr_assert(ht && ho);
+    cr_assert_eq(pipe_datetime_norm("2024-02-01 10:00:05.123456789 -0530", false, out, sizeof out, &ht, &ho), 0);
+    cr_assert_str_eq(out, "2024-02-01 10:00:05.1234567 -05:30");
+    cr_assert_eq(pipe_datetime_norm("2024-02-01", false, out, sizeof out, &ht, &ho), 0);
+    cr_assert_str_eq(out, "2024-02-01");
+    cr_assert(!ht && !ho);
+    static const char *const bad[] = {"2024-02-01T10:00:5", "2024-02-01T10:00:", "2024-02-01T10:00+1",
+                                      "2024-02-01T25:00", "2024-02-01T10:00:00.", "2024-02-01x", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        char *heap = strdup(bad[i]); /* ASan sees a read past its end */
+        cr_expect_eq(pipe_datetime_norm(heap, true, out, sizeof out, &ht, &ho), -1, "%s accepted", bad[i]);
+        free(heap);
+    }
+}
