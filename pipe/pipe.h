@@ -124,8 +124,6 @@ typedef struct tdspipe_load_opts {
  * no cursor moved. */
 int tdspipe_load(const tdspipe_load_opts *o, tdspipe_error *err);
 
-#pragma GCC visibility pop
-
 /* ------------------------------------------------------------ sources */
 
 /* What a source hands the load engine, in this order: columns once, then
@@ -154,6 +152,8 @@ typedef struct pipe_source_vtable pipe_source_vtable;
  * (NULL when none does). */
 const pipe_source_vtable *const *pipe_source_registry(void);
 const pipe_source_vtable *pipe_source_find(const char *uri);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
