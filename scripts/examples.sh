@@ -18,11 +18,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
 build=${1:-build-release}
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  env -u ASAN_OPTIONS -u UBSAN_OPTIONS -u LSAN_OPTIONS cmake -S . -B "$build" -G Ninja \
-    -DCMAKE_BUILD_TYPE=Release -DTDSPIPE_TESTS=OFF >/dev/null
-fi
-cmake --build "$build" -j"$(nproc)" >/dev/null
 work=$(mktemp -d /tmp/tdspipe-examples.XXXXXX)
 P=$work/prefix
 srv_pid=""
@@ -32,6 +27,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  env -u ASAN_OPTIONS -u UBSAN_OPTIONS -u LSAN_OPTIONS cmake -S . -B "$build" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Release -DTDSPIPE_TESTS=OFF >"$work/build.log" 2>&1 ||
+    { tail -20 "$work/build.log"; echo "examples: FAIL configure $build"; exit 1; }
+fi
+cmake --build "$build" -j"$(nproc)" >>"$work/build.log" 2>&1 ||
+  { tail -30 "$work/build.log"; echo "examples: FAIL build $build"; exit 1; }
 cmake --install "$build" --prefix "$P" >/dev/null
 echo "examples: installed $build into $P"
 
