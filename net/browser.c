@@ -8,11 +8,9 @@
  * used by the connection's open; net_browser_lookup wraps it on a private
  * loop. Invariant: the struct is freed only after both its handles closed.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "net_int.h"
 
@@ -67,12 +65,12 @@ int net_browser_parse(const uint8_t *d, size_t n, const char *instance)
             if (!vsemi)
                 vsemi = end;
             size_t kl = (size_t)(ksemi - k), vl = (size_t)(vsemi - v);
-            if (kl == 12 && !strncasecmp(k, "InstanceName", 12))
-                match = vl == strlen(instance) && !strncasecmp(v, instance, vl);
-            else if (kl == 3 && !strncasecmp(k, "tcp", 3)) {
+            if (kl == 12 && net__ascii_ncaseeq(k, "InstanceName", 12))
+                match = vl == strlen(instance) && net__ascii_ncaseeq(v, instance, vl);
+            else if (kl == 3 && net__ascii_ncaseeq(k, "tcp", 3)) {
                 tcp = 0;
                 for (size_t i = 0; i < vl; i++) {
-                    if (!isdigit((unsigned char)v[i]) || tcp > 65535) {
+                    if (v[i] < '0' || v[i] > '9' || tcp > 65535) {
                         tcp = -1;
                         break;
                     }

@@ -25,6 +25,24 @@
 #include "net.h"
 #include "tds.h"
 
+/* ------------------------------------------------------ ASCII, any locale */
+
+/* Case-insensitive equality of n bytes, ASCII letters only: strncasecmp
+ * follows LC_CTYPE, and under tr_TR.UTF-8 'I' does not fold to 'i'. */
+static inline bool net__ascii_ncaseeq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------ errors.c */
 
 /* Fills e (code, one-line message from fmt). Returns code. */

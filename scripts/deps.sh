@@ -24,7 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# tests/tds/test_locale.c runs under a locale with a decimal comma.
+# Locale tests: tests/tds/test_locale.c (a decimal comma), tests/net/test_browser.c
+# (Turkish: 'I' does not fold to 'i').
 locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$' || localedef -i de_DE -f UTF-8 de_DE.UTF-8
+locale -a 2>/dev/null | grep -qi '^tr_TR\.utf-\?8$' || localedef -i tr_TR -f UTF-8 tr_TR.UTF-8
 # DuckDB's C API comes from its npm package (no Debian package exists).
 bash "$(dirname "$0")/get_duckdb.sh" >/dev/null

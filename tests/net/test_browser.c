@@ -1,9 +1,11 @@
 /*
  * test_browser.c — net/browser.c: SSRP response parsing, a lookup against
  * an in-test SQL Browser (UDP responder thread), opening host\instance
- * through it, unknown instances and a Browser that never answers.
+ * through it, unknown instances and a Browser that never answers, and
+ * instance names matched without regard to the process locale.
  */
 #include <arpa/inet.h>
+#include <locale.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -42,6 +44,21 @@ Test(browser, parse)
     uint8_t bad[] = {0x05, 0xFF, 0x00, 'a'};
     cr_assert_eq(net_browser_parse(bad, sizeof bad, "a"), -1);
     cr_assert_eq(net_browser_parse(bad, 2, "a"), -1);
+}
+
+/* Under tr_TR.UTF-8, strncasecmp does not fold 'I' to 'i': instance names
+ * (ASCII, case-insensitive in SQL Server) must still match. (ASan's
+ * strncasecmp interceptor folds ASCII whatever the locale: only a build
+ * without sanitizers can see the old failure.) */
+Test(browser, parse_ignores_the_locale)
+{
+    cr_assert_not_null(setlocale(LC_ALL, "tr_TR.UTF-8"), "tr_TR.UTF-8 is not installed: run scripts/deps.sh");
+    size_t n;
+    const uint8_t *d = resp("SERVERNAME;H1;INSTANCENAME;MSSQLINSTANCE;TCP;14330;;", &n);
+    cr_assert_eq(net_browser_parse(d, n, "mssqlinstance"), 14330);
+    cr_assert_eq(net_browser_parse(d, n, "MSSQLINSTANCE"), 14330);
+    cr_assert_eq(net_browser_parse(d, n, "mssqlinstancf"), -1);
+    setlocale(LC_ALL, "C");
 }
 
 typedef struct responder {
