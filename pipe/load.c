@@ -157,6 +157,8 @@ static int run(pipe_load *l)
     if (pipe_load_flush(l))
         return -1;
     pipe_load_report(l, "committing");
+    if (l->o->cancel && *l->o->cancel) /* the last chance to keep the destination as it was */
+        return pipe_load_fail(l, TDSPIPE_E_LOAD, "the load was cancelled");
     if (l->vt->cursor_save && l->vt->cursor_save(l->src, l->sk, &l->err))
         return -1;
     if (sink_commit(l->sk))

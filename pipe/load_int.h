@@ -63,6 +63,8 @@ int pipe_load_schema(pipe_load *l, const tds_column *cols, size_t ncols);
 extern const pipe_rows_cb pipe_load_rows_cb;
 int pipe_load_flush(pipe_load *l);
 void pipe_load_report(pipe_load *l, const char *phase);
+/* Progress while reading, and the cancel flag: 0, or -1 (cancelled). */
+int pipe_load_tick(pipe_load *l);
 
 /* load_bounds.c: the incremental read's lower bound from the
  * destination's MAX(key) when no interval_start is given. Returns 0 or -1. */

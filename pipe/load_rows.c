@@ -3,8 +3,9 @@
  * build the destination table (load_schema.c); each row's kept values go
  * into a sink_rows buffer that becomes one sink_append per page; streamed
  * (max) values go in as chunks. The row path is the hot path of a load:
- * no allocation, no clock, the progress callback at most every
- * PIPE_REPORT_ROWS rows or PIPE_REPORT_BYTES bytes.
+ * no allocation, no clock; the progress callback and the cancel flag at
+ * most every PIPE_REPORT_ROWS rows or PIPE_REPORT_BYTES bytes (so a
+ * source that never blocks, a file, is cancelled too).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,14 @@ void pipe_load_report(pipe_load *l, const char *phase)
         return;
     tdspipe_progress p = {l->seen, l->bytes, l->plan.est_rows, phase, l->dest_table};
     o->progress(o->progress_ud, &p);
+}
+
+int pipe_load_tick(pipe_load *l)
+{
+    pipe_load_report(l, "reading");
+    if (l->o->cancel && *l->o->cancel)
+        return pipe_load_fail(l, TDSPIPE_E_LOAD, "the load was cancelled");
+    return 0;
 }
 
 int pipe_load_flush(pipe_load *l)
@@ -62,8 +71,8 @@ static int on_row(void *ud, const tds_value *vals)
     }
     l->seen++;
     l->bytes += bytes;
-    if (l->seen >= l->next_rows || l->bytes >= l->next_bytes)
-        pipe_load_report(l, "reading");
+    if ((l->seen >= l->next_rows || l->bytes >= l->next_bytes) && pipe_load_tick(l))
+        return PIPE_STOP;
     if (sink_rows_count(l->rows) >= l->page_size && pipe_load_flush(l))
         return PIPE_STOP;
     return PIPE_NEXT;
@@ -89,8 +98,8 @@ static int on_chunk(void *ud, size_t col, const uint8_t *data, size_t len)
         }
     }
     l->bytes += len;
-    if (l->bytes >= l->next_bytes)
-        pipe_load_report(l, "reading");
+    if (l->bytes >= l->next_bytes && pipe_load_tick(l))
+        return PIPE_STOP;
     return PIPE_NEXT;
 }
 

@@ -197,3 +197,30 @@ Test(load, cancel_flag_stops_a_stalled_read)
     free(csv);
     unlink(path);
 }
+
+/* Sources that never block (files) are cancelled by the engine itself:
+ * it looks at the flag with its progress, every 1024 rows. */
+Test(load, cancel_flag_stops_a_file_source)
+{
+    char path[512], src[600];
+    tmp_path(path, sizeof path, "rows.csv");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("id,name\n", f);
+    for (int i = 0; i < 5000; i++)
+        fprintf(f, "%d,n%d\n", i, i);
+    fclose(f);
+    snprintf(src, sizeof src, "csv:///%s", path);
+    static volatile sig_atomic_t already = 1;
+    tdspipe_load_opts o = {0};
+    o.source_uri = src;
+    o.source_table = "rows";
+    o.dest_uri = "discard://";
+    o.cancel = &already;
+    tdspipe_error err;
+    cr_assert_eq(tdspipe_load(&o, &err), TDSPIPE_E_LOAD, "%s", err.message);
+    cr_assert(strstr(err.message, "cancelled"), "%s", err.message);
+    o.cancel = NULL;
+    cr_assert_eq(tdspipe_load(&o, &err), TDSPIPE_OK, "%s", err.message);
+    unlink(path);
+}
