@@ -30,8 +30,7 @@ struct pipe_ct {
     /* set by pipe_ct_read */
     uint64_t version;             /* CHANGE_TRACKING_CURRENT_VERSION() of the read */
     /* result adapter (ct_rows.c) */
-    net_result_cb inner;
-    void *inner_ud;
+    pipe_mssql *m;                /* the rows go to pipe_mssql_columns/_row/_chunk */
     size_t prefix;                /* leading columns that are not loaded (version, operation) */
     size_t nin, nout;
     tds_column *cols;
@@ -59,10 +58,10 @@ int pipe_ct_prepare(pipe_ct *ct, net_client *cl, sink *sk, const pipe_plan *p, c
 
 /* ct_read.c: reads in one transaction (SNAPSHOT, else SERIALIZABLE): the
  * current version, then the rows (snapshot or net changes up to that
- * version), fed to cb as the loaded result with _cdc_lsn, _cdc_deleted,
+ * version), handed to m's engine callbacks with _cdc_lsn, _cdc_deleted,
  * _cdc_synced_at and _cdc_op appended. Returns a NET_ code; on a Change
  * Tracking problem NET_E_SERVER with the reason in ne->message. */
-int pipe_ct_read(pipe_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, net_error *ne);
+int pipe_ct_read(pipe_ct *ct, net_client *cl, pipe_mssql *m, net_error *ne);
 /* Records the new cursor in the load (between begin and commit). Returns
  * 0 or a sink_err. */
 int pipe_ct_save(pipe_ct *ct, sink *sk);

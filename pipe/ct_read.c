@@ -27,7 +27,7 @@ static int read_fail(net_error *ne, const char *fmt, ...)
     return NET_E_SERVER;
 }
 
-int pipe_ct_read(pipe_ct *ct, net_client *cl, const net_result_cb *cb, void *ud, net_error *ne)
+int pipe_ct_read(pipe_ct *ct, net_client *cl, pipe_mssql *m, net_error *ne)
 {
     /* One transaction over three requests (the session carries its
      * descriptor): the versions, the rows, COMMIT. Under SNAPSHOT both
@@ -77,8 +77,7 @@ int pipe_ct_read(pipe_ct *ct, net_client *cl, const net_result_cb *cb, void *ud,
         free(b.p);
         return read_fail(ne, "out of memory");
     }
-    ct->inner = *cb;
-    ct->inner_ud = ud;
+    ct->m = m;
     ct->prefix = ct->snapshot ? 0 : 2;
     memset(ne, 0, sizeof *ne);
     rc = net_client_batch(cl, b.p, &pipe_ct_rows_cb, ct, ne);

@@ -1,8 +1,9 @@
 /*
- * ct_rows.c — the result adapter of a Change Tracking read: between the
- * connection and the engine (through src_mssql.c's adapter), it drops the leading SYS_CHANGE_VERSION
- * and SYS_CHANGE_OPERATION columns of a changes read and appends the
- * columns every tracked load carries:
+ * ct_rows.c — the result callbacks of a Change Tracking read (net calls
+ * them): they drop the leading SYS_CHANGE_VERSION and SYS_CHANGE_OPERATION
+ * columns of a changes read, append the columns every tracked load
+ * carries, and hand the rows to the engine through src_mssql.c's
+ * pipe_mssql_columns/_row/_chunk:
  *   _cdc_lsn        nvarchar(20)  the version, 20 digits zero-padded (the
  *                                 text orders like the number)
  *   _cdc_deleted    bit           the last change deleted the row
@@ -60,7 +61,7 @@ static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
 {
     pipe_ct *ct = ud;
     if (ct->begun) /* a second result set: the load drops it */
-        return ct->inner.columns ? ct->inner.columns(ct->inner_ud, cols, ncols) : NET_ROW_NEXT;
+        return pipe_mssql_columns(ct->m, cols, ncols);
     if (ncols != ct->prefix + ct->nsel)
         return ct_fail(ct, "the Change Tracking read returned an unexpected number of columns");
     ct->begun = true;
@@ -86,14 +87,14 @@ static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
     name_col(&x[3], "_cdc_op");
     for (int i = 0; i < CT_EXTRA; i++)
         x[i].flags &= (uint16_t)~TDS_COL_NULLABLE;
-    return ct->inner.columns ? ct->inner.columns(ct->inner_ud, ct->cols, (uint16_t)ct->nout) : NET_ROW_NEXT;
+    return pipe_mssql_columns(ct->m, ct->cols, ct->nout);
 }
 
 static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_value *vals)
 {
     pipe_ct *ct = ud;
-    if (!ct->begun || ncols != ct->nin) /* rows of a later result set */
-        return ct->inner.row ? ct->inner.row(ct->inner_ud, cols, ncols, vals) : NET_ROW_NEXT;
+    if (!ct->begun || ct->m->dropping || ncols != ct->nin) /* rows of a later result set */
+        return pipe_mssql_row(ct->m, vals);
     uint64_t version = ct->version;
     char op = 'I';
     if (ct->prefix) {
@@ -121,15 +122,15 @@ static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_va
     xv[1] = (tds_value){ct->del, (uint32_t)n1, 0};
     xv[2] = (tds_value){ct->now, (uint32_t)ct->now_len, 0};
     xv[3] = (tds_value){ct->op, (uint32_t)n3, 0};
-    return ct->inner.row ? ct->inner.row(ct->inner_ud, ct->cols, (uint16_t)ct->nout, ct->vals) : NET_ROW_NEXT;
+    return pipe_mssql_row(ct->m, ct->vals);
 }
 
 static int on_plp(void *ud, uint16_t col, const uint8_t *data, size_t len)
 {
     pipe_ct *ct = ud;
-    if (!ct->begun || col < ct->prefix || !ct->inner.plp)
+    if (!ct->begun || ct->m->dropping || col < ct->prefix)
         return NET_ROW_NEXT;
-    return ct->inner.plp(ct->inner_ud, (uint16_t)(col - ct->prefix), data, len);
+    return pipe_mssql_chunk(ct->m, col - ct->prefix, data, len);
 }
 
 const net_result_cb pipe_ct_rows_cb = {

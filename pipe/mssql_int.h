@@ -116,9 +116,14 @@ typedef struct pipe_mssql {
 int pipe_mssql_open(const pipe_plan *p, bool ct, pipe_mssql **out, tdspipe_error *err);
 int pipe_mssql_describe(pipe_source *s, pipe_desc *d, tdspipe_error *err);
 void pipe_mssql_close(pipe_source *s);
-/* net's callbacks feeding m->cb (ud: the pipe_mssql); a PIPE_STOP sets
- * m->stopped and cancels the request. */
+/* net's callbacks feeding m->cb (ud: the pipe_mssql). */
 extern const net_result_cb pipe_mssql_rows;
+/* What they do, for ct_rows.c too: the first result set to m->cb (later
+ * ones dropped); a PIPE_STOP sets m->stopped and returns NET_ROW_ABORT,
+ * which cancels the request. */
+int pipe_mssql_columns(pipe_mssql *m, const tds_column *cols, size_t ncols);
+int pipe_mssql_row(pipe_mssql *m, const tds_value *vals);
+int pipe_mssql_chunk(pipe_mssql *m, size_t col, const uint8_t *data, size_t len);
 /* A net result code of a read into the source's answer: PIPE_STOPPED
  * when the engine stopped it, else TDSPIPE_E_LOAD with "reading from SQL
  * Server failed: …". */

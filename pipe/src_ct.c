@@ -50,7 +50,7 @@ static int ct_read(pipe_source *s, const pipe_plan *p, const pipe_rows_cb *cb, v
     m->ud = ud;
     net_error ne;
     memset(&ne, 0, sizeof ne);
-    int rc = pipe_ct_read(m->ct, m->cl, &pipe_mssql_rows, m, &ne);
+    int rc = pipe_ct_read(m->ct, m->cl, m, &ne);
     return pipe_mssql_read_result(m, rc, &ne, err);
 }
 

@@ -4,9 +4,10 @@
  * Open checks the URI and the name, connects and reads a table's catalog
  * (a missing table fails before the destination is touched); read sends
  * the SELECT (mssql_select.c) and hands the first result set to the
- * engine through the adapter below, the only place where net's result
- * callbacks meet pipe_rows_cb (Change Tracking's ct_rows.c sits in front
- * of it for the _cdc_ columns).
+ * engine through the adapter below, where net's result callbacks (called
+ * by net) meet pipe_rows_cb. Change Tracking's ct_rows.c has callbacks of
+ * its own that add the _cdc_ columns and feed the same pipe_mssql_*
+ * functions.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,8 @@ static int stop(pipe_mssql *m)
     return NET_ROW_ABORT;
 }
 
-static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
+int pipe_mssql_columns(pipe_mssql *m, const tds_column *cols, size_t ncols)
 {
-    pipe_mssql *m = ud;
     if (m->begun) { /* later result sets are read and dropped */
         m->dropping = true;
         return NET_ROW_NEXT;
@@ -34,11 +34,8 @@ static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
     return m->cb->columns(m->ud, cols, ncols) == PIPE_NEXT ? NET_ROW_NEXT : stop(m);
 }
 
-static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_value *vals)
+int pipe_mssql_row(pipe_mssql *m, const tds_value *vals)
 {
-    pipe_mssql *m = ud;
-    (void)cols;
-    (void)ncols;
     if (m->dropping || !m->begun)
         return NET_ROW_NEXT;
     return m->cb->row(m->ud, vals) == PIPE_NEXT ? NET_ROW_NEXT : stop(m);
@@ -46,12 +43,28 @@ static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_va
 
 /* A chunk of a (max) value of the row being decoded (the engine sends a
  * value's chunks before the ROW event); len 0 ends the value. */
-static int on_plp(void *ud, uint16_t col, const uint8_t *data, size_t len)
+int pipe_mssql_chunk(pipe_mssql *m, size_t col, const uint8_t *data, size_t len)
 {
-    pipe_mssql *m = ud;
     if (m->dropping || !m->begun)
         return NET_ROW_NEXT;
     return m->cb->chunk(m->ud, col, data, len) == PIPE_NEXT ? NET_ROW_NEXT : stop(m);
+}
+
+static int on_columns(void *ud, const tds_column *cols, uint16_t ncols)
+{
+    return pipe_mssql_columns(ud, cols, ncols);
+}
+
+static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_value *vals)
+{
+    (void)cols;
+    (void)ncols;
+    return pipe_mssql_row(ud, vals);
+}
+
+static int on_plp(void *ud, uint16_t col, const uint8_t *data, size_t len)
+{
+    return pipe_mssql_chunk(ud, col, data, len);
 }
 
 const net_result_cb pipe_mssql_rows = {
