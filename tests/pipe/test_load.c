@@ -224,3 +224,52 @@ Test(load, cancel_flag_stops_a_file_source)
     cr_assert_eq(tdspipe_load(&o, &err), TDSPIPE_OK, "%s", err.message);
     unlink(path);
 }
+
+typedef struct job {
+    char path[512], dest[600];
+    int rc;
+    tdspipe_error err;
+} job;
+
+static void *load_job(void *arg)
+{
+    job *j = arg;
+    tdspipe_load_opts o = {0};
+    o.source_uri = uri;
+    o.source_table = "narrow";
+    o.dest_uri = j->dest;
+    o.page_size = 64;
+    j->rc = tdspipe_load(&o, &j->err);
+    return NULL;
+}
+
+/* Loads in different threads share nothing: four at once, each complete. */
+Test(load, loads_in_threads)
+{
+    th_server srv = start("threads", 2000, "");
+    job jobs[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "thread%d.csv", i);
+        char path[512];
+        tmp_path(path, sizeof path, name);
+        unlink(path);
+        snprintf(jobs[i].path, sizeof jobs[i].path, "%s", path);
+        snprintf(jobs[i].dest, sizeof jobs[i].dest, "csv:///%s", path);
+        cr_assert_eq(pthread_create(&t[i], NULL, load_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    th_stop(&srv);
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(jobs[i].rc, TDSPIPE_OK, "load %d: %s", i, jobs[i].err.message);
+        char *csv = slurp(jobs[i].path);
+        size_t lines = 0;
+        for (char *c = csv; c && *c; c++)
+            lines += *c == '\n';
+        cr_expect_eq(lines, 2001, "load %d: %zu lines", i, lines);
+        free(csv);
+        unlink(jobs[i].path);
+    }
+}
