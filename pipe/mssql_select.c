@@ -168,6 +168,23 @@ int pipe_select_table(pipe_select *l, const pipe_mssql_name *n, const char *lo, 
 
 /* query: sources: ":interval_start" / ":interval_end" placeholders become
  * N'…' literals (normalised when they are dates), as in ingestr. */
+/* A bound for a query's placeholder: numbers bare; dates as
+ * N'YYYY-MM-DD' (converts to every date type); times through CAST so a
+ * datetime column compares without a string conversion error; anything
+ * else as N'…'. NULL: out of memory. */
+static char *placeholder_literal(const char *val)
+{
+    char norm[64], why[200];
+    bool ht, ho;
+    char *lit = NULL;
+    if (val[0] && strspn(val, "0123456789-+.") == strlen(val) && strchr("0123456789-+", val[0]) &&
+        !(strlen(val) >= 10 && val[4] == '-'))
+        lit = pipe_sql_literal("decimal", val, why, sizeof why);
+    else if (!pipe_datetime_norm(val, false, norm, sizeof norm, &ht, &ho))
+        lit = pipe_sql_literal(!ht ? "nvarchar" : ho ? "datetimeoffset" : "datetime2", norm, why, sizeof why);
+    return lit ? lit : pipe_sql_literal("nvarchar", val, why, sizeof why);
+}
+
 int pipe_select_query(pipe_select *l, const char *q, const char *lo, const char *hi, char **out)
 {
     /* Bounds the query does not use would be silently ignored: fine for an
@@ -200,21 +217,7 @@ int pipe_select_query(pipe_select *l, const char *q, const char *lo, const char 
                       plen == 15 ? "interval-start" : "interval-end");
                 return -1;
             }
-            /* numbers bare; dates as N'YYYY-MM-DD' (converts to every date
-             * type); times through CAST so a datetime column compares
-             * without a string conversion error */
-            char norm[64], why[200];
-            bool ht, ho;
-            char *lit;
-            if (val[0] && strspn(val, "0123456789-+.") == strlen(val) && strchr("0123456789-+", val[0]) &&
-                !(strlen(val) >= 10 && val[4] == '-'))
-                lit = pipe_sql_literal("decimal", val, why, sizeof why);
-            else if (!pipe_datetime_norm(val, false, norm, sizeof norm, &ht, &ho))
-                lit = pipe_sql_literal(!ht ? "nvarchar" : ho ? "datetimeoffset" : "datetime2", norm, why, sizeof why);
-            else
-                lit = NULL;
-            if (!lit)
-                lit = pipe_sql_literal("nvarchar", val, why, sizeof why);
+            char *lit = placeholder_literal(val);
             if (!lit) {
                 free(b.p);
                 sel_fail(l, TDSPIPE_E_LOAD, "out of memory");
