@@ -70,6 +70,7 @@ int pipe_mssql_connect(const tdspipe_load_opts *lo, net_opts *o, net_client **ou
     /* (max) values stream in chunks, so no value is bounded by the
      * engine's 64 MiB row buffer */
     o->stream_plp = true;
+    o->cancel_flag = lo->cancel; /* the login and its retries too */
     net_error ne;
     memset(&ne, 0, sizeof ne);
     *out = net_client_open(o, &ne);
