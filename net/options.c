@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "net_int.h"
+#include "tds_ascii.h"
 
 typedef struct store_str {
     struct store_str *next;
@@ -65,9 +66,9 @@ int net_parse_bool(const char *v)
 {
     if (!v)
         return -1;
-    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+    if (!tds_ascii_casecmp(v, "yes") || !tds_ascii_casecmp(v, "true") || !strcmp(v, "1") || !tds_ascii_casecmp(v, "on"))
         return 1;
-    if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "off"))
+    if (!tds_ascii_casecmp(v, "no") || !tds_ascii_casecmp(v, "false") || !strcmp(v, "0") || !tds_ascii_casecmp(v, "off"))
         return 0;
     return -1;
 }
@@ -162,7 +163,7 @@ int net_opts_set(net_opts *o, const char *key, const char *value, char *err, siz
     if (key_is(k, k_host)) {
         /* ODBC forms: "tcp:host,port" and "host\instance". */
         const char *v = value;
-        if (!strncasecmp(v, "tcp:", 4))
+        if (!tds_ascii_ncasecmp(v, "tcp:", 4))
             v += 4;
         char tmp[512];
         if (strlen(v) >= sizeof tmp)
@@ -206,13 +207,13 @@ int net_opts_set(net_opts *o, const char *key, const char *value, char *err, siz
     if (key_is(k, k_db))
         return set_str(o, &o->database, value, err, errcap);
     if (!strcmp(k, "encrypt")) {
-        if (!strcasecmp(value, "disable"))
+        if (!tds_ascii_casecmp(value, "disable"))
             o->encrypt = NET_ENCRYPT_DISABLE;
-        else if (!strcasecmp(value, "optional") || net_parse_bool(value) == 0)
+        else if (!tds_ascii_casecmp(value, "optional") || net_parse_bool(value) == 0)
             o->encrypt = NET_ENCRYPT_OPTIONAL;
-        else if (!strcasecmp(value, "mandatory") || net_parse_bool(value) == 1)
+        else if (!tds_ascii_casecmp(value, "mandatory") || net_parse_bool(value) == 1)
             o->encrypt = NET_ENCRYPT_MANDATORY;
-        else if (!strcasecmp(value, "strict"))
+        else if (!tds_ascii_casecmp(value, "strict"))
             o->encrypt = NET_ENCRYPT_STRICT;
         else
             return bad(err, errcap,
@@ -277,11 +278,11 @@ int net_opts_set(net_opts *o, const char *key, const char *value, char *err, siz
         return NET_OK;
     }
     if (!strcmp(k, "authentication")) {
-        if (!strcasecmp(value, "ActiveDirectoryAccessToken")) {
+        if (!tds_ascii_casecmp(value, "ActiveDirectoryAccessToken")) {
             o->password_is_token = true;
             return NET_OK;
         }
-        if (!strcasecmp(value, "SqlPassword") || !*value) {
+        if (!tds_ascii_casecmp(value, "SqlPassword") || !*value) {
             o->password_is_token = false;
             return NET_OK;
         }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "pipe_int.h"
+#include "tds_ascii.h"
 
 static const struct {
     const char *name;
@@ -64,7 +65,7 @@ static int sized_type(const char *t, char *out, size_t cap)
     an = k;
     if (an == 0)
         return -1;
-    bool is_max = !strcasecmp(args, "max");
+    bool is_max = !tds_ascii_casecmp(args, "max");
     if (is_max && strcmp(base, "varchar") && strcmp(base, "nvarchar") && strcmp(base, "varbinary"))
         return -1;
     if (!is_max) {
@@ -91,7 +92,7 @@ static int sized_type(const char *t, char *out, size_t cap)
 static int column_type(const char *t, char *out, size_t cap)
 {
     for (size_t i = 0; i < sizeof col_types / sizeof col_types[0]; i++)
-        if (!strcasecmp(t, col_types[i].name)) {
+        if (!tds_ascii_casecmp(t, col_types[i].name)) {
             snprintf(out, cap, "%s", col_types[i].sql);
             return 0;
         }

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "ct_int.h"
+#include "tds_ascii.h"
 
 static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...)
@@ -55,7 +56,7 @@ int pipe_ct_check_flags(const pipe_plan *p, const pipe_mssql_name *n, tdspipe_er
                           "--incremental-key and --interval-start/-end do not apply to Change Tracking "
                           "(the tracked version is the cursor)");
     for (size_t i = 0; i < o->nexclude; i++)
-        if (!strncasecmp(o->exclude[i], "_cdc_", 5))
+        if (!tds_ascii_ncasecmp(o->exclude[i], "_cdc_", 5))
             return pipe__fail(err, TDSPIPE_E_USAGE,
                               "--sql-exclude-columns: '%s' cannot be excluded from a Change Tracking load",
                               o->exclude[i]);

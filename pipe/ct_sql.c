@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "ct_int.h"
+#include "tds_ascii.h"
 
 static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...)
@@ -32,7 +33,7 @@ static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...)
 static bool listed(const pipe_list *l, const char *name)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (!strcasecmp(l->v[i], name))
+        if (!tds_ascii_casecmp(l->v[i], name))
             return true;
     return false;
 }
@@ -131,7 +132,7 @@ void pipe_ct_tstr(pipe_sqlbuf *b, const char *s)
 static const pipe_colspec *spec_for(const pipe_colspec *specs, size_t n, const char *col)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcasecmp(specs[i].source, col))
+        if (!tds_ascii_casecmp(specs[i].source, col))
             return &specs[i];
     return NULL;
 }

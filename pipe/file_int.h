@@ -64,12 +64,6 @@ static inline size_t pipe_fv_bound(const pipe_fv *v) { return 2 * v->len + 64; }
 int pipe_fv_encode(const tds_column *c, const pipe_fv *v, uint8_t *out, size_t cap, size_t *n, bool *null,
                    char *why, size_t whycap);
 
-/* file_num.c: strtod and snprintf as in the "C" locale, whatever
- * LC_NUMERIC the process or thread has (a program embedding the library
- * may use a decimal comma). Thread-safe; the locale object is made once. */
-double pipe__strtod_c(const char *s, char **end);
-int pipe__snprintf_c(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* jsonl_parse.c: one line holding a JSON object. fn gets each member
  * (key, field) in order; its non-zero return stops the walk and is
  * returned. A line that is not an object gives -1 with a reason; so does

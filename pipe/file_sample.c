@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "file_int.h"
+#include "tds_ascii.h"
 
 int file_fail(file_src *f, const char *fmt, ...)
 {
@@ -69,7 +70,7 @@ int file_find_name(const file_src *f, const char *name, size_t hint)
 static const pipe_colspec *spec_for(const file_src *f, const char *name)
 {
     for (size_t s = 0; s < f->nspecs; s++)
-        if (!strcasecmp(f->specs[s].source, name))
+        if (!tds_ascii_casecmp(f->specs[s].source, name))
             return &f->specs[s];
     return NULL;
 }
@@ -103,7 +104,7 @@ static int check_specs(file_src *f)
     for (size_t s = 0; s < f->nspecs; s++) {
         bool found = false;
         for (size_t i = 0; i < f->ncols; i++)
-            found |= !strcasecmp(f->specs[s].source, f->names[i]);
+            found |= !tds_ascii_casecmp(f->specs[s].source, f->names[i]);
         if (!found && f->jsonl && f->specs[s].sqltype[0]) {
             if (file_add_name(f, f->specs[s].source, strlen(f->specs[s].source)))
                 return -1;

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "file_int.h"
+#include "tds_ascii.h"
 
 void pipe_infer_init(pipe_infer *f)
 {
@@ -73,10 +74,10 @@ static int parse_bool(const char *p, size_t n)
 {
     static const char *const t[] = {"true", "t", "yes", "1", NULL}, *const f[] = {"false", "f", "no", "0", NULL};
     for (int i = 0; t[i]; i++)
-        if (n == strlen(t[i]) && !strncasecmp(p, t[i], n))
+        if (n == strlen(t[i]) && !tds_ascii_ncasecmp(p, t[i], n))
             return 1;
     for (int i = 0; f[i]; i++)
-        if (n == strlen(f[i]) && !strncasecmp(p, f[i], n))
+        if (n == strlen(f[i]) && !tds_ascii_ncasecmp(p, f[i], n))
             return 0;
     return -1;
 }
@@ -174,7 +175,7 @@ static int split_type(const char *t, char *base, size_t cap, long *a, long *b)
     base[bn] = '\0';
     if (!lp)
         return 0;
-    if (!strncasecmp(lp, "(max)", 5)) {
+    if (!tds_ascii_ncasecmp(lp, "(max)", 5)) {
         *a = -2;
         return 0;
     }

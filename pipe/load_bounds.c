@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "load_int.h"
+#include "tds_ascii.h"
 
 int pipe_load_bounds(pipe_load *l)
 {
@@ -24,7 +25,7 @@ int pipe_load_bounds(pipe_load *l)
         return 0;
     const char *kdest = o->incremental_key; /* renamed by --columns? */
     for (size_t i = 0; i < p->nspecs; i++)
-        if (!strcasecmp(p->specs[i].source, o->incremental_key))
+        if (!tds_ascii_casecmp(p->specs[i].source, o->incremental_key))
             kdest = p->specs[i].name;
     char *kname = pipe_name_apply(p->naming, kdest);
     bool found = false;
@@ -55,7 +56,7 @@ static int encode_number(const tds_column *c, const char *text, uint8_t *buf, si
     }
     case TDS_K_REAL:
     case TDS_K_FLOAT: {
-        double x = strtod(text, &end);
+        double x = pipe__strtod_c(text, &end); /* whatever LC_NUMERIC says */
         return *end ? -1 : tds_encode_float(c, x, buf, cap);
     }
     default: { /* decimal, money */

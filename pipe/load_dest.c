@@ -18,6 +18,7 @@
 
 #include "load_int.h"
 #include "mssql_int.h"
+#include "tds_ascii.h"
 
 /* The scheme's length, or -1 when uri has no well-formed "scheme://". */
 static int scheme_len(const char *uri)
@@ -90,7 +91,7 @@ int pipe_dest_check(const char *uri, tdspipe_error *err)
 char *pipe_dest_new_file(const char *uri)
 {
     const char *sep = strstr(uri, "://");
-    if (!sep || (strncasecmp(uri, "sqlite://", 9) && strncasecmp(uri, "duckdb://", 9)))
+    if (!sep || (tds_ascii_ncasecmp(uri, "sqlite://", 9) && tds_ascii_ncasecmp(uri, "duckdb://", 9)))
         return NULL;
     const char *p = sep + 3;
     if (*p == '/')

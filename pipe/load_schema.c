@@ -13,8 +13,9 @@
 #include <time.h>
 
 #include "load_int.h"
+#include "tds_ascii.h"
 
-static bool same_name(const char *a, const char *b) { return !strcasecmp(a, b); }
+static bool same_name(const char *a, const char *b) { return !tds_ascii_casecmp(a, b); }
 
 /* Index of the output column for a user-given column name: by source
  * name, else through a --columns rename of that source column. -1 if none. */

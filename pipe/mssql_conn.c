@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "mssql_int.h"
+#include "tds_ascii.h"
 
 bool pipe_mssql_scheme(const char *uri, bool ct)
 {
@@ -22,12 +23,12 @@ bool pipe_mssql_scheme(const char *uri, bool ct)
         return false;
     size_t n = (size_t)(sep - uri);
     if (ct) {
-        if (n < 3 || strncasecmp(sep - 3, "+ct", 3))
+        if (n < 3 || tds_ascii_ncasecmp(sep - 3, "+ct", 3))
             return false;
         n -= 3;
     }
     for (size_t i = 0; schemes[i]; i++)
-        if (strlen(schemes[i]) == n && !strncasecmp(uri, schemes[i], n))
+        if (strlen(schemes[i]) == n && !tds_ascii_ncasecmp(uri, schemes[i], n))
             return true;
     return false;
 }

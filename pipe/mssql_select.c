@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "mssql_int.h"
+#include "tds_ascii.h"
 
 static void sel_fail(pipe_select *l, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void sel_fail(pipe_select *l, int code, const char *fmt, ...)
@@ -29,7 +30,7 @@ static void sel_fail(pipe_select *l, int code, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool same_name(const char *a, const char *b) { return !strcasecmp(a, b); }
+static bool same_name(const char *a, const char *b) { return !tds_ascii_casecmp(a, b); }
 
 static bool sel_excluded(const pipe_select *l, const char *name)
 {
@@ -192,8 +193,8 @@ int pipe_select_query(pipe_select *l, const char *q, const char *lo, const char 
      * (rows outside the deleted window). */
     bool has_lo = false, has_hi = false;
     for (const char *p = q; (p = strchr(p, ':')); p++) {
-        has_lo |= !strncasecmp(p, ":interval_start", 15);
-        has_hi |= !strncasecmp(p, ":interval_end", 13);
+        has_lo |= !tds_ascii_ncasecmp(p, ":interval_start", 15);
+        has_hi |= !tds_ascii_ncasecmp(p, ":interval_end", 13);
     }
     if (l->strategy != SINK_MERGE && l->strategy != SINK_REPLACE && ((lo && !has_lo) || (hi && !has_hi))) {
         sel_fail(l, TDSPIPE_E_USAGE, "the query must use :interval_start/:interval_end to be read incrementally "
@@ -205,9 +206,9 @@ int pipe_select_query(pipe_select *l, const char *q, const char *lo, const char 
     while (*p) {
         const char *ph = NULL, *val = NULL;
         size_t plen = 0;
-        if (*p == ':' && !strncasecmp(p, ":interval_start", 15)) {
+        if (*p == ':' && !tds_ascii_ncasecmp(p, ":interval_start", 15)) {
             ph = p, plen = 15, val = lo;
-        } else if (*p == ':' && !strncasecmp(p, ":interval_end", 13)) {
+        } else if (*p == ':' && !tds_ascii_ncasecmp(p, ":interval_end", 13)) {
             ph = p, plen = 13, val = hi;
         }
         if (ph && !isalnum((unsigned char)p[plen]) && p[plen] != '_') {

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "mssql_int.h"
+#include "tds_ascii.h"
 
 
 /* One name part at *p: [..]] ..], "..""..", or bare up to '.'. */
@@ -64,7 +65,7 @@ int pipe_mssql_name_parse(const char *s, pipe_mssql_name *out, char *err, size_t
     memset(out, 0, sizeof *out);
     while (isspace((unsigned char)*s))
         s++;
-    if (!strncasecmp(s, "query:", 6)) {
+    if (!tds_ascii_ncasecmp(s, "query:", 6)) {
         const char *q = s + 6;
         while (isspace((unsigned char)*q))
             q++;
@@ -257,7 +258,7 @@ char *pipe_sql_literal(const char *data_type, const char *text, char *err, size_
     static const char *const ints[] = {"tinyint", "smallint", "int", "bigint", "bit", NULL};
     static const char *const nums[] = {"decimal", "numeric", "money", "smallmoney", "float", "real", NULL};
     for (size_t i = 0; ints[i]; i++)
-        if (!strcasecmp(data_type, ints[i])) {
+        if (!tds_ascii_casecmp(data_type, ints[i])) {
             if (!is_number(text, false)) {
                 snprintf(err, cap, "'%.60s' is not a whole number (the incremental key is %s)", text, data_type);
                 return NULL;
@@ -265,7 +266,7 @@ char *pipe_sql_literal(const char *data_type, const char *text, char *err, size_
             return strdup(text);
         }
     for (size_t i = 0; nums[i]; i++)
-        if (!strcasecmp(data_type, nums[i])) {
+        if (!tds_ascii_casecmp(data_type, nums[i])) {
             if (!is_number(text, true)) {
                 snprintf(err, cap, "'%.60s' is not a number (the incremental key is %s)", text, data_type);
                 return NULL;
@@ -274,12 +275,12 @@ char *pipe_sql_literal(const char *data_type, const char *text, char *err, size_
         }
     const char *cast = NULL;
     bool to_utc = true;
-    if (!strcasecmp(data_type, "date"))
+    if (!tds_ascii_casecmp(data_type, "date"))
         cast = "date";
-    else if (!strcasecmp(data_type, "datetime") || !strcasecmp(data_type, "datetime2") ||
-             !strcasecmp(data_type, "smalldatetime"))
+    else if (!tds_ascii_casecmp(data_type, "datetime") || !tds_ascii_casecmp(data_type, "datetime2") ||
+             !tds_ascii_casecmp(data_type, "smalldatetime"))
         cast = "datetime2(7)";
-    else if (!strcasecmp(data_type, "datetimeoffset")) {
+    else if (!tds_ascii_casecmp(data_type, "datetimeoffset")) {
         cast = "datetimeoffset(7)";
         to_utc = false;
     }

@@ -129,4 +129,10 @@ char *pipe_name_apply(tdspipe_naming naming, const char *name);
  * Returns 0 or -1. */
 int pipe_datetime_norm(const char *in, bool to_utc, char *out, size_t cap, bool *has_time, bool *has_offset);
 
+/* file_num.c: strtod and snprintf as in the "C" locale, whatever
+ * LC_NUMERIC the process or thread has (a program embedding the library
+ * may use a decimal comma). Thread-safe; the locale object is made once. */
+double pipe__strtod_c(const char *s, char **end);
+int pipe__snprintf_c(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif /* TDSPIPE_PIPE_INT_H */

@@ -23,14 +23,15 @@
 
 #include "file_int.h"
 #include "mssql_int.h"
+#include "tds_ascii.h"
 
 struct pipe_source {
     file_src f;
     pipe_mssql_name name;   /* --source-table: the default target's name */
 };
 
-static bool csv_accepts(const char *uri) { return uri && !strncasecmp(uri, "csv://", 6); }
-static bool jsonl_accepts(const char *uri) { return uri && !strncasecmp(uri, "jsonl://", 8); }
+static bool csv_accepts(const char *uri) { return uri && !tds_ascii_ncasecmp(uri, "csv://", 6); }
+static bool jsonl_accepts(const char *uri) { return uri && !tds_ascii_ncasecmp(uri, "jsonl://", 8); }
 
 /* Every --columns type must be one a file's text converts to. */
 static int check_spec_types(const pipe_plan *p, tdspipe_error *err)

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "pipe_int.h"
+#include "tds_ascii.h"
 
 /* Tabs and line ends become spaces: a message is one line. */
 static void one_line(char *s)
@@ -75,7 +76,7 @@ void pipe_list_free(pipe_list *l)
 bool pipe_name_in(const char *const *v, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcasecmp(v[i], name))
+        if (!tds_ascii_casecmp(v[i], name))
             return true;
     return false;
 }

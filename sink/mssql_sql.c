@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "mssql_int.h"
+#include "tds_ascii.h"
 
 #define ID(n) sink__sql_ident(q, b, (n))
 
@@ -40,12 +41,12 @@ int sink__ms_insert_bulk(const sql_sink *q, sink_buf *b, const char *table, size
 static int find_col(const sink_schema *sc, const char *name)
 {
     for (size_t i = 0; i < sc->ncols; i++)
-        if (!strcasecmp(sc->names[i], name))
+        if (!tds_ascii_casecmp(sc->names[i], name))
             return (int)i;
     return -1;
 }
 
-static bool is_cdc(const char *name) { return !strncasecmp(name, "_cdc_", 5); }
+static bool is_cdc(const char *name) { return !tds_ascii_ncasecmp(name, "_cdc_", 5); }
 
 /* a column a tombstone row carries */
 static bool tombstone_col(const sink_schema *sc, size_t i)

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "sink_int.h"
+#include "tds_ascii.h"
 
 #define SINK_LIST(X) \
     X(csv)           \
@@ -35,9 +36,9 @@ const sink_vtable *sink_find(const char *scheme, size_t len)
 {
     for (size_t i = 0; registry[i]; i++) {
         const sink_vtable *vt = registry[i];
-        if (strlen(vt->scheme) == len && strncasecmp(vt->scheme, scheme, len) == 0)
+        if (strlen(vt->scheme) == len && tds_ascii_ncasecmp(vt->scheme, scheme, len) == 0)
             return vt;
-        if (vt->alias && strlen(vt->alias) == len && strncasecmp(vt->alias, scheme, len) == 0)
+        if (vt->alias && strlen(vt->alias) == len && tds_ascii_ncasecmp(vt->alias, scheme, len) == 0)
             return vt;
     }
     return NULL;

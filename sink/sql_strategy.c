@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "sql_int.h"
+#include "tds_ascii.h"
 
 #define ID(n) sink__sql_ident(q, b, (n))
 #define PUT(s) sink__buf_puts(b, (s))
@@ -68,7 +69,7 @@ static bool listed(const char *list, const char *name, bool nocase)
     for (const char *p = list; p && *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len == n && (nocase ? strncasecmp(p, name, n) == 0 : memcmp(p, name, n) == 0))
+        if (len == n && (nocase ? tds_ascii_ncasecmp(p, name, n) == 0 : memcmp(p, name, n) == 0))
             return true;
         p = nl ? nl + 1 : p + len;
     }

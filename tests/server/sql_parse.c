@@ -65,7 +65,7 @@ bool is_reserved(const sql_tok *k)
 
 sql_tok *cur(P *p) { return &p->t[p->i]; }
 
-void fail(P *p)
+void sql_fail(P *p)
 {
     if (p->failed)
         return;
@@ -102,7 +102,7 @@ bool expect_kw(P *p, const char *w)
 {
     if (accept_kw(p, w))
         return true;
-    fail(p);
+    sql_fail(p);
     return false;
 }
 
@@ -125,7 +125,7 @@ bool expect_op(P *p, const char *o)
 {
     if (accept_op(p, o))
         return true;
-    fail(p);
+    sql_fail(p);
     return false;
 }
 
@@ -136,7 +136,7 @@ bool name_any(P *p, char *out)
 {
     sql_tok *k = cur(p);
     if (k->t != TK_IDENT && k->t != TK_QIDENT) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     snprintf(out, SRV_NAME_MAX, "%.*s", (int)k->tlen, k->text);
@@ -147,7 +147,7 @@ bool name_any(P *p, char *out)
 bool name(P *p, char *out)
 {
     if (!is_name(p)) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     return name_any(p, out);
@@ -160,7 +160,7 @@ sql_expr *new_expr(P *p, expr_type t)
 {
     sql_expr *e = sql_alloc(p->b, sizeof *e);
     if (!e) {
-        fail(p);
+        sql_fail(p);
         return NULL;
     }
     e->t = t;
@@ -180,7 +180,7 @@ static bool type_spec(P *p, srv_coldef *d)
     size_t o = (size_t)snprintf(text, sizeof text, "%s", nm);
     if (o >= sizeof text - 2) { /* no type has so long a name (snprintf's count would run past text) */
         p->i--;
-        fail(p);
+        sql_fail(p);
         return false;
     }
     if (accept_op(p, "(")) {
@@ -188,7 +188,7 @@ static bool type_spec(P *p, srv_coldef *d)
         for (int k = 0; k < 2; k++) {
             sql_tok *t = cur(p);
             if ((t->t != TK_NUM && !(t->t == TK_IDENT && srv_ieqn(t->text, t->tlen, "max"))) || t->tlen > 20) {
-                fail(p);
+                sql_fail(p);
                 return false;
             }
             o += (size_t)snprintf(text + o, sizeof text - o, "%s%.*s", k ? "," : "", (int)t->tlen, t->text);
@@ -207,7 +207,7 @@ static bool type_spec(P *p, srv_coldef *d)
     }
     if (srv_type_parse(text, d) < 0) {
         p->i--;
-        fail(p);
+        sql_fail(p);
         return false;
     }
     return true;
@@ -304,7 +304,7 @@ static sql_expr *name_or_call(P *p, const sql_tok *k)
 {
     sql_expr *e;
     if (is_reserved(k) && !(p->t[p->i + 1].t == TK_OP && p->t[p->i + 1].p[0] == '(' && srv_ieqn(k->text, k->tlen, "left"))) {
-        fail(p);
+        sql_fail(p);
         return NULL;
     }
     e = new_expr(p, EX_COL);
@@ -320,7 +320,7 @@ static sql_expr *name_or_call(P *p, const sql_tok *k)
         } else if (!op(p, ")")) {
             do {
                 if (e->nargs >= 4) {
-                    fail(p);
+                    sql_fail(p);
                     return NULL;
                 }
                 if (!(e->args[e->nargs++] = expr(p)))
@@ -333,7 +333,7 @@ static sql_expr *name_or_call(P *p, const sql_tok *k)
     }
     while (accept_op(p, ".")) {
         if (e->nparts >= 3) {
-            fail(p);
+            sql_fail(p);
             return NULL;
         }
         if (op(p, "*")) {
@@ -354,7 +354,7 @@ static sql_expr *primary(P *p)
     sql_expr *e;
     if (accept_op(p, "(")) {
         if (kw(p, "select")) {
-            fail(p); /* subqueries are not supported */
+            sql_fail(p); /* subqueries are not supported */
             return NULL;
         }
         e = expr(p);
@@ -401,7 +401,7 @@ static sql_expr *primary(P *p)
         return name_or_call(p, k);
     if (accept_op(p, "*"))
         return new_expr(p, EX_STAR);
-    fail(p);
+    sql_fail(p);
     return NULL;
 }
 
@@ -412,7 +412,7 @@ sql_expr *expr(P *p)
     sql_expr *e = nest(p) ? primary(p) : NULL;
     p->depth--;
     if (e && (op(p, "+") || op(p, "-") || op(p, "/") || op(p, "%") || op(p, "|") || op(p, "&"))) {
-        fail(p); /* arithmetic is not part of the subset */
+        sql_fail(p); /* arithmetic is not part of the subset */
         return NULL;
     }
     return e;
@@ -427,7 +427,7 @@ bool tname(P *p, sql_tref *r)
     memset(parts, 0, sizeof parts);
     for (;;) {
         if (n >= 3) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         if (op(p, ".")) {
@@ -466,7 +466,7 @@ bool table_hints(P *p)
             p->i++;
         }
         if (depth) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
     }
@@ -517,7 +517,7 @@ static bool from_list(P *p, sql_select *s)
         } else if (kw(p, "join")) {
             join = 1;
         } else if (op(p, ",") || kw(p, "cross") || kw(p, "right") || kw(p, "full")) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         if (!join)
@@ -525,7 +525,7 @@ static bool from_list(P *p, sql_select *s)
         if (!expect_kw(p, "join"))
             return false;
         if (s->nfrom >= 8) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         sql_tref *r = &s->from[s->nfrom++];
@@ -541,7 +541,7 @@ bool select_body(P *p, sql_select *s)
     accept_kw(p, "all");
     if (accept_kw(p, "distinct")) {
         p->i--;
-        fail(p);
+        sql_fail(p);
         return false;
     }
     if (accept_kw(p, "top")) {
@@ -551,7 +551,7 @@ bool select_body(P *p, sql_select *s)
         if (paren && !expect_op(p, ")"))
             return false;
         if (kw(p, "percent") || kw(p, "with")) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
     }
@@ -579,7 +579,7 @@ bool select_body(P *p, sql_select *s)
     } while (accept_op(p, ","));
     if (accept_kw(p, "into")) {
         p->i--;
-        fail(p);
+        sql_fail(p);
         return false;
     }
     if (accept_kw(p, "from") && !from_list(p, s))
@@ -587,7 +587,7 @@ bool select_body(P *p, sql_select *s)
     if (accept_kw(p, "where") && !cond(p, &s->where))
         return false;
     if (kw(p, "group") || kw(p, "having") || kw(p, "union")) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     if (accept_kw(p, "order")) {
@@ -596,7 +596,7 @@ bool select_body(P *p, sql_select *s)
         s->order = sql_alloc(p->b, 16 * sizeof *s->order);
         do {
             if (s->norder >= 16) {
-                fail(p);
+                sql_fail(p);
                 return false;
             }
             sql_order *o = &s->order[s->norder++];
@@ -666,12 +666,12 @@ static bool set_list(P *p, sql_stmt *st)
 {
     int cap = 16;
     if (st->set) { /* a second SET list (MERGE with two WHEN MATCHED) is outside the subset */
-        fail(p);
+        sql_fail(p);
         return false;
     }
     st->set = sql_alloc(p->b, (size_t)cap * sizeof *st->set);
     if (!st->set) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     do {
@@ -739,7 +739,7 @@ static bool st_insert(P *p, sql_stmt *st)
         if (!expr_list(p, &row, &n))
             return false;
         if (st->nvalrows && n != st->nvalcols) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         st->nvalcols = n;
@@ -831,7 +831,7 @@ static bool st_create(P *p, sql_stmt *st)
                 memcpy(st->pk_cols[0], d->name, SRV_NAME_MAX);
                 st->npk = 1;
             } else if (accept_kw(p, "identity")) {
-                fail(p);
+                sql_fail(p);
                 return false;
             } else {
                 break;
@@ -845,7 +845,7 @@ static bool st_exec(P *p, sql_stmt *st)
 {
     st->t = ST_EXEC;
     if (cur(p)->t == TK_VAR) {
-        fail(p); /* EXEC @ret = proc */
+        sql_fail(p); /* EXEC @ret = proc */
         return false;
     }
     sql_tref r;
@@ -860,7 +860,7 @@ static bool st_exec(P *p, sql_stmt *st)
         return true;
     do {
         if (st->nargs == cap) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         sql_tok *k = cur(p);
@@ -915,7 +915,7 @@ static bool st_merge(P *p, sql_stmt *st)
             if (!expect_kw(p, "values") || !expr_list(p, &st->merge_ins_vals, &n))
                 return false;
             if (n != st->nmerge_ins) {
-                fail(p);
+                sql_fail(p);
                 return false;
             }
             st->merge_notmatched = true;
@@ -934,7 +934,7 @@ static bool st_alter(P *p, sql_stmt *st)
         if (accept_kw(p, "on"))
             st->flag = true;
         else if (!accept_kw(p, "off")) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         if (accept_op(p, "(")) {
@@ -978,7 +978,7 @@ static bool st_set(P *p, sql_stmt *st)
 {
     st->t = ST_SET;
     if (cur(p)->t == TK_VAR) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     if (accept_kw(p, "transaction")) {
@@ -1010,7 +1010,7 @@ static bool st_set(P *p, sql_stmt *st)
         p->i++;
         return true;
     }
-    fail(p);
+    sql_fail(p);
     return false;
 }
 
@@ -1021,7 +1021,7 @@ static bool statement(P *p, sql_stmt *st)
         if (!with_clause(p))
             return false;
         if (!kw(p, "select") && !kw(p, "insert") && !kw(p, "update") && !kw(p, "delete") && !kw(p, "merge")) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         bool ok = statement(p, st) && cte_not_target(p, st);
@@ -1071,7 +1071,7 @@ static bool statement(P *p, sql_stmt *st)
         if (!tname(p, &st->target) || !table_hints(p))
             return false;
         if (kw(p, "from")) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         return !accept_kw(p, "where") || cond(p, &st->where);
@@ -1099,7 +1099,7 @@ static bool statement(P *p, sql_stmt *st)
         return st_merge(p, st);
     if (accept_kw(p, "alter"))
         return st_alter(p, st);
-    fail(p);
+    sql_fail(p);
     return false;
 }
 
@@ -1141,7 +1141,7 @@ int sql_parse(const char *sql, size_t len, sql_batch *b, sql_perr *err)
         st->end = cur(&p)->off;
         /* the next token must start a statement or end the batch */
         if (!p.failed && cur(&p)->t != TK_EOF && !op(&p, ";") && cur(&p)->t != TK_IDENT)
-            fail(&p);
+            sql_fail(&p);
     }
     if (p.failed) {
         if (!err->number) {

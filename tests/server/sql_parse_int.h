@@ -33,7 +33,7 @@ bool nest(P *p);
 /* token helpers (sql_parse.c) */
 bool is_reserved(const sql_tok *k);
 sql_tok *cur(P *p);
-void fail(P *p);
+void sql_fail(P *p);
 bool kw(P *p, const char *w);
 bool accept_kw(P *p, const char *w);
 bool expect_kw(P *p, const char *w);

@@ -32,7 +32,7 @@ static bool add_pred(P *p, sql_where *w, sql_pred pr)
 {
     sql_pred *np = sql_alloc(p->b, (size_t)(w->n + 1) * sizeof *np);
     if (!np) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     if (w->n)
@@ -66,7 +66,7 @@ bool cond(P *p, sql_where *w)
     int cap = 4;
     pr.sub = sql_alloc(p->b, (size_t)cap * sizeof *pr.sub);
     if (!pr.sub) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     pr.sub[pr.nsub++] = first;
@@ -74,7 +74,7 @@ bool cond(P *p, sql_where *w)
         if (pr.nsub == cap) {
             sql_where *ns = sql_alloc(p->b, (size_t)cap * 2 * sizeof *ns);
             if (!ns) {
-                fail(p);
+                sql_fail(p);
                 return false;
             }
             memcpy(ns, pr.sub, (size_t)cap * sizeof *ns);
@@ -102,7 +102,7 @@ static sql_select *subquery_in(P *p)
 {
     sql_select *s = sql_alloc(p->b, sizeof *s);
     if (!s) {
-        fail(p);
+        sql_fail(p);
         return NULL;
     }
     memset(s, 0, sizeof *s);
@@ -125,7 +125,7 @@ static bool pred_in(P *p, sql_where *w)
     if (accept_kw(p, "not")) {
         sql_pred pr = { .op = P_NOT, .nsub = 1 };
         if (!(pr.sub = sql_alloc(p->b, sizeof *pr.sub))) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         memset(pr.sub, 0, sizeof *pr.sub);
@@ -177,7 +177,7 @@ static bool pred_in(P *p, sql_where *w)
                 found = true;
             }
         if (!found) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         if (!(pr.b = expr(p)))
@@ -187,7 +187,7 @@ static bool pred_in(P *p, sql_where *w)
         return add_pred(p, w, pr);
     sql_pred np = { .op = P_NOT, .nsub = 1 };
     if (!(np.sub = sql_alloc(p->b, sizeof *np.sub))) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     memset(np.sub, 0, sizeof *np.sub);
@@ -197,7 +197,7 @@ static bool pred_in(P *p, sql_where *w)
 bool over_clause(P *p, sql_expr *e)
 {
     if (!srv_ieq(e->parts[0], "row_number") || e->nargs || e->star_arg) {
-        fail(p); /* the only window function of the subset */
+        sql_fail(p); /* the only window function of the subset */
         return false;
     }
     if (!expect_kw(p, "over") || !expect_op(p, "("))
@@ -208,12 +208,12 @@ bool over_clause(P *p, sql_expr *e)
             return false;
         e->win_part = sql_alloc(p->b, SRV_MAX_PK * sizeof *e->win_part);
         if (!e->win_part) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         do {
             if (e->nwin_part >= SRV_MAX_PK) {
-                fail(p);
+                sql_fail(p);
                 return false;
             }
             if (!(e->win_part[e->nwin_part++] = expr(p)))
@@ -232,12 +232,12 @@ bool over_clause(P *p, sql_expr *e)
         return false;
     e->win_order = sql_alloc(p->b, 16 * sizeof *e->win_order);
     if (!e->win_order) {
-        fail(p);
+        sql_fail(p);
         return false;
     }
     do {
         if (e->nwin_order >= 16) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         sql_order *o = &e->win_order[e->nwin_order++];
@@ -257,14 +257,14 @@ bool with_clause(P *p)
     p->ncte = 0;
     do {
         if (p->ncte >= SQL_MAX_CTE) {
-            fail(p);
+            sql_fail(p);
             return false;
         }
         char nm[SRV_NAME_MAX];
         if (!name(p, nm))
             return false;
         if (op(p, "(")) {
-            fail(p); /* column lists of CTEs are not part of the subset */
+            sql_fail(p); /* column lists of CTEs are not part of the subset */
             return false;
         }
         for (int i = 0; i < p->ncte; i++)
