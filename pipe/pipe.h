@@ -57,6 +57,16 @@ typedef enum tdspipe_naming {
     TDSPIPE_NAMING_SNAKE,
 } tdspipe_naming;
 
+/* ingestr's --schema-contract: what a load does when the source's
+ * columns differ from an existing destination table's. */
+typedef enum tdspipe_contract {
+    TDSPIPE_CONTRACT_EVOLVE = 0,   /* add new columns, widen types where the
+                                      destination allows, else fail */
+    TDSPIPE_CONTRACT_FREEZE,       /* any difference fails, naming the columns */
+    TDSPIPE_CONTRACT_DISCARD_ROW,  /* rows that do not fit the table are dropped */
+    TDSPIPE_CONTRACT_DISCARD_VALUE,/* values that do not fit are dropped (NULL) */
+} tdspipe_contract;
+
 /* Progress of a load, reported through tdspipe_load_opts.progress. */
 typedef struct tdspipe_progress {
     uint64_t rows;         /* rows read so far */
@@ -114,6 +124,17 @@ typedef struct tdspipe_load_opts {
      * expired and was re-snapshotted; NULL drops warnings. */
     void (*warning)(void *ud, const char *message);
     void *warning_ud;
+    /* ingestr's --schema-contract (evolve by default) */
+    tdspipe_contract schema_contract;
+    /* ingestr's --trim-whitespace: leading and trailing whitespace of text
+     * values is removed before loading */
+    bool trim_whitespace;
+    /* ingestr's --incremental-predicate: SQL ANDed to the source's WHERE */
+    const char *incremental_predicate;
+    /* ingestr's --mask "column:algorithm[:param]" (hash, sha256, md5, hmac,
+     * redact, stars, fixed, partial) */
+    const char *const *masks;
+    size_t nmasks;
 } tdspipe_load_opts;
 
 #define TDSPIPE_NO_RETRIES (-1)

@@ -83,6 +83,17 @@ const char *sink_strategy_name(sink_strategy s);
  * TDS_COL_NULLABLE); names[i] overrides cols[i].name when names and
  * names[i] are non-NULL (the CLI's --schema-naming). Extra columns such as
  * _ingestr_loaded_at are ordinary columns built with tds_column_init(). */
+/* What a load into an existing table does when the columns differ
+ * (ingestr's --schema-contract). */
+typedef enum sink_contract {
+    SINK_EVOLVE = 0,      /* ALTER TABLE ADD new columns; widen types where the
+                             destination can, else SINK_E_UNSUPPORTED */
+    SINK_FREEZE,          /* any difference: SINK_E_UNSUPPORTED naming the columns */
+    SINK_DISCARD_ROW,     /* rows with a value in a new column, or a value the
+                             column cannot hold, are skipped */
+    SINK_DISCARD_VALUE,   /* such values are loaded as NULL / not loaded */
+} sink_contract;
+
 typedef struct sink_table {
     const char *name;          /* target "schema.table" or "table", UTF-8 */
     const tds_column *cols;
@@ -109,6 +120,7 @@ typedef struct sink_table {
      * key and the _cdc_* columns only (others NULL, except NOT NULL
      * columns such as a load timestamp, which keep the staged value). */
     bool cdc;
+    sink_contract contract;    /* SINK_EVOLVE (0) by default */
 } sink_table;
 
 /* nrows rows of ncols values, row-major: values[r * ncols + c]. The views
