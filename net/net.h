@@ -134,6 +134,12 @@ typedef struct net_opts {
     const volatile sig_atomic_t *cancel_flag; /* blocking client: as net_client_cancel_flag,
                                     from net_client_open on (a connect or login
                                     in progress is cancelled too); NULL: none */
+    /* Change Tracking / Change Data Capture source parameters (ingestr's;
+     * only a "+ct" or "+cdc" URI sets them, net_opts_from_uri) */
+    uint32_t poll_interval_ms;   /* poll_interval (+ct, +cdc); 0 = not given (1 s) */
+    const char *capture_instance; /* capture_instance (+cdc) */
+    const char *dest_schema;     /* dest_schema (+cdc, multi-table runs) */
+    bool tenant_id_;             /* private: tenant_id seen (checked with the sign-in) */
     struct net_opts_store *store_; /* private: strings owned by net_opts_set */
 } net_opts;
 
@@ -147,9 +153,10 @@ typedef struct net_opts {
  * in err (never quoting a password or token value). */
 int net_opts_set(net_opts *o, const char *key, const char *value, char *err, size_t errcap);
 
-/* Parses mssql://, sqlserver://, azuresql://, azure-sql:// (and +ct)
+/* Parses mssql://, sqlserver://, azuresql://, azure-sql:// (and +ct, +cdc)
  * URIs: user:password@host[:port][/database][?k=v&…], percent-escapes
- * decoded, "host\instance" (or %5C) accepted. Returns NET_OK or NET_E_ARG
+ * decoded, "host\instance" (or %5C) accepted; poll_interval (+ct, +cdc),
+ * capture_instance and dest_schema (+cdc) only on those schemes. Returns NET_OK or NET_E_ARG
  * with a reason in err (the password is never quoted). */
 int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap);
 

@@ -277,8 +277,15 @@ int net_opts_set(net_opts *o, const char *key, const char *value, char *err, siz
         o->retry_base_ms = (uint32_t)(x * 1000);
         return NET_OK;
     }
-    if (!strcmp(k, "authentication")) {
-        if (!tds_ascii_casecmp(value, "ActiveDirectoryAccessToken")) {
+    if (!strcmp(k, "tenantid")) {
+        o->tenant_id_ = true; /* net_opts_from_uri checks it with the sign-in */
+        return NET_OK;
+    }
+    if (!strcmp(k, "authentication") || !strcmp(k, "fedauth")) {
+        /* ingestr's fedauth names (go-mssqldb): the one that carries a token
+         * in the password is ours; the others sign in through Entra */
+        if (!tds_ascii_casecmp(value, "ActiveDirectoryAccessToken") ||
+            !tds_ascii_casecmp(value, "ActiveDirectoryServicePrincipalAccessToken")) {
             o->password_is_token = true;
             return NET_OK;
         }
@@ -287,8 +294,9 @@ int net_opts_set(net_opts *o, const char *key, const char *value, char *err, siz
             return NET_OK;
         }
         return bad(err, errcap,
-                   "unsupported Authentication '%s' (use SqlPassword or ActiveDirectoryAccessToken)%s",
-                   value, "");
+                   "unsupported %s '%.60s' (Microsoft Entra sign-in workflows are not supported: use SqlPassword, or "
+                   "ActiveDirectoryAccessToken with the token as the password)",
+                   !strcmp(k, "fedauth") ? "fedauth" : "Authentication", value);
     }
     if (key_is(k, k_ignored))
         return NET_OK;
@@ -470,8 +478,80 @@ static int uri_path(net_opts *o, const char *p, const char *end, char *err, size
     return rc;
 }
 
-/* ?key=value&… up to '#', names and values decoded ('+' as space). */
-static int uri_query(net_opts *o, const char *q, char *err, size_t errcap)
+/* A Go duration ("1s", "500ms", "1m30s", "1.5h") in milliseconds, > 0. */
+static int go_duration_ms(const char *v, uint32_t *ms)
+{
+    static const struct { const char *unit; double ms; } units[] = {
+        {"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1}, {"s", 1e3}, {"m", 6e4}, {"h", 3.6e6}};
+    double total = 0;
+    if (!*v)
+        return -1;
+    while (*v) {
+        const char *num = v;
+        while (isdigit((unsigned char)*v) || *v == '.')
+            v++;
+        if (v == num || (v - num == 1 && *num == '.'))
+            return -1;
+        double x = 0, scale = 1;
+        bool frac = false;
+        for (const char *c = num; c < v; c++) {
+            if (*c == '.') {
+                if (frac)
+                    return -1;
+                frac = true;
+            } else if (frac) {
+                scale /= 10;
+                x += (*c - '0') * scale;
+            } else {
+                x = x * 10 + (*c - '0');
+            }
+        }
+        size_t best = 0;
+        double mul = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            size_t n = strlen(units[i].unit);
+            if (n > best && !strncmp(v, units[i].unit, n)) {
+                best = n;
+                mul = units[i].ms;
+            }
+        }
+        if (!best)
+            return -1;
+        total += x * mul;
+        v += best;
+    }
+    if (total < 1 || total > 86400000.0 * 24)
+        return -1;
+    *ms = (uint32_t)total;
+    return 0;
+}
+
+/* The parameters ingestr reads on a Change Tracking (+ct) or Change Data
+ * Capture (+cdc) source: poll_interval (both), capture_instance and
+ * dest_schema (+cdc). Returns 1 when k is none of them. */
+static int change_param(net_opts *o, const char *changes, const char *k, const char *v, char *err, size_t errcap)
+{
+    bool poll = !strcmp(k, "poll_interval"), inst = !strcmp(k, "capture_instance"),
+         schema = !strcmp(k, "dest_schema");
+    if (!poll && !inst && !schema)
+        return 1;
+    if (!changes)
+        return bad(err, errcap, "URI parameter '%s' is for mssql+ct:// and mssql+cdc:// sources only%s", k, "");
+    if (!poll && strcmp(changes, "cdc"))
+        return bad(err, errcap, "URI parameter '%s' is for Change Data Capture sources (mssql+cdc://)%s", k, "");
+    if (poll) {
+        if (go_duration_ms(v, &o->poll_interval_ms))
+            return bad(err, errcap, "invalid poll_interval '%.40s' (a positive duration such as 1s or 500ms)%s", v, "");
+        return NET_OK;
+    }
+    if (!*v || strlen(v) > 128)
+        return bad(err, errcap, "URI parameter '%s' needs a name of 1 to 128 characters%s", k, "");
+    return set_str(o, inst ? &o->capture_instance : &o->dest_schema, v, err, errcap);
+}
+
+/* ?key=value&… up to '#', names and values decoded ('+' as space);
+ * changes: "ct", "cdc" or NULL (see change_param). */
+static int uri_query(net_opts *o, const char *q, const char *changes, char *err, size_t errcap)
 {
     bool be;
     while (*q && *q != '#') {
@@ -485,7 +565,9 @@ static int uri_query(net_opts *o, const char *q, char *err, size_t errcap)
                 free_secret(v);
                 return bad(err, errcap, "bad percent-escape in the URI parameters%s%s", "", "");
             }
-            int rc = net_opts_set(o, k, v, err, errcap);
+            int rc = change_param(o, changes, k, v, err, errcap);
+            if (rc == 1)
+                rc = net_opts_set(o, k, v, err, errcap);
             free(k);
             free_secret(v);
             if (rc)
@@ -496,9 +578,9 @@ static int uri_query(net_opts *o, const char *q, char *err, size_t errcap)
     return NET_OK;
 }
 
-/* The scheme of uri (without "+ct"), lower case, into out; NET_OK if it
- * is one of SQL Server's. */
-static int uri_scheme(const char *uri, char *out, size_t cap, char *err, size_t errcap)
+/* The scheme of uri (without "+ct" or "+cdc", which *changes names),
+ * lower case, into out; NET_OK if it is one of SQL Server's. */
+static int uri_scheme(const char *uri, char *out, size_t cap, const char **changes, char *err, size_t errcap)
 {
     static const char *const schemes[] = {"mssql", "sqlserver", "azuresql", "azure-sql", NULL};
     const char *sep = strstr(uri, "://");
@@ -511,8 +593,11 @@ static int uri_scheme(const char *uri, char *out, size_t cap, char *err, size_t 
         out[i] = (char)tolower((unsigned char)uri[i]);
     out[sl] = '\0';
     char *plus = strchr(out, '+');
-    if (plus && !strcmp(plus, "+ct"))
+    *changes = NULL;
+    if (plus && (!strcmp(plus, "+ct") || !strcmp(plus, "+cdc"))) {
+        *changes = plus[2] == 't' ? "ct" : "cdc";
         *plus = '\0';
+    }
     for (const char *const *s = schemes; *s; s++)
         if (!strcmp(out, *s))
             return NET_OK;
@@ -524,7 +609,8 @@ int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
     if (!o || !uri)
         return bad(err, errcap, "missing %s%s", "URI", "");
     char scheme[32];
-    int rc = uri_scheme(uri, scheme, sizeof scheme, err, errcap);
+    const char *changes;
+    int rc = uri_scheme(uri, scheme, sizeof scheme, &changes, err, errcap);
     if (rc || (rc = uri_well_formed(uri, err, errcap)))
         return rc;
     if (!strcmp(scheme, "azuresql") || !strcmp(scheme, "azure-sql"))
@@ -547,5 +633,13 @@ int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
     const char *pend = end + strcspn(end, "?#");
     if (*end == '/' && (rc = uri_path(o, end, pend, err, errcap)))
         return rc;
-    return *pend == '?' ? uri_query(o, pend + 1, err, errcap) : NET_OK;
+    if (*pend == '?' && (rc = uri_query(o, pend + 1, changes, err, errcap)))
+        return rc;
+    /* ingestr signs in as an Entra service principal (user@tenant) when
+     * tenant_id is given; a SQL login with those words would be wrong */
+    if (o->tenant_id_ && !o->password_is_token)
+        return bad(err, errcap, "tenant_id means Microsoft Entra service principal sign-in, which is not supported "
+                                "(pass an access token as the password with Authentication=ActiveDirectoryAccessToken)%s%s",
+                   "", "");
+    return NET_OK;
 }

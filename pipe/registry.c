@@ -12,6 +12,7 @@
 static const pipe_source_vtable *const registry[] = {
     &pipe_src_mssql,
     &pipe_src_ct,
+    &pipe_src_cdc,
     &pipe_src_csv,
     &pipe_src_jsonl,
     NULL,

@@ -1,7 +1,10 @@
 /*
  * src_file.c — CSV and JSONL files (gzip too) as sources of a load:
- * csv:///path.csv[.gz], jsonl:///path.jsonl[.gz] (the sinks' path rule:
- * "scheme:///rel", "scheme:////abs"). Two vtables over one reader state
+ * csv://PATH[.gz], jsonl://PATH[.gz] (also ndjson://), PATH read by
+ * ingestr's rule (sink_file_path: "csv:///data/in.csv" is the absolute
+ * /data/in.csv, "csv://in.csv" relative; the query is not part of it).
+ * A CSV's ?encoding= may only name UTF-8: other encodings are refused,
+ * never misread. Two vtables over one reader state
  * (file_int.h): open checks the URI and the --columns types and opens the
  * file (a missing file fails before the destination is touched); read
  * streams it once — columns after the type sample, then rows — into the
@@ -31,7 +34,10 @@ struct pipe_source {
 };
 
 static bool csv_accepts(const char *uri) { return uri && !tds_ascii_ncasecmp(uri, "csv://", 6); }
-static bool jsonl_accepts(const char *uri) { return uri && !tds_ascii_ncasecmp(uri, "jsonl://", 8); }
+static bool jsonl_accepts(const char *uri)
+{
+    return uri && (!tds_ascii_ncasecmp(uri, "jsonl://", 8) || !tds_ascii_ncasecmp(uri, "ndjson://", 9));
+}
 
 /* Every --columns type must be one a file's text converts to. */
 static int check_spec_types(const pipe_plan *p, tdspipe_error *err)
@@ -45,16 +51,28 @@ static int check_spec_types(const pipe_plan *p, tdspipe_error *err)
     return TDSPIPE_OK;
 }
 
-/* The path after "scheme://" minus one '/' (NULL: none). */
-static const char *uri_path(const char *uri)
+/* ingestr reads ?encoding=NAME on a CSV source (WHATWG names). The
+ * reader knows UTF-8 only: any other name is refused. Other parameters
+ * are ignored, as ingestr ignores them. */
+static int check_encoding(const char *uri, tdspipe_error *err)
 {
-    const char *sep = uri ? strstr(uri, "://") : NULL;
-    if (!sep)
-        return NULL;
-    const char *path = sep + 3;
-    if (*path == '/')
-        path++;
-    return *path ? path : NULL;
+    const char *q = strchr(uri, '?');
+    while (q && *q) {
+        q++;
+        size_t n = strcspn(q, "&#");
+        if (n > 9 && !tds_ascii_ncasecmp(q, "encoding=", 9)) {
+            size_t v = n - 9;
+            const char *val = q + 9;
+            if (!((v == 5 && !tds_ascii_ncasecmp(val, "utf-8", 5)) || (v == 4 && !tds_ascii_ncasecmp(val, "utf8", 4))))
+                return pipe__fail(err, TDSPIPE_E_USAGE,
+                                  "csv source: encoding '%.*s' is not supported (files are read as UTF-8)",
+                                  (int)(v > 40 ? 40 : v), val);
+        }
+        q += n;
+        if (*q == '#')
+            break;
+    }
+    return TDSPIPE_OK;
 }
 
 static void src_free(pipe_source *s)
@@ -84,21 +102,27 @@ static int open_file(pipe_source *s, tdspipe_error *err)
 static int file_open(const pipe_plan *p, bool jsonl, pipe_source **out, tdspipe_error *err)
 {
     *out = NULL;
-    const char *path = uri_path(p->o->source_uri);
-    if (!path)
-        return pipe__fail(err, TDSPIPE_E_LOAD, "source URI has no file path (e.g. csv:///data.csv)");
-    int rc = check_spec_types(p, err);
+    char *path = NULL, why[300];
+    int rc = sink_file_path(p->o->source_uri, &path, why, sizeof why);
     if (rc)
+        return pipe__fail(err, TDSPIPE_E_LOAD, "source: %s", why);
+    if ((rc = jsonl ? 0 : check_encoding(p->o->source_uri, err)) || (rc = check_spec_types(p, err))) {
+        free(path);
         return rc;
+    }
     pipe_source *s = calloc(1, sizeof *s);
-    if (!s || !(s->f.path = strdup(path)) || !(s->f.buf = malloc(PIPE_FILE_READ_BUF))) {
+    if (s)
+        s->f.path = path;
+    else
+        free(path);
+    if (!s || !(s->f.buf = malloc(PIPE_FILE_READ_BUF))) {
         src_free(s);
         return pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
     }
     s->f.jsonl = jsonl;
     s->f.specs = p->specs;
     s->f.nspecs = p->nspecs;
-    char why[300] = "";
+    why[0] = '\0';
     if (p->o->source_table && pipe_mssql_name_parse(p->o->source_table, &s->name, why, sizeof why)) {
         src_free(s);
         return pipe__fail(err, TDSPIPE_E_USAGE, "%s", why[0] ? why : "out of memory");

@@ -1,5 +1,8 @@
 /*
- * file.c — atomic output files for the CSV and JSONL sinks.
+ * file.c — atomic output files for the CSV and JSONL sinks, and the path
+ * a file URI names (ingestr's rule: everything after "scheme://" up to
+ * '?', percent-decoded: "csv:///tmp/x.csv" is /tmp/x.csv, "csv://x.csv"
+ * is relative; DuckDB and SQLite keep SQLAlchemy's rule in their sinks).
  *
  * A load writes "<target>.tmp-XXXXXX" in the target's directory, so the
  * final rename(2) is atomic on the same file system; the target is never
@@ -19,21 +22,87 @@
 
 #define FLUSH_AT (1u << 20)
 
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* [p, p+n) percent-decoded into out (n + 1 bytes). Go's url.PathUnescape,
+ * as ingestr calls it: one broken escape leaves the whole text as written
+ * ("100%.csv" stays). Returns -1 for an escaped NUL, which no path holds. */
+static int path_decode(const char *p, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int h, l;
+        if (p[i] != '%') {
+            out[o++] = p[i];
+        } else if (i + 2 < n && (h = hexval((unsigned char)p[i + 1])) >= 0 &&
+                   (l = hexval((unsigned char)p[i + 2])) >= 0) {
+            if (h == 0 && l == 0)
+                return -1;
+            out[o++] = (char)(h * 16 + l);
+            i += 2;
+        } else {
+            memcpy(out, p, n); /* not an escape: nothing is decoded */
+            o = n;
+            break;
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* target: the URI after "scheme://". */
+static int path_of(const char *target, char **out, char *err, size_t errcap)
+{
+    size_t n = strcspn(target, "?");
+    *out = NULL;
+    if (!n)
+        return sink__errf(err, errcap, SINK_E_URI,
+                          "the URI names no file (csv:///abs/out.csv is absolute, csv://out.csv relative)");
+    if (target[n - 1] == '/')
+        return sink__errf(err, errcap, SINK_E_URI, "the URI's path names a directory, not a file");
+    char *p = sink__malloc(n + 1);
+    if (!p)
+        return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
+    if (path_decode(target, n, p)) {
+        free(p);
+        return sink__errf(err, errcap, SINK_E_URI, "the URI's file path holds an escaped NUL (%%00)");
+    }
+    *out = p;
+    return SINK_OK;
+}
+
+int sink_file_path(const char *uri, char **out, char *err, size_t errcap)
+{
+    if (err && errcap)
+        err[0] = '\0';
+    const char *sep = uri ? strstr(uri, "://") : NULL;
+    if (!out)
+        return sink__errf(err, errcap, SINK_E_ARG, "no output");
+    *out = NULL;
+    if (!sep)
+        return sink__errf(err, errcap, SINK_E_URI, "the URI has no scheme:// part");
+    return path_of(sep + 3, out, err, errcap);
+}
+
 int sink__file_init(sink_file *f, const char *target, const sink_options *o,
                     char *err, size_t errcap)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
-    /* SQLAlchemy style: "csv:///rel.csv" → "rel.csv", "csv:////abs" → "/abs";
-     * "csv://rel/x.csv" (a host part) → "rel/x.csv". */
-    const char *p = target[0] == '/' ? target + 1 : target;
-    if (!*p)
-        return sink__errf(err, errcap, SINK_E_URI, "destination URI has no file path");
-    f->path = sink__strdup(p);
-    if (!f->path)
-        return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
-    size_t n = strlen(p);
-    f->gz = n > 3 && strcmp(p + n - 3, ".gz") == 0;
+    int rc = path_of(target, &f->path, err, errcap);
+    if (rc)
+        return rc;
+    size_t n = strlen(f->path);
+    f->gz = n > 3 && strcmp(f->path + n - 3, ".gz") == 0;
     f->level = o->gzip_level >= 1 && o->gzip_level <= 9 ? o->gzip_level : 6;
     return SINK_OK;
 }

@@ -19,7 +19,8 @@ typedef struct sink_file {
     sink_buf out;      /* pending bytes, written in large pieces */
 } sink_file;
 
-/* Parses the URI target (after "scheme://") into f->path. */
+/* The URI target (after "scheme://") into f->path by sink_file_path's
+ * rule; a ".gz" path means gzip. */
 int sink__file_init(sink_file *f, const char *target, const sink_options *o,
                     char *err, size_t errcap);
 /* Creates the temp file; with append, copies the target's bytes into it

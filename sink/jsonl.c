@@ -6,7 +6,8 @@
  * dates/times/GUIDs/text are strings in the engine's canonical text, NULL
  * is null. ".gz" targets are gzip through zlib.
  *
- * Strategies: replace and append, as for CSV.
+ * Strategies: replace and append, as for CSV. jsonl:// and ndjson:// are
+ * one destination.
  */
 #include <stdlib.h>
 
@@ -99,6 +100,7 @@ static void jsonl_close(sink *s)
 
 const sink_vtable sink_jsonl_vtable = {
     .scheme = "jsonl",
+    .alias = "ndjson", /* ingestr's second name */
     .open = jsonl_open,
     .begin = jsonl_begin,
     .append = jsonl_append,

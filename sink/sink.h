@@ -144,16 +144,24 @@ typedef struct sink_options {
 typedef struct sink sink;
 
 /* Opens the destination named by uri:
- *   csv:///path.csv[.gz]  jsonl:///path.jsonl[.gz]   (also csv://path, and
- *     csv:////abs/path: "scheme:///" is followed by the path, SQLAlchemy
- *     style, so "csv:///out.csv" is relative and "csv:////tmp/x.csv" absolute)
- *   sqlite:///path.db   duckdb:///path.duckdb   (same path rule)
+ *   csv://PATH[.gz]  jsonl://PATH[.gz]  ndjson://PATH[.gz]   (ingestr's
+ *     rule, sink_file_path: "csv:///tmp/x.csv" is the absolute /tmp/x.csv,
+ *     "csv://out.csv" the relative out.csv)
+ *   sqlite:///path.db   duckdb:///path.duckdb   (SQLAlchemy's rule:
+ *     "///rel.db" relative, "////abs/x.db" absolute)
  *   postgresql://user:pw@host:port/db?…  (also postgres://; given to libpq)
  *   discard://   (decodes every value, writes nothing)
  * On success returns 0 and *out. On failure returns a negative sink_err and
  * writes a one-line message into err (errcap bytes, may be 0). */
 int sink_open(const char *uri, const sink_options *opts, sink **out,
               char *err, size_t errcap);
+
+/* The file a csv://, jsonl://, ndjson:// or parquet:// URI names, as
+ * ingestr reads it: everything after "scheme://" up to '?', percent-decoded
+ * (a broken escape leaves the text as written). *out is malloc'd. Returns 0,
+ * or SINK_E_URI (no "://", an empty path, an escaped NUL) or SINK_E_NOMEM
+ * with a one-line message in err. */
+int sink_file_path(const char *uri, char **out, char *err, size_t errcap);
 
 /* Starts a load into t->name with t->strategy. The sink copies what it
  * needs from t (cols, names) before returning. One load per begin/commit
