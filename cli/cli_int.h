@@ -58,6 +58,11 @@ typedef struct cli_opts {
     bool ct_resnapshot;           /* --ct-expired=resnapshot */
     bool yes;
     bool help;
+    tdspipe_contract schema_contract; /* --schema-contract (evolve) */
+    bool trim_whitespace;
+    cli_list masks;               /* --mask column:algorithm[:param], checked */
+    cli_list notes;               /* one line each for stderr: flags accepted
+                                     with no effect (as ingestr v1 does) */
 } cli_opts;
 
 /* flags.c: parses argv[first..argc) of `ingest` and the environment

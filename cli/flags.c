@@ -16,49 +16,108 @@
 
 #include "cli_int.h"
 #include "pipe_int.h" /* pipe_colspec_parse: --columns checked as it is read */
+#include "transform_int.h" /* pipe_mask_parse: --mask too */
 
 typedef enum flag_kind { F_STR, F_LIST, F_BOOL } flag_kind;
+
+/* What tdspipe does with one of ingestr's flags (docs/cli.md lists them). */
+typedef enum flag_status {
+    S_DONE = 0, /* implemented with ingestr's meaning */
+    S_REFUSED,  /* given (true, non-empty): exit 2 with the reason */
+    S_NOOP,     /* ingestr v1 itself ignores it: accepted, one warning line */
+} flag_status;
 
 typedef enum flag_id {
     FL_SOURCE_URI, FL_DEST_URI, FL_SOURCE_TABLE, FL_DEST_TABLE, FL_STRATEGY,
     FL_INCR_KEY, FL_INTERVAL_START, FL_INTERVAL_END, FL_PRIMARY_KEY, FL_FULL_REFRESH,
     FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM,
     FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_QUERY_TIMEOUT, FL_RETRIES,
-    FL_CT_EXPIRED, FL_HELP, FL__COUNT
+    FL_CT_EXPIRED, FL_HELP,
+    FL_SCHEMA_CONTRACT, FL_TRIM, FL_MASK,
+    /* refused or no-ops: the reason is in the table */
+    FL_INCR_PREDICATE, FL_PARTITION_BY, FL_CLUSTER_BY, FL_LOADER_FILE_SIZE, FL_LOADER_FILE_FORMAT,
+    FL_EXTRACT_PARTITION_BY, FL_EXTRACT_PARTITION_INTERVAL, FL_DISABLE_PRESTAGING, FL_SQL_BACKEND,
+    FL_NO_INFERENCE, FL_PIPELINES_DIR, FL_STAGING_BUCKET, FL_STAGING_DATASET, FL_DEBUG, FL_STREAM,
+    FL_FLUSH_INTERVAL, FL_FLUSH_RECORDS, FL_METRICS_ADDR, FL_QUERY_ANNOTATIONS,
+    FL__COUNT
 } flag_id;
 
 typedef struct flag_def {
     flag_id id;
     const char *name;     /* without "--" */
-    const char *env;      /* X; INGESTR_X is derived; NULL: none */
+    const char *env;      /* X; INGESTR_X is derived; "INGESTR_…": that name
+                             only (as ingestr reads it); NULL: none */
     flag_kind kind;
     const char *help;
+    flag_status status;
+    const char *why;      /* S_REFUSED / S_NOOP: the reason, for the one line */
 } flag_def;
 
 static const flag_def flags[] = {
-    {FL_SOURCE_URI, "source-uri", "SOURCE_URI", F_STR, "source URI: mssql://user:password@host:1433/db?… (required)"},
-    {FL_DEST_URI, "dest-uri", "DESTINATION_URI", F_STR, "destination URI: duckdb:///x.duckdb, postgresql://…, sqlite:///x.db, csv:///x.csv[.gz], jsonl:///x.jsonl[.gz] (required)"},
-    {FL_SOURCE_TABLE, "source-table", "SOURCE_TABLE", F_STR, "schema.table, [bracketed], db.schema.table, or query:SELECT … (required)"},
-    {FL_DEST_TABLE, "dest-table", "DESTINATION_TABLE", F_STR, "destination table (default: the source table)"},
-    {FL_STRATEGY, "incremental-strategy", "INCREMENTAL_STRATEGY", F_STR, "replace | append | merge | delete+insert (default replace)"},
-    {FL_INCR_KEY, "incremental-key", "INCREMENTAL_KEY", F_STR, "column for incremental loads"},
-    {FL_INTERVAL_START, "interval-start", "INTERVAL_START", F_STR, "lower bound (inclusive) of the incremental key: date, datetime, RFC 3339, number"},
-    {FL_INTERVAL_END, "interval-end", "INTERVAL_END", F_STR, "upper bound (exclusive) of the incremental key"},
-    {FL_PRIMARY_KEY, "primary-key", "PRIMARY_KEY", F_LIST, "merge key column (repeatable; default: the source table's key)"},
-    {FL_FULL_REFRESH, "full-refresh", "FULL_REFRESH", F_BOOL, "ignore incremental state and reload everything (as replace)"},
-    {FL_SQL_LIMIT, "sql-limit", "SQL_LIMIT", F_STR, "read at most N rows (TOP N)"},
-    {FL_SQL_EXCLUDE, "sql-exclude-columns", "SQL_EXCLUDE_COLUMNS", F_LIST, "columns not to load (repeatable)"},
-    {FL_COLUMNS, "columns", "COLUMNS", F_LIST, "name:type, name:type:source (rename), name::source; comma-separated or repeated. Types: bigint int smallint tinyint float double decimal(p,s) string text varchar(n) boolean date time timestamp timestamp_ntz json uuid binary, or SQL Server types"},
-    {FL_PAGE_SIZE, "page-size", "PAGE_SIZE", F_STR, "rows per batch handed to the destination (default 25000)"},
-    {FL_PARALLELISM, "extract-parallelism", "EXTRACT_PARALLELISM", F_STR, "accepted for compatibility (default 5); one connection reads"},
-    {FL_PROGRESS, "progress", "PROGRESS", F_STR, "interactive | log | json (default interactive), on stderr"},
-    {FL_SCHEMA_NAMING, "schema-naming", "SCHEMA_NAMING", F_STR, "auto | direct | snake_case (default auto = snake_case)"},
-    {FL_NO_LOAD_TS, "no-load-timestamp", "NO_LOAD_TIMESTAMP", F_BOOL, "do not add the _ingestr_loaded_at column"},
-    {FL_YES, "yes", "SKIP_CONFIRMATION", F_BOOL, "accepted (tdspipe never prompts); also -y"},
-    {FL_QUERY_TIMEOUT, "query-timeout", "QUERY_TIMEOUT", F_STR, "seconds without data from SQL Server before the query is cancelled (default: none; URI 'query timeout')"},
-    {FL_RETRIES, "retries", "RETRIES", F_STR, "extra attempts on transient faults (4060, 40197, 40501, 40613, 49918-49920, resets during login), with exponential backoff; never once rows were loaded (default 3)"},
-    {FL_CT_EXPIRED, "ct-expired", "CT_EXPIRED", F_STR, "Change Tracking sources whose cursor is older than the server keeps: fail (default) | resnapshot (reload the table from a fresh snapshot)"},
-    {FL_HELP, "help", NULL, F_BOOL, "this help; also -h"},
+    {FL_SOURCE_URI, "source-uri", "SOURCE_URI", F_STR, "source URI: mssql://user:password@host:1433/db?… (required)", S_DONE, NULL},
+    {FL_DEST_URI, "dest-uri", "DESTINATION_URI", F_STR, "destination URI: duckdb:///x.duckdb, postgresql://…, sqlite:///x.db, csv:///x.csv[.gz], jsonl:///x.jsonl[.gz] (required)", S_DONE, NULL},
+    {FL_SOURCE_TABLE, "source-table", "SOURCE_TABLE", F_STR, "schema.table, [bracketed], db.schema.table, or query:SELECT … (required)", S_DONE, NULL},
+    {FL_DEST_TABLE, "dest-table", "DESTINATION_TABLE", F_STR, "destination table (default: the source table)", S_DONE, NULL},
+    {FL_STRATEGY, "incremental-strategy", "INCREMENTAL_STRATEGY", F_STR, "replace | append | merge | delete+insert (default replace)", S_DONE, NULL},
+    {FL_INCR_KEY, "incremental-key", "INCREMENTAL_KEY", F_STR, "column for incremental loads", S_DONE, NULL},
+    {FL_INTERVAL_START, "interval-start", "INTERVAL_START", F_STR, "lower bound (inclusive) of the incremental key: date, datetime, RFC 3339, number", S_DONE, NULL},
+    {FL_INTERVAL_END, "interval-end", "INTERVAL_END", F_STR, "upper bound (exclusive) of the incremental key", S_DONE, NULL},
+    {FL_PRIMARY_KEY, "primary-key", "PRIMARY_KEY", F_LIST, "merge key column (repeatable; default: the source table's key)", S_DONE, NULL},
+    {FL_FULL_REFRESH, "full-refresh", "FULL_REFRESH", F_BOOL, "ignore incremental state and reload everything (as replace)", S_DONE, NULL},
+    {FL_SQL_LIMIT, "sql-limit", "SQL_LIMIT", F_STR, "read at most N rows (TOP N)", S_DONE, NULL},
+    {FL_SQL_EXCLUDE, "sql-exclude-columns", "SQL_EXCLUDE_COLUMNS", F_LIST, "columns not to load (repeatable)", S_DONE, NULL},
+    {FL_COLUMNS, "columns", "COLUMNS", F_LIST, "name:type, name:type:source (rename), name::source; comma-separated or repeated. Types: bigint int smallint tinyint float double decimal(p,s) string text varchar(n) boolean date time timestamp timestamp_ntz json uuid binary, or SQL Server types", S_DONE, NULL},
+    {FL_PAGE_SIZE, "page-size", "PAGE_SIZE", F_STR, "rows per batch handed to the destination (default 25000)", S_DONE, NULL},
+    {FL_PARALLELISM, "extract-parallelism", "EXTRACT_PARALLELISM", F_STR, "accepted for compatibility (default 5); one connection reads", S_DONE, NULL},
+    {FL_PROGRESS, "progress", "PROGRESS", F_STR, "interactive | log | json (default interactive), on stderr", S_DONE, NULL},
+    {FL_SCHEMA_NAMING, "schema-naming", "SCHEMA_NAMING", F_STR, "auto | direct | snake_case (default auto = snake_case)", S_DONE, NULL},
+    {FL_NO_LOAD_TS, "no-load-timestamp", "NO_LOAD_TIMESTAMP", F_BOOL, "do not add the _ingestr_loaded_at column", S_DONE, NULL},
+    {FL_YES, "yes", "SKIP_CONFIRMATION", F_BOOL, "accepted (tdspipe never prompts); also -y", S_DONE, NULL},
+    {FL_QUERY_TIMEOUT, "query-timeout", "QUERY_TIMEOUT", F_STR, "seconds without data from SQL Server before the query is cancelled (default: none; URI 'query timeout')", S_DONE, NULL},
+    {FL_RETRIES, "retries", "RETRIES", F_STR, "extra attempts on transient faults (4060, 40197, 40501, 40613, 49918-49920, resets during login), with exponential backoff; never once rows were loaded (default 3)", S_DONE, NULL},
+    {FL_CT_EXPIRED, "ct-expired", "CT_EXPIRED", F_STR, "Change Tracking sources whose cursor is older than the server keeps: fail (default) | resnapshot (reload the table from a fresh snapshot)", S_DONE, NULL},
+    {FL_HELP, "help", NULL, F_BOOL, "this help; also -h", S_DONE, NULL},
+    {FL_SCHEMA_CONTRACT, "schema-contract", "SCHEMA_CONTRACT", F_STR, "evolve | freeze | discard_row | discard_value: what a load does when the source's columns differ from the destination table's (default evolve)", S_DONE, NULL},
+    {FL_TRIM, "trim-whitespace", "TRIM_WHITESPACE", F_BOOL, "remove leading and trailing whitespace from every text value (NULLs stay NULL)", S_DONE, NULL},
+    {FL_MASK, "mask", "MASK", F_LIST, "column:algorithm[:param], repeatable: hash|sha256, md5, hmac:KEY (hex digests), redact, stars, fixed[:VALUE], partial[:N]; the column is loaded as text", S_DONE, NULL},
+    {FL_INCR_PREDICATE, "incremental-predicate", "INCREMENTAL_PREDICATE", F_STR, "not supported", S_REFUSED,
+     "not supported: ingestr appends it to the destination's merge join condition, and tdspipe's merge does not take an extra condition yet"},
+    {FL_PARTITION_BY, "partition-by", "PARTITION_BY", F_STR, "not supported", S_REFUSED,
+     "not supported: table partitioning exists in ingestr's cloud warehouses only, none of tdspipe's destinations"},
+    {FL_CLUSTER_BY, "cluster-by", "CLUSTER_BY", F_STR, "not supported", S_REFUSED,
+     "not supported: clustering exists in ingestr's cloud warehouses only, none of tdspipe's destinations"},
+    {FL_LOADER_FILE_SIZE, "loader-file-size", "LOADER_FILE_SIZE", F_STR, "not supported", S_REFUSED,
+     "not supported: tdspipe writes straight to the destination, with no load files to split (use --page-size for the batch size)"},
+    {FL_LOADER_FILE_FORMAT, "loader-file-format", "LOADER_FILE_FORMAT", F_STR, "not supported", S_REFUSED,
+     "not supported: tdspipe writes straight to the destination, with no load files (choose a file destination by its URI: csv://, jsonl://)"},
+    {FL_EXTRACT_PARTITION_BY, "extract-partition-by", "EXTRACT_PARTITION_BY", F_STR, "not supported", S_REFUSED,
+     "not supported yet: tdspipe reads a table over one connection"},
+    {FL_EXTRACT_PARTITION_INTERVAL, "extract-partition-interval", "EXTRACT_PARTITION_INTERVAL", F_STR, "not supported", S_REFUSED,
+     "not supported yet: tdspipe reads a table over one connection"},
+    {FL_DISABLE_PRESTAGING, "disable-prestaging", "INGESTR_DISABLE_PRESTAGING", F_BOOL, "not supported", S_REFUSED,
+     "not supported: tdspipe has no load-file staging to disable"},
+    {FL_SQL_BACKEND, "sql-backend", "SQL_BACKEND", F_LIST, "accepted, no effect (as in ingestr v1)", S_NOOP,
+     "has no effect (ingestr v1 accepts and ignores it too)"},
+    {FL_NO_INFERENCE, "no-inference", "NO_INFERENCE", F_BOOL, "not supported", S_REFUSED,
+     "not supported yet: file sources always infer their types (declare columns with --columns name:type)"},
+    {FL_PIPELINES_DIR, "pipelines-dir", "PIPELINES_DIR", F_STR, "accepted, no effect (as in ingestr v1)", S_NOOP,
+     "has no effect (ingestr v1 accepts and ignores it too; tdspipe keeps its state in the destination)"},
+    {FL_STAGING_BUCKET, "staging-bucket", "STAGING_BUCKET", F_STR, "not supported", S_REFUSED,
+     "not supported: a gs:// or s3:// staging bucket serves ingestr's cloud warehouses only"},
+    {FL_STAGING_DATASET, "staging-dataset", "STAGING_DATASET", F_STR, "not supported", S_REFUSED,
+     "not supported yet: tdspipe stages in the destination table's own schema"},
+    {FL_DEBUG, "debug", "DEBUG", F_BOOL, "not supported", S_REFUSED,
+     "not supported yet: tdspipe has no debug log (use --progress log)"},
+    {FL_STREAM, "stream", "INGESTR_STREAM", F_BOOL, "not supported", S_REFUSED,
+     "not supported yet: continuous streaming of +ct/+cdc sources is a later issue (each run loads the changes so far)"},
+    {FL_FLUSH_INTERVAL, "flush-interval", "INGESTR_FLUSH_INTERVAL", F_STR, "not supported", S_REFUSED,
+     "not supported yet: it goes with --stream, a later issue"},
+    {FL_FLUSH_RECORDS, "flush-records", "INGESTR_FLUSH_RECORDS", F_STR, "not supported", S_REFUSED,
+     "not supported yet: it goes with --stream, a later issue"},
+    {FL_METRICS_ADDR, "metrics-addr", "INGESTR_METRICS_ADDR", F_STR, "not supported", S_REFUSED,
+     "not supported yet: it goes with --stream, a later issue"},
+    {FL_QUERY_ANNOTATIONS, "query-annotations", "INGESTR_QUERY_ANNOTATIONS", F_STR, "not supported", S_REFUSED,
+     "not supported: tdspipe does not annotate destination queries"},
 };
 
 #define NFLAGS (sizeof flags / sizeof flags[0])
@@ -130,6 +189,10 @@ void cli_opts_free(cli_opts *o)
     cli_list_free(&o->primary_keys);
     cli_list_free(&o->exclude);
     cli_list_free(&o->columns);
+    for (size_t i = 0; i < o->masks.n; i++) /* an hmac key is a secret */
+        net_wipe(o->masks.v[i], strlen(o->masks.v[i]));
+    cli_list_free(&o->masks);
+    cli_list_free(&o->notes);
     memset(o, 0, sizeof *o);
 }
 
@@ -192,7 +255,8 @@ static int apply_str(cli_opts *o, const flag_def *f, const char *v, const char *
  * as they are read. */
 static int apply_list(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
 {
-    cli_list *l = f->id == FL_PRIMARY_KEY ? &o->primary_keys : f->id == FL_SQL_EXCLUDE ? &o->exclude : &o->columns;
+    cli_list *l = f->id == FL_PRIMARY_KEY ? &o->primary_keys : f->id == FL_SQL_EXCLUDE ? &o->exclude
+                : f->id == FL_MASK ? &o->masks : &o->columns;
     size_t before = l->n;
     if (cli_list_add_csv(l, v))
         return OOM(err, cap);
@@ -204,6 +268,14 @@ static int apply_list(cli_opts *o, const flag_def *f, const char *v, const char 
         if (pipe_colspec_parse(l->v[i], &cs, why, sizeof why))
             return usage(err, cap, "%s: %s", from, why);
     }
+    for (size_t i = before; f->id == FL_MASK && i < l->n; i++) {
+        pipe_mask m;
+        char why[300];
+        int bad = pipe_mask_parse(l->v[i], &m, why, sizeof why);
+        pipe_mask_free(&m);
+        if (bad)
+            return usage(err, cap, "%s: %s", from, why);
+    }
     return 0;
 }
 
@@ -213,7 +285,7 @@ static int apply_bool(cli_opts *o, const flag_def *f, const char *v, const char 
     if (b < 0)
         return usage(err, cap, "%s: expected true or false, got '%s'", from, v);
     bool *field = f->id == FL_FULL_REFRESH ? &o->full_refresh : f->id == FL_NO_LOAD_TS ? &o->no_load_timestamp
-                : f->id == FL_YES ? &o->yes : &o->help;
+                : f->id == FL_YES ? &o->yes : f->id == FL_TRIM ? &o->trim_whitespace : &o->help;
     *field = b;
     return 0;
 }
@@ -272,6 +344,16 @@ static int apply_choice(cli_opts *o, const flag_def *f, const char *v, const cha
         else
             return usage(err, cap, "%s: unknown progress mode '%s' (use interactive, log or json)", from, v);
         return 0;
+    case FL_SCHEMA_CONTRACT: {
+        static const char *const modes[] = {"evolve", "freeze", "discard_row", "discard_value"};
+        for (int m = 0; m < 4; m++)
+            if (!strcmp(v, modes[m])) {
+                o->schema_contract = (tdspipe_contract)m; /* the enum's order */
+                return 0;
+            }
+        return usage(err, cap, "%s: unknown schema contract '%s' (use evolve, freeze, discard_row or discard_value)",
+                     from, v);
+    }
     case FL_CT_EXPIRED:
         if (strcmp(v, "fail") && strcmp(v, "resnapshot"))
             return usage(err, cap, "%s: expected fail or resnapshot, got '%s'", from, v);
@@ -290,9 +372,36 @@ static int apply_choice(cli_opts *o, const flag_def *f, const char *v, const cha
     }
 }
 
+/* ingestr's flags tdspipe does not implement: a value that asks for
+ * nothing (false, empty) is accepted; anything else is refused with the
+ * reason, or (what ingestr v1 itself ignores) noted for stderr. */
+static int apply_other(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
+{
+    if (f->kind == F_BOOL) {
+        int b = net_parse_bool(v);
+        if (b < 0)
+            return usage(err, cap, "%s: expected true or false, got '%s'", from, v);
+        if (!b)
+            return 0;
+    } else if (!*v) {
+        return 0;
+    }
+    char line[400];
+    bool env = strncmp(from, "--", 2) != 0;
+    snprintf(line, sizeof line, "%s%s%s%s: %s", from, env ? " (--" : "", env ? f->name : "", env ? ")" : "", f->why);
+    if (f->status == S_REFUSED)
+        return usage(err, cap, "%s%s", line, "");
+    for (size_t i = 0; i < o->notes.n; i++)
+        if (!strcmp(o->notes.v[i], line))
+            return 0;
+    return cli_list_add(&o->notes, line, strlen(line)) ? OOM(err, cap) : 0;
+}
+
 /* Applies one value; from names the flag or variable (for messages). */
 static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
 {
+    if (f->status != S_DONE)
+        return apply_other(o, f, v, from, err, cap);
     switch (f->id) {
     case FL_SOURCE_URI:
     case FL_DEST_URI:
@@ -305,11 +414,13 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_PRIMARY_KEY:
     case FL_SQL_EXCLUDE:
     case FL_COLUMNS:
+    case FL_MASK:
         return apply_list(o, f, v, from, err, cap);
     case FL_FULL_REFRESH:
     case FL_NO_LOAD_TS:
     case FL_YES:
     case FL_HELP:
+    case FL_TRIM:
         return apply_bool(o, f, v, from, err, cap);
     case FL_SQL_LIMIT:
     case FL_PAGE_SIZE:
@@ -321,8 +432,9 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_PROGRESS:
     case FL_CT_EXPIRED:
     case FL_SCHEMA_NAMING:
+    case FL_SCHEMA_CONTRACT:
         return apply_choice(o, f, v, from, err, cap);
-    case FL__COUNT:
+    default: /* the others are not S_DONE */
         break;
     }
     return usage(err, cap, "internal error%s%s", "", "");
@@ -342,9 +454,11 @@ static const char *env_value(const flag_def *f, const char **name_out)
     static char names[FL__COUNT][2][48];
     if (!f->env)
         return NULL;
+    /* an env already spelled INGESTR_X is read under that name only */
+    bool only = !strncmp(f->env, "INGESTR_", 8);
     snprintf(names[f->id][0], sizeof names[0][0], "%s", f->env);
     snprintf(names[f->id][1], sizeof names[0][1], "INGESTR_%s", f->env);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < (only ? 1 : 2); k++) {
         const char *v = getenv(names[f->id][k]);
         if (!v)
             continue;
@@ -466,8 +580,25 @@ void cli_flags_help(FILE *f)
                "Copies a SQL Server table or query into a destination (ingestr-compatible).\n\nflags:\n");
     for (size_t i = 0; i < NFLAGS; i++) {
         char left[64];
+        if (flags[i].status != S_DONE)
+            continue;
         snprintf(left, sizeof left, "--%s%s", flags[i].name, flags[i].kind == F_BOOL ? "" : " V");
         fprintf(f, "  %-28s %s\n", left, flags[i].help);
+    }
+    for (int st = S_NOOP; st >= S_REFUSED; st--) {
+        fprintf(f, st == S_NOOP ? "\ningestr flags accepted with no effect (ingestr v1 ignores them too):\n "
+                                : "\ningestr flags tdspipe refuses (exit 2, the reason on one line; see docs/cli.md):\n ");
+        for (size_t i = 0, col = 1; i < NFLAGS; i++)
+            if (flags[i].status == (flag_status)st) {
+                size_t w = strlen(flags[i].name) + 3;
+                if (col + w > 78) {
+                    fprintf(f, "\n ");
+                    col = 1;
+                }
+                fprintf(f, " --%s", flags[i].name);
+                col += w;
+            }
+        fputc('\n', f);
     }
     fprintf(f, "\nEach flag can also come from the environment as X or INGESTR_X (e.g. SOURCE_URI,\n"
                "INGESTR_SOURCE_URI, DESTINATION_URI, INCREMENTAL_STRATEGY); the command line wins.\n"

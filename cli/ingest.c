@@ -72,6 +72,10 @@ static void fill(tdspipe_load_opts *lo, const cli_opts *o)
     lo->naming = naming(o->naming);
     lo->no_load_timestamp = o->no_load_timestamp;
     lo->ct_resnapshot = o->ct_resnapshot;
+    lo->schema_contract = o->schema_contract;
+    lo->trim_whitespace = o->trim_whitespace;
+    lo->masks = (const char *const *)o->masks.v;
+    lo->nmasks = o->masks.n;
     /* the percentage costs a catalog query: only for a live line */
     lo->estimate_rows = o->progress == CLI_PROGRESS_INTERACTIVE && isatty(STDERR_FILENO);
 }
@@ -79,6 +83,8 @@ static void fill(tdspipe_load_opts *lo, const cli_opts *o)
 int cli_ingest(const cli_opts *o, const volatile sig_atomic_t *cancel)
 {
     run r = {o->progress, NULL, 0, 0};
+    for (size_t i = 0; i < o->notes.n; i++) /* flags accepted with no effect */
+        cli_err("%s", o->notes.v[i]);
     tdspipe_load_opts lo;
     memset(&lo, 0, sizeof lo);
     fill(&lo, o);

@@ -179,6 +179,7 @@ static void finish(pipe_load *l)
         pipe_dest_remove_file(l->new_file);
     free(l->new_file);
     sink_rows_free(l->rows);
+    pipe_xform_free(l->xf);
     if (l->names)
         for (size_t i = 0; i <= l->nsrc; i++)
             free(l->names[i]);

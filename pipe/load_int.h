@@ -3,13 +3,15 @@
  * of the load engine: load.c (the order of things), load_schema.c (the
  * destination table from the source's columns), load_rows.c (rows into
  * sink batches, progress), load_bounds.c (incremental bounds), load_dest.c
- * (the destination URI and a database file a failed load must remove) and
- * redact.c (secrets out of messages). Not installed.
+ * (the destination URI and a database file a failed load must remove),
+ * transform.c (trim and masks, transform_int.h) and redact.c (secrets out
+ * of messages). Not installed.
  */
 #ifndef TDSPIPE_LOAD_INT_H
 #define TDSPIPE_LOAD_INT_H
 
 #include "pipe_int.h"
+#include "transform_int.h"
 
 #define PIPE_LOADED_AT "_ingestr_loaded_at"
 #define PIPE_PAGE_SIZE 50000
@@ -43,6 +45,7 @@ typedef struct pipe_load {
     tds_value win[2];           /* delete+insert window */
     uint8_t win_bytes[2][64];
     sink_rows *rows;
+    pipe_xform *xf;             /* --trim-whitespace / --mask; NULL: none */
     /* reading */
     bool reading;               /* progress was told "reading" */
     bool limit_hit;

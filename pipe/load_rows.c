@@ -5,7 +5,8 @@
  * (max) values go in as chunks. The row path is the hot path of a load:
  * no allocation, no clock; the progress callback and the cancel flag at
  * most every PIPE_REPORT_ROWS rows or PIPE_REPORT_BYTES bytes (so a
- * source that never blocks, a file, is cancelled too).
+ * source that never blocks, a file, is cancelled too). --trim-whitespace
+ * and --mask (transform.c) sit behind one pointer test per row and chunk.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,12 +43,37 @@ int pipe_load_flush(pipe_load *l)
     return 0;
 }
 
+/* The transform the options ask for, bound to the source's columns; cols
+ * becomes the columns the destination is built from. 0 or -1 (failed). */
+static int transform_columns(pipe_load *l, const tds_column **cols, size_t ncols)
+{
+    char why[400];
+    int rc = pipe_xform_new(l->o, &l->xf, why, sizeof why);
+    if (!rc && l->xf)
+        rc = pipe_xform_columns(l->xf, *cols, ncols, cols, why, sizeof why);
+    return rc ? pipe_load_fail(l, rc, "%s", why) : 0;
+}
+
 static int on_columns(void *ud, const tds_column *cols, size_t ncols)
 {
     pipe_load *l = ud;
     if (l->begun)
         return PIPE_NEXT; /* a source hands its columns once */
+    if ((l->o->trim_whitespace || l->o->nmasks) && !l->xf && transform_columns(l, &cols, ncols))
+        return PIPE_STOP;
     return pipe_load_schema(l, cols, ncols) ? PIPE_STOP : PIPE_NEXT;
+}
+
+/* The row with its trimmed and masked values. NULL: failed. */
+static const tds_value *transform_row(pipe_load *l, const tds_value *vals)
+{
+    char why[400];
+    const tds_value *out;
+    if (pipe_xform_row(l->xf, vals, &out, why, sizeof why)) {
+        pipe_load_fail(l, TDSPIPE_E_LOAD, "%s", why);
+        return NULL;
+    }
+    return out;
 }
 
 static int on_row(void *ud, const tds_value *vals)
@@ -59,6 +85,8 @@ static int on_row(void *ud, const tds_value *vals)
         l->limit_hit = true;
         return PIPE_STOP;
     }
+    if (l->xf && !(vals = transform_row(l, vals)))
+        return PIPE_STOP;
     size_t bytes = 0; /* streamed (max) values: on_chunk counts them */
     for (size_t i = 0; i < l->nkept; i++) {
         l->rowbuf[i] = vals[l->map[i]];
@@ -85,7 +113,12 @@ static int on_chunk(void *ud, size_t col, const uint8_t *data, size_t len)
     pipe_load *l = ud;
     if (!l->begun || col >= l->nsrc || !l->keep[col] || !len)
         return PIPE_NEXT;
-    for (size_t i = 0; i < l->nkept; i++) {
+    int kept = l->xf ? pipe_xform_chunk(l->xf, col, data, len) : 0;
+    if (kept < 0) {
+        pipe_load_fail(l, TDSPIPE_E_LOAD, "out of memory for a (max) value of result column %u", (unsigned)col + 1);
+        return PIPE_STOP;
+    }
+    for (size_t i = 0; !kept && i < l->nkept; i++) {
         if (l->map[i] != col)
             continue;
         int rc = sink_rows_chunk(l->rows, i, data, len); /* the row takes it */
