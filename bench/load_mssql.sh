@@ -91,7 +91,7 @@ sql() { printf '%s\ngo\nexit\n' "$1" | tsql -S t -U sa -P 'Passw0rd!' -D types >
 count() { # rows in a table, read back through tdspipe
     rm -f "$work/count.csv"
     "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT COUNT(*) AS n FROM $1" \
-        --dest-uri "csv:///$work/count.csv" --dest-table x --no-load-timestamp >/dev/null 2>&1 || true
+        --dest-uri "csv://$work/count.csv" --dest-table x --no-load-timestamp >/dev/null 2>&1 || true
     tail -1 "$work/count.csv" 2>/dev/null | tr -d '\r'
 }
 
@@ -102,10 +102,10 @@ for shape in narrow wide; do
     bytes=$(stat -c %s "$csv")
     # freebcp needs the table to exist: the same definition, created by tdspipe from the header alone
     head -1 "$csv" >"$work/header.csv"
-    "$tdspipe" ingest --source-uri "csv:///$work/header.csv" --source-table x --dest-uri "$U" \
+    "$tdspipe" ingest --source-uri "csv://$work/header.csv" --source-table x --dest-uri "$U" \
         --dest-table "dbo.${shape}_bcp" --incremental-strategy replace --no-load-timestamp "${cols[@]}" >/dev/null 2>&1
     tail -n +2 "$csv" >"$work/data.csv"
-    ours=(timeout "$max_run" "$tdspipe" ingest --source-uri "csv:///$csv" --source-table x --dest-uri "$U"
+    ours=(timeout "$max_run" "$tdspipe" ingest --source-uri "csv://$csv" --source-table x --dest-uri "$U"
         --dest-table "dbo.${shape}_ours" --incremental-strategy replace --no-load-timestamp
         --page-size 100000 --progress log "${cols[@]}")
     theirs=(timeout "$max_run" freebcp "types.dbo.${shape}_bcp" in "$work/data.csv" -c -t , -b 100000

@@ -19,7 +19,7 @@ int main(int argc, char **argv)
     if (argc != 4)
         return fprintf(stderr, "usage: load_csv SOURCE_URI SCHEMA.TABLE OUT.csv\n"), 2;
     char dest[4200];
-    snprintf(dest, sizeof dest, "csv:///%s", argv[3]); /* csv:////abs or csv:///relative */
+    snprintf(dest, sizeof dest, "csv://%s", argv[3]); /* csv:///abs or csv://relative */
     uint64_t rows = 0;
     tdspipe_load_opts o = {.source_uri = argv[1], .source_table = argv[2], .dest_uri = dest,
                            .progress = on_progress, .progress_ud = &rows};

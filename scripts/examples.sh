@@ -64,7 +64,7 @@ uri="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable"
 
 # the reference read: the installed CLI into CSV
 "$P/bin/tdspipe" ingest --source-uri "$uri" --source-table sales.orders \
-  --dest-uri "csv:///$work/ref_orders.csv" --progress log 2>"$work/ref.err" ||
+  --dest-uri "csv://$work/ref_orders.csv" --progress log 2>"$work/ref.err" ||
   { echo "examples: FAIL tdspipe ingest (reference)"; cat "$work/ref.err"; exit 1; }
 
 # ------------------------------------------------------------------ run

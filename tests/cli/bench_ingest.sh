@@ -43,7 +43,7 @@ pids+=($!)
 for _ in $(seq 100); do port=$(sed -n 's/^port //p' "$work/srv"); [ -n "$port" ] && break; sleep 0.05; done
 U="mssql://sa:Passw0rd%21@127.0.0.1:$port/bench?encrypt=disable"
 
-dests=("discard://" "csv:///$work/o.csv" "csv:///$work/o.csv.gz" "jsonl:///$work/o.jsonl" "sqlite:///$work/o.db")
+dests=("discard://" "csv://$work/o.csv" "csv://$work/o.csv.gz" "jsonl://$work/o.jsonl" "sqlite:///$work/o.db")
 duck=${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe/duckdb/libduckdb.so}
 [ -s "$duck" ] && export TDSPIPE_DUCKDB_LIB=$duck && dests+=("duckdb:///$work/o.duckdb")
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

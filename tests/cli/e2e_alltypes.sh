@@ -59,15 +59,15 @@ for ext in csv csv.gz jsonl jsonl.gz; do
   sink=${ext%.gz}
   for st in replace append; do
     f=$st.$ext
-    load "$ext $st" "$sink:///$f" alltypes $st
+    load "$ext $st" "$sink://$f" alltypes $st
     verify "$ext $st" "$sink" "$f"
     cp "$f" "$f.before"
-    dropped "$ext $st" "$sink:///$f" alltypes $st
+    dropped "$ext $st" "$sink://$f" alltypes $st
     cmp -s "$f" "$f.before" && ok "$ext $st: file unchanged after the drop" || bad "$ext $st: file changed after the drop"
     [ -z "$(ls -A | grep -v -E '\.(csv|jsonl)(\.gz)?(\.before)?$')" ] && ok "$ext $st: no temporary file left" ||
       bad "$ext $st: left behind" "$(ls -A | grep -v -E '\.(csv|jsonl)(\.gz)?(\.before)?$')"
   done
-  dropped "$ext new file" "$sink:///new.$ext" alltypes replace
+  dropped "$ext new file" "$sink://new.$ext" alltypes replace
   [ ! -e "new.$ext" ] && ok "$ext: a failed first load makes no file" || bad "$ext: a failed first load left a file"
 done
 

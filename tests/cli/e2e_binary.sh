@@ -60,7 +60,7 @@ for b in default static; do
   [ $b = static ] && bin=$static
   "$bin" ingest --source-uri "$U" --source-table sales.orders --dest-uri "sqlite:///$b.db" --progress log 2>"$b.err"
   same "$b: loads into SQLite" "$(sqlite3 "$b.db" 'select count(*), sum(order_id) from orders' 2>&1)" "1000|500500"
-  "$bin" ingest --source-uri "$U" --source-table sales.orders --dest-uri "csv:///$b.csv.gz" --progress log 2>"$b.err"
+  "$bin" ingest --source-uri "$U" --source-table sales.orders --dest-uri "csv://$b.csv.gz" --progress log 2>"$b.err"
   same "$b: loads into csv.gz" "$(zcat "$b.csv.gz" | wc -l)" 1001
 done
 for d in duckdb:///x.duckdb postgresql://u@127.0.0.1:1/db; do

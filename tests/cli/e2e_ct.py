@@ -713,7 +713,7 @@ def checks_once(srv, work):
     t("exclude key", 2, "key column 'id'", "--sql-exclude-columns", "id")
     t("exclude _cdc_lsn", 2, "'_cdc_lsn'", "--sql-exclude-columns", "_cdc_lsn")
     t("incremental key", 2, "do not apply", "--incremental-key", "id")
-    t("csv destination", 2, "database destination", dest="csv:///" + os.path.join(work, "x.csv"))
+    t("csv destination", 2, "database destination", dest="csv://" + os.path.join(work, "x.csv"))
     t("bad --ct-expired", 2, "--ct-expired", "--ct-expired", "later")
     t("--primary-key not the table's", 2, "--primary-key", "--primary-key", "customer")
     p = subprocess.run([TDSPIPE, "ingest", "--source-uri", srv.uri("ctdb"), "--source-table", "query:SELECT 1 AS x",

@@ -42,7 +42,7 @@ expect "flag given twice" 2 "given twice" "${I[@]}" "${K[@]}" --progress json
 expect "bad --schema-naming" 2 "unknown naming 'bogus'" "${I[@]}" "${K[@]}" --schema-naming bogus
 expect "bad --page-size" 2 "--page-size" "${I[@]}" "${K[@]}" --page-size 0
 expect "bad --sql-limit" 2 "--sql-limit" "${I[@]}" "${K[@]}" --sql-limit abc
-expect "merge into jsonl" 2 "jsonl destinations support replace and append" "${I[@]}" --dest-uri jsonl:///x.jsonl --incremental-strategy merge
+expect "merge into jsonl" 2 "jsonl destinations support replace and append" "${I[@]}" --dest-uri jsonl://x.jsonl --incremental-strategy merge
 expect "delete+insert without key" 2 "delete+insert needs --incremental-key" "${I[@]}" "${K[@]}" --incremental-strategy delete+insert
 expect "interval without key" 2 "need --incremental-key" "${I[@]}" "${K[@]}" --interval-start 5
 expect "--columns unknown column" 2 "no column 'nosuch'" "${I[@]}" "${K[@]}" --columns nosuch:int
@@ -56,8 +56,8 @@ expect "unknown source parameter" 2 "bogus" ingest --source-uri "$A&bogus=1" --s
 
 # ------------------------------------------------------ destination (1)
 expect "sqlite in a missing directory" 1 "sqlite: cannot open" "${I[@]}" --dest-uri sqlite:////nonexistent-dir/x.db
-expect "csv.gz in a missing directory" 1 "nonexistent-dir" "${I[@]}" --dest-uri csv:////nonexistent-dir/x.csv.gz
-expect "jsonl in a missing directory" 1 "nonexistent-dir" "${I[@]}" --dest-uri jsonl:////nonexistent-dir/x.jsonl
+expect "csv.gz in a missing directory" 1 "nonexistent-dir" "${I[@]}" --dest-uri csv:///nonexistent-dir/x.csv.gz
+expect "jsonl in a missing directory" 1 "nonexistent-dir" "${I[@]}" --dest-uri jsonl:///nonexistent-dir/x.jsonl
 expect "postgresql unreachable" 1 "postgresql: cannot connect" "${I[@]}" --dest-uri "postgresql://postgres:PGSECRET@127.0.0.1:1/db"
 TDSPIPE_DUCKDB_LIB=/nonexistent/libduckdb.so expect "duckdb library missing" 1 "needs libduckdb.so" "${I[@]}" --dest-uri duckdb:///x.duckdb
 duck=${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe/duckdb/libduckdb.so}

@@ -16,7 +16,7 @@ cd "$work"
 
 read_back() { # QUERY → stdout as CSV
   rm -f rb.csv
-  "$tdspipe" ingest --source-uri "$U" --source-table "query:$1" --dest-uri csv:///rb.csv --dest-table x \
+  "$tdspipe" ingest --source-uri "$U" --source-table "query:$1" --dest-uri csv://rb.csv --dest-table x \
     --no-load-timestamp >/dev/null 2>&1 && tr -d "\r" <rb.csv
 }
 
@@ -30,7 +30,7 @@ EOF
 gzip -k people.csv
 
 # ------------------------------------------------ CSV → SQL Server
-run "csv into SQL Server" 0 ingest --source-uri csv:///people.csv --source-table people --dest-uri "$U" \
+run "csv into SQL Server" 0 ingest --source-uri csv://people.csv --source-table people --dest-uri "$U" \
   --dest-table dbo.people --primary-key id --no-load-timestamp
 same "inferred types" "$(read_back "SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'people' ORDER BY ORDINAL_POSITION")" \
 "column_name,data_type,is_nullable
@@ -52,23 +52,23 @@ same "primary key from --primary-key" \
   "column_name
 id"
 
-run "csv.gz, replace" 0 ingest --source-uri csv:///people.csv.gz --source-table people --dest-uri "$U" \
+run "csv.gz, replace" 0 ingest --source-uri csv://people.csv.gz --source-table people --dest-uri "$U" \
   --dest-table dbo.people --primary-key id --no-load-timestamp --incremental-strategy replace
 same "gzip gives the same rows" "$(read_back "SELECT * FROM people ORDER BY id")" "$want_rows"
-run "csv merge" 0 ingest --source-uri csv:///people.csv --source-table people --dest-uri "$U" \
+run "csv merge" 0 ingest --source-uri csv://people.csv --source-table people --dest-uri "$U" \
   --dest-table dbo.people --primary-key id --no-load-timestamp --incremental-strategy merge \
   --sql-exclude-columns note
 same "merge keeps one row per key" "$(read_back "SELECT COUNT(*) AS n FROM people")" "n
 4"
 
 # no --dest-table: the target is --source-table's name (dbo.<name>)
-run "default target from --source-table" 0 ingest --source-uri csv:///people.csv --source-table people_default \
+run "default target from --source-table" 0 ingest --source-uri csv://people.csv --source-table people_default \
   --dest-uri "$U" --no-load-timestamp
 same "rows in dbo.people_default" "$(read_back "SELECT COUNT(*) AS n FROM dbo.people_default")" "n
 4"
 
 # --columns: a type and a rename
-run "--columns type and rename" 0 ingest --source-uri csv:///people.csv --source-table people --dest-uri "$U" \
+run "--columns type and rename" 0 ingest --source-uri csv://people.csv --source-table people --dest-uri "$U" \
   --dest-table dbo.people2 --no-load-timestamp --columns "id:int" --columns "points:decimal(10,2):score" \
   --columns "name:varchar(20)"
 same "declared types" "$(read_back "SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_PRECISION, CHARACTER_MAXIMUM_LENGTH FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'people2' ORDER BY ORDINAL_POSITION")" \
@@ -87,7 +87,7 @@ same "declared values" "$(read_back "SELECT id, points FROM people2 ORDER BY id"
 4,2000.00"
 
 # a text key is capped to what an index holds
-run "text primary key" 0 ingest --source-uri csv:///people.csv --source-table people --dest-uri "$U" \
+run "text primary key" 0 ingest --source-uri csv://people.csv --source-table people --dest-uri "$U" \
   --dest-table dbo.people3 --primary-key name --no-load-timestamp
 same "key column nvarchar(450) NOT NULL, others (max)" "$(read_back "SELECT COLUMN_NAME, CHARACTER_MAXIMUM_LENGTH, IS_NULLABLE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'people3' AND DATA_TYPE = 'nvarchar' ORDER BY ORDINAL_POSITION")" \
 "column_name,character_maximum_length,is_nullable
@@ -100,28 +100,28 @@ note,-1,YES"
   for i in $(seq 1 1000); do echo "$i,$i"; done
   echo "1001,oops"
 } >late.csv
-run "first load of late.csv's rows" 0 ingest --source-uri csv:///people.csv --source-table p --dest-uri "$U" \
+run "first load of late.csv's rows" 0 ingest --source-uri csv://people.csv --source-table p --dest-uri "$U" \
   --dest-table dbo.late --no-load-timestamp --sql-exclude-columns note
 before=$(read_back "SELECT COUNT(*) AS n FROM late")
-run "a value past the sample that does not fit" 1 ingest --source-uri csv:///late.csv --source-table late \
+run "a value past the sample that does not fit" 1 ingest --source-uri csv://late.csv --source-table late \
   --dest-uri "$U" --dest-table dbo.late --no-load-timestamp --incremental-strategy replace
 if grep -q "late.csv record at line 1002, column 'v'" "$work/err" && grep -q -- "--columns v:string" "$work/err" &&
    [ "$(grep -c '' "$work/err")" = 1 ]; then ok "message names file, line, column and the fix"
 else bad "message names file, line, column" "$(cat "$work/err")"; fi
 same "destination unchanged" "$(read_back "SELECT COUNT(*) AS n FROM late")" "$before"
-run "--columns fixes it" 0 ingest --source-uri csv:///late.csv --source-table late --dest-uri "$U" \
+run "--columns fixes it" 0 ingest --source-uri csv://late.csv --source-table late --dest-uri "$U" \
   --dest-table dbo.late --no-load-timestamp --incremental-strategy replace --columns v:string
 same "all rows" "$(read_back "SELECT COUNT(*) AS n FROM late")" "n
 1001"
 
 printf 'a,b\n1,2,3\n' >ragged.csv
-run "ragged record" 1 ingest --source-uri csv:///ragged.csv --source-table r --dest-uri csv:///r.csv --no-load-timestamp --dest-table r
+run "ragged record" 1 ingest --source-uri csv://ragged.csv --source-table r --dest-uri csv://r.csv --no-load-timestamp --dest-table r
 grep -q "3 fields, the header has 2" "$work/err" && ok "ragged message" || bad "ragged message" "$(cat "$work/err")"
 [ ! -e r.csv ] && ok "no output file after a failed load" || bad "output file left behind"
-run "missing file" 1 ingest --source-uri csv:///nope.csv --source-table r --dest-uri csv:///r.csv --dest-table r
+run "missing file" 1 ingest --source-uri csv://nope.csv --source-table r --dest-uri csv://r.csv --dest-table r
 grep -q "cannot open nope.csv" "$work/err" && ok "missing file message" || bad "missing file message" "$(cat "$work/err")"
-run "--columns names a column the file lacks" 1 ingest --source-uri csv:///people.csv --source-table p \
-  --dest-uri csv:///r.csv --dest-table r --columns nope:int
+run "--columns names a column the file lacks" 1 ingest --source-uri csv://people.csv --source-table p \
+  --dest-uri csv://r.csv --dest-table r --columns nope:int
 grep -q "has no column 'nope'" "$work/err" && ok "unknown column message" || bad "unknown column message" "$(cat "$work/err")"
 
 # ------------------------------------------------------------ JSONL
@@ -133,7 +133,7 @@ cat >events.jsonl <<'EOF'
 EOF
 gzip -k events.jsonl
 for f in events.jsonl events.jsonl.gz; do
-  run "jsonl ($f) into SQL Server" 0 ingest --source-uri "jsonl:///$f" --source-table events --dest-uri "$U" \
+  run "jsonl ($f) into SQL Server" 0 ingest --source-uri "jsonl://$f" --source-table events --dest-uri "$U" \
     --dest-table dbo.events --no-load-timestamp --incremental-strategy replace --primary-key id
   same "jsonl columns and types ($f)" "$(read_back "SELECT COLUMN_NAME, DATA_TYPE FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'events' ORDER BY ORDINAL_POSITION")" \
 "column_name,data_type
@@ -151,7 +151,7 @@ extra,nvarchar"
 3,,2024-05-02 00:00:00.0000000 +00:00,,,,late key'
 done
 printf '{"id": 1}\nnot json\n' >bad.jsonl
-run "invalid JSONL line" 1 ingest --source-uri jsonl:///bad.jsonl --source-table b --dest-uri csv:///b.csv --dest-table b
+run "invalid JSONL line" 1 ingest --source-uri jsonl://bad.jsonl --source-table b --dest-uri csv://b.csv --dest-table b
 grep -q "bad.jsonl line 2: invalid JSON" "$work/err" && ok "invalid JSON message" || bad "invalid JSON message" "$(cat "$work/err")"
 
 finish

@@ -45,13 +45,13 @@ print(", ".join(c["name"] for c in d["databases"][0]["tables"][0]["columns"] if 
 tp() { "$tdspipe" ingest --no-load-timestamp "$@" >"$work/tp.out" 2>"$work/tp.err"; }
 read_back() { # TABLE FILE
   rm -f "$2"
-  tp --source-uri "$U" --source-table "query:SELECT * FROM $1 ORDER BY id" --dest-uri "csv:///$2" --dest-table x ||
+  tp --source-uri "$U" --source-table "query:SELECT * FROM $1 ORDER BY id" --dest-uri "csv://$2" --dest-table x ||
     echo "(read back of $1 failed: $(cat "$work/tp.err"))" >"$2"
 }
 meta() { # TABLE FILE
   rm -f "$2"
   tp --source-uri "$U" --source-table "query:SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, COLLATION_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = '$1' ORDER BY ORDINAL_POSITION" \
-    --dest-uri "csv:///$2" --dest-table x || echo "(meta of $1 failed)" >"$2"
+    --dest-uri "csv://$2" --dest-table x || echo "(meta of $1 failed)" >"$2"
 }
 
 # ours: tdspipe's bulk load creates and fills dbo.ours
@@ -77,7 +77,7 @@ if cmp -s ours.meta theirs.meta; then ok "same column metadata"
 else bad "same column metadata" "$(diff ours.meta theirs.meta | head -6)"; fi
 # and both equal the source's own rows of those columns
 rm -f src.csv
-tp --source-uri "$U" --source-table "query:SELECT $cols FROM alltypes WHERE id <> 1000002 ORDER BY id" --dest-uri csv:///src.csv --dest-table x
+tp --source-uri "$U" --source-table "query:SELECT $cols FROM alltypes WHERE id <> 1000002 ORDER BY id" --dest-uri csv://src.csv --dest-table x
 cmp -s src.csv ours.csv && ok "ours equals the source" || bad "ours equals the source" "$(diff src.csv ours.csv | head -4 | cut -c1-300)"
 
 # the wire: the bulk COLMETADATA each client sent (tdstestd --verbose logs

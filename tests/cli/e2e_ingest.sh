@@ -27,47 +27,47 @@ run "ingest --help" 0 ingest --help
 grep -q -- "--incremental-strategy" "$work/out" && ok "ingest help lists flags" || bad "ingest help lists flags"
 run "no command" 2
 run "unknown command" 2 frobnicate; expect_err "unknown command message" "unknown command 'frobnicate'"
-run "unknown flag" 2 ingest --source-uri "$U" --source-table t --dest-uri csv:///x.csv --frob; expect_err "unknown flag message" "unknown flag '--frob'"
-run "missing source uri" 2 ingest --source-table t --dest-uri csv:///x.csv; expect_err "missing source message" "--source-uri is required"
-run "missing table" 2 ingest --source-uri "$U" --dest-uri csv:///x.csv; expect_err "missing table message" "--source-table is required"
-run "bad strategy" 2 ingest --source-uri "$U" --source-table t --dest-uri csv:///x.csv --incremental-strategy upsert
-run "bad columns type" 2 ingest --source-uri "$U" --source-table t --dest-uri csv:///x.csv --columns id:blob; expect_err "bad columns message" "unknown column type"
-run "bad source scheme" 2 ingest --source-uri "mysql://u:SECRETPW@h/db" --source-table t --dest-uri csv:///x.csv
+run "unknown flag" 2 ingest --source-uri "$U" --source-table t --dest-uri csv://x.csv --frob; expect_err "unknown flag message" "unknown flag '--frob'"
+run "missing source uri" 2 ingest --source-table t --dest-uri csv://x.csv; expect_err "missing source message" "--source-uri is required"
+run "missing table" 2 ingest --source-uri "$U" --dest-uri csv://x.csv; expect_err "missing table message" "--source-table is required"
+run "bad strategy" 2 ingest --source-uri "$U" --source-table t --dest-uri csv://x.csv --incremental-strategy upsert
+run "bad columns type" 2 ingest --source-uri "$U" --source-table t --dest-uri csv://x.csv --columns id:blob; expect_err "bad columns message" "unknown column type"
+run "bad source scheme" 2 ingest --source-uri "mysql://u:SECRETPW@h/db" --source-table t --dest-uri csv://x.csv
 expect_err "bad scheme message" "unsupported source scheme 'mysql'"
 grep -q SECRETPW "$work/err" && bad "bad scheme leaks password" || ok "bad scheme hides password"
 run "bad dest scheme" 2 ingest --source-uri "$U" --source-table t --dest-uri bigquery://p/d; expect_err "bad dest message" "unsupported destination scheme"
-run "ct with --sql-limit" 2 ingest --source-uri "mssql+ct://sa:x@127.0.0.1:$P/demo" --source-table t --dest-uri csv:///x.csv --sql-limit 5; expect_err "ct message" "--sql-limit cannot be used with Change Tracking"
+run "ct with --sql-limit" 2 ingest --source-uri "mssql+ct://sa:x@127.0.0.1:$P/demo" --source-table t --dest-uri csv://x.csv --sql-limit 5; expect_err "ct message" "--sql-limit cannot be used with Change Tracking"
 run "mssql+ct is no destination" 2 ingest --source-uri "$U" --source-table t --dest-uri "mssql+ct://sa:x@h/db"
-run "bad encrypt" 2 ingest --source-uri "$U&encrypt=sometimes" --source-table t --dest-uri csv:///x.csv
-run "bad sql-limit" 2 ingest --source-uri "$U" --source-table t --dest-uri csv:///x.csv --sql-limit=-1
-run "query without dest table" 2 ingest --source-uri "$U" --source-table "query:SELECT 1 AS x" --dest-uri csv:///x.csv
-run "merge into csv" 2 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv:///m.csv --incremental-strategy merge --progress log
+run "bad encrypt" 2 ingest --source-uri "$U&encrypt=sometimes" --source-table t --dest-uri csv://x.csv
+run "bad sql-limit" 2 ingest --source-uri "$U" --source-table t --dest-uri csv://x.csv --sql-limit=-1
+run "query without dest table" 2 ingest --source-uri "$U" --source-table "query:SELECT 1 AS x" --dest-uri csv://x.csv
+run "merge into csv" 2 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv://m.csv --incremental-strategy merge --progress log
 [ ! -e m.csv ] && ok "merge into csv wrote nothing" || bad "merge into csv wrote a file"
-SOURCE_URI="$U" INGESTR_DESTINATION_URI=csv:///env.csv SOURCE_TABLE=dbo.customers run "env forms" 0 ingest --progress log
+SOURCE_URI="$U" INGESTR_DESTINATION_URI=csv://env.csv SOURCE_TABLE=dbo.customers run "env forms" 0 ingest --progress log
 [ "$(wc -l <env.csv)" = 4 ] && ok "env forms loaded" || bad "env forms loaded"
 
 # --------------------------------------------------------------- CSV
-run "csv customers" 0 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv:///c.csv --progress log
+run "csv customers" 0 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv://c.csv --progress log
 same "csv header" "$(head -1 c.csv | tr -d '\r')" "id,name,email,created,_ingestr_loaded_at"
 same "csv row 1" "$(sed -n 2p c.csv | cut -d, -f1-4)" "1,Ada Lovelace,ada@example.com,2024-01-15 09:30:00.000"
 same "csv null email" "$(sed -n 3p c.csv | cut -d, -f3)" ""
 same "csv unicode" "$(sed -n 4p c.csv | cut -d, -f2)" "Zoë Ünicode 😀"
 same "stdout clean" "$out" ""
 run "csv no timestamp, direct names, exclude" 0 ingest --source-uri "$U" --source-table "[dbo].[customers]" \
-  --dest-uri csv:///c2.csv --no-load-timestamp --sql-exclude-columns email --schema-naming direct --progress log
+  --dest-uri csv://c2.csv --no-load-timestamp --sql-exclude-columns email --schema-naming direct --progress log
 same "csv exclude header" "$(head -1 c2.csv | tr -d '\r')" "id,name,created"
 run "csv columns cast+rename" 0 ingest --source-uri "$U" --source-table demo.dbo.customers \
-  --dest-uri csv:///c3.csv --no-load-timestamp --columns "id:text,mail::email" --progress log
+  --dest-uri csv://c3.csv --no-load-timestamp --columns "id:text,mail::email" --progress log
 same "csv columns header" "$(head -1 c3.csv | tr -d '\r')" "id,name,mail,created"
-run "csv sql-limit" 0 ingest --source-uri "$U" --source-table sales.orders --dest-uri csv:///l.csv --sql-limit 5 --page-size 2 --progress log
+run "csv sql-limit" 0 ingest --source-uri "$U" --source-table sales.orders --dest-uri csv://l.csv --sql-limit 5 --page-size 2 --progress log
 same "csv sql-limit rows" "$(($(wc -l <l.csv) - 1))" 5
 run "csv query source" 0 ingest --source-uri "$U" --source-table "query:SELECT id, name FROM dbo.customers WHERE id >= 2" \
-  --dest-table q --dest-uri csv:///q.csv --no-load-timestamp --progress log
+  --dest-table q --dest-uri csv://q.csv --no-load-timestamp --progress log
 same "csv query rows" "$(tr -d '\r' <q.csv | tr '\n' '|')" "id,name|2,Grace Hopper|3,Zoë Ünicode 😀|"
 run "csv query limit" 0 ingest --source-uri "$U" --source-table "query:SELECT order_id FROM sales.orders" \
-  --dest-table q --dest-uri csv:///ql.csv --sql-limit 7 --no-load-timestamp --progress log
+  --dest-table q --dest-uri csv://ql.csv --sql-limit 7 --no-load-timestamp --progress log
 same "csv query limit rows" "$(($(wc -l <ql.csv) - 1))" 7
-run "missing source table" 1 ingest --source-uri "$U" --source-table dbo.nope --dest-uri csv:///n.csv --progress log
+run "missing source table" 1 ingest --source-uri "$U" --source-table dbo.nope --dest-uri csv://n.csv --progress log
 expect_err "missing table message" "does not exist"
 [ ! -e n.csv ] && ok "missing table wrote nothing" || bad "missing table wrote a file"
 
@@ -79,7 +79,7 @@ if command -v script >/dev/null; then
 fi
 
 # ------------------------------------------------------------- JSONL
-run "jsonl.gz orders" 0 ingest --source-uri "$U" --source-table sales.orders --dest-uri jsonl:///o.jsonl.gz --progress json --page-size 64
+run "jsonl.gz orders" 0 ingest --source-uri "$U" --source-table sales.orders --dest-uri jsonl://o.jsonl.gz --progress json --page-size 64
 same "jsonl rows" "$(zcat o.jsonl.gz | wc -l)" 1000
 same "jsonl decimal exact" "$(zcat o.jsonl.gz | head -1 | grep -o '"amount":"1.00"')" '"amount":"1.00"'
 grep -q '"event":"done"' "$work/err" && ok "json progress" || bad "json progress" "$err"
@@ -129,11 +129,11 @@ run "bad interval" 2 ingest --source-uri "$U" --source-table sales.orders --dest
 # ------------------------------------------------- every type, every sink
 start_server "$src/tests/server/scenarios/alltypes.json"
 A="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
-run "alltypes csv" 0 ingest --source-uri "$A" --source-table alltypes --dest-uri csv:///at.csv --progress log
+run "alltypes csv" 0 ingest --source-uri "$A" --source-table alltypes --dest-uri csv://at.csv --progress log
 same "alltypes csv rows" "$(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open("at.csv", newline=""))) - 1)')" 23
 same "alltypes csv row 1" "$(python3 -c 'import csv; r=list(csv.reader(open("at.csv", newline="")))[1]; print("|".join(r[:20]))')" \
   "1|1|1|1|1|1|0.25|0.25|0.0100|0.0100|0.0000000001|0.01|2020-01-01 01:02:00|2020-01-01 01:02:03.123|2020-01-02|01:02:03.1234567|2020-01-01 01:02:03.1234567|2020-01-01 01:02:03|2020-01-01 01:02:03.1234567 -13:30|00000001-0000-4000-8000-000000000001"
-run "alltypes jsonl" 0 ingest --source-uri "$A" --source-table alltypes --dest-uri jsonl:///at.jsonl --progress log
+run "alltypes jsonl" 0 ingest --source-uri "$A" --source-table alltypes --dest-uri jsonl://at.jsonl --progress log
 same "alltypes jsonl rows" "$(python3 -c 'import json; print(sum(1 for l in open("at.jsonl") if json.loads(l)))')" 23
 run "alltypes sqlite" 0 ingest --source-uri "$A" --source-table alltypes --dest-uri sqlite:///at.db --progress log
 same "alltypes sqlite rows" "$(sqlite3 at.db 'select count(*), sum(c_int) from alltypes')" \
@@ -148,26 +148,26 @@ cat >"$work/big.json" <<'JSON'
 JSON
 start_server "$work/big.json"
 run "70 MB (max) value" 0 ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$port/b?encrypt=disable" --source-table big \
-  --dest-uri csv:///big.csv --no-load-timestamp --progress log
+  --dest-uri csv://big.csv --no-load-timestamp --progress log
 same "70 MB value size" "$(stat -c %s big.csv)" $((6 + 2 + 70000000 + 2))
 rm -f big.csv
 
 # ------------------------------------------------- connection failures
-run "wrong password" 1 ingest --source-uri "mssql://sa:WrongPw123@127.0.0.1:$P/demo?encrypt=disable" --source-table dbo.customers --dest-uri csv:///w.csv --progress log
+run "wrong password" 1 ingest --source-uri "mssql://sa:WrongPw123@127.0.0.1:$P/demo?encrypt=disable" --source-table dbo.customers --dest-uri csv://w.csv --progress log
 expect_err "wrong password message" "Login failed"
 grep -q WrongPw123 "$work/err" && bad "wrong password leaked" || ok "wrong password not shown"
-run "unreachable host" 1 ingest --source-uri "mssql://sa:x@127.0.0.1:1/demo?encrypt=disable&connection+timeout=3" --source-table dbo.customers --dest-uri csv:///w.csv --progress log
+run "unreachable host" 1 ingest --source-uri "mssql://sa:x@127.0.0.1:1/demo?encrypt=disable&connection+timeout=3" --source-table dbo.customers --dest-uri csv://w.csv --progress log
 [ ! -e w.csv ] && ok "failed connect wrote nothing" || bad "failed connect wrote a file"
 run "sqlite new file, failed load" 1 ingest --source-uri "$U" --source-table sales.orders --dest-uri sqlite:///fresh.db --columns "note:int" --progress log
 ls fresh.db* >/dev/null 2>&1 && bad "failed load left a new sqlite file" || ok "failed load left no sqlite file"
-run "unwritable destination" 1 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv:////nonexistent-dir/x.csv --progress log
+run "unwritable destination" 1 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv:///nonexistent-dir/x.csv --progress log
 
 # --------------------------------------------- failure in the middle
 fault_scenario "$src/tests/server/scenarios/demo.json" "$work/fault.json" close_after_rows 500
 start_server "$work/fault.json"
 F="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable"
 cp c.csv before.csv
-run "csv drop mid-load" 1 ingest --source-uri "$F" --source-table sales.orders --dest-uri csv:///c.csv --page-size 100 --progress log
+run "csv drop mid-load" 1 ingest --source-uri "$F" --source-table sales.orders --dest-uri csv://c.csv --page-size 100 --progress log
 cmp -s c.csv before.csv && ok "csv unchanged after drop" || bad "csv changed after drop"
 ls .c.csv* c.csv.* 2>/dev/null | grep -q . && bad "csv temp file left" || ok "csv no temp file left"
 run "sqlite drop mid-load (replace)" 1 ingest --source-uri "$F" --source-table sales.orders --dest-uri sqlite:///s.db --page-size 100 --progress log
@@ -180,28 +180,28 @@ for st in merge delete+insert; do
     --incremental-strategy "$st" --incremental-key order_id --interval-start 1 --progress log
   same "sqlite unchanged after drop ($st)" "$(q s.db 'select count(*), sum(order_id) from orders')" "1000|500500"
 done
-run "csv append drop mid-load" 1 ingest --source-uri "$F" --source-table sales.orders --dest-uri csv:///c.csv --page-size 100 \
+run "csv append drop mid-load" 1 ingest --source-uri "$F" --source-table sales.orders --dest-uri csv://c.csv --page-size 100 \
   --incremental-strategy append --progress log
 cmp -s c.csv before.csv && ok "csv unchanged after append drop" || bad "csv changed after append drop"
-run "jsonl drop mid-load" 1 ingest --source-uri "$F" --source-table sales.orders --dest-uri jsonl:///o.jsonl.gz --page-size 100 --progress log
+run "jsonl drop mid-load" 1 ingest --source-uri "$F" --source-table sales.orders --dest-uri jsonl://o.jsonl.gz --page-size 100 --progress log
 same "jsonl unchanged after drop" "$(zcat o.jsonl.gz | wc -l)" 1000
 
 # ------------------------------------------------ token login and TLS
 run "access token login" 0 ingest --source-uri "mssql://:eyJhbGciOi.a-token@127.0.0.1:$P/demo?encrypt=disable&Authentication=ActiveDirectoryAccessToken" \
-  --source-table dbo.customers --dest-uri csv:///tok.csv --progress log
+  --source-table dbo.customers --dest-uri csv://tok.csv --progress log
 same "access token rows" "$(($(wc -l <tok.csv) - 1))" 3
 if command -v openssl >/dev/null && sh "$src/tests/server/certs.sh" "$work/certs" >/dev/null 2>&1; then
   start_server "$src/tests/server/scenarios/demo.json" --tls-cert "$work/certs/server.pem" \
     --tls-key "$work/certs/server.key" --tls-mode required
   T=$port
   run "tls trusted by flag" 0 ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$T/demo?encrypt=yes&TrustServerCertificate=yes" \
-    --source-table dbo.customers --dest-uri csv:///tls.csv --progress log
+    --source-table dbo.customers --dest-uri csv://tls.csv --progress log
   run "tls untrusted" 1 ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$T/demo?encrypt=true&TrustServerCertificate=no" \
-    --source-table dbo.customers --dest-uri csv:///tls2.csv --progress log
+    --source-table dbo.customers --dest-uri csv://tls2.csv --progress log
   run "tls ca file + HostNameInCertificate" 0 ingest --source-uri "sqlserver://sa:Passw0rd%21@127.0.0.1:$T/demo?encrypt=mandatory&ServerCertificate=$work/certs/ca.pem&HostNameInCertificate=localhost" \
-    --source-table dbo.customers --dest-uri csv:///tls3.csv --progress log
+    --source-table dbo.customers --dest-uri csv://tls3.csv --progress log
   run "encrypt=disable refused by a TLS-only server" 1 ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$T/demo?encrypt=disable" \
-    --source-table dbo.customers --dest-uri csv:///tls4.csv --progress log
+    --source-table dbo.customers --dest-uri csv://tls4.csv --progress log
 else
   echo "skip TLS: no openssl"
 fi
@@ -219,7 +219,7 @@ grep -q "injected error" "$work/err" 2>/dev/null || true
 fault_scenario "$src/tests/server/scenarios/demo.json" "$work/stall.json" stall_after_rows 5
 start_server "$work/stall.json"
 "$tdspipe" ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable" --source-table sales.orders \
-  --dest-uri csv:///stall.csv --progress log >/dev/null 2>"$work/stall.err" &
+  --dest-uri csv://stall.csv --progress log >/dev/null 2>"$work/stall.err" &
 tp=$!
 sleep 1.5
 if tr '\0' ' ' </proc/$tp/cmdline | grep -q 'Passw0rd'; then bad "password visible in /proc/PID/cmdline" "$(tr '\0' ' ' </proc/$tp/cmdline)"
@@ -229,7 +229,7 @@ same "interrupted load exits 1" "$rc" 1
 [ ! -e stall.csv ] && ok "interrupted load wrote nothing" || bad "interrupted load wrote a file"
 
 SOURCE_URI="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable" "$tdspipe" ingest --source-table sales.orders \
-  --dest-uri csv:///stall2.csv --progress log >/dev/null 2>&1 &
+  --dest-uri csv://stall2.csv --progress log >/dev/null 2>&1 &
 tp=$!
 sleep 1.5
 if tr '\0' '\n' </proc/$tp/environ | grep -q 'Passw0rd'; then bad "password visible in /proc/PID/environ"

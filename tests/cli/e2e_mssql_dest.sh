@@ -45,13 +45,13 @@ run() {
 # to_csv TABLE FILE: the table's rows, ordered by id, as CSV
 to_csv() {
   rm -f "$2"
-  "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT * FROM $1 ORDER BY id" --dest-uri "csv:///$2" \
+  "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT * FROM $1 ORDER BY id" --dest-uri "csv://$2" \
     --dest-table x --no-load-timestamp >/dev/null 2>"$work/csv.err" || echo "(to_csv $1 failed: $(cat "$work/csv.err"))" >"$2"
 }
 meta() {
   rm -f "$2"
   "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, COLLATION_NAME FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = '$1' ORDER BY ORDINAL_POSITION" \
-    --dest-uri "csv:///$2" --dest-table x --no-load-timestamp >/dev/null 2>&1 || echo "(meta $1 failed)" >"$2"
+    --dest-uri "csv://$2" --dest-table x --no-load-timestamp >/dev/null 2>&1 || echo "(meta $1 failed)" >"$2"
 }
 same_file() { if cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$2" "$3" | head -12 | cut -c1-200)"; fi; }
 one_line_err() { # NAME NEEDLE
@@ -132,9 +132,9 @@ to_csv dbo.mg mg.csv; same_file "merge: one row per key, every type" src.csv mg.
   --dest-uri "$U" --dest-table dbo.mg2 --incremental-strategy merge --primary-key id --no-load-timestamp \
   >"$work/out" 2>"$work/err" || bad "merge update" "$(cat "$work/err")"
 "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT id, c_int FROM alltypes WHERE id = 1" \
-  --dest-uri csv:///want1.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
+  --dest-uri csv://want1.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
 "$tdspipe" ingest --source-uri "$U" --source-table "query:SELECT id, c_smallint AS c_int FROM alltypes WHERE id >= 2 AND id <= 4" \
-  --dest-uri csv:///want2.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
+  --dest-uri csv://want2.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
 { cat want1.csv; tail -n +2 want2.csv; } >want.csv
 to_csv dbo.mg2 mg2.csv; same_file "merge: kept, updated and inserted rows" want.csv mg2.csv
 
@@ -146,7 +146,7 @@ seed_q() { # TABLE QUERY
 }
 q_csv() { # QUERY FILE
   rm -f "$2"
-  "$tdspipe" ingest --source-uri "$U" --source-table "query:$1" --dest-uri "csv:///$2" --dest-table x \
+  "$tdspipe" ingest --source-uri "$U" --source-table "query:$1" --dest-uri "csv://$2" --dest-table x \
     --no-load-timestamp >/dev/null 2>"$work/csv.err" || echo "(q_csv failed: $(cat "$work/csv.err"))" >"$2"
 }
 merge_q() { # NAME QUERY TABLE KEYS…
@@ -220,9 +220,9 @@ F="mssql://sa:Passw0rd%21@127.0.0.1:$fport/types?encrypt=disable"
 f_csv() { # TABLE FILE: read in two halves, each below the fault's 15 rows
   rm -f "$2" h1.csv h2.csv
   "$tdspipe" ingest --source-uri "$F" --source-table "query:SELECT * FROM $1 WHERE id <= 12 ORDER BY id" \
-    --dest-uri csv:///h1.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
+    --dest-uri csv://h1.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
   "$tdspipe" ingest --source-uri "$F" --source-table "query:SELECT * FROM $1 WHERE id > 12 ORDER BY id" \
-    --dest-uri csv:///h2.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
+    --dest-uri csv://h2.csv --dest-table x --no-load-timestamp >/dev/null 2>&1
   { cat h1.csv; tail -n +2 h2.csv; } >"$2" 2>/dev/null
 }
 # two connections, each below the fault
@@ -266,7 +266,7 @@ run "bulk load permission refused" 1 ingest --source-uri "$U" --source-table dbo
   --dest-table dbo.alltypes --incremental-strategy append --no-load-timestamp
 one_line_err "the server's permission message" "You do not have permission to use the bulk load statement"
 rm -f np.csv
-"$tdspipe" ingest --source-uri "$NP" --source-table "query:SELECT * FROM alltypes ORDER BY id" --dest-uri csv:///np.csv \
+"$tdspipe" ingest --source-uri "$NP" --source-table "query:SELECT * FROM alltypes ORDER BY id" --dest-uri csv://np.csv \
   --dest-table x --no-load-timestamp >/dev/null 2>&1
 same_file "target unchanged after the refusal" src.csv np.csv
 
@@ -296,7 +296,7 @@ tls_load() { # NAME DEST_URI: 23 rows into a new table, counted back through the
   run "$1" 0 ingest --source-uri "$U" --source-table dbo.alltypes --dest-uri "$2" --dest-table "dbo.tls_$tls_n" \
     --incremental-strategy replace --no-load-timestamp
   rm -f tls.csv
-  "$tdspipe" ingest --source-uri "$2" --source-table "query:SELECT COUNT(*) AS n FROM tls_$tls_n" --dest-uri csv:///tls.csv \
+  "$tdspipe" ingest --source-uri "$2" --source-table "query:SELECT COUNT(*) AS n FROM tls_$tls_n" --dest-uri csv://tls.csv \
     --dest-table x --no-load-timestamp >/dev/null 2>&1
   [ "$(tail -1 tls.csv 2>/dev/null | tr -d '\r')" = 23 ] && ok "$1: rows stored" || bad "$1: rows stored"
 }

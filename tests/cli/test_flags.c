@@ -18,7 +18,7 @@ static int parse(cli_opts *o, char *err, size_t cap, int n, ...)
     return cli_flags_parse(o, n + 2, argv, 2, err, cap);
 }
 
-#define REQ "--source-uri", "mssql://u:p@h/db", "--dest-uri", "csv:///x.csv", "--source-table", "t"
+#define REQ "--source-uri", "mssql://u:p@h/db", "--dest-uri", "csv://x.csv", "--source-table", "t"
 
 static void clear_env(void)
 {
@@ -88,16 +88,16 @@ Test(flags, env_forms)
     cli_opts o;
     char err[512];
     setenv("SOURCE_URI", "mssql://a@h/d", 1);
-    setenv("INGESTR_DESTINATION_URI", "csv:///e.csv", 1);
+    setenv("INGESTR_DESTINATION_URI", "csv://e.csv", 1);
     setenv("INGESTR_SOURCE_TABLE", "s.t", 1);
     setenv("SOURCE_TABLE", "first.wins", 1);
     setenv("INCREMENTAL_STRATEGY", "append", 1);
     setenv("FULL_REFRESH", "true", 1);
     setenv("COLUMNS", "120", 1); /* a terminal width, not --columns */
     setenv("INGESTR_PAGE_SIZE", "100", 1);
-    cr_assert_eq(parse(&o, err, sizeof err, 2, "--dest-uri", "jsonl:///cmd.jsonl"), 0, "%s", err);
+    cr_assert_eq(parse(&o, err, sizeof err, 2, "--dest-uri", "jsonl://cmd.jsonl"), 0, "%s", err);
     cr_assert_str_eq(o.source_uri, "mssql://a@h/d");
-    cr_assert_str_eq(o.dest_uri, "jsonl:///cmd.jsonl"); /* the command line wins */
+    cr_assert_str_eq(o.dest_uri, "jsonl://cmd.jsonl"); /* the command line wins */
     cr_assert_str_eq(o.source_table, "first.wins");      /* X before INGESTR_X */
     cr_assert_eq(o.strategy, SINK_APPEND);
     cr_assert(o.full_refresh);
@@ -167,13 +167,13 @@ Test(flags, required)
 {
     cli_opts o;
     char err[512];
-    cr_assert_eq(parse(&o, err, sizeof err, 4, "--dest-uri", "csv:///x", "--source-table", "t"), CLI_EXIT_USAGE);
+    cr_assert_eq(parse(&o, err, sizeof err, 4, "--dest-uri", "csv://x", "--source-table", "t"), CLI_EXIT_USAGE);
     cr_assert(strstr(err, "--source-uri is required"));
     cli_opts_free(&o);
     cr_assert_eq(parse(&o, err, sizeof err, 4, "--source-uri", "mssql://h", "--source-table", "t"), CLI_EXIT_USAGE);
     cr_assert(strstr(err, "--dest-uri is required"));
     cli_opts_free(&o);
-    cr_assert_eq(parse(&o, err, sizeof err, 4, "--source-uri", "mssql://h", "--dest-uri", "csv:///x"), CLI_EXIT_USAGE);
+    cr_assert_eq(parse(&o, err, sizeof err, 4, "--source-uri", "mssql://h", "--dest-uri", "csv://x"), CLI_EXIT_USAGE);
     cr_assert(strstr(err, "--source-table is required"));
     cli_opts_free(&o);
 }
@@ -203,13 +203,13 @@ Test(flags, query_timeout_and_retries)
     cli_opts o;
     char err[300];
     char *argv[] = {"tdspipe", "ingest", "--source-uri", "mssql://u:p@h/db", "--source-table", "t",
-                    "--dest-uri", "csv:///x.csv", "--query-timeout", "30", "--retries", "0", NULL};
+                    "--dest-uri", "csv://x.csv", "--query-timeout", "30", "--retries", "0", NULL};
     cr_assert_eq(cli_flags_parse(&o, 12, argv, 2, err, sizeof err), 0, "%s", err);
     cr_assert_eq(o.query_timeout_s, 30);
     cr_assert_eq(o.retries, 0);
     cli_opts_free(&o);
     char *bad[] = {"tdspipe", "ingest", "--source-uri", "mssql://u:p@h/db", "--source-table", "t",
-                   "--dest-uri", "csv:///x.csv", "--retries", "many", NULL};
+                   "--dest-uri", "csv://x.csv", "--retries", "many", NULL};
     cr_assert_eq(cli_flags_parse(&o, 10, bad, 2, err, sizeof err), CLI_EXIT_USAGE);
     cr_assert(strstr(err, "retries") != NULL, "%s", err);
     cli_opts_free(&o);

@@ -17,7 +17,7 @@
 static int load_csv(const char *path)
 {
     char uri[600], err[300];
-    snprintf(uri, sizeof uri, "csv:///%s", path);
+    snprintf(uri, sizeof uri, "csv://%s", path);
     sink *s;
     if (sink_open(uri, NULL, &s, err, sizeof err) != SINK_OK)
         return fprintf(stderr, "app: sink_open: %s\n", err), 1;

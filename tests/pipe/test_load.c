@@ -67,7 +67,7 @@ Test(load, table_into_csv)
     char path[512], dest[600];
     tmp_path(path, sizeof path, "narrow.csv");
     unlink(path);
-    snprintf(dest, sizeof dest, "csv:///%s", path);
+    snprintf(dest, sizeof dest, "csv://%s", path);
     seen sn = {.rows_jump_ok = true};
     tdspipe_load_opts o = {0};
     o.source_uri = uri;
@@ -104,12 +104,12 @@ Test(load, usage_errors_before_connecting)
     static const struct {
         const char *src, *table, *dest, *want;
     } cases[] = {
-        {"mssql://sa:Secret%231@127.0.0.1:1/sales", "a.b.c.d", "csv:///x.csv", "at most three name parts"},
-        {"mysql://sa:Secret%231@h/db", "t", "csv:///x.csv", "unsupported source scheme 'mysql'"},
+        {"mssql://sa:Secret%231@127.0.0.1:1/sales", "a.b.c.d", "csv://x.csv", "at most three name parts"},
+        {"mysql://sa:Secret%231@h/db", "t", "csv://x.csv", "unsupported source scheme 'mysql'"},
         {"mssql://sa:Secret%231@127.0.0.1:1/sales", "t", "bigquery://p/d", "unsupported destination scheme"},
-        {"mssql://sa:Secret #1@127.0.0.1:1/sales", "t", "csv:///x.csv", "malformed source URI"},
-        {"mssql://sa:Secret%231@127.0.0.1:1/sales/x", "t", "csv:///x.csv", "just the database name"},
-        {"mssql://sa:Secret%231@127.0.0.1:1/sales", "query:SELECT 1", "csv:///x.csv", "--dest-table is required"},
+        {"mssql://sa:Secret #1@127.0.0.1:1/sales", "t", "csv://x.csv", "malformed source URI"},
+        {"mssql://sa:Secret%231@127.0.0.1:1/sales/x", "t", "csv://x.csv", "just the database name"},
+        {"mssql://sa:Secret%231@127.0.0.1:1/sales", "query:SELECT 1", "csv://x.csv", "--dest-table is required"},
         {"mssql+ct://sa:Secret%231@127.0.0.1:1/sales", "t", "sqlite:///x.db", "needs --full-refresh"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -175,7 +175,7 @@ Test(load, cancel_flag_stops_a_stalled_read)
     cr_assert_not_null(f);
     fputs("before\n", f);
     fclose(f);
-    snprintf(dest, sizeof dest, "csv:///%s", path);
+    snprintf(dest, sizeof dest, "csv://%s", path);
     tdspipe_load_opts o = {0};
     o.source_uri = uri;
     o.source_table = "narrow";
@@ -210,7 +210,7 @@ Test(load, cancel_flag_stops_a_file_source)
     for (int i = 0; i < 5000; i++)
         fprintf(f, "%d,n%d\n", i, i);
     fclose(f);
-    snprintf(src, sizeof src, "csv:///%s", path);
+    snprintf(src, sizeof src, "csv://%s", path);
     static volatile sig_atomic_t already = 1;
     tdspipe_load_opts o = {0};
     o.source_uri = src;
@@ -256,7 +256,7 @@ Test(load, loads_in_threads)
         tmp_path(path, sizeof path, name);
         unlink(path);
         snprintf(jobs[i].path, sizeof jobs[i].path, "%s", path);
-        snprintf(jobs[i].dest, sizeof jobs[i].dest, "csv:///%s", path);
+        snprintf(jobs[i].dest, sizeof jobs[i].dest, "csv://%s", path);
         cr_assert_eq(pthread_create(&t[i], NULL, load_job, &jobs[i]), 0);
     }
     for (int i = 0; i < 4; i++)

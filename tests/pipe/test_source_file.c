@@ -310,7 +310,7 @@ static int run_file(const char *scheme, const char *path, const pipe_colspec *sp
                     tdspipe_error *err, const char **stage)
 {
     char uri[300];
-    snprintf(uri, sizeof uri, "%s:///%s", scheme, path);
+    snprintf(uri, sizeof uri, "%s://%s", scheme, path);
     tdspipe_load_opts o = {.source_uri = uri, .source_table = "file"};
     pipe_plan p = {.o = &o, .specs = specs, .nspecs = ns, .limit = -1, .est_rows = -1};
     const pipe_source_vtable *vt = vt_of(scheme);
@@ -331,12 +331,12 @@ static int run_file(const char *scheme, const char *path, const pipe_colspec *sp
 
 Test(file, accepts_schemes)
 {
-    cr_expect(pipe_src_csv.accepts("csv:///a.csv"));
+    cr_expect(pipe_src_csv.accepts("csv://a.csv"));
     cr_expect(pipe_src_csv.accepts("CSV:///a.csv.gz"));
-    cr_expect(pipe_src_jsonl.accepts("jsonl:///a.jsonl"));
-    cr_expect(pipe_src_jsonl.accepts("JSONL:////tmp/a.jsonl.gz"));
-    cr_expect(!pipe_src_csv.accepts("jsonl:///a.jsonl"));
-    cr_expect(!pipe_src_jsonl.accepts("csv:///a.csv"));
+    cr_expect(pipe_src_jsonl.accepts("jsonl://a.jsonl"));
+    cr_expect(pipe_src_jsonl.accepts("JSONL:///tmp/a.jsonl.gz"));
+    cr_expect(!pipe_src_csv.accepts("jsonl://a.jsonl"));
+    cr_expect(!pipe_src_jsonl.accepts("csv://a.csv"));
     cr_expect(!pipe_src_csv.accepts("mssql://sa@h/db"));
     cr_expect(!pipe_src_csv.accepts(NULL));
     cr_expect_str_eq(pipe_src_csv.name, "csv");
@@ -352,7 +352,7 @@ Test(file, describe_no_key_and_source_table_name)
 {
     char *path = write_file("desc.csv", "a\n1\n", false);
     char uri[300];
-    snprintf(uri, sizeof uri, "csv:///%s", path);
+    snprintf(uri, sizeof uri, "csv://%s", path);
     static const struct { const char *table, *schema, *name; } cases[] = {
         {"people", "dbo", "people"}, {"sales.orders", "sales", "orders"}, {"query:SELECT 1", NULL, NULL}, {NULL, NULL, NULL},
     };

@@ -25,7 +25,7 @@ static void walk(const char *scheme, const char *file, sink_strategy st)
     if (strcmp(scheme, "discard") == 0)
         snprintf(uri, sizeof uri, "discard://");
     else
-        snprintf(uri, sizeof uri, "%s:///%s", scheme, path);
+        snprintf(uri, sizeof uri, "%s://%s", scheme, path);
     sink_table t = rows_table(&rs, "dbo.t", st);
     /* a first good load: the contents every failure must leave alone */
     cr_assert_eq(load(uri, &t, rs.vals, 2, 1, msg, sizeof msg), 0, "%s", msg);

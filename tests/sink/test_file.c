@@ -33,7 +33,7 @@ static const char jsonl_expected[] =
 
 static void uri_of(char *uri, size_t cap, const char *scheme, const char *path)
 {
-    snprintf(uri, cap, "%s:///%s", scheme, path);
+    snprintf(uri, cap, "%s://%s", scheme, path);
 }
 
 static void check_load(const char *scheme, const char *file, bool gz, const char *expected, size_t per)
@@ -270,7 +270,7 @@ Test(csv, unwritable_directory_is_one_line_error)
     kv_build(&k, ids, tx, 1);
     char msg[512];
     sink_table t = kv_sink_table(&k, "t", SINK_REPLACE);
-    int rc = load("csv:////nonexistent-dir/x.csv", &t, k.vals, 1, 1, msg, sizeof msg);
+    int rc = load("csv:///nonexistent-dir/x.csv", &t, k.vals, 1, 1, msg, sizeof msg);
     cr_assert_eq(rc, SINK_E_IO);
     cr_assert(strstr(msg, "/nonexistent-dir/x.csv") != NULL && !strchr(msg, '\n'), "%s", msg);
     kv_free(&k);
@@ -281,7 +281,7 @@ Test(csv, max_value_unsupported)
     sink *s;
     char err[256], out[64];
     bool found = true;
-    cr_assert_eq(sink_open("csv:///x.csv", NULL, &s, err, sizeof err), 0);
+    cr_assert_eq(sink_open("csv://x.csv", NULL, &s, err, sizeof err), 0);
     cr_assert_eq(sink_max_value(s, "t", "id", out, sizeof out, &found), SINK_E_UNSUPPORTED);
     cr_assert(!found);
     cr_assert_eq(sink_state_get(s, "cursor", out, sizeof out, &found), SINK_E_UNSUPPORTED);
@@ -315,4 +315,57 @@ Test(jsonl, variant_follows_inner_kind)
     got = read_file(path, false, &n);
     cr_assert_str_eq(got, "v\r\n42\r\n0xDEAD\r\nhi\r\n\r\n");
     free(got);
+}
+
+/* ingestr's path rule for file URIs (its csv destination's parseCSVPath
+ * and csv source's extractFilePath): everything after "scheme://" up to
+ * '?', percent-decoded; one broken escape leaves the text as written. */
+Test(file_uri, path_rule)
+{
+    static const struct { const char *uri, *path; } ok[] = {
+        {"csv:///tmp/out.csv", "/tmp/out.csv"},
+        {"csv://out.csv", "out.csv"},
+        {"csv://dir/out.csv.gz", "dir/out.csv.gz"},
+        {"jsonl:///tmp/my%20file.jsonl", "/tmp/my file.jsonl"},
+        {"ndjson://a.jsonl?compression=none", "a.jsonl"},
+        {"csv:///tmp/file.csv?encoding=windows-1252", "/tmp/file.csv"},
+        {"parquet:///data/x.parquet", "/data/x.parquet"},
+        {"csv://100%.csv", "100%.csv"},
+        {"csv://a%2Fb%zz.csv", "a%2Fb%zz.csv"},
+        {"csv:////tmp/x.csv", "//tmp/x.csv"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char *p = NULL, err[200];
+        cr_assert_eq(sink_file_path(ok[i].uri, &p, err, sizeof err), 0, "%s: %s", ok[i].uri, err);
+        cr_expect_str_eq(p, ok[i].path, "%s", ok[i].uri);
+        free(p);
+    }
+    static const char *const bad[] = {"csv://", "csv://?x=1", "csv:///", "csv://dir/", "csv://a%00b", "out.csv"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *p = (char *)1, err[200] = "";
+        cr_expect_eq(sink_file_path(bad[i], &p, err, sizeof err), SINK_E_URI, "%s", bad[i]);
+        cr_expect_null(p, "%s", bad[i]);
+        cr_expect(err[0] && !strchr(err, '\n'), "%s: '%s'", bad[i], err);
+    }
+}
+
+/* A destination URI lands where the rule says: percent-decoded name,
+ * query dropped, ".gz" (before the query) still meaning gzip. */
+Test(file_uri, load_lands_at_decoded_path)
+{
+    int ids[] = { 1 };
+    const char *tx[] = { "x" };
+    kv_table k;
+    kv_build(&k, ids, tx, 1);
+    sink_table t = kv_sink_table(&k, "t", SINK_REPLACE);
+    char uri[1200], path[1024], msg[512];
+    snprintf(path, sizeof path, "%s", tmp_path("sp ace.csv.gz")); /* (tmp_path unlinks) */
+    snprintf(uri, sizeof uri, "csv://%s?ignored=1", tmp_path("sp%20ace.csv.gz"));
+    cr_assert_eq(load(uri, &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
+    size_t n;
+    char *got = read_file(path, true, &n);
+    cr_assert_str_eq(got, "id,v\r\n1,x\r\n");
+    free(got);
+    unlink(path);
+    kv_free(&k);
 }

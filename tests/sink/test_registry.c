@@ -30,6 +30,8 @@ Test(registry, every_destination_is_registered)
     cr_assert_eq(sink_find("azure-sql", 9), sink_find("azuresql", 8));
     cr_assert(sink_find("mssql", 5)->lookup && sink_find("azuresql", 8)->lookup);
     cr_assert_eq(sink_find("CSV", 3), sink_find("csv", 3));
+    cr_assert_eq(sink_find("ndjson", 6), sink_find("jsonl", 5)); /* ingestr's second name */
+    cr_assert_null(sink_find("parquet", 7)); /* refused by the load (no writer yet) */
     cr_assert_null(sink_find("mysql", 5));
 }
 
@@ -209,9 +211,10 @@ Test(rows, many_rows_many_blocks)
     rows_free(&rs);
 }
 
-/* "scheme:///rel" is relative to the working directory, "scheme:////abs"
- * absolute, "scheme://rel/x" (a host part) relative too (SQLAlchemy and
- * ingestr spell them so). */
+/* File URIs follow ingestr: everything after "scheme://" is the path
+ * ("csv://rel.csv" and "jsonl://sub/x.jsonl" relative, "csv:///abs"
+ * absolute, percent-decoded, the query dropped; ndjson:// is jsonl://).
+ * SQLite and DuckDB keep SQLAlchemy's rule: "sqlite:////abs" absolute. */
 Test(registry, file_uri_paths)
 {
     int ids[] = { 1 };
@@ -223,15 +226,25 @@ Test(registry, file_uri_paths)
     snprintf(dir, sizeof dir, "%s", tmp_path("cwd"));
     cr_assert_eq(mkdir(dir, 0777), 0);
     cr_assert_eq(chdir(dir), 0);
-    cr_assert_eq(load("csv:///rel.csv", &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(load("csv://rel.csv", &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
     cr_assert_eq(access("rel.csv", F_OK), 0);
     cr_assert_eq(mkdir("sub", 0777), 0);
     cr_assert_eq(load("jsonl://sub/x.jsonl", &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
     cr_assert_eq(access("sub/x.jsonl", F_OK), 0);
+    cr_assert_eq(load("ndjson://sub/n%20d.jsonl?x=1", &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(access("sub/n d.jsonl", F_OK), 0);
+    cr_assert_eq(mkdir("abs", 0777), 0);
+    snprintf(uri, sizeof uri, "csv://%s/abs/a.csv", dir); /* = csv:///tmp/…/abs/a.csv */
+    cr_assert_eq(uri[6], '/');
+    cr_assert_eq(load(uri, &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
+    snprintf(uri, sizeof uri, "%s/abs/a.csv", dir);
+    cr_assert_eq(access(uri, F_OK), 0);
     snprintf(uri, sizeof uri, "sqlite:///%s/abs.db", dir);
     cr_assert_eq(load(uri, &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
     snprintf(uri, sizeof uri, "%s/abs.db", dir);
     cr_assert_eq(access(uri, F_OK), 0);
+    cr_assert_eq(load("sqlite:///rel.db", &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(access("rel.db", F_OK), 0);
     kv_free(&k);
 }
 
@@ -282,8 +295,8 @@ Test(rows, streamed_values_assembled_from_chunks)
     char p1[1024], p2[1024], u1[1200], u2[1200], msg[256];
     snprintf(p1, sizeof p1, "%s", tmp_path("s1.csv"));
     snprintf(p2, sizeof p2, "%s", tmp_path("s2.csv"));
-    snprintf(u1, sizeof u1, "csv:///%s", p1);
-    snprintf(u2, sizeof u2, "csv:///%s", p2);
+    snprintf(u1, sizeof u1, "csv://%s", p1);
+    snprintf(u2, sizeof u2, "csv://%s", p2);
     sink_table t = rows_table(&rs, "t", SINK_REPLACE);
     cr_assert_eq(load(u1, &t, b.values, 1, 1, msg, sizeof msg), 0, "%s", msg);
     memcpy(row, whole, sizeof row);
@@ -339,7 +352,7 @@ Test(registry, change_tracking_merge_checks)
     c.incremental_key = -1;
     c.strategy = SINK_MERGE;
     c.cdc = true;
-    const char *const dests[] = { "discard://", "csv:///never.csv" };
+    const char *const dests[] = { "discard://", "csv://never.csv" };
     for (int i = 0; i < 2; i++) {
         cr_assert_eq(sink_open(dests[i], NULL, &s, msg, sizeof msg), 0, "%s", msg);
         cr_assert_eq(sink_begin(s, &c), SINK_E_UNSUPPORTED, "%s accepted a cdc merge", dests[i]);
