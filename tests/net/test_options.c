@@ -2,6 +2,7 @@
  * test_options.c — net/options.c: URI and key parsing (the ingestr
  * contract), encrypt modes, booleans, secrets kept out of error text.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -197,4 +198,86 @@ Test(options, rfc3986_checks)
     cr_assert_str_eq(o.instance, "inst");
     cr_assert_eq(o.encrypt, NET_ENCRYPT_MANDATORY);
     net_opts_free(&o);
+}
+
+/* ingestr's Change Tracking / Change Data Capture URI parameters: the
+ * +ct and +cdc schemes parse like the others; poll_interval (a Go
+ * duration) on both, capture_instance and dest_schema on +cdc; elsewhere
+ * each is a one-line refusal naming it. */
+Test(options, change_source_parameters)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "mssql+cdc://u:p%40w@h:1500/shop?encrypt=disable&capture_instance=dbo_customers"
+                                       "&dest_schema=raw&poll_interval=1m30s", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_str_eq(o.password, "p@w");
+    cr_assert_eq(o.port, 1500);
+    cr_assert_str_eq(o.database, "shop");
+    cr_assert_str_eq(o.capture_instance, "dbo_customers");
+    cr_assert_str_eq(o.dest_schema, "raw");
+    cr_assert_eq(o.poll_interval_ms, 90000);
+    net_opts_free(&o);
+    static const char *const schemes[] = {"sqlserver+cdc", "azuresql+cdc", "azure-sql+cdc", "MSSQL+CDC"};
+    for (size_t i = 0; i < 4; i++) {
+        char u[128];
+        snprintf(u, sizeof u, "%s://u:p@h/db?poll_interval=500ms", schemes[i]);
+        cr_expect_eq(net_opts_from_uri(&o, u, err, sizeof err), NET_OK, "%s: %s", u, err);
+        cr_expect_eq(o.poll_interval_ms, 500);
+        net_opts_free(&o);
+    }
+    static const struct { const char *v; uint32_t ms; } dur[] = {{"1s", 1000}, {"2.5s", 2500}, {"1h", 3600000},
+                                                                 {"1m", 60000}, {"250000us", 250}, {"1h1m1s", 3661000}};
+    for (size_t i = 0; i < sizeof dur / sizeof dur[0]; i++) {
+        char u[128];
+        snprintf(u, sizeof u, "mssql+ct://u:p@h/db?poll_interval=%s", dur[i].v);
+        cr_expect_eq(net_opts_from_uri(&o, u, err, sizeof err), NET_OK, "%s: %s", u, err);
+        cr_expect_eq(o.poll_interval_ms, dur[i].ms, "%s", dur[i].v);
+        net_opts_free(&o);
+    }
+    static const struct { const char *uri, *says; } bad[] = {
+        {"mssql+ct://u:p@h/db?poll_interval=0s", "poll_interval"},
+        {"mssql+ct://u:p@h/db?poll_interval=5", "poll_interval"},
+        {"mssql+ct://u:p@h/db?poll_interval=-1s", "poll_interval"},
+        {"mssql+ct://u:p@h/db?poll_interval=1x", "poll_interval"},
+        {"mssql+ct://u:p@h/db?capture_instance=x", "mssql+cdc://"},
+        {"mssql+ct://u:p@h/db?dest_schema=x", "mssql+cdc://"},
+        {"mssql://u:p@h/db?poll_interval=1s", "mssql+ct:// and mssql+cdc://"},
+        {"mssql://u:p@h/db?capture_instance=x", "mssql+ct:// and mssql+cdc://"},
+        {"mssql+cdc://u:p@h/db?capture_instance=", "capture_instance"},
+        {"mssql+xyz://u:p@h/db", "unsupported URI scheme"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        cr_expect_eq(net_opts_from_uri(&o, bad[i].uri, err, sizeof err), NET_E_ARG, "%s accepted", bad[i].uri);
+        cr_expect(strstr(err, bad[i].says) && !strchr(err, '\n'), "%s: '%s'", bad[i].uri, err);
+        net_opts_free(&o);
+    }
+}
+
+/* ingestr's Azure SQL forms: fedauth=ActiveDirectoryServicePrincipalAccessToken
+ * (= Authentication=ActiveDirectoryAccessToken) carries a token in the
+ * password; other Entra workflows, and tenant_id (service principal
+ * sign-in) without a token, are refused rather than tried as SQL logins. */
+Test(options, azure_fedauth_and_tenant)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "azuresql://u:tok@srv.database.windows.net/db?fedauth=ActiveDirectoryServicePrincipalAccessToken&tenant_id=t1",
+                                   err, sizeof err), NET_OK, "%s", err);
+    cr_assert(o.password_is_token);
+    cr_assert_str_eq(o.password, "tok");
+    cr_assert_eq(o.encrypt, NET_ENCRYPT_MANDATORY);
+    net_opts_free(&o);
+    static const struct { const char *uri, *says; } bad[] = {
+        {"azuresql://h/db?fedauth=ActiveDirectoryDefault", "fedauth 'ActiveDirectoryDefault'"},
+        {"azuresql://c:s@h/db?fedauth=ActiveDirectoryServicePrincipal", "Entra"},
+        {"mssql://u:p@h/db?Authentication=ActiveDirectoryManagedIdentity", "Authentication"},
+        {"azuresql://c:secretpw@h/db?tenant_id=t1", "tenant_id"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        cr_expect_eq(net_opts_from_uri(&o, bad[i].uri, err, sizeof err), NET_E_ARG, "%s accepted", bad[i].uri);
+        cr_expect(strstr(err, bad[i].says) && !strstr(err, "secretpw"), "%s: '%s'", bad[i].uri, err);
+        net_opts_free(&o);
+    }
 }

@@ -306,15 +306,13 @@ static const pipe_source_vtable *vt_of(const char *scheme)
 
 /* open, read, close through the vtable as the load engine drives it.
  * *stage: where it ended ("open" when open failed, else "read"). */
-static int run_file(const char *scheme, const char *path, const pipe_colspec *specs, size_t ns, sink_text *t,
-                    tdspipe_error *err, const char **stage)
+static int run_uri(const char *uri, const pipe_colspec *specs, size_t ns, sink_text *t, tdspipe_error *err,
+                   const char **stage)
 {
-    char uri[300];
-    snprintf(uri, sizeof uri, "%s://%s", scheme, path);
     tdspipe_load_opts o = {.source_uri = uri, .source_table = "file"};
     pipe_plan p = {.o = &o, .specs = specs, .nspecs = ns, .limit = -1, .est_rows = -1};
-    const pipe_source_vtable *vt = vt_of(scheme);
-    cr_assert(vt->accepts(uri), "%s", uri);
+    const pipe_source_vtable *vt = pipe_source_find(uri);
+    cr_assert(vt == &pipe_src_csv || vt == &pipe_src_jsonl, "%s", uri);
     memset(err, 0, sizeof *err);
     pipe_source *s = NULL;
     *stage = "open";
@@ -329,6 +327,49 @@ static int run_file(const char *scheme, const char *path, const pipe_colspec *sp
     return rc;
 }
 
+static int run_file(const char *scheme, const char *path, const pipe_colspec *specs, size_t ns, sink_text *t,
+                    tdspipe_error *err, const char **stage)
+{
+    char uri[300];
+    snprintf(uri, sizeof uri, "%s://%s", scheme, path);
+    cr_assert(vt_of(scheme)->accepts(uri), "%s", uri);
+    return run_uri(uri, specs, ns, t, err, stage);
+}
+
+/* ingestr's rule for file sources: everything after "scheme://" is the
+ * path ("csv:///tmp/x" absolute, "csv://x" relative), percent-decoded,
+ * the query dropped; ndjson:// reads JSONL; a CSV's ?encoding= may name
+ * UTF-8 only (anything else is a usage error, never a misread). */
+Test(file, uri_path_rule)
+{
+    char abs[256], uri[400];
+    snprintf(abs, sizeof abs, "%s", write_file("sp ace.csv", "id\n7\n", false));
+    char *sp = strchr(abs, ' ');
+    snprintf(uri, sizeof uri, "csv://%.*s%%20%s?encoding=UTF-8&other=x", (int)(sp - abs), abs, sp + 1);
+    sink_text t = {0};
+    tdspipe_error err;
+    const char *stage;
+    cr_assert_eq(run_uri(uri, NULL, 0, &t, &err, &stage), TDSPIPE_OK, "%s: %s", uri, err.message);
+    cr_expect_str_eq(t.rows, "7\n");
+    snprintf(uri, sizeof uri, "csv://%s?encoding=windows-1252", abs);
+    cr_assert_eq(run_uri(uri, NULL, 0, &t, &err, &stage), TDSPIPE_E_USAGE);
+    cr_expect_str_eq(err.message, "csv source: encoding 'windows-1252' is not supported (files are read as UTF-8)");
+    unlink(abs);
+
+    char *j = write_file("n.jsonl", "{\"a\": 1}\n", false);
+    cr_assert_eq(chdir("/tmp"), 0);
+    snprintf(uri, sizeof uri, "ndjson://%s", j + strlen("/tmp/")); /* relative to /tmp */
+    memset(&t, 0, sizeof t);
+    cr_assert_eq(run_uri(uri, NULL, 0, &t, &err, &stage), TDSPIPE_OK, "%s: %s", uri, err.message);
+    cr_expect_str_eq(t.rows, "1\n");
+    snprintf(uri, sizeof uri, "jsonl:///%s", j + strlen("/tmp/")); /* absolute: /NAME, which is not there */
+    cr_assert_eq(run_uri(uri, NULL, 0, &t, &err, &stage), TDSPIPE_E_LOAD);
+    cr_expect_str_eq(stage, "open");
+    unlink(j);
+    cr_assert_eq(run_uri("csv:///", NULL, 0, &t, &err, &stage), TDSPIPE_E_LOAD);
+    cr_expect(strstr(err.message, "names a directory"), "%s", err.message);
+}
+
 Test(file, accepts_schemes)
 {
     cr_expect(pipe_src_csv.accepts("csv://a.csv"));
@@ -337,6 +378,9 @@ Test(file, accepts_schemes)
     cr_expect(pipe_src_jsonl.accepts("JSONL:///tmp/a.jsonl.gz"));
     cr_expect(!pipe_src_csv.accepts("jsonl://a.jsonl"));
     cr_expect(!pipe_src_jsonl.accepts("csv://a.csv"));
+    cr_expect(pipe_src_jsonl.accepts("ndjson://a.jsonl"));
+    cr_expect(pipe_src_jsonl.accepts("NDJSON:///tmp/a.jsonl"));
+    cr_expect(!pipe_src_csv.accepts("ndjson://a.jsonl"));
     cr_expect(!pipe_src_csv.accepts("mssql://sa@h/db"));
     cr_expect(!pipe_src_csv.accepts(NULL));
     cr_expect_str_eq(pipe_src_csv.name, "csv");

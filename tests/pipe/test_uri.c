@@ -186,6 +186,8 @@ Test(uri, destinations)
     static const char *const ok[] = {"duckdb:///x.duckdb", "duckdb:////tmp/x.duckdb", "postgresql://u:p@h:5432/db",
                                      "postgres://h/db?sslmode=disable", "sqlite:///x.db", "csv:///x.csv",
                                      "csv:///x.csv.gz", "jsonl:///x.jsonl", "jsonl:///x.jsonl.gz", "discard://",
+                                     "csv://x.csv", "ndjson://x.jsonl", "ndjson:///tmp/x.jsonl.gz",
+                                     "postgresql://u:p%40w@h/db?sslmode=require&application_name=x",
                                      "mssql://u:p@h/db", "sqlserver://h/db?encrypt=strict",
                                      "azuresql://srv.database.windows.net/db", "azure-sql://h/db", NULL};
     for (size_t i = 0; ok[i]; i++) {
@@ -193,7 +195,8 @@ Test(uri, destinations)
         cr_expect_eq(dest(ok[i], err, sizeof err, false), 0, "%s: %s", ok[i], err);
     }
     static const char *const bad[] = {"bigquery://p/d", "mssql+ct://u:p@h/db", "csv:///", "csv://", "x.csv",
-                                      "postgresql://u:p w@h/db", NULL};
+                                      "postgresql://u:p w@h/db", "mssql+cdc://u:p@h/db", "csv://dir/",
+                                      "parquet:///x.parquet", "parquet://", NULL};
     for (size_t i = 0; bad[i]; i++) {
         char err[512] = "";
         cr_expect_eq(dest(bad[i], err, sizeof err, true), TDSPIPE_E_USAGE, "%s accepted", bad[i]);
@@ -226,4 +229,44 @@ Test(uri, refusals_stay_one_line)
     cr_assert_str_eq(o.password, "p/w#d");
     cr_assert_str_eq(o.database, "db");
     net_opts_free(&o);
+}
+
+/* parquet:// is read with ingestr's file rule, then refused in one line
+ * (no writer yet); a malformed one says what is wrong instead. */
+Test(uri, parquet_refused)
+{
+    char err[512];
+    cr_assert_eq(dest("parquet:///tmp/x.parquet?compression=zstd", err, sizeof err, false), TDSPIPE_E_USAGE);
+    cr_assert_str_eq(err, "parquet destination: not supported yet (use duckdb://, csv:// or jsonl://)");
+    cr_assert_eq(dest("parquet://", err, sizeof err, false), TDSPIPE_E_USAGE);
+    cr_assert(strstr(err, "parquet destination: the URI names no file"), "%s", err);
+}
+
+/* +cdc sources: every SQL Server form is parsed (a bad one says why,
+ * capture_instance/dest_schema/poll_interval are checked), then the load
+ * is refused with a usage error, never read as a plain table. */
+Test(uri, cdc_sources_refused)
+{
+    static const char *const ok[] = {
+        "mssql+cdc://u:p%40w@h:1433/shop?encrypt=disable&capture_instance=dbo_c&dest_schema=raw&poll_interval=2s",
+        "sqlserver+cdc://u:p@h/db", "azuresql+cdc://u:p@srv.database.windows.net/db", "azure-sql+cdc://u:p@h/db",
+        "MSSQL+CDC://u:p@h%5CINST/db?TrustServerCertificate=yes"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        cr_expect_eq(pipe_source_find(ok[i]), &pipe_src_cdc, "%s", ok[i]);
+        tdspipe_load_opts lo = {.source_uri = ok[i], .source_table = "dbo.customers", .dest_uri = "discard://"};
+        tdspipe_error e = {0};
+        cr_expect_eq(tdspipe_load(&lo, &e), TDSPIPE_E_USAGE, "%s", ok[i]);
+        cr_expect_str_eq(e.message, "Change Data Capture sources are not supported yet (mssql+ct:// reads Change Tracking)");
+    }
+    static const struct { const char *uri, *says; } bad[] = {
+        {"mssql+cdc://u:p@h/db?poll_interval=soon", "poll_interval"},
+        {"mssql+cdc://u:p@h/db/x", "just the database name"},
+        {"mssql+cdc://u:p w@h/db", "malformed source URI"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tdspipe_load_opts lo = {.source_uri = bad[i].uri, .source_table = "t", .dest_uri = "discard://"};
+        tdspipe_error e = {0};
+        cr_expect_eq(tdspipe_load(&lo, &e), TDSPIPE_E_USAGE, "%s", bad[i].uri);
+        cr_expect(strstr(e.message, bad[i].says), "%s: %s", bad[i].uri, e.message);
+    }
 }
