@@ -1,32 +1,45 @@
 /*
  * progress.c — what a load shows while it runs, always on stderr (stdout
- * stays clean for scripts).
+ * stays clean for scripts). Its only input is the library's progress
+ * callback (tdspipe_load_opts.progress, relayed by ingest.c), which the
+ * engine calls at most every 1024 rows: nothing here runs per row.
  *
- *   interactive  a live line on a terminal (rows, rows/s, MB, elapsed; % and
- *                ETA when the row count is known); off a terminal only the
- *                final line
- *   log          a line every 2 s and a final line
- *   json         one JSON object per line: {"event":"progress",…} and
- *                {"event":"done",…}
+ *   interactive  on a terminal, a live line redrawn in place with "\r" at
+ *                most 10 times a second: a bar, percentage and ETA when the
+ *                source gave a row-count estimate (shown "~N est."), then
+ *                rows, rows/s, MB, seconds; fitted to the terminal's width.
+ *                Off a terminal, only the summary line.
+ *   log          a line every 2 s (with % and ETA when estimated), then the
+ *                summary line
+ *   json         one JSON object per line: {"event":"progress",…} every
+ *                second and at a phase change, {"event":"done",…} at the end
+ *                (fields in docs/cli.md, "Progress")
+ * Every mode ends a successful load with a summary (rows, bytes, seconds,
+ * rows/s); a failed load's text modes print nothing more (the error line
+ * says it), json says "ok":false.
  * Invariant: never prints a URI or anything else that may hold a secret.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "progress_int.h"
 
 struct cli_progress {
+    FILE *f;
     cli_progress_mode mode;
-    bool tty;
+    bool tty;   /* draw the live line */
+    int width;
     char table[160];
-    int64_t known;
+    int64_t est;
     uint64_t rows, bytes;
     uint64_t unclocked_rows, unclocked_bytes; /* since the clock was last read */
     double start, last;
     const char *phase;
-    bool drawn;
+    bool drawn; /* a live line is on the screen */
 };
 
 double cli_now(void)
@@ -36,18 +49,131 @@ double cli_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-cli_progress *cli_progress_new(cli_progress_mode mode, const char *table, int64_t known_rows)
+/* ------------------------------------------------------------ arithmetic */
+
+double cli_progress_fraction(uint64_t rows, int64_t est)
+{
+    if (est <= 0)
+        return -1;
+    double f = (double)rows / (double)est;
+    return f > 1 ? 1 : f;
+}
+
+double cli_progress_rate(uint64_t rows, double elapsed)
+{
+    return elapsed > 0 ? (double)rows / elapsed : 0;
+}
+
+double cli_progress_eta(uint64_t rows, int64_t est, double elapsed)
+{
+    double rate = cli_progress_rate(rows, elapsed);
+    if (est <= 0 || rate <= 0 || rows >= (uint64_t)est)
+        return -1;
+    return ((double)est - (double)rows) / rate;
+}
+
+int cli_progress_width(int fd)
+{
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *cols = getenv("COLUMNS");
+    long n = cols ? strtol(cols, NULL, 10) : 0;
+    return n > 0 && n < 10000 ? (int)n : 80;
+}
+
+/* ------------------------------------------------------------- rendering */
+
+/* "ETA 1m05s", "ETA 3s", "ETA --" */
+static void eta_text(char *out, size_t cap, double eta)
+{
+    if (eta < 0)
+        snprintf(out, cap, "ETA --");
+    else if (eta >= 3600)
+        snprintf(out, cap, "ETA %dh%02dm", (int)(eta / 3600), (int)(eta / 60) % 60);
+    else if (eta >= 60)
+        snprintf(out, cap, "ETA %dm%02ds", (int)(eta / 60), (int)eta % 60);
+    else
+        snprintf(out, cap, "ETA %.0fs", eta);
+}
+
+/* The text after the bar: "42%  t: 420 rows of ~1000 est.  …  ETA 3s". */
+static int line_text(char *out, size_t cap, const cli_progress_snap *s)
+{
+    double rate = cli_progress_rate(s->rows, s->elapsed);
+    double frac = cli_progress_fraction(s->rows, s->est);
+    char pct[16] = "", of[48] = "", eta[32] = "";
+    if (frac >= 0) {
+        snprintf(pct, sizeof pct, "%3.0f%%  ", frac * 100);
+        snprintf(of, sizeof of, " of ~%lld est.", (long long)s->est);
+    }
+    if (s->phase && !strcmp(s->phase, "committing")) {
+        snprintf(eta, sizeof eta, "  committing");
+    } else if (frac >= 0) {
+        char e[24];
+        eta_text(e, sizeof e, cli_progress_eta(s->rows, s->est, s->elapsed));
+        snprintf(eta, sizeof eta, "  %s", e);
+    }
+    return snprintf(out, cap, "%s%s: %llu rows%s  %.0f rows/s  %.1f MB  %.1fs%s", pct, s->table ? s->table : "",
+                    (unsigned long long)s->rows, of, rate, (double)s->bytes / 1e6, s->elapsed, eta);
+}
+
+size_t cli_progress_line(char *out, size_t cap, const cli_progress_snap *s, int width)
+{
+    char text[512];
+    int tl = line_text(text, sizeof text, s);
+    if (tl < 0)
+        tl = 0;
+    if ((size_t)tl >= sizeof text)
+        tl = (int)sizeof text - 1;
+    size_t room = width > 1 ? (size_t)width - 1 : 79;
+    if (room > cap - 1)
+        room = cap - 1;
+    size_t n = 0;
+    double frac = cli_progress_fraction(s->rows, s->est);
+    /* the bar takes what the text leaves, 10 to 40 cells plus "[] " */
+    size_t left = room > (size_t)tl ? room - (size_t)tl : 0;
+    if (frac >= 0 && left >= 13) {
+        size_t cells = left - 3 > 40 ? 40 : left - 3;
+        size_t fill = (size_t)(frac * (double)cells);
+        out[n++] = '[';
+        for (size_t i = 0; i < cells; i++)
+            out[n++] = i < fill ? '#' : '.';
+        out[n++] = ']';
+        out[n++] = ' ';
+    }
+    size_t take = (size_t)tl < room - n ? (size_t)tl : room - n;
+    memcpy(out + n, text, take);
+    n += take;
+    out[n] = '\0';
+    return n;
+}
+
+/* ----------------------------------------------------------------- modes */
+
+cli_progress *cli_progress_new_on(FILE *f, bool tty, int width, cli_progress_mode mode, const char *table,
+                                  int64_t est_rows)
 {
     cli_progress *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->f = f;
     p->mode = mode;
-    p->tty = isatty(STDERR_FILENO) == 1;
+    p->tty = tty && mode == CLI_PROGRESS_INTERACTIVE;
+    p->width = width > 0 ? width : 80;
     snprintf(p->table, sizeof p->table, "%s", table ? table : "");
-    p->known = known_rows;
-    p->start = p->last = cli_now();
+    p->est = est_rows;
+    p->start = cli_now();
+    /* a live line shows from the first report on; the others wait a period */
+    p->last = p->tty ? p->start - 1 : p->start;
     p->phase = "reading";
     return p;
+}
+
+cli_progress *cli_progress_new(cli_progress_mode mode, const char *table, int64_t known_rows)
+{
+    bool tty = isatty(STDERR_FILENO) == 1;
+    return cli_progress_new_on(stderr, tty, tty ? cli_progress_width(STDERR_FILENO) : 80, mode, table, known_rows);
 }
 
 /* JSON string body: table names are ours but may hold quotes. */
@@ -66,62 +192,58 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+static void json_line(cli_progress *p, double el, bool final, bool ok)
+{
+    FILE *f = p->f;
+    double frac = cli_progress_fraction(p->rows, p->est);
+    double eta = final ? -1 : cli_progress_eta(p->rows, p->est, el);
+    fprintf(f, "{\"event\":\"%s\",\"table\":", final ? "done" : "progress");
+    json_str(f, p->table);
+    fprintf(f, ",\"phase\":\"%s\",\"rows\":%llu,\"bytes\":%llu,\"elapsed_s\":%.3f,\"rows_per_s\":%.0f",
+            final ? (ok ? "done" : "failed") : p->phase, (unsigned long long)p->rows, (unsigned long long)p->bytes, el,
+            cli_progress_rate(p->rows, el));
+    if (p->est >= 0)
+        fprintf(f, ",\"est_rows\":%lld,\"total_rows\":%lld", (long long)p->est, (long long)p->est);
+    else
+        fputs(",\"est_rows\":null,\"total_rows\":null", f);
+    if (frac >= 0)
+        fprintf(f, ",\"percent\":%.1f", frac * 100);
+    else
+        fputs(",\"percent\":null", f);
+    if (eta >= 0)
+        fprintf(f, ",\"eta_s\":%.1f", eta);
+    else
+        fputs(",\"eta_s\":null", f);
+    if (final)
+        fprintf(f, ",\"ok\":%s", ok ? "true" : "false");
+    fputs("}\n", f);
+    fflush(f);
+}
+
 static void draw(cli_progress *p, double now, bool final, bool ok)
 {
     double el = now - p->start;
-    double rate = el > 0 ? (double)p->rows / el : 0;
-    double mb = (double)p->bytes / 1e6;
-    FILE *f = stderr;
     if (p->mode == CLI_PROGRESS_JSON) {
-        fprintf(f, "{\"event\":\"%s\",\"table\":", final ? "done" : "progress");
-        json_str(f, p->table);
-        fprintf(f, ",\"phase\":\"%s\",\"rows\":%llu,\"bytes\":%llu,\"elapsed_s\":%.3f,\"rows_per_s\":%.0f",
-                p->phase, (unsigned long long)p->rows, (unsigned long long)p->bytes, el, rate);
-        if (p->known >= 0)
-            fprintf(f, ",\"total_rows\":%lld", (long long)p->known);
-        if (final)
-            fprintf(f, ",\"ok\":%s", ok ? "true" : "false");
-        fputs("}\n", f);
-        fflush(f);
+        json_line(p, el, final, ok);
         return;
     }
-    char pct[48] = "";
-    if (p->known > 0 && !final) {
-        double frac = (double)p->rows / (double)p->known;
-        double eta = rate > 0 ? ((double)p->known - (double)p->rows) / rate : 0;
-        snprintf(pct, sizeof pct, "  %3.0f%%  ETA %.0fs", frac > 1 ? 100.0 : frac * 100.0, eta < 0 ? 0 : eta);
-    }
-    if (p->mode == CLI_PROGRESS_INTERACTIVE && p->tty && !final) {
-        char bar[32] = "";
-        if (p->known > 0) {
-            int w = 20, fill = (int)((double)w * (double)p->rows / (double)p->known);
-            fill = fill > w ? w : fill;
-            bar[0] = '[';
-            for (int i = 0; i < w; i++)
-                bar[1 + i] = i < fill ? '#' : '.';
-            bar[w + 1] = ']';
-            bar[w + 2] = ' ';
-            bar[w + 3] = '\0';
-        }
-        fprintf(f, "\r\033[K%s%s: %llu rows  %.0f rows/s  %.1f MB  %.1fs%s", bar, p->table,
-                (unsigned long long)p->rows, rate, mb, el, pct);
+    cli_progress_snap s = {p->table, p->phase, p->rows, p->bytes, p->est, el};
+    char line[512];
+    if (!final && p->tty) {
+        cli_progress_line(line, sizeof line, &s, p->width);
+        fprintf(p->f, "\r\033[K%s", line);
         p->drawn = true;
-        fflush(f);
-        return;
+    } else if (!final && p->mode == CLI_PROGRESS_LOG) {
+        line_text(line, sizeof line, &s); /* a log has no bar */
+        fprintf(p->f, "%s\n", line);
+    } else if (final) {
+        if (p->drawn)
+            fputs("\r\033[K", p->f);
+        if (ok) /* a failure's error line says it all */
+            fprintf(p->f, "%s: loaded %llu rows in %.2fs (%.0f rows/s, %.1f MB)\n", p->table,
+                    (unsigned long long)p->rows, el, cli_progress_rate(p->rows, el), (double)p->bytes / 1e6);
     }
-    if (p->mode == CLI_PROGRESS_INTERACTIVE && !final)
-        return;
-    if (p->drawn)
-        fputs("\r\033[K", f);
-    if (final && !ok)
-        return; /* the error line says it all */
-    if (final)
-        fprintf(f, "%s: %s %llu rows in %.2fs (%.0f rows/s, %.1f MB)\n", p->table, ok ? "loaded" : "failed after",
-                (unsigned long long)p->rows, el, rate, mb);
-    else
-        fprintf(f, "%s: %s %llu rows  %.0f rows/s  %.1f MB  %.1fs%s\n", p->table, p->phase,
-                (unsigned long long)p->rows, rate, mb, el, pct);
-    fflush(f);
+    fflush(p->f);
 }
 
 void cli_progress_rows(cli_progress *p, size_t rows, size_t bytes)
@@ -131,15 +253,17 @@ void cli_progress_rows(cli_progress *p, size_t rows, size_t bytes)
     p->rows += rows;
     p->bytes += bytes;
     /* Reading the clock for every row cost a quarter of a narrow load's CPU:
-     * look at it once per 1024 rows or 1 MB, whichever comes first (a few ms
-     * at worst, far below the 0.2 s redraw period). */
+     * look at it once per 1024 rows or 1 MB, whichever comes first (the
+     * engine reports that often anyway). */
     p->unclocked_rows += rows;
     p->unclocked_bytes += bytes;
     if (p->unclocked_rows < 1024 && p->unclocked_bytes < (1u << 20))
         return;
     p->unclocked_rows = p->unclocked_bytes = 0;
+    if (p->mode == CLI_PROGRESS_INTERACTIVE && !p->tty)
+        return; /* off a terminal only the summary */
     double now = cli_now();
-    double every = p->mode == CLI_PROGRESS_INTERACTIVE ? 0.2 : 2.0;
+    double every = p->mode == CLI_PROGRESS_INTERACTIVE ? 0.1 : p->mode == CLI_PROGRESS_JSON ? 1.0 : 2.0;
     if (now - p->last >= every) {
         p->last = now;
         draw(p, now, false, true);
@@ -148,8 +272,12 @@ void cli_progress_rows(cli_progress *p, size_t rows, size_t bytes)
 
 void cli_progress_phase(cli_progress *p, const char *phase)
 {
-    if (p)
-        p->phase = phase;
+    if (!p || !phase || (p->phase && !strcmp(p->phase, phase)))
+        return;
+    p->phase = phase;
+    /* a commit can take a while: say so at once where something is shown */
+    if (p->tty || p->mode == CLI_PROGRESS_JSON)
+        draw(p, cli_now(), false, true);
 }
 
 void cli_progress_end(cli_progress *p, bool ok)

@@ -244,41 +244,66 @@ int pipe_select_query(pipe_select *l, const char *q, const char *lo, const char 
 
 /* ------------------------------------------------------- row count */
 
+typedef struct row_sum {
+    int64_t rows;
+    size_t partitions;
+} row_sum;
+
+/* Adds up one row per partition (a partitioned table has several). */
 static int count_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_value *vals)
 {
-    int64_t *n = ud;
+    row_sum *n = ud;
     if (ncols >= 1 && !(vals[0].flags & TDS_VF_NULL)) {
-        int64_t v; /* SUM of bigint rows is bigint */
-        if (tds_value_int(&cols[0], &vals[0], &v) == TDS_OK && v >= 0)
-            *n = v;
+        int64_t v; /* row_count is bigint */
+        if (tds_value_int(&cols[0], &vals[0], &v) == TDS_OK && v >= 0) {
+            n->rows += v;
+            n->partitions++;
+        }
     }
     return NET_ROW_NEXT;
 }
 
-/* Row count for the progress percentage, from the catalog's partition
- * statistics (cheap: no scan). -1 when the server cannot say. */
+/* The partitions' row counts of the heap or clustered index (index_id 0
+ * or 1: every row once), summed here rather than with SUM() so the answer
+ * is the same whatever the server's aggregate support; -1 on an error or
+ * when no partition is listed (no such table). */
+static int64_t count_from(net_client *cl, const char *db, const char *lit, const char *view, const char *col)
+{
+    size_t len = strlen(lit) + (db ? strlen(db) : 0) + strlen(view) + 160;
+    char *sql = malloc(len);
+    if (!sql)
+        return -1;
+    snprintf(sql, len, "SELECT p.%s FROM %s%s%s p WHERE p.object_id = OBJECT_ID(%s) AND p.index_id < 2", col,
+             db ? db : "", db ? "." : "", view, lit);
+    net_result_cb cb;
+    memset(&cb, 0, sizeof cb);
+    cb.row = count_row;
+    row_sum n = {0, 0};
+    int rc = net_client_batch(cl, sql, &cb, &n, NULL);
+    free(sql);
+    return rc == NET_OK && n.partitions ? n.rows : -1;
+}
+
+/* Row count for the progress percentage, an estimate: the storage
+ * engine's per-partition counts (no scan, no lock), which can lag a
+ * moment behind running transactions. sys.dm_db_partition_stats is
+ * SQL Server's documented way; it needs VIEW DATABASE STATE, so a login
+ * without it falls back to sys.partitions (metadata visibility only).
+ * -1 when neither answers or the table is not found. */
 int64_t pipe_select_estimate(net_client *cl, const pipe_mssql_name *n)
 {
     char *q = pipe_mssql_quoted(n);
     char *db = n->db ? pipe_mssql_quote_ident(n->db) : NULL;
     char why[8];
     /* the name goes inside N'…' (quotes doubled); a three-part name reads
-     * that database's sys.partitions */
+     * that database's views */
     char *lit = q ? pipe_sql_literal("nvarchar", q, why, sizeof why) : NULL;
-    size_t len = (lit ? strlen(lit) : 0) + (db ? strlen(db) : 0) + 200;
-    char *sql = malloc(len);
     int64_t rows = -1;
-    if (sql && lit && (!n->db || db)) {
-        snprintf(sql, len,
-                 "SELECT SUM(p.rows) FROM %s%ssys.partitions p WHERE p.object_id = OBJECT_ID(%s) AND p.index_id < 2",
-                 db ? db : "", db ? "." : "", lit);
-        net_result_cb cb;
-        memset(&cb, 0, sizeof cb);
-        cb.row = count_row;
-        if (net_client_batch(cl, sql, &cb, &rows, NULL) != NET_OK)
-            rows = -1;
+    if (lit && (!n->db || db)) {
+        rows = count_from(cl, db, lit, "sys.dm_db_partition_stats", "row_count");
+        if (rows < 0)
+            rows = count_from(cl, db, lit, "sys.partitions", "rows");
     }
-    free(sql);
     free(lit);
     free(db);
     free(q);

@@ -5,7 +5,9 @@
  *   INFORMATION_SCHEMA.TABLES, COLUMNS, TABLE_CONSTRAINTS, KEY_COLUMN_USAGE,
  *   SCHEMATA; sys.tables, sys.objects, sys.schemas, sys.columns, sys.types,
  *   sys.indexes, sys.index_columns, sys.key_constraints, sys.databases,
- *   sys.change_tracking_databases, sys.change_tracking_tables.
+ *   sys.change_tracking_databases, sys.change_tracking_tables,
+ *   sys.partitions and sys.dm_db_partition_stats (one partition per
+ *   table: index_id 1 with a primary key, 0 for a heap; its live rows).
  * Column lists are SQL Server's (README.md lists them); columns we cannot
  * fill meaningfully are NULL or SQL Server's usual default.
  */
@@ -292,6 +294,37 @@ static bool sys_object_view(cat *c, srv_database *d, const char *name)
     return true;
 }
 
+static uint64_t live_rows(const srv_table *t) { return t->generated ? t->gen_rows : t->nrows; }
+
+/* sys.partitions and sys.dm_db_partition_stats: the row counts a client
+ * reads for a cheap estimate (SQL Server keeps them without a scan). One
+ * partition per table, of its heap (index_id 0) or clustered key (1).
+ * Returns false when name is neither. */
+static bool sys_partition_view(cat *c, srv_database *d, const char *name)
+{
+    bool dmv = srv_ieq(name, "dm_db_partition_stats");
+    if (!dmv && !srv_ieq(name, "partitions"))
+        return false;
+    c->t = dmv ? cat_new("sys", name, "partition_id:bigint,object_id:int,index_id:int,partition_number:int,"
+                                      "in_row_data_page_count:bigint,used_page_count:bigint,reserved_page_count:bigint,"
+                                      "row_count:bigint")
+               : cat_new("sys", name, "partition_id:bigint,object_id:int,index_id:int,partition_number:int,"
+                                      "hobt_id:bigint,rows:bigint?,data_compression:tinyint,data_compression_desc:nvarchar(60)?");
+    for (size_t i = 0; c->t && i < d->ntables; i++) {
+        srv_table *t = d->tables[i];
+        int64_t id = (int64_t)t->object_id * 65536 + (t->npk ? 1 : 0);
+        put_i(c, id); put_i(c, t->object_id); put_i(c, t->npk ? 1 : 0); put_i(c, 1);
+        if (dmv) {
+            int64_t pages = (int64_t)(live_rows(t) / 100 + 1);
+            put_i(c, pages); put_i(c, pages + 1); put_i(c, pages + 1); put_i(c, (int64_t)live_rows(t));
+        } else {
+            put_i(c, id); put_i(c, (int64_t)live_rows(t)); put_i(c, 0); put_s(c, "NONE");
+        }
+        end_row(c);
+    }
+    return true;
+}
+
 /* sys views across databases (sys.databases, Change Tracking). Returns
  * false when name is not one of them. */
 static bool sys_server_view(cat *c, srv_db *db, srv_database *d, const char *name)
@@ -341,6 +374,7 @@ srv_table *catalog_table(srv_conn *conn, srv_database *d, const char *schema, co
     memset(&c, 0, sizeof c);
     bool found = srv_ieq(schema, "information_schema")
                      ? info_schema_view(&c, d, name)
-                     : sys_object_view(&c, d, name) || sys_server_view(&c, conn->db, d, name);
+                     : sys_object_view(&c, d, name) || sys_partition_view(&c, d, name) ||
+                           sys_server_view(&c, conn->db, d, name);
     return found ? c.t : NULL;
 }
