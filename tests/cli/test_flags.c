@@ -25,7 +25,11 @@ static void clear_env(void)
     static const char *const names[] = {"SOURCE_URI", "DESTINATION_URI", "SOURCE_TABLE", "DESTINATION_TABLE",
         "INCREMENTAL_STRATEGY", "INCREMENTAL_KEY", "INTERVAL_START", "INTERVAL_END", "PRIMARY_KEY",
         "FULL_REFRESH", "SQL_LIMIT", "SQL_EXCLUDE_COLUMNS", "COLUMNS", "PAGE_SIZE", "EXTRACT_PARALLELISM",
-        "PROGRESS", "SCHEMA_NAMING", "NO_LOAD_TIMESTAMP", "SKIP_CONFIRMATION", "DEST_URI", NULL};
+        "PROGRESS", "SCHEMA_NAMING", "NO_LOAD_TIMESTAMP", "SKIP_CONFIRMATION", "DEST_URI", "SCHEMA_CONTRACT",
+        "TRIM_WHITESPACE", "MASK", "INCREMENTAL_PREDICATE", "PARTITION_BY", "CLUSTER_BY", "LOADER_FILE_SIZE",
+        "LOADER_FILE_FORMAT", "EXTRACT_PARTITION_BY", "EXTRACT_PARTITION_INTERVAL", "DISABLE_PRESTAGING",
+        "SQL_BACKEND", "NO_INFERENCE", "PIPELINES_DIR", "STAGING_BUCKET", "STAGING_DATASET", "DEBUG", "STREAM",
+        "FLUSH_INTERVAL", "FLUSH_RECORDS", "METRICS_ADDR", "QUERY_ANNOTATIONS", NULL};
     char buf[64];
     for (size_t i = 0; names[i]; i++) {
         unsetenv(names[i]);
@@ -238,4 +242,249 @@ Test(flags, ct_expired)
     cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--ct-expired", "later"), CLI_EXIT_USAGE);
     cr_assert(strstr(err, "resnapshot"), "%s", err);
     cli_opts_free(&o);
+}
+
+/* ------------------------------------------------ issue 13: ingestr's other flags */
+
+Test(flags, schema_contract)
+{
+    static const char *const modes[] = {"evolve", "freeze", "discard_row", "discard_value"};
+    static const tdspipe_contract want[] = {TDSPIPE_CONTRACT_EVOLVE, TDSPIPE_CONTRACT_FREEZE,
+                                            TDSPIPE_CONTRACT_DISCARD_ROW, TDSPIPE_CONTRACT_DISCARD_VALUE};
+    cli_opts o;
+    char err[512];
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert_eq(o.schema_contract, TDSPIPE_CONTRACT_EVOLVE, "evolve by default");
+    cli_opts_free(&o);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--schema-contract", modes[i]), 0, "%s", err);
+        cr_assert_eq(o.schema_contract, want[i], "%s", modes[i]);
+        cli_opts_free(&o);
+    }
+    cr_assert_eq(parse(&o, err, sizeof err, 7, REQ, "--schema-contract=strict"), CLI_EXIT_USAGE);
+    cr_assert(strstr(err, "--schema-contract") && strstr(err, "discard_value"), "%s", err);
+    cli_opts_free(&o);
+    setenv("SCHEMA_CONTRACT", "freeze", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert_eq(o.schema_contract, TDSPIPE_CONTRACT_FREEZE);
+    cli_opts_free(&o);
+    unsetenv("SCHEMA_CONTRACT");
+    setenv("INGESTR_SCHEMA_CONTRACT", "discard_row", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert_eq(o.schema_contract, TDSPIPE_CONTRACT_DISCARD_ROW);
+    cli_opts_free(&o);
+    clear_env();
+}
+
+Test(flags, trim_whitespace)
+{
+    cli_opts o;
+    char err[512];
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert(!o.trim_whitespace, "off by default");
+    cli_opts_free(&o);
+    cr_assert_eq(parse(&o, err, sizeof err, 7, REQ, "--trim-whitespace"), 0, "%s", err);
+    cr_assert(o.trim_whitespace);
+    cli_opts_free(&o);
+    cr_assert_eq(parse(&o, err, sizeof err, 7, REQ, "--trim-whitespace=false"), 0, "%s", err);
+    cr_assert(!o.trim_whitespace);
+    cli_opts_free(&o);
+    setenv("TRIM_WHITESPACE", "true", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert(o.trim_whitespace, "TRIM_WHITESPACE");
+    cli_opts_free(&o);
+    unsetenv("TRIM_WHITESPACE");
+    setenv("INGESTR_TRIM_WHITESPACE", "1", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert(o.trim_whitespace, "INGESTR_TRIM_WHITESPACE");
+    cli_opts_free(&o);
+    clear_env();
+}
+
+Test(flags, mask)
+{
+    cli_opts o;
+    char err[512];
+    cr_assert_eq(parse(&o, err, sizeof err, 13, REQ, "--mask", "email:hash", "--mask=ssn:partial:4,name:stars",
+                       "--mask", "c:hmac:k3y", "--mask", "d:FIXED"), 0, "%s", err);
+    cr_assert_eq(o.masks.n, 5);
+    cr_assert_str_eq(o.masks.v[0], "email:hash");
+    cr_assert_str_eq(o.masks.v[1], "ssn:partial:4");
+    cr_assert_str_eq(o.masks.v[2], "name:stars");
+    cr_assert_str_eq(o.masks.v[3], "c:hmac:k3y");
+    cr_assert_str_eq(o.masks.v[4], "d:FIXED"); /* the algorithm's case does not matter */
+    cli_opts_free(&o);
+    setenv("MASK", "a:md5", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert_eq(o.masks.n, 1);
+    cr_assert_str_eq(o.masks.v[0], "a:md5");
+    cli_opts_free(&o);
+    unsetenv("MASK");
+    setenv("INGESTR_MASK", "a:redact,b:sha256", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert_eq(o.masks.n, 2);
+    cli_opts_free(&o);
+    clear_env();
+}
+
+Test(flags, bad_mask)
+{
+    static const struct bad_case cases[] = {
+        {{"--mask", "email", NULL}, "column:algorithm"},
+        {{"--mask", ":hash", NULL}, "column and algorithm"},
+        {{"--mask", "email:", NULL}, "column and algorithm"},
+        {{"--mask", "email:rot13", NULL}, "unknown mask algorithm 'rot13'"},
+        {{"--mask", "email:email", NULL}, "'email' is not supported by tdspipe yet"},
+        {{"--mask", "salary:round:5000", NULL}, "'round' is not supported"},
+        {{"--mask", "id:hmac", NULL}, "requires a key"},
+        {{"--mask", "id:hmac:", NULL}, "requires a key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cli_opts o;
+        char err[512];
+        int rc = parse(&o, err, sizeof err, 8, REQ, cases[i].args[0], cases[i].args[1]);
+        cr_expect_eq(rc, CLI_EXIT_USAGE, "case %zu rc %d", i, rc);
+        cr_expect(strstr(err, "--mask") && strstr(err, cases[i].needle), "case %zu: '%s' lacks '%s'", i, err,
+                  cases[i].needle);
+        cr_expect(!strchr(err, '\n'));
+        cli_opts_free(&o);
+    }
+}
+
+/* Every ingestr v1 flag tdspipe refuses: given, exit 2 and one line naming
+ * it; a value that asks for nothing (false, empty) is accepted. */
+struct refused {
+    const char *flag, *value; /* value NULL: a boolean flag */
+    const char *env;          /* its first environment name */
+    bool ingestr_only;        /* read as INGESTR_X only, as ingestr does */
+};
+
+static const struct refused refused[] = {
+    {"incremental-predicate", "t.x > 1", "INCREMENTAL_PREDICATE", false},
+    {"partition-by", "day", "PARTITION_BY", false},
+    {"cluster-by", "a,b", "CLUSTER_BY", false},
+    {"loader-file-size", "1000", "LOADER_FILE_SIZE", false},
+    {"loader-file-format", "parquet", "LOADER_FILE_FORMAT", false},
+    {"extract-partition-by", "created", "EXTRACT_PARTITION_BY", false},
+    {"extract-partition-interval", "7d", "EXTRACT_PARTITION_INTERVAL", false},
+    {"disable-prestaging", NULL, "INGESTR_DISABLE_PRESTAGING", true},
+    {"no-inference", NULL, "NO_INFERENCE", false},
+    {"staging-bucket", "gs://b", "STAGING_BUCKET", false},
+    {"staging-dataset", "stage", "STAGING_DATASET", false},
+    {"debug", NULL, "DEBUG", false},
+    {"stream", NULL, "INGESTR_STREAM", true},
+    {"flush-interval", "15s", "INGESTR_FLUSH_INTERVAL", true},
+    {"flush-records", "100", "INGESTR_FLUSH_RECORDS", true},
+    {"metrics-addr", "127.0.0.1:6060", "INGESTR_METRICS_ADDR", true},
+    {"query-annotations", "{\"a\":\"b\"}", "INGESTR_QUERY_ANNOTATIONS", true},
+};
+
+Test(flags, refused_flags)
+{
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        const struct refused *r = &refused[i];
+        cli_opts o;
+        char err[512], flag[64], needle[64];
+        snprintf(flag, sizeof flag, "--%s", r->flag);
+        snprintf(needle, sizeof needle, "--%s:", r->flag);
+        int rc = r->value ? parse(&o, err, sizeof err, 8, REQ, flag, r->value) : parse(&o, err, sizeof err, 7, REQ, flag);
+        cr_expect_eq(rc, CLI_EXIT_USAGE, "%s rc %d", flag, rc);
+        cr_expect(strstr(err, needle) && strstr(err, "not supported"), "%s: '%s'", flag, err);
+        cr_expect(!strchr(err, '\n'));
+        cli_opts_free(&o);
+        /* --flag=value too */
+        char eq[128];
+        snprintf(eq, sizeof eq, "--%s=%s", r->flag, r->value ? r->value : "true");
+        cr_expect_eq(parse(&o, err, sizeof err, 7, REQ, eq), CLI_EXIT_USAGE, "%s", eq);
+        cli_opts_free(&o);
+        /* asking for nothing is no use of the flag */
+        snprintf(eq, sizeof eq, "--%s=%s", r->flag, r->value ? "" : "false");
+        cr_expect_eq(parse(&o, err, sizeof err, 7, REQ, eq), 0, "%s: %s", eq, err);
+        cli_opts_free(&o);
+    }
+}
+
+Test(flags, refused_flags_from_environment)
+{
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        const struct refused *r = &refused[i];
+        const char *v = r->value ? r->value : "true";
+        char names[2][64];
+        snprintf(names[0], sizeof names[0], "%s", r->env);
+        snprintf(names[1], sizeof names[1], "INGESTR_%s", r->env);
+        for (int k = 0; k < (r->ingestr_only ? 1 : 2); k++) {
+            cli_opts o;
+            char err[512];
+            setenv(names[k], v, 1);
+            cr_expect_eq(parse(&o, err, sizeof err, 6, REQ), CLI_EXIT_USAGE, "%s", names[k]);
+            cr_expect(strstr(err, names[k]) && strstr(err, r->flag), "%s: '%s'", names[k], err);
+            cli_opts_free(&o);
+            unsetenv(names[k]);
+        }
+        if (r->ingestr_only) { /* ingestr reads no STREAM, FLUSH_RECORDS, … */
+            cli_opts o;
+            char err[512];
+            setenv(r->env + 8, v, 1);
+            cr_expect_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s is not read: %s", r->env + 8, err);
+            cli_opts_free(&o);
+            unsetenv(r->env + 8);
+        }
+    }
+}
+
+Test(flags, ignored_by_ingestr_too)
+{
+    cli_opts o;
+    char err[512];
+    cr_assert_eq(parse(&o, err, sizeof err, 12, REQ, "--sql-backend", "pyarrow", "--pipelines-dir", "/tmp/p",
+                       "--sql-backend", "connectorx"), 0, "%s", err);
+    cr_assert_eq(o.notes.n, 2, "one line per flag");
+    cr_assert(strstr(o.notes.v[0], "--sql-backend") && strstr(o.notes.v[0], "no effect"), "%s", o.notes.v[0]);
+    cr_assert(strstr(o.notes.v[1], "--pipelines-dir") && strstr(o.notes.v[1], "no effect"), "%s", o.notes.v[1]);
+    cli_opts_free(&o);
+    setenv("INGESTR_PIPELINES_DIR", "/tmp/p", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert_eq(o.notes.n, 1);
+    cr_assert(strstr(o.notes.v[0], "INGESTR_PIPELINES_DIR"), "%s", o.notes.v[0]);
+    cli_opts_free(&o);
+    clear_env();
+}
+
+/* The help lists every ingestr v1 ingest flag: implemented, ignored or refused. */
+Test(flags, help_names_every_ingestr_flag)
+{
+    static const char *const ingestr_v1[] = {"source-uri", "dest-uri", "source-table", "dest-table",
+        "incremental-key", "incremental-predicate", "incremental-strategy", "interval-start", "interval-end",
+        "primary-key", "partition-by", "cluster-by", "yes", "full-refresh", "schema-contract", "schema-naming",
+        "progress", "page-size", "loader-file-size", "loader-file-format", "extract-parallelism",
+        "extract-partition-by", "extract-partition-interval", "disable-prestaging", "sql-limit",
+        "sql-exclude-columns", "sql-backend", "columns", "no-inference", "mask", "trim-whitespace",
+        "no-load-timestamp", "pipelines-dir", "staging-bucket", "staging-dataset", "debug", "stream",
+        "flush-interval", "flush-records", "metrics-addr", "query-annotations"};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert(f);
+    cli_flags_help(f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof ingestr_v1 / sizeof ingestr_v1[0]; i++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "--%s", ingestr_v1[i]);
+        const char *p = buf;
+        bool found = false;
+        while (!found && (p = strstr(p, needle))) { /* whole flag, not a prefix of another */
+            char next = p[strlen(needle)];
+            found = next == ' ' || next == '\n' || next == '\0';
+            p++;
+        }
+        cr_expect(found, "help lacks %s", needle);
+        /* and the parser knows it (not "unknown flag") */
+        cli_opts o;
+        char err[512], arg[128];
+        snprintf(arg, sizeof arg, "--%s=x", ingestr_v1[i]);
+        parse(&o, err, sizeof err, 7, REQ, arg);
+        cr_expect(!strstr(err, "unknown flag"), "%s: %s", arg, err);
+        cli_opts_free(&o);
+    }
+    free(buf);
 }
