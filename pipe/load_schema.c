@@ -3,7 +3,8 @@
  * hands its columns: which are loaded (exclude), under which names
  * (naming, --columns renames done by the source), the _ingestr_loaded_at
  * column, the primary key (the options', else the source's), the
- * incremental key and the delete+insert window; then sink_begin.
+ * incremental key, the delete+insert window and the schema contract;
+ * then sink_begin.
  * Failures here are usage errors when the options name what is not there.
  */
 #include <stdio.h>
@@ -166,6 +167,22 @@ static int incremental(pipe_load *l, sink_table *t)
     return 0;
 }
 
+/* --schema-contract for the sink. A full refresh drops the table and
+ * its schema first, as ingestr's (dlt's refresh="drop_sources") does, so
+ * nothing constrains it. */
+static sink_contract contract_of(const tdspipe_load_opts *o)
+{
+    if (o->full_refresh)
+        return SINK_EVOLVE;
+    switch (o->schema_contract) {
+    case TDSPIPE_CONTRACT_FREEZE: return SINK_FREEZE;
+    case TDSPIPE_CONTRACT_DISCARD_ROW: return SINK_DISCARD_ROW;
+    case TDSPIPE_CONTRACT_DISCARD_VALUE: return SINK_DISCARD_VALUE;
+    case TDSPIPE_CONTRACT_EVOLVE: break;
+    }
+    return SINK_EVOLVE;
+}
+
 int pipe_load_schema(pipe_load *l, const tds_column *cols, size_t ncols)
 {
     if (alloc_schema(l, ncols) || keep_columns(l, cols, ncols))
@@ -180,6 +197,7 @@ int pipe_load_schema(pipe_load *l, const tds_column *cols, size_t ncols)
     t.ncols = l->ncols;
     t.strategy = l->plan.strategy;
     t.cdc = l->plan.cdc;
+    t.contract = contract_of(l->o);
     t.incremental_key = -1;
     size_t pk[64];
     if (key_indices(l, pk, &t.npk) || incremental(l, &t))

@@ -100,8 +100,9 @@ static int ddb_columns(sql_sink *q, sink_buf *names)
 {
     ddb_sink *d = (ddb_sink *)q;
     sink_buf s = { 0 };
-    int e = sink__buf_puts(&s, "SELECT COALESCE(string_agg(column_name, chr(10)), '') FROM "
-                               "information_schema.columns WHERE table_name = ");
+    int e = sink__buf_puts(&s, "SELECT COALESCE(string_agg(column_name || chr(9) || data_type || chr(9) || "
+                               "CASE WHEN is_nullable = 'NO' THEN '0' ELSE '1' END, chr(10) "
+                               "ORDER BY ordinal_position), '') FROM information_schema.columns WHERE table_name = ");
     e |= sink__sql_string(&s, q->sc.table, strlen(q->sc.table));
     e |= and_schema(&s, q->sc.schema);
     char *v = NULL;
@@ -188,6 +189,8 @@ static const sink_dialect ddb_dialect = {
     .nocase = true,
     .append_via_stage = true,
     .stage_key_index = true,
+    .add_column = " ADD COLUMN ",
+    .alter_type = " TYPE ",
     .type = sink__ddb_type,
     .literal = ddb_literal,
     .exec = ddb_exec,

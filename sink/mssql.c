@@ -13,7 +13,11 @@
  * (the core creates only what is missing), replace renames the stage with
  * sp_rename, a merge of distinct non-text keys is one MERGE statement, the
  * Change Tracking merge is mssql_sql.c's, and the delete+insert window is
- * read from the stage first (no scalar subqueries). No schema evolution.
+ * read from the stage first (no scalar subqueries). Schema evolution
+ * (sql_evolve.c) reads INFORMATION_SCHEMA.COLUMNS and runs ALTER TABLE …
+ * ADD [c] type NULL and ALTER TABLE … ALTER COLUMN [c] type NULL|NOT NULL
+ * (the collation and nullability the column had); column names compare
+ * case-insensitively, as under SQL Server's default collations.
  * After a failure inside a bulk message the connection is closed (the
  * server rolls back); the next load reconnects.
  *
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 
 #include "mssql_int.h"
+#include "tds_ascii.h"
 
 /* --------------------------------------------------------- requests */
 
@@ -67,23 +72,18 @@ static int r_row(void *ud, const tds_column *cols, uint16_t n, const tds_value *
 
 static int ms_connect(ms_sink *m, char *err, size_t errcap);
 
-/* Runs a batch; a server error becomes "mssql: what: <message>". With out,
- * the first column of the first row comes back as text. */
-int sink__ms_run_l(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found,
-                 sink_buf *lits)
+/* Runs a batch with cb's callbacks; a server error becomes
+ * "mssql: what: <message>". */
+static int ms_batch(ms_sink *m, const char *sql, const char *what, const net_result_cb *cb, void *ud)
 {
     if (!m->cl) {
         char e[400];
         if (ms_connect(m, e, sizeof e))
             return sink__fail(&m->q.base, SINK_E_DEST, "%s", e);
     }
-    ms_req q = {.out = out, .cap = cap, .lits = lits};
-    if (out && cap)
-        out[0] = '\0';
-    net_result_cb cb = {.row = r_row};
     net_error ne;
     memset(&ne, 0, sizeof ne);
-    int rc = net_client_batch(m->cl, sql, &cb, &q, &ne);
+    int rc = net_client_batch(m->cl, sql, cb, ud, &ne);
     if (rc) {
         if (!net_conn_is_open(net_client_conn(m->cl))) {
             net_client_close(m->cl);
@@ -93,6 +93,21 @@ int sink__ms_run_l(ms_sink *m, const char *sql, const char *what, char *out, siz
         return sink__fail(&m->q.base, SINK_E_DEST, "mssql: %s: %s", what,
                           ne.message[0] ? ne.message : net_strerror(rc));
     }
+    return SINK_OK;
+}
+
+/* Runs a batch; with out, the first column of the first row comes back
+ * as text. */
+int sink__ms_run_l(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found,
+                 sink_buf *lits)
+{
+    ms_req q = {.out = out, .cap = cap, .lits = lits};
+    if (out && cap)
+        out[0] = '\0';
+    net_result_cb cb = {.row = r_row};
+    int rc = ms_batch(m, sql, what, &cb, &q);
+    if (rc)
+        return rc;
     if (q.rc)
         return sink__fail(&m->q.base, q.rc, "mssql: %s: value does not fit", what);
     if (found)
@@ -196,6 +211,64 @@ static int ms_schema_exists(sql_sink *q, const char *schema, bool *found)
     return sink__ms_run_q((ms_sink *)q, b->p, "schema lookup", out, sizeof out, found);
 }
 
+/* One INFORMATION_SCHEMA.COLUMNS row as "name\ttype\tnullable": the type
+ * with its length, precision and scale, and the collation of a string so
+ * that ALTER COLUMN keeps it. */
+typedef struct ms_cols {
+    sink_buf *out;
+    int rc;
+} ms_cols;
+
+static void col_text(const tds_column *c, const tds_value *v, char *t, size_t cap)
+{
+    size_t l;
+    t[0] = '\0';
+    if (!(v->flags & TDS_VF_NULL) && tds_value_text(c, v, t, cap, &l))
+        t[0] = '\0';
+}
+
+static int cols_row(void *ud, const tds_column *c, uint16_t n, const tds_value *v)
+{
+    ms_cols *mc = ud;
+    char f[7][160];
+    if (n < 7 || mc->rc)
+        return NET_ROW_NEXT;
+    for (int i = 0; i < 7; i++)
+        col_text(&c[i], &v[i], f[i], sizeof f[i]);
+    sink_buf *b = mc->out;
+    int e = sink__buf_printf(b, "%s\t%s", f[0], f[1]);
+    if (f[2][0])
+        e |= strcmp(f[2], "-1") ? sink__buf_printf(b, "(%s)", f[2]) : sink__buf_puts(b, "(max)");
+    else if (!tds_ascii_casecmp(f[1], "decimal") || !tds_ascii_casecmp(f[1], "numeric"))
+        e |= sink__buf_printf(b, "(%s,%s)", f[3], f[4]);
+    if (f[6][0])
+        e |= sink__buf_printf(b, " COLLATE %s", f[6]);
+    e |= sink__buf_printf(b, "\t%s\n", tds_ascii_casecmp(f[5], "NO") ? "1" : "0");
+    if (e)
+        mc->rc = SINK_E_NOMEM;
+    return NET_ROW_NEXT;
+}
+
+static int ms_columns(sql_sink *q, sink_buf *out)
+{
+    sink_buf *b = &q->sql;
+    const char *schema = q->sc.schema ? q->sc.schema : "dbo";
+    b->len = 0;
+    int e = sink__buf_puts(b, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
+                              "NUMERIC_SCALE, IS_NULLABLE, COLLATION_NAME FROM INFORMATION_SCHEMA.COLUMNS "
+                              "WHERE TABLE_SCHEMA = N");
+    e |= sink__sql_string(b, schema, strlen(schema)) || sink__buf_puts(b, " AND TABLE_NAME = N");
+    e |= sink__sql_string(b, q->sc.table, strlen(q->sc.table)) || sink__buf_puts(b, " ORDER BY ORDINAL_POSITION");
+    if (e || sink__buf_cstr(b))
+        return sink__sql_nomem(q);
+    ms_cols mc = {.out = out};
+    net_result_cb cb = {.row = cols_row};
+    int rc = ms_batch((ms_sink *)q, b->p, "column lookup", &cb, &mc);
+    if (!rc && (mc.rc || sink__buf_cstr(out)))
+        rc = sink__sql_nomem(q);
+    return rc;
+}
+
 static int ms_value(sql_sink *q, const char *expr, const char *from, const char *where,
                     char *out, size_t cap, bool *found)
 {
@@ -242,13 +315,19 @@ static const sink_dialect ms_dialect = {
     .stage_prefix = SINK__STAGE_PREFIX,
     .state_create = "CREATE TABLE [" SINK__STATE_TABLE "] ([name] nvarchar(450) NOT NULL PRIMARY KEY, "
                     "[value] nvarchar(max) NOT NULL)",
+    .nocase = true,
     .target_pk = true,
     .merge_stmt = true,
+    .add_column = " ADD ",
+    .alter_type = " ",
+    .alter_null = true,
+    .str_max = "(max)",
     .type = ms_type,
     .literal = sink__ms_literal,
     .exec = ms_exec,
     .exists = ms_exists,
     .schema_exists = ms_schema_exists,
+    .columns = ms_columns,
     .rename = sink__ms_rename,
     .merge_cdc = sink__ms_cdc_merge,
     .row_literals = ms_row_literals,

@@ -10,8 +10,10 @@
  * "_tdspipe_stage_<t>", and only the swap at commit (DROP target, RENAME
  * stage, ADD PRIMARY KEY) takes the target's lock. Binary COPY needs the
  * exact column types, so every load into an existing table (append too)
- * goes through a stage of our types and INSERT … SELECT, after adding the
- * columns the table lacks.
+ * goes through a stage of our types and INSERT … SELECT, after the schema
+ * contract (sql_evolve.c) added the columns the table lacks and widened
+ * its types (ALTER COLUMN … TYPE; a string widened without a limit
+ * becomes text, PostgreSQL's unbounded string).
  *
  * Binary COPY (PostgreSQL "COPY" reference, "Binary Format"): the header
  * "PGCOPY\n\377\r\n\0", int32 flags 0, int32 extension length 0; per row an
@@ -224,8 +226,9 @@ static int pg_columns(sql_sink *q, sink_buf *names)
     }
     const char *v[1] = { name.p };
     PGresult *r = pq.PQexecParams(p->conn,
-                                  "SELECT COALESCE(string_agg(attname::text, E'\\n'), '') FROM pg_attribute "
-                                  "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                                  "SELECT COALESCE(string_agg(attname::text || E'\\t' || format_type(atttypid, atttypmod) || "
+                                  "E'\\t' || CASE WHEN attnotnull THEN '0' ELSE '1' END, E'\\n' ORDER BY attnum), '') "
+                                  "FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
                                   1, NULL, v, NULL, NULL, 0);
     sink__buf_free(&name);
     int rc = SINK_OK;
@@ -333,6 +336,8 @@ static const sink_dialect pg_dialect = {
     .pk_after_swap = true,
     .append_via_stage = true,
     .stage_key_index = true,
+    .add_column = " ADD COLUMN ",
+    .alter_type = " TYPE ",
     .type = pg_type,
     .literal = pg_literal,
     .exec = pg_exec,

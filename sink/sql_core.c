@@ -3,12 +3,15 @@
  * (the dialect, sql_int.h, says how each step is spelled and run):
  *
  *   begin   open the transaction; create the schema when missing; for a
- *           load into an existing table add the columns it lacks; create
+ *           load into an existing table apply the schema contract
+ *           (sql_evolve.c: add columns, widen types, refuse, or filter the
+ *           rows the channel sees); create
  *           the target (not for replace) and, for every strategy but a
  *           plain append, a fresh stage "<prefix><table>" (with
  *           _tdspipe_ord for merge); open the bulk channel into it.
- *   append  the channel moves the batch (merge_stmt dialects first note
- *           the batch's keys).
+ *   append  the channel moves the batch, through the contract's filter
+ *           when there is one (merge_stmt dialects first note the
+ *           batch's keys).
  *   commit  close the channel; run the strategy's statements
  *           (sql_strategy.c); write the pending state rows; COMMIT — all
  *           in the one transaction, so data and cursor move together.
@@ -26,6 +29,7 @@ int sink__sql_nomem(sql_sink *q) { return sink__fail(&q->base, SINK_E_NOMEM, "ou
 
 static void load_free(sql_sink *q)
 {
+    sink__sql_filter_free(q);
     free(q->keys);
     q->keys = NULL;
     q->keys_cap = q->keys_n = 0;
@@ -71,20 +75,6 @@ static int ensure_schema(sql_sink *q)
     return q->d->exec(q, b->p, "create schema");
 }
 
-/* Schema evolution: the columns of this load an existing target lacks. */
-static int evolve(sql_sink *q)
-{
-    sink_buf names = { 0 }, *b = &q->sql;
-    int rc = q->d->columns(q, &names);
-    b->len = 0;
-    if (!rc && (sink__sql_add_columns(q, b, names.p ? names.p : "") || sink__buf_cstr(b)))
-        rc = sink__sql_nomem(q);
-    sink__buf_free(&names);
-    if (!rc && b->len)
-        rc = q->d->exec(q, b->p, "add column");
-    return rc;
-}
-
 /* CREATE the target when missing, and the stage. */
 static int create_tables(sql_sink *q, bool exists)
 {
@@ -120,10 +110,11 @@ int sink__sql_begin(sink *s, const sink_table *t)
     if ((rc = ensure_schema(q)))
         return rc;
     bool exists = false;
-    if (t->strategy != SINK_REPLACE) {
+    /* replace under evolve takes the load's shape whatever was there */
+    if (t->strategy != SINK_REPLACE || t->contract != SINK_EVOLVE) {
         if ((rc = d->exists(q, q->sc.schema, q->sc.table, &exists)))
             return rc;
-        if (exists && d->columns && (rc = evolve(q)))
+        if (exists && d->columns && (rc = sink__sql_evolve(q)))
             return rc;
     }
     /* a channel that writes our exact types reaches a table someone else
@@ -141,11 +132,15 @@ static int lost(sql_sink *q)
     return sink__fail(&q->base, SINK_E_DEST, "%s: the connection was lost during the load", q->d->name);
 }
 
-int sink__sql_append(sink *s, const sink_batch *b)
+int sink__sql_append(sink *s, const sink_batch *in)
 {
     sql_sink *q = (sql_sink *)s;
     if (!q->in_txn)
         return lost(q);
+    sink_batch fb, *b = &fb;
+    int rc = sink__sql_filter(q, in, b);
+    if (rc || !b->nrows)
+        return rc;
     if (q->d->merge_stmt && q->sc.strategy == SINK_MERGE && !q->sc.cdc && sink__sql_note_keys(q, b))
         return sink__sql_nomem(q);
     return q->d->bulk_rows(q, b);

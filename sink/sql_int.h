@@ -45,6 +45,17 @@ typedef struct sink_dialect {
                                   into an existing table goes through a stage */
     bool stage_key_index;      /* merge: CREATE INDEX on the stage's key */
     bool merge_stmt;           /* merge of distinct non-text keys: one MERGE */
+    /* Schema evolution (sql_evolve.c, docs/schema-evolution.md) */
+    const char *add_column;    /* after "ALTER TABLE t": " ADD COLUMN " or " ADD " */
+    const char *alter_type;    /* between the column and its new type: " TYPE "
+                                  (ALTER TABLE t ALTER COLUMN c TYPE x), " " for
+                                  T-SQL (which repeats NULL / NOT NULL after the
+                                  type); NULL: a column's type cannot change */
+    bool alter_null;           /* ALTER COLUMN restates the nullability (T-SQL) */
+    const char *str_max;       /* an unbounded length: "(max)"; NULL: the
+                                  source's own unbounded type ("text") */
+    bool loose_types;          /* declared lengths and integer widths are not
+                                  enforced (SQLite's affinity): nothing widens */
 
     /* The type of c in CREATE TABLE / ADD COLUMN; key: a key column. */
     const char *(*type)(const tds_column *c, bool key, char *tmp, size_t cap);
@@ -57,9 +68,11 @@ typedef struct sink_dialect {
     int (*exists)(sql_sink *q, const char *schema, const char *table, bool *exists);
     /* Does the schema exist? NULL: create_schema runs whenever one is named. */
     int (*schema_exists)(sql_sink *q, const char *schema, bool *exists);
-    /* The existing target's column names, one a line, NUL-terminated in
-     * names. NULL: no schema evolution. */
-    int (*columns)(sql_sink *q, sink_buf *names);
+    /* The existing target's columns, one a line, NUL-terminated in cols:
+     * "name\ttype\tnullable" (type as the destination spells it, with its
+     * length, precision or collation; nullable "1" or "0"). NULL: no schema
+     * evolution. */
+    int (*columns)(sql_sink *q, sink_buf *cols);
     /* The statement that renames the stage to the target (replace); NULL:
      * ALTER TABLE stage RENAME TO target. */
     int (*rename)(const sql_sink *q, sink_buf *b);
@@ -100,6 +113,9 @@ struct sql_sink {
     uint64_t *keys;
     size_t keys_cap, keys_n;
     bool dup_keys;
+    /* The contract's filter (sql_evolve.c): set when rows lose columns the
+     * target lacks (discard_*) or values the target cannot hold. */
+    struct sql_filter *filter;
 };
 
 /* sql_core.c: the vtable functions of every SQL destination. */
@@ -140,7 +156,17 @@ bool sink__sql_in_pk(const sink_schema *sc, size_t i);
 /* sql_strategy.c: the statements, each list ending without ";\n". */
 int sink__sql_create(const sql_sink *q, sink_buf *b, const char *head, const char *table,
                      bool with_ord, bool with_pk);
-int sink__sql_add_columns(const sql_sink *q, sink_buf *b, const char *existing);
+/* sql_evolve.c: the load's columns against an existing target, under
+ * q->sc.contract: ALTER TABLE ADD / ALTER COLUMN (evolve), the error
+ * naming the differences (freeze), or a filter that drops columns, rows
+ * or values (discard_row, discard_value). Returns 0 or a sink_err with
+ * the message set. */
+int sink__sql_evolve(sql_sink *q);
+/* The batch as the channel must see it: b itself without a filter, else
+ * the kept columns of the kept rows in *out (views into b's values). */
+int sink__sql_filter(sql_sink *q, const sink_batch *b, sink_batch *out);
+void sink__sql_filter_free(sql_sink *q);
+
 /* The commit statements of q's strategy into b (may run row_literals). */
 int sink__sql_strategy(sql_sink *q, sink_buf *b);
 int sink__sql_state(const sql_sink *q, sink_buf *b);

@@ -1,7 +1,7 @@
 /*
  * sql_strategy.c — the statements of every SQL destination, written once
- * in the dialect's spelling: CREATE TABLE, the columns schema evolution
- * adds, and what each strategy runs at commit (sql_core.c decides when):
+ * in the dialect's spelling: CREATE TABLE and what each strategy runs at
+ * commit (sql_core.c decides when; schema evolution is sql_evolve.c's):
  *
  *   replace        DROP the target, rename the stage to it (+ its key
  *                  when the dialect adds it after the swap)
@@ -60,38 +60,6 @@ int sink__sql_create(const sql_sink *q, sink_buf *b, const char *head, const cha
         rc |= sink__buf_putc(b, ')');
     }
     rc |= sink__buf_putc(b, ')');
-    return rc ? SINK_E_NOMEM : SINK_OK;
-}
-
-static bool listed(const char *list, const char *name, bool nocase)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len == n && (nocase ? tds_ascii_ncasecmp(p, name, n) == 0 : memcmp(p, name, n) == 0))
-            return true;
-        p = nl ? nl + 1 : p + len;
-    }
-    return false;
-}
-
-int sink__sql_add_columns(const sql_sink *q, sink_buf *b, const char *existing)
-{
-    const sink_schema *sc = &q->sc;
-    int rc = 0;
-    for (size_t i = 0; i < sc->ncols; i++) {
-        if (listed(existing, sc->names[i], q->d->nocase))
-            continue;
-        char tmp[96];
-        rc |= PUT("ALTER TABLE ");
-        rc |= sink__sql_table(q, b, sc->table);
-        rc |= PUT(" ADD COLUMN ");
-        rc |= ID(sc->names[i]);
-        rc |= sink__buf_putc(b, ' ');
-        rc |= PUT(q->d->type(&sc->cols[i], false, tmp, sizeof tmp));
-        rc |= PUT(";\n");
-    }
     return rc ? SINK_E_NOMEM : SINK_OK;
 }
 

@@ -7,7 +7,10 @@
  * was. Rows go through one prepared INSERT, values bound without copies
  * (SQLITE_STATIC over a per-row text buffer or the value's own bytes).
  * SQLite types values per row, so an append goes straight into an
- * existing table (created if missing, missing columns added); replace,
+ * existing table (created if missing, missing columns added by the
+ * schema contract, sql_evolve.c; no type is ever widened: SQLite does not
+ * enforce declared lengths or integer widths, and cannot ALTER a column's
+ * type); replace,
  * merge and delete+insert fill "_tdspipe_stage_<t>".
  *
  * Types (docs/types.md): integers and bit as INTEGER (declared INTEGER /
@@ -191,7 +194,8 @@ static int sq_columns(sql_sink *s, sink_buf *names)
 {
     sqlite_sink *q = (sqlite_sink *)s;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db, "SELECT COALESCE(group_concat(name, char(10)), '') "
+    if (sqlite3_prepare_v2(q->db, "SELECT COALESCE(group_concat(name || char(9) || type || char(9) || "
+                                  "(CASE WHEN \"notnull\" THEN '0' ELSE '1' END), char(10)), '') "
                                   "FROM pragma_table_info(?)", -1, &st, NULL) != SQLITE_OK)
         return db_fail(q, SINK_E_DEST, "column lookup");
     sqlite3_bind_text(st, 1, s->sc.table, -1, SQLITE_STATIC);
@@ -298,6 +302,8 @@ static const sink_dialect sqlite_dialect = {
     .nocase = true,
     .target_pk = true,
     .stage_key_index = true,
+    .add_column = " ADD COLUMN ",
+    .loose_types = true,
     .type = sqlite_type,
     .literal = sqlite_literal,
     .exec = sq_exec,

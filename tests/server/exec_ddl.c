@@ -1,7 +1,9 @@
 /*
  * exec_ddl.c — CREATE TABLE / CREATE SCHEMA / DROP TABLE, ALTER DATABASE
  * (CHANGE_TRACKING, ALLOW_SNAPSHOT_ISOLATION, READ_COMMITTED_SNAPSHOT),
- * ALTER TABLE … ENABLE/DISABLE CHANGE_TRACKING, and bulk load: INSERT BULK
+ * ALTER TABLE … ENABLE/DISABLE CHANGE_TRACKING, ALTER TABLE … ADD columns
+ * and ALTER TABLE … ALTER COLUMN (rows rewritten, SQL Server's errors),
+ * and bulk load: INSERT BULK
  * arms the connection, srv_bulk_columns/row collect rows into the heap
  * without listing them, srv_bulk_end lists them all or none.
  *
@@ -217,6 +219,180 @@ static int insert_bulk(srv_cursor *cur, tds_session *s, const sql_stmt *st)
     return 0;
 }
 
+/* ------------------------------------------------------------ ALTER TABLE ADD / ALTER COLUMN */
+
+/* A stored value of column `from` converted for `to` into buf (SQL Server's
+ * rules: sv_to_wire's overflow and truncation errors). Returns the length,
+ * SRV_NULL_LEN, or a negative SQL error number. */
+static int64_t convert_value(const srv_coldef *from, const srv_coldef *to, const tds_value *v, uint8_t *buf,
+                             size_t cap, char *scratch, size_t scap)
+{
+    if (v->flags & TDS_VF_NULL)
+        return to->nullable ? (int64_t)SRV_NULL_LEN : -515;
+    srv_val sv;
+    if (sv_from_wire(&from->col, v->ptr, v->len, &sv, scratch, scap) < 0)
+        return -245;
+    return sv_to_wire(to, &sv, buf, cap);
+}
+
+static void alter_error(srv_cursor *cur, tds_session *s, const srv_table *t, const srv_coldef *d, int64_t e)
+{
+    if (e == -515)
+        srv_put_error(cur, s, 515, 16, 2, "Cannot insert the value NULL into column '%s', table '%s'; column does not allow nulls. UPDATE fails.",
+                      d->name, t->name);
+    else if (e == -8115)
+        srv_put_error(cur, s, 8115, 16, 2, "Arithmetic overflow error converting expression to data type %s.", d->type_name);
+    else if (e == -2628)
+        srv_put_error(cur, s, 2628, 16, 1, "String or binary data would be truncated in table '%s', column '%s'.", t->name,
+                      d->name);
+    else
+        srv_put_error(cur, s, 245, 16, 1, "Conversion failed when converting a value to data type %s.", d->type_name);
+    srv_put_error(cur, s, 3621, 0, 0, "The statement has been terminated.");
+}
+
+/* The new column list: t's, with ADD's appended or ALTER's replaced. */
+static int alter_defs(srv_cursor *cur, tds_session *s, const srv_table *t, const sql_stmt *st, srv_coldef *defs,
+                      uint16_t *n, int *changed)
+{
+    bool add = !strcmp(st->word2, "add");
+    memcpy(defs, t->cols, t->ncols * sizeof *defs);
+    *n = t->ncols;
+    for (int i = 0; i < st->ndefs; i++) {
+        const srv_coldef *d = &st->defs[i];
+        int c = srv_table_colno(t, d->name);
+        if (add && c >= 0) {
+            srv_put_error(cur, s, 2705, 16, 4, "Column names in each table must be unique. Column name '%s' in table '%s' is specified more than once.",
+                          d->name, t->name);
+            return -1;
+        }
+        if (add && !d->nullable && t->nrows) {
+            srv_put_error(cur, s, 4901, 16, 1, "ALTER TABLE only allows columns to be added that can contain nulls, or have a DEFAULT definition specified, or the column being added is an identity or timestamp column, or alternatively if none of the previous conditions are satisfied the table must be empty to allow addition of this column. Column '%s' cannot be added to non-empty table '%s' because it does not satisfy these conditions.",
+                          d->name, t->name);
+            return -1;
+        }
+        if (add && *n >= SRV_MAX_COLS) {
+            srv_put_error(cur, s, 1702, 16, 1, "CREATE TABLE failed because column count exceeds the maximum of 1024.");
+            return -1;
+        }
+        if (!add && c < 0) {
+            srv_put_error(cur, s, 4924, 16, 1, "ALTER TABLE ALTER COLUMN failed because column '%s' does not exist in table '%s'.",
+                          d->name, t->name);
+            return -1;
+        }
+        for (int k = 0; !add && k < t->npk; k++)
+            if (t->pk[k] == c) {
+                srv_put_error(cur, s, 5074, 16, 1, "The object '%s' is dependent on column '%s'.",
+                              t->pk_name[0] ? t->pk_name : "PK", d->name);
+                srv_put_error(cur, s, 4922, 16, 9, "ALTER TABLE ALTER COLUMN %s failed because one or more objects access this column.",
+                              d->name);
+                return -1;
+            }
+        if (add)
+            c = (*n)++;
+        else
+            *changed = c;
+        defs[c] = *d;
+        srv_coldef_fix(&defs[c]);
+        defs[c].col.ordinal = (uint16_t)c;
+        if (defs[c].nullable)
+            defs[c].col.flags |= TDS_COL_NULLABLE;
+        else
+            defs[c].col.flags &= (uint16_t)~TDS_COL_NULLABLE;
+    }
+    return 0;
+}
+
+/* Every row of t rewritten into nt's layout (new columns NULL, the
+ * altered one converted). Returns 0, or -1 with the error sent. */
+static int alter_rows(srv_cursor *cur, tds_session *s, srv_table *t, srv_table *nt, int changed)
+{
+    tds_value *vals = calloc((size_t)nt->ncols + 1, sizeof *vals);
+    uint8_t *buf = malloc(65536);
+    char *scratch = malloc(65536);
+    int rc = vals && buf && scratch ? 0 : -1;
+    if (rc)
+        srv_put_error(cur, s, 701, 17, 1, "There is insufficient system memory to run this query.");
+    for (size_t r = 0; !rc && r < t->nrows; r++) {
+        srv_table_row(t, t->rows[r], vals);
+        for (uint16_t c = t->ncols; c < nt->ncols; c++)
+            vals[c] = (tds_value){ .flags = TDS_VF_NULL };
+        if (changed >= 0) {
+            int64_t n = convert_value(&t->cols[changed], &nt->cols[changed], &vals[changed], buf, 65536, scratch, 65536);
+            if (n < 0 && n != (int64_t)SRV_NULL_LEN) {
+                alter_error(cur, s, t, &nt->cols[changed], n);
+                rc = -1;
+                break;
+            }
+            vals[changed] = n == (int64_t)SRV_NULL_LEN ? (tds_value){ .flags = TDS_VF_NULL }
+                                                       : (tds_value){ .ptr = buf, .len = (uint32_t)n };
+        }
+        uint64_t off = srv_table_heap_put(nt, vals);
+        if (off == UINT64_MAX || srv_table_append(nt, off) < 0) {
+            srv_put_error(cur, s, 701, 17, 1, "There is insufficient system memory to run this query.");
+            rc = -1;
+        }
+    }
+    free(vals);
+    free(buf);
+    free(scratch);
+    return rc;
+}
+
+/* t takes nt's columns and rows (nt keeps t's old ones and is freed). */
+static void alter_swap(srv_table *t, srv_table *nt)
+{
+#define SWAP(f) do { __typeof__(t->f) tmp_ = t->f; t->f = nt->f; nt->f = tmp_; } while (0)
+    SWAP(cols); SWAP(ncols); SWAP(heap); SWAP(heap_len); SWAP(heap_cap);
+    SWAP(rows); SWAP(nrows); SWAP(cap_rows);
+#undef SWAP
+    for (uint16_t c = 0; c < t->ncols; c++) {
+        srv_coldef_fix(&t->cols[c]);
+        if (t->cols[c].col.table.len) {
+            t->cols[c].col.table.ptr = t->name;
+            t->cols[c].col.table.len = strlen(t->name);
+        }
+    }
+    t->idx_dirty = true;
+    srv_table_reindex(t);
+}
+
+/* ALTER TABLE t ADD c type [NULL], … / ALTER TABLE t ALTER COLUMN c type
+ * [NULL|NOT NULL]: the rows are rewritten at once; a value the new type
+ * cannot hold fails the statement (8115, 2628, 515) and changes nothing;
+ * a key column cannot be altered (5074 + 4922). */
+static int alter_columns(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    bool temp;
+    srv_table *t = resolve_table(cur, &st->target, NULL, &temp);
+    if (!t || temp) {
+        if (t)
+            srv_table_unref(t);
+        srv_put_error(cur, s, 4902, 16, 1, "Cannot find the object \"%s\" because it does not exist or you do not have permissions.",
+                      st->target.parts[2]);
+        return -2;
+    }
+    int rc = -1, changed = -1;
+    uint16_t n = 0;
+    srv_coldef *defs = calloc(SRV_MAX_COLS + 1, sizeof *defs);
+    srv_table *nt = NULL;
+    if (!defs || (t->generated && srv_table_materialize(t) < 0))
+        srv_put_error(cur, s, 701, 17, 1, "There is insufficient system memory to run this query.");
+    else if (t->undo_saved)
+        srv_put_error(cur, s, 50000, 16, 1, "tdstestd: ALTER TABLE after changing rows of '%s' in the same transaction is not supported.",
+                      t->name);
+    else if (!alter_defs(cur, s, t, st, defs, &n, &changed) && (nt = srv_table_new(t->schema, t->name, defs, n)) &&
+             !alter_rows(cur, s, t, nt, changed))
+        rc = 0;
+    if (!rc) {
+        alter_swap(t, nt);
+        srv_put_done(cur, s, 0, 0, 0);
+    }
+    srv_table_unref(nt);
+    free(defs);
+    srv_table_unref(t);
+    return rc;
+}
+
 int exec_ddl(srv_cursor *cur, tds_session *s, const sql_stmt *st)
 {
     switch (st->t) {
@@ -236,8 +412,8 @@ int exec_ddl(srv_cursor *cur, tds_session *s, const sql_stmt *st)
         return drop_table(cur, s, st);
     case ST_ALTER_DB:
         return alter_db(cur, s, st);
-    case ST_ALTER_TABLE_CT:
-        return alter_table_ct(cur, s, st);
+    case ST_ALTER_TABLE_CT: /* the parser's ALTER TABLE family */
+        return st->ndefs ? alter_columns(cur, s, st) : alter_table_ct(cur, s, st);
     case ST_INSERT_BULK:
         return insert_bulk(cur, s, st);
     default:

@@ -924,6 +924,42 @@ static bool st_merge(P *p, sql_stmt *st)
     return true;
 }
 
+/* ALTER TABLE t ADD c type [NULL|NOT NULL][, …] and ALTER TABLE t ALTER
+ * COLUMN c type [NULL|NOT NULL]: st->defs, st->word2 "add" or "alter"
+ * (exec_ddl.c runs them). */
+static bool alter_columns(P *p, sql_stmt *st, bool add)
+{
+    snprintf(st->word2, sizeof st->word2, "%s", add ? "add" : "alter");
+    if (!add && !expect_kw(p, "column"))
+        return false;
+    int cap = 16;
+    if (!(st->defs = sql_alloc(p->b, (size_t)cap * sizeof *st->defs)))
+        return false;
+    do {
+        if (st->ndefs == cap) {
+            srv_coldef *nd = sql_alloc(p->b, (size_t)cap * 2 * sizeof *nd);
+            if (!nd)
+                return false;
+            memcpy(nd, st->defs, (size_t)cap * sizeof *nd);
+            st->defs = nd;
+            cap *= 2;
+        }
+        srv_coldef *d = &st->defs[st->ndefs++];
+        if (!name_any(p, d->name) || !type_spec(p, d))
+            return false;
+        srv_gen_defaults(d);
+        d->nullable = true;
+        if (accept_kw(p, "not")) {
+            if (!expect_kw(p, "null"))
+                return false;
+            d->nullable = false;
+        } else {
+            accept_kw(p, "null");
+        }
+    } while (add && accept_op(p, ","));
+    return true;
+}
+
 static bool st_alter(P *p, sql_stmt *st)
 {
     if (accept_kw(p, "database")) {
@@ -958,6 +994,10 @@ static bool st_alter(P *p, sql_stmt *st)
     if (!expect_kw(p, "table") || !tname(p, &st->target))
         return false;
     st->t = ST_ALTER_TABLE_CT;
+    if (accept_kw(p, "add"))
+        return alter_columns(p, st, true);
+    if (accept_kw(p, "alter"))
+        return alter_columns(p, st, false);
     if (accept_kw(p, "enable"))
         st->flag = true;
     else if (!expect_kw(p, "disable"))
