@@ -103,6 +103,8 @@ typedef struct tdspipe_load_opts {
     tdspipe_naming naming;
     bool no_load_timestamp;      /* no _ingestr_loaded_at column */
     bool ct_resnapshot;          /* Change Tracking: an expired cursor re-snapshots */
+    bool cdc_resnapshot;         /* Change Data Capture: a cursor older than the
+                                    capture instance's minimum LSN re-snapshots */
     const char *duckdb_lib;      /* path of libduckdb.so (NULL: TDSPIPE_DUCKDB_LIB, standard places) */
     /* Cancellation: when *cancel becomes non-zero (e.g. from the caller's
      * own SIGINT handler) the running request is cancelled within about

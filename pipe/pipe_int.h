@@ -98,7 +98,7 @@ struct pipe_source_vtable {
 /* The sources (pipe/src_*.c), listed by pipe/registry.c. */
 extern const pipe_source_vtable pipe_src_mssql;
 extern const pipe_source_vtable pipe_src_ct;
-extern const pipe_source_vtable pipe_src_cdc; /* parsed, then refused */
+extern const pipe_source_vtable pipe_src_cdc;
 extern const pipe_source_vtable pipe_src_csv;
 extern const pipe_source_vtable pipe_src_jsonl;
 

@@ -1,0 +1,182 @@
+/*
+ * cdc_read.c — a Change Data Capture read (a snapshot in one transaction,
+ * or one window of changes), the new cursor saved into the load's commit,
+ * and the state's release.
+ *
+ * The handoff from a snapshot to the changes (docs/cdc.md has the whole
+ * argument): the snapshot transaction's first statement reads
+ * sys.fn_cdc_get_max_lsn() together with cdc.change_tables, a table, which
+ * fixes the transaction's view (SQL Server assigns a SNAPSHOT transaction
+ * its version at the first data access, not at BEGIN). The LSN L it reads
+ * is a captured commit, so it committed before the view began: every
+ * commit the view cannot see has a later LSN and is read by a later run
+ * (the cursor is L). A commit the view does see but capture had not
+ * reached yet also has an LSN after L, so a later run reads it again: CDC
+ * gives whole row images, so applying it again, in LSN order, ends in the
+ * same state, and no row is doubled (the merge keeps one row per key).
+ */
+#include <stdio.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc_int.h"
+
+static int read_fail(net_error *ne, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int read_fail(net_error *ne, const char *fmt, ...)
+{
+    memset(ne, 0, sizeof *ne);
+    ne->code = NET_E_SERVER;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ne->message, sizeof ne->message, fmt, ap);
+    va_end(ap);
+    return NET_E_SERVER;
+}
+
+/* SQL Server's "permission denied" (229) on the change function or table
+ * becomes a message naming the instance. */
+static int rows_result(pipe_cdc *c, int rc, net_error *ne)
+{
+    if (c->fail)
+        return read_fail(ne, "%s", c->err);
+    if (rc == NET_E_SERVER && ne->server_number == 229)
+        return read_fail(ne, "no SELECT permission on capture instance '%s': %.400s", c->instance, ne->message);
+    return rc;
+}
+
+static int run_rows(pipe_cdc *c, net_client *cl, pipe_mssql *m, const char *sql, net_error *ne)
+{
+    if (!sql)
+        return read_fail(ne, "out of memory");
+    c->m = m;
+    memset(ne, 0, sizeof *ne);
+    int rc = net_client_batch(cl, sql, &pipe_cdc_rows_cb, c, ne);
+    return rows_result(c, rc, ne);
+}
+
+static int use_db(pipe_cdc *c, pipe_sqlbuf *b)
+{
+    pipe_sqlbuf_put(b, "USE ");
+    pipe_sqlbuf_ident(b, c->db);
+    pipe_sqlbuf_put(b, ";\n");
+    return b->oom ? -1 : 0;
+}
+
+/* The snapshot's LSN: the captured maximum its view saw; below the
+ * instance's start (nothing captured for it yet) the LSN just before the
+ * start, so the next run's range begins at the instance's minimum. */
+static int snapshot_lsn(pipe_cdc *c, net_client *cl, net_error *ne)
+{
+    pipe_sqlbuf b = {0};
+    use_db(c, &b);
+    pipe_sqlbuf_put(&b, c->snap_iso ? "SET TRANSACTION ISOLATION LEVEL SNAPSHOT;\n"
+                                    : "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n");
+    pipe_sqlbuf_put(&b, "BEGIN TRANSACTION;\nSELECT sys.fn_cdc_get_max_lsn(), sys.fn_cdc_get_min_lsn(");
+    pipe_ct_tstr(&b, c->instance);
+    pipe_sqlbuf_put(&b, ") FROM cdc.change_tables WHERE capture_instance = ");
+    pipe_ct_tstr(&b, c->instance);
+    if (b.oom) {
+        free(b.p);
+        return read_fail(ne, "out of memory");
+    }
+    pipe_list r[1] = {{0}};
+    int rc = pipe_cdc_rows(cl, b.p, 1, r, false, ne);
+    free(b.p);
+    char max[CDC_LSN_HEX + 1] = "", min[CDC_LSN_HEX + 1] = "";
+    bool ok = !rc && r[0].n >= 2 && pipe_cdc_lsn_parse(r[0].v[1], min);
+    if (ok && !pipe_cdc_lsn_parse(r[0].v[0], max)) /* NULL: nothing captured yet */
+        memset(max, '0', CDC_LSN_HEX);
+    pipe_list_free(&r[0]);
+    if (rc)
+        return rc;
+    if (!ok)
+        return read_fail(ne, "capture instance '%s' was disabled while reading it", c->instance);
+    if (strcmp(max, min) < 0)
+        pipe_cdc_lsn_dec(min, c->next);
+    else
+        memcpy(c->next, max, sizeof c->next);
+    return 0;
+}
+
+static int read_snapshot(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *ne)
+{
+    int rc = snapshot_lsn(c, cl, ne);
+    if (rc)
+        return rc;
+    c->prefix = 0;
+    char *sql = pipe_cdc_sql_snapshot(c);
+    rc = run_rows(c, cl, m, sql, ne);
+    free(sql);
+    if (rc)
+        return rc;
+    net_result_cb none;
+    memset(&none, 0, sizeof none);
+    memset(ne, 0, sizeof *ne);
+    return net_client_batch(cl, "COMMIT TRANSACTION", &none, NULL, ne);
+}
+
+/* The window from..to, then the instance's minimum again: a cleanup that
+ * ran during the read may have taken changes the read still needed. */
+static int read_changes(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *ne)
+{
+    pipe_sqlbuf b = {0};
+    use_db(c, &b);
+    char *sel = pipe_cdc_sql_changes(c);
+    pipe_sqlbuf_put(&b, sel ? sel : "");
+    free(sel);
+    if (b.oom || !sel) {
+        free(b.p);
+        return read_fail(ne, "out of memory");
+    }
+    c->prefix = 3;
+    memcpy(c->next, c->empty ? c->cursor : c->to, sizeof c->next);
+    int rc = run_rows(c, cl, m, b.p, ne);
+    free(b.p);
+    if (rc || c->empty)
+        return rc;
+    b = (pipe_sqlbuf){0};
+    use_db(c, &b);
+    pipe_sqlbuf_put(&b, "SELECT sys.fn_cdc_get_min_lsn(");
+    pipe_ct_tstr(&b, c->instance);
+    pipe_sqlbuf_put(&b, ")");
+    pipe_list r[1] = {{0}};
+    rc = b.oom ? read_fail(ne, "out of memory") : pipe_cdc_rows(cl, b.p, 1, r, false, ne);
+    free(b.p);
+    char min[CDC_LSN_HEX + 1];
+    bool ok = !rc && r[0].n >= 2 && pipe_cdc_lsn_parse(r[0].v[0], min);
+    pipe_list_free(&r[0]);
+    if (rc)
+        return rc;
+    if (!ok || strcmp(c->from, min) < 0)
+        return read_fail(ne, "the Change Data Capture cursor (LSN 0x%s) expired while reading (cleanup ran): "
+                             "run again with --full-refresh (or --cdc-expired=resnapshot)", c->cursor);
+    return 0;
+}
+
+int pipe_cdc_read(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *ne)
+{
+    return c->snapshot ? read_snapshot(c, cl, m, ne) : read_changes(c, cl, m, ne);
+}
+
+int pipe_cdc_save(pipe_cdc *c, sink *sk)
+{
+    /* no write when nothing moved: the state row is not rewritten */
+    if (c->have_cursor && !c->snapshot && !strcmp(c->next, c->cursor))
+        return 0;
+    return sink_state_set(sk, c->state_name, c->next);
+}
+
+void pipe_cdc_free(pipe_cdc *c)
+{
+    if (!c)
+        return;
+    free(c->db);
+    free(c->qname);
+    free(c->cols);
+    pipe_list_free(&c->key);
+    pipe_list_free(&c->captured);
+    free(c->ocols);
+    free(c->vals);
+    free(c);
+}
