@@ -1,8 +1,10 @@
 /*
  * exec_dml.c — INSERT … VALUES, INSERT … SELECT, UPDATE, DELETE, TRUNCATE
  * and MERGE on stored tables, statement atomicity, primary-key checks
- * (2627), NOT NULL checks (515), Change Tracking records, and transaction
- * undo (BEGIN/COMMIT/ROLLBACK restore a table's row list and CT log).
+ * (2627), NOT NULL checks (515), Change Tracking records, Change Data
+ * Capture records (cdc.h: committed with the statement or transaction,
+ * forgotten with it), and transaction undo (BEGIN/COMMIT/ROLLBACK restore
+ * a table's row list and CT log).
  *
  * Invariants: a statement either applies completely or leaves the table as
  * it was (the row list and CT log length are saved before it starts; the
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc.h"
 #include "query_int.h"
 
 #define MAX_MATERIALIZE 1000000u
@@ -23,6 +26,7 @@ typedef struct stmt_save {
     uint64_t *rows;
     size_t nrows, nct;
     uint64_t version;
+    size_t cdc_mark;        /* the connection's CDC changes before the statement */
 } stmt_save;
 
 static int save(srv_table *t, stmt_save *sv)
@@ -47,6 +51,7 @@ static void restore(srv_conn *c, srv_table *t, stmt_save *sv)
     t->idx_dirty = true;
     if (t->dbp && !c->trancount)
         t->dbp->ct_version = sv->version;
+    srv_cdc_undo(c, sv->cdc_mark);
     free(sv->rows);
     sv->rows = NULL;
 }
@@ -99,6 +104,10 @@ static void tran_end(srv_conn *c, bool rollback)
     }
     if (rollback && c->tran_version)
         c->cur->ct_version = c->tran_saved_version;
+    if (rollback)
+        srv_cdc_rollback(c);
+    else
+        srv_cdc_commit(c);
     c->ntran_tables = 0;
     c->tran_version = 0;
 }
@@ -161,6 +170,8 @@ static int add_row(srv_cursor *cur, tds_session *s, srv_table *t, uint64_t off)
     }
     tds_value all[SRV_MAX_COLS];
     srv_table_row(t, off, all);
+    if (srv_cdc_record(cur->c, t, CDC_OP_INSERT, UINT64_MAX, off) < 0)
+        return -1;
     return ct_record(cur->c, t, all, 'I');
 }
 
@@ -191,6 +202,8 @@ static int finish_stmt(srv_cursor *cur, tds_session *s, srv_table *t, stmt_save 
     }
     free(sv->rows);
     t->idx_dirty = true;
+    if (!cur->c->trancount)
+        srv_cdc_commit(cur->c); /* an autocommit statement */
     cur->c->rowcount = (int64_t)n;
     srv_table_unref(t);
     srv_put_done(cur, s, cur->c->nocount ? 0 : TDS_DONE_COUNT, curcmd, n);
@@ -465,11 +478,18 @@ static int update_row(srv_cursor *cur, tds_session *s, srv_rs *rs, int tk, srv_t
             srv_table_row(t, noff, nv);
             srv_table_row(t, off, old);
             if (t->npk && key_changed(t, old, nv)) {
+                /* a key update is a delete and an insert (CT and CDC) */
                 rc = ct_record(cur->c, t, old, 'D');
                 if (!rc)
                     rc = ct_record(cur->c, t, nv, 'I');
+                if (!rc)
+                    rc = srv_cdc_record(cur->c, t, CDC_OP_DELETE, off, UINT64_MAX);
+                if (!rc)
+                    rc = srv_cdc_record(cur->c, t, CDC_OP_INSERT, UINT64_MAX, noff);
             } else {
                 rc = ct_record(cur->c, t, nv, 'U');
+                if (!rc)
+                    rc = srv_cdc_record(cur->c, t, CDC_OP_UPDATE_NEW, off, noff);
             }
         }
     }
@@ -595,6 +615,8 @@ static int update_delete(srv_cursor *cur, tds_session *s, const sql_stmt *st, sr
             if (pos != SIZE_MAX)
                 del[pos] = true;
             rc = ct_record(cur->c, t, srv_rs_src_vals(rs, 0), 'D');
+            if (!rc)
+                rc = srv_cdc_record(cur->c, t, CDC_OP_DELETE, srv_rs_ref(rs, 0), UINT64_MAX);
         }
     }
     if (!rc && del) {
@@ -697,6 +719,8 @@ static int merge_stmt(srv_cursor *cur, tds_session *s, const sql_stmt *st, srv_t
                     tds_value all[SRV_MAX_COLS];
                     srv_table_row(t, off, all);
                     rc = ct_record(cur->c, t, all, 'I');
+                    if (!rc)
+                        rc = srv_cdc_record(cur->c, t, CDC_OP_INSERT, UINT64_MAX, off);
                     count++;
                 }
             }
@@ -710,6 +734,7 @@ static int merge_stmt(srv_cursor *cur, tds_session *s, const sql_stmt *st, srv_t
                 tds_value all[SRV_MAX_COLS];
                 srv_table_row(t, t->rows[i], all);
                 ct_record(cur->c, t, all, 'D');
+                srv_cdc_record(cur->c, t, CDC_OP_DELETE, t->rows[i], UINT64_MAX);
                 count++;
                 continue;
             }
@@ -761,6 +786,7 @@ int exec_dml(srv_cursor *cur, tds_session *s, const sql_stmt *st)
         srv_table_unref(t);
         return -1;
     }
+    sv.cdc_mark = srv_cdc_mark(c);
     switch (st->t) {
     case ST_INSERT:
         return insert_values(cur, s, st, t, &sv);
@@ -771,6 +797,13 @@ int exec_dml(srv_cursor *cur, tds_session *s, const sql_stmt *st)
     case ST_MERGE:
         return merge_stmt(cur, s, st, t, &sv);
     case ST_TRUNCATE:
+        if (srv_cdc_tracked(t)) {
+            srv_put_error(cur, s, 4711, 16, 1, "Cannot truncate table '%s' because it is published for replication or enabled for Change Data Capture.",
+                          t->name);
+            free(sv.rows);
+            srv_table_unref(t);
+            return -1;
+        }
         srv_table_clear(t);
         ct_truncate(cur->c, t);
         free(sv.rows);

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cdc.h"
 #include "query_int.h"
 
 static srv_val text_val(char *buf, size_t cap, const char *s)
@@ -298,6 +299,12 @@ static int eval_func(srv_cursor *cur, const sql_expr *e, EVAL_OUT)
     for (int i = 0; i < e->nargs; i++)
         if (eval_const(cur, e->args[i], &a[i], abuf[i], sizeof abuf[i], err, msg, msgcap) < 0)
             return -1;
+    int rc;
+    if (srv_cdc_func(cur, e, a, out, buf, cap, err, msg, msgcap, &rc))
+        return rc;
+    if (e->parts[1][0])
+        FAIL(4121, "Cannot find either column \"%s\" or the user-defined function or aggregate \"%s.%s\", or the name is ambiguous.",
+             e->parts[1], e->parts[1], f);
     if (func_catalog(cur, f, e, a, out, buf, cap) || func_value(cur, f, e, a, out, buf, cap))
         return 0;
     if (srv_ieq(f, "serverproperty")) {
@@ -354,7 +361,9 @@ void expr_coldef(const sql_expr *e, const srv_val *v, srv_coldef *out)
         srv_coldef_fix(out);
         return;
     }
-    if (e->t == EX_SYSVAR && srv_ieq(e->parts[0], "@@version"))
+    if (srv_cdc_func_type(e))
+        type = srv_cdc_func_type(e);
+    else if (e->t == EX_SYSVAR && srv_ieq(e->parts[0], "@@version"))
         type = "nvarchar(300)";
     else if (e->t == EX_SYSVAR && srv_ieq(e->parts[0], "@@spid"))
         type = "smallint";

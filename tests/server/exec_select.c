@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc.h"
 #include "exec_select_int.h"
 
 /* ------------------------------------------------------------ sources */
@@ -145,8 +146,17 @@ srv_table *resolve_table(srv_cursor *cur, const sql_tref *r, srv_database **dbou
     const char *schema = r->parts[1][0] ? r->parts[1] : "dbo";
     if (srv_ieq(schema, "sys") || srv_ieq(schema, "information_schema")) {
         srv_table *t = catalog_table(cur->c, d, schema, r->parts[2]);
+        if (srv_ieq(schema, "sys"))
+            t = srv_cdc_catalog_fix(cur->c, d, r->parts[2], t);
         *temp = t != NULL;
         return t;
+    }
+    if (srv_ieq(schema, "cdc")) {
+        srv_table *v = srv_cdc_view(cur->c, d, r->parts[2]);
+        if (v) {
+            *temp = true;
+            return v;
+        }
     }
     srv_table *t = srv_table_find(d, schema, r->parts[2]);
     if (t)
@@ -791,10 +801,11 @@ static int open_sources(srv_cursor *cur, srv_rs *rs, const sql_select *sel)
 {
     for (int k = 0; k < sel->nfrom; k++) {
         const sql_tref *r = &sel->from[k];
-        bool temp = r->sub != NULL;
+        bool temp = r->sub != NULL || r->tvf;
         srv_table *t = r->sub ? sub_table(cur, r->sub, r->alias[0] ? r->alias : r->parts[2], &rs->err, rs->errmsg, sizeof rs->errmsg)
+                       : r->tvf ? srv_cdc_tvf(cur, r, &rs->err, rs->errmsg, sizeof rs->errmsg)
                               : resolve_table(cur, r, NULL, &temp);
-        if (!t && r->sub)
+        if (!t && (r->sub || r->tvf))
             return -1;
         if (!t) {
             rs->err = 208;

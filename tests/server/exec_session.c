@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc.h"
 #include "query_int.h"
 
 static const char *known_set[] = {
@@ -294,6 +295,9 @@ int exec_proc(srv_cursor *cur, tds_session *s, const sql_stmt *st)
         return proc_ct_cleanup(cur, s, st);
     if (srv_ieq(st->word, "sp_rename"))
         return proc_rename(cur, s, st);
+    int rc;
+    if (srv_cdc_proc(cur, s, st, &rc))
+        return rc;
     srv_put_error(cur, s, 2812, 16, 62, "Could not find stored procedure '%s'.", st->word);
     return -1;
 }

@@ -232,6 +232,7 @@ struct srv_database {
     size_t nschemas;
     srv_table **tables;
     size_t ntables;
+    struct srv_cdc_db *cdc;  /* Change Data Capture state (exec_cdc*.c), NULL until enabled */
 };
 
 typedef struct srv_login_def {
@@ -289,6 +290,7 @@ struct srv_conn {
     char bulk_errmsg[512];
     uint64_t bulk_heap_mark;
     uint64_t bulk_seen;      /* bulk rows received on this connection (faults) */
+    struct cdc_tx *cdc_tx;   /* uncommitted CDC changes (exec_cdc.c) */
 };
 
 srv_database *srv_db_find(srv_db *db, const char *name);
@@ -380,6 +382,9 @@ typedef struct sql_tref {
     int join;               /* 0 FROM, 1 INNER JOIN, 2 LEFT JOIN */
     sql_where on;
     struct sql_select *sub; /* derived table "(SELECT …) AS a" or a CTE */
+    bool tvf;               /* table-valued function: parts(tvf_args…), e.g. cdc.fn_cdc_get_all_changes_x */
+    sql_expr *tvf_args[4];
+    int ntvf;
 } sql_tref;
 
 typedef struct sql_item {

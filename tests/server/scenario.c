@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cdc.h"
 #include "query_int.h"
 
 struct srv_rule {
@@ -111,6 +112,7 @@ void srv_database_drop_table(srv_database *d, srv_table *t)
         if (d->tables[i] == t) {
             memmove(&d->tables[i], &d->tables[i + 1], (d->ntables - i - 1) * sizeof *d->tables);
             d->ntables--;
+            srv_cdc_table_dropped(d, t); /* its capture instances go with it */
             t->dbp = NULL;
             srv_table_unref(t);
             return;
@@ -472,7 +474,8 @@ static int load_db(srv_db *db, const cJSON *jd, char *err, size_t cap)
             t->ct_begin_version = 0;
         }
     }
-    return 0;
+    /* after the tables: "cdc" enables capture instances on them */
+    return srv_cdc_scenario(db, d, cJSON_GetObjectItemCaseSensitive(jd, "cdc"), err, cap);
 }
 
 /* The "server" object: name, version, FEDAUTH, packet size, routing. */
@@ -610,6 +613,7 @@ void srv_db_free(srv_db *db)
         return;
     for (size_t i = 0; i < db->ndbs; i++) {
         srv_database *d = db->dbs[i];
+        srv_cdc_db_free(d);
         for (size_t t = 0; t < d->ntables; t++) {
             d->tables[t]->dbp = NULL;
             srv_table_unref(d->tables[t]);
@@ -691,6 +695,7 @@ void srv_conn_free(srv_conn *c)
         return;
     if (c->trancount)
         tran_rollback(c);
+    srv_cdc_conn_free(c);
     if (c->bulk_table)
         srv_table_unref(c->bulk_table);
     free(c->bulk_rows);

@@ -298,6 +298,28 @@ static sql_expr *cast_or_convert(P *p)
     return e;
 }
 
+/* The arguments of a function call (at its "("), then its OVER clause. */
+static sql_expr *call_args(P *p, sql_expr *e)
+{
+    p->i++;
+    e->t = EX_FUNC;
+    if (accept_op(p, "*")) {
+        e->star_arg = true;
+    } else if (!op(p, ")")) {
+        do {
+            if (e->nargs >= 4) {
+                sql_fail(p);
+                return NULL;
+            }
+            if (!(e->args[e->nargs++] = expr(p)))
+                return NULL;
+        } while (accept_op(p, ","));
+    }
+    if (!expect_op(p, ")"))
+        return NULL;
+    return !kw(p, "over") || over_clause(p, e) ? e : NULL;
+}
+
 /* A column reference (one to three parts, or alias.*), or a function call
  * with its OVER clause. */
 static sql_expr *name_or_call(P *p, const sql_tok *k)
@@ -312,25 +334,8 @@ static sql_expr *name_or_call(P *p, const sql_tok *k)
         return NULL;
     name_any(p, e->parts[0]);
     e->nparts = 1;
-    if (k->t == TK_IDENT && op(p, "(")) {
-        p->i++;
-        e->t = EX_FUNC;
-        if (accept_op(p, "*")) {
-            e->star_arg = true;
-        } else if (!op(p, ")")) {
-            do {
-                if (e->nargs >= 4) {
-                    sql_fail(p);
-                    return NULL;
-                }
-                if (!(e->args[e->nargs++] = expr(p)))
-                    return NULL;
-            } while (accept_op(p, ","));
-        }
-        if (!expect_op(p, ")"))
-            return NULL;
-        return !kw(p, "over") || over_clause(p, e) ? e : NULL;
-    }
+    if (k->t == TK_IDENT && op(p, "("))
+        return call_args(p, e);
     while (accept_op(p, ".")) {
         if (e->nparts >= 3) {
             sql_fail(p);
@@ -344,6 +349,15 @@ static sql_expr *name_or_call(P *p, const sql_tok *k)
         if (!name_any(p, e->parts[e->nparts]))
             return NULL;
         e->nparts++;
+        if (e->nparts == 2 && op(p, "(")) {
+            /* schema.function(…): the name in parts[0], the schema in parts[1] */
+            char schema[SRV_NAME_MAX];
+            memcpy(schema, e->parts[0], SRV_NAME_MAX);
+            memcpy(e->parts[0], e->parts[1], SRV_NAME_MAX);
+            memcpy(e->parts[1], schema, SRV_NAME_MAX);
+            e->nparts = 1;
+            return call_args(p, e);
+        }
     }
     return e;
 }
@@ -492,6 +506,23 @@ static bool tref(P *p, sql_tref *r)
     }
     if (!tname(p, r))
         return false;
+    if (accept_op(p, "(")) {
+        /* a table-valued function: schema.name(args) */
+        r->tvf = true;
+        if (!op(p, ")")) {
+            do {
+                if (r->ntvf >= 4) {
+                    sql_fail(p);
+                    return false;
+                }
+                if (!(r->tvf_args[r->ntvf++] = expr(p)))
+                    return false;
+            } while (accept_op(p, ","));
+        }
+        if (!expect_op(p, ")"))
+            return false;
+        return alias(p, r->alias);
+    }
     cte_bind(p, r);
     if (!alias(p, r->alias))
         return false;
