@@ -31,8 +31,23 @@ static int errf(char *err, size_t cap, int code, const char *fmt, ...)
     return code;
 }
 
+/* The cursor lives in the destination's state table, so a file or
+ * discard destination is refused before anything connects. */
+static bool file_dest(const char *uri)
+{
+    static const char *const files[] = {"csv://", "jsonl://", "ndjson://", "parquet://", "discard://", NULL};
+    for (size_t i = 0; uri && files[i]; i++)
+        if (!tds_ascii_ncasecmp(uri, files[i], strlen(files[i])))
+            return true;
+    return false;
+}
+
 int pipe_cdc_check_flags(const tdspipe_load_opts *o, tdspipe_error *err)
 {
+    if (file_dest(o->dest_uri))
+        return pipe__fail(err, TDSPIPE_E_USAGE,
+                          "Change Data Capture needs a database destination (duckdb, postgresql, sqlite, mssql) to "
+                          "keep its cursor, not %.*s", (int)strcspn(o->dest_uri, ":"), o->dest_uri);
     if (o->source_table && !tds_ascii_ncasecmp(o->source_table, "query:", 6))
         return pipe__fail(err, TDSPIPE_E_USAGE, "Change Data Capture reads a table: a query: source has no capture instance");
     if (o->strategy_given && o->strategy != SINK_MERGE && !o->full_refresh)

@@ -197,6 +197,7 @@ int pipe_load_schema(pipe_load *l, const tds_column *cols, size_t ncols)
     t.ncols = l->ncols;
     t.strategy = l->plan.strategy;
     t.cdc = l->plan.cdc;
+    t.cdc_images = l->plan.cdc_images;
     t.contract = contract_of(l->o);
     t.incremental_key = -1;
     size_t pk[64];

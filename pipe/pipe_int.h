@@ -60,6 +60,7 @@ typedef struct pipe_plan {
     tdspipe_naming naming;        /* resolved: never AUTO */
     sink_strategy strategy;       /* full_refresh → replace; else o->strategy */
     bool cdc;                     /* sink_table.cdc (Change Tracking merge) */
+    bool cdc_images;              /* sink_table.cdc_images (deletes carry the row) */
     bool keep_cdc_names;          /* "_cdc_*" columns keep their names */
     const char *dest_table;       /* resolved target (after describe) */
     /* incremental read: key > lo (lo_strict) or >= lo, key < hi; text */

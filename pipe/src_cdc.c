@@ -46,7 +46,13 @@ static void cdc_close(pipe_source *s)
 static int cdc_open(const pipe_plan *p, pipe_source **out, tdspipe_error *err)
 {
     *out = NULL;
-    int rc = pipe_cdc_check_flags(p->o, err);
+    /* the URI first (a bad one says why), then what needs no server */
+    net_opts uo;
+    memset(&uo, 0, sizeof uo);
+    int rc = pipe_mssql_opts(p->o, &uo, err);
+    net_opts_free(&uo);
+    if (!rc)
+        rc = pipe_cdc_check_flags(p->o, err);
     if (rc)
         return rc;
     cdc_source *cs = calloc(1, sizeof *cs);
@@ -94,6 +100,7 @@ static int cdc_cursor_read(pipe_source *s, sink *dest, pipe_plan *p, tdspipe_err
         return pipe__fail(err, rc, "%s", why);
     p->strategy = cs->c->strategy;
     p->cdc = cs->c->cdc;
+    p->cdc_images = true; /* a delete's row is its before image */
     p->keep_cdc_names = true; /* snake_case would drop their leading '_' */
     return 0;
 }

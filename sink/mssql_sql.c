@@ -51,7 +51,7 @@ static bool is_cdc(const char *name) { return !tds_ascii_ncasecmp(name, "_cdc_",
 /* a column a tombstone row carries */
 static bool tombstone_col(const sink_schema *sc, size_t i)
 {
-    return sink__sql_in_pk(sc, i) || is_cdc(sc->names[i]) || !(sc->cols[i].flags & TDS_COL_NULLABLE);
+    return sc->cdc_images || sink__sql_in_pk(sc, i) || is_cdc(sc->names[i]) || !(sc->cols[i].flags & TDS_COL_NULLABLE);
 }
 
 /* "t"."k" = "w"."k" AND … */
@@ -104,7 +104,9 @@ static int update_from_winners(const sql_sink *q, sink_buf *b, bool cdc)
     rc |= sink__buf_puts(b, "UPDATE [t] SET ");
     bool first = true;
     for (size_t i = 0; i < sc->ncols; i++) {
-        if (cdc ? !is_cdc(sc->names[i]) : sink__sql_in_pk(sc, i))
+        /* a delete: the _cdc_* columns, or with before images
+         * (cdc_images) every non-key column */
+        if (cdc ? !is_cdc(sc->names[i]) && !(sc->cdc_images && !sink__sql_in_pk(sc, i)) : sink__sql_in_pk(sc, i))
             continue;
         if (!first)
             rc |= sink__buf_puts(b, ", ");
@@ -162,7 +164,8 @@ int sink__ms_cdc_merge(const sql_sink *q, sink_buf *b)
     rc |= sink__buf_puts(b, " WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = 0 AND ([t].[_cdc_lsn] IS NULL"
                             " OR [_tdspipe_w].[_cdc_lsn] > [t].[_cdc_lsn] OR ([_tdspipe_w].[_cdc_lsn] = [t].[_cdc_lsn]"
                             " AND ([t].[_cdc_deleted] IS NULL OR [t].[_cdc_deleted] = 0)));\n");
-    /* 2. deletes over target rows: only the _cdc_* columns change */
+    /* 2. deletes over target rows: only the _cdc_* columns change (all
+     *    non-key columns with cdc_images) */
     rc |= update_from_winners(q, b, true);
     rc |= sink__buf_puts(b, " WHERE [_tdspipe_w].[_tdspipe_rn] = 1 AND [_tdspipe_w].[_cdc_deleted] = 1 AND ([t].[_cdc_lsn] IS NULL"
                             " OR [_tdspipe_w].[_cdc_lsn] >= [t].[_cdc_lsn]);\n");

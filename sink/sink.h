@@ -120,6 +120,11 @@ typedef struct sink_table {
      * key and the _cdc_* columns only (others NULL, except NOT NULL
      * columns such as a load timestamp, which keep the staged value). */
     bool cdc;
+    /* With cdc: the staged row of a delete carries the deleted row's values
+     * (Change Data Capture's before image), so a delete writes every
+     * column of the target row and a tombstone keeps every staged value,
+     * instead of the _cdc_* columns only. */
+    bool cdc_images;
     sink_contract contract;    /* SINK_EVOLVE (0) by default */
 } sink_table;
 

@@ -100,6 +100,7 @@ typedef struct sink_schema {
     int incr;
     sink_strategy strategy;
     bool cdc;            /* Change Tracking merge (sink_table.cdc) */
+    bool cdc_images;     /* sink_table.cdc_images */
     sink_contract contract; /* sink_table.contract */
     tds_value win[2];    /* delete+insert bounds (lo, hi); ptr NULL when absent */
     bool has_win[2];

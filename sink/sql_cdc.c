@@ -14,8 +14,10 @@
  *      key and _cdc_* columns (NOT NULL columns such as the load timestamp
  *      as staged), every other column NULL;
  *   5. staged inserts/updates replace the target's row (DELETE + INSERT).
- * _cdc_lsn is the 20-digit zero-padded version, so text order is version
- * order.
+ * With cdc_images (Change Data Capture: a delete's staged row is the
+ * deleted row's before image) steps 3 and 4 write every column.
+ * _cdc_lsn is the 20-digit zero-padded version (Change Tracking) or hex
+ * LSN text (Change Data Capture), so text order is change order.
  */
 #include "sql_int.h"
 
@@ -108,7 +110,8 @@ static int mark_deleted(const sql_sink *q, sink_buf *b)
     rc |= sink__buf_puts(b, " SET ");
     bool first = true;
     for (size_t i = 0; i < q->sc.ncols; i++) {
-        if (!is_cdc_col(q->sc.names[i]))
+        /* with before images (cdc_images) every non-key column */
+        if (!is_cdc_col(q->sc.names[i]) && !(q->sc.cdc_images && !sink__sql_in_pk(&q->sc, i)))
             continue;
         rc |= !first && sink__buf_puts(b, ", ");
         first = false;
@@ -137,7 +140,7 @@ static int tombstones(const sql_sink *q, sink_buf *b)
     rc |= sink__buf_puts(b, ") SELECT ");
     for (size_t i = 0; i < q->sc.ncols; i++) {
         rc |= i && sink__buf_puts(b, ", ");
-        bool keep = sink__sql_in_pk(&q->sc, i) || is_cdc_col(q->sc.names[i]) ||
+        bool keep = q->sc.cdc_images || sink__sql_in_pk(&q->sc, i) || is_cdc_col(q->sc.names[i]) ||
                     !(q->sc.cols[i].flags & TDS_COL_NULLABLE);
         /* CASE keeps the column's type for the NULL (PostgreSQL types an
          * untyped NULL in a SELECT list as text) */

@@ -154,6 +154,7 @@ int sink__schema_copy(sink_schema *d, const sink_table *t)
     d->incr = t->incremental_key;
     d->strategy = t->strategy;
     d->cdc = t->cdc;
+    d->cdc_images = t->cdc_images;
     d->contract = t->contract;
     d->full = dupn(t->name, strlen(t->name));
     const char *dot = strrchr(t->name, '.');

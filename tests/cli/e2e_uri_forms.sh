@@ -154,7 +154,7 @@ expect_err "parquet without a path" "parquet destination: the URI names no file"
 for scheme in mssql sqlserver azuresql azure-sql; do
   run "$scheme+cdc:// source" 2 "${I[@]}" --dest-uri "csv://cdc.csv" \
     --source-uri "$scheme+cdc://sa:Passw0rd%21@127.0.0.1:$P/demo?encrypt=disable&capture_instance=dbo_customers&dest_schema=raw&poll_interval=2s"
-  expect_err "$scheme+cdc refusal" "Change Data Capture sources are not supported yet"
+  expect_err "$scheme+cdc refusal" "Change Data Capture needs a database destination"
 done
 run "+cdc with a bad poll_interval" 2 "${I[@]}" --dest-uri "csv://cdc.csv" \
   --source-uri "mssql+cdc://sa:Passw0rd%21@127.0.0.1:$P/demo?poll_interval=soon"

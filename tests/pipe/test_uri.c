@@ -243,8 +243,10 @@ Test(uri, parquet_refused)
 }
 
 /* +cdc sources: every SQL Server form is parsed (a bad one says why,
- * capture_instance/dest_schema/poll_interval are checked), then the load
- * is refused with a usage error, never read as a plain table. */
+ * capture_instance/dest_schema/poll_interval are checked) and taken by the
+ * Change Data Capture source, never read as a plain table: into a file or
+ * discard destination (no state table for its cursor) the load is refused
+ * with a usage error before anything connects. */
 Test(uri, cdc_sources_refused)
 {
     static const char *const ok[] = {
@@ -256,7 +258,8 @@ Test(uri, cdc_sources_refused)
         tdspipe_load_opts lo = {.source_uri = ok[i], .source_table = "dbo.customers", .dest_uri = "discard://"};
         tdspipe_error e = {0};
         cr_expect_eq(tdspipe_load(&lo, &e), TDSPIPE_E_USAGE, "%s", ok[i]);
-        cr_expect_str_eq(e.message, "Change Data Capture sources are not supported yet (mssql+ct:// reads Change Tracking)");
+        cr_expect_str_eq(e.message, "Change Data Capture needs a database destination (duckdb, postgresql, sqlite, "
+                                    "mssql) to keep its cursor, not discard");
     }
     static const struct { const char *uri, *says; } bad[] = {
         {"mssql+cdc://u:p@h/db?poll_interval=soon", "poll_interval"},
