@@ -76,8 +76,9 @@ static void fill(tdspipe_load_opts *lo, const cli_opts *o)
     lo->trim_whitespace = o->trim_whitespace;
     lo->masks = (const char *const *)o->masks.v;
     lo->nmasks = o->masks.n;
-    /* the percentage costs a catalog query: only for a live line */
-    lo->estimate_rows = o->progress == CLI_PROGRESS_INTERACTIVE && isatty(STDERR_FILENO);
+    /* the percentage costs a catalog query: only where it is shown (a
+     * live line, log lines, json's est_rows/percent/eta_s) */
+    lo->estimate_rows = o->progress != CLI_PROGRESS_INTERACTIVE || isatty(STDERR_FILENO);
 }
 
 int cli_ingest(const cli_opts *o, const volatile sig_atomic_t *cancel)
