@@ -6,15 +6,17 @@
  * per character (Unicode code point); fixed the param, else "MASKED";
  * partial keeps N characters (param, default 2; a bad or non-positive N
  * is 2, as ingestr's) at each end. Text in and out is UTF-8. Digests come
- * from OpenSSL's libcrypto (one-shot calls, no shared state).
+ * from OpenSSL's libcrypto: the algorithm is fetched and the context (for
+ * hmac: keyed) made once per mask, then reused for every value; nothing is
+ * shared between masks or loads.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "tds_ascii.h"
 #include "transform_int.h"
@@ -117,8 +119,46 @@ int pipe_mask_parse(const char *spec, pipe_mask *m, char *why, size_t cap)
     return 0;
 }
 
+struct pipe_digest {
+    EVP_MD *md;        /* sha256, md5 */
+    EVP_MD_CTX *ctx;
+    EVP_MAC *mac;      /* hmac */
+    EVP_MAC_CTX *mctx; /* keyed once; re-initialised with the same key per value */
+};
+
+static void digest_free(struct pipe_digest *d)
+{
+    if (!d)
+        return;
+    EVP_MD_CTX_free(d->ctx);
+    EVP_MD_free(d->md);
+    EVP_MAC_CTX_free(d->mctx);
+    EVP_MAC_free(d->mac);
+    free(d);
+}
+
+static struct pipe_digest *digest_new(const pipe_mask *m)
+{
+    struct pipe_digest *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    if (m->alg == PIPE_MASK_HMAC) {
+        char sha[] = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha, 0), OSSL_PARAM_construct_end()};
+        if ((d->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) && (d->mctx = EVP_MAC_CTX_new(d->mac)) &&
+            EVP_MAC_init(d->mctx, (const unsigned char *)m->param, strlen(m->param), params) == 1)
+            return d;
+    } else if ((d->md = EVP_MD_fetch(NULL, m->alg == PIPE_MASK_MD5 ? "MD5" : "SHA256", NULL)) &&
+               (d->ctx = EVP_MD_CTX_new())) {
+        return d;
+    }
+    digest_free(d);
+    return NULL;
+}
+
 void pipe_mask_free(pipe_mask *m)
 {
+    digest_free(m->dg);
     free(m->column);
     if (m->param) { /* an hmac key: gone from memory with the load */
         volatile char *p = m->param;
@@ -138,15 +178,23 @@ static void hex(const unsigned char *d, unsigned n, char *out)
     }
 }
 
-static int digest(const pipe_mask *m, const char *in, size_t len, pipe_bytes *out)
+static int digest(pipe_mask *m, const char *in, size_t len, pipe_bytes *out)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned n = 0;
+    if (!m->dg && !(m->dg = digest_new(m)))
+        return -1;
+    struct pipe_digest *d = m->dg;
     int ok;
-    if (m->alg == PIPE_MASK_HMAC)
-        ok = HMAC(EVP_sha256(), m->param, (int)strlen(m->param), (const unsigned char *)in, len, md, &n) != NULL;
-    else
-        ok = EVP_Digest(in, len, md, &n, m->alg == PIPE_MASK_MD5 ? EVP_md5() : EVP_sha256(), NULL) == 1;
+    if (d->mctx) {
+        size_t ml = 0;
+        ok = EVP_MAC_init(d->mctx, NULL, 0, NULL) == 1 && EVP_MAC_update(d->mctx, (const unsigned char *)in, len) == 1 &&
+             EVP_MAC_final(d->mctx, md, &ml, sizeof md) == 1;
+        n = (unsigned)ml;
+    } else {
+        ok = EVP_DigestInit_ex(d->ctx, d->md, NULL) == 1 && EVP_DigestUpdate(d->ctx, in, len) == 1 &&
+             EVP_DigestFinal_ex(d->ctx, md, &n) == 1;
+    }
     if (!ok || pipe_bytes_reserve(out, 2u * n))
         return -1;
     hex(md, n, out->p);
@@ -185,7 +233,7 @@ static void stars(pipe_bytes *out, size_t n)
     out->len += n;
 }
 
-int pipe_mask_apply(const pipe_mask *m, const char *in, size_t len, pipe_bytes *out)
+int pipe_mask_apply(pipe_mask *m, const char *in, size_t len, pipe_bytes *out)
 {
     out->len = 0;
     if (m->alg <= PIPE_MASK_HMAC)

@@ -179,7 +179,7 @@ static int value_text(pipe_xform *x, const tds_column *c, const tds_value *v)
 /* Masks value c (already trimmed) into x->out; its offset in x->off[c]. */
 static int mask_value(pipe_xform *x, size_t c, const tds_column *src, tds_value *v, char *why, size_t cap)
 {
-    const pipe_mask *m = &x->masks[x->mask_of[c]];
+    pipe_mask *m = &x->masks[x->mask_of[c]];
     if (value_text(x, src, v)) {
         snprintf(why, cap, "--mask: cannot read a value of column '%.128s' as text", m->column);
         return -1;

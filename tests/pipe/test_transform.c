@@ -42,8 +42,43 @@ Test(mask, digests_match_published_vectors)
     /* RFC 4231 test case 2: key "Jefe" */
     MASKS_TO("c:hmac:Jefe", "what do ya want for nothing?",
              "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    /* RFC 4231 test case 6: a key longer than the block */
+    char key[131 + 8] = "c:hmac:";
+    memset(key + 7, 0xaa, 131);
+    key[7 + 131] = '\0';
+    MASKS_TO(key, "Test Using Larger Than Block-Size Key - Hash Key First",
+             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     /* the key is everything after the second ':' (openssl dgst -sha256 -hmac 'Je:fe') */
     MASKS_TO("c:hmac:Je:fe", "x", "5099c035aa3eea3e0b28a103856c3dae2bf63221925f51c2d12258eea894b35d");
+}
+
+/* One mask, many values: the reused digest state starts afresh each time. */
+Test(mask, digests_reused_across_values)
+{
+    static const char *const specs[] = {"c:sha256", "c:md5", "c:hmac:Jefe"};
+    static const char *const want[][2] = {
+        {"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"900150983cd24fb0d6963f7d28e17f72", "d41d8cd98f00b204e9800998ecf8427e"},
+        {"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+    };
+    static const char *const in[][2] = {{"abc", ""}, {"abc", ""},
+                                        {"what do ya want for nothing?", "what do ya want for nothing?"}};
+    for (int s = 0; s < 3; s++) {
+        pipe_mask m;
+        char why[300];
+        cr_assert_eq(pipe_mask_parse(specs[s], &m, why, sizeof why), 0, "%s", why);
+        pipe_bytes out = {0};
+        for (int round = 0; round < 3; round++)
+            for (int v = 0; v < 2; v++) {
+                cr_assert_eq(pipe_mask_apply(&m, in[s][v], strlen(in[s][v]), &out), 0);
+                cr_expect(out.len == strlen(want[s][v]) && !memcmp(out.p, want[s][v], out.len), "%s value %d round %d",
+                          specs[s], v, round);
+            }
+        pipe_bytes_free(&out);
+        pipe_mask_free(&m);
+    }
 }
 
 Test(mask, text_algorithms_as_ingestr)
