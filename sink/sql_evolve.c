@@ -188,6 +188,16 @@ static const char *wider(const sql_sink *q, const tclass *e, const tclass *s, co
     return out;
 }
 
+/* A source string's declared length in characters (-1: unbounded). The
+ * dialect's type text may not say it (PostgreSQL's strings are text). */
+static long source_len(const tds_column *c)
+{
+    bool max = c->is_plp || c->max_len == 0xFFFF || c->type == TDS_T_TEXT || c->type == TDS_T_NTEXT;
+    if (max || (c->kind != TDS_K_CHAR && c->kind != TDS_K_NCHAR))
+        return -1;
+    return c->kind == TDS_K_NCHAR ? (long)c->max_len / 2 : (long)c->max_len;
+}
+
 /* ------------------------------------------------------------ target */
 
 /* "name\ttype\tnullable" lines into cols (pointing into text, which is
@@ -243,6 +253,8 @@ static void compare(const sql_sink *q, const ecol *cols, size_t n, diff *df)
         tclass s;
         classify(e->type, tsql, &df->etype[i]);
         classify(stext, tsql, &s);
+        if (s.cls == TC_STR)
+            s.len = source_len(&q->sc.cols[i]);
         if (!wider(q, &df->etype[i], &s, stext, df->widen[i], sizeof df->widen[i])) {
             /* no type of the family holds both: named by freeze, refused
              * by evolve, values checked by the discard contracts */

@@ -510,6 +510,64 @@ Test(query, ddl_dml_transactions)
     srv_db_free(db);
 }
 
+/* ALTER TABLE … ADD / ALTER COLUMN as SQL Server does them: new columns
+ * read NULL in old rows; widening keeps every value; a value the new type
+ * cannot hold fails the statement (2628, 8115) and changes nothing; a key
+ * column cannot change (5074 then 4922); a NOT NULL column cannot be added
+ * to a table with rows (4901). */
+Test(query, alter_table_add_and_alter_column)
+{
+    srv_db *db = load("demo.json");
+    srv_conn *c = login(db);
+    reply r;
+    run(c, "CREATE TABLE dbo.a1 (id int NOT NULL, n int NULL, s varchar(10) NULL, d decimal(10,2) NULL, "
+           "CONSTRAINT PK_a1 PRIMARY KEY (id)); INSERT INTO a1 VALUES (1, 10, 'abc', 1.50), (2, NULL, 'de', 2.25)", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    reply_free(&r);
+    run(c, "ALTER TABLE dbo.a1 ADD [extra] nvarchar(20) NULL, x2 int; SELECT * FROM a1 ORDER BY id", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    cr_assert_str_eq(rows(&r, 0), "1|10|abc|1.50|NULL|NULL\n2|NULL|de|2.25|NULL|NULL\n");
+    reply_free(&r);
+    run(c, "ALTER TABLE a1 ALTER COLUMN n bigint NULL; ALTER TABLE a1 ALTER COLUMN s varchar(50) COLLATE "
+           "SQL_Latin1_General_CP1_CI_AS NULL; ALTER TABLE a1 ALTER COLUMN d decimal(18,2) NULL; "
+           "INSERT INTO a1 (id, n, s, d) VALUES (3, 3000000000, 'a string longer than ten', 12345678901.25); "
+           "SELECT DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION FROM INFORMATION_SCHEMA.COLUMNS "
+           "WHERE TABLE_NAME = N'a1' ORDER BY ORDINAL_POSITION", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    cr_assert_str_eq(rows(&r, 0), "int|NULL|10\nbigint|NULL|19\nvarchar|50|NULL\ndecimal|NULL|18\nnvarchar|20|NULL\nint|NULL|10\n");
+    reply_free(&r);
+    run(c, "ALTER TABLE a1 ALTER COLUMN s varchar(5)", &r);
+    cr_assert_eq(r.err[0], 2628, "%s", r.errmsg[0]);
+    reply_free(&r);
+    run(c, "ALTER TABLE a1 ALTER COLUMN n int", &r);
+    cr_assert_eq(r.err[0], 8115, "%s", r.errmsg[0]);
+    reply_free(&r);
+    run(c, "ALTER TABLE a1 ALTER COLUMN id bigint NOT NULL", &r);
+    cr_assert_eq(r.nerr, 2);
+    cr_assert_eq(r.err[0], 5074);
+    cr_assert_eq(r.err[1], 4922);
+    reply_free(&r);
+    run(c, "ALTER TABLE a1 ADD y int NOT NULL", &r);
+    cr_assert_eq(r.err[0], 4901);
+    reply_free(&r);
+    run(c, "ALTER TABLE a1 ADD n int", &r);
+    cr_assert_eq(r.err[0], 2705);
+    reply_free(&r);
+    run(c, "ALTER TABLE a1 ALTER COLUMN nope int", &r);
+    cr_assert_eq(r.err[0], 4924);
+    reply_free(&r);
+    run(c, "ALTER TABLE nope ADD z int", &r);
+    cr_assert_eq(r.err[0], 4902);
+    reply_free(&r);
+    /* the failed statements changed nothing; the key still finds rows */
+    run(c, "SELECT id, n, s FROM a1 ORDER BY id; INSERT INTO a1 (id) VALUES (3)", &r);
+    cr_assert_str_eq(rows(&r, 0), "1|10|abc\n2|NULL|de\n3|3000000000|a string longer than ten\n");
+    cr_assert_eq(r.err[0], 2627);
+    reply_free(&r);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
 /* ------------------------------------------------------------ bulk */
 
 Test(query, bulk_load)

@@ -514,3 +514,79 @@ SUITE(evolve_sqlite, sq_setup, nothing)
 SUITE(evolve_duckdb, dd_setup, nothing)
 SUITE(evolve_postgres, pg_setup, pg_teardown)
 SUITE(evolve_mssql, ms_setup, ms_stop)
+
+/* ------------------------------------------------------ single cases */
+
+/* A table someone else made with varchar(10): a source varchar(50) widens
+ * it to varchar(50), a source varchar(max) to text (unbounded). */
+Test(evolve_postgres, varchar_widens_in_its_family)
+{
+    pg_run("CREATE TABLE ev (id integer PRIMARY KEY, n integer, s varchar(10), d numeric(10,2))");
+    tbl t;
+    tbl_init(&t, false, false);
+    cr_assert_eq(tds_column_init(&t.cols[2], TDS_T_BIGVARCHR, 50, 0, 0), TDS_OK);
+    tbl_row(&t, (const char *const[]){ "1", "1", "twenty characters ok", "1.00" });
+    sink_table st = tbl_sink(&t, SINK_APPEND, SINK_EVOLVE);
+    char msg[512];
+    cr_assert_eq(load(D.uri, &st, t.vals, t.nrows, 8, msg, sizeof msg), 0, "%s", msg);
+    static const char *const w1[] = { "id integer", "n integer", "s character varying(50)", "d numeric(10,2)" };
+    expect(D.types_sql, w1, 4);
+    cr_assert_eq(tds_column_init(&t.cols[2], TDS_T_BIGVARCHR, 0xFFFF, 0, 0), TDS_OK);
+    cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), 0, "%s", msg);
+    static const char *const w2[] = { "id integer", "n integer", "s text", "d numeric(10,2)" };
+    expect(D.types_sql, w2, 4);
+}
+
+/* No decimal holds 38 digits of which 10 after the point and 36 before:
+ * evolve fails in one line and the table stays as it was. */
+Test(evolve_duckdb, decimal_beyond_38_digits_is_refused)
+{
+    tbl t;
+    tbl_init(&t, false, false);
+    cr_assert_eq(tds_column_init(&t.cols[3], TDS_T_DECIMALN, 17, 38, 2), TDS_OK);
+    tbl_row(&t, (const char *const[]){ "1", "1", "a", "1.00" });
+    sink_table st = tbl_sink(&t, SINK_APPEND, SINK_EVOLVE);
+    char msg[512];
+    cr_assert_eq(load(D.uri, &st, t.vals, t.nrows, 8, msg, sizeof msg), 0, "%s", msg);
+    cr_assert_eq(tds_column_init(&t.cols[3], TDS_T_DECIMALN, 17, 38, 10), TDS_OK);
+    cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), SINK_E_UNSUPPORTED, "%s", msg);
+    cr_assert(strstr(msg, "column d: DECIMAL(38,2) cannot be widened to hold DECIMAL(38,10)"), "%s", msg);
+    static const char *const want[] = { "id INTEGER", "n INTEGER", "s VARCHAR", "d DECIMAL(38,2)" };
+    expect(D.types_sql, want, 4);
+}
+
+/* The merge key cannot be discarded: it is new to the table. */
+Test(evolve_sqlite, discard_refuses_a_new_key)
+{
+    load_v1();
+    tbl t;
+    v2(&t);
+    t.names[4] = "extra";
+    sink_table st = tbl_sink(&t, SINK_MERGE, SINK_DISCARD_VALUE);
+    size_t pk[1] = { 4 };
+    st.pk = pk;
+    char msg[512];
+    cr_assert_eq(load(D.uri, &st, t.vals, t.nrows, 8, msg, sizeof msg), SINK_E_UNSUPPORTED, "%s", msg);
+    cr_assert(strstr(msg, "column extra is not in table ev"), "%s", msg);
+    expect(D.rows_sql, rows_v1, 2);
+}
+
+/* SQL Server cannot alter a key column (5074): one line, and a freeze of
+ * the same load names it without touching anything. */
+Test(evolve_mssql, key_column_cannot_widen)
+{
+    load_v1();
+    tbl t;
+    v1(&t);
+    cr_assert_eq(tds_column_init(&t.cols[0], TDS_T_INTN, 8, 0, 0), TDS_OK);
+    t.cols[0].flags = 0;
+    sink_table st = tbl_sink(&t, SINK_APPEND, SINK_FREEZE);
+    char msg[512];
+    cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), SINK_E_UNSUPPORTED, "%s", msg);
+    cr_assert(strstr(msg, "wider types: id (int -> bigint)"), "%s", msg);
+    st.contract = SINK_EVOLVE;
+    cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), SINK_E_DEST, "%s", msg);
+    cr_assert(strstr(msg, "is dependent on column 'id'") && !strchr(msg, '\n'), "%s", msg);
+    expect(D.types_sql, D.types_v1, 4);
+    expect(D.rows_sql, rows_v1, 2);
+}
