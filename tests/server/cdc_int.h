@@ -21,7 +21,9 @@
 typedef struct cdc_change {     /* one row change */
     srv_table *t;               /* referenced */
     int op;                     /* CDC_OP_DELETE, _INSERT, _UPDATE_NEW (an update: both images) */
-    uint64_t old_off, new_off;  /* row images in t's heap */
+    uint8_t *img[2];            /* old and new row images (NULL when none), copied
+                                   at the change: ALTER TABLE may rebuild t's heap */
+    uint16_t ncols;             /* columns of the images */
     uint64_t seq;               /* log position: __$seqval */
     uint32_t command_id;        /* order of the change in its transaction */
 } cdc_change;
@@ -73,6 +75,8 @@ typedef struct srv_cdc_db {
 } srv_cdc_db;
 
 /* exec_cdc.c */
+/* Releases a change (its images, its table reference). */
+void cdc_change_free(cdc_change *ch);
 void cdc_lsn(uint64_t pos, uint8_t out[CDC_LSN_LEN]);
 /* The position of an LSN: the largest position whose LSN is <= lsn. */
 uint64_t cdc_lsn_pos(const uint8_t lsn[CDC_LSN_LEN]);

@@ -112,6 +112,46 @@ uint64_t cdc_max_pos(const srv_cdc_db *x)
 
 /* ------------------------------------------------------------ recording */
 
+/* A row image: the heap row at off copied out, in the heap's format. */
+static uint8_t *image_copy(const srv_table *t, uint64_t off)
+{
+    if (off == UINT64_MAX)
+        return NULL;
+    tds_value v[SRV_MAX_COLS];
+    srv_table_row(t, off, v);
+    size_t need = 0;
+    for (uint16_t i = 0; i < t->ncols; i++)
+        need += 4 + ((v[i].flags & TDS_VF_NULL) ? 0 : v[i].len);
+    uint8_t *img = malloc(need ? need : 1);
+    if (img)
+        memcpy(img, t->heap + off, need);
+    return img;
+}
+
+/* Views of an image of n columns into v (columns past n are NULL). */
+static void image_row(const uint8_t *p, uint16_t n, tds_value *v, uint16_t want)
+{
+    for (uint16_t i = 0; i < want; i++) {
+        uint32_t len = SRV_NULL_LEN;
+        if (p && i < n) {
+            memcpy(&len, p, 4);
+            p += 4;
+        }
+        v[i] = len == SRV_NULL_LEN ? (tds_value){ .flags = TDS_VF_NULL } : (tds_value){ .ptr = p, .len = len };
+        if (len != SRV_NULL_LEN)
+            p += len;
+    }
+}
+
+void cdc_change_free(cdc_change *ch)
+{
+    free(ch->img[0]);
+    free(ch->img[1]);
+    ch->img[0] = ch->img[1] = NULL;
+    srv_table_unref(ch->t);
+    ch->t = NULL;
+}
+
 int srv_cdc_record(srv_conn *c, srv_table *t, int op, uint64_t old_off, uint64_t new_off)
 {
     if (!srv_cdc_tracked(t))
@@ -128,12 +168,19 @@ int srv_cdc_record(srv_conn *c, srv_table *t, int op, uint64_t old_off, uint64_t
         tx->ch = n;
         tx->cap = cap;
     }
-    cdc_change *ch = &tx->ch[tx->n++];
+    cdc_change *ch = &tx->ch[tx->n];
+    ch->img[0] = image_copy(t, old_off);
+    ch->img[1] = image_copy(t, new_off);
+    if ((old_off != UINT64_MAX && !ch->img[0]) || (new_off != UINT64_MAX && !ch->img[1])) {
+        free(ch->img[0]);
+        free(ch->img[1]);
+        return -1;
+    }
+    tx->n++;
     srv_table_ref(t);
     ch->t = t;
     ch->op = op;
-    ch->old_off = old_off;
-    ch->new_off = new_off;
+    ch->ncols = t->ncols;
     ch->seq = ++x->pos;
     ch->command_id = (uint32_t)tx->n;
     if (tx->n == 1) {
@@ -149,7 +196,7 @@ void srv_cdc_undo(srv_conn *c, size_t mark)
 {
     cdc_tx *tx = c->cdc_tx;
     while (tx && tx->n > mark)
-        srv_table_unref(tx->ch[--tx->n].t);
+        cdc_change_free(&tx->ch[--tx->n]);
 }
 
 void srv_cdc_rollback(srv_conn *c) { srv_cdc_undo(c, 0); }
@@ -182,7 +229,7 @@ static void commit_db(cdc_tx *tx, srv_database *d, bool *done)
         if (cm.ch)
             cm.ch[cm.n++] = tx->ch[i];
         else
-            srv_table_unref(tx->ch[i].t);
+            cdc_change_free(&tx->ch[i]);
     }
     cm.pos = ++x->pos;
     cm.begin_pos = tx->begin_pos;
@@ -191,7 +238,7 @@ static void commit_db(cdc_tx *tx, srv_database *d, bool *done)
     cm.tran_id = ++x->next_tran;
     if (!cm.ch || log_append(x, &cm) < 0) {
         for (size_t i = 0; i < cm.n; i++)
-            srv_table_unref(cm.ch[i].t);
+            cdc_change_free(&cm.ch[i]);
         free(cm.ch);
         return;
     }
@@ -215,7 +262,7 @@ void srv_cdc_commit(srv_conn *c)
             continue;
         if (!d || !d->cdc) { /* the table was dropped meanwhile */
             done[i] = true;
-            srv_table_unref(tx->ch[i].t);
+            cdc_change_free(&tx->ch[i]);
             continue;
         }
         commit_db(tx, d, done);
@@ -287,10 +334,9 @@ static int capture_change(cdc_inst *ci, const cdc_commit *cm, const cdc_change *
     tds_value oldv[SRV_MAX_COLS], newv[SRV_MAX_COLS];
     cdc_lsn(cm->pos, lsn);
     cdc_lsn(ch->seq, seq);
-    if (ch->old_off != UINT64_MAX)
-        srv_table_row(ch->t, ch->old_off, oldv);
-    if (ch->new_off != UINT64_MAX)
-        srv_table_row(ch->t, ch->new_off, newv);
+    /* columns the images lack (added since) are NULL */
+    image_row(ch->img[0], ch->ncols, oldv, ci->src->ncols);
+    image_row(ch->img[1], ch->ncols, newv, ci->src->ncols);
     memset(mask, 0, sizeof mask);
     for (int k = 0; k < ci->ncols; k++) {
         changed[k] = ch->op != CDC_OP_UPDATE_NEW || !same_val(&oldv[ci->cols[k]], &newv[ci->cols[k]]);
@@ -310,7 +356,7 @@ static int capture_change(cdc_inst *ci, const cdc_commit *cm, const cdc_change *
  * capture process uses for its scan-progress entries. */
 static int ltm_put(srv_cdc_db *x, uint64_t pos, int64_t begin_us, int64_t end_us, uint64_t tran_id)
 {
-    uint8_t lsn[CDC_LSN_LEN], tid[10], tb[2][8];
+    uint8_t lsn[CDC_LSN_LEN], tid[10], tb[2][64];
     srv_val tv[2] = { cdc_time_val(begin_us), cdc_time_val(end_us) };
     tds_value v[4];
     memset(v, 0, sizeof v);
@@ -358,7 +404,7 @@ int cdc_scan(srv_database *d)
         if (!rc)
             rc = capture_commit(x, d, cm);
         for (size_t k = 0; k < cm->n; k++)
-            srv_table_unref(cm->ch[k].t);
+            cdc_change_free(&cm->ch[k]);
         free(cm->ch);
     }
     x->nlog = 0;

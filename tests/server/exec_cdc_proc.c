@@ -265,7 +265,7 @@ static uint64_t cleanup_mark(const srv_cdc_db *x, const uint8_t *lsn)
         size_t j = i;
         while (j > 0) {
             srv_table_row(x->ltm, x->ltm->rows[j - 1], w);
-            if (w[2].len != v[2].len || memcmp(w[2].ptr, v[2].ptr, v[2].len) != 0)
+            if (w[2].len != v[2].len || (v[2].len && memcmp(w[2].ptr, v[2].ptr, v[2].len) != 0))
                 break;
             j--;
         }
@@ -282,7 +282,7 @@ static void cleanup_rows(cdc_inst *ci)
     cdc_lsn(ci->start_pos, mark);
     size_t o = 0;
     for (size_t i = 0; i < ci->ct->nrows; i++) {
-        tds_value v[3];
+        tds_value v[SRV_MAX_COLS];
         srv_table_row(ci->ct, ci->ct->rows[i], v);
         if (memcmp(v[0].ptr, mark, CDC_LSN_LEN) < 0)
             continue;

@@ -352,7 +352,7 @@ void srv_cdc_db_free(srv_database *d)
         return;
     for (size_t i = 0; i < x->nlog; i++) {
         for (size_t k = 0; k < x->log[i].n; k++)
-            srv_table_unref(x->log[i].ch[k].t);
+            cdc_change_free(&x->log[i].ch[k]);
         free(x->log[i].ch);
     }
     free(x->log);

@@ -235,3 +235,591 @@ Test(cdc, enable_table_needs_enabled_db)
     srv_conn_free(c);
     srv_db_free(db);
 }
+
+/* ------------------------------------------------------------ model */
+
+/* The model knows SQL Server's documented rules, not the emulation: a
+ * committed transaction's changes appear in the change table only after a
+ * capture scan (or at commit in immediate mode), all with one commit LSN,
+ * in commit order; an insert is one row (2), a delete one row (1), an
+ * update two rows (3 then 4) sharing a seqval; a key update is a delete
+ * and an insert; the update mask has bit k for captured column k (id,
+ * name, qty) when it changed, every bit for inserts and deletes; cleanup
+ * to a mapping entry's LSN moves the low water mark to the smallest LSN
+ * with that entry's commit time and removes rows below it. LSN values are
+ * the server's: the model learns each transaction's LSN from the first row
+ * it checks and then holds every other row and function to it. */
+
+#define MIDS 40
+
+typedef struct mrow {
+    int id;
+    int name;                   /* -1 NULL, else letter index */
+    int qty;                    /* -1 NULL */
+} mrow;
+
+typedef struct mchange {
+    int op;                     /* 1 delete, 2 insert, 4 update */
+    mrow before, after;
+    int stmt;                   /* statement number (rows of one statement compare as a set) */
+} mchange;
+
+typedef struct mtx {
+    mchange ch[256];
+    int n;
+    char lsn[64];               /* learned */
+} mtx;
+
+typedef struct model {
+    mrow live[MIDS + 1];        /* by id; id 0 = absent */
+    bool has[MIDS + 1];
+    mtx *pend;                  /* the open transaction (or the autocommit statement's) */
+    mtx *committed[512];        /* not captured yet */
+    int ncommitted;
+    mtx *captured[2048];        /* in the change table (cleanup removes a prefix) */
+    int ncaptured, first;       /* captured[first..ncaptured) are still there */
+    int stmt;
+    bool immediate;
+    char min_lsn[64];
+} model;
+
+/* Names by index; "one" and "two" are the scenario's rows. */
+static const char *const NAMES[] = { "alpha", "beta", "gamma", "delta", "epsilon", "one", "two" };
+
+static void row_text(const mrow *r, char *out, size_t cap)
+{
+    const char *const *names = NAMES;
+    char q[16];
+    snprintf(q, sizeof q, "%d", r->qty);
+    snprintf(out, cap, "%d|%s|%s", r->id, r->name < 0 ? "NULL" : names[r->name], r->qty < 0 ? "NULL" : q);
+}
+
+static void row_sql(const mrow *r, char *out, size_t cap)
+{
+    const char *const *names = NAMES;
+    char q[16], n[32];
+    snprintf(q, sizeof q, "%d", r->qty);
+    snprintf(n, sizeof n, "N'%s'", r->name < 0 ? "" : names[r->name]);
+    snprintf(out, cap, "%d, %s, %s", r->id, r->name < 0 ? "NULL" : n, r->qty < 0 ? "NULL" : q);
+}
+
+static int mask_of(const mchange *c)
+{
+    if (c->op != 4)
+        return 7;
+    return (c->before.id != c->after.id) | (c->before.name != c->after.name) << 1 | (c->before.qty != c->after.qty) << 2;
+}
+
+static void m_change(model *m, int op, const mrow *before, const mrow *after)
+{
+    mtx *t = m->pend;
+    cr_assert(t->n < 256);
+    mchange *c = &t->ch[t->n++];
+    memset(c, 0, sizeof *c);
+    c->op = op;
+    if (before)
+        c->before = *before;
+    if (after)
+        c->after = *after;
+    c->stmt = m->stmt;
+}
+
+static bool m_commit(model *m)
+{
+    bool any = m->pend->n > 0;
+    if (!any) {
+        free(m->pend);
+    } else if (m->immediate) {
+        m->captured[m->ncaptured++] = m->pend;
+    } else {
+        m->committed[m->ncommitted++] = m->pend;
+    }
+    m->pend = NULL;
+    return any;
+}
+
+static void m_scan(model *m)
+{
+    for (int i = 0; i < m->ncommitted; i++)
+        m->captured[m->ncaptured++] = m->committed[i];
+    m->ncommitted = 0;
+}
+
+/* ------------------------------------------------------------ model checks */
+
+typedef struct ctrow {
+    char f[8][256];             /* lsn, seqval, op, mask, id, name, qty, command_id */
+} ctrow;
+
+static void split(const char *line, ctrow *out, int nf)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = line;
+    for (int i = 0; i < nf; i++) {
+        const char *e = strchr(p, '|');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        snprintf(out->f[i], sizeof out->f[i], "%.*s", (int)n, p);
+        p = e ? e + 1 : p + n;
+    }
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* One change as text: "op|mask|row" (an update: both rows joined by ';'). */
+static void change_text(const mchange *ch, char *out, size_t cap)
+{
+    char b[128], a[128];
+    row_text(&ch->before, b, sizeof b);
+    row_text(&ch->after, a, sizeof a);
+    int mk = mask_of(ch);
+    if (ch->op == 2)
+        snprintf(out, cap, "2|0x%02X|%s", mk, a);
+    else if (ch->op == 1)
+        snprintf(out, cap, "1|0x%02X|%s", mk, b);
+    else
+        snprintf(out, cap, "3|0x%02X|%s;4|0x%02X|%s", mk, b, mk, a);
+}
+
+/* The observed change starting at row *k (two rows for an update). */
+static void observed_change(res *r, int *k, mtx *t, char *prev_seq, int *cmd, char *out, size_t cap)
+{
+    ctrow x, y;
+    cr_assert(*k < r->nrows[0], "change table has fewer rows than the model");
+    split(r->rows[0][(*k)++], &x, 8);
+    if (!t->lsn[0])
+        snprintf(t->lsn, sizeof t->lsn, "%s", x.f[0]);
+    cr_assert_str_eq(x.f[0], t->lsn, "all rows of a transaction share its commit LSN");
+    cr_assert(strcmp(x.f[1], prev_seq) > 0, "seqval increases within the transaction: %s after %s", x.f[1], prev_seq);
+    cr_assert(strcmp(x.f[1], t->lsn) < 0, "a change's seqval is below its commit LSN");
+    snprintf(prev_seq, 64, "%s", x.f[1]);
+    cr_assert_eq(atoi(x.f[7]), ++*cmd, "__$command_id counts the transaction's changes");
+    snprintf(out, cap, "%s|%s|%s|%s|%s", x.f[2], x.f[3], x.f[4], x.f[5], x.f[6]);
+    if (strcmp(x.f[2], "3") == 0) {
+        cr_assert(*k < r->nrows[0]);
+        split(r->rows[0][(*k)++], &y, 8);
+        cr_assert_str_eq(y.f[0], t->lsn);
+        cr_assert_str_eq(y.f[1], x.f[1], "update old and new rows share the seqval");
+        cr_assert_str_eq(y.f[7], x.f[7]);
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, ";%s|%s|%s|%s|%s", y.f[2], y.f[3], y.f[4], y.f[5], y.f[6]);
+    }
+}
+
+/* The change table against the model, statement by statement (the rows of
+ * one multi-row statement compare as a set). */
+static void check_ct(srv_conn *c, model *m)
+{
+    res r;
+    run(c, "SELECT __$start_lsn, __$seqval, __$operation, __$update_mask, id, name, qty, __$command_id FROM cdc.dbo_t_CT", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    int k = 0;
+    char prev_lsn[64] = "";
+    for (int i = m->first; i < m->ncaptured; i++) {
+        mtx *t = m->captured[i];
+        char prev_seq[64] = "";
+        int cmd = 0;
+        for (int j = 0; j < t->n;) {
+            int e = j;
+            while (e < t->n && t->ch[e].stmt == t->ch[j].stmt)
+                e++;
+            char *want[256], *got[256];
+            for (int q = j; q < e; q++) {
+                want[q - j] = malloc(512);
+                got[q - j] = malloc(512);
+                change_text(&t->ch[q], want[q - j], 512);
+                observed_change(&r, &k, t, prev_seq, &cmd, got[q - j], 512);
+            }
+            qsort(want, (size_t)(e - j), sizeof *want, cmp_str);
+            qsort(got, (size_t)(e - j), sizeof *got, cmp_str);
+            for (int q = 0; q < e - j; q++) {
+                cr_assert_str_eq(got[q], want[q], "transaction %d statement %d", i, t->ch[j].stmt);
+                free(want[q]);
+                free(got[q]);
+            }
+            j = e;
+        }
+        cr_assert(strcmp(t->lsn, prev_lsn) > 0, "commit LSNs increase in commit order");
+        snprintf(prev_lsn, sizeof prev_lsn, "%s", t->lsn);
+    }
+    cr_assert_eq(k, r.nrows[0], "change table has %d rows, the model %d", r.nrows[0], k);
+    res_free(&r);
+}
+
+static void lsns(srv_conn *c, char *min, char *max)
+{
+    char v[256];
+    one(c, "SELECT sys.fn_cdc_get_min_lsn('dbo_t'), sys.fn_cdc_get_max_lsn()", v, sizeof v);
+    const char *bar = strchr(v, '|');
+    cr_assert(bar);
+    snprintf(min, 64, "%.*s", (int)(bar - v), v);
+    snprintf(max, 64, "%s", bar + 1);
+}
+
+/* get_net_changes(from the f-th captured transaction, max, 'all'). */
+static void check_net(srv_conn *c, model *m, int f, const char *from_sql, const char *max)
+{
+    char *want[MIDS + 1];
+    int nw = 0;
+    for (int id = 1; id <= MIDS; id++) {
+        const mchange *first = NULL, *last = NULL;
+        const mtx *lt = NULL;
+        for (int i = f; i < m->ncaptured; i++)
+            for (int j = 0; j < m->captured[i]->n; j++) {
+                const mchange *ch = &m->captured[i]->ch[j];
+                if ((ch->op == 2 ? ch->after.id : ch->before.id) != id)
+                    continue;
+                if (!first)
+                    first = ch;
+                last = ch;
+                lt = m->captured[i];
+            }
+        if (!first || (first->op == 2 && last->op == 1))
+            continue;
+        int op = last->op == 1 ? 1 : first->op == 2 ? 2 : 4;
+        char row[128];
+        row_text(last->op == 1 ? &last->before : &last->after, row, sizeof row);
+        want[nw] = malloc(256);
+        snprintf(want[nw++], 256, "%s|%d|NULL|%s", lt->lsn, op, row);
+    }
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT * FROM cdc.fn_cdc_get_net_changes_dbo_t(%s, %s, N'all')", from_sql, max);
+    res r;
+    run(c, sql, &r);
+    cr_assert_eq(r.nerr, 0, "%s: %s", sql, r.errmsg[0]);
+    cr_assert_str_eq(r.cols[0], "__$start_lsn|__$operation|__$update_mask|id|name|qty");
+    cr_assert_eq(r.nrows[0], nw, "%s: %d net rows, the model %d", sql, r.nrows[0], nw);
+    qsort(want, (size_t)nw, sizeof *want, cmp_str);
+    qsort(r.rows[0], (size_t)r.nrows[0], sizeof *r.rows[0], cmp_str);
+    for (int i = 0; i < nw; i++) {
+        cr_assert_str_eq(r.rows[0][i], want[i]);
+        free(want[i]);
+    }
+    res_free(&r);
+}
+
+/* All changes against the (checked) change table; errors for ranges
+ * outside [min, max]. */
+static void check_all(srv_conn *c, const char *min, const char *max)
+{
+    char sql[512];
+    res ct, r;
+    snprintf(sql, sizeof sql, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(%s, %s, N'all update old')", min, max);
+    run(c, "SELECT __$start_lsn, __$seqval, __$operation, __$update_mask, id, name, qty FROM cdc.dbo_t_CT", &ct);
+    run(c, sql, &r);
+    cr_assert_eq(r.nerr, 0, "%s: %s", sql, r.errmsg[0]);
+    cr_assert_str_eq(r.cols[0], "__$start_lsn|__$seqval|__$operation|__$update_mask|id|name|qty");
+    cr_assert_eq(r.nrows[0], ct.nrows[0]);
+    int updates_old = 0;
+    for (int i = 0; i < ct.nrows[0]; i++) {
+        cr_assert_str_eq(r.rows[0][i], ct.rows[0][i]);
+        ctrow x;
+        split(ct.rows[0][i], &x, 3);
+        updates_old += strcmp(x.f[2], "3") == 0;
+    }
+    res_free(&r);
+    snprintf(sql, sizeof sql, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(%s, %s, N'all')", min, max);
+    run(c, sql, &r);
+    cr_assert_eq(r.nrows[0], ct.nrows[0] - updates_old, "'all' leaves out the update-old rows");
+    res_free(&r);
+    res_free(&ct);
+    snprintf(sql, sizeof sql, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_decrement_lsn(%s), %s, N'all')", min, max);
+    fails(c, sql, 313, NULL, 0);
+    snprintf(sql, sizeof sql, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(%s, sys.fn_cdc_increment_lsn(%s), N'all')", min, max);
+    fails(c, sql, 313, NULL, 0);
+    snprintf(sql, sizeof sql, "SELECT * FROM cdc.fn_cdc_get_net_changes_dbo_t(sys.fn_cdc_increment_lsn(%s), %s, N'all')", max, max);
+    fails(c, sql, 313, NULL, 0);
+}
+
+static void check_model(srv_conn *c, model *m, char *last_max, bool may_move, unsigned *seed)
+{
+    char min[64], max[64];
+    check_ct(c, m);
+    lsns(c, min, max);
+    cr_assert_str_eq(min, m->min_lsn, "min LSN is the capture instance's low water mark");
+    if (!may_move)
+        cr_assert_str_eq(max, last_max, "max LSN moves only when the capture runs");
+    if (m->ncaptured > m->first)
+        cr_assert(strcmp(max, m->captured[m->ncaptured - 1]->lsn) >= 0);
+    snprintf(last_max, 64, "%s", max);
+    if (strcmp(min, max) > 0)
+        return; /* nothing captured yet: every range is out of the timeline */
+    check_all(c, min, max);
+    int f = m->first + (m->ncaptured > m->first ? (int)(rand_r(seed) % (unsigned)(m->ncaptured - m->first)) : 0);
+    char from[128];
+    if (f > m->first)
+        snprintf(from, sizeof from, "sys.fn_cdc_increment_lsn(%s)", m->captured[f - 1]->lsn);
+    else
+        snprintf(from, sizeof from, "%s", min);
+    check_net(c, m, f, from, max);
+}
+
+/* ------------------------------------------------------------ random rounds */
+
+static int live_id(const model *m, unsigned *seed)
+{
+    int n = 0, ids[MIDS];
+    for (int id = 1; id <= MIDS; id++)
+        if (m->has[id])
+            ids[n++] = id;
+    return n ? ids[rand_r(seed) % (unsigned)n] : 0;
+}
+
+static int free_id(const model *m, unsigned *seed)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        int id = 1 + (int)(rand_r(seed) % MIDS);
+        if (!m->has[id])
+            return id;
+    }
+    return 0;
+}
+
+static void s_insert(srv_conn *c, model *m, unsigned *seed)
+{
+    mrow r = { .id = 1 + (int)(rand_r(seed) % MIDS), .name = (int)(rand_r(seed) % 6) - 1, .qty = (int)(rand_r(seed) % 6) - 1 };
+    char sql[256], v[128];
+    row_sql(&r, v, sizeof v);
+    snprintf(sql, sizeof sql, "INSERT INTO t (id, name, qty) VALUES (%s)", v);
+    if (m->has[r.id]) { /* a failed statement leaves no change */
+        fails(c, sql, 2627, NULL, 0);
+        return;
+    }
+    ok(c, sql);
+    m_change(m, 2, NULL, &r);
+    m->live[r.id] = r;
+    m->has[r.id] = true;
+}
+
+static void s_update(srv_conn *c, model *m, unsigned *seed, bool key)
+{
+    int id = live_id(m, seed), nid = key ? free_id(m, seed) : 0;
+    if (!id || (key && !nid)) {
+        s_insert(c, m, seed);
+        return;
+    }
+    mrow b = m->live[id], a = b;
+    char sql[256], n[32];
+    if (key) {
+        a.id = nid;
+        snprintf(sql, sizeof sql, "UPDATE t SET id = %d WHERE id = %d", nid, id);
+    } else {
+        a.name = rand_r(seed) % 3 ? (int)(rand_r(seed) % 6) - 1 : b.name;
+        a.qty = rand_r(seed) % 3 ? (int)(rand_r(seed) % 6) - 1 : b.qty;
+        char q[16];
+        snprintf(n, sizeof n, a.name < 0 ? "NULL" : "N'%s'", a.name < 0 ? "" : NAMES[a.name]);
+        snprintf(q, sizeof q, a.qty < 0 ? "NULL" : "%d", a.qty);
+        snprintf(sql, sizeof sql, "UPDATE t SET name = %s, qty = %s WHERE id = %d", n, q, id);
+    }
+    ok(c, sql);
+    if (key) { /* a key update is a delete and an insert */
+        m_change(m, 1, &b, NULL);
+        m_change(m, 2, NULL, &a);
+        m->has[id] = false;
+    } else {
+        m_change(m, 4, &b, &a);
+    }
+    m->live[a.id] = a;
+    m->has[a.id] = true;
+}
+
+static void s_delete(srv_conn *c, model *m, unsigned *seed)
+{
+    int id = live_id(m, seed);
+    if (!id) {
+        s_insert(c, m, seed);
+        return;
+    }
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM t WHERE id = %d", id);
+    ok(c, sql);
+    m_change(m, 1, &m->live[id], NULL);
+    m->has[id] = false;
+}
+
+/* A statement touching every row with qty = q: delete them or rename them. */
+static void s_multi(srv_conn *c, model *m, unsigned *seed)
+{
+    int q = (int)(rand_r(seed) % 5);
+    bool del = rand_r(seed) % 2;
+    char sql[128];
+    snprintf(sql, sizeof sql, del ? "DELETE FROM t WHERE qty = %d" : "UPDATE t SET name = N'epsilon' WHERE qty = %d", q);
+    ok(c, sql);
+    for (int id = 1; id <= MIDS; id++) {
+        if (!m->has[id] || m->live[id].qty != q)
+            continue;
+        mrow b = m->live[id], a = b;
+        a.name = 4;
+        m_change(m, del ? 1 : 4, &b, del ? NULL : &a);
+        if (del)
+            m->has[id] = false;
+        else
+            m->live[id] = a;
+    }
+}
+
+static void statement(srv_conn *c, model *m, unsigned *seed)
+{
+    m->stmt++;
+    unsigned k = rand_r(seed) % 20;
+    if (k < 7)
+        s_insert(c, m, seed);
+    else if (k < 12)
+        s_update(c, m, seed, false);
+    else if (k < 14)
+        s_update(c, m, seed, true);
+    else if (k < 18)
+        s_delete(c, m, seed);
+    else
+        s_multi(c, m, seed);
+}
+
+/* sp_cdc_cleanup_change_table to a captured transaction's LSN: the low
+ * water mark becomes the smallest mapping LSN with the same commit time. */
+static void m_cleanup(srv_conn *c, model *m, unsigned *seed)
+{
+    if (m->ncaptured == m->first)
+        return;
+    const char *lsn = m->captured[m->first + (int)(rand_r(seed) % (unsigned)(m->ncaptured - m->first))]->lsn;
+    res r;
+    ctrow x, y;
+    char when[64] = "", mark[64] = "", sql[256];
+    run(c, "SELECT start_lsn, tran_end_time FROM cdc.lsn_time_mapping", &r);
+    for (int i = 0; i < r.nrows[0]; i++) {
+        split(r.rows[0][i], &x, 2);
+        if (strcmp(x.f[0], lsn) == 0)
+            snprintf(when, sizeof when, "%s", x.f[1]);
+    }
+    cr_assert(when[0], "a captured transaction has a mapping entry");
+    for (int i = 0; i < r.nrows[0]; i++) {
+        split(r.rows[0][i], &y, 2);
+        if (strcmp(y.f[1], when) == 0 && (!mark[0] || strcmp(y.f[0], mark) < 0))
+            snprintf(mark, sizeof mark, "%s", y.f[0]);
+    }
+    res_free(&r);
+    snprintf(sql, sizeof sql, "EXEC sys.sp_cdc_cleanup_change_table @capture_instance = N'dbo_t', @low_water_mark = %s, @threshold = 10", lsn);
+    ok(c, sql);
+    if (strcmp(mark, m->min_lsn) > 0)
+        snprintf(m->min_lsn, sizeof m->min_lsn, "%s", mark);
+    while (m->first < m->ncaptured && strcmp(m->captured[m->first]->lsn, m->min_lsn) < 0)
+        free(m->captured[m->first++]);
+}
+
+/* The source table against the model's rows. */
+static void check_source(srv_conn *c, const model *m)
+{
+    res r;
+    run(c, "SELECT id, name, qty FROM t ORDER BY id", &r);
+    int k = 0;
+    for (int id = 1; id <= MIDS; id++) {
+        if (!m->has[id])
+            continue;
+        char want[128];
+        row_text(&m->live[id], want, sizeof want);
+        cr_assert(k < r.nrows[0]);
+        cr_assert_str_eq(r.rows[0][k++], want);
+    }
+    cr_assert_eq(k, r.nrows[0]);
+    res_free(&r);
+}
+
+/* BEGIN … COMMIT or ROLLBACK around a few statements; a scan from the
+ * other connection may run in the middle and must not see them. */
+static bool m_transaction(srv_conn *c, srv_conn *reader, model *m, unsigned *seed, bool *scanned)
+{
+    mrow live[MIDS + 1];
+    bool has[MIDS + 1];
+    memcpy(live, m->live, sizeof live);
+    memcpy(has, m->has, sizeof has);
+    ok(c, "BEGIN TRANSACTION");
+    m->pend = calloc(1, sizeof *m->pend);
+    int n = 1 + (int)(rand_r(seed) % 6);
+    for (int i = 0; i < n; i++) {
+        statement(c, m, seed);
+        if (rand_r(seed) % 8 == 0) {
+            ok(reader, "EXEC sys.sp_cdc_scan");
+            m_scan(m);
+            *scanned = true;
+        }
+    }
+    if (rand_r(seed) % 5 == 0) {
+        ok(c, "ROLLBACK TRANSACTION");
+        memcpy(m->live, live, sizeof live);
+        memcpy(m->has, has, sizeof has);
+        free(m->pend);
+        m->pend = NULL;
+        return false;
+    }
+    ok(c, "COMMIT TRANSACTION");
+    return m_commit(m);
+}
+
+static void rounds(bool immediate, unsigned seed, int n)
+{
+    srv_db *db = load(immediate ? "\"cdc\": { \"capture\": \"immediate\", \"tables\": [ { \"name\": \"t\" } ] },"
+                                : "\"cdc\": { \"enabled\": true, \"tables\": [ { \"schema\": \"dbo\", \"name\": \"t\" } ] },");
+    srv_conn *c = login(db), *reader = login(db);
+    model *m = calloc(1, sizeof *m);
+    m->immediate = immediate;
+    m->live[1] = (mrow){ 1, 5, 10 };
+    m->live[2] = (mrow){ 2, 6, 20 };
+    m->has[1] = m->has[2] = true;
+    char max[64], last_max[64];
+    lsns(reader, m->min_lsn, max);
+    snprintf(last_max, sizeof last_max, "%s", max);
+    for (int round = 0; round < n; round++) {
+        unsigned a = rand_r(&seed) % 10;
+        bool scanned = false, committed = false;
+        if (a < 5) {
+            m->pend = calloc(1, sizeof *m->pend);
+            statement(c, m, &seed);
+            committed = m_commit(m);
+        } else if (a < 8) {
+            committed = m_transaction(c, reader, m, &seed, &scanned);
+        } else if (a == 8 || rand_r(&seed) % 2) {
+            ok(reader, "EXEC sys.sp_cdc_scan");
+            m_scan(m);
+            scanned = true;
+        } else {
+            m_cleanup(reader, m, &seed);
+        }
+        check_model(reader, m, last_max, scanned || (immediate && committed), &seed);
+        if (round % 10 == 0)
+            check_source(reader, m);
+    }
+    for (int i = m->first; i < m->ncaptured; i++)
+        free(m->captured[i]);
+    for (int i = 0; i < m->ncommitted; i++)
+        free(m->committed[i]);
+    free(m);
+    srv_conn_free(c);
+    srv_conn_free(reader);
+    srv_db_free(db);
+}
+
+Test(cdc_model, random_rounds_scan, .timeout = 240)
+{
+    for (unsigned seed = 1; seed <= 4; seed++)
+        rounds(false, seed * 7919u, 150);
+}
+
+Test(cdc_model, random_rounds_immediate, .timeout = 240)
+{
+    for (unsigned seed = 1; seed <= 2; seed++)
+        rounds(true, seed * 104729u, 150);
+}
+
+Test(cdc, lsn_time_mapping_rows)
+{
+    srv_db *db = load("\"cdc\": { \"capture\": \"immediate\", \"tables\": [ { \"name\": \"t\" } ] },");
+    srv_conn *c = login(db);
+    ok(c, "INSERT INTO t (id, name, qty) VALUES (3, N'three', 30)");
+    res r;
+    run(c, "SELECT start_lsn, tran_begin_time, tran_end_time, tran_id FROM cdc.lsn_time_mapping", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    cr_assert_eq(r.nrows[0], 2, "the enable's scan-progress entry, then the insert's transaction");
+    for (int i = 0; i < r.nrows[0]; i++)
+        cr_assert(!strstr(r.rows[0][i], "NULL"), "%s", r.rows[0][i]);
+    res_free(&r);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
