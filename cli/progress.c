@@ -7,7 +7,8 @@
  *   interactive  on a terminal, a live line redrawn in place with "\r" at
  *                most 10 times a second: a bar, percentage and ETA when the
  *                source gave a row-count estimate (shown "~N est."), then
- *                rows, rows/s, MB, seconds; fitted to the terminal's width.
+ *                rows, rows/s, MB, seconds; fitted to the terminal's width
+ *                (a bar of a quarter of it, then the text cut at its tail).
  *                Off a terminal, only the summary line.
  *   log          a line every 2 s (with % and ETA when estimated), then the
  *                summary line
@@ -97,25 +98,25 @@ static void eta_text(char *out, size_t cap, double eta)
         snprintf(out, cap, "ETA %.0fs", eta);
 }
 
-/* The text after the bar: "42%  t: 420 rows of ~1000 est.  …  ETA 3s". */
+/* The text after the bar, what matters most first so a cut tail loses
+ * the least: "42%  ETA 3s  t: 420 rows of ~1000 est.  84 rows/s  …", or
+ * without an estimate "t: 420 rows  84 rows/s  0.1 MB  5.0s". */
 static int line_text(char *out, size_t cap, const cli_progress_snap *s)
 {
     double rate = cli_progress_rate(s->rows, s->elapsed);
     double frac = cli_progress_fraction(s->rows, s->est);
-    char pct[16] = "", of[48] = "", eta[32] = "";
+    bool committing = s->phase && !strcmp(s->phase, "committing");
+    char head[48] = "", of[48] = "";
     if (frac >= 0) {
-        snprintf(pct, sizeof pct, "%3.0f%%  ", frac * 100);
+        char eta[24] = "committing";
+        if (!committing)
+            eta_text(eta, sizeof eta, cli_progress_eta(s->rows, s->est, s->elapsed));
+        snprintf(head, sizeof head, "%3.0f%%  %s  ", frac * 100, eta);
         snprintf(of, sizeof of, " of ~%lld est.", (long long)s->est);
     }
-    if (s->phase && !strcmp(s->phase, "committing")) {
-        snprintf(eta, sizeof eta, "  committing");
-    } else if (frac >= 0) {
-        char e[24];
-        eta_text(e, sizeof e, cli_progress_eta(s->rows, s->est, s->elapsed));
-        snprintf(eta, sizeof eta, "  %s", e);
-    }
-    return snprintf(out, cap, "%s%s: %llu rows%s  %.0f rows/s  %.1f MB  %.1fs%s", pct, s->table ? s->table : "",
-                    (unsigned long long)s->rows, of, rate, (double)s->bytes / 1e6, s->elapsed, eta);
+    return snprintf(out, cap, "%s%s: %llu rows%s  %.0f rows/s  %.1f MB  %.1fs%s", head, s->table ? s->table : "",
+                    (unsigned long long)s->rows, of, rate, (double)s->bytes / 1e6, s->elapsed,
+                    committing && frac < 0 ? "  committing" : "");
 }
 
 size_t cli_progress_line(char *out, size_t cap, const cli_progress_snap *s, int width)
@@ -130,12 +131,11 @@ size_t cli_progress_line(char *out, size_t cap, const cli_progress_snap *s, int 
     if (room > cap - 1)
         room = cap - 1;
     size_t n = 0;
-    double frac = cli_progress_fraction(s->rows, s->est);
-    /* the bar takes what the text leaves, 10 to 40 cells plus "[] " */
-    size_t left = room > (size_t)tl ? room - (size_t)tl : 0;
-    if (frac >= 0 && left >= 13) {
-        size_t cells = left - 3 > 40 ? 40 : left - 3;
-        size_t fill = (size_t)(frac * (double)cells);
+    /* a bar of a quarter of the width (at most 40 cells), the same on every
+     * redraw; none on a terminal under 60 columns */
+    if (cli_progress_fraction(s->rows, s->est) >= 0 && room >= 59) {
+        size_t cells = room / 4 > 40 ? 40 : room / 4;
+        size_t fill = (size_t)(cli_progress_fraction(s->rows, s->est) * (double)cells);
         out[n++] = '[';
         for (size_t i = 0; i < cells; i++)
             out[n++] = i < fill ? '#' : '.';

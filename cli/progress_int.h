@@ -37,11 +37,13 @@ double cli_progress_rate(uint64_t rows, double elapsed);
 
 /* The live line for a terminal `width` columns wide, without "\r" or
  * newline, never longer than width - 1 (a full last column makes some
- * terminals wrap, and a wrapped line cannot be redrawn with "\r"): a
- * [####....] bar, the percentage and the ETA when est >= 0 (the estimate
- * shown with "~", since the catalog's count is not exact), then table,
- * rows, rows/s, MB and seconds; the bar is dropped first, then the tail
- * is cut. Returns the length written (out always NUL-terminated, cap > 0). */
+ * terminals wrap, and a wrapped line cannot be redrawn with "\r"). With
+ * est >= 0: a [####....] bar a quarter of the width wide (at most 40
+ * cells; none under 60 columns, so it keeps its size from one redraw to
+ * the next), the percentage, the ETA ("committing" in that phase), then
+ * table, rows "of ~N est." (the catalog's count is not exact), rows/s,
+ * MB and seconds; without, the text alone. A line too long loses its
+ * tail. Returns the length written (out always NUL-terminated, cap > 0). */
 size_t cli_progress_line(char *out, size_t cap, const cli_progress_snap *s, int width);
 
 /* A display writing to f. tty: draw the live line (interactive mode);

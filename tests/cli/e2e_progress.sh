@@ -25,7 +25,7 @@ if command -v script >/dev/null; then
   [ "$draws" -ge 1 ] && ok "interactive: live line with the estimate ($draws draws)" || bad "interactive: no live line" "$(head -c 400 tty.err | od -c | head)"
   line=$(tr '\r' '\n' <tty.err | grep 'of ~100000 est\.' | head -1 | sed 's/\x1b\[K//')
   case $line in
-    \[*\]\ *%\ \ sales.events:\ *\ rows\ of\ ~100000\ est.*ETA*) ok "interactive: bar, percent, rows of ~est., ETA" ;;
+    \[*\]\ *%\ \ ETA\ *s\ \ sales.events:\ *\ rows\ of\ ~100000\ est.*) ok "interactive: bar, percent, ETA, rows of ~est." ;;
     *) bad "interactive: the live line" "[$line]" ;;
   esac
   [ "${#line}" -le 99 ] && ok "interactive: fits the terminal (${#line} columns)" || bad "interactive: ${#line} columns on a 100-column terminal" "$line"
