@@ -150,19 +150,19 @@ static int pick_instance(pipe_cdc *c, net_client *cl, const pipe_mssql_name *n, 
  * not authorised (SELECT on every captured column and the gating role). */
 static int read_instance(pipe_cdc *c, net_client *cl, pipe_list *index, char *err, size_t cap)
 {
-    const char *sub = " IN (SELECT object_id FROM cdc.change_tables WHERE capture_instance = ";
     pipe_sqlbuf b = {0};
     pipe_sqlbuf_put(&b, "SELECT sys.fn_cdc_get_min_lsn(");
     pipe_ct_tstr(&b, c->instance);
     pipe_sqlbuf_put(&b, "), role_name FROM cdc.change_tables WHERE capture_instance = ");
     pipe_ct_tstr(&b, c->instance);
-    pipe_sqlbuf_put(&b, ";\nSELECT column_name, column_ordinal FROM cdc.captured_columns WHERE object_id");
-    pipe_sqlbuf_put(&b, sub);
+    pipe_sqlbuf_put(&b, ";\nSELECT [cc].[column_name], [cc].[column_ordinal] FROM cdc.captured_columns AS [cc] JOIN "
+                        "cdc.change_tables AS [ct] ON [cc].[object_id] = [ct].[object_id] WHERE [ct].[capture_instance] = ");
     pipe_ct_tstr(&b, c->instance);
-    pipe_sqlbuf_put(&b, ") ORDER BY column_ordinal;\nSELECT column_name, index_ordinal FROM cdc.index_columns WHERE object_id");
-    pipe_sqlbuf_put(&b, sub);
+    pipe_sqlbuf_put(&b, " ORDER BY [cc].[column_ordinal];\nSELECT [ic].[column_name], [ic].[index_ordinal] FROM "
+                        "cdc.index_columns AS [ic] JOIN cdc.change_tables AS [ct] ON [ic].[object_id] = [ct].[object_id] "
+                        "WHERE [ct].[capture_instance] = ");
     pipe_ct_tstr(&b, c->instance);
-    pipe_sqlbuf_put(&b, ") ORDER BY index_ordinal");
+    pipe_sqlbuf_put(&b, " ORDER BY [ic].[index_ordinal]");
     pipe_list r[3] = {{0}, {0}, {0}};
     int rc = b.oom ? errf(err, cap, TDSPIPE_E_LOAD, "out of memory") : query(c, cl, b.p, 3, r, err, cap);
     free(b.p);
@@ -326,7 +326,9 @@ static int decide_mode(pipe_cdc *c, net_client *cl, const pipe_plan *p, const pi
                           "reloading %s.%s from a fresh snapshot", p->dest_table, c->cursor, min, n->schema, n->table);
             c->snapshot = true;
             c->strategy = SINK_REPLACE;
-        } else if (strcmp(c->cursor, c->to) > 0) {
+        } else if (strcmp(c->cursor, c->to) > 0 && strcmp(c->to, min) >= 0) {
+            /* (a maximum below the instance's minimum: nothing captured
+             * since the instance began, and the cursor is just before it) */
             return errf(err, cap, TDSPIPE_E_LOAD,
                         "the Change Data Capture cursor of %s (LSN 0x%s) is ahead of the server's captured maximum "
                         "0x%s (another database?): run with --full-refresh", p->dest_table, c->cursor, c->to);

@@ -3,6 +3,8 @@
  * the select list's checks and the flag checks (pipe/cdc_*.c). The end-to-
  * end behaviour against tdstestd is tests/cli/e2e_cdc.sh. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdc_int.h"
