@@ -72,7 +72,7 @@ static int map_time(const srv_cdc_db *x, size_t i, srv_val *out, char *buf, size
 static void time_to_lsn(const srv_cdc_db *x, const char *op, const srv_val *when, srv_val *out, char *buf, size_t cap)
 {
     bool less = strstr(op, "less") != NULL, eq = strstr(op, "equal") != NULL;
-    uint8_t tb[16];
+    uint8_t tb[64];
     srv_val w;
     char scratch[64];
     int64_t n = sv_to_wire(&x->ltm->cols[2], when, tb, sizeof tb);

@@ -212,11 +212,16 @@ static int net_changes(srv_table *r, const cdc_inst *ci, int opt, const uint8_t 
         int op = gone ? CDC_OP_DELETE : opt == F_NET_MERGE ? 5 : existed ? CDC_OP_UPDATE_NEW : CDC_OP_INSERT;
         tds_value m = { .flags = TDS_VF_NULL };
         if (opt == F_NET_MASK) {
-            m = last[4];
-            if (op == CDC_OP_UPDATE_NEW)
-                m = (tds_value){ .ptr = keys[k].mask, .len = (uint32_t)keys[k].masklen };
-            if (op == CDC_OP_UPDATE_NEW && !keys[k].any_update)
-                m = last[4]; /* deleted and inserted again: every column */
+            /* an update: the columns any update in the range changed;
+             * otherwise (and deleted then inserted again) every column */
+            uint8_t *mk = keys[k].mask;
+            if (op != CDC_OP_UPDATE_NEW || !keys[k].any_update) {
+                keys[k].masklen = ((size_t)ci->ncols + 7) / 8;
+                memset(mk, 0, sizeof keys[k].mask);
+                for (int b = 0; b < ci->ncols; b++)
+                    mk[keys[k].masklen - 1 - (size_t)b / 8] |= (uint8_t)(1u << (b % 8));
+            }
+            m = (tds_value){ .ptr = mk, .len = (uint32_t)keys[k].masklen };
         }
         rc = put_row(r, ci, last, true, op, opt == F_NET_MASK ? &m : NULL);
     }

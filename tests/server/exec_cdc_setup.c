@@ -216,7 +216,9 @@ static int inst_create(srv_conn *c, srv_database *d, srv_table *t, cdc_inst *ci,
     srv_cdc_db *x = d->cdc;
     ci->src = t;
     srv_table_ref(t);
-    if (ci->net && !key_captured(ci))
+    /* documented: the primary key's (or @index_name's) columns must be
+     * captured, whether or not net changes are asked for */
+    if (ci->nkey && !key_captured(ci))
         FAILV(22943, "Columns used to uniquely identify a row for net change tracking must be included in the list of captured columns. Add either the primary key columns of the source table, or the columns defined for the index specified in the parameter @index_name to the list of captured columns and retry the operation.");
     ci->ct = change_table(ci);
     if (!ci->ct || srv_database_add_table(c->db, d, ci->ct) < 0 || inst_add(x, ci) < 0) {

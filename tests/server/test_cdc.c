@@ -823,3 +823,353 @@ Test(cdc, lsn_time_mapping_rows)
     srv_conn_free(c);
     srv_db_free(db);
 }
+
+/* ------------------------------------------------------------ documented behaviours */
+
+static const char *ENABLE_T = "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = NULL";
+
+/* Rows of the first result set joined by '\n'. */
+static void all_rows(srv_conn *c, const char *sql, char *out, size_t cap)
+{
+    res r;
+    run(c, sql, &r);
+    cr_assert_eq(r.nerr, 0, "%s: %s", sql, r.errmsg[0]);
+    size_t o = 0;
+    out[0] = 0;
+    for (int i = 0; i < r.nrows[0]; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s\n", r.rows[0][i]);
+    res_free(&r);
+}
+
+Test(cdc, enable_db_twice_and_system_db)
+{
+    srv_db *db = load("");
+    srv_conn *c = login(db);
+    ok(c, "EXEC sys.sp_cdc_enable_db");
+    res r;
+    run(c, "EXEC sys.sp_cdc_enable_db", &r);
+    cr_assert_eq(r.nerr, 0);
+    cr_assert_eq(r.ninfo, 1);
+    cr_assert_eq(r.info[0], 22905);
+    res_free(&r);
+    ok(c, "USE master");
+    fails(c, "EXEC sys.sp_cdc_enable_db", 22989, NULL, 0);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+Test(cdc, enable_table_errors)
+{
+    srv_db *db = load("\"cdc\": true,");
+    srv_conn *c = login(db);
+    char msg[1024];
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'nope', @role_name = NULL", 22931, msg, sizeof msg);
+    cr_assert_str_eq(msg, "Source table 'dbo.nope' does not exist in the current database. Ensure that the correct database context is set. Specify a valid schema and table name for the database.");
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't'", 201, msg, sizeof msg);
+    cr_assert_str_eq(msg, "Procedure or function 'sp_cdc_enable_table' expects parameter '@role_name', which was not supplied.");
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = N''", 22907, NULL, 0);
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N'nokey', @role_name = NULL, @supports_net_changes = 1",
+          22939, msg, sizeof msg);
+    cr_assert_str_eq(msg, "The parameter @supports_net_changes is set to 1, but the source table does not have a primary key defined and no alternate unique index has been specified.");
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = NULL, @captured_column_list = N'id, nope'",
+          22930, msg, sizeof msg);
+    cr_assert_str_eq(msg, "Could not locate 'nope' as a column of source table 'dbo.t'. Specify a valid column name.");
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = NULL, @captured_column_list = N'name, qty'",
+          22943, NULL, 0);
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = NULL, @index_name = N'ix_nope'",
+          22928, NULL, 0);
+    fails(c, "EXEC sys.sp_cdc_enable_table N'dbo', N't', NULL, N'this_name_is_far_too_long_for_a_capture_instance_because_the_limit_is_one_hundred_characters_xxxxxxxx'",
+          22927, NULL, 0);
+    ok(c, ENABLE_T);
+    fails(c, ENABLE_T, 22926, msg, sizeof msg);
+    cr_assert_str_eq(msg, "Could not create a capture instance because the capture instance name 'dbo_t' already exists in the current database. Specify an explicit unique name for the parameter @capture_instance.");
+    ok(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = NULL, @capture_instance = N't_two'");
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = NULL, @capture_instance = N't_three'",
+          22962, msg, sizeof msg);
+    cr_assert_str_eq(msg, "Two capture instances already exist for source table 'dbo.t'. A table can have at most two capture instances. If the current tracking options are not appropriate, disable change tracking for the obsolete instance by using sys.sp_cdc_disable_table and retry the operation.");
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'cdc', @source_name = N'dbo_t_CT', @role_name = NULL", 22974, NULL, 0);
+    fails(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = NULL, @bogus = 1", 8145, NULL, 0);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+Test(cdc, metadata_views)
+{
+    srv_db *db = load("\"cdc\": true,");
+    srv_conn *c = login(db);
+    ok(c, "EXEC sys.sp_cdc_enable_table @source_schema = N'dbo', @source_name = N't', @role_name = N'cdc_reader', "
+          "@capture_instance = N'slim', @captured_column_list = N'[id], \"qty\"'");
+    ok(c, "EXEC sys.sp_cdc_enable_table N'dbo', N'nokey', NULL");
+    char v[4096];
+    all_rows(c, "SELECT capture_instance, supports_net_changes, role_name, index_name FROM cdc.change_tables ORDER BY capture_instance", v, sizeof v);
+    cr_assert_str_eq(v, "dbo_nokey|0|NULL|NULL\nslim|1|cdc_reader|PK_t\n");
+    all_rows(c, "SELECT cc.column_name, cc.column_id, cc.column_ordinal, cc.column_type FROM cdc.captured_columns AS cc JOIN "
+                "cdc.change_tables AS ct ON cc.object_id = ct.object_id WHERE ct.capture_instance = N'slim' ORDER BY cc.column_ordinal",
+             v, sizeof v);
+    cr_assert_str_eq(v, "id|1|1|int\nqty|3|2|int\n");
+    all_rows(c, "SELECT ic.column_name, ic.index_ordinal, ic.column_id FROM cdc.index_columns AS ic", v, sizeof v);
+    cr_assert_str_eq(v, "id|1|1\n");
+    one(c, "SELECT source_object_id FROM cdc.change_tables WHERE capture_instance = N'slim'", v, sizeof v);
+    char oid[64];
+    one(c, "SELECT OBJECT_ID('dbo.t')", oid, sizeof oid);
+    cr_assert_str_eq(v, oid);
+    /* the change table's documented columns, in order */
+    res r;
+    run(c, "SELECT * FROM cdc.slim_CT", &r);
+    cr_assert_str_eq(r.cols[0], "__$start_lsn|__$end_lsn|__$seqval|__$operation|__$update_mask|id|qty|__$command_id");
+    res_free(&r);
+    all_rows(c, "SELECT name, is_tracked_by_cdc, is_ms_shipped FROM sys.tables ORDER BY name", v, sizeof v);
+    cr_assert_str_eq(v, "dbo_nokey_CT|0|1\nlsn_time_mapping|0|1\nnokey|1|0\nslim_CT|0|1\nt|1|0\n");
+    /* no net changes function without a row identifier */
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_net_changes_dbo_nokey(0x00, 0x00, N'all')", 208, NULL, 0);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+Test(cdc, capture_lag_and_transactions)
+{
+    srv_db *db = load("\"cdc\": { \"tables\": [ { \"name\": \"t\" } ] },");
+    srv_conn *a = login(db), *b = login(db);
+    char before[64], after[64], v[8192];
+    ok(a, "BEGIN TRAN; UPDATE t SET qty = 1 WHERE id = 1; UPDATE t SET qty = 2 WHERE id = 1; UPDATE t SET name = NULL WHERE id = 1");
+    ok(a, "INSERT INTO t VALUES (3, N'x', 3)");
+    ok(b, "EXEC sys.sp_cdc_scan"); /* the open transaction is not captured */
+    all_rows(b, "SELECT * FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "");
+    one(b, "SELECT sys.fn_cdc_get_max_lsn()", before, sizeof before);
+    ok(a, "COMMIT");
+    one(b, "SELECT sys.fn_cdc_get_max_lsn()", after, sizeof after);
+    cr_assert_str_eq(after, before, "committed but not captured: max LSN has not moved");
+    ok(b, "EXEC sys.sp_cdc_scan");
+    all_rows(b, "SELECT __$operation, __$update_mask, id, name, qty, __$command_id FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "3|0x04|1|one|10|1\n4|0x04|1|one|1|1\n3|0x04|1|one|1|2\n4|0x04|1|one|2|2\n"
+                        "3|0x02|1|one|2|3\n4|0x02|1|NULL|2|3\n2|0x07|3|x|3|4\n");
+    res r;
+    run(b, "SELECT DISTINCT __$start_lsn FROM cdc.dbo_t_CT", &r);
+    if (r.nerr == 0) /* DISTINCT may be outside the subset: then check by hand below */
+        cr_assert_eq(r.nrows[0], 1, "one transaction, one commit LSN");
+    res_free(&r);
+    run(b, "SELECT __$start_lsn, __$seqval FROM cdc.dbo_t_CT", &r);
+    for (int i = 1; i < r.nrows[0]; i++) {
+        ctrow x, y;
+        split(r.rows[0][i - 1], &x, 2);
+        split(r.rows[0][i], &y, 2);
+        cr_assert_str_eq(x.f[0], y.f[0]);
+        cr_assert(strcmp(y.f[1], x.f[1]) >= 0);
+    }
+    res_free(&r);
+    one(b, "SELECT sys.fn_cdc_get_max_lsn()", after, sizeof after);
+    cr_assert(strcmp(after, before) > 0);
+    /* rolled back: nothing; a key update: delete then insert */
+    ok(a, "BEGIN TRAN; DELETE FROM t WHERE id = 2; ROLLBACK");
+    ok(a, "UPDATE t SET id = 7 WHERE id = 2");
+    fails(a, "TRUNCATE TABLE t", 4711, NULL, 0);
+    ok(b, "EXEC sys.sp_cdc_scan");
+    fails(b, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_increment_lsn(0x00000000000000000000), "
+             "sys.fn_cdc_get_max_lsn(), N'all')", 313, NULL, 0);
+    all_rows(b, "SELECT __$operation, __$update_mask, id, name, qty FROM cdc.fn_cdc_get_all_changes_dbo_t("
+                "sys.fn_cdc_get_min_lsn(N'dbo_t'), sys.fn_cdc_get_max_lsn(), N'all')", v, sizeof v);
+    cr_assert_str_eq(v, "4|0x04|1|one|1\n4|0x04|1|one|2\n4|0x02|1|NULL|2\n2|0x07|3|x|3\n1|0x07|2|two|20\n2|0x07|7|two|20\n");
+    srv_conn_free(a);
+    srv_conn_free(b);
+    srv_db_free(db);
+}
+
+Test(cdc, lsn_functions)
+{
+    srv_db *db = load("\"cdc\": { \"capture\": \"immediate\", \"tables\": [ { \"name\": \"t\", \"captured_column_list\": \"id, qty\" } ] },");
+    srv_conn *c = login(db);
+    char v[1024];
+    one(c, "SELECT sys.fn_cdc_increment_lsn(0x0000002A000000FFFFFF), sys.fn_cdc_decrement_lsn(0x0000002A000001000000), "
+           "sys.fn_cdc_increment_lsn(NULL)", v, sizeof v);
+    cr_assert_str_eq(v, "0x0000002A000001000000|0x0000002A000000FFFFFF|NULL");
+    one(c, "SELECT sys.fn_cdc_get_min_lsn(N'no_such_instance')", v, sizeof v);
+    cr_assert_str_eq(v, "0x00000000000000000000", "documented: zeros for an unknown instance");
+    /* bit k of the mask, counted from the last byte, is captured column k */
+    one(c, "SELECT sys.fn_cdc_is_bit_set(1, 0x0102), sys.fn_cdc_is_bit_set(2, 0x0102), sys.fn_cdc_is_bit_set(9, 0x0102), "
+           "sys.fn_cdc_get_column_ordinal(N'dbo_t', N'qty'), sys.fn_cdc_get_column_ordinal(N'dbo_t', N'name'), "
+           "sys.fn_cdc_has_column_changed(N'dbo_t', N'qty', 0x02)", v, sizeof v);
+    cr_assert_str_eq(v, "0|1|1|2|-1|1");
+    ok(c, "UPDATE t SET name = N'renamed' WHERE id = 1"); /* name is not captured: both bits clear */
+    ok(c, "UPDATE t SET qty = 99 WHERE id = 2");
+    char all[4096];
+    all_rows(c, "SELECT __$operation, __$update_mask, id, qty FROM cdc.dbo_t_CT", all, sizeof all);
+    cr_assert_str_eq(all, "3|0x00|1|10\n4|0x00|1|10\n3|0x02|2|20\n4|0x02|2|99\n");
+    /* the commit LSN maps to its commit time and back */
+    char lsn[64], t1[64], t2[64];
+    one(c, "SELECT TOP 1 __$start_lsn FROM cdc.dbo_t_CT", lsn, sizeof lsn);
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT sys.fn_cdc_map_lsn_to_time(%s)", lsn);
+    one(c, sql, t1, sizeof t1);
+    snprintf(sql, sizeof sql, "SELECT tran_end_time FROM cdc.lsn_time_mapping WHERE start_lsn = %s", lsn);
+    one(c, sql, t2, sizeof t2);
+    cr_assert_str_eq(t1, t2);
+    snprintf(sql, sizeof sql, "SELECT sys.fn_cdc_map_time_to_lsn('smallest greater than or equal', '%s') ", t1);
+    one(c, sql, v, sizeof v);
+    cr_assert(strcmp(v, lsn) <= 0, "an entry at that time is at or before %s: %s", lsn, v);
+    one(c, "SELECT sys.fn_cdc_map_time_to_lsn('largest less than', '1990-01-01')", v, sizeof v);
+    cr_assert_str_eq(v, "NULL");
+    one(c, "SELECT sys.fn_cdc_map_time_to_lsn('largest less than or equal', '2999-01-01'), sys.fn_cdc_get_max_lsn()", v, sizeof v);
+    const char *bar = strchr(v, '|');
+    cr_assert(bar && strncmp(v, bar + 1, (size_t)(bar - v)) == 0, "the latest entry is the max LSN: %s", v);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+Test(cdc, range_errors_are_313)
+{
+    srv_db *db = load("\"cdc\": { \"capture\": \"immediate\", \"tables\": [ { \"name\": \"t\" } ] },");
+    srv_conn *c = login(db);
+    char msg[1024];
+    ok(c, "INSERT INTO t VALUES (5, N'five', 5)");
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_decrement_lsn(sys.fn_cdc_get_min_lsn('dbo_t')), "
+             "sys.fn_cdc_get_max_lsn(), N'all')", 313, msg, sizeof msg);
+    cr_assert_str_eq(msg, "An insufficient number of arguments were supplied for the procedure or function cdc.fn_cdc_get_all_changes_ ... .");
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_net_changes_dbo_t(sys.fn_cdc_get_min_lsn('dbo_t'), "
+             "sys.fn_cdc_increment_lsn(sys.fn_cdc_get_max_lsn()), N'all')", 313, msg, sizeof msg);
+    cr_assert_str_eq(msg, "An insufficient number of arguments were supplied for the procedure or function cdc.fn_cdc_get_net_changes_ ... .");
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_get_max_lsn(), sys.fn_cdc_get_min_lsn('dbo_t'), N'all')",
+          313, NULL, 0);
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(NULL, sys.fn_cdc_get_max_lsn(), N'all')", 313, NULL, 0);
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_get_min_lsn('dbo_t'), sys.fn_cdc_get_max_lsn(), N'all with merge')",
+          313, NULL, 0);
+    /* too few arguments: the instance named, as SQL Server's own 313 */
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_get_min_lsn('dbo_t'), sys.fn_cdc_get_max_lsn())", 313, msg, sizeof msg);
+    cr_assert_str_eq(msg, "An insufficient number of arguments were supplied for the procedure or function cdc.fn_cdc_get_all_changes_dbo_t.");
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(0x00, 0x00, N'all', 1)", 8144, NULL, 0);
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_nope(0x00, 0x00, N'all')", 208, msg, sizeof msg);
+    cr_assert_str_eq(msg, "Invalid object name 'cdc.fn_cdc_get_all_changes_nope'.");
+    /* from = to = max is a valid one-point range */
+    ok(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_get_max_lsn(), sys.fn_cdc_get_max_lsn(), N' ALL ')");
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+Test(cdc, net_changes_options)
+{
+    srv_db *db = load("\"cdc\": { \"capture\": \"immediate\", \"tables\": [ { \"name\": \"t\" } ] },");
+    srv_conn *c = login(db);
+    ok(c, "INSERT INTO t VALUES (3, N'three', 30)");
+    ok(c, "UPDATE t SET qty = 31 WHERE id = 3");
+    ok(c, "UPDATE t SET name = N'uno' WHERE id = 1");
+    ok(c, "UPDATE t SET qty = 11 WHERE id = 1");
+    ok(c, "DELETE FROM t WHERE id = 2");
+    ok(c, "INSERT INTO t VALUES (4, N'four', 40)");
+    ok(c, "DELETE FROM t WHERE id = 4"); /* inserted and deleted in the window: no net row */
+    char v[4096];
+    const char *range = "(sys.fn_cdc_get_min_lsn('dbo_t'), sys.fn_cdc_get_max_lsn(), N'%s') ORDER BY id";
+    char sql[512], fmt[512];
+    snprintf(fmt, sizeof fmt, "SELECT __$operation, __$update_mask, id, name, qty FROM cdc.fn_cdc_get_net_changes_dbo_t%s", range);
+    snprintf(sql, sizeof sql, fmt, "all");
+    all_rows(c, sql, v, sizeof v);
+    cr_assert_str_eq(v, "4|NULL|1|uno|11\n1|NULL|2|two|20\n2|NULL|3|three|31\n");
+    snprintf(sql, sizeof sql, fmt, "all with mask");
+    all_rows(c, sql, v, sizeof v);
+    cr_assert_str_eq(v, "4|0x06|1|uno|11\n1|0x07|2|two|20\n2|0x07|3|three|31\n");
+    snprintf(sql, sizeof sql, fmt, "all with merge");
+    all_rows(c, sql, v, sizeof v);
+    cr_assert_str_eq(v, "5|NULL|1|uno|11\n1|NULL|2|two|20\n5|NULL|3|three|31\n");
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+Test(cdc, cleanup_change_table)
+{
+    srv_db *db = load("\"cdc\": { \"tables\": [ { \"name\": \"t\" } ] },");
+    srv_conn *c = login(db);
+    ok(c, "INSERT INTO t VALUES (3, N'three', 30)");
+    ok(c, "EXEC sys.sp_cdc_scan");
+    ok(c, "INSERT INTO t VALUES (4, N'four', 40)");
+    ok(c, "EXEC sys.sp_cdc_scan");
+    char lsn[2][64], min[64], sql[512], v[4096], msg[1024];
+    res r;
+    run(c, "SELECT __$start_lsn FROM cdc.dbo_t_CT", &r);
+    cr_assert_eq(r.nrows[0], 2);
+    snprintf(lsn[0], 64, "%s", r.rows[0][0]);
+    snprintf(lsn[1], 64, "%s", r.rows[0][1]);
+    res_free(&r);
+    fails(c, "EXEC sys.sp_cdc_cleanup_change_table @capture_instance = N'dbo_t', @low_water_mark = 0x0000002A000000000001", 22964, msg, sizeof msg);
+    cr_assert_str_eq(msg, "LSN 0x0000002A000000000001, specified as the new low end point for change table cleanup must represent the start_lsn value of a current entry in the cdc.lsn_time_mapping table. Choose an LSN value that satisfies this requirement.");
+    fails(c, "EXEC sys.sp_cdc_cleanup_change_table @capture_instance = N'nope', @low_water_mark = NULL", 22920, NULL, 0);
+    snprintf(sql, sizeof sql, "SELECT tran_end_time FROM cdc.lsn_time_mapping WHERE start_lsn = %s", lsn[0]);
+    char t0[64], t1[64];
+    one(c, sql, t0, sizeof t0);
+    snprintf(sql, sizeof sql, "SELECT tran_end_time FROM cdc.lsn_time_mapping WHERE start_lsn = %s", lsn[1]);
+    one(c, sql, t1, sizeof t1);
+    snprintf(sql, sizeof sql, "EXEC sys.sp_cdc_cleanup_change_table N'dbo_t', %s", lsn[1]);
+    ok(c, sql);
+    one(c, "SELECT sys.fn_cdc_get_min_lsn('dbo_t')", min, sizeof min);
+    all_rows(c, "SELECT id FROM cdc.dbo_t_CT", v, sizeof v);
+    if (strcmp(t0, t1) == 0) { /* same commit time: the low water mark is the group's smallest LSN */
+        cr_assert_str_eq(min, lsn[0]);
+        cr_assert_str_eq(v, "3\n4\n");
+    } else {
+        cr_assert_str_eq(min, lsn[1]);
+        cr_assert_str_eq(v, "4\n");
+        /* the old cursor is now out of the timeline */
+        snprintf(sql, sizeof sql, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(%s, sys.fn_cdc_get_max_lsn(), N'all')", lsn[0]);
+        fails(c, sql, 313, NULL, 0);
+    }
+    /* a lower mark or NULL leaves the low water mark alone */
+    snprintf(sql, sizeof sql, "EXEC sys.sp_cdc_cleanup_change_table @capture_instance = N'dbo_t', @low_water_mark = %s", lsn[0]);
+    ok(c, sql);
+    ok(c, "EXEC sys.sp_cdc_cleanup_change_table @capture_instance = N'dbo_t', @low_water_mark = NULL");
+    one(c, "SELECT sys.fn_cdc_get_min_lsn('dbo_t')", v, sizeof v);
+    cr_assert_str_eq(v, min);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+Test(cdc, disable_and_drop)
+{
+    srv_db *db = load("\"cdc\": { \"capture\": \"immediate\", \"tables\": [ { \"name\": \"t\" }, "
+                      "{ \"name\": \"t\", \"capture_instance\": \"t_v2\", \"captured_column_list\": \"id,name\" } ] },");
+    srv_conn *c = login(db);
+    char v[4096], msg[1024];
+    ok(c, "UPDATE t SET name = N'x', qty = 0 WHERE id = 1");
+    all_rows(c, "SELECT __$operation, __$update_mask, id, name FROM cdc.t_v2_CT", v, sizeof v);
+    cr_assert_str_eq(v, "3|0x02|1|one\n4|0x02|1|x\n");
+    all_rows(c, "SELECT __$operation, __$update_mask FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "3|0x06\n4|0x06\n");
+    fails(c, "EXEC sys.sp_cdc_disable_table @source_schema = N'dbo', @source_name = N't', @capture_instance = N'nope'", 22960, msg, sizeof msg);
+    cr_assert_str_eq(msg, "Change data capture instance 'nope' has not been enabled for the source table 'dbo.t'. Use sys.sp_cdc_help_change_data_capture to verify the capture instance name and retry the operation.");
+    fails(c, "EXEC sys.sp_cdc_disable_table @source_schema = N'dbo', @source_name = N'nokey', @capture_instance = N'all'", 22985, NULL, 0);
+    ok(c, "EXEC sys.sp_cdc_disable_table @source_schema = N'dbo', @source_name = N't', @capture_instance = N't_v2'");
+    fails(c, "SELECT * FROM cdc.t_v2_CT", 208, NULL, 0);
+    one(c, "SELECT is_tracked_by_cdc FROM sys.tables WHERE name = 't'", v, sizeof v);
+    cr_assert_str_eq(v, "1");
+    ok(c, "EXEC sys.sp_cdc_disable_table @source_schema = N'dbo', @source_name = N't', @capture_instance = N'all'");
+    one(c, "SELECT is_tracked_by_cdc FROM sys.tables WHERE name = 't'", v, sizeof v);
+    cr_assert_str_eq(v, "0");
+    ok(c, "TRUNCATE TABLE t"); /* no longer refused */
+    /* dropping a source table drops its capture instances */
+    ok(c, "EXEC sys.sp_cdc_enable_table N'dbo', N'nokey', NULL");
+    ok(c, "DROP TABLE nokey");
+    all_rows(c, "SELECT capture_instance FROM cdc.change_tables", v, sizeof v);
+    cr_assert_str_eq(v, "");
+    fails(c, "SELECT * FROM cdc.dbo_nokey_CT", 208, NULL, 0);
+    ok(c, "EXEC sys.sp_cdc_disable_db");
+    one(c, "SELECT is_cdc_enabled FROM sys.databases WHERE name = DB_NAME()", v, sizeof v);
+    cr_assert_str_eq(v, "0");
+    fails(c, "EXEC sys.sp_cdc_scan", 22901, NULL, 0);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+Test(cdc, large_values_in_update_old_rows)
+{
+    srv_db *db = load("\"cdc\": { \"capture\": \"immediate\" },");
+    srv_conn *c = login(db);
+    ok(c, "CREATE TABLE docs (id int NOT NULL PRIMARY KEY, body nvarchar(max), tag varchar(10))");
+    ok(c, "EXEC sys.sp_cdc_enable_table N'dbo', N'docs', NULL");
+    ok(c, "INSERT INTO docs VALUES (1, N'long text', 'a')");
+    ok(c, "UPDATE docs SET tag = 'b' WHERE id = 1");
+    ok(c, "UPDATE docs SET body = N'longer text' WHERE id = 1");
+    ok(c, "DELETE FROM docs WHERE id = 1");
+    char v[4096];
+    /* documented: (max) columns are NULL in update-old rows unless they changed; deletes keep them */
+    all_rows(c, "SELECT __$operation, body, tag FROM cdc.dbo_docs_CT", v, sizeof v);
+    cr_assert_str_eq(v, "2|long text|a\n3|NULL|a\n4|long text|b\n3|long text|b\n4|longer text|b\n1|longer text|b\n");
+    srv_conn_free(c);
+    srv_db_free(db);
+}
