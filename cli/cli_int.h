@@ -56,6 +56,7 @@ typedef struct cli_opts {
     cli_naming naming;
     bool no_load_timestamp;
     bool ct_resnapshot;           /* --ct-expired=resnapshot */
+    bool cdc_resnapshot;          /* --cdc-expired=resnapshot */
     bool yes;
     bool help;
     tdspipe_contract schema_contract; /* --schema-contract (evolve) */

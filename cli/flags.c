@@ -32,7 +32,7 @@ typedef enum flag_id {
     FL_INCR_KEY, FL_INTERVAL_START, FL_INTERVAL_END, FL_PRIMARY_KEY, FL_FULL_REFRESH,
     FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM,
     FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_QUERY_TIMEOUT, FL_RETRIES,
-    FL_CT_EXPIRED, FL_HELP,
+    FL_CT_EXPIRED, FL_CDC_EXPIRED, FL_HELP,
     FL_SCHEMA_CONTRACT, FL_TRIM, FL_MASK,
     /* refused or no-ops: the reason is in the table */
     FL_INCR_PREDICATE, FL_PARTITION_BY, FL_CLUSTER_BY, FL_LOADER_FILE_SIZE, FL_LOADER_FILE_FORMAT,
@@ -76,6 +76,7 @@ static const flag_def flags[] = {
     {FL_QUERY_TIMEOUT, "query-timeout", "QUERY_TIMEOUT", F_STR, "seconds without data from SQL Server before the query is cancelled (default: none; URI 'query timeout')", S_DONE, NULL},
     {FL_RETRIES, "retries", "RETRIES", F_STR, "extra attempts on transient faults (4060, 40197, 40501, 40613, 49918-49920, resets during login), with exponential backoff; never once rows were loaded (default 3)", S_DONE, NULL},
     {FL_CT_EXPIRED, "ct-expired", "CT_EXPIRED", F_STR, "Change Tracking sources whose cursor is older than the server keeps: fail (default) | resnapshot (reload the table from a fresh snapshot)", S_DONE, NULL},
+    {FL_CDC_EXPIRED, "cdc-expired", "CDC_EXPIRED", F_STR, "Change Data Capture sources whose cursor is older than the capture instance keeps (cleanup ran): fail (default) | resnapshot (reload the table from a fresh snapshot)", S_DONE, NULL},
     {FL_HELP, "help", NULL, F_BOOL, "this help; also -h", S_DONE, NULL},
     {FL_SCHEMA_CONTRACT, "schema-contract", "SCHEMA_CONTRACT", F_STR, "evolve | freeze | discard_row | discard_value: what a load does when the source's columns differ from the destination table's (default evolve)", S_DONE, NULL},
     {FL_TRIM, "trim-whitespace", "TRIM_WHITESPACE", F_BOOL, "remove leading and trailing whitespace from every text value (NULLs stay NULL)", S_DONE, NULL},
@@ -355,9 +356,10 @@ static int apply_choice(cli_opts *o, const flag_def *f, const char *v, const cha
                      from, v);
     }
     case FL_CT_EXPIRED:
+    case FL_CDC_EXPIRED:
         if (strcmp(v, "fail") && strcmp(v, "resnapshot"))
             return usage(err, cap, "%s: expected fail or resnapshot, got '%s'", from, v);
-        o->ct_resnapshot = !strcmp(v, "resnapshot");
+        *(f->id == FL_CT_EXPIRED ? &o->ct_resnapshot : &o->cdc_resnapshot) = !strcmp(v, "resnapshot");
         return 0;
     default: /* FL_SCHEMA_NAMING */
         if (!strcmp(v, "auto") || !strcmp(v, "default"))
@@ -431,6 +433,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_STRATEGY:
     case FL_PROGRESS:
     case FL_CT_EXPIRED:
+    case FL_CDC_EXPIRED:
     case FL_SCHEMA_NAMING:
     case FL_SCHEMA_CONTRACT:
         return apply_choice(o, f, v, from, err, cap);

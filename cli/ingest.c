@@ -72,6 +72,7 @@ static void fill(tdspipe_load_opts *lo, const cli_opts *o)
     lo->naming = naming(o->naming);
     lo->no_load_timestamp = o->no_load_timestamp;
     lo->ct_resnapshot = o->ct_resnapshot;
+    lo->cdc_resnapshot = o->cdc_resnapshot;
     lo->schema_contract = o->schema_contract;
     lo->trim_whitespace = o->trim_whitespace;
     lo->masks = (const char *const *)o->masks.v;

@@ -566,6 +566,7 @@ def checks_once(r, work):
     t("csv destination", 2, "database destination", dest="csv://" + os.path.join(work, "x.csv"))
     t("query source", 2, "query:", "--dest-table", "x", table="query:SELECT 1 AS x")
     t("bad poll_interval", 2, "poll_interval", params="&poll_interval=soon")
+    t("bad --cdc-expired", 2, "--cdc-expired", "--cdc-expired", "later")
     t("--primary-key not captured", 2, "not captured", "--primary-key", "nope")
     # the other schemes load, dest_schema names the default target's schema
     for i, scheme in enumerate(["sqlserver+cdc", "azuresql+cdc", "azure-sql+cdc"]):
