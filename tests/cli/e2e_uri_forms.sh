@@ -8,8 +8,9 @@
 #   duckdb:// sqlite://: SQLAlchemy's rule — "///rel", "////abs";
 #   postgres:// postgresql://: given to libpq (sslmode goes through);
 #   mssql:// sqlserver:// azuresql:// azure-sql://: ingestr's query keys;
-#   parquet:// and the +cdc sources: parsed, then refused (exit 2, one
-#   line, nothing written).
+#   parquet://: parsed, then refused (exit 2, one line, nothing written);
+#   the +cdc sources: parsed with their parameters, refused into a file
+#   (e2e_cdc.sh loads them into databases).
 #
 #   tests/cli/e2e_uri_forms.sh BUILD_DIR SRC_DIR
 set -u
