@@ -36,8 +36,12 @@ typedef struct pipe_cdc {
     bool empty;                   /* changes read with nothing captured after the cursor */
     char state_name[1200];
     char *cols;                   /* the loaded columns' select list */
+    /* the snapshot's handoff (cdc_read.c): until capture has passed the
+     * snapshot's time, a changes run reads nothing */
+    char snap_time[40];           /* cursor's "after" time, "" when none */
     /* set by pipe_cdc_read */
     char next[CDC_LSN_HEX + 1];   /* the cursor this run leaves */
+    char next_time[40];           /* and its "after" time ("" when none) */
     /* result adapter (cdc_rows.c) */
     pipe_mssql *m;
     size_t prefix;                /* leading columns not loaded (__$start_lsn, __$seqval, __$operation) */
@@ -87,6 +91,15 @@ void pipe_cdc_free(pipe_cdc *c);
  * hex digits; also takes the bare digits and the 40-digit _cdc_lsn (its
  * LSN part). Returns false for anything else. */
 bool pipe_cdc_lsn_parse(const char *s, char out[CDC_LSN_HEX + 1]);
+/* A cursor value: "<20 hex digits>" or "<20 hex digits> after <time>"
+ * (a snapshot whose handoff is pending; time "YYYY-MM-DD hh:mm:ss[.f]").
+ * Returns false for anything else. */
+bool pipe_cdc_cursor_parse(const char *s, char lsn[CDC_LSN_HEX + 1], char *time, size_t cap);
+/* Whether capture has passed a snapshot taken at snap_time: the captured
+ * maximum's commit time (sys.fn_cdc_map_lsn_to_time; "" when the server
+ * gives none) is more than 10 ms after it (tran_end_time is a datetime,
+ * rounded to 1/300 s). An unknown time counts as passed. */
+bool pipe_cdc_handoff_passed(const char *snap_time, const char *max_time);
 /* lsn - 1 as 20 hex digits (an all-zero lsn stays zero). */
 void pipe_cdc_lsn_dec(const char lsn[CDC_LSN_HEX + 1], char out[CDC_LSN_HEX + 1]);
 /* Runs sql (retrying transient faults when retry) and keeps every row's

@@ -7,13 +7,18 @@
  * argument): the snapshot transaction's first statement reads
  * sys.fn_cdc_get_max_lsn() together with cdc.change_tables, a table, which
  * fixes the transaction's view (SQL Server assigns a SNAPSHOT transaction
- * its version at the first data access, not at BEGIN). The LSN L it reads
- * is a captured commit, so it committed before the view began: every
- * commit the view cannot see has a later LSN and is read by a later run
- * (the cursor is L). A commit the view does see but capture had not
- * reached yet also has an LSN after L, so a later run reads it again: CDC
- * gives whole row images, so applying it again, in LSN order, ends in the
- * same state, and no row is doubled (the merge keeps one row per key).
+ * its version at the first data access, not at BEGIN), then SYSDATETIME().
+ * The LSN L is a captured commit, so it committed before the view began:
+ * every commit the view cannot see has a later LSN and is read by a later
+ * run (the cursor is L). A commit the view does see but capture had not
+ * reached yet also has an LSN after L. So that such a change is never
+ * applied over the snapshot out of order (an older image over a newer
+ * one), the first changes run waits (reads nothing, writes nothing) until
+ * capture holds a commit later than the snapshot's time: capture works in
+ * commit order, so every commit the snapshot saw is then in the window
+ * (L, max], and the window applied in LSN order over the snapshot leaves
+ * exactly the table as of max (CDC gives whole row images). The cursor
+ * carries the time until then: "<LSN> after <time>".
  */
 #include <stdio.h>
 #include <stdarg.h>
@@ -76,18 +81,24 @@ static int snapshot_lsn(pipe_cdc *c, net_client *cl, net_error *ne)
     pipe_ct_tstr(&b, c->instance);
     pipe_sqlbuf_put(&b, ") FROM cdc.change_tables WHERE capture_instance = ");
     pipe_ct_tstr(&b, c->instance);
+    /* after the view began: no earlier than any commit it sees */
+    pipe_sqlbuf_put(&b, ";\nSELECT SYSDATETIME(), NULL");
     if (b.oom) {
         free(b.p);
         return read_fail(ne, "out of memory");
     }
-    pipe_list r[1] = {{0}};
-    int rc = pipe_cdc_rows(cl, b.p, 1, r, false, ne);
+    pipe_list r[2] = {{0}, {0}};
+    int rc = pipe_cdc_rows(cl, b.p, 2, r, false, ne);
     free(b.p);
     char max[CDC_LSN_HEX + 1] = "", min[CDC_LSN_HEX + 1] = "";
-    bool ok = !rc && r[0].n >= 2 && pipe_cdc_lsn_parse(r[0].v[1], min);
+    bool ok = !rc && r[0].n >= 2 && pipe_cdc_lsn_parse(r[0].v[1], min) && r[1].n >= 2 && r[1].v[0][0] &&
+              strlen(r[1].v[0]) < sizeof c->next_time;
     if (ok && !pipe_cdc_lsn_parse(r[0].v[0], max)) /* NULL: nothing captured yet */
         memset(max, '0', CDC_LSN_HEX);
+    if (ok)
+        snprintf(c->next_time, sizeof c->next_time, "%s", r[1].v[0]);
     pipe_list_free(&r[0]);
+    pipe_list_free(&r[1]);
     if (rc)
         return rc;
     if (!ok)
@@ -131,6 +142,8 @@ static int read_changes(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *n
     }
     c->prefix = 3;
     memcpy(c->next, c->empty ? c->cursor : c->to, sizeof c->next);
+    /* a handoff still pending keeps its time */
+    snprintf(c->next_time, sizeof c->next_time, "%s", c->empty ? c->snap_time : "");
     int rc = run_rows(c, cl, m, b.p, ne);
     free(b.p);
     if (rc || c->empty)
@@ -162,9 +175,11 @@ int pipe_cdc_read(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *ne)
 int pipe_cdc_save(pipe_cdc *c, sink *sk)
 {
     /* no write when nothing moved: the state row is not rewritten */
-    if (c->have_cursor && !c->snapshot && !strcmp(c->next, c->cursor))
+    if (c->have_cursor && !c->snapshot && !strcmp(c->next, c->cursor) && !strcmp(c->next_time, c->snap_time))
         return 0;
-    return sink_state_set(sk, c->state_name, c->next);
+    char val[CDC_LSN_HEX + 8 + sizeof c->next_time];
+    snprintf(val, sizeof val, "%s%s%s", c->next, c->next_time[0] ? " after " : "", c->next_time);
+    return sink_state_set(sk, c->state_name, val);
 }
 
 void pipe_cdc_free(pipe_cdc *c)

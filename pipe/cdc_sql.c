@@ -227,3 +227,53 @@ char *pipe_cdc_sql_changes(const pipe_cdc *c)
         free(b.p);
     return b.oom ? NULL : b.p;
 }
+
+/* ------------------------------------------------------------ handoff time */
+
+bool pipe_cdc_cursor_parse(const char *s, char lsn[CDC_LSN_HEX + 1], char *time, size_t cap)
+{
+    time[0] = '\0';
+    const char *sp = strchr(s, ' ');
+    if (!sp)
+        return pipe_cdc_lsn_parse(s, lsn);
+    char head[2 * CDC_LSN_HEX + 3];
+    size_t n = (size_t)(sp - s);
+    if (n >= sizeof head || strncmp(sp, " after ", 7) || strlen(sp + 7) >= cap || !sp[7])
+        return false;
+    memcpy(head, s, n);
+    head[n] = '\0';
+    snprintf(time, cap, "%s", sp + 7);
+    return pipe_cdc_lsn_parse(head, lsn);
+}
+
+static long days_from_civil(long y, long m, long d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DD hh:mm:ss[.fffffff]" into microseconds since 1970. */
+static bool time_us(const char *s, long long *out)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
+        return false;
+    long long us = 0, scale = 100000;
+    if (s[n] == '.')
+        for (const char *p = s + n + 1; isdigit((unsigned char)*p); p++, scale /= 10)
+            us += (*p - '0') * scale;
+    *out = ((long long)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000000 + us;
+    return true;
+}
+
+bool pipe_cdc_handoff_passed(const char *snap_time, const char *max_time)
+{
+    long long t, m;
+    if (!max_time[0] || !time_us(max_time, &m))
+        return true; /* unknown: the changes are applied (at least once, in order) */
+    return !time_us(snap_time, &t) || m > t + 10000;
+}

@@ -126,6 +126,9 @@ class Source:
                 self.models[t["name"]] = Model(t["name"], t["data"])
         self.tx = None       # open transaction: [(model, key, op, image)]
         self.captured = {}   # model name -> how many of its transactions are captured
+        self.commits = 0     # committed transactions, all tables
+        self.global_captured = 0
+        self.times = None    # whether the server records commit times (set by scan)
 
     def m(self, name):
         return self.models[name]
@@ -138,6 +141,7 @@ class Source:
             self.tx.append((m, k, op, image))
         else:
             m.log.append([(k, op, image)])
+            self.commits += 1
 
     def insert(self, m, k, vals):
         cols = [c for c, _ in m.keys] + [c for c, _ in m.vals]
@@ -166,6 +170,7 @@ class Source:
             self.tx.extend(tx)
         else:
             m.log.append([(kk, op, im) for _, kk, op, im in tx])
+            self.commits += 1
 
     def begin(self):
         self._x("BEGIN TRANSACTION")
@@ -180,6 +185,7 @@ class Source:
             per.setdefault(m.name, []).append((k, op, img))
         for name, chs in per.items():
             self.models[name].log.append(chs)
+        self.commits += 1 if per else 0
 
     def rollback(self):
         self._x("ROLLBACK TRANSACTION")
@@ -192,6 +198,10 @@ class Source:
         self._x("EXEC sys.sp_cdc_scan")
         for n, mm in self.models.items():
             self.captured[n] = len(mm.log)
+        self.global_captured = self.commits
+        if self.times is None and self.commits:
+            t = self._x("SELECT sys.fn_cdc_map_lsn_to_time(sys.fn_cdc_get_max_lsn())")[0][0]
+            self.times = t is not None
 
     def max_lsn(self):
         v = self._x("SELECT sys.fn_cdc_get_max_lsn()")[0][0]
@@ -206,11 +216,12 @@ class Dest:
         self.m = m
         self.rows = {}       # key -> (vals, deleted, op)
         self.pos = None      # how many of m.log are in the destination
-        self.lsn = {}        # key -> _cdc_lsn seen after the last run
+        self.pending = None  # after a snapshot: the commits before it (all tables)
 
-    def snapshot(self, captured):
+    def snapshot(self, captured, commits):
         self.rows = {k: (v, False, "I") for k, v in self.m.rows.items()}
         self.pos = captured
+        self.pending = commits
 
     def changes(self, captured):
         changed = set()
@@ -256,59 +267,63 @@ class Run:
         return rows
 
     def sync(self, label, m, extra=(), snapshot=False, quiet=True, params=""):
-        """A run that must succeed; then the destination must match the model."""
+        """A run that must succeed; then the destination must match the
+        model. After a snapshot the changes wait until capture has passed
+        it (a transaction committed after the snapshot is captured), when
+        the server records commit times; until then a run reads nothing."""
         d = self.dest(m)
+        snap = d.pos is None or snapshot
         cap = self.src.captured.get(m.name, 0)
-        maxl = self.want_cursor(m, d.pos is None or snapshot)
+        maxl, minl = self.src.max_lsn(), self.min_lsn(m)
         before = {r[0]: r[-3] for r in (self.got(m) or [])}
-        old_cursor = self.sink.state(self.state(m))
+        old = self.sink.state(self.state(m))
         rc, err = self.ingest(m.name, extra, params)
         if rc != 0:
             bad("%s %s: exit %d" % (self.sink.kind, label, rc), err)
             return False
-        if d.pos is None or snapshot:
-            d.snapshot(cap)
+        old_lsn = old.split(" ")[0] if old else None
+        if snap:
+            d.snapshot(cap, self.src.commits)
+            time.sleep(0.02)  # the next commit is more than 10 ms after the snapshot's time
+            want = (maxl if maxl >= minl else "%020X" % (int(minl, 16) - 1), True)
             changed = None
+        elif maxl <= old_lsn or (d.pending is not None and self.src.times and self.src.global_captured <= d.pending):
+            want, changed = (old, None), set()  # nothing read, nothing written
         else:
-            changed = d.changes(cap)
-        return self.check(label, m, maxl, before, old_cursor, changed, quiet)
+            d.pending = None
+            want, changed = (maxl, False), d.changes(cap)
+        return self.check(label, m, want, before, old_lsn, changed, quiet)
 
-    def want_cursor(self, m, snapshot):
-        """The cursor a run leaves: the captured maximum; a snapshot taken
-        before anything of the instance was captured: just before the
-        instance's minimum (the next range starts there); a changes run with
-        nothing captured after its cursor: that cursor."""
-        maxl = self.src.max_lsn()
+    def min_lsn(self, m):
         inst = "two_a" if m.name == "two" else "dbo_" + m.name
         v = self.srv.execute("cdb", "SELECT sys.fn_cdc_get_min_lsn(N'%s')" % inst)[0][0]
-        minl = bytes(v).hex().upper()
-        if snapshot:
-            return maxl if maxl >= minl else "%020X" % (int(minl, 16) - 1)
-        old = self.sink.state(self.state(m))
-        return maxl if old is None or maxl > old else old
+        return bytes(v).hex().upper()
 
     def state(self, m, dest=None):
         return "cdc:cdb.dbo.%s:%s" % (m.name, dest or "t_" + m.name)
 
-    def check(self, label, m, maxl, before, old_cursor, changed, quiet):
+    def check(self, label, m, want, before, old_lsn, changed, quiet):
         d = self.dest(m)
         rows = self.got(m)
         got = [r[:-3] + r[-2:] for r in rows or []]
-        want = d.expected()
-        cur = self.sink.state(self.state(m))
+        exp = d.expected()
+        st = self.sink.state(self.state(m)) or ""
+        cur = st.split(" ")[0]
         problems = []
-        if got != want:
-            problems.append("rows\n     got  %r\n     want %r" % (got, want))
-        if cur != maxl:
-            problems.append("cursor %r, want the captured maximum %r" % (cur, maxl))
+        if got != exp:
+            problems.append("rows\n     got  %r\n     want %r" % (got, exp))
+        if want[1] is None and st != want[0]:
+            problems.append("cursor %r, want it unchanged %r" % (st, want[0]))
+        elif want[1] is not None and (cur != want[0] or (" after " in st) != want[1]):
+            problems.append("cursor %r, want %r%s" % (st, want[0], " after <the snapshot's time>" if want[1] else ""))
         for r in rows or []:
             lsn = r[-3]
             if len(lsn) != 40 or lsn.upper() != lsn:
                 problems.append("_cdc_lsn %r is not 40 upper-case hex digits" % lsn)
-            elif changed is None and lsn != cur + "F" * 20:
+            elif changed is None and want[1] and lsn != cur + "F" * 20:
                 problems.append("snapshot row %r: _cdc_lsn %r, want the snapshot's LSN %s+F*20" % (r[0], lsn, cur))
-            elif changed is not None and (r[0],) in changed and not (old_cursor < lsn[:20] <= cur):
-                problems.append("changed row %r: _cdc_lsn %r outside (%s, %s]" % (r[0], lsn, old_cursor, cur))
+            elif changed and (r[0],) in changed and not (old_lsn < lsn[:20] <= cur):
+                problems.append("changed row %r: _cdc_lsn %r outside (%s, %s]" % (r[0], lsn, old_lsn, cur))
             elif changed is not None and (r[0],) not in changed and before.get(r[0]) != lsn:
                 problems.append("unchanged row %r: _cdc_lsn moved %r -> %r" % (r[0], before.get(r[0]), lsn))
         if problems:
@@ -411,7 +426,9 @@ def types_case(r):
                                      (str(v) if isinstance(v, (int, float)) else "N'" + str(v).replace("'", "''") + "'")
                                      for v in TYPE_VALUES])
 
-    x = lambda sql: r.srv.execute("cdb", sql)  # noqa: E731
+    def x(sql):
+        r.srv.execute("cdb", sql)
+        r.src.commits += 1  # each an autocommit transaction (the handoff model counts them)
     x("INSERT INTO types ([id], %s) VALUES (%s)" % (names, vals(1, False)))
     x("INSERT INTO types ([id], %s) VALUES (%s)" % (names, vals(2, True)))
     r.src.scan()

@@ -146,3 +146,37 @@ Test(cdc, registry_takes_the_four_schemes)
     cr_assert_neq(pipe_source_find("mssql+ct://h/db"), &pipe_src_cdc);
     cr_assert_neq(pipe_source_find("mssql://h/db"), &pipe_src_cdc);
 }
+
+Test(cdc, cursor_values)
+{
+    char lsn[CDC_LSN_HEX + 1], t[40];
+    cr_assert(pipe_cdc_cursor_parse("0000002A000000100003", lsn, t, sizeof t));
+    cr_assert_str_eq(lsn, "0000002A000000100003");
+    cr_assert_str_eq(t, "");
+    cr_assert(pipe_cdc_cursor_parse("0000002A000000100003 after 2026-12-05 19:30:00.1234567", lsn, t, sizeof t));
+    cr_assert_str_eq(lsn, "0000002A000000100003");
+    cr_assert_str_eq(t, "2026-12-05 19:30:00.1234567");
+    cr_assert(!pipe_cdc_cursor_parse("0000002A000000100003 before 2026-12-05", lsn, t, sizeof t));
+    cr_assert(!pipe_cdc_cursor_parse("0000002A000000100003 after ", lsn, t, sizeof t));
+    cr_assert(!pipe_cdc_cursor_parse("00000000000000000042 after 2026-12-05 19:30:00", lsn, t, 8), "time too long");
+    /* an ingestr-loaded table's MAX(_cdc_lsn) (LSN and seqval) */
+    cr_assert(pipe_cdc_cursor_parse("0000002A000000100003FFFFFFFFFFFFFFFFFFFF", lsn, t, sizeof t));
+    cr_assert_str_eq(lsn, "0000002A000000100003");
+}
+
+/* The snapshot-to-changes handoff waits until capture has taken a commit
+ * more than 10 ms after the snapshot's time (tran_end_time is a datetime,
+ * 1/300 s steps): every commit the snapshot saw is then captured. */
+Test(cdc, handoff_passed)
+{
+    const char *snap = "2026-12-05 19:30:00.1234567";
+    cr_assert(!pipe_cdc_handoff_passed(snap, "2026-12-05 19:29:59.997"), "a commit before the snapshot");
+    cr_assert(!pipe_cdc_handoff_passed(snap, "2026-12-05 19:30:00.127"), "within the datetime's rounding");
+    cr_assert(!pipe_cdc_handoff_passed(snap, "2026-12-05 19:30:00.133"), "10 ms is not more than 10 ms");
+    cr_assert(pipe_cdc_handoff_passed(snap, "2026-12-05 19:30:00.137"));
+    cr_assert(pipe_cdc_handoff_passed(snap, "2026-12-06 00:00:00.000"), "the next day");
+    cr_assert(pipe_cdc_handoff_passed("2024-02-28 23:59:59.9999999", "2024-02-29 00:00:00.013"), "a leap day");
+    cr_assert(!pipe_cdc_handoff_passed("2024-12-31 23:59:59.995", "2025-01-01 00:00:00.003"), "a new year, 8 ms");
+    cr_assert(pipe_cdc_handoff_passed(snap, ""), "no time from the server: the changes are applied");
+    cr_assert(pipe_cdc_handoff_passed("garbage", "2026-12-05 19:30:00.000"), "an unreadable time never blocks");
+}
