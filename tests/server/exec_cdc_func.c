@@ -68,7 +68,10 @@ static int map_time(const srv_cdc_db *x, size_t i, srv_val *out, char *buf, size
     return sv_from_wire(&x->ltm->cols[2].col, v[2].ptr, v[2].len, out, buf, cap);
 }
 
-/* sys.fn_cdc_map_time_to_lsn(op, time) over tran_end_time. */
+/* sys.fn_cdc_map_time_to_lsn(op, time) over tran_end_time: "largest …"
+ * takes the largest LSN of the entries that fit, "smallest …" the
+ * smallest (entries are in LSN order, their times never decrease); NULL
+ * when none fits. */
 static void time_to_lsn(const srv_cdc_db *x, const char *op, const srv_val *when, srv_val *out, char *buf, size_t cap)
 {
     bool less = strstr(op, "less") != NULL, eq = strstr(op, "equal") != NULL;
@@ -97,19 +100,19 @@ static void time_to_lsn(const srv_cdc_db *x, const char *op, const srv_val *when
     }
 }
 
+/* sys.fn_cdc_map_lsn_to_time: the tran_end_time of the mapping entry with
+ * that start_lsn (NULL when there is none). */
 static void lsn_to_time(const srv_cdc_db *x, const uint8_t *lsn, srv_val *out, char *buf, size_t cap)
 {
-    /* documented: the tran_end_time of the entry with that start_lsn, or
-     * of the greatest start_lsn below it when there is none */
-    size_t pick = SIZE_MAX;
     for (size_t i = 0; i < x->ltm->nrows; i++) {
         tds_value v[4];
         srv_table_row(x->ltm, x->ltm->rows[i], v);
-        if (memcmp(v[0].ptr, lsn, CDC_LSN_LEN) <= 0)
-            pick = i;
+        if (memcmp(v[0].ptr, lsn, CDC_LSN_LEN) == 0) {
+            if (map_time(x, i, out, buf, cap) < 0)
+                *out = sv_null();
+            return;
+        }
     }
-    if (pick != SIZE_MAX && map_time(x, pick, out, buf, cap) < 0)
-        *out = sv_null();
 }
 
 static int column_ordinal(const cdc_inst *ci, const char *col)

@@ -134,12 +134,12 @@ static int all_changes(srv_table *r, const cdc_inst *ci, int opt, const uint8_t 
 
 /* ------------------------------------------------------------ net changes */
 
-typedef struct net_key {
+typedef struct fold_key {
     size_t first, last;         /* change-table row positions */
     uint8_t mask[128];
     size_t masklen;
     bool any_update;
-} net_key;
+} fold_key;
 
 static bool same_key(const cdc_inst *ci, const tds_value *a, const tds_value *b)
 {
@@ -156,7 +156,7 @@ static bool same_key(const cdc_inst *ci, const tds_value *a, const tds_value *b)
 }
 
 /* Groups the in-range rows (update-old rows aside) by row identifier. */
-static size_t net_group(const cdc_inst *ci, const uint8_t *lo, const uint8_t *hi, net_key *keys, size_t *rows)
+static size_t fold_net_group(const cdc_inst *ci, const uint8_t *lo, const uint8_t *hi, fold_key *keys, size_t *rows)
 {
     size_t nk = 0, nr = 0;
     tds_value v[SRV_MAX_COLS], w[SRV_MAX_COLS];
@@ -188,20 +188,20 @@ static size_t net_group(const cdc_inst *ci, const uint8_t *lo, const uint8_t *hi
     return nk;
 }
 
-static int net_cmp_last(const void *a, const void *b)
+static int fold_cmp_last(const void *a, const void *b)
 {
-    const net_key *x = a, *y = b;
+    const fold_key *x = a, *y = b;
     return x->last < y->last ? -1 : x->last > y->last;
 }
 
-static int net_changes(srv_table *r, const cdc_inst *ci, int opt, const uint8_t *lo, const uint8_t *hi)
+static int fold_net_changes(srv_table *r, const cdc_inst *ci, int opt, const uint8_t *lo, const uint8_t *hi)
 {
     size_t n = ci->ct->nrows + 1;
-    net_key *keys = malloc(n * sizeof *keys);
+    fold_key *keys = malloc(n * sizeof *keys);
     size_t *rows = malloc(n * sizeof *rows);
     int rc = keys && rows ? 0 : -1;
-    size_t nk = rc ? 0 : net_group(ci, lo, hi, keys, rows);
-    qsort(keys, nk, sizeof *keys, net_cmp_last);
+    size_t nk = rc ? 0 : fold_net_group(ci, lo, hi, keys, rows);
+    qsort(keys, nk, sizeof *keys, fold_cmp_last);
     for (size_t k = 0; k < nk && !rc; k++) {
         tds_value first[SRV_MAX_COLS], last[SRV_MAX_COLS];
         srv_table_row(ci->ct, ci->ct->rows[keys[k].first], first);
@@ -251,7 +251,7 @@ srv_table *srv_cdc_tvf(srv_cursor *cur, const sql_tref *r, int32_t *err, char *m
         FAILV(313, "An insufficient number of arguments were supplied for the procedure or function cdc.fn_cdc_get_%s_changes_ ... .",
               kind ? "net" : "all");
     srv_table *t = result_table(ci, r->parts[2], kind == 1);
-    if (!t || (kind ? net_changes(t, ci, opt, lo, hi) : all_changes(t, ci, opt, lo, hi)) < 0) {
+    if (!t || (kind ? fold_net_changes(t, ci, opt, lo, hi) : all_changes(t, ci, opt, lo, hi)) < 0) {
         srv_table_unref(t);
         FAILV(701, "There is insufficient system memory to run this query.");
     }
