@@ -195,6 +195,8 @@ int srv_cdc_func(srv_cursor *cur, const sql_expr *e, const srv_val *a, srv_val *
         FAILF(e->nargs < fns[f].nargs ? 313 : 8144, e->nargs < fns[f].nargs
               ? "An insufficient number of arguments were supplied for the procedure or function sys.%s."
               : "Procedure or function sys.%s has too many arguments specified.", fns[f].name);
+    if (fns[f].nargs == 1 && !name_is(e, "fn_cdc_get_min_lsn") && a[0].k == SV_STR) /* LSN arguments are binary(10) */
+        FAILF(257, "Implicit conversion from data type nvarchar to binary is not allowed. Use the CONVERT function to run this query.");
     if (lsn_funcs(cur, e, a, out, buf, cap))
         return 1;
     srv_cdc_db *x = cur->c->cur->cdc;

@@ -245,6 +245,8 @@ srv_table *srv_cdc_tvf(srv_cursor *cur, const sql_tref *r, int32_t *err, char *m
     for (int i = 0; i < 3; i++)
         if (eval_const(cur, r->tvf_args[i], &a[i], buf[i], sizeof buf[i], err, msg, cap) < 0)
             return NULL;
+    if (a[0].k == SV_STR || a[1].k == SV_STR)
+        FAILV(257, "Implicit conversion from data type nvarchar to binary is not allowed. Use the CONVERT function to run this query.");
     uint8_t lo[CDC_LSN_LEN], hi[CDC_LSN_LEN];
     int opt = filter_option(&a[2], kind);
     if (opt < 0 || !range_ok(ci, &a[0], &a[1], lo, hi))

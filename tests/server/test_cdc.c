@@ -1039,6 +1039,9 @@ Test(cdc, range_errors_are_313)
     fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(0x00, 0x00, N'all', 1)", 8144, NULL, 0);
     fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_nope(0x00, 0x00, N'all')", 208, msg, sizeof msg);
     cr_assert_str_eq(msg, "Invalid object name 'cdc.fn_cdc_get_all_changes_nope'.");
+    /* LSNs are binary(10): text is not converted implicitly */
+    fails(c, "SELECT sys.fn_cdc_increment_lsn(N'0x0000002A000000010010')", 257, NULL, 0);
+    fails(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(N'x', sys.fn_cdc_get_max_lsn(), N'all')", 257, NULL, 0);
     /* from = to = max is a valid one-point range */
     ok(c, "SELECT * FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_get_max_lsn(), sys.fn_cdc_get_max_lsn(), N' ALL ')");
     srv_conn_free(c);
