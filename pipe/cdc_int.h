@@ -74,6 +74,8 @@ int pipe_cdc_open_checks(pipe_cdc *c, net_client *cl, const pipe_plan *p, const 
 int pipe_cdc_prepare(pipe_cdc *c, net_client *cl, sink *sk, const pipe_plan *p, const pipe_mssql_name *n,
                      char *err, size_t cap);
 
+/* cdc_multi.c: pipe_cdc_multi, pipe_cdc_load_tables (pipe_int.h). */
+
 /* cdc_read.c */
 /* The rows: a snapshot (one SNAPSHOT or SERIALIZABLE transaction, the
  * LSN read first) or the changes from..to in __$start_lsn, __$seqval

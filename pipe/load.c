@@ -198,6 +198,8 @@ int tdspipe_load(const tdspipe_load_opts *o, tdspipe_error *err)
     memset(&l, 0, sizeof l);
     if (!o)
         return pipe__fail(err, TDSPIPE_E_USAGE, "no load options");
+    if (pipe_cdc_multi(o)) /* several tables: one load each */
+        return pipe_cdc_load_tables(o, err);
     l.o = o;
     if (!prepare(&l) && !open_all(&l))
         run(&l);

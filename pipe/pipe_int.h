@@ -100,6 +100,13 @@ struct pipe_source_vtable {
 extern const pipe_source_vtable pipe_src_mssql;
 extern const pipe_source_vtable pipe_src_ct;
 extern const pipe_source_vtable pipe_src_cdc;
+
+/* pipe/cdc_multi.c: a +cdc run over several tables (--source-table
+ * dbo.a,dbo.b): true when o lists several; then one load per table, each
+ * with its own transaction and cursor, every failed table named in err
+ * (the first failure's code). */
+bool pipe_cdc_multi(const tdspipe_load_opts *o);
+int pipe_cdc_load_tables(const tdspipe_load_opts *o, tdspipe_error *err);
 extern const pipe_source_vtable pipe_src_csv;
 extern const pipe_source_vtable pipe_src_jsonl;
 

@@ -69,7 +69,7 @@ SCENARIO = {
              {"name": "orders"}, {"name": "types"}, {"name": "fault"}, {"name": "rnd"}, {"name": "e"},
              {"name": "two", "capture_instance": "two_a"},
              {"name": "two", "capture_instance": "two_b", "captured_column_list": "id, v"},
-             {"name": "nokey", "supports_net_changes": False}]},
+             {"name": "nokey", "supports_net_changes": False}, {"name": "ma"}, {"name": "mb"}]},
          "tables": [
              tbl("orders", [col("id", "int", False), col("customer", "nvarchar(50)"), col("amount", "decimal(10,2)")],
                  ["id"], [[1, "alice", "10.50"], [2, "bob", "20.00"], [3, "carol", "30.25"]]),
@@ -80,6 +80,8 @@ SCENARIO = {
              tbl("e", [col("id", "int", False), col("v", "int")], ["id"], [[1, 1], [2, 2]]),
              tbl("two", [col("id", "int", False), col("v", "int"), col("w", "nvarchar(10)")], ["id"], [[1, 1, "a"]]),
              tbl("plain", [col("id", "int", False)], ["id"], [[1]]),
+             tbl("ma", [col("id", "int", False), col("v", "int")], ["id"], [[1, 1], [2, 2]]),
+             tbl("mb", [col("id", "int", False), col("v", "int")], ["id"], [[1, 10]]),
              tbl("nokey", [col("v", "int")], None, [[1]]),
          ]},
         {"name": "offdb", "snapshot_isolation": True,
@@ -93,6 +95,8 @@ SCHEMA = {
     "rnd": ([("id", "int")], [("a", "int"), ("s", "str")]),
     "e": ([("id", "int")], [("v", "int")]),
     "two": ([("id", "int")], [("v", "int"), ("w", "str")]),
+    "ma": ([("id", "int")], [("v", "int")]),
+    "mb": ([("id", "int")], [("v", "int")]),
 }
 
 
@@ -355,6 +359,10 @@ def scripted(r):
     src.insert(o, k(4), ("dave", "4.00"))
     src.update(o, k(1), ("alice", "12.00"))
     r.sync("snapshot with committed, uncaptured changes", o, quiet=False)
+    src.scan()
+    r.sync("capture reached only what the snapshot saw: the handoff waits, nothing read", o, quiet=False)
+    same("%s the handoff is pending (cursor keeps the snapshot's time)" % r.sink.kind,
+         " after " in (r.sink.state("cdc:cdb.dbo.orders:t_orders") or "") or not src.times, True)
     src.update(o, k(4), ("dave", "44.00"))  # after the snapshot
     src.scan()
     r.sync("first changes: the uncaptured ones once, nothing lost", o, quiet=False)
@@ -411,6 +419,7 @@ def scripted(r):
     types_case(r)
     two_instances(r)
     fault_case(r)
+    multi_case(r)
     r.fail("CDC off for the database", "off", 1, "not enabled for database", table="offdb.dbo.off")
     r.fail("CDC off for the table", "plain", 1, "no capture instance")
     r.fail("no key", "nokey", 2, "--primary-key")
@@ -449,6 +458,48 @@ def types_case(r):
     same("%s NULLs of every type" % r.sink.kind, rows.get("4"), tuple(None for _ in TYPES))
     same("%s the deleted row keeps every value" % r.sink.kind, rows.get("1") is not None and rows.get("1")[1] is not None,
          True)
+
+
+def multi_case(r):
+    """--source-table dbo.ma,dbo.mb with dest_schema=raw: raw.ma and raw.mb,
+    each with its own cursor; a table that fails leaves the other's commit
+    as it was, and the error names it."""
+    src = r.src
+    ma, mb = src.m("ma"), src.m("mb")
+    tname = (lambda n: n) if r.sink.kind == "sqlite" else (lambda n: "raw." + n)  # noqa: E731
+
+    def run(tables, want_rc, needle=""):
+        rc, err = r.tdspipe("--source-uri", r.uri("&dest_schema=raw"), "--source-table", tables,
+                            "--dest-uri", r.sink.uri)
+        msg = err.split("\n")[-1] if err else ""
+        good = rc == want_rc and (not needle or (needle in msg and msg.startswith("tdspipe:")))
+        return good, "exit %d: %s" % (rc, err)
+
+    def rows(m):
+        got = r.sink.rows(m, tname(m.name)) or []
+        return sorted((x[0], x[1], x[-2], x[-1]) for x in got)
+
+    def want(m, deleted=()):
+        return sorted((k[0], v[0], "0", "I") for k, v in m.rows.items())
+
+    good, err = run("dbo.ma, dbo.mb", 0)
+    same("%s multi-table: one run loads both" % r.sink.kind, (good, rows(ma), rows(mb)),
+         (True, want(ma), want(mb)) if good else (True, err, None))
+    states = [r.sink.state("cdc:cdb.dbo.%s:raw.%s" % (n, n)) for n in ("ma", "mb")]
+    same("%s multi-table: a cursor per table" % r.sink.kind, [bool(x) for x in states], [True, True])
+    time.sleep(0.02)
+    src.insert(ma, ("3",), (3,))
+    src.update(mb, ("1",), (11,))
+    src.scan()
+    r.srv.execute("cdb", "EXEC sys.sp_cdc_disable_table @source_schema = N'dbo', @source_name = N'mb', "
+                         "@capture_instance = N'all'")
+    mb_before = rows(mb)
+    good, err = run("dbo.mb,dbo.ma", 1, "table dbo.mb:")
+    same("%s multi-table: the failed table is named, the other loads" % r.sink.kind,
+         (good, [x[:2] for x in rows(ma)], rows(mb)),
+         (True, [x[:2] for x in want(ma)], mb_before) if good else (True, err, None))
+    same("%s multi-table: the failed table's cursor did not move" % r.sink.kind,
+         r.sink.state("cdc:cdb.dbo.mb:raw.mb"), states[1])
 
 
 def two_instances(r):
