@@ -317,6 +317,11 @@ static int ct_put(cdc_inst *ci, const uint8_t *lsn, const uint8_t *seq, int op, 
         if ((is_lob_text(d) && (op == CDC_OP_DELETE || op == CDC_OP_UPDATE_OLD)) ||
             (d->max_length == -1 && op == CDC_OP_UPDATE_OLD && !changed[k]))
             v[5 + k] = (tds_value){ .flags = TDS_VF_NULL };
+        /* ALTER COLUMN changed the source type after enabling: the change
+         * table keeps its type (not emulated), so no bytes of another type */
+        const tds_column *cc = &ci->ct->cols[5 + k].col;
+        if (d->col.type != cc->type || d->col.max_len != cc->max_len || d->col.scale != cc->scale)
+            v[5 + k] = (tds_value){ .flags = TDS_VF_NULL };
     }
     v[5 + ci->ncols] = (tds_value){ .ptr = cmdb, .len = 4 };
     uint64_t off = srv_table_heap_put(ci->ct, v);

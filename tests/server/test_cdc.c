@@ -1176,3 +1176,28 @@ Test(cdc, large_values_in_update_old_rows)
     srv_conn_free(c);
     srv_db_free(db);
 }
+
+Test(cdc, source_ddl_after_enabling)
+{
+    srv_db *db = load("\"cdc\": { \"tables\": [ { \"name\": \"t\" } ] },");
+    srv_conn *c = login(db);
+    char v[4096];
+    ok(c, "UPDATE t SET qty = 12 WHERE id = 1"); /* not captured yet when the heap is rebuilt below */
+    ok(c, "ALTER TABLE t ADD note nvarchar(10)");
+    ok(c, "UPDATE t SET note = N'n', qty = 13 WHERE id = 1");
+    ok(c, "EXEC sys.sp_cdc_scan");
+    /* documented: the change table keeps its definition; added columns are not captured */
+    res r;
+    run(c, "SELECT * FROM cdc.dbo_t_CT", &r);
+    cr_assert_str_eq(r.cols[0], "__$start_lsn|__$end_lsn|__$seqval|__$operation|__$update_mask|id|name|qty|__$command_id");
+    res_free(&r);
+    all_rows(c, "SELECT __$operation, id, name, qty FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "3|1|one|10\n4|1|one|12\n3|1|one|12\n4|1|one|13\n");
+    ok(c, "ALTER TABLE t ALTER COLUMN qty bigint");
+    ok(c, "UPDATE t SET qty = 14 WHERE id = 1");
+    ok(c, "EXEC sys.sp_cdc_scan");
+    all_rows(c, "SELECT __$operation, id, qty FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "3|1|10\n4|1|12\n3|1|12\n4|1|13\n3|1|NULL\n4|1|NULL\n");
+    srv_conn_free(c);
+    srv_db_free(db);
+}
