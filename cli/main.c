@@ -68,6 +68,32 @@ static void version(void)
     printf("tdspipe %s\n", TDSPIPE_VERSION_STRING);
 }
 
+/* p points at ":hmac:" (the algorithm in any case) */
+static bool at_hmac(const char *p)
+{
+    for (int i = 0; i < 4; i++)
+        if ((p[1 + i] | 0x20) != "hmac"[i])
+            return false;
+    return p[0] == ':' && p[5] == ':';
+}
+
+/* --mask hmac keys are secrets, as passwords are: overwritten in argv
+ * (/proc/PID/cmdline) once parsed (up to the ',' that ends a spec), and
+ * registered so that no message prints them. */
+static void hide_hmac_keys(int argc, char **argv, const cli_opts *o)
+{
+    for (int i = 2; i < argc; i++)
+        for (char *p = argv[i]; (p = strchr(p, ':')) != NULL; p++)
+            if (at_hmac(p))
+                for (char *k = p + 6; *k && *k != ','; k++)
+                    *k = '*';
+    for (size_t i = 0; i < o->masks.n; i++) { /* "column:hmac:KEY": the first ':' ends the column */
+        const char *c1 = strchr(o->masks.v[i], ':');
+        if (c1 && at_hmac(c1))
+            cli_secrets_register(c1 + 6);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -113,6 +139,7 @@ int main(int argc, char **argv)
     int rc = cli_flags_parse(&o, argc, argv, 2, err, sizeof err);
     /* the URIs are copied (or parsing stopped): hide the secrets now */
     cli_secrets_scrub_argv(argc, argv);
+    hide_hmac_keys(argc, argv, &o);
     if (rc) {
         if (o.source_uri) {
             /* a message never quotes a URI, but be safe */

@@ -87,6 +87,24 @@ same "csv header" "$(head -1 m.csv | tr -d '\r')" "id,name,code,email,note,amoun
 same "csv row 1" "$(sed -n 2p m.csv | tr -d '\r')" "1,Al*ce,A-123,$(sha alice@example.com),first note,10.50"
 same "csv NULL email" "$(sed -n 3p m.csv | cut -d, -f4)" ""
 
+# an hmac key is a secret: not in /proc/PID/cmdline while the load runs
+fault_scenario "$work/people.json" "$work/stall.json" stall_after_rows 1
+port0=$port
+start_server "$work/stall.json"
+"$tdspipe" ingest --source-uri "mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable" --source-table dbo.people \
+  --dest-uri "sqlite:///$work/stall.db" --progress log --mask "name:HMAC:KeY-s3cret,code:md5" >/dev/null 2>"$work/stall.err" &
+tp=$!
+sleep 1.5
+cmdline=$(tr '\0' ' ' </proc/$tp/cmdline)
+case "$cmdline" in
+  *KeY-s3cret*) bad "hmac key visible in /proc/PID/cmdline" "$cmdline" ;;
+  *"name:HMAC:**********,code:md5"*) ok "hmac key hidden in /proc/PID/cmdline, the rest kept" ;;
+  *) bad "cmdline after scrubbing" "$cmdline" ;;
+esac
+kill -TERM $tp; wait $tp
+grep -q KeY-s3cret "$work/stall.err" && bad "hmac key in a message" || ok "no hmac key in messages"
+port=$port0
+
 load "mask of a missing column" 2 missing.db --mask ssn:redact
 expect_err "missing column named" "--mask: the source has no column 'ssn'"
 [ ! -e missing.db ] && ok "nothing created" || bad "a database was left behind"
