@@ -100,8 +100,12 @@ int cdc_enable_table(srv_conn *c, srv_database *d, const char *schema, const cha
                      size_t cap);
 void cdc_inst_drop(srv_database *d, cdc_inst *ci);
 
-/* exec_cdc_query.c */
 /* A coldef from a type text, named, nullable or not. */
 void cdc_coldef(srv_coldef *d, const char *name, const char *type, bool nullable);
+
+/* exec_cdc_view.c */
+/* sys.sp_cdc_help_change_data_capture's result: every instance, or those
+ * of schema.name when schema is not empty. */
+srv_table *cdc_help_table(const srv_cdc_db *x, const char *schema, const char *name);
 
 #endif

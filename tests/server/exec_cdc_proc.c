@@ -1,8 +1,9 @@
 /*
  * exec_cdc_proc.c — the CDC stored procedures: sys.sp_cdc_enable_db,
  * sp_cdc_disable_db, sp_cdc_enable_table, sp_cdc_disable_table,
- * sp_cdc_scan (one capture scan), sp_cdc_cleanup_change_table, and the
- * Agent job procedures as no-ops. Error numbers and texts are SQL Server's
+ * sp_cdc_scan (one capture scan), sp_cdc_cleanup_change_table,
+ * sp_cdc_help_change_data_capture, the Agent job procedures as no-ops, and
+ * the harness procedure tdstestd_cdc_capture (capture mode at run time). Error numbers and texts are SQL Server's
  * (the 22xxx messages of the CDC procedures).
  */
 #include <stdio.h>
@@ -329,6 +330,53 @@ static int proc_cleanup(srv_cursor *cur, tds_session *s, const sql_stmt *st)
     return done_ok(cur, s);
 }
 
+static const char *const help_names[] = { "@source_schema", "@source_name" };
+
+static int proc_help(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    proc_args a = { .names = help_names, .n = 2 };
+    if (args_bind(cur, s, st, &a) < 0)
+        return -1;
+    srv_database *d = cur->c->cur;
+    if (!d->cdc || !d->cdc->enabled)
+        return not_enabled(cur, s, d);
+    const char *sch = arg_text(&a, 0), *name = arg_text(&a, 1);
+    if (!*sch != !*name) {
+        srv_put_error(cur, s, 22972, 16, 1, "When calling stored procedure [sys].sp_cdc_help_change_data capture, if either @source_schema or @source_name is non-null and non-empty, the other parameter must also be non-null and non-empty.");
+        return -1;
+    }
+    srv_table *t = cdc_help_table(d->cdc, sch, name);
+    if (!t) {
+        srv_put_error(cur, s, 701, 17, 1, "There is insufficient system memory to run this query.");
+        return -1;
+    }
+    int rc = srv_rs_from_table(cur, s, t);
+    srv_table_unref(t);
+    return rc;
+}
+
+/* tdstestd_cdc_capture @mode = N'scan' | N'immediate': the capture mode of
+ * the current database from now on (immediate also scans at once). */
+static int proc_capture_mode(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    static const char *const names[] = { "@mode" };
+    proc_args a = { .names = names, .n = 1 };
+    if (args_bind(cur, s, st, &a) < 0)
+        return -1;
+    srv_database *d = cur->c->cur;
+    if (!d->cdc || !d->cdc->enabled)
+        return not_enabled(cur, s, d);
+    const char *mode = arg_text(&a, 0);
+    if (!srv_ieq(mode, "scan") && !srv_ieq(mode, "immediate")) {
+        srv_put_error(cur, s, 50000, 16, 1, "tdstestd: @mode must be N'scan' or N'immediate'.");
+        return -1;
+    }
+    d->cdc->immediate = srv_ieq(mode, "immediate");
+    if (d->cdc->immediate)
+        cdc_scan(d);
+    return done_ok(cur, s);
+}
+
 /* ------------------------------------------------------------ entry */
 
 int srv_cdc_proc(srv_cursor *cur, tds_session *s, const sql_stmt *st, int *rc)
@@ -346,6 +394,10 @@ int srv_cdc_proc(srv_cursor *cur, tds_session *s, const sql_stmt *st, int *rc)
         *rc = proc_scan(cur, s);
     else if (srv_ieq(w, "sp_cdc_cleanup_change_table"))
         *rc = proc_cleanup(cur, s, st);
+    else if (srv_ieq(w, "sp_cdc_help_change_data_capture"))
+        *rc = proc_help(cur, s, st);
+    else if (srv_ieq(w, "tdstestd_cdc_capture"))
+        *rc = proc_capture_mode(cur, s, st);
     else if (srv_ieq(w, "sp_cdc_start_job") || srv_ieq(w, "sp_cdc_stop_job") || srv_ieq(w, "sp_cdc_add_job") ||
              srv_ieq(w, "sp_cdc_change_job") || srv_ieq(w, "sp_cdc_drop_job"))
         *rc = cur->c->cur->cdc && cur->c->cur->cdc->enabled ? done_ok(cur, s) : not_enabled(cur, s, cur->c->cur);

@@ -94,6 +94,41 @@ static srv_table *index_columns(const srv_cdc_db *x)
     return t;
 }
 
+/* "[a], [b]" of source columns. */
+static void col_list(const cdc_inst *ci, const int *cols, int n, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (int k = 0; k < n && o < cap; k++)
+        o += (size_t)snprintf(out + o, cap - o, "%s[%s]", k ? ", " : "", ci->src->cols[cols[k]].name);
+}
+
+srv_table *cdc_help_table(const srv_cdc_db *x, const char *schema, const char *name)
+{
+    static const char *const cols[] = {
+        "source_schema:nvarchar(128)?", "source_table:nvarchar(128)?", "capture_instance:nvarchar(128)?",
+        "object_id:int?", "source_object_id:int?", "start_lsn:binary(10)?", "end_lsn:binary(10)?",
+        "supports_net_changes:bit?", "has_drop_pending:bit?", "role_name:nvarchar(128)?", "index_name:nvarchar(128)?",
+        "filegroup_name:nvarchar(128)?", "create_date:datetime?", "index_column_list:nvarchar(4000)?",
+        "captured_column_list:nvarchar(4000)?" };
+    srv_table *t = view_new("sp_cdc_help_change_data_capture", cols, 15);
+    for (size_t i = 0; t && i < x->ninst; i++) {
+        const cdc_inst *ci = x->inst[i];
+        if (*schema && (!srv_ieq(ci->src->schema, schema) || !srv_ieq(ci->src->name, name)))
+            continue;
+        uint8_t lsn[CDC_LSN_LEN];
+        char keys[2048], capt[4096];
+        col_list(ci, ci->key, ci->nkey, keys, sizeof keys);
+        col_list(ci, ci->cols, ci->ncols, capt, sizeof capt);
+        srv_val v[15] = { text(ci->src->schema), text(ci->src->name), text(ci->name), sv_int(ci->object_id),
+                          sv_int(ci->src->object_id), bin_val(lsn, ci->start_pos), sv_null(), sv_int(ci->net), sv_null(),
+                          text(ci->role), text(ci->index_name), sv_null(), cdc_time_val(ci->create_us), text(keys),
+                          text(capt) };
+        add_row(t, v);
+    }
+    return t;
+}
+
 srv_table *srv_cdc_view(srv_conn *c, srv_database *d, const char *name)
 {
     (void)c;

@@ -1201,3 +1201,33 @@ Test(cdc, source_ddl_after_enabling)
     srv_conn_free(c);
     srv_db_free(db);
 }
+
+Test(cdc, help_and_capture_mode)
+{
+    srv_db *db = load("\"cdc\": { \"tables\": [ { \"name\": \"t\", \"captured_column_list\": \"id, qty\" } ] },");
+    srv_conn *c = login(db);
+    char v[4096];
+    all_rows(c, "EXEC sys.sp_cdc_help_change_data_capture", v, sizeof v);
+    cr_assert(strstr(v, "dbo|t|dbo_t|"), "%s", v);
+    cr_assert(strstr(v, "|[id]|[id], [qty]\n"), "%s", v);
+    all_rows(c, "EXEC sys.sp_cdc_help_change_data_capture @source_schema = N'dbo', @source_name = N'nokey'", v, sizeof v);
+    cr_assert_str_eq(v, "");
+    fails(c, "EXEC sys.sp_cdc_help_change_data_capture @source_schema = N'dbo'", 22972, NULL, 0);
+    /* switch to immediate capture at run time, and back */
+    ok(c, "INSERT INTO t VALUES (3, N'x', 3)");
+    all_rows(c, "SELECT id FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "");
+    ok(c, "EXEC tdstestd_cdc_capture @mode = N'immediate'");
+    all_rows(c, "SELECT id FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "3\n", "switching to immediate captures what was committed");
+    ok(c, "INSERT INTO t VALUES (4, N'y', 4)");
+    all_rows(c, "SELECT id FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "3\n4\n");
+    ok(c, "EXEC tdstestd_cdc_capture @mode = N'scan'");
+    ok(c, "INSERT INTO t VALUES (5, N'z', 5)");
+    all_rows(c, "SELECT id FROM cdc.dbo_t_CT", v, sizeof v);
+    cr_assert_str_eq(v, "3\n4\n");
+    fails(c, "EXEC tdstestd_cdc_capture @mode = N'sometimes'", 50000, NULL, 0);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
