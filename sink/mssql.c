@@ -217,6 +217,7 @@ static int ms_schema_exists(sql_sink *q, const char *schema, bool *found)
 typedef struct ms_cols {
     sink_buf *out;
     int rc;
+    long rows, last;   /* rows of this page, the last ordinal seen */
 } ms_cols;
 
 static void col_text(const tds_column *c, const tds_value *v, char *t, size_t cap)
@@ -227,17 +228,28 @@ static void col_text(const tds_column *c, const tds_value *v, char *t, size_t ca
         t[0] = '\0';
 }
 
+/* a length in the type's name: char, varchar, nchar, nvarchar, binary,
+ * varbinary (not text, ntext, image or xml, whose length is implied) */
+static bool sized(const char *type)
+{
+    static const char *const names[] = { "char", "varchar", "nchar", "nvarchar", "binary", "varbinary", NULL };
+    for (int i = 0; names[i]; i++)
+        if (!tds_ascii_casecmp(type, names[i]))
+            return true;
+    return false;
+}
+
 static int cols_row(void *ud, const tds_column *c, uint16_t n, const tds_value *v)
 {
     ms_cols *mc = ud;
-    char f[7][160];
-    if (n < 7 || mc->rc)
+    char f[8][160];
+    if (n < 8 || mc->rc)
         return NET_ROW_NEXT;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         col_text(&c[i], &v[i], f[i], sizeof f[i]);
     sink_buf *b = mc->out;
     int e = sink__buf_printf(b, "%s\t%s", f[0], f[1]);
-    if (f[2][0])
+    if (f[2][0] && sized(f[1]))
         e |= strcmp(f[2], "-1") ? sink__buf_printf(b, "(%s)", f[2]) : sink__buf_puts(b, "(max)");
     else if (!tds_ascii_casecmp(f[1], "decimal") || !tds_ascii_casecmp(f[1], "numeric"))
         e |= sink__buf_printf(b, "(%s,%s)", f[3], f[4]);
@@ -246,24 +258,34 @@ static int cols_row(void *ud, const tds_column *c, uint16_t n, const tds_value *
     e |= sink__buf_printf(b, "\t%s\n", tds_ascii_casecmp(f[5], "NO") ? "1" : "0");
     if (e)
         mc->rc = SINK_E_NOMEM;
+    mc->rows++;
+    mc->last = strtol(f[7], NULL, 10);
     return NET_ROW_NEXT;
 }
 
+/* Read in pages of 10 columns: no catalog read is one long result, so a
+ * link that fails after some rows of a result (tdstestd's
+ * close_after_rows) fails the data, not the lookup of a wide table. */
 static int ms_columns(sql_sink *q, sink_buf *out)
 {
     sink_buf *b = &q->sql;
     const char *schema = q->sc.schema ? q->sc.schema : "dbo";
-    b->len = 0;
-    int e = sink__buf_puts(b, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
-                              "NUMERIC_SCALE, IS_NULLABLE, COLLATION_NAME FROM INFORMATION_SCHEMA.COLUMNS "
-                              "WHERE TABLE_SCHEMA = N");
-    e |= sink__sql_string(b, schema, strlen(schema)) || sink__buf_puts(b, " AND TABLE_NAME = N");
-    e |= sink__sql_string(b, q->sc.table, strlen(q->sc.table)) || sink__buf_puts(b, " ORDER BY ORDINAL_POSITION");
-    if (e || sink__buf_cstr(b))
-        return sink__sql_nomem(q);
-    ms_cols mc = {.out = out};
+    ms_cols mc = {.out = out, .rows = 10};
     net_result_cb cb = {.row = cols_row};
-    int rc = ms_batch((ms_sink *)q, b->p, "column lookup", &cb, &mc);
+    int rc = SINK_OK;
+    while (!rc && !mc.rc && mc.rows == 10) {
+        b->len = 0;
+        int e = sink__buf_puts(b, "SELECT TOP 10 COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
+                                  "NUMERIC_SCALE, IS_NULLABLE, COLLATION_NAME, ORDINAL_POSITION "
+                                  "FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = N");
+        e |= sink__sql_string(b, schema, strlen(schema)) || sink__buf_puts(b, " AND TABLE_NAME = N");
+        e |= sink__sql_string(b, q->sc.table, strlen(q->sc.table));
+        e |= sink__buf_printf(b, " AND ORDINAL_POSITION > %ld ORDER BY ORDINAL_POSITION", mc.last);
+        if (e || sink__buf_cstr(b))
+            return sink__sql_nomem(q);
+        mc.rows = 0;
+        rc = ms_batch((ms_sink *)q, b->p, "column lookup", &cb, &mc);
+    }
     if (!rc && (mc.rc || sink__buf_cstr(out)))
         rc = sink__sql_nomem(q);
     return rc;

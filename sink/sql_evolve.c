@@ -131,7 +131,8 @@ static void classify_base(tclass *t, const char *par, bool tsql)
     for (int i = 0; str_names[i]; i++)
         if (!strcmp(t->base, str_names[i])) {
             t->cls = TC_STR;
-            t->len = nargs ? a : fixed_char(t->base) ? 1 : -1;
+            bool blob = !strcmp(t->base, "text") || !strcmp(t->base, "ntext"); /* their length is a limit */
+            t->len = nargs && !blob ? a : fixed_char(t->base) ? 1 : -1;
             return;
         }
 }
