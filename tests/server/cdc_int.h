@@ -32,15 +32,13 @@ typedef struct cdc_tx {         /* a connection's uncommitted changes */
     cdc_change *ch;
     size_t n, cap;
     int64_t begin_us;           /* first change, µs since 1970 */
-    uint64_t begin_pos;         /* position of the first change */
 } cdc_tx;
 
 typedef struct cdc_commit {     /* a committed transaction, not yet captured */
     cdc_change *ch;
     size_t n;
     uint64_t pos;               /* commit position: __$start_lsn */
-    uint64_t begin_pos;
-    int64_t begin_us, end_us;
+    int64_t begin_us, end_us;   /* tran_begin_time, tran_end_time */
     uint64_t tran_id;
 } cdc_commit;
 
@@ -90,14 +88,19 @@ int64_t cdc_now_us(void);
 /* µs since 1970 as an SV_DT value (datetime, local time like GETDATE). */
 srv_val cdc_time_val(int64_t us);
 
-/* exec_cdc_proc.c */
+/* exec_cdc_proc.c: CDC on for d (schema cdc, cdc.lsn_time_mapping); 0 or
+ * -1 out of memory. Off: every instance and cdc table dropped. */
 int cdc_enable_db(srv_db *db, srv_database *d);
 void cdc_disable_db(srv_database *d);
 
 /* exec_cdc_setup.c */
+/* sys.sp_cdc_enable_table's checks and effect (inst NULL: schema_name;
+ * net -1: default; cols NULL: all). 0, or -1 with the SQL error number in
+ * *err and its text in msg. */
 int cdc_enable_table(srv_conn *c, srv_database *d, const char *schema, const char *name, const char *inst,
                      const char *role, int net, const char *index, const char *cols, int32_t *err, char *msg,
                      size_t cap);
+/* Removes a capture instance and its change table. */
 void cdc_inst_drop(srv_database *d, cdc_inst *ci);
 
 /* A coldef from a type text, named, nullable or not. */

@@ -183,10 +183,8 @@ int srv_cdc_record(srv_conn *c, srv_table *t, int op, uint64_t old_off, uint64_t
     ch->ncols = t->ncols;
     ch->seq = ++x->pos;
     ch->command_id = (uint32_t)tx->n;
-    if (tx->n == 1) {
+    if (tx->n == 1)
         tx->begin_us = cdc_now_us();
-        tx->begin_pos = ch->seq;
-    }
     return 0;
 }
 
@@ -232,7 +230,6 @@ static void commit_db(cdc_tx *tx, srv_database *d, bool *done)
             cdc_change_free(&tx->ch[i]);
     }
     cm.pos = ++x->pos;
-    cm.begin_pos = tx->begin_pos;
     cm.begin_us = tx->begin_us;
     cm.end_us = cdc_now_us();
     cm.tran_id = ++x->next_tran;
