@@ -119,12 +119,32 @@ static int put_row(srv_table *r, const cdc_inst *ci, const tds_value *ctv, bool 
     return off == UINT64_MAX ? -1 : srv_table_append(r, off);
 }
 
+/* The first change-table row with __$start_lsn >= lo: rows are in
+ * __$start_lsn order (capture appends in commit order, cleanup removes a
+ * prefix), so a window is read without walking the rows before it. */
+static size_t first_row(const cdc_inst *ci, const uint8_t *lo)
+{
+    size_t a = 0, b = ci->ct->nrows;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        /* __$start_lsn is the first column (never NULL): after its length */
+        const uint8_t *p = ci->ct->heap + ci->ct->rows[m] + 4;
+        if (memcmp(p, lo, CDC_LSN_LEN) < 0)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
 static int all_changes(srv_table *r, const cdc_inst *ci, int opt, const uint8_t *lo, const uint8_t *hi)
 {
     tds_value v[SRV_MAX_COLS];
-    for (size_t i = 0; i < ci->ct->nrows; i++) {
+    for (size_t i = first_row(ci, lo); i < ci->ct->nrows; i++) {
         srv_table_row(ci->ct, ci->ct->rows[i], v);
-        if (!in_range(v, lo, hi) || (opt == F_ALL && op_of(v) == CDC_OP_UPDATE_OLD))
+        if (!in_range(v, lo, hi))
+            break;
+        if (opt == F_ALL && op_of(v) == CDC_OP_UPDATE_OLD)
             continue;
         if (put_row(r, ci, v, false, op_of(v), &v[4]) < 0)
             return -1;
@@ -141,48 +161,76 @@ typedef struct fold_key {
     bool any_update;
 } fold_key;
 
-static bool same_key(const cdc_inst *ci, const tds_value *a, const tds_value *b)
+/* Orders two change rows by row identifier (the key columns' bytes; the
+ * order itself means nothing, equal keys end up together). */
+static int key_cmp(const cdc_inst *ci, const tds_value *a, const tds_value *b)
 {
     for (int q = 0; q < ci->nkey; q++) {
         int k = 0;
         while (k < ci->ncols && ci->cols[k] != ci->key[q])
             k++;
         const tds_value *x = &a[5 + k], *y = &b[5 + k];
-        if ((x->flags & TDS_VF_NULL) != (y->flags & TDS_VF_NULL) || x->len != y->len ||
-            (x->len && memcmp(x->ptr, y->ptr, x->len) != 0))
-            return false;
+        bool xn = x->flags & TDS_VF_NULL, yn = y->flags & TDS_VF_NULL;
+        if (xn || yn) {
+            if (xn != yn)
+                return xn ? -1 : 1;
+            continue;
+        }
+        if (x->len != y->len)
+            return x->len < y->len ? -1 : 1;
+        int c = x->len ? memcmp(x->ptr, y->ptr, x->len) : 0;
+        if (c)
+            return c;
     }
-    return true;
+    return 0;
 }
 
-/* Groups the in-range rows (update-old rows aside) by row identifier. */
+static const cdc_inst *g_fold; /* qsort has no context argument in C11 */
+
+static int row_key_cmp(const void *pa, const void *pb)
+{
+    size_t ra = *(const size_t *)pa, rb = *(const size_t *)pb;
+    tds_value a[SRV_MAX_COLS], b[SRV_MAX_COLS];
+    srv_table_row(g_fold->ct, g_fold->ct->rows[ra], a);
+    srv_table_row(g_fold->ct, g_fold->ct->rows[rb], b);
+    int c = key_cmp(g_fold, a, b);
+    return c ? c : ra < rb ? -1 : ra > rb; /* then change order */
+}
+
+/* Groups the in-range rows (update-old rows aside) by row identifier:
+ * sorted by key, then by position, each run of one key is one group. */
 static size_t fold_net_group(const cdc_inst *ci, const uint8_t *lo, const uint8_t *hi, fold_key *keys, size_t *rows)
 {
     size_t nk = 0, nr = 0;
     tds_value v[SRV_MAX_COLS], w[SRV_MAX_COLS];
-    for (size_t i = 0; i < ci->ct->nrows; i++) {
+    for (size_t i = first_row(ci, lo); i < ci->ct->nrows; i++) {
         srv_table_row(ci->ct, ci->ct->rows[i], v);
-        if (in_range(v, lo, hi) && op_of(v) != CDC_OP_UPDATE_OLD)
+        if (!in_range(v, lo, hi))
+            break;
+        if (op_of(v) != CDC_OP_UPDATE_OLD)
             rows[nr++] = i;
     }
+    g_fold = ci;
+    qsort(rows, nr, sizeof *rows, row_key_cmp);
+    g_fold = NULL;
     for (size_t j = 0; j < nr; j++) {
         srv_table_row(ci->ct, ci->ct->rows[rows[j]], v);
-        size_t k = 0;
-        for (; k < nk; k++) {
-            srv_table_row(ci->ct, ci->ct->rows[keys[k].last], w);
-            if (same_key(ci, v, w))
-                break;
+        bool new_key = j == 0;
+        if (!new_key) {
+            srv_table_row(ci->ct, ci->ct->rows[rows[j - 1]], w);
+            new_key = key_cmp(ci, v, w) != 0;
         }
-        if (k == nk) {
+        if (new_key) {
             memset(&keys[nk], 0, sizeof keys[nk]);
             keys[nk++].first = rows[j];
         }
-        keys[k].last = rows[j];
+        fold_key *fk = &keys[nk - 1];
+        fk->last = rows[j];
         if (op_of(v) == CDC_OP_UPDATE_NEW && !(v[4].flags & TDS_VF_NULL)) {
-            keys[k].any_update = true;
-            keys[k].masklen = v[4].len;
-            for (uint32_t b = 0; b < v[4].len && b < sizeof keys[k].mask; b++)
-                keys[k].mask[b] |= v[4].ptr[b];
+            fk->any_update = true;
+            fk->masklen = v[4].len;
+            for (uint32_t b = 0; b < v[4].len && b < sizeof fk->mask; b++)
+                fk->mask[b] |= v[4].ptr[b];
         }
     }
     return nk;
