@@ -11,9 +11,10 @@ import copy
 import json
 import os
 
-def table(schema, name, cols, data, pk=("id",), ct=False):
+def table(schema, name, cols, data, pk=("id",), ct=False, not_null=()):
     t = {"schema": schema, "name": name,
-         "columns": [{"name": n, "type": ty, **({"nullable": False} if n in pk else {})} for n, ty in cols],
+         "columns": [{"name": n, "type": ty, **({"nullable": False} if n in pk or n in not_null else {})}
+                     for n, ty in cols],
          "primary_key": list(pk), "data": data}
     if ct:
         t["change_tracking"] = True
@@ -68,6 +69,15 @@ v1 = {
             table("dbo", "users", [("id", "int"), ("name", "nvarchar(50)"), ("email", "nvarchar(100)")],
                   [[1, "John", "john@example.com"], [2, "Jane", "jane@example.com"]], ct=True),
             table("dbo", "example", [("id", "int"), ("note", "nvarchar(20)")], [[1, "hello"], [2, "world"]]),
+        ]},
+        # mssql.md "Change Data Capture" and tutorials/cdc-sqlserver-duckdb.md:
+        # mssql+cdc://…/shop, the tutorial's dbo.customers and rows (changes
+        # captured at each commit, as the Agent's job does a moment later)
+        {"name": "shop", "snapshot_isolation": True,
+         "cdc": {"capture": "immediate", "tables": [{"schema": "dbo", "name": "customers"}]}, "tables": [
+            table("dbo", "customers", [("id", "int"), ("name", "nvarchar(100)"), ("email", "nvarchar(255)")],
+                  [[1, "Alice", "alice@example.com"], [2, "Bob", "bob@example.com"],
+                   [3, "Carol", "carol@example.com"]], not_null=("name",)),
         ]},
         # azuresql.md: dbo.users in mydb
         {"name": "mydb", "tables": [
