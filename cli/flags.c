@@ -55,7 +55,7 @@ typedef struct flag_def {
 
 static const flag_def flags[] = {
     {FL_SOURCE_URI, "source-uri", "SOURCE_URI", F_STR, "source URI: mssql://user:password@host:1433/db?… (required)", S_DONE, NULL},
-    {FL_DEST_URI, "dest-uri", "DESTINATION_URI", F_STR, "destination URI: duckdb:///x.duckdb, postgresql://…, sqlite:///x.db, csv:///x.csv[.gz], jsonl:///x.jsonl[.gz] (required)", S_DONE, NULL},
+    {FL_DEST_URI, "dest-uri", "DESTINATION_URI", F_STR, "destination URI: duckdb:///x.duckdb, postgresql://…, sqlite:///x.db, csv://x.csv[.gz], jsonl://x.jsonl[.gz] (ndjson://) (required)", S_DONE, NULL},
     {FL_SOURCE_TABLE, "source-table", "SOURCE_TABLE", F_STR, "schema.table, [bracketed], db.schema.table, or query:SELECT … (required)", S_DONE, NULL},
     {FL_DEST_TABLE, "dest-table", "DESTINATION_TABLE", F_STR, "destination table (default: the source table)", S_DONE, NULL},
     {FL_STRATEGY, "incremental-strategy", "INCREMENTAL_STRATEGY", F_STR, "replace | append | merge | delete+insert (default replace)", S_DONE, NULL},
