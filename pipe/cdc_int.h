@@ -111,8 +111,8 @@ int pipe_cdc_rows(net_client *cl, const char *sql, size_t n, pipe_list *out, boo
 /* The snapshot SELECT (select list FROM the table). */
 char *pipe_cdc_sql_snapshot(const pipe_cdc *c);
 /* The changes SELECT: cdc.fn_cdc_get_all_changes_<instance>(from, to,
- * N'all') in __$start_lsn, __$seqval, __$operation order, or the empty
- * result of the change table when c->empty. */
+ * N'all') in __$start_lsn, __$seqval, __$operation order, or the same
+ * columns with no row (TOP (0) from the table) when c->empty. */
 char *pipe_cdc_sql_changes(const pipe_cdc *c);
 /* The select list of the loaded columns (--columns as CAST/AS) into
  * c->cols. Returns 0, TDSPIPE_E_USAGE or TDSPIPE_E_LOAD. */

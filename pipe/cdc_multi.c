@@ -95,6 +95,11 @@ int pipe_cdc_load_tables(const tdspipe_load_opts *o, tdspipe_error *err)
         memset(&e, 0, sizeof e);
         if (tdspipe_load(&one, &e) != TDSPIPE_OK)
             note_failure(&run, l.v[i], &e, &failed);
+        if (o->cancel && *o->cancel && i + 1 < l.n) { /* the tables not started are not loaded */
+            tdspipe_error c = {TDSPIPE_E_LOAD, "the load was cancelled before this table"};
+            note_failure(&run, l.v[i + 1], &c, &failed);
+            break;
+        }
     }
     if (failed > 1) {
         char msg[sizeof run.message];

@@ -202,18 +202,20 @@ static void put_lsn(pipe_sqlbuf *b, const char *hex)
 char *pipe_cdc_sql_changes(const pipe_cdc *c)
 {
     pipe_sqlbuf b = {0};
-    pipe_sqlbuf_put(&b, "SELECT [__$start_lsn], [__$seqval], [__$operation], ");
-    pipe_sqlbuf_put(&b, c->cols);
-    /* the batch runs after USE [db] (cdc_read.c) */
-    pipe_sqlbuf_put(&b, " FROM [cdc].");
     if (c->empty) {
         /* nothing captured after the cursor: the function refuses an empty
-         * range (error 313), the change table gives the same columns */
-        char ct[300];
-        snprintf(ct, sizeof ct, "%s_CT", c->instance);
-        pipe_sqlbuf_ident(&b, ct);
-        pipe_sqlbuf_put(&b, " WHERE 1 = 0");
+         * range (error 313); the same columns, no row, from the table (its
+         * captured columns have the change table's types) */
+        pipe_sqlbuf_put(&b, "SELECT TOP (0) CAST(NULL AS binary(10)) AS [__$start_lsn], CAST(NULL AS binary(10)) AS "
+                            "[__$seqval], CAST(NULL AS int) AS [__$operation], ");
+        pipe_sqlbuf_put(&b, c->cols);
+        pipe_sqlbuf_put(&b, " FROM ");
+        pipe_sqlbuf_put(&b, c->qname);
     } else {
+        /* the batch runs after USE [db] (cdc_read.c) */
+        pipe_sqlbuf_put(&b, "SELECT [__$start_lsn], [__$seqval], [__$operation], ");
+        pipe_sqlbuf_put(&b, c->cols);
+        pipe_sqlbuf_put(&b, " FROM [cdc].");
         char fn[300];
         snprintf(fn, sizeof fn, "fn_cdc_get_all_changes_%s", c->instance);
         pipe_sqlbuf_ident(&b, fn);
