@@ -241,6 +241,7 @@ typedef struct diff {
 
 static void compare(const sql_sink *q, const ecol *cols, size_t n, diff *df)
 {
+    /* T-SQL's tinyint is unsigned and its bare decimal is (18,0) */
     bool tsql = q->d->quote[0] == '[';
     for (size_t i = 0; i < q->sc.ncols; i++) {
         const ecol *e = find_col(q, cols, n, q->sc.names[i]);
@@ -392,9 +393,10 @@ static void compact(sql_sink *q, const struct sql_filter *f)
             o++;
         } else {
             free(sc->names[i]);
-            sc->names[i] = NULL;
         }
     }
+    for (size_t i = o; i < sc->ncols; i++)
+        sc->names[i] = NULL; /* moved or freed */
     sc->ncols = o;
 }
 

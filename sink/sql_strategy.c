@@ -19,10 +19,7 @@
  * and never the target's name: the target is only written to, so no alias
  * can capture it.
  */
-#include <strings.h>
-
 #include "sql_int.h"
-#include "tds_ascii.h"
 
 #define ID(n) sink__sql_ident(q, b, (n))
 #define PUT(s) sink__buf_puts(b, (s))
