@@ -78,7 +78,9 @@ static char *dump(const char *path)
     return r;
 }
 
-static void walk_sqlite(sink_strategy st)
+/* The second load under contract k; with a new column (x renamed) the
+ * contract's filter (discard_*) or ALTER TABLE (evolve) is walked too. */
+static void walk_sqlite_contract(sink_strategy st, sink_contract k, bool new_column)
 {
     rowset rs;
     rows_build(&rs);
@@ -89,6 +91,14 @@ static void walk_sqlite(sink_strategy st)
     cr_assert_eq(load(uri, &t, rs.vals, 2, 1, msg, sizeof msg), 0, "%s", msg);
     char *before = dump(path);
     t = rows_table(&rs, "dbo.t", st);
+    t.contract = k;
+    const char *names[NCOLS];
+    if (new_column) {
+        for (size_t i = 0; i < NCOLS; i++)
+            names[i] = t.names ? t.names[i] : rs.cols[i].name.ptr;
+        names[C_X] = "x_new";
+        t.names = names;
+    }
     bool done = false;
     for (long n = 1; !done && n < 2000; n++) {
         sink__alloc_fail_after(n);
@@ -109,5 +119,10 @@ static void walk_sqlite(sink_strategy st)
     rows_free(&rs);
 }
 
+static void walk_sqlite(sink_strategy st) { walk_sqlite_contract(st, SINK_EVOLVE, false); }
+
 Test(alloc, sqlite_merge) { walk_sqlite(SINK_MERGE); }
 Test(alloc, sqlite_delete_insert) { walk_sqlite(SINK_DELETE_INSERT); }
+Test(alloc, sqlite_append_evolve_new_column) { walk_sqlite_contract(SINK_APPEND, SINK_EVOLVE, true); }
+Test(alloc, sqlite_merge_discard_value_new_column) { walk_sqlite_contract(SINK_MERGE, SINK_DISCARD_VALUE, true); }
+Test(alloc, sqlite_append_discard_row_new_column) { walk_sqlite_contract(SINK_APPEND, SINK_DISCARD_ROW, true); }
