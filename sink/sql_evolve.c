@@ -178,7 +178,8 @@ static const char *wider(const sql_sink *q, const tclass *e, const tclass *s, co
         else
             snprintf(out, cap, "%s", stext);
     } else if (e->cls == TC_DEC && e->prec && s->prec) {
-        unsigned ei = e->prec - (e->scale < e->prec ? e->scale : e->prec), si = s->prec - (s->scale < s->prec ? s->scale : s->prec);
+        unsigned ei = e->prec - (e->scale < e->prec ? e->scale : e->prec); /* integer digits */
+        unsigned si = s->prec - (s->scale < s->prec ? s->scale : s->prec);
         unsigned ip = ei > si ? ei : si, sc = e->scale > s->scale ? e->scale : s->scale;
         if (ip + sc == e->prec && sc == e->scale)
             return out;
