@@ -2,9 +2,11 @@
  * ingest.c — one `tdspipe ingest` run: the flags into tdspipe_load_opts,
  * the library's progress reports into progress.c's lines and its warnings
  * onto stderr, one call to tdspipe_load(), its error printed as the one
- * line the exit code goes with. Everything else (URIs, sources, the load
+ * line the exit code goes with; --stream calls tdspipe_stream() instead
+ * and prints one progress line per poll. Everything else (URIs, sources, the load
  * engine, secrets in messages) is the library's (pipe/pipe.h).
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@ static void on_progress(void *ud, const tdspipe_progress *p)
     } else if (!strcmp(p->phase, "done") || !strcmp(p->phase, "failed")) {
         cli_progress_end(r->prog, p->phase[0] == 'd');
         r->prog = NULL;
+        r->rows = r->bytes = 0; /* a run over several tables: the next load counts from 0 */
     }
 }
 
@@ -82,6 +85,41 @@ static void fill(tdspipe_load_opts *lo, const cli_opts *o)
     lo->estimate_rows = o->progress != CLI_PROGRESS_INTERACTIVE || isatty(STDERR_FILENO);
 }
 
+static void on_stream_progress(void *ud, const tdspipe_progress *p)
+{
+    run *r = ud;
+    if (!strcmp(p->phase, "streaming"))
+        cli_progress_stream(r->mode, p);
+}
+
+/* --stream: polls until SIGINT/SIGTERM (the batch in flight is committed,
+ * exit 0). TDSPIPE_RESTAMP_INTERVAL (a duration, at least 5s) overrides
+ * how often an idle cursor is re-committed (default 5 minutes). */
+static int stream(const cli_opts *o, tdspipe_load_opts *lo, run *r)
+{
+    tdspipe_stream_opts so;
+    memset(&so, 0, sizeof so);
+    so.flush_interval_ms = o->flush_interval_ms;
+    so.flush_records = o->flush_records;
+    so.metrics_addr = o->metrics_addr;
+    const char *re = getenv("TDSPIPE_RESTAMP_INTERVAL");
+    if (re && *re) {
+        char *end;
+        double s = strtod(re, &end);
+        double unit = !strcmp(end, "ms") ? 0.001 : !strcmp(end, "m") ? 60 : 1;
+        if (s > 0)
+            so.restamp_ms = (uint32_t)(s * unit * 1000);
+    }
+    lo->progress = on_stream_progress;
+    lo->progress_ud = r;
+    lo->estimate_rows = false;
+    tdspipe_error err;
+    int rc = tdspipe_stream(lo, &so, &err);
+    if (rc)
+        cli_err("%s", err.message);
+    return rc;
+}
+
 int cli_ingest(const cli_opts *o, const volatile sig_atomic_t *cancel)
 {
     run r = {o->progress, NULL, 0, 0};
@@ -94,6 +132,8 @@ int cli_ingest(const cli_opts *o, const volatile sig_atomic_t *cancel)
     lo.progress = on_progress;
     lo.progress_ud = &r;
     lo.warning = on_warning;
+    if (o->stream)
+        return stream(o, &lo, &r);
     tdspipe_error err;
     int rc = tdspipe_load(&lo, &err);
     if (r.prog) /* the library always ends with "done" or "failed" */
