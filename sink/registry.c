@@ -56,6 +56,7 @@ const char *sink_strerror(int err)
     case SINK_E_DEST: return "destination error";
     case SINK_E_VALUE: return "value not representable in the destination";
     case SINK_E_LIB: return "run-time library missing";
+    case SINK_E_SCHEMA: return "the load breaks the table's schema contract";
     default: return "unknown error";
     }
 }

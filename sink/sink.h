@@ -59,6 +59,9 @@ typedef enum sink_err {
     SINK_E_DEST = -6,        /* the destination (database) reported an error */
     SINK_E_VALUE = -7,       /* a value the destination type cannot hold */
     SINK_E_LIB = -8,         /* a run-time library (libpq, libduckdb) is missing */
+    SINK_E_SCHEMA = -9,      /* the load breaks the schema contract of the
+                                existing table (freeze, a type that cannot
+                                be widened, a key column it cannot drop) */
 } sink_err;
 
 /* Static text for a sink_err. Never NULL. */

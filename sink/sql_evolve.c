@@ -304,12 +304,12 @@ static int evolve(sql_sink *q, const diff *df)
         return SINK_OK; /* replace: the stage has the load's columns and types */
     for (size_t i = 0; df->cannot && i < q->sc.ncols; i++)
         if (q->sc.names[i] == df->cannot)
-            return sink__fail(&q->base, SINK_E_UNSUPPORTED, "%s: column %s: %s cannot be widened to hold %s",
+            return sink__fail(&q->base, SINK_E_SCHEMA, "%s: column %s: %s cannot be widened to hold %s",
                               q->d->name, df->cannot, df->match[i]->type, df->widen[i]);
     if (df->nwide && !q->d->alter_type) {
         for (size_t i = 0; i < q->sc.ncols; i++)
             if (df->widen[i][0])
-                return sink__fail(&q->base, SINK_E_UNSUPPORTED, "%s: column %s: cannot change its type from %s to %s",
+                return sink__fail(&q->base, SINK_E_SCHEMA, "%s: column %s: cannot change its type from %s to %s",
                                   q->d->name, q->sc.names[i], df->match[i]->type, df->widen[i]);
     }
     sink_buf *b = &q->sql;
@@ -344,7 +344,7 @@ static int freeze(sql_sink *q, const diff *df)
     }
     int rc = e || sink__buf_cstr(&m)
                  ? sink__sql_nomem(q)
-                 : sink__fail(&q->base, SINK_E_UNSUPPORTED, "%s: table %s is frozen (--schema-contract freeze): %s",
+                 : sink__fail(&q->base, SINK_E_SCHEMA, "%s: table %s is frozen (--schema-contract freeze): %s",
                               q->d->name, q->sc.full, m.p);
     sink__buf_free(&m);
     return rc;
@@ -371,7 +371,7 @@ static int needed(sql_sink *q, size_t i)
 {
     if (!sink__sql_in_pk(&q->sc, i) && q->sc.incr != (int)i && !(q->sc.cdc && !strncmp(q->sc.names[i], "_cdc_", 5)))
         return SINK_OK;
-    return sink__fail(&q->base, SINK_E_UNSUPPORTED,
+    return sink__fail(&q->base, SINK_E_SCHEMA,
                       "%s: column %s is not in table %s and the load needs it (key); --schema-contract %s cannot drop it",
                       q->d->name, q->sc.names[i], q->sc.full,
                       q->sc.contract == SINK_DISCARD_ROW ? "discard_row" : "discard_value");
@@ -410,7 +410,7 @@ static int discard(sql_sink *q, const diff *df)
         return SINK_OK;
     for (size_t i = 0; i < q->sc.ncols; i++)
         if (!df->match[i] && needed(q, i))
-            return SINK_E_UNSUPPORTED;
+            return SINK_E_SCHEMA;
     struct sql_filter *f = sink__calloc(1, sizeof *f);
     if (!f)
         return sink__sql_nomem(q);

@@ -437,7 +437,7 @@ static void check_freeze(void)
 {
     load_v1();
     char msg[512];
-    cr_assert_eq(load_v2(SINK_APPEND, SINK_FREEZE, msg, sizeof msg), SINK_E_UNSUPPORTED, "%s", msg);
+    cr_assert_eq(load_v2(SINK_APPEND, SINK_FREEZE, msg, sizeof msg), SINK_E_SCHEMA, "%s", msg);
     cr_assert(strstr(msg, "frozen") && strstr(msg, "new columns: extra"), "%s", msg);
     cr_assert(!strchr(msg, '\n'), "one line: %s", msg);
     if (!D.loose)
@@ -448,7 +448,7 @@ static void check_freeze(void)
     expect(D.types_sql, D.types_v1, 4);
     expect(D.rows_sql, rows_v1, 2);
     /* replace is refused too: the table it would replace is frozen */
-    cr_assert_eq(load_v2(SINK_REPLACE, SINK_FREEZE, msg, sizeof msg), SINK_E_UNSUPPORTED, "%s", msg);
+    cr_assert_eq(load_v2(SINK_REPLACE, SINK_FREEZE, msg, sizeof msg), SINK_E_SCHEMA, "%s", msg);
     expect(D.rows_sql, rows_v1, 2);
 }
 
@@ -567,7 +567,7 @@ Test(evolve_duckdb, decimal_beyond_38_digits_is_refused)
     char msg[512];
     cr_assert_eq(load(D.uri, &st, t.vals, t.nrows, 8, msg, sizeof msg), 0, "%s", msg);
     cr_assert_eq(tds_column_init(&t.cols[3], TDS_T_DECIMALN, 17, 38, 10), TDS_OK);
-    cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), SINK_E_UNSUPPORTED, "%s", msg);
+    cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), SINK_E_SCHEMA, "%s", msg);
     cr_assert(strstr(msg, "column d: DECIMAL(38,2) cannot be widened to hold DECIMAL(38,10)"), "%s", msg);
     static const char *const want[] = { "id INTEGER", "n INTEGER", "s VARCHAR", "d DECIMAL(38,2)" };
     expect(D.types_sql, want, 4);
@@ -584,7 +584,7 @@ Test(evolve_sqlite, discard_refuses_a_new_key)
     size_t pk[1] = { 4 };
     st.pk = pk;
     char msg[512];
-    cr_assert_eq(load(D.uri, &st, t.vals, t.nrows, 8, msg, sizeof msg), SINK_E_UNSUPPORTED, "%s", msg);
+    cr_assert_eq(load(D.uri, &st, t.vals, t.nrows, 8, msg, sizeof msg), SINK_E_SCHEMA, "%s", msg);
     cr_assert(strstr(msg, "column extra is not in table ev"), "%s", msg);
     expect(D.rows_sql, rows_v1, 2);
 }
@@ -600,7 +600,7 @@ Test(evolve_mssql, key_column_cannot_widen)
     t.cols[0].flags = 0;
     sink_table st = tbl_sink(&t, SINK_APPEND, SINK_FREEZE);
     char msg[512];
-    cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), SINK_E_UNSUPPORTED, "%s", msg);
+    cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), SINK_E_SCHEMA, "%s", msg);
     cr_assert(strstr(msg, "wider types: id (int -> bigint)"), "%s", msg);
     st.contract = SINK_EVOLVE;
     cr_assert_eq(load(D.uri, &st, t.vals, 0, 8, msg, sizeof msg), SINK_E_DEST, "%s", msg);
