@@ -20,7 +20,9 @@ NULLs and every type (the change function's values equal the table's);
 no change (nothing rewritten); cleanup past the cursor (error, then
 --cdc-expired=resnapshot); two capture instances; CDC off for the
 database or table; no key; a connection dropped mid-load then an
-exactly-once rerun; CDC_RANDOM_SECONDS (default 20) of random rounds.
+exactly-once rerun; random rounds against the model, at least
+CDC_RANDOM_ROUNDS (default 100) per destination and until
+CDC_RANDOM_SECONDS (default 20, shared by the destinations) have passed.
 
     e2e_cdc.py BUILD_DIR SRC_DIR
 """
@@ -38,6 +40,7 @@ import e2e_ct as ct  # noqa: E402  (the servers, destinations and checks)
 
 TDSPIPE = ct.TDSPIPE
 RANDOM_SECONDS = float(os.environ.get("CDC_RANDOM_SECONDS", "20"))
+RANDOM_ROUNDS = int(os.environ.get("CDC_RANDOM_ROUNDS", "100"))
 ok, bad, same = ct.ok, ct.bad, ct.same
 
 
@@ -592,7 +595,7 @@ def random_rounds(r, seconds, seed):
     r.sync("random: snapshot", m)
     n = good = 0
     end = time.time() + seconds
-    while time.time() < end:
+    while n < RANDOM_ROUNDS or time.time() < end:
         nops = rng.choice([0, 1, 2, 3, 5, 8])
         tran = rng.random() < 0.25 and nops > 0
         roll = tran and rng.random() < 0.25

@@ -6,7 +6,8 @@
 #
 #   tests/cli/e2e_cdc.sh BUILD_DIR SRC_DIR
 #
-# CDC_RANDOM_SECONDS (default 20) sets how long the random rounds run in all.
+# CDC_RANDOM_ROUNDS (default 100 per destination) and CDC_RANDOM_SECONDS
+# (default 20 in all) set the length of the random rounds.
 set -u
 build=${1:?build dir}
 src=${2:?source dir}
