@@ -181,3 +181,38 @@ Test(cdc, handoff_passed)
     cr_assert(pipe_cdc_handoff_passed(snap, ""), "no time from the server: the changes are applied");
     cr_assert(pipe_cdc_handoff_passed("garbage", "2026-12-05 19:30:00.000"), "an unreadable time never blocks");
 }
+
+/* Several tables in one +cdc run: commas outside [brackets] and "quotes"
+ * separate them; a query: source and other schemes never split. */
+Test(cdc, multi_table_lists)
+{
+    tdspipe_load_opts o = {.source_uri = "mssql+cdc://u:p@h/db", .source_table = "dbo.a, dbo.b"};
+    cr_assert(pipe_cdc_multi(&o));
+    o.source_table = "dbo.a";
+    cr_assert(!pipe_cdc_multi(&o));
+    o.source_table = "dbo.[a,b]";
+    cr_assert(!pipe_cdc_multi(&o), "a comma inside brackets is part of the name");
+    o.source_table = "dbo.[a]]x,b], dbo.c";
+    cr_assert(pipe_cdc_multi(&o), "]] inside brackets");
+    o.source_table = "dbo.\"a,b\"";
+    cr_assert(!pipe_cdc_multi(&o));
+    o.source_table = "query:SELECT a, b FROM t";
+    cr_assert(!pipe_cdc_multi(&o));
+    o.source_table = "dbo.a,dbo.b";
+    o.source_uri = "mssql+ct://u:p@h/db";
+    cr_assert(!pipe_cdc_multi(&o), "Change Tracking reads one table");
+    /* refusals before anything connects */
+    o.source_uri = "mssql+cdc://u:p@h/db";
+    o.dest_uri = "sqlite:///x.db";
+    o.dest_table = "t";
+    tdspipe_error e;
+    cr_assert_eq(pipe_cdc_load_tables(&o, &e), TDSPIPE_E_USAGE);
+    cr_assert(strstr(e.message, "dest_schema"), "%s", e.message);
+    o.dest_table = NULL;
+    o.source_table = "dbo.a, dbo.A";
+    cr_assert_eq(pipe_cdc_load_tables(&o, &e), TDSPIPE_E_USAGE);
+    cr_assert(strstr(e.message, "twice"), "%s", e.message);
+    o.source_table = "dbo.a,,dbo.b";
+    cr_assert_eq(pipe_cdc_load_tables(&o, &e), TDSPIPE_E_USAGE);
+    cr_assert(strstr(e.message, "empty name"), "%s", e.message);
+}
