@@ -159,6 +159,8 @@ static int check_table(sink *s, const sink_table *t)
         if (t->strategy != SINK_MERGE || have != 3)
             return sink__fail(s, SINK_E_ARG, "a Change Tracking load needs merge and the columns _cdc_lsn and _cdc_deleted");
     }
+    if (t->merge_predicate && *t->merge_predicate && (t->strategy != SINK_MERGE || t->cdc))
+        return sink__fail(s, SINK_E_ARG, "a merge predicate needs the merge strategy and no Change Tracking");
     if (t->strategy == SINK_DELETE_INSERT && t->incremental_key < 0)
         return sink__fail(s, SINK_E_UNSUPPORTED, "delete+insert needs an incremental key");
     return SINK_OK;

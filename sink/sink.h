@@ -129,6 +129,15 @@ typedef struct sink_table {
      * instead of the _cdc_* columns only. */
     bool cdc_images;
     sink_contract contract;    /* SINK_EVOLVE (0) by default */
+    /* ingestr's --incremental-predicate: SQL ANDed to a merge's join
+     * condition (strategy SINK_MERGE, not cdc; SINK_E_ARG otherwise). The
+     * target is aliased `target` and the staged rows (one per key, the
+     * latest) `source`: a staged row replaces the target rows of its key
+     * for which the predicate is true and is inserted when there is none
+     * (a key whose target row fails the predicate ends with two rows), as
+     * MERGE … ON target.k = source.k AND (predicate) does. Trusted input:
+     * the text goes into the statement as it is. NULL or "": none. */
+    const char *merge_predicate;
 } sink_table;
 
 /* nrows rows of ncols values, row-major: values[r * ncols + c]. The views

@@ -102,6 +102,7 @@ typedef struct sink_schema {
     bool cdc;            /* Change Tracking merge (sink_table.cdc) */
     bool cdc_images;     /* sink_table.cdc_images */
     sink_contract contract; /* sink_table.contract */
+    char *merge_pred;    /* sink_table.merge_predicate, or NULL when none */
     tds_value win[2];    /* delete+insert bounds (lo, hi); ptr NULL when absent */
     bool has_win[2];
 } sink_schema;

@@ -12,12 +12,19 @@
  *                  target's rows of every staged key, INSERT the latest
  *                  staged row per key (highest _tdspipe_ord) — the end
  *                  state of an upsert, with no unique constraint needed;
- *                  the Change Tracking merge is the dialect's (sql_cdc.c)
+ *                  the Change Tracking merge is the dialect's (sql_cdc.c);
+ *                  with a predicate (--incremental-predicate) the stage
+ *                  keeps its latest row per key, then MERGE … ON keys AND
+ *                  (predicate), or INSERT the unmatched and UPDATE the
+ *                  matched — aliases "target" and "source", the names
+ *                  the user's predicate uses
  *   delete+insert  DELETE the key window (the caller's [lo, hi), or the
  *                  stage's [MIN, MAX]), INSERT the stage
  * and the rows of _tdspipe_state. Aliases are ours ("s", "w", "_tdspipe_…")
  * and never the target's name: the target is only written to, so no alias
- * can capture it.
+ * can capture it. The predicate merge's "target" and "source" are ingestr's
+ * (the predicate names them); a table called target or source is aliased
+ * away within those statements.
  */
 #include "sql_int.h"
 
@@ -194,6 +201,95 @@ static int merge_unique(const sql_sink *q, sink_buf *b)
     return rc || drop_stage(q, b);
 }
 
+/* " AND (<predicate>)": the user's SQL, trusted as ingestr trusts it */
+static int and_pred(const sql_sink *q, sink_buf *b)
+{
+    return PUT(" AND (") || PUT(q->sc.merge_pred) || sink__buf_putc(b, ')');
+}
+
+/* One staged row per key, the latest (highest _tdspipe_ord): the row a
+ * predicate merge matches, as ingestr's deduplicated staging is. Keys
+ * compare as the destination compares them (a collation's 'k' = 'K'). */
+static int stage_latest_only(const sql_sink *q, sink_buf *b)
+{
+    int rc = PUT("DELETE FROM ") || sink__sql_table(q, b, q->stage);
+    rc |= PUT(" WHERE EXISTS (SELECT 1 FROM ") || sink__sql_table(q, b, q->stage);
+    rc |= PUT(" AS ") || ID("_tdspipe_s") || PUT(" WHERE ");
+    rc |= key_match(q, b, "_tdspipe_s", q->stage);
+    rc |= PUT(" AND ") || ID("_tdspipe_s") || sink__buf_putc(b, '.') || ID(SINK__ORD) || PUT(" > ");
+    rc |= ID(q->stage) || sink__buf_putc(b, '.') || ID(SINK__ORD) || PUT(");\n");
+    return rc;
+}
+
+/* SET "c" = "source"."c", … over the non-key columns (qual: "target"
+ * before each target column, as MERGE's UPDATE SET may spell it); false
+ * when there is none */
+static int set_list(const sql_sink *q, sink_buf *b, const char *qual, bool *any)
+{
+    const sink_schema *sc = &q->sc;
+    int rc = 0;
+    *any = false;
+    for (size_t i = 0; i < sc->ncols; i++) {
+        if (sink__sql_in_pk(sc, i))
+            continue;
+        rc |= PUT(*any ? ", " : " SET ");
+        *any = true;
+        if (qual)
+            rc |= ID(qual) || sink__buf_putc(b, '.');
+        rc |= ID(sc->names[i]) || PUT(" = ") || ID("source") || sink__buf_putc(b, '.') || ID(sc->names[i]);
+    }
+    return rc;
+}
+
+/* --incremental-predicate, with a MERGE statement (SQL Server): MERGE
+ * target USING the stage ON keys AND (predicate), as ingestr writes it */
+static int merge_pred_stmt(const sql_sink *q, sink_buf *b)
+{
+    bool any;
+    int rc = PUT("MERGE INTO ") || sink__sql_table(q, b, q->sc.table) || PUT(" AS ") || ID("target");
+    rc |= PUT(" USING ") || sink__sql_table(q, b, q->stage) || PUT(" AS ") || ID("source") || PUT(" ON ");
+    rc |= key_match(q, b, "target", "source") || and_pred(q, b);
+    sink_buf set = { 0 };
+    rc |= set_list(q, &set, "target", &any) || sink__buf_cstr(&set);
+    if (!rc && any)
+        rc |= PUT(" WHEN MATCHED THEN UPDATE") || PUT(set.p);
+    sink__buf_free(&set);
+    rc |= PUT(" WHEN NOT MATCHED THEN INSERT (") || sink__sql_collist(q, b, NULL);
+    rc |= PUT(") VALUES (") || sink__sql_collist(q, b, "source") || PUT(");\n");
+    return rc;
+}
+
+/* --incremental-predicate without MERGE: the staged rows no target row
+ * matches (keys AND predicate) come in, then the matched target rows take
+ * the staged values. The INSERT runs first so that it sees the target
+ * before the UPDATE (whose new values may fail the predicate), as one
+ * MERGE would; the UPDATE then meets the rows just inserted only with
+ * their own values. */
+static int merge_pred_dml(const sql_sink *q, sink_buf *b)
+{
+    bool any;
+    int rc = insert_head(q, b, "source") || PUT(" FROM ") || sink__sql_table(q, b, q->stage);
+    rc |= PUT(" AS ") || ID("source") || PUT(" WHERE NOT EXISTS (SELECT 1 FROM ");
+    rc |= sink__sql_table(q, b, q->sc.table) || PUT(" AS ") || ID("target") || PUT(" WHERE ");
+    rc |= key_match(q, b, "target", "source") || and_pred(q, b) || PUT(");\n");
+    sink_buf set = { 0 };
+    rc |= set_list(q, &set, NULL, &any) || sink__buf_cstr(&set);
+    if (!rc && any) {
+        rc |= PUT("UPDATE ") || sink__sql_table(q, b, q->sc.table) || PUT(" AS ") || ID("target") || PUT(set.p);
+        rc |= PUT(" FROM ") || sink__sql_table(q, b, q->stage) || PUT(" AS ") || ID("source") || PUT(" WHERE ");
+        rc |= key_match(q, b, "target", "source") || and_pred(q, b) || PUT(";\n");
+    }
+    sink__buf_free(&set);
+    return rc;
+}
+
+static int merge_pred(const sql_sink *q, sink_buf *b)
+{
+    int rc = stage_latest_only(q, b);
+    rc |= q->d->merge_stmt ? merge_pred_stmt(q, b) : merge_pred_dml(q, b);
+    return rc || drop_stage(q, b);
+}
+
 static bool text_key(const sink_schema *sc)
 {
     for (size_t k = 0; k < sc->npk; k++) {
@@ -209,6 +305,8 @@ static int merge(const sql_sink *q, sink_buf *b)
     int rc = q->d->stage_key_index ? stage_key_index(q, b) : 0;
     if (q->sc.cdc)
         return rc || q->d->merge_cdc(q, b);
+    if (q->sc.merge_pred)
+        return rc || merge_pred(q, b);
     /* a text key may fold under a collation ('k' = 'K'): MERGE would then
      * meet one target row twice */
     if (q->d->merge_stmt && !q->dup_keys && !text_key(&q->sc))

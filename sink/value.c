@@ -143,6 +143,7 @@ void sink__schema_free(sink_schema *d)
     free(d->full);
     free(d->schema);
     free(d->table);
+    free(d->merge_pred);
     memset(d, 0, sizeof *d);
 }
 
@@ -167,7 +168,10 @@ int sink__schema_copy(sink_schema *d, const sink_table *t)
     d->cols = sink__malloc(t->ncols * sizeof *d->cols);
     d->names = sink__calloc(t->ncols, sizeof *d->names);
     d->pk = sink__malloc((t->npk ? t->npk : 1) * sizeof *d->pk);
-    if (!d->full || !d->table || (dot && !d->schema) || !d->cols || !d->names || !d->pk)
+    if (t->merge_predicate && *t->merge_predicate)
+        d->merge_pred = dupn(t->merge_predicate, strlen(t->merge_predicate));
+    if (!d->full || !d->table || (dot && !d->schema) || !d->cols || !d->names || !d->pk ||
+        (t->merge_predicate && *t->merge_predicate && !d->merge_pred))
         goto nomem;
     memcpy(d->cols, t->cols, t->ncols * sizeof *d->cols);
     if (t->npk)

@@ -594,3 +594,35 @@ Test(duckdb, change_tracking_merge_rules)
 {
     cdc_sequence(uri, "s.cdc", cdc_expect);
 }
+
+/* --incremental-predicate (sink_table.merge_predicate): a merge whose join
+ * is ON target.id = source.id AND (pred), as ingestr's. DuckDB's tables
+ * carry no key, so a key whose target row fails the predicate ends with
+ * two rows (MERGE … WHEN NOT MATCHED THEN INSERT; ingestr's DuckDB). */
+static void kv_merge_pred(const char *table, const char *pred, const int *ids, const char *const *tx, size_t n)
+{
+    kv_table k;
+    kv_build(&k, ids, tx, n);
+    sink_table t = kv_sink_table(&k, table, SINK_MERGE);
+    t.merge_predicate = pred;
+    load_ok(&t, k.vals, n, 2);
+    kv_free(&k);
+}
+
+Test(duckdb, merge_predicate_is_anded_to_the_join)
+{
+    seed("s.mp");
+    int a[] = { 1, 4, 4, 3 };
+    const char *ta[] = { "b1", "first", "b4", "b3" };
+    kv_merge_pred("s.mp", "target.v <> 'a3' AND source.v <> 'first'", a, ta, 4);
+    static const char *const r1[] = { "1|b1", "2|a2", "3|a3", "3|b3", "4|b4" };
+    expect(KV "s.mp ORDER BY id, v", r1, 5);
+    /* both rows of 3 pass now: both take the staged values */
+    int b[] = { 3 };
+    const char *tb[] = { "c3" };
+    kv_merge_pred("s.mp", "target.id = 3", b, tb, 1);
+    static const char *const r2[] = { "1|b1", "2|a2", "3|c3", "3|c3", "4|b4" };
+    expect(KV "s.mp ORDER BY id, v", r2, 5);
+    static const char *const none[] = { "0" };
+    expect("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '\\_tdspipe\\_stage%' ESCAPE '\\'", none, 1);
+}
