@@ -1,5 +1,6 @@
 /*
- * csv.c — RFC 4180 CSV: a header row, CRLF line ends, UTF-8, fields quoted
+ * csv.c — RFC 4180 CSV: a header row, LF line ends (as ingestr's Go
+ * encoding/csv writer, UseCRLF off; RFC 4180 readers take both), UTF-8, fields quoted
  * only when they contain a comma, a quote, CR or LF (or are empty strings,
  * or start/end with a space), quotes doubled. NULL is an empty unquoted
  * field, an empty string is "". Values are the engine's canonical text
@@ -83,7 +84,7 @@ static int csv_begin(sink *s, const sink_table *t)
         if ((i && sink__buf_putc(&c->f.out, ',')) ||
             put_field(&c->f.out, c->sc.names[i], strlen(c->sc.names[i])))
             return sink__fail(s, SINK_E_NOMEM, "out of memory");
-    if (sink__buf_put(&c->f.out, "\r\n", 2))
+    if (sink__buf_putc(&c->f.out, '\n'))
         return sink__fail(s, SINK_E_NOMEM, "out of memory");
     return SINK_OK;
 }
@@ -125,9 +126,8 @@ static int csv_append(sink *s, const sink_batch *b)
             if (put_field(out, c->field.p ? c->field.p : "", n))
                 return sink__fail(s, SINK_E_NOMEM, "out of memory");
         }
-        if (out->cap - out->len <= 2 && sink__buf_reserve(out, 2))
+        if (out->cap - out->len <= 1 && sink__buf_reserve(out, 1))
             return sink__fail(s, SINK_E_NOMEM, "out of memory");
-        out->p[out->len++] = '\r';
         out->p[out->len++] = '\n';
         /* written out every 1 MB, so the buffer stays that small (and in
          * cache) however wide the rows and however big the batch */

@@ -12,8 +12,9 @@
  * exact column types, so every load into an existing table (append too)
  * goes through a stage of our types and INSERT … SELECT, after the schema
  * contract (sql_evolve.c) added the columns the table lacks and widened
- * its types (ALTER COLUMN … TYPE; a string widened without a limit
- * becomes text, PostgreSQL's unbounded string).
+ * its types (ALTER COLUMN … TYPE; a bounded string is varchar(n), as
+ * ingestr makes it, and one widened without a limit becomes text,
+ * PostgreSQL's unbounded string).
  *
  * Binary COPY (PostgreSQL "COPY" reference, "Binary Format"): the header
  * "PGCOPY\n\377\r\n\0", int32 flags 0, int32 extension length 0; per row an
@@ -68,6 +69,22 @@ static int run(pg_sink *p, const char *sql, const char *what)
     return SINK_OK;
 }
 
+/* A bounded string keeps its length, as ingestr's PostgreSQL mapper does
+ * (VARCHAR(n)): n characters hold the source's n bytes (char, varchar) or
+ * n UTF-16 units (nchar, nvarchar), whatever the text. (max), text and
+ * ntext have no bound: text. Fixed char(n) becomes varchar(n) too (its
+ * values arrive blank-padded). */
+static const char *pg_string(const tds_column *c, char *tmp, size_t cap)
+{
+    if (c->is_plp || c->max_len == 0xFFFF || c->type == TDS_T_TEXT || c->type == TDS_T_NTEXT)
+        return "text";
+    uint32_t n = c->kind == TDS_K_NCHAR ? c->max_len / 2 : c->max_len;
+    if (!n)
+        return "text";
+    snprintf(tmp, cap, "varchar(%u)", (unsigned)n);
+    return tmp;
+}
+
 static const char *pg_type(const tds_column *c, bool key, char *tmp, size_t cap)
 {
     (void)key;
@@ -92,7 +109,8 @@ static const char *pg_type(const tds_column *c, bool key, char *tmp, size_t cap)
     case TDS_K_DATETIMEOFFSET: snprintf(tmp, cap, "timestamptz(%u)", fs); return tmp;
     case TDS_K_GUID: return "uuid";
     case TDS_K_BINARY: case TDS_K_UDT: return "bytea";
-    default: return "text"; /* char, nchar, xml, variant */
+    case TDS_K_CHAR: case TDS_K_NCHAR: return pg_string(c, tmp, cap);
+    default: return "text"; /* xml, variant */
     }
 }
 

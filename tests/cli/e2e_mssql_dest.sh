@@ -178,7 +178,7 @@ seed_q txtseed "SELECT CAST(N'z' AS nvarchar(10)) AS k, 9 AS v"
 merge_q "merge seed (text keys)" "SELECT k, v FROM txtseed" txtdst k
 merge_q "merge with text keys" "SELECT k, v FROM txtsrc" txtdst k
 q_csv "SELECT v, k FROM txtdst ORDER BY v" txt.csv
-printf 'v,k\r\n2,x\r\n4,"k "\r\n5,Y\r\n9,z\r\n' >txtwant.csv
+printf 'v,k\n2,x\n4,"k "\n5,Y\n9,z\n' >txtwant.csv
 same_file "text keys: one row per key under the collation, the latest" txtwant.csv txt.csv
 # a composite key (int, nvarchar)
 for r in "1|a|1" "1|b|2" "2|a|3" "1|A|4"; do
@@ -190,10 +190,10 @@ seed_q cmpseed "SELECT 3 AS id, CAST(N'a' AS nvarchar(10)) AS k, 0 AS v"
 merge_q "merge seed (composite key)" "SELECT id, k, v FROM cmpseed" cmpdst id k
 merge_q "merge with a composite key" "SELECT id, k, v FROM cmpsrc" cmpdst id k
 q_csv "SELECT id, k, v FROM cmpdst ORDER BY id, v" cmp.csv
-printf 'id,k,v\r\n1,b,2\r\n1,A,4\r\n2,a,3\r\n3,a,0\r\n' >cmpwant.csv
+printf 'id,k,v\n1,b,2\n1,A,4\n2,a,3\n3,a,0\n' >cmpwant.csv
 same_file "composite key: (1,a) and (1,A) are one key" cmpwant.csv cmp.csv
 q_csv "SELECT COUNT(*) AS n FROM sys.tables WHERE name = '_tdspipe_stage_dupdst' OR name = '_tdspipe_stage_txtdst' OR name = '_tdspipe_stage_cmpdst'" stages.csv
-printf 'n\r\n0\r\n' >nostage.csv
+printf 'n\n0\n' >nostage.csv
 same_file "no stage table left behind" nostage.csv stages.csv
 
 # --------------------------------------- incremental cursor from the target

@@ -16,12 +16,12 @@
 
 /* Rows 0–3 exactly as the sinks must write them. */
 static const char csv_expected[] =
-"id,ti,si,bi,bt,r,f,sm,m,d38,d5,d18,dt,tm,tm3,dtm,sdt,dt2,dt23,dto,g,vc,nc,nvm,vbm,x\r\n"
+"id,ti,si,bi,bt,r,f,sm,m,d38,d5,d18,dt,tm,tm3,dtm,sdt,dt2,dt23,dto,g,vc,nc,nvm,vbm,x\n"
     "1,42,-1234,1234567890123,1,0.1,0.1,12.5000,-1234.5678,3.1415926535,-1.50,0,2024-02-29,13:14:15.1234567,13:14:15.123,2024-01-02 03:04:05.997,2024-01-02 03:04:00,2024-01-02 03:04:05.1234567,2024-01-02 03:04:05.123,2024-01-02 03:04:05.1234567 -05:30,6F9619FF-8B86-D011-B42D-00C04FC964FF,\"a,b \"\"q\"\"\r\n"
-    "line2\",\"caf\xc3""\xa9""      \",tab\there \\ \xf0""\x9f""\x98""\x80"" \xe4""\xb8""\xad""\x01"",0x00FF1080,\"<a b=\"\"1\"\">x</a>\"\r\n"
-    "2,0,-32768,-9223372036854775808,0,-3.4028235e+38,-1.7976931348623157e+308,-214748.3648,-922337203685477.5808,-9999999999999999999999999999.9999999999,-999.99,-999999999999999999,0001-01-01,00:00:00.0000000,00:00:00.000,1753-01-01 00:00:00.000,1900-01-01 00:00:00,1677-09-22 00:00:00.0000001,0001-01-01 00:00:00.000,0001-01-01 14:00:00.0000000 +14:00,00000000-0000-0000-0000-000000000000,\"\",\"          \",\"\",0x,\"\"\r\n"
-    "3,255,32767,9223372036854775807,1,1e-45,5e-324,214748.3647,922337203685477.5807,9999999999999999999999999999.9999999999,999.99,999999999999999999,9999-12-31,23:59:59.9999999,23:59:59.999,9999-12-31 23:59:59.997,2079-06-06 23:59:00,2262-04-10 23:59:59.9999999,9999-12-31 23:59:59.999,9999-12-31 09:59:59.9999999 -14:00,FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF,\" lead\",\xf0""\x9f""\x98""\x80""\xf0""\x9f""\x98""\x80""\xf0""\x9f""\x98""\x80""\xf0""\x9f""\x98""\x80""\xf0""\x9f""\x98""\x80"",\"\"\"\",0xDEADBE,<r/>\r\n"
-    "4,,,,,,,,,,,,,,,,,,,,,,,,,\r\n"
+    "line2\",\"caf\xc3""\xa9""      \",tab\there \\ \xf0""\x9f""\x98""\x80"" \xe4""\xb8""\xad""\x01"",0x00FF1080,\"<a b=\"\"1\"\">x</a>\"\n"
+    "2,0,-32768,-9223372036854775808,0,-3.4028235e+38,-1.7976931348623157e+308,-214748.3648,-922337203685477.5808,-9999999999999999999999999999.9999999999,-999.99,-999999999999999999,0001-01-01,00:00:00.0000000,00:00:00.000,1753-01-01 00:00:00.000,1900-01-01 00:00:00,1677-09-22 00:00:00.0000001,0001-01-01 00:00:00.000,0001-01-01 14:00:00.0000000 +14:00,00000000-0000-0000-0000-000000000000,\"\",\"          \",\"\",0x,\"\"\n"
+    "3,255,32767,9223372036854775807,1,1e-45,5e-324,214748.3647,922337203685477.5807,9999999999999999999999999999.9999999999,999.99,999999999999999999,9999-12-31,23:59:59.9999999,23:59:59.999,9999-12-31 23:59:59.997,2079-06-06 23:59:00,2262-04-10 23:59:59.9999999,9999-12-31 23:59:59.999,9999-12-31 09:59:59.9999999 -14:00,FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF,\" lead\",\xf0""\x9f""\x98""\x80""\xf0""\x9f""\x98""\x80""\xf0""\x9f""\x98""\x80""\xf0""\x9f""\x98""\x80""\xf0""\x9f""\x98""\x80"",\"\"\"\",0xDEADBE,<r/>\n"
+    "4,,,,,,,,,,,,,,,,,,,,,,,,,\n"
     "";
 
 static const char jsonl_expected[] =
@@ -156,7 +156,7 @@ Test(jsonl, non_finite_floats_are_null)
     uri_of(uri, sizeof uri, "csv", path);
     cr_assert_eq(load(uri, &t, v, 4, 4, msg, sizeof msg), 0, "%s", msg);
     got = read_file(path, false, &n);
-    cr_assert_str_eq(got, "f\r\nInfinity\r\n-Infinity\r\nNaN\r\n-0\r\n");
+    cr_assert_str_eq(got, "f\nInfinity\n-Infinity\nNaN\n-0\n");
     free(got);
 }
 
@@ -176,7 +176,7 @@ static void check_append(const char *scheme, const char *file, bool gz)
     size_t n;
     char *got = read_file(path, gz, &n);
     if (strcmp(scheme, "csv") == 0)
-        cr_assert_str_eq(got, "id,v\r\n1,a\r\n2,\r\n3,\"\"\r\n");
+        cr_assert_str_eq(got, "id,v\n1,a\n2,\n3,\"\"\n");
     else
         cr_assert_str_eq(got, "{\"id\":1,\"v\":\"a\"}\n{\"id\":2,\"v\":null}\n{\"id\":3,\"v\":\"\"}\n");
     free(got);
@@ -185,7 +185,7 @@ static void check_append(const char *scheme, const char *file, bool gz)
     cr_assert_eq(load(uri, &tb, b.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
     got = read_file(path, gz, &n);
     if (strcmp(scheme, "csv") == 0)
-        cr_assert_str_eq(got, "id,v\r\n3,\"\"\r\n");
+        cr_assert_str_eq(got, "id,v\n3,\"\"\n");
     free(got);
     kv_free(&a);
     kv_free(&b);
@@ -313,7 +313,7 @@ Test(jsonl, variant_follows_inner_kind)
     uri_of(uri, sizeof uri, "csv", path);
     cr_assert_eq(load(uri, &t, v, 4, 4, msg, sizeof msg), 0, "%s", msg);
     got = read_file(path, false, &n);
-    cr_assert_str_eq(got, "v\r\n42\r\n0xDEAD\r\nhi\r\n\r\n");
+    cr_assert_str_eq(got, "v\n42\n0xDEAD\nhi\n\n");
     free(got);
 }
 
@@ -364,7 +364,7 @@ Test(file_uri, load_lands_at_decoded_path)
     cr_assert_eq(load(uri, &t, k.vals, 1, 1, msg, sizeof msg), 0, "%s", msg);
     size_t n;
     char *got = read_file(path, true, &n);
-    cr_assert_str_eq(got, "id,v\r\n1,x\r\n");
+    cr_assert_str_eq(got, "id,v\n1,x\n");
     free(got);
     unlink(path);
     kv_free(&k);

@@ -111,7 +111,8 @@ static const char *const pg_types[] = {
     "integer,smallint,smallint,bigint,boolean,real,double precision,numeric(10,4),numeric(19,4),numeric(38,10),"
     "numeric(5,2),numeric(18,0),date,time(6) without time zone,time(3) without time zone,"
     "timestamp(3) without time zone,timestamp(0) without time zone,timestamp(6) without time zone,"
-    "timestamp(3) without time zone,timestamp(6) with time zone,uuid,text,text,text,bytea,text",
+    "timestamp(3) without time zone,timestamp(6) with time zone,uuid,character varying(50),character varying(10),"
+    "text,bytea,text",
 };
 
 static void load_ok(const sink_table *t, const tds_value *vals, size_t n, size_t per)
