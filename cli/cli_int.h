@@ -62,6 +62,7 @@ typedef struct cli_opts {
     tdspipe_contract schema_contract; /* --schema-contract (evolve) */
     bool trim_whitespace;
     cli_list masks;               /* --mask column:algorithm[:param], checked */
+    char *incremental_predicate;  /* --incremental-predicate SQL (merge only) */
     cli_list notes;               /* one line each for stderr: flags accepted
                                      with no effect (as ingestr v1 does) */
 } cli_opts;

@@ -33,9 +33,9 @@ typedef enum flag_id {
     FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM,
     FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_QUERY_TIMEOUT, FL_RETRIES,
     FL_CT_EXPIRED, FL_CDC_EXPIRED, FL_HELP,
-    FL_SCHEMA_CONTRACT, FL_TRIM, FL_MASK,
+    FL_SCHEMA_CONTRACT, FL_TRIM, FL_MASK, FL_INCR_PREDICATE,
     /* refused or no-ops: the reason is in the table */
-    FL_INCR_PREDICATE, FL_PARTITION_BY, FL_CLUSTER_BY, FL_LOADER_FILE_SIZE, FL_LOADER_FILE_FORMAT,
+    FL_PARTITION_BY, FL_CLUSTER_BY, FL_LOADER_FILE_SIZE, FL_LOADER_FILE_FORMAT,
     FL_EXTRACT_PARTITION_BY, FL_EXTRACT_PARTITION_INTERVAL, FL_DISABLE_PRESTAGING, FL_SQL_BACKEND,
     FL_NO_INFERENCE, FL_PIPELINES_DIR, FL_STAGING_BUCKET, FL_STAGING_DATASET, FL_DEBUG, FL_STREAM,
     FL_FLUSH_INTERVAL, FL_FLUSH_RECORDS, FL_METRICS_ADDR, FL_QUERY_ANNOTATIONS,
@@ -81,8 +81,7 @@ static const flag_def flags[] = {
     {FL_SCHEMA_CONTRACT, "schema-contract", "SCHEMA_CONTRACT", F_STR, "evolve | freeze | discard_row | discard_value: what a load does when the source's columns differ from the destination table's (default evolve)", S_DONE, NULL},
     {FL_TRIM, "trim-whitespace", "TRIM_WHITESPACE", F_BOOL, "remove leading and trailing whitespace from every text value (NULLs stay NULL)", S_DONE, NULL},
     {FL_MASK, "mask", "MASK", F_LIST, "column:algorithm[:param], repeatable: hash|sha256, md5, hmac:KEY (hex digests), redact, stars, fixed[:VALUE], partial[:N]; the column is loaded as text", S_DONE, NULL},
-    {FL_INCR_PREDICATE, "incremental-predicate", "INCREMENTAL_PREDICATE", F_STR, "not supported", S_REFUSED,
-     "not supported: ingestr appends it to the destination's merge join condition, and tdspipe's merge does not take an extra condition yet"},
+    {FL_INCR_PREDICATE, "incremental-predicate", "INCREMENTAL_PREDICATE", F_STR, "merge only: SQL ANDed to the destination's join condition, ON target.key = source.key AND (V); aliases target (the table) and source (the latest staged row per key); trusted, passed as is", S_DONE, NULL},
     {FL_PARTITION_BY, "partition-by", "PARTITION_BY", F_STR, "not supported", S_REFUSED,
      "not supported: table partitioning exists in ingestr's cloud warehouses only, none of tdspipe's destinations"},
     {FL_CLUSTER_BY, "cluster-by", "CLUSTER_BY", F_STR, "not supported", S_REFUSED,
@@ -187,6 +186,7 @@ void cli_opts_free(cli_opts *o)
     free(o->incremental_key);
     free(o->interval_start);
     free(o->interval_end);
+    free(o->incremental_predicate);
     cli_list_free(&o->primary_keys);
     cli_list_free(&o->exclude);
     cli_list_free(&o->columns);
@@ -245,6 +245,7 @@ static int apply_str(cli_opts *o, const flag_def *f, const char *v, const char *
     case FL_DEST_TABLE: field = &o->dest_table; empty = "%s: empty table name%s"; break;
     case FL_INCR_KEY: field = &o->incremental_key; empty = "%s: empty column name%s"; break;
     case FL_INTERVAL_START: field = &o->interval_start; break;
+    case FL_INCR_PREDICATE: field = &o->incremental_predicate; empty = NULL; break; /* "": none */
     default: field = &o->interval_end; break;
     }
     if (empty && !*v)
@@ -399,6 +400,33 @@ static int apply_other(cli_opts *o, const flag_def *f, const char *v, const char
     return cli_list_add(&o->notes, line, strlen(line)) ? OOM(err, cap) : 0;
 }
 
+/* Is the source a Change Tracking / Change Data Capture one (mssql+ct://,
+ * …+cdc://)? Only the scheme is read, never the rest of the URI. */
+static bool change_source(const char *uri)
+{
+    const char *end = strstr(uri, "://"), *plus = end ? memchr(uri, '+', (size_t)(end - uri)) : NULL;
+    if (!plus)
+        return false;
+    size_t n = (size_t)(end - plus);
+    return (n == 3 && !strncasecmp(plus, "+ct", 3)) || (n == 4 && !strncasecmp(plus, "+cdc", 4));
+}
+
+/* --incremental-predicate goes into the destination's merge join
+ * condition: as in ingestr, merge only and never with --full-refresh;
+ * a +ct/+cdc source's merge is its own (versions decide, not a join). */
+static int check_predicate(const cli_opts *o, char *err, size_t cap)
+{
+    if (!o->incremental_predicate || !*o->incremental_predicate)
+        return 0;
+    if (o->strategy != SINK_MERGE && !change_source(o->source_uri))
+        return usage(err, cap, "--incremental-predicate needs --incremental-strategy merge%s%s", "", "");
+    if (o->full_refresh)
+        return usage(err, cap, "--incremental-predicate cannot be combined with --full-refresh%s%s", "", "");
+    if (change_source(o->source_uri))
+        return usage(err, cap, "--incremental-predicate is not supported with a +ct/+cdc source%s%s", "", "");
+    return 0;
+}
+
 /* Applies one value; from names the flag or variable (for messages). */
 static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from, char *err, size_t cap)
 {
@@ -412,6 +440,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_INCR_KEY:
     case FL_INTERVAL_START:
     case FL_INTERVAL_END:
+    case FL_INCR_PREDICATE:
         return apply_str(o, f, v, from, err, cap);
     case FL_PRIMARY_KEY:
     case FL_SQL_EXCLUDE:
@@ -574,7 +603,7 @@ int cli_flags_parse(cli_opts *o, int argc, char **argv, int first, char *err, si
         return usage(err, errcap, "--interval-start/--interval-end need --incremental-key%s%s", "", "");
     if (o->strategy == SINK_DELETE_INSERT && !o->incremental_key && !o->full_refresh)
         return usage(err, errcap, "delete+insert needs --incremental-key%s%s", "", "");
-    return 0;
+    return check_predicate(o, err, errcap);
 }
 
 void cli_flags_help(FILE *f)

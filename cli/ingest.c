@@ -78,6 +78,7 @@ static void fill(tdspipe_load_opts *lo, const cli_opts *o)
     lo->cdc_resnapshot = o->cdc_resnapshot;
     lo->schema_contract = o->schema_contract;
     lo->trim_whitespace = o->trim_whitespace;
+    lo->incremental_predicate = o->incremental_predicate;
     lo->masks = (const char *const *)o->masks.v;
     lo->nmasks = o->masks.n;
     /* the percentage costs a catalog query: only where it is shown (a

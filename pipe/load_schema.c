@@ -183,6 +183,22 @@ static sink_contract contract_of(const tdspipe_load_opts *o)
     return SINK_EVOLVE;
 }
 
+/* --incremental-predicate: ANDed to the merge's join condition in the
+ * destination (sink_table.merge_predicate), so only a merge that is not a
+ * full refresh nor a Change Tracking / Change Data Capture one takes it,
+ * as in ingestr. Returns 0 or -1 (usage). */
+static int merge_predicate(pipe_load *l, sink_table *t)
+{
+    const char *p = l->o->incremental_predicate;
+    if (!p || !*p)
+        return 0;
+    if (l->o->full_refresh || l->plan.strategy != SINK_MERGE || l->plan.cdc)
+        return pipe_load_fail(l, TDSPIPE_E_USAGE, "--incremental-predicate needs the merge strategy, "
+                              "without --full-refresh and not from a +ct/+cdc source");
+    t->merge_predicate = p;
+    return 0;
+}
+
 int pipe_load_schema(pipe_load *l, const tds_column *cols, size_t ncols)
 {
     if (alloc_schema(l, ncols) || keep_columns(l, cols, ncols))
@@ -201,7 +217,7 @@ int pipe_load_schema(pipe_load *l, const tds_column *cols, size_t ncols)
     t.contract = contract_of(l->o);
     t.incremental_key = -1;
     size_t pk[64];
-    if (key_indices(l, pk, &t.npk) || incremental(l, &t))
+    if (key_indices(l, pk, &t.npk) || incremental(l, &t) || merge_predicate(l, &t))
         return -1;
     t.pk = t.npk ? pk : NULL;
     int rc = sink_begin(l->sk, &t);

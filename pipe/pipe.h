@@ -131,7 +131,11 @@ typedef struct tdspipe_load_opts {
     /* ingestr's --trim-whitespace: leading and trailing whitespace of text
      * values is removed before loading */
     bool trim_whitespace;
-    /* ingestr's --incremental-predicate: SQL ANDed to the source's WHERE */
+    /* ingestr's --incremental-predicate: SQL ANDed to the destination's
+     * merge join condition (ON target.k = source.k AND (predicate); the
+     * target is aliased target, the latest staged row per key source).
+     * Merge only, not with full_refresh nor a +ct/+cdc source
+     * (TDSPIPE_E_USAGE). Trusted input: passed to the destination as is. */
     const char *incremental_predicate;
     /* ingestr's --mask "column:algorithm[:param]" (hash, sha256, md5, hmac,
      * redact, stars, fixed, partial) */

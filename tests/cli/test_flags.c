@@ -351,6 +351,60 @@ Test(flags, bad_mask)
     }
 }
 
+/* --incremental-predicate: ANDed to the destination's merge join, so as in
+ * ingestr only with merge and never with --full-refresh; a +ct/+cdc
+ * source's merge is its own. Every refusal is one line naming the flag. */
+Test(flags, incremental_predicate)
+{
+    cli_opts o;
+    char err[512];
+    cr_assert_eq(parse(&o, err, sizeof err, 10, REQ, "--incremental-strategy", "merge", "--incremental-predicate",
+                       "target.x > 1"), 0, "%s", err);
+    cr_assert_str_eq(o.incremental_predicate, "target.x > 1");
+    cli_opts_free(&o);
+    cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--incremental-strategy=merge", "--incremental-predicate=a = 'b'"),
+                 0, "%s", err);
+    cr_assert_str_eq(o.incremental_predicate, "a = 'b'");
+    cli_opts_free(&o);
+    static const char *const env[] = {"INCREMENTAL_PREDICATE", "INGESTR_INCREMENTAL_PREDICATE"};
+    for (int k = 0; k < 2; k++) {
+        setenv(env[k], "target.y IS NULL", 1);
+        cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--incremental-strategy", "merge"), 0, "%s", err);
+        cr_assert_str_eq(o.incremental_predicate, "target.y IS NULL", "%s", env[k]);
+        cli_opts_free(&o);
+        unsetenv(env[k]);
+    }
+    /* empty asks for nothing, with any strategy */
+    cr_assert_eq(parse(&o, err, sizeof err, 7, REQ, "--incremental-predicate="), 0, "%s", err);
+    cli_opts_free(&o);
+    struct {
+        const char *src; /* the source URI */
+        const char *args[5];
+        int n;
+        const char *needle;
+    } bad[] = {
+        {"mssql://u:p@h/db", {"--incremental-predicate", "target.x > 1"}, 2, "merge"},
+        {"mssql://u:p@h/db", {"--incremental-strategy", "append", "--incremental-predicate", "target.x > 1"}, 4, "merge"},
+        {"mssql://u:p@h/db", {"--incremental-strategy", "merge", "--incremental-predicate", "target.x > 1",
+         "--full-refresh"}, 5, "--full-refresh"},
+        {"mssql+ct://u:p@h/db", {"--incremental-strategy", "merge", "--incremental-predicate", "target.x > 1"}, 4, "+ct"},
+        {"MSSQL+CDC://u:p@h/db", {"--incremental-predicate", "target.x > 1"}, 2, "+cdc"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[16] = {"tdspipe", "ingest", "--source-uri", (char *)bad[i].src, "--dest-uri", "csv://x.csv",
+                          "--source-table", "t"};
+        int argc = 8;
+        for (int j = 0; j < bad[i].n; j++)
+            argv[argc++] = (char *)bad[i].args[j];
+        int rc = cli_flags_parse(&o, argc, argv, 2, err, sizeof err);
+        cr_expect_eq(rc, CLI_EXIT_USAGE, "case %zu rc %d", i, rc);
+        cr_expect(strstr(err, "--incremental-predicate") && strstr(err, bad[i].needle), "case %zu: '%s'", i, err);
+        cr_expect(!strchr(err, '\n'));
+        cr_expect(!strstr(err, "u:p@"), "case %zu: a URI in '%s'", i, err);
+        cli_opts_free(&o);
+    }
+}
+
 /* Every ingestr v1 flag tdspipe refuses: given, exit 2 and one line naming
  * it; a value that asks for nothing (false, empty) is accepted. */
 struct refused {
@@ -360,7 +414,6 @@ struct refused {
 };
 
 static const struct refused refused[] = {
-    {"incremental-predicate", "t.x > 1", "INCREMENTAL_PREDICATE", false},
     {"partition-by", "day", "PARTITION_BY", false},
     {"cluster-by", "a,b", "CLUSTER_BY", false},
     {"loader-file-size", "1000", "LOADER_FILE_SIZE", false},
