@@ -119,7 +119,12 @@ refuse() { # NAME NEEDLE ARGS…
   load "$name" 2 refused.db "$@"
   expect_err "$name: one line naming it" "$needle"
 }
-refuse "--incremental-predicate" "--incremental-predicate: not supported" --incremental-strategy merge --incremental-predicate "target.id > 1"
+refuse "--incremental-predicate without merge" "--incremental-predicate needs --incremental-strategy merge" --incremental-predicate "target.id > 1"
+refuse "--incremental-predicate with --full-refresh" "--incremental-predicate cannot be combined with --full-refresh" \
+  --incremental-strategy merge --incremental-predicate "target.id > 1" --full-refresh
+run "--incremental-predicate from a +ct source" 2 ingest --source-uri "mssql+ct${U#mssql}" --source-table dbo.people \
+  --dest-uri "sqlite:///$work/refused.db" --incremental-predicate "target.id > 1"
+expect_err "+ct refused in one line" "--incremental-predicate is not supported with a +ct/+cdc source"
 refuse "--stream" "--stream: not supported" --stream
 refuse "--flush-interval" "--flush-interval: not supported" --flush-interval 15s
 refuse "--flush-records" "--flush-records: not supported" --flush-records=100
@@ -147,5 +152,28 @@ same "loaded all the same" "$(q backend.db "select count(*) from people")" "3"
 load "--schema-contract freeze parsed" 0 contract.db --schema-contract freeze
 load "--schema-contract bad value" 2 contract.db --schema-contract strict
 expect_err "contract values listed" "use evolve, freeze, discard_row or discard_value"
+
+# ------------------------------------------------ --incremental-predicate
+# ANDed to the merge's join: ON target.id = source.id AND (predicate). A
+# target row the predicate keeps is replaced; a staged row no target row
+# matches that way is inserted, so in the user's table without a key, id 2
+# (whose row the predicate excludes) ends with two rows, as MERGE … WHEN
+# NOT MATCHED THEN INSERT (ingestr) gives.
+sqlite3 pred.db "create table people (id integer, name text, code text, email text, note text, amount numeric);
+  insert into people values (1, 'stale', 'x', null, null, null), (2, 'frozen', 'y', null, null, null)"
+load "merge with a predicate" 0 pred.db --incremental-strategy merge --incremental-predicate "target.name <> 'frozen'"
+same "matched rows replaced, the excluded key inserted beside, new keys inserted" \
+  "$(q pred.db "select id || ':' || name from people order by id, name" | tr '\n' ' ')" "1:  Alice   2:Bob 2:frozen 3:Zoë Ünicode "
+INCREMENTAL_PREDICATE="target.id = 1" load "predicate from INCREMENTAL_PREDICATE" 0 pred.db --incremental-strategy merge
+same "only id 1 matched: 2 and 3 inserted again" "$(q pred.db "select count(*) from people")" "6"
+# in a table tdspipe made (primary key id) the second row of a key is refused: nothing changes
+load "merge into a keyed table" 0 predpk.db --incremental-strategy merge
+sqlite3 predpk.db "update people set name = 'frozen' where id = 2; update people set name = 'stale' where id = 1"
+load "predicate excluding a keyed row" 1 predpk.db --incremental-strategy merge --incremental-predicate "target.name <> 'frozen'"
+same "keyed table as it was" "$(q predpk.db "select id || ':' || name from people order by id" | tr '\n' ' ')" \
+  "1:stale 2:frozen 3:Zoë Ünicode "
+load "predicate over source too" 0 predpk.db --incremental-strategy merge --incremental-predicate "target.id >= 1 AND source.code <> 'zzz'"
+same "every key matched: replaced" "$(q predpk.db "select id || ':' || name from people order by id" | tr '\n' ' ')" \
+  "1:  Alice   2:Bob 3:Zoë Ünicode "
 
 finish
