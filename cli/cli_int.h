@@ -63,6 +63,10 @@ typedef struct cli_opts {
     bool trim_whitespace;
     cli_list masks;               /* --mask column:algorithm[:param], checked */
     char *incremental_predicate;  /* --incremental-predicate SQL (merge only) */
+    bool stream;                  /* --stream (+ct/+cdc sources) */
+    uint32_t flush_interval_ms;   /* --flush-interval; 0: default (30 s) */
+    uint64_t flush_records;       /* --flush-records; 0: default (50000) */
+    char *metrics_addr;           /* --metrics-addr HOST:PORT */
     cli_list notes;               /* one line each for stderr: flags accepted
                                      with no effect (as ingestr v1 does) */
 } cli_opts;
@@ -100,6 +104,9 @@ void cli_progress_phase(cli_progress *p, const char *phase);
 void cli_progress_end(cli_progress *p, bool ok);
 /* Monotonic seconds. */
 double cli_now(void);
+/* --stream: one line per poll (log: text, json: {"event":"stream",…};
+ * interactive: nothing) with rows, polls and the lag. */
+void cli_progress_stream(cli_progress_mode mode, const tdspipe_progress *p);
 
 /* ingest.c: the load of o through tdspipe_load(), cancelled once *cancel
  * becomes non-zero (main's SIGINT/SIGTERM handler). Returns the exit code. */

@@ -108,14 +108,10 @@ static const flag_def flags[] = {
      "not supported yet: tdspipe stages in the destination table's own schema"},
     {FL_DEBUG, "debug", "DEBUG", F_BOOL, "not supported", S_REFUSED,
      "not supported yet: tdspipe has no debug log (use --progress log)"},
-    {FL_STREAM, "stream", "INGESTR_STREAM", F_BOOL, "not supported", S_REFUSED,
-     "not supported yet: continuous streaming of +ct/+cdc sources is a later issue (each run loads the changes so far)"},
-    {FL_FLUSH_INTERVAL, "flush-interval", "INGESTR_FLUSH_INTERVAL", F_STR, "not supported", S_REFUSED,
-     "not supported yet: it goes with --stream, a later issue"},
-    {FL_FLUSH_RECORDS, "flush-records", "INGESTR_FLUSH_RECORDS", F_STR, "not supported", S_REFUSED,
-     "not supported yet: it goes with --stream, a later issue"},
-    {FL_METRICS_ADDR, "metrics-addr", "INGESTR_METRICS_ADDR", F_STR, "not supported", S_REFUSED,
-     "not supported yet: it goes with --stream, a later issue"},
+    {FL_STREAM, "stream", "INGESTR_STREAM", F_BOOL, "keep polling a +ct/+cdc source and commit its changes as they come (until SIGINT/SIGTERM: the batch in flight is committed, exit 0)", S_DONE, NULL},
+    {FL_FLUSH_INTERVAL, "flush-interval", "INGESTR_FLUSH_INTERVAL", F_STR, "--stream: longest a read change waits for its commit, a duration (500ms, 30s, 1m; default 30s)", S_DONE, NULL},
+    {FL_FLUSH_RECORDS, "flush-records", "INGESTR_FLUSH_RECORDS", F_STR, "--stream: a poll that commits this many rows polls again at once (default 50000)", S_DONE, NULL},
+    {FL_METRICS_ADDR, "metrics-addr", "INGESTR_METRICS_ADDR", F_STR, "--stream: serve Prometheus text at http://HOST:PORT/metrics (numeric HOST or localhost)", S_DONE, NULL},
     {FL_QUERY_ANNOTATIONS, "query-annotations", "INGESTR_QUERY_ANNOTATIONS", F_STR, "not supported", S_REFUSED,
      "not supported: tdspipe does not annotate destination queries"},
 };
@@ -187,6 +183,7 @@ void cli_opts_free(cli_opts *o)
     free(o->interval_start);
     free(o->interval_end);
     free(o->incremental_predicate);
+    free(o->metrics_addr);
     cli_list_free(&o->primary_keys);
     cli_list_free(&o->exclude);
     cli_list_free(&o->columns);
@@ -246,6 +243,7 @@ static int apply_str(cli_opts *o, const flag_def *f, const char *v, const char *
     case FL_INCR_KEY: field = &o->incremental_key; empty = "%s: empty column name%s"; break;
     case FL_INTERVAL_START: field = &o->interval_start; break;
     case FL_INCR_PREDICATE: field = &o->incremental_predicate; empty = NULL; break; /* "": none */
+    case FL_METRICS_ADDR: field = &o->metrics_addr; empty = "%s: expected HOST:PORT%s"; break;
     default: field = &o->interval_end; break;
     }
     if (empty && !*v)
@@ -287,8 +285,40 @@ static int apply_bool(cli_opts *o, const flag_def *f, const char *v, const char 
     if (b < 0)
         return usage(err, cap, "%s: expected true or false, got '%s'", from, v);
     bool *field = f->id == FL_FULL_REFRESH ? &o->full_refresh : f->id == FL_NO_LOAD_TS ? &o->no_load_timestamp
-                : f->id == FL_YES ? &o->yes : f->id == FL_TRIM ? &o->trim_whitespace : &o->help;
+                : f->id == FL_YES ? &o->yes : f->id == FL_TRIM ? &o->trim_whitespace
+                : f->id == FL_STREAM ? &o->stream : &o->help;
     *field = b;
+    return 0;
+}
+
+/* A Go duration as ingestr takes it ("500ms", "30s", "1m30s"; a bare
+ * number is seconds), from 1 ms to 24 h. 0 or -1. */
+static int parse_duration_ms(const char *v, int64_t *out)
+{
+    char *end;
+    double total = 0;
+    if (!*v)
+        return -1;
+    while (*v) {
+        if (!isdigit((unsigned char)*v) && *v != '.')
+            return -1;
+        double n = strtod(v, &end);
+        if (end == v)
+            return -1;
+        v = end;
+        double unit = 1000; /* bare: seconds */
+        if (!strncmp(v, "ms", 2)) unit = 1, v += 2;
+        else if (!strncmp(v, "us", 2)) unit = 0.001, v += 2;
+        else if (!strncmp(v, "ns", 2)) unit = 0.000001, v += 2;
+        else if (*v == 's') unit = 1000, v++;
+        else if (*v == 'm') unit = 60000, v++;
+        else if (*v == 'h') unit = 3600000, v++;
+        else if (*v) return -1;
+        total += n * unit;
+    }
+    if (total < 1 || total > 86400000)
+        return -1;
+    *out = (int64_t)total;
     return 0;
 }
 
@@ -316,6 +346,16 @@ static int apply_count(cli_opts *o, const flag_def *f, const char *v, const char
         if (parse_count(v, 0, 100, &x))
             return usage(err, cap, "%s: expected a whole number from 0 to 100, got '%s'", from, v);
         o->retries = (int)x;
+        return 0;
+    case FL_FLUSH_RECORDS:
+        if (parse_count(v, 1, 1000000000, &x))
+            return usage(err, cap, "%s: expected a whole number from 1 to 1000000000, got '%s'", from, v);
+        o->flush_records = (uint64_t)x;
+        return 0;
+    case FL_FLUSH_INTERVAL:
+        if (parse_duration_ms(v, &x))
+            return usage(err, cap, "%s: expected a duration such as 500ms, 30s or 1m, got '%s'", from, v);
+        o->flush_interval_ms = (uint32_t)x;
         return 0;
     default: /* FL_PARALLELISM */
         if (parse_count(v, 1, 1024, &x))
@@ -441,6 +481,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_INTERVAL_START:
     case FL_INTERVAL_END:
     case FL_INCR_PREDICATE:
+    case FL_METRICS_ADDR:
         return apply_str(o, f, v, from, err, cap);
     case FL_PRIMARY_KEY:
     case FL_SQL_EXCLUDE:
@@ -452,12 +493,15 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_YES:
     case FL_HELP:
     case FL_TRIM:
+    case FL_STREAM:
         return apply_bool(o, f, v, from, err, cap);
     case FL_SQL_LIMIT:
     case FL_PAGE_SIZE:
     case FL_QUERY_TIMEOUT:
     case FL_RETRIES:
     case FL_PARALLELISM:
+    case FL_FLUSH_RECORDS:
+    case FL_FLUSH_INTERVAL:
         return apply_count(o, f, v, from, err, cap);
     case FL_STRATEGY:
     case FL_PROGRESS:

@@ -287,3 +287,35 @@ void cli_progress_end(cli_progress *p, bool ok)
     draw(p, cli_now(), true, ok);
     free(p);
 }
+
+/* --stream: what one poll left (the library calls once per poll). */
+void cli_progress_stream(cli_progress_mode mode, const tdspipe_progress *p)
+{
+    if (mode == CLI_PROGRESS_JSON) {
+        fputs("{\"event\":\"stream\",\"table\":", stderr);
+        json_str(stderr, p->table ? p->table : "");
+        fprintf(stderr, ",\"rows\":%llu,\"polls\":%llu,\"batches\":%llu", (unsigned long long)p->rows,
+                (unsigned long long)p->polls, (unsigned long long)p->batches);
+        if (p->has_lag)
+            fprintf(stderr, ",\"lag_distance\":%llu", (unsigned long long)p->lag_distance);
+        else
+            fputs(",\"lag_distance\":null", stderr);
+        fprintf(stderr, ",\"lag_s\":%.3f}\n", p->lag_seconds);
+    } else if (mode == CLI_PROGRESS_LOG) {
+        /* a log line when a batch committed, else every 10 s while idle */
+        static double last;
+        static uint64_t last_batches;
+        double now = cli_now();
+        if (p->batches == last_batches && last && now - last < 10)
+            return;
+        last = now;
+        last_batches = p->batches;
+        char dist[32] = "?";
+        if (p->has_lag)
+            snprintf(dist, sizeof dist, "%llu", (unsigned long long)p->lag_distance);
+        fprintf(stderr, "%s: streaming, %llu rows applied in %llu batches (%llu polls), lag %s, %.3fs\n",
+                p->table ? p->table : "", (unsigned long long)p->rows, (unsigned long long)p->batches,
+                (unsigned long long)p->polls, dist, p->lag_seconds);
+    }
+    fflush(stderr);
+}

@@ -159,10 +159,21 @@ static int run(pipe_load *l)
     pipe_load_report(l, "committing");
     if (l->o->cancel && *l->o->cancel) /* the last chance to keep the destination as it was */
         return pipe_load_fail(l, TDSPIPE_E_LOAD, "the load was cancelled");
-    if (l->vt->cursor_save && l->vt->cursor_save(l->src, l->sk, &l->err))
+    bool save = l->vt->cursor_save != NULL;
+    if (l->out && l->vt->position) {
+        l->vt->position(l->src, l->out->cursor, l->out->head, sizeof l->out->cursor);
+        if (l->hold_idle && !l->seen && l->out->cursor[0]) /* idle: restamped by stream.c */
+            save = false;
+    }
+    if (save && l->vt->cursor_save(l->src, l->sk, &l->err))
         return -1;
     if (sink_commit(l->sk))
         return pipe_load_fail(l, TDSPIPE_E_LOAD, "%s", sink_errmsg(l->sk));
+    if (l->out) {
+        l->out->rows = l->seen;
+        l->out->committed = true;
+        l->out->cursor_saved = save;
+    }
     return 0;
 }
 
@@ -194,13 +205,22 @@ static void finish(pipe_load *l)
 
 int tdspipe_load(const tdspipe_load_opts *o, tdspipe_error *err)
 {
+    return pipe_load_once(o, false, NULL, err);
+}
+
+int pipe_load_once(const tdspipe_load_opts *o, bool hold_idle, pipe_load_out *out, tdspipe_error *err)
+{
     pipe_load l;
     memset(&l, 0, sizeof l);
+    if (out)
+        memset(out, 0, sizeof *out);
     if (!o)
         return pipe__fail(err, TDSPIPE_E_USAGE, "no load options");
     if (pipe_cdc_multi(o)) /* several tables: one load each */
         return pipe_cdc_load_tables(o, err);
     l.o = o;
+    l.hold_idle = hold_idle;
+    l.out = out;
     if (!prepare(&l) && !open_all(&l))
         run(&l);
     finish(&l);

@@ -52,6 +52,8 @@ typedef struct pipe_load {
     uint64_t seen, bytes;
     uint64_t next_rows, next_bytes; /* when progress is told next */
     tdspipe_error err;          /* the first failure (err.code != 0) */
+    bool hold_idle;             /* streaming: an idle changes run keeps the cursor */
+    pipe_load_out *out;         /* streaming: what the run saw (NULL: none) */
 } pipe_load;
 
 /* Records the load's failure unless one is recorded already; returns -1. */

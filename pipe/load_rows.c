@@ -20,7 +20,7 @@ void pipe_load_report(pipe_load *l, const char *phase)
     l->next_bytes = l->bytes + PIPE_REPORT_BYTES;
     if (!o->progress)
         return;
-    tdspipe_progress p = {l->seen, l->bytes, l->plan.est_rows, phase, l->dest_table};
+    tdspipe_progress p = {.rows = l->seen, .bytes = l->bytes, .est_rows = l->plan.est_rows, .phase = phase, .table = l->dest_table};
     o->progress(o->progress_ud, &p);
 }
 

@@ -74,6 +74,14 @@ typedef struct tdspipe_progress {
     int64_t est_rows;      /* the source's estimate of the total, -1 unknown */
     const char *phase;     /* "reading", "committing", "done", "failed" */
     const char *table;     /* the destination table */
+    /* Streaming (tdspipe_stream, phase "streaming", once per poll): how far
+     * the destination is behind the source. has_lag false: unknown. */
+    bool has_lag;
+    uint64_t lag_distance; /* versions (Change Tracking) or LSN units (Change
+                              Data Capture) the poll found past the cursor */
+    double lag_seconds;    /* seconds since the source's head the destination
+                              now holds was read (0 when nothing was pending) */
+    uint64_t polls, batches; /* polls so far; polls that committed rows */
 } tdspipe_progress;
 
 /* Options of tdspipe_load(). Zero-initialised is valid: replace strategy,
@@ -150,6 +158,33 @@ typedef struct tdspipe_load_opts {
  * (err may be NULL). On failure the destination is exactly as it was and
  * no cursor moved. */
 int tdspipe_load(const tdspipe_load_opts *o, tdspipe_error *err);
+
+/* ------------------------------------------------------------ streaming */
+
+/* Options of tdspipe_stream(); zero-initialised is valid. */
+typedef struct tdspipe_stream_opts {
+    uint32_t poll_ms;            /* 0: the source URI's poll_interval, else 1 s */
+    uint32_t flush_interval_ms;  /* longest a read change waits for its commit; 0: 30 s */
+    uint64_t flush_records;      /* rows that make a commit at once; 0: 50000 */
+    uint32_t restamp_ms;         /* while idle, the cursor is re-committed this often;
+                                    0: 5 minutes (a quarter of any retention of 20
+                                    minutes or more); at least 5 s */
+    const char *metrics_addr;    /* "HOST:PORT": Prometheus text at /metrics; NULL none */
+    unsigned max_failures;       /* consecutive failed polls before giving up; 0: 10 */
+} tdspipe_stream_opts;
+
+/* Streams a +ct or +cdc source into the destination until *o->cancel:
+ * every poll reads the changes past the committed cursor and commits them
+ * with the cursor (the destination's state is the truth, so a poll that
+ * fails changes nothing and the next one resumes from it: never a change
+ * lost or doubled). A failed poll is retried with exponential backoff
+ * (0.5 s doubling to 30 s) up to max_failures times in a row; the first
+ * poll's failure is returned at once (a configuration problem).
+ * Cancellation lets the poll in flight finish and commit, then returns
+ * TDSPIPE_OK. o->progress is called once per poll with phase "streaming"
+ * and the lag. Returns TDSPIPE_OK (cancelled), else TDSPIPE_E_LOAD /
+ * TDSPIPE_E_USAGE with err->message set. */
+int tdspipe_stream(const tdspipe_load_opts *o, const tdspipe_stream_opts *so, tdspipe_error *err);
 
 /* ------------------------------------------------------------ sources */
 

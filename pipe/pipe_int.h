@@ -94,7 +94,23 @@ struct pipe_source_vtable {
     /* Rows the read will return, for progress percentages (asked only
      * when o->estimate_rows, after the bounds are known); -1 unknown. */
     int64_t (*estimate)(pipe_source *s, const pipe_plan *p);
+    /* Streaming (optional, after read): the cursor the run started from
+     * and the source's head it read up to, as text (versions in decimal,
+     * LSNs in hex; cursor "" when the run was a snapshot). */
+    void (*position)(pipe_source *s, char *cursor, char *head, size_t cap);
 };
+
+/* load.c: one load as tdspipe_load() does it, telling the stream loop
+ * (stream.c) what the run saw. hold_idle: a changes run that read no row
+ * leaves the cursor as it is (no state write; stream.c restamps it on its
+ * own schedule). */
+typedef struct pipe_load_out {
+    uint64_t rows;                /* rows read and committed */
+    bool committed;
+    bool cursor_saved;
+    char cursor[64], head[64];    /* vtable position(); "" unknown */
+} pipe_load_out;
+int pipe_load_once(const tdspipe_load_opts *o, bool hold_idle, pipe_load_out *out, tdspipe_error *err);
 
 /* The sources (pipe/src_*.c), listed by pipe/registry.c. */
 extern const pipe_source_vtable pipe_src_mssql;

@@ -132,6 +132,15 @@ static int64_t cdc_estimate(pipe_source *s, const pipe_plan *p)
     return cs->c->snapshot ? pipe_select_estimate(cs->m->cl, &cs->m->name) : -1;
 }
 
+/* Streaming: the cursor the run started from and the LSN it read up to. */
+static void cdc_position(pipe_source *s, char *cursor, char *head, size_t cap)
+{
+    cdc_source *cs = (cdc_source *)s;
+    const pipe_cdc *c = cs->c;
+    snprintf(cursor, cap, "%s", c->snapshot || !c->have_cursor ? "" : c->cursor);
+    snprintf(head, cap, "%s", c->snapshot || c->empty ? c->next : c->to);
+}
+
 const pipe_source_vtable pipe_src_cdc = {
     .name = "mssql+cdc",
     .accepts = cdc_accepts,
@@ -142,4 +151,5 @@ const pipe_source_vtable pipe_src_cdc = {
     .cursor_save = cdc_cursor_save,
     .close = cdc_close,
     .estimate = cdc_estimate,
+    .position = cdc_position,
 };

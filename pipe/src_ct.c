@@ -6,6 +6,7 @@
  * columns (ct_rows.c), loaded by the sink's Change Tracking merge.
  */
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,17 @@ static int64_t ct_estimate(pipe_source *s, const pipe_plan *p)
     return m->ct->snapshot ? pipe_select_estimate(m->cl, &m->name) : -1;
 }
 
+/* Streaming: the version the run started from and the one it read up to. */
+static void ct_position(pipe_source *s, char *cursor, char *head, size_t cap)
+{
+    const pipe_ct *ct = ((pipe_mssql *)s)->ct;
+    if (ct->snapshot || !ct->have_cursor)
+        snprintf(cursor, cap, "%s", "");
+    else
+        snprintf(cursor, cap, "%" PRIu64, ct->cursor);
+    snprintf(head, cap, "%" PRIu64, ct->version);
+}
+
 const pipe_source_vtable pipe_src_ct = {
     .name = "mssql+ct",
     .accepts = ct_accepts,
@@ -79,4 +91,5 @@ const pipe_source_vtable pipe_src_ct = {
     .cursor_save = ct_cursor_save,
     .close = pipe_mssql_close,
     .estimate = ct_estimate,
+    .position = ct_position,
 };

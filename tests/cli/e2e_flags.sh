@@ -125,10 +125,11 @@ refuse "--incremental-predicate with --full-refresh" "--incremental-predicate ca
 run "--incremental-predicate from a +ct source" 2 ingest --source-uri "mssql+ct${U#mssql}" --source-table dbo.people \
   --dest-uri "sqlite:///$work/refused.db" --incremental-predicate "target.id > 1"
 expect_err "+ct refused in one line" "--incremental-predicate is not supported with a +ct/+cdc source"
-refuse "--stream" "--stream: not supported" --stream
-refuse "--flush-interval" "--flush-interval: not supported" --flush-interval 15s
-refuse "--flush-records" "--flush-records: not supported" --flush-records=100
-refuse "--metrics-addr" "--metrics-addr: not supported" --metrics-addr 127.0.0.1:6060
+# --stream and its flags (tests/cli/e2e_stream.py streams for real)
+refuse "--stream from a plain table" "--stream reads Change Tracking or Change Data Capture sources" --stream
+refuse "--flush-interval not a duration" "--flush-interval: expected a duration" --stream --flush-interval 15x
+refuse "--flush-records not a count" "--flush-records: expected a whole number" --stream --flush-records=0
+refuse "--metrics-addr empty" "--metrics-addr: expected HOST:PORT" --stream --metrics-addr ""
 refuse "--partition-by" "--partition-by: not supported" --partition-by id
 refuse "--cluster-by" "--cluster-by: not supported" --cluster-by id
 refuse "--loader-file-format" "--loader-file-format: not supported" --loader-file-format parquet
@@ -141,7 +142,7 @@ refuse "--no-inference" "--no-inference: not supported" --no-inference
 refuse "--disable-prestaging" "--disable-prestaging: not supported" --disable-prestaging
 refuse "--debug" "--debug: not supported" --debug
 refuse "--query-annotations" "--query-annotations: not supported" --query-annotations '{"a":"b"}'
-INGESTR_STREAM=true refuse "INGESTR_STREAM" "environment variable INGESTR_STREAM (--stream): not supported"
+INGESTR_STREAM=true refuse "INGESTR_STREAM" "--stream reads Change Tracking or Change Data Capture sources"
 [ ! -e refused.db ] && ok "refusals create nothing" || bad "a refused run left a database"
 load "--stream=false asks for nothing" 0 nostream.db --stream=false
 STREAM=1 load "STREAM is not ingestr's variable" 0 nostream2.db
