@@ -5,10 +5,12 @@
  * and ALTER TABLE … ALTER COLUMN (rows rewritten, SQL Server's errors),
  * and bulk load: INSERT BULK
  * arms the connection, srv_bulk_columns/row collect rows into the heap
- * without listing them, srv_bulk_end lists them all or none.
+ * without listing them, srv_bulk_end lists them all or none (and logs
+ * them for Change Tracking and Change Data Capture as inserts).
  *
  * Invariants: a rejected bulk batch leaves the table's row list untouched
- * (its rows stay unreachable garbage in the heap); DDL is not transactional
+ * (its rows stay unreachable garbage in the heap) and no captured change;
+ * DDL is not transactional
  * (README.md says so).
  */
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc.h"
 #include "query_int.h"
 
 static int create_table(srv_cursor *cur, tds_session *s, const sql_stmt *st)
@@ -571,10 +574,13 @@ srv_cursor *srv_bulk_end(srv_conn *c)
         snprintf(cur->perr.msg, sizeof cur->perr.msg, "%s", c->bulk_errmsg);
     } else {
         size_t n0 = t->nrows, nct0 = t->nct;
+        /* the load's captured changes start here: a rejected load takes
+         * them back with its rows */
+        size_t cdc0 = srv_cdc_mark(c);
         tran_touch(c, t);
         c->stmt_version = 0;
         uint64_t v0 = t->dbp ? t->dbp->ct_version : 0;
-        for (size_t i = 0; i < c->bulk_nrows; i++) {
+        for (size_t i = 0; i < c->bulk_nrows && !cur->perr.number; i++) {
             uint64_t off = c->bulk_rows[i];
             tds_value all[SRV_MAX_COLS], kv[SRV_MAX_PK];
             srv_table_row(t, off, all);
@@ -587,18 +593,29 @@ srv_cursor *srv_bulk_end(srv_conn *c)
                 snprintf(cur->perr.msg, sizeof cur->perr.msg,
                          "Violation of PRIMARY KEY constraint '%s'. Cannot insert duplicate key in object '%s.%s'. The duplicate key value is (%s).",
                          t->pk_name, t->schema, t->name, key);
-                t->nrows = n0;
-                t->nct = nct0;
-                t->idx_dirty = true;
-                if (t->dbp && !c->trancount)
-                    t->dbp->ct_version = v0;
                 break;
             }
             srv_table_append(t, off);
             ct_record(c, t, all, 'I');
+            /* SQL Server's capture reads bulk inserts from the log like
+             * any insert (a minimally logged load is still captured) */
+            if (srv_cdc_record(c, t, CDC_OP_INSERT, UINT64_MAX, off) < 0) {
+                cur->perr.number = 701;
+                snprintf(cur->perr.msg, sizeof cur->perr.msg, "There is insufficient system memory to run this query.");
+            }
         }
-        if (!cur->perr.number)
+        if (cur->perr.number) {
+            t->nrows = n0;
+            t->nct = nct0;
+            t->idx_dirty = true;
+            if (t->dbp && !c->trancount)
+                t->dbp->ct_version = v0;
+            srv_cdc_undo(c, cdc0);
+        } else {
             cur->bulk_count = c->bulk_nrows;
+            if (!c->trancount)
+                srv_cdc_commit(c); /* an autocommit load */
+        }
     }
     c->bulk_nrows = 0;
     c->bulk_err = 0;

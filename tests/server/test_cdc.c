@@ -89,10 +89,10 @@ static void on_event(res *r, const tds_event *ev)
     }
 }
 
-static void run(srv_conn *c, const char *sql, res *r)
+/* The whole reply of cur (freed here) into r. */
+static void run_cursor(srv_cursor *cur, res *r)
 {
     memset(r, 0, sizeof *r);
-    srv_cursor *cur = srv_exec_batch(c, sql, strlen(sql));
     cr_assert(cur);
     tds_session_opts so = { .role = TDS_ROLE_SERVER }, co = { .role = TDS_ROLE_CLIENT };
     tds_session *srv = tds_session_new(&so), *cli = tds_session_new(&co);
@@ -118,6 +118,11 @@ static void run(srv_conn *c, const char *sql, res *r)
     tds_session_free(srv);
     tds_session_free(cli);
     srv_cursor_free(cur);
+}
+
+static void run(srv_conn *c, const char *sql, res *r)
+{
+    run_cursor(srv_exec_batch(c, sql, strlen(sql)), r);
 }
 
 /* Runs sql and asserts it raised no error. */
@@ -1228,6 +1233,78 @@ Test(cdc, help_and_capture_mode)
     all_rows(c, "SELECT id FROM cdc.dbo_t_CT", v, sizeof v);
     cr_assert_str_eq(v, "3\n4\n");
     fails(c, "EXEC tdstestd_cdc_capture @mode = N'sometimes'", 50000, NULL, 0);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
+/* ------------------------------------------------------------ bulk load */
+
+/* INSERT BULK into t of rows (id, "b<id>", id * 10); returns the
+ * reply's first error number (0: none). */
+static int32_t bulk(srv_conn *c, const int *ids, size_t n)
+{
+    res r;
+    run(c, "INSERT BULK t ([id] int, [name] nvarchar(40), [qty] int) WITH (TABLOCK)", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    res_free(&r);
+    tds_column cols[3];
+    tds_column_init(&cols[0], TDS_T_INTN, 4, 0, 0);
+    tds_column_init(&cols[1], TDS_T_NVARCHAR, 80, 0, 0);
+    tds_column_init(&cols[2], TDS_T_INTN, 4, 0, 0);
+    cr_assert_eq(srv_bulk_columns(c, cols, 3), 0);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t id[4] = { (uint8_t)ids[i], 0, 0, 0 }, qty[4] = { (uint8_t)(ids[i] * 10), 0, 0, 0 };
+        uint8_t name[4] = { 'b', 0, (uint8_t)('0' + ids[i]), 0 };
+        tds_value v[3] = { { id, 4, 0 }, { name, 4, 0 }, { qty, 4, 0 } };
+        cr_assert_eq(srv_bulk_row(c, cols, v, 3), 0);
+    }
+    run_cursor(srv_bulk_end(c), &r);
+    int32_t e = r.nerr ? r.err[0] : 0;
+    res_free(&r);
+    return e;
+}
+
+/* Rows loaded with INSERT BULK into a captured table are captured as
+ * inserts (SQL Server reads them from the log like any insert): one
+ * commit for an autocommit load, the transaction's for one inside BEGIN
+ * TRAN; a rejected or rolled-back load leaves nothing. */
+Test(cdc, bulk_load_is_captured)
+{
+    srv_db *db = load("");
+    srv_conn *c = login(db);
+    ok(c, "EXEC sys.sp_cdc_enable_db");
+    ok(c, ENABLE_T);
+    static const int a[] = { 3, 4 }, dup[] = { 5, 1 }, rolled[] = { 6 }, kept[] = { 7 };
+    cr_assert_eq(bulk(c, a, 2), 0);
+    cr_assert_eq(bulk(c, dup, 2), 2627, "a duplicate rejects the load");
+    ok(c, "BEGIN TRAN");
+    cr_assert_eq(bulk(c, rolled, 1), 0);
+    ok(c, "ROLLBACK");
+    ok(c, "BEGIN TRAN");
+    cr_assert_eq(bulk(c, kept, 1), 0);
+    ok(c, "UPDATE t SET qty = 71 WHERE id = 7");
+    ok(c, "COMMIT");
+    ok(c, "EXEC sys.sp_cdc_scan");
+    res r;
+    run(c, "SELECT __$operation, id, name, qty FROM cdc.fn_cdc_get_all_changes_dbo_t(sys.fn_cdc_get_min_lsn('dbo_t'), "
+           "sys.fn_cdc_get_max_lsn(), N'all')", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    cr_assert_eq(r.nrows[0], 4);
+    cr_assert_str_eq(r.rows[0][0], "2|3|b3|30");
+    cr_assert_str_eq(r.rows[0][1], "2|4|b4|40");
+    cr_assert_str_eq(r.rows[0][2], "2|7|b7|70");
+    cr_assert_str_eq(r.rows[0][3], "4|7|b7|71");
+    res_free(&r);
+    /* one load, one transaction: its rows share the commit LSN */
+    run(c, "SELECT __$start_lsn FROM cdc.dbo_t_CT ORDER BY __$seqval", &r);
+    cr_assert_eq(r.nrows[0], 5);
+    cr_assert_str_eq(r.rows[0][0], r.rows[0][1]);
+    cr_assert_str_neq(r.rows[0][1], r.rows[0][2]);
+    cr_assert_str_eq(r.rows[0][2], r.rows[0][4]);
+    res_free(&r);
+    char v[256];
+    one(c, "SELECT COUNT(*) FROM t", v, sizeof v);
+    cr_assert_str_eq(v, "5", "1, 2, 3, 4, 7");
     srv_conn_free(c);
     srv_db_free(db);
 }
