@@ -425,10 +425,6 @@ static const struct refused refused[] = {
     {"staging-bucket", "gs://b", "STAGING_BUCKET", false},
     {"staging-dataset", "stage", "STAGING_DATASET", false},
     {"debug", NULL, "DEBUG", false},
-    {"stream", NULL, "INGESTR_STREAM", true},
-    {"flush-interval", "15s", "INGESTR_FLUSH_INTERVAL", true},
-    {"flush-records", "100", "INGESTR_FLUSH_RECORDS", true},
-    {"metrics-addr", "127.0.0.1:6060", "INGESTR_METRICS_ADDR", true},
     {"query-annotations", "{\"a\":\"b\"}", "INGESTR_QUERY_ANNOTATIONS", true},
 };
 
@@ -482,6 +478,52 @@ Test(flags, refused_flags_from_environment)
             cli_opts_free(&o);
             unsetenv(r->env + 8);
         }
+    }
+}
+
+/* --stream and its flags (implemented since issue 14; the environment
+ * forms are INGESTR_X only, as ingestr reads them). */
+Test(flags, stream_flags)
+{
+    cli_opts o;
+    char err[512];
+    cr_assert_eq(parse(&o, err, sizeof err, 13, REQ, "--stream", "--flush-interval", "1m30s", "--flush-records=100",
+                       "--metrics-addr", "127.0.0.1:6060", "--progress=json"), 0, "%s", err);
+    cr_expect(o.stream);
+    cr_expect_eq(o.flush_interval_ms, 90000u);
+    cr_expect_eq(o.flush_records, 100u);
+    cr_expect_str_eq(o.metrics_addr, "127.0.0.1:6060");
+    cli_opts_free(&o);
+    static const char *const durations[][2] = {{"500ms", "500"}, {"15s", "15000"}, {"2", "2000"}, {"1h", "3600000"}};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--flush-interval", durations[i][0]), 0, "%s", err);
+        cr_expect_eq(o.flush_interval_ms, (uint32_t)atol(durations[i][1]), "%s", durations[i][0]);
+        cli_opts_free(&o);
+    }
+    static const char *const bad[][2] = {{"--flush-interval", "15x"}, {"--flush-interval", "0s"},
+                                         {"--flush-interval", "-1s"}, {"--flush-records", "0"},
+                                         {"--flush-records", "ten"}, {"--metrics-addr", ""}, {"--stream=maybe", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = bad[i][1] ? parse(&o, err, sizeof err, 8, REQ, bad[i][0], bad[i][1]) : parse(&o, err, sizeof err, 7, REQ, bad[i][0]);
+        cr_expect_eq(rc, CLI_EXIT_USAGE, "%s %s", bad[i][0], bad[i][1] ? bad[i][1] : "");
+        cr_expect(!strchr(err, '\n'));
+        cli_opts_free(&o);
+    }
+    static const char *const env[][2] = {{"STREAM", "true"}, {"FLUSH_INTERVAL", "2s"}, {"FLUSH_RECORDS", "7"},
+                                         {"METRICS_ADDR", "127.0.0.1:1"}};
+    for (size_t i = 0; i < 4; i++) { /* not read without the INGESTR_ prefix */
+        setenv(env[i][0], env[i][1], 1);
+        cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+        cr_expect(!o.stream && !o.flush_interval_ms && !o.flush_records && !o.metrics_addr, "%s read", env[i][0]);
+        cli_opts_free(&o);
+        unsetenv(env[i][0]);
+        char name[64];
+        snprintf(name, sizeof name, "INGESTR_%s", env[i][0]);
+        setenv(name, env[i][1], 1);
+        cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+        cr_expect(o.stream || o.flush_interval_ms == 2000 || o.flush_records == 7 || o.metrics_addr, "%s not read", name);
+        cli_opts_free(&o);
+        unsetenv(name);
     }
 }
 
