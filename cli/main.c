@@ -4,7 +4,9 @@
  * format "tdspipe: …" (secrets redacted). Secrets in argv are overwritten
  * as soon as the flags are copied (secrets.c). The one place where the
  * process's signal dispositions change: SIGINT/SIGTERM set the flag the
- * load polls (the library installs no handler); a second one kills.
+ * load polls (the library installs no handler); a second one kills. A
+ * one-shot load fails on it (exit 1, destination unchanged); with
+ * --stream the poll in flight commits and the exit is 0.
  */
 #include <signal.h>
 #include <stdarg.h>
