@@ -96,8 +96,9 @@ static size_t put_columns(const pipe_select *l, pipe_sqlbuf *b)
     return any;
 }
 
-/* WHERE key >(=) lo AND key < hi, the bounds as literals of the key's
- * catalog type. */
+/* WHERE key >(=) lo AND key <= hi, the bounds as literals of the key's
+ * catalog type; the end is included, as ingestr's SQL sources read
+ * (pkg/source/mssql: key <= end). */
 static int put_where(pipe_select *l, pipe_sqlbuf *b, const char *lo, bool lo_strict, const char *hi)
 {
     const char *key = l->o->incremental_key;
@@ -111,7 +112,7 @@ static int put_where(pipe_select *l, pipe_sqlbuf *b, const char *lo, bool lo_str
         return -1;
     }
     const char *bound[2] = {lo, hi};
-    const char *op[2] = {lo_strict ? " > " : " >= ", " < "};
+    const char *op[2] = {lo_strict ? " > " : " >= ", " <= "};
     bool first = true;
     for (int k = 0; k < 2; k++) {
         if (!bound[k])
@@ -132,7 +133,7 @@ static int put_where(pipe_select *l, pipe_sqlbuf *b, const char *lo, bool lo_str
     return 0;
 }
 
-/* SELECT [TOP (n)] cols FROM name [WHERE key >= lo AND key < hi] */
+/* SELECT [TOP (n)] cols FROM name [WHERE key >= lo AND key <= hi] */
 int pipe_select_table(pipe_select *l, const pipe_mssql_name *n, const char *lo, bool lo_strict, const char *hi,
                       char **out)
 {
@@ -196,6 +197,13 @@ int pipe_select_query(pipe_select *l, const char *q, const char *lo, const char 
         has_lo |= !tds_ascii_ncasecmp(p, ":interval_start", 15);
         has_hi |= !tds_ascii_ncasecmp(p, ":interval_end", 13);
     }
+    /* delete+insert resuming from the destination's MAX (no
+     * --interval-start) with a query that has no placeholder: read it
+     * whole, as ingestr does; the window is then the loaded rows' [MIN,
+     * MAX] (load_schema.c gives the sink no bounds), so no row outside it
+     * is deleted and every row read lands inside it. */
+    if (l->strategy == SINK_DELETE_INSERT && lo && !l->o->interval_start && !has_lo)
+        lo = NULL;
     if (l->strategy != SINK_MERGE && l->strategy != SINK_REPLACE && ((lo && !has_lo) || (hi && !has_hi))) {
         sel_fail(l, TDSPIPE_E_USAGE, "the query must use :interval_start/:interval_end to be read incrementally "
                                  "with %s (e.g. WHERE key >= :interval_start)", sink_strategy_name(l->strategy));

@@ -6,7 +6,9 @@
  *
  * A load writes "<target>.tmp-XXXXXX" in the target's directory, so the
  * final rename(2) is atomic on the same file system; the target is never
- * opened for writing. gzip goes through zlib's gzdopen on the temp file's
+ * opened for writing. Missing directories on the way are created first,
+ * as ingestr does (os.MkdirAll); a load that fails removes those it
+ * created, so the file system is as it was. gzip goes through zlib's gzdopen on the temp file's
  * descriptor; for append, the old bytes are copied first and the new rows
  * form a further gzip member (concatenated members are one valid stream).
  */
@@ -144,11 +146,96 @@ static int copy_old(sink *s, sink_file *f)
     return SINK_OK;
 }
 
+/* "a/b//c" → "a/b": the path less its last component and the slashes
+ * before it; false when nothing is left (a bare name or "/x"). */
+static bool strip_last(char *p)
+{
+    char *slash = strrchr(p, '/');
+    if (!slash)
+        return false;
+    while (slash > p && slash[-1] == '/')
+        slash--;
+    if (slash == p)
+        return false;
+    *slash = '\0';
+    return true;
+}
+
+/* Makes dir (the whole of it cut at *cut, restored after) unless it is
+ * there; the first directory made marks f->made_top. */
+static int make_one(sink *s, sink_file *f, char *dir, char *cut)
+{
+    char c = *cut;
+    *cut = '\0';
+    struct stat st;
+    int rc = SINK_OK;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            rc = sink__fail(s, SINK_E_IO, "cannot create %s: %s is not a directory", f->path, dir);
+    } else if (errno != ENOENT) {
+        rc = sink__fail(s, SINK_E_IO, "cannot create %s: %s: %s", f->path, dir, strerror(errno));
+    } else if (mkdir(dir, 0777) == 0) {
+        if (!f->made_top)
+            f->made_top = (size_t)(cut - dir);
+    } else if (errno != EEXIST) { /* EEXIST: made by someone else meanwhile */
+        rc = sink__fail(s, SINK_E_IO, "cannot create %s: directory %s: %s", f->path, dir, strerror(errno));
+    }
+    *cut = c;
+    return rc;
+}
+
+/* Removes the directories this load made, deepest first, while they are
+ * empty (a file someone else put there keeps its directory). */
+static void remove_made(sink_file *f)
+{
+    if (!f->made)
+        return;
+    char *d = f->made;
+    do {
+        if (rmdir(d) && errno != ENOENT)
+            break;
+    } while (strlen(d) > f->made_top && strip_last(d));
+    free(f->made);
+    f->made = NULL;
+    f->made_top = 0;
+}
+
+/* The target's missing directories, top down (os.MkdirAll's effect);
+ * f->made keeps the directory's path when any was made. */
+static int make_parents(sink *s, sink_file *f)
+{
+    size_t n = strlen(f->path);
+    char *dir = sink__malloc(n + 1);
+    if (!dir)
+        return sink__fail(s, SINK_E_NOMEM, "out of memory");
+    memcpy(dir, f->path, n + 1);
+    int rc = SINK_OK;
+    if (strip_last(dir))
+        for (char *p = dir + 1; !rc; p++) {
+            if (*p && (*p != '/' || p[-1] == '/'))
+                continue;
+            rc = make_one(s, f, dir, p);
+            if (!*p)
+                break;
+        }
+    if (!f->made_top) {
+        free(dir);
+        return rc;
+    }
+    f->made = dir;
+    if (rc)
+        remove_made(f);
+    return rc;
+}
+
 int sink__file_start(sink *s, sink_file *f, bool append)
 {
     sink__file_abort(f);
     f->had_data = false;
     f->out.len = 0;
+    int mrc = make_parents(s, f);
+    if (mrc)
+        return mrc;
     size_t n = strlen(f->path);
     f->tmp = sink__malloc(n + 16);
     if (!f->tmp)
@@ -240,6 +327,9 @@ int sink__file_commit(sink *s, sink_file *f)
         return sink__fail(s, SINK_E_IO, "cannot rename into %s: %s", f->path, strerror(errno));
     free(f->tmp);
     f->tmp = NULL;
+    free(f->made); /* the directories stay with the file */
+    f->made = NULL;
+    f->made_top = 0;
     /* the rename itself survives a crash once the directory is synced */
     char *slash = strrchr(f->path, '/');
     int dfd;
@@ -274,6 +364,7 @@ void sink__file_abort(sink_file *f)
         free(f->tmp);
         f->tmp = NULL;
     }
+    remove_made(f);
     f->out.len = 0;
 }
 

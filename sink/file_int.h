@@ -16,6 +16,9 @@ typedef struct sink_file {
     int fd;
     void *gzf;         /* gzFile when gz */
     bool had_data;     /* append: the target existed and was not empty */
+    char *made;        /* the target's directory when this load created
+                          any of it (removed again by abort), else NULL */
+    size_t made_top;   /* length of the topmost directory it created */
     sink_buf out;      /* pending bytes, written in large pieces */
 } sink_file;
 
@@ -23,14 +26,16 @@ typedef struct sink_file {
  * rule; a ".gz" path means gzip. */
 int sink__file_init(sink_file *f, const char *target, const sink_options *o,
                     char *err, size_t errcap);
-/* Creates the temp file; with append, copies the target's bytes into it
+/* Creates the target's missing directories (as ingestr's os.MkdirAll),
+ * then the temp file; with append, copies the target's bytes into it
  * first (a gzip target gets a new gzip member after them). */
 int sink__file_start(sink *s, sink_file *f, bool append);
 /* Writes f->out when it holds at least `min` bytes. */
 int sink__file_flush(sink *s, sink_file *f, size_t min);
 /* Flushes, syncs, closes and renames the temp file over the target. */
 int sink__file_commit(sink *s, sink_file *f);
-/* Closes and removes the temp file (no-op without one). */
+/* Closes and removes the temp file (no-op without one) and the
+ * directories the load created, when they are still empty. */
 void sink__file_abort(sink_file *f);
 void sink__file_free(sink_file *f);
 

@@ -108,9 +108,9 @@ typedef struct sink_table {
     sink_strategy strategy;
     /* delete+insert window on the incremental key, as values of its column
      * type (copied at begin). With neither bound the window is the loaded
-     * rows' [MIN, MAX]; with either, it is [window_lo, window_hi) and a
-     * missing side is unbounded — the interval the source was read with
-     * (--interval-start / --interval-end). */
+     * rows' [MIN, MAX]; with either, it is [window_lo, window_hi] (both
+     * included, as ingestr's) and a missing side is unbounded — the
+     * interval the source was read with (--interval-start / --interval-end). */
     const tds_value *window_lo, *window_hi;
     /* Change Tracking merge (strategy SINK_MERGE; the columns "_cdc_lsn"
      * (text, the version zero-padded to 20 digits) and "_cdc_deleted" (bit)

@@ -326,7 +326,8 @@ static int window_cond(const sql_sink *q, sink_buf *b, const char *lo, const cha
     return rc;
 }
 
-/* the caller's [lo, hi): the interval the source read */
+/* the caller's [lo, hi], both ends included as ingestr's: the interval
+ * the source read */
 static int window_bounds(const sql_sink *q, sink_buf *b)
 {
     sink_buf lit[2] = { { 0 }, { 0 } };
@@ -336,7 +337,7 @@ static int window_bounds(const sql_sink *q, sink_buf *b)
             rc = sink__buf_cstr(&lit[i]);
     if (!rc) {
         int e = PUT("DELETE FROM ") || sink__sql_table(q, b, q->sc.table);
-        e |= window_cond(q, b, lit[0].p, lit[1].p, false);
+        e |= window_cond(q, b, lit[0].p, lit[1].p, true);
         rc = e || PUT(";\n") ? SINK_E_NOMEM : SINK_OK;
     }
     sink__buf_free(&lit[0]);

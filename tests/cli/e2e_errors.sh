@@ -56,8 +56,9 @@ expect "unknown source parameter" 2 "bogus" ingest --source-uri "$A&bogus=1" --s
 
 # ------------------------------------------------------ destination (1)
 expect "sqlite in a missing directory" 1 "sqlite: cannot open" "${I[@]}" --dest-uri sqlite:////nonexistent-dir/x.db
-expect "csv.gz in a missing directory" 1 "nonexistent-dir" "${I[@]}" --dest-uri csv:///nonexistent-dir/x.csv.gz
-expect "jsonl in a missing directory" 1 "nonexistent-dir" "${I[@]}" --dest-uri jsonl:///nonexistent-dir/x.jsonl
+# (a missing directory is made, as ingestr makes it: one that cannot be)
+expect "csv.gz in a directory that cannot be made" 1 "/dev/null/d/x.csv.gz" "${I[@]}" --dest-uri csv:///dev/null/d/x.csv.gz
+expect "jsonl in a directory that cannot be made" 1 "/dev/null/d/x.jsonl" "${I[@]}" --dest-uri jsonl:///dev/null/d/x.jsonl
 expect "postgresql unreachable" 1 "postgresql: cannot connect" "${I[@]}" --dest-uri "postgresql://postgres:PGSECRET@127.0.0.1:1/db"
 TDSPIPE_DUCKDB_LIB=/nonexistent/libduckdb.so expect "duckdb library missing" 1 "needs libduckdb.so" "${I[@]}" --dest-uri duckdb:///x.duckdb
 duck=${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe/duckdb/libduckdb.so}

@@ -160,7 +160,7 @@ run "unreachable host" 1 ingest --source-uri "mssql://sa:x@127.0.0.1:1/demo?encr
 [ ! -e w.csv ] && ok "failed connect wrote nothing" || bad "failed connect wrote a file"
 run "sqlite new file, failed load" 1 ingest --source-uri "$U" --source-table sales.orders --dest-uri sqlite:///fresh.db --columns "note:int" --progress log
 ls fresh.db* >/dev/null 2>&1 && bad "failed load left a new sqlite file" || ok "failed load left no sqlite file"
-run "unwritable destination" 1 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv:///nonexistent-dir/x.csv --progress log
+run "unwritable destination" 1 ingest --source-uri "$U" --source-table dbo.customers --dest-uri csv:///dev/null/x.csv --progress log
 
 # --------------------------------------------- failure in the middle
 fault_scenario "$src/tests/server/scenarios/demo.json" "$work/fault.json" close_after_rows 500

@@ -42,7 +42,7 @@ Test(select, table_plain_and_limits)
     cr_assert_eq(pipe_select_table(&sel, &n, "2024-01-01", true, "2024-02-01T00:00:00+01:00", &sql), 0, "%s", sel.err);
     cr_assert_str_eq(sql, "SELECT TOP (10) [id], CAST([amount] AS float) AS [amount], [created] AS [made], [odd]]col] "
                           "FROM [db].[sales].[orders] WHERE [created] > CAST(N'2024-01-01' AS datetime2(7)) AND "
-                          "[created] < CAST(N'2024-01-31 23:00:00.0000000' AS datetime2(7))");
+                          "[created] <= CAST(N'2024-01-31 23:00:00.0000000' AS datetime2(7))");
     free(sql);
     pipe_catalog_free(&cat);
 }
@@ -98,4 +98,28 @@ Test(select, query_placeholders)
     sel.o = &o;
     cr_assert_eq(pipe_select_query(&sel, "SELECT :interval_end_x, :interval_start", NULL, NULL, &sql), -1);
     cr_assert(strstr(sel.err, "--interval-start"), "%s", sel.err);
+}
+
+/* delete+insert with a query that has no placeholder: resuming from the
+ * destination's MAX (no --interval-start) reads the query whole, as
+ * ingestr does (the sink's window is then the loaded rows' [MIN, MAX]);
+ * a bound the user gave and the query ignores is still refused. */
+Test(select, query_delete_insert_without_placeholder)
+{
+    tdspipe_load_opts o;
+    memset(&o, 0, sizeof o);
+    pipe_select sel = {&o, NULL, NULL, 0, SINK_DELETE_INSERT, 0, ""};
+    char *sql = NULL;
+    cr_assert_eq(pipe_select_query(&sel, "SELECT * FROM t WHERE dt = '2021-01-02'", "2021-01-02", NULL, &sql), 0,
+                 "%s", sel.err);
+    cr_assert_str_eq(sql, "SELECT * FROM t WHERE dt = '2021-01-02'");
+    free(sql);
+    o.interval_start = "2021-01-02";
+    cr_assert_eq(pipe_select_query(&sel, "SELECT * FROM t", "2021-01-02", NULL, &sql), -1);
+    cr_assert(strstr(sel.err, ":interval_start"), "%s", sel.err);
+    memset(&sel, 0, sizeof sel);
+    o.interval_start = NULL;
+    sel.o = &o;
+    sel.strategy = SINK_APPEND; /* append would duplicate the rows at the cursor */
+    cr_assert_eq(pipe_select_query(&sel, "SELECT * FROM t", "5", NULL, &sql), -1);
 }

@@ -268,13 +268,68 @@ Test(csv, unwritable_directory_is_one_line_error)
     const char *tx[] = { "x" };
     kv_table k;
     kv_build(&k, ids, tx, 1);
-    char msg[512];
+    char msg[512], uri[1200], file[1024];
     sink_table t = kv_sink_table(&k, "t", SINK_REPLACE);
-    int rc = load("csv:///nonexistent-dir/x.csv", &t, k.vals, 1, 1, msg, sizeof msg);
+    /* missing directories are made (below), so: one under a plain file */
+    snprintf(file, sizeof file, "%s", tmp_path("plain"));
+    FILE *fp = fopen(file, "w");
+    cr_assert_not_null(fp);
+    fclose(fp);
+    snprintf(uri, sizeof uri, "csv://%s/nonexistent-dir/x.csv", file);
+    int rc = load(uri, &t, k.vals, 1, 1, msg, sizeof msg);
     cr_assert_eq(rc, SINK_E_IO);
     cr_assert(strstr(msg, "/nonexistent-dir/x.csv") != NULL && !strchr(msg, '\n'), "%s", msg);
+    unlink(file);
     kv_free(&k);
 }
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* As ingestr (os.MkdirAll): a target's missing directories are made; a
+ * load that fails (abort, or a bad value) removes the ones it made and
+ * keeps those that were there. */
+static void check_makes_dirs(const char *scheme, const char *ext)
+{
+    int ids[] = { 1, 2, 3 };
+    const char *tx[] = { "one", "two", "three" };
+    kv_table k;
+    kv_build(&k, ids, tx, 3);
+    char base[1024], uri[1200], path[1200], sub[1200], msg[512], cmd[1200];
+    snprintf(base, sizeof base, "%s-%s", tmp_path("mk"), ext);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/a//b/out.%s", base, ext);
+    uri_of(uri, sizeof uri, scheme, path);
+    sink_table t = kv_sink_table(&k, "t", SINK_REPLACE);
+    load_abort(uri, &t, k.vals, 3, 1, 2);
+    cr_assert(!is_dir(base), "an aborted load left %s", base);
+    cr_assert_eq(mkdir(base, 0777), 0);
+    sink_table ta = kv_sink_table(&k, "t", SINK_APPEND);
+    load_abort(uri, &ta, k.vals, 3, 1, 2);
+    snprintf(sub, sizeof sub, "%s/a", base);
+    cr_assert(is_dir(base) && !is_dir(sub), "the load's own directories only are removed");
+    static const uint8_t bad[] = { 0x00, 0xD8 }; /* a lone surrogate in row 2 */
+    tds_value keep = k.vals[1 * 2 + 1];
+    k.vals[1 * 2 + 1] = (tds_value){ bad, 2, 0 };
+    cr_assert_eq(load(uri, &t, k.vals, 3, 1, msg, sizeof msg), SINK_E_VALUE, "%s", msg);
+    cr_assert(is_dir(base) && !is_dir(sub), "a failed load removes its directories");
+    k.vals[1 * 2 + 1] = keep;
+    cr_assert_eq(load(uri, &t, k.vals, 3, 1, msg, sizeof msg), 0, "%s", msg);
+    size_t n;
+    char *got = read_file(path, false, &n);
+    cr_assert_not_null(got, "%s was not written", path);
+    cr_assert(n > 0);
+    free(got);
+    cr_assert_eq(system(cmd), 0);
+    kv_free(&k);
+}
+
+Test(csv, missing_directories_are_made) { check_makes_dirs("csv", "csv"); }
+Test(jsonl, missing_directories_are_made) { check_makes_dirs("jsonl", "jsonl"); }
 
 Test(csv, max_value_unsupported)
 {
