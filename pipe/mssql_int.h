@@ -71,12 +71,16 @@ typedef struct pipe_select {
     int code;
     char err[700];
 } pipe_select;
-/* SELECT [TOP (n)] cols FROM name [WHERE key >(=) lo AND key < hi]. */
+/* SELECT [TOP (n)] cols FROM name [WHERE key >(=) lo AND key <= hi]. */
 int pipe_select_table(pipe_select *sel, const pipe_mssql_name *n, const char *lo, bool lo_strict, const char *hi,
                       char **out);
 /* A query: source with :interval_start/:interval_end replaced; refuses
  * bounds the query ignores when that would duplicate or lose rows. */
 int pipe_select_query(pipe_select *sel, const char *q, const char *lo, const char *hi, char **out);
+/* --columns on a query: *sql (pipe_select_query's) wrapped as a derived
+ * table under the casts and renames, its columns read from the server
+ * first (a TOP (0) read). */
+int pipe_select_query_columns(pipe_select *sel, net_client *cl, char **sql);
 /* Rows of a table from sys.partitions (no scan), or -1. */
 int64_t pipe_select_estimate(net_client *cl, const pipe_mssql_name *n);
 

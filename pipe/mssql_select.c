@@ -2,8 +2,9 @@
  * mssql_select.c — the SQL text a SQL Server source sends to read its source: the SELECT of
  * a table source (column list minus --sql-exclude-columns, --columns as
  * CAST/AS, TOP (n), the incremental key's bounds as typed literals), the
- * :interval_start/:interval_end placeholders of a query: source, and the
- * cheap row-count estimate behind the progress percentage.
+ * :interval_start/:interval_end placeholders of a query: source (and its
+ * --columns, through a derived table), and the cheap row-count estimate
+ * behind the progress percentage.
  * Invariant: identifiers are [bracket]-quoted and values go through
  * pipe_sql_literal(); nothing from the user reaches the SQL unquoted except
  * checked numbers.
@@ -247,6 +248,79 @@ int pipe_select_query(pipe_select *l, const char *q, const char *lo, const char 
         return -1;
     }
     *out = b.p;
+    return 0;
+}
+
+/* ------------------------------------------- --columns on a query */
+
+typedef struct probe {
+    pipe_catalog *cat;
+    bool oom;
+} probe;
+
+static int probe_columns(void *ud, const tds_column *cols, uint16_t ncols)
+{
+    probe *pr = ud;
+    if (pr->cat->names.n) /* a later result set */
+        return NET_ROW_NEXT;
+    for (uint16_t i = 0; i < ncols && !pr->oom; i++)
+        pr->oom = pipe_list_add(&pr->cat->names, cols[i].name.ptr ? cols[i].name.ptr : "", cols[i].name.len) != 0;
+    return NET_ROW_NEXT;
+}
+
+/* --columns on a query: source, as ingestr applies them to the query's
+ * result columns. The query (placeholders already replaced) becomes a
+ * derived table, its columns are learnt from a TOP (0) read of it, and the
+ * outer SELECT lists them with the casts and renames put_columns writes
+ * for a table: SELECT CAST([dt] AS date) AS [dt], … FROM (<query>) AS
+ * [_tdspipe_q]. SQL Server converts, exactly as CAST in the query would;
+ * a query SQL Server does not take as a derived table (ORDER BY without
+ * TOP, WITH …, several statements) gets its error. */
+int pipe_select_query_columns(pipe_select *l, net_client *cl, char **sql)
+{
+    pipe_catalog cat;
+    memset(&cat, 0, sizeof cat);
+    pipe_sqlbuf pb = {0};
+    pipe_sqlbuf_put(&pb, "SELECT TOP (0) * FROM (");
+    pipe_sqlbuf_put(&pb, *sql);
+    pipe_sqlbuf_put(&pb, "\n) AS [_tdspipe_q]");
+    net_result_cb cb;
+    memset(&cb, 0, sizeof cb);
+    cb.columns = probe_columns;
+    probe pr = {&cat, false};
+    net_error ne;
+    memset(&ne, 0, sizeof ne);
+    int rc = pb.oom ? NET_E_NOMEM : net_client_batch(cl, pb.p, &cb, &pr, &ne);
+    free(pb.p);
+    if (pr.oom || rc != NET_OK || !cat.names.n) {
+        if (pr.oom || rc == NET_E_NOMEM)
+            sel_fail(l, TDSPIPE_E_LOAD, "out of memory");
+        else
+            sel_fail(l, TDSPIPE_E_LOAD, "--columns with a query: reading the query's columns failed: %s",
+                     rc != NET_OK ? (ne.message[0] ? ne.message : net_strerror(rc)) : "it returns no columns");
+        pipe_catalog_free(&cat);
+        return -1;
+    }
+    l->cat = &cat;
+    pipe_sqlbuf b = {0};
+    if (!check_names(l)) {
+        pipe_sqlbuf_put(&b, "SELECT ");
+        if (!put_columns(l, &b))
+            sel_fail(l, TDSPIPE_E_USAGE, "--sql-exclude-columns leaves no column to load");
+        pipe_sqlbuf_put(&b, " FROM (");
+        pipe_sqlbuf_put(&b, *sql);
+        pipe_sqlbuf_put(&b, "\n) AS [_tdspipe_q]");
+        if (b.oom)
+            sel_fail(l, TDSPIPE_E_LOAD, "out of memory");
+    }
+    l->cat = NULL;
+    pipe_catalog_free(&cat);
+    if (l->code) {
+        free(b.p);
+        return -1;
+    }
+    free(*sql);
+    *sql = b.p;
     return 0;
 }
 

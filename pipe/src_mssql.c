@@ -99,8 +99,6 @@ static int check_name(pipe_mssql *m, bool ct, tdspipe_error *err)
     }
     if (m->name.is_query && !p->o->dest_table)
         return pipe__fail(err, TDSPIPE_E_USAGE, "--dest-table is required with a query: source");
-    if (p->nspecs && m->name.is_query)
-        return pipe__fail(err, TDSPIPE_E_USAGE, "--columns needs a table source (cast in the query instead)");
     return 0;
 }
 
@@ -193,8 +191,12 @@ static int mssql_read(pipe_source *s, const pipe_plan *p, const pipe_rows_cb *cb
     char *sql = NULL;
     int bad = m->name.is_query ? pipe_select_query(&sel, m->name.query, p->lo, p->hi, &sql)
                                : pipe_select_table(&sel, &m->name, p->lo, p->lo_strict, p->hi, &sql);
-    if (bad)
+    if (!bad && m->name.is_query && p->nspecs)
+        bad = pipe_select_query_columns(&sel, m->cl, &sql);
+    if (bad) {
+        free(sql);
         return pipe__fail(err, sel.code, "%s", sel.err);
+    }
     m->cb = cb;
     m->ud = ud;
     net_error ne;
