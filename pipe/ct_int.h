@@ -19,6 +19,7 @@ struct pipe_ct {
     bool cdc;                     /* sink_table.cdc */
     bool snapshot;                /* this run reads the whole table */
     bool snap_iso;                /* SNAPSHOT isolation allowed (else SERIALIZABLE) */
+    int64_t retention_s;          /* the database's CHANGE_RETENTION; 0 unknown */
     bool have_cursor;
     uint64_t cursor;
     char state_name[1200];

@@ -104,15 +104,18 @@ static int server_settings(pipe_ct *ct, net_client *cl, const pipe_mssql_name *n
     pipe_sqlbuf_put(&b, ");\nSELECT snapshot_isolation_state FROM sys.databases WHERE database_id = DB_ID();\n"
                         "SELECT CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(");
     pipe_ct_tstr(&b, ct->qname);
-    pipe_sqlbuf_put(&b, ")), CHANGE_TRACKING_CURRENT_VERSION()");
+    pipe_sqlbuf_put(&b, ")), CHANGE_TRACKING_CURRENT_VERSION();\n"
+                        /* --stream restamps an idle cursor within a quarter of it */
+                        "SELECT retention_period, retention_period_units FROM sys.change_tracking_databases "
+                        "WHERE database_id = DB_ID()");
     if (b.oom) {
         free(b.p);
         return ct_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
     }
-    char v[4][2][64];
-    bool null[4][2];
+    char v[5][2][64];
+    bool null[5][2];
     net_error ne;
-    int rc = pipe_ct_scalars(cl, b.p, 4, v, null, true, &ne);
+    int rc = pipe_ct_scalars(cl, b.p, 5, v, null, true, &ne);
     free(b.p);
     if (rc)
         return ct_errf(err, cap, TDSPIPE_E_LOAD, "reading the Change Tracking settings: %s",
@@ -130,6 +133,9 @@ static int server_settings(pipe_ct *ct, net_client *cl, const pipe_mssql_name *n
                        "cannot read the Change Tracking versions of %s.%s (the login needs VIEW CHANGE TRACKING "
                        "on the table)", n->schema, n->table);
     ct->snap_iso = !null[2][0] && !strcmp(v[2][0], "1");
+    uint64_t period = 0, units = 0; /* 1 minutes, 2 hours, 3 days */
+    if (!null[4][0] && !null[4][1] && pipe_ct_parse_version(v[4][0], &period) && pipe_ct_parse_version(v[4][1], &units))
+        ct->retention_s = (int64_t)period * (units == 1 ? 60 : units == 2 ? 3600 : 86400);
     if (!pipe_ct_parse_version(v[3][0], minv) || null[3][1] || !pipe_ct_parse_version(v[3][1], cur))
         return ct_errf(err, cap, TDSPIPE_E_LOAD, "unexpected Change Tracking versions from the server");
     return 0;

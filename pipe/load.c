@@ -160,6 +160,8 @@ static int run(pipe_load *l)
     if (l->o->cancel && *l->o->cancel) /* the last chance to keep the destination as it was */
         return pipe_load_fail(l, TDSPIPE_E_LOAD, "the load was cancelled");
     bool save = l->vt->cursor_save != NULL;
+    if (l->out && l->vt->retention_s)
+        l->out->retention_s = l->vt->retention_s(l->src);
     if (l->out && l->vt->position) {
         l->vt->position(l->src, l->out->cursor, l->out->head, sizeof l->out->cursor);
         if (l->hold_idle && !l->seen && l->out->cursor[0]) /* idle: restamped by stream.c */

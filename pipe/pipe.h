@@ -167,8 +167,9 @@ typedef struct tdspipe_stream_opts {
     uint32_t flush_interval_ms;  /* longest a read change waits for its commit; 0: 30 s */
     uint64_t flush_records;      /* rows that make a commit at once; 0: 50000 */
     uint32_t restamp_ms;         /* while idle, the cursor is re-committed this often;
-                                    0: 5 minutes (a quarter of any retention of 20
-                                    minutes or more); at least 5 s */
+                                    0: a quarter of the source's retention (Change
+                                    Tracking's CHANGE_RETENTION), at most 5 minutes,
+                                    at least 5 s; 5 minutes when unknown */
     const char *metrics_addr;    /* "HOST:PORT": Prometheus text at /metrics; NULL none */
     unsigned max_failures;       /* consecutive failed polls before giving up; 0: 10 */
 } tdspipe_stream_opts;

@@ -81,6 +81,8 @@ static void ct_position(pipe_source *s, char *cursor, char *head, size_t cap)
     snprintf(head, cap, "%" PRIu64, ct->version);
 }
 
+static int64_t ct_retention(pipe_source *s) { return ((pipe_mssql *)s)->ct->retention_s; }
+
 const pipe_source_vtable pipe_src_ct = {
     .name = "mssql+ct",
     .accepts = ct_accepts,
@@ -92,4 +94,5 @@ const pipe_source_vtable pipe_src_ct = {
     .close = pipe_mssql_close,
     .estimate = ct_estimate,
     .position = ct_position,
+    .retention_s = ct_retention,
 };

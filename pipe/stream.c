@@ -13,7 +13,8 @@
  * commit (the inner load never sees the flag), then returns TDSPIPE_OK.
  *
  * Restamp: a poll that reads nothing leaves the cursor where it is (no
- * write) unless restamp_ms passed since the cursor was last committed;
+ * write) unless restamp_ms passed since the cursor was last committed (a
+ * quarter of the source's retention when it tells it, within 5 s..5 min);
  * then the cursor moves to the source's head (CT: the current version,
  * CDC: the captured maximum LSN), so it never falls out of retention
  * while the table is idle.
@@ -35,6 +36,7 @@ typedef struct stream {
     const tdspipe_load_opts *user;
     tdspipe_load_opts o;         /* the inner loads' options */
     uint32_t poll_ms, flush_ms, restamp_ms;
+    bool restamp_fixed;          /* given by the caller, not from the retention */
     uint64_t flush_records;
     unsigned max_failures;
     uv_loop_t loop;
@@ -154,6 +156,15 @@ static void account(stream *st, const pipe_load_out *out, double t0)
     u->progress(u->progress_ud, &p);
 }
 
+/* A quarter of the retention, at most 5 minutes, at least 5 seconds. */
+static uint32_t restamp_for(int64_t retention_s)
+{
+    int64_t ms = retention_s * 1000 / 4;
+    return ms > STREAM_RESTAMP_DEFAULT_MS ? STREAM_RESTAMP_DEFAULT_MS
+         : ms < STREAM_RESTAMP_MIN_MS     ? STREAM_RESTAMP_MIN_MS
+                                          : (uint32_t)ms;
+}
+
 static void settings(stream *st, const tdspipe_load_opts *o, const tdspipe_stream_opts *so)
 {
     st->user = o;
@@ -179,7 +190,8 @@ static void settings(stream *st, const tdspipe_load_opts *o, const tdspipe_strea
         st->poll_ms = 1000;
     st->flush_ms = so && so->flush_interval_ms ? so->flush_interval_ms : 30000;
     st->flush_records = so && so->flush_records ? so->flush_records : 50000;
-    st->restamp_ms = so && so->restamp_ms ? so->restamp_ms : STREAM_RESTAMP_DEFAULT_MS;
+    st->restamp_fixed = so && so->restamp_ms;
+    st->restamp_ms = st->restamp_fixed ? so->restamp_ms : STREAM_RESTAMP_DEFAULT_MS;
     if (st->restamp_ms < STREAM_RESTAMP_MIN_MS)
         st->restamp_ms = STREAM_RESTAMP_MIN_MS;
     st->max_failures = so && so->max_failures ? so->max_failures : 10;
@@ -226,6 +238,8 @@ static int loop(stream *st, tdspipe_error *err)
             continue;
         }
         failures = 0;
+        if (!st->restamp_fixed && out.retention_s > 0)
+            st->restamp_ms = restamp_for(out.retention_s);
         account(st, &out, t0);
         if (out.rows >= st->flush_records)
             continue; /* a full batch: more is likely waiting */
