@@ -40,11 +40,11 @@ echo "examples: installed $build into $P"
 # ---------------------------------------------------------------- build
 mkdir -p "$work/ex"
 san=""
-ldd "$P/lib/libtdspipe.so" | grep -q libasan && san="-fsanitize=address,undefined"
+ldd "$P/lib/libtdspipe.so" | grep libasan >/dev/null && san="-fsanitize=address,undefined"
 PKG_CONFIG_PATH=$P/lib/pkgconfig make -s -C "$work/ex" -f "$src/examples/Makefile" \
   SRCDIR="$src/examples" CFLAGS="-O2 -g $san" LDFLAGS="-Wl,-rpath,$P/lib"
 for e in engine_socket load_csv two_connections; do
-  ldd "$work/ex/$e" | grep -q "$P/lib/libtdspipe.so.0" ||
+  ldd "$work/ex/$e" | grep "$P/lib/libtdspipe.so.0" >/dev/null ||
     { echo "examples: FAIL $e does not use $P/lib/libtdspipe.so.0"; ldd "$work/ex/$e"; exit 1; }
 done
 echo "examples: built engine_socket, load_csv, two_connections with pkg-config against the prefix"

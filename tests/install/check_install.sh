@@ -74,7 +74,7 @@ so=$lib/libtdspipe.so
 same "SONAME" "$(readelf -d "$so" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" libtdspipe.so.0
 objs=$(ar t "$lib/libtdspipe.a" 2>/dev/null)
 for o in session.c.o conn.c.o csv.c.o registry.c.o version.c.o; do
-  echo "$objs" | grep -qx "$o" && ok "libtdspipe.a holds $o" || bad "libtdspipe.a lacks $o"
+  echo "$objs" | grep -x "$o" >/dev/null && ok "libtdspipe.a holds $o" || bad "libtdspipe.a lacks $o"
 done
 
 # exported functions = declared functions, both ways
@@ -98,7 +98,7 @@ same "no function declared outside visibility push(default)" "$(tr '\n' ' ' <"$w
 
 # ----------------------------------------------------------- programs
 san=""
-ldd "$so" | grep -q libasan && san="-fsanitize=address,undefined"
+ldd "$so" | grep libasan >/dev/null && san="-fsanitize=address,undefined"
 export PKG_CONFIG_PATH=$lib/pkgconfig
 same "pkg-config --modversion" "$(pkg-config --modversion tdspipe 2>&1)" \
   "$(sed -n 's/#define TDSPIPE_VERSION_STRING "\(.*\)"/\1/p' "$inc/tdspipe_version.h")"
@@ -123,7 +123,7 @@ run_app() {
 if $cc $san -std=c11 -Wall -Wextra -Werror $cflags "$here/app.c" -o "$work/app_pc" $libs \
      -Wl,-rpath,"$lib" 2>"$work/cc.err"; then
   ok "app.c builds with pkg-config (shared)"
-  ldd "$work/app_pc" | grep -q "$lib/libtdspipe.so.0" && ok "app_pc uses P/lib/libtdspipe.so.0" ||
+  ldd "$work/app_pc" | grep "$lib/libtdspipe.so.0" >/dev/null && ok "app_pc uses P/lib/libtdspipe.so.0" ||
     bad "app_pc's libtdspipe" "$(ldd "$work/app_pc" | grep tdspipe)"
   run_app app_pc "$work/app_pc"
 else
@@ -134,7 +134,7 @@ fi
 if $cc $san -std=c11 -Wall -Wextra -Werror $cflags "$here/app.c" -o "$work/app_pc_static" \
      $(echo "$slibs" | sed 's/-ltdspipe\b/-l:libtdspipe.a/') 2>"$work/cc.err"; then
   ok "app.c builds with pkg-config --static (libtdspipe.a)"
-  ldd "$work/app_pc_static" | grep -q libtdspipe && bad "app_pc_static needs libtdspipe.so" ||
+  ldd "$work/app_pc_static" | grep libtdspipe >/dev/null && bad "app_pc_static needs libtdspipe.so" ||
     ok "app_pc_static does not need libtdspipe.so"
   run_app app_pc_static "$work/app_pc_static"
 else
@@ -150,10 +150,10 @@ if env -u CMAKE_PREFIX_PATH cmake -S "$here/cmake_project" -B "$work/consumer" $
    cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1; then
   ok "find_package(tdspipe) project builds ($(sed -n 's/^-- \(tdspipe .* from\) .*/\1 P/p' "$work/consumer.log"))"
   run_app "find_package shared" "$work/consumer/app_shared"
-  ldd "$work/consumer/app_shared" | grep -q "$lib/libtdspipe.so.0" && ok "tdspipe::tdspipe is the shared library" ||
+  ldd "$work/consumer/app_shared" | grep "$lib/libtdspipe.so.0" >/dev/null && ok "tdspipe::tdspipe is the shared library" ||
     bad "tdspipe::tdspipe" "$(ldd "$work/consumer/app_shared" | grep tdspipe)"
   run_app "find_package static" "$work/consumer/app_static"
-  ldd "$work/consumer/app_static" | grep -q libtdspipe && bad "tdspipe::tdspipe_static needs the .so" ||
+  ldd "$work/consumer/app_static" | grep libtdspipe >/dev/null && bad "tdspipe::tdspipe_static needs the .so" ||
     ok "tdspipe::tdspipe_static is the archive"
 else
   bad "find_package(tdspipe) project" "$(grep -E 'Error|error' "$work/consumer.log" | head -5)"
