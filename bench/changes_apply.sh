@@ -141,6 +141,7 @@ one() {
     echo "WRONG RESULT: $kind → $dest run $r: destination has '$got' (live tombstones v=round), source '$want'" >&2
     exit 1
   fi
+  echo "$kind $dest $r: $got" >>"$work/checks"
   read -r wall user sys rss _ <"$m"
   echo "$kind $dest $r $wall $user $sys $rss" >>"$work/samples"
 }
@@ -156,6 +157,9 @@ echo "### Changes applied per second (tdspipe incremental runs, $rows-row table)
 echo
 echo "Commit $(git -C "$root" rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs;" \
   "load average at the end:$(uptime | sed 's/.*load average://')."
+echo
+echo "Every run checked: destination = source (live rows, tombstones, rows with the window's value), e.g." \
+  "$(tail -1 "$work/checks")."
 echo
 echo "| source | destination | run | rows or changes | wall s median (min–max) | per s | CPU s | peak RSS MB |"
 echo "|---|---|---|---|---|---|---|---|"
