@@ -3,17 +3,19 @@
  *
  * Owns: overwriting the password/token part of the URIs in argv (and in
  * the environment strings they may have come from) once flags.c copied
- * them, so /proc/PID/cmdline and /proc/PID/environ show '*' instead; and
+ * them, so /proc/PID/cmdline and /proc/PID/environ show '*' instead (the
+ * parts are found by pipe/uri_secret.c, as the load's redaction finds
+ * them); and
  * redacting a secret from a message before it is printed.
  * Invariant: overwrites are in place and keep lengths (argv memory cannot
  * grow).
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cli_int.h"
+#include "uri_secret.h"
 
 static void stars(char *a, char *b)
 {
@@ -21,61 +23,19 @@ static void stars(char *a, char *b)
         *a = '*';
 }
 
-static bool secret_key(const char *k, size_t n)
+/* pipe__secret_fn: stars over one secret of the URI ud (writable: the
+ * span is found again from the start of ud, not written through s) */
+static void scrub_span(void *ud, const char *s, size_t n, bool query)
 {
-    static const char *const keys[] = {"password", "pwd", "accesstoken", "token", "sslpassword", NULL};
-    char norm[32];
-    size_t m = 0;
-    for (size_t i = 0; i < n && m + 1 < sizeof norm; i++) {
-        if (k[i] == '_' || k[i] == ' ' || k[i] == '-' || k[i] == '+')
-            continue;
-        if (k[i] == '%') { /* "%20" inside a key: skip the escape */
-            i += 2;
-            continue;
-        }
-        norm[m++] = (char)tolower((unsigned char)k[i]);
-    }
-    norm[m] = '\0';
-    for (size_t i = 0; keys[i]; i++)
-        if (!strcmp(norm, keys[i]))
-            return true;
-    return false;
+    (void)query;
+    char *uri = ud;
+    char *at = uri + (s - uri);
+    stars(at, at + n);
 }
 
 void cli_secrets_scrub_uri(char *uri)
 {
-    if (!uri)
-        return;
-    char *start = strstr(uri, "://");
-    if (!start)
-        return;
-    start += 3;
-    char *q = strchr(start, '?');
-    char *end = q ? q : start + strlen(start);
-    /* user-info ends at the last '@' before the query (a password may hold
-     * an unescaped '/' or '@') */
-    char *at = NULL;
-    for (char *p = start; p < end; p++)
-        if (*p == '@')
-            at = p;
-    if (at) {
-        char *colon = memchr(start, ':', (size_t)(at - start));
-        if (colon)
-            stars(colon + 1, at);
-    }
-    if (!q)
-        return;
-    char *p = q + 1;
-    while (*p) {
-        char *amp = strchr(p, '&');
-        char *e = amp ? amp : p + strlen(p);
-        char *eq = memchr(p, '=', (size_t)(e - p));
-        if (eq && secret_key(p, (size_t)(eq - p)))
-            stars(eq + 1, e);
-        if (!amp)
-            break;
-        p = amp + 1;
-    }
+    pipe__uri_secrets(uri, "&", scrub_span, uri);
 }
 
 void cli_secrets_scrub_argv(int argc, char **argv)
@@ -120,29 +80,25 @@ void cli_secrets_register(const char *secret)
         registered[nregistered++] = secret;
 }
 
-void cli_secrets_register_uri(const char *uri)
+/* pipe__secret_fn: a copy of the user-info password, owned until
+ * cli_secrets_forget() */
+static void register_span(void *ud, const char *s, size_t n, bool query)
 {
-    const char *start = uri ? strstr(uri, "://") : NULL;
-    if (!start || nregistered >= MAX_SECRETS)
+    (void)ud;
+    if (query || !n || nregistered >= MAX_SECRETS)
         return;
-    start += 3;
-    const char *q = strchr(start, '?');
-    const char *end = q ? q : start + strlen(start);
-    const char *at = NULL;
-    for (const char *p = start; p < end; p++)
-        if (*p == '@')
-            at = p;
-    const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
-    if (!colon || at == colon + 1)
-        return;
-    size_t n = (size_t)(at - colon - 1);
     char *c = malloc(n + 1);
     if (!c)
         return;
-    memcpy(c, colon + 1, n);
+    memcpy(c, s, n);
     c[n] = '\0';
     owned[nregistered] = c;
     registered[nregistered++] = c;
+}
+
+void cli_secrets_register_uri(const char *uri)
+{
+    pipe__uri_secrets(uri, "&", register_span, NULL);
 }
 
 void cli_secrets_redact_all(char *msg)

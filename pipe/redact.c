@@ -11,6 +11,7 @@
 
 #include "load_int.h"
 #include "net.h"
+#include "uri_secret.h"
 
 static void redact(char *msg, const char *secret, size_t n)
 {
@@ -51,49 +52,13 @@ static void redact_both(char *msg, const char *secret, size_t n, bool query)
     net_wipe(d, sizeof d);
 }
 
-static bool secret_key(const char *k, size_t n)
+/* pipe__secret_fn: one secret of the URI out of the message */
+static void redact_span(void *msg, const char *s, size_t n, bool query)
 {
-    static const char *const keys[] = {"password", "pwd", "accesstoken", "token", "sslpassword", NULL};
-    char norm[32];
-    size_t m = 0;
-    for (size_t i = 0; i < n && m + 1 < sizeof norm; i++) {
-        if (k[i] == '_' || k[i] == ' ' || k[i] == '-' || k[i] == '+')
-            continue;
-        if (k[i] == '%') { /* "%20" inside a key: skip the escape */
-            i += 2;
-            continue;
-        }
-        norm[m++] = (char)tolower((unsigned char)k[i]);
-    }
-    norm[m] = '\0';
-    for (size_t i = 0; keys[i]; i++)
-        if (!strcmp(norm, keys[i]))
-            return true;
-    return false;
+    redact_both(msg, s, n, query);
 }
 
 void pipe_redact_uri(char *msg, const char *uri)
 {
-    const char *start = uri ? strstr(uri, "://") : NULL;
-    if (!start)
-        return;
-    start += 3;
-    const char *q = strchr(start, '?');
-    const char *end = q ? q : start + strlen(start);
-    /* user-info ends at the last '@' before the query (a password may
-     * hold an unescaped '/' or '@') */
-    const char *at = NULL;
-    for (const char *p = start; p < end; p++)
-        if (*p == '@')
-            at = p;
-    const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
-    if (colon)
-        redact_both(msg, colon + 1, (size_t)(at - colon - 1), false);
-    for (const char *p = q ? q + 1 : NULL; p && *p;) {
-        const char *e = p + strcspn(p, "&#");
-        const char *eq = memchr(p, '=', (size_t)(e - p));
-        if (eq && secret_key(p, (size_t)(eq - p)))
-            redact_both(msg, eq + 1, (size_t)(e - eq - 1), true);
-        p = *e == '&' ? e + 1 : NULL;
-    }
+    pipe__uri_secrets(uri, "&#", redact_span, msg);
 }
