@@ -142,8 +142,11 @@ class Stream:
             args += ["--metrics-addr", "127.0.0.1:%d" % metrics]
         e = dict(os.environ)
         e.update(env or {})
-        self.err = open(os.path.join(work, "stream-%s-%f.log" % (table, time.time())), "w+")
-        self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.err, env=e)
+        # the child appends; log() reads through its own descriptor (a
+        # shared offset would let a read move where the child writes)
+        self.path = os.path.join(work, "stream-%s-%f.log" % (table, time.time()))
+        with open(self.path, "a") as err:
+            self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, env=e)
 
     def term(self):
         """SIGTERM; (exit code, seconds to exit)."""
@@ -157,8 +160,8 @@ class Stream:
         return rc, time.monotonic() - t0
 
     def log(self):
-        self.err.seek(0)
-        return self.err.read()
+        with open(self.path) as f:
+            return f.read()
 
 
 def dest(work, sql):
@@ -267,10 +270,22 @@ class Scanner(threading.Thread):
             self.error = e
 
 
-def drop(ctl, seconds):
-    """Every new login's connection closes after 3 rows of a reply, for a while."""
+def errors(mport):
+    try:
+        return parse_prom(scrape(mport)[2]).get("tdspipe_errors_total", 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def drop(ctl, seconds, mport):
+    """Every new login's connection closes after 3 rows of a reply, for at
+    least `seconds` and until the stream has seen it fail (a poll that
+    started before the fault was armed is not hit, and on a loaded machine
+    one poll can outlast the window)."""
+    e0 = errors(mport)
     q(ctl, "EXEC tdstestd_fault @close_after_rows = 3, @for_new_connections = 1")
     time.sleep(seconds)
+    wait_for(lambda: errors(mport) > e0, 20)
     q(ctl, "EXEC tdstestd_fault @clear = 1, @for_new_connections = 1")
 
 
@@ -300,9 +315,9 @@ def scenario_stream(work, srv):
     writer.start()
     t0 = time.monotonic()
     time.sleep(SECONDS * 0.15)
-    drop(ctl, 1.5)
+    drop(ctl, 1.5, mport)
     time.sleep(SECONDS * 0.15)
-    drop(ctl, 1.5)
+    drop(ctl, 1.5, mport)
     time.sleep(1.0)
     status, ctype, text = scrape(mport)
     try:
