@@ -337,24 +337,13 @@ static void pg_free(sql_sink *q)
 }
 
 static const sink_dialect pg_dialect = {
+    SINK__SQL_DQ_DIALECT,
     .name = "postgresql",
-    .quote = "\"\"",
-    .str_prefix = "",
     .begin_sql = "BEGIN",
-    .commit_sql = "COMMIT",
-    .rollback_sql = "ROLLBACK",
     .create_schema = "CREATE SCHEMA IF NOT EXISTS ",
-    .create_target = "CREATE TABLE IF NOT EXISTS ",
-    .null_word = "",
-    .ord_type = "BIGINT",
-    .stage_prefix = SINK__STAGE_PREFIX,
-    .state_create = "CREATE TABLE IF NOT EXISTS \"" SINK__STATE_TABLE "\" "
-                    "(\"name\" VARCHAR PRIMARY KEY, \"value\" VARCHAR NOT NULL)",
     .target_pk = true,
     .pk_after_swap = true,
     .append_via_stage = true,
-    .stage_key_index = true,
-    .add_column = " ADD COLUMN ",
     .alter_type = " TYPE ",
     .type = pg_type,
     .literal = pg_literal,
@@ -362,7 +351,6 @@ static const sink_dialect pg_dialect = {
     .exists = pg_exists,
     .schema_exists = pg_schema_exists,
     .columns = pg_columns,
-    .merge_cdc = sink__sql_cdc_merge,
     .value = pg_value,
     .bulk_open = pg_copy_open,
     .bulk_rows = pg_rows,

@@ -173,4 +173,17 @@ int sink__sql_state(const sql_sink *q, sink_buf *b);
 /* sql_cdc.c: the Change Tracking merge of the double-quote dialects. */
 int sink__sql_cdc_merge(const sql_sink *q, sink_buf *b);
 
+/* The sink_dialect fields DuckDB, PostgreSQL and SQLite spell alike
+ * (double quotes, COMMIT/ROLLBACK, IF NOT EXISTS, ADD COLUMN, sql_cdc.c's
+ * merge): their initializers start with it and add what differs (begin_sql,
+ * create_schema, flags, the callbacks). Not repeated there: a field given
+ * twice is an error under -Werror (-Woverride-init). */
+#define SINK__SQL_DQ_DIALECT                                                                       \
+    .quote = "\"\"", .str_prefix = "", .commit_sql = "COMMIT", .rollback_sql = "ROLLBACK",          \
+    .create_target = "CREATE TABLE IF NOT EXISTS ", .null_word = "", .ord_type = "BIGINT",         \
+    .stage_prefix = SINK__STAGE_PREFIX,                                                            \
+    .state_create = "CREATE TABLE IF NOT EXISTS \"" SINK__STATE_TABLE "\" "                         \
+                    "(\"name\" VARCHAR PRIMARY KEY, \"value\" VARCHAR NOT NULL)",                    \
+    .stage_key_index = true, .add_column = " ADD COLUMN ", .merge_cdc = sink__sql_cdc_merge
+
 #endif /* TDSPIPE_SQL_INT_H */
