@@ -56,6 +56,19 @@ static int delete_where(const sql_sink *q, sink_buf *b, const char *from)
     return sink__buf_puts(b, "DELETE FROM ") || sink__sql_table(q, b, from) || sink__buf_puts(b, " WHERE ");
 }
 
+/* " FROM from WHERE " */
+static int from_where(const sql_sink *q, sink_buf *b, const char *from)
+{
+    return sink__buf_puts(b, " FROM ") || sink__sql_table(q, b, from) || sink__buf_puts(b, " WHERE ");
+}
+
+/* "INSERT INTO into (<every column>) SELECT " */
+static int insert_select(const sql_sink *q, sink_buf *b, const char *into)
+{
+    return sink__buf_puts(b, "INSERT INTO ") || sink__sql_table(q, b, into) || sink__buf_puts(b, " (") ||
+           sink__sql_collist(q, b, NULL) || sink__buf_puts(b, ") SELECT ");
+}
+
 static bool is_cdc_col(const char *name) { return strncmp(name, "_cdc_", 5) == 0; }
 
 /* 1: a staged row loses to another staged row of its key with a higher
@@ -119,9 +132,7 @@ static int mark_deleted(const sql_sink *q, sink_buf *b)
         rc |= sink__buf_puts(b, " = ");
         rc |= qcol(q, b, S, q->sc.names[i]);
     }
-    rc |= sink__buf_puts(b, " FROM ");
-    rc |= sink__sql_table(q, b, S);
-    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= from_where(q, b, S);
     rc |= key_match(q, b, S, T);
     rc |= sink__buf_puts(b, " AND ");
     rc |= qcol(q, b, S, "_cdc_deleted");
@@ -133,11 +144,7 @@ static int mark_deleted(const sql_sink *q, sink_buf *b)
 static int tombstones(const sql_sink *q, sink_buf *b)
 {
     const char *S = q->stage, *T = q->sc.table;
-    int rc = sink__buf_puts(b, "INSERT INTO ");
-    rc |= sink__sql_table(q, b, T);
-    rc |= sink__buf_puts(b, " (");
-    rc |= sink__sql_collist(q, b, NULL);
-    rc |= sink__buf_puts(b, ") SELECT ");
+    int rc = insert_select(q, b, T);
     for (size_t i = 0; i < q->sc.ncols; i++) {
         rc |= i && sink__buf_puts(b, ", ");
         bool keep = q->sc.cdc_images || sink__sql_in_pk(&q->sc, i) || is_cdc_col(q->sc.names[i]) ||
@@ -148,9 +155,7 @@ static int tombstones(const sql_sink *q, sink_buf *b)
         rc |= qcol(q, b, S, q->sc.names[i]);
         rc |= !keep && sink__buf_puts(b, " END");
     }
-    rc |= sink__buf_puts(b, " FROM ");
-    rc |= sink__sql_table(q, b, S);
-    rc |= sink__buf_puts(b, " WHERE ");
+    rc |= from_where(q, b, S);
     rc |= qcol(q, b, S, "_cdc_deleted");
     rc |= sink__buf_puts(b, " AND NOT ");
     rc |= exists_match(q, b, T);
@@ -166,15 +171,11 @@ static int upserts(const sql_sink *q, sink_buf *b)
     rc |= exists_match(q, b, S);
     rc |= sink__buf_puts(b, " AND NOT ");
     rc |= qcol(q, b, S, "_cdc_deleted");
-    rc |= sink__buf_puts(b, ");\nINSERT INTO ");
-    rc |= sink__sql_table(q, b, T);
-    rc |= sink__buf_puts(b, " (");
+    rc |= sink__buf_puts(b, ");\n");
+    rc |= insert_select(q, b, T);
     rc |= sink__sql_collist(q, b, NULL);
-    rc |= sink__buf_puts(b, ") SELECT ");
-    rc |= sink__sql_collist(q, b, NULL);
-    rc |= sink__buf_puts(b, " FROM ");
-    rc |= sink__sql_table(q, b, S);
-    rc |= sink__buf_puts(b, " WHERE NOT ");
+    rc |= from_where(q, b, S);
+    rc |= sink__buf_puts(b, "NOT ");
     rc |= qcol(q, b, S, "_cdc_deleted");
     rc |= sink__buf_puts(b, ";\nDROP TABLE ");
     rc |= sink__sql_table(q, b, S);
