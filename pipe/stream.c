@@ -156,6 +156,17 @@ static void account(stream *st, const pipe_load_out *out, double t0)
     u->progress(u->progress_ud, &p);
 }
 
+/* Whether the URI sets its own query timeout. */
+static bool uri_has_timeout(const char *uri)
+{
+    net_opts no;
+    memset(&no, 0, sizeof no);
+    char why[300];
+    bool has = !net_opts_from_uri(&no, uri, why, sizeof why) && no.query_timeout_ms;
+    net_opts_free(&no);
+    return has;
+}
+
 /* A quarter of the retention, at most 5 minutes, at least 5 seconds. */
 static uint32_t restamp_for(int64_t retention_s)
 {
@@ -175,6 +186,11 @@ static void settings(stream *st, const tdspipe_load_opts *o, const tdspipe_strea
     /* the loop is the retry (backoff, then a poll on a new connection):
      * a load retrying inside would hide the fault and hold the poll */
     st->o.retries = TDSPIPE_NO_RETRIES;
+    /* a connection that stops answering must not hold the stream forever:
+     * 5 minutes without a byte from the server fails the poll (the URI's
+     * or --query-timeout's own value wins) */
+    if (!o->query_timeout_s && !uri_has_timeout(o->source_uri))
+        st->o.query_timeout_s = 300;
     st->o.warning = on_warning;
     st->o.warning_ud = st;
     st->poll_ms = so && so->poll_ms ? so->poll_ms : 0;
