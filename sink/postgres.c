@@ -297,11 +297,8 @@ static int pg_copy_open(sql_sink *q, const char *table)
     b->len = 0;
     int e = sink__buf_puts(b, "COPY ");
     e |= sink__sql_table(q, b, table);
-    e |= sink__buf_puts(b, " (");
-    e |= sink__sql_collist(q, b, NULL);
-    if (q->with_ord)
-        e |= sink__buf_puts(b, ", \"" SINK__ORD "\"");
-    e |= sink__buf_puts(b, ") FROM STDIN (FORMAT binary)");
+    e |= sink__sql_bulk_cols(q, b);
+    e |= sink__buf_puts(b, " FROM STDIN (FORMAT binary)");
     if (e || sink__buf_cstr(b))
         return sink__sql_nomem(q);
     PGresult *r = pq.PQexec(p->conn, b->p);

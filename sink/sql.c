@@ -41,6 +41,15 @@ int sink__sql_collist(const sql_sink *q, sink_buf *b, const char *qual)
     return SINK_OK;
 }
 
+int sink__sql_bulk_cols(const sql_sink *q, sink_buf *b)
+{
+    if (sink__buf_puts(b, " (") || sink__sql_collist(q, b, NULL))
+        return SINK_E_NOMEM;
+    if (q->with_ord && (sink__buf_puts(b, ", ") || sink__sql_ident(q, b, SINK__ORD)))
+        return SINK_E_NOMEM;
+    return sink__buf_putc(b, ')');
+}
+
 bool sink__sql_in_pk(const sink_schema *sc, size_t i)
 {
     for (size_t k = 0; k < sc->npk; k++)

@@ -145,6 +145,9 @@ int sink__sql_qname(const sql_sink *q, sink_buf *b, const char *schema, const ch
 int sink__sql_table(const sql_sink *q, sink_buf *b, const char *t);
 /* the load's columns, each qualified by qual when not NULL */
 int sink__sql_collist(const sql_sink *q, sink_buf *b, const char *qual);
+/* " (<the load's columns>[, _tdspipe_ord])": the columns a bulk channel
+ * writes (q->with_ord: the merge stage's order column too) */
+int sink__sql_bulk_cols(const sql_sink *q, sink_buf *b);
 /* 'text' with quotes doubled (no prefix). */
 int sink__sql_string(sink_buf *b, const char *s, size_t n);
 /* CAST('<canonical text>' AS type), binary as unhex('…'), decode('…',

@@ -250,11 +250,8 @@ static int sq_insert_open(sql_sink *s, const char *table)
     b->len = 0;
     int e = sink__buf_puts(b, "INSERT INTO ");
     e |= sink__sql_ident(s, b, table);
-    e |= sink__buf_puts(b, " (");
-    e |= sink__sql_collist(s, b, NULL);
-    if (s->with_ord)
-        e |= sink__buf_puts(b, ", \"" SINK__ORD "\"");
-    e |= sink__buf_puts(b, ") VALUES (");
+    e |= sink__sql_bulk_cols(s, b);
+    e |= sink__buf_puts(b, " VALUES (");
     size_t nparams = s->sc.ncols + s->with_ord;
     for (size_t i = 0; i < nparams; i++)
         e |= sink__buf_puts(b, i ? ", ?" : "?");
