@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "net_int.h"
+#include "tds_ascii.h"
 
 const char *net_strerror(int code)
 {
@@ -40,14 +41,6 @@ const char *net_strerror(int code)
     }
 }
 
-/* Newlines and tabs to spaces, so the message stays one line. */
-static void one_line(char *s)
-{
-    for (; *s; s++)
-        if (*s == '\n' || *s == '\r' || *s == '\t')
-            *s = ' ';
-}
-
 int net__fail(net_error *e, int code, const char *fmt, ...)
 {
     if (!e)
@@ -58,7 +51,7 @@ int net__fail(net_error *e, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
-    one_line(e->message);
+    tds_ascii_one_line(e->message);
     return code;
 }
 
@@ -74,7 +67,7 @@ void net__server_error(net_error *e, int code, const tds_server_msg *m)
              (int)(m->message.len < 400 ? m->message.len : 400),
              m->message.ptr ? m->message.ptr : "", (int)m->number, (unsigned)m->state,
              (unsigned)m->severity);
-    one_line(e->message);
+    tds_ascii_one_line(e->message);
 }
 
 void net__error_clear(net_error *e)

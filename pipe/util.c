@@ -12,14 +12,6 @@
 #include "pipe_int.h"
 #include "tds_ascii.h"
 
-/* Tabs and line ends become spaces: a message is one line. */
-static void one_line(char *s)
-{
-    for (; *s; s++)
-        if (*s == '\n' || *s == '\r' || *s == '\t')
-            *s = ' ';
-}
-
 int pipe__fail(tdspipe_error *err, int code, const char *fmt, ...)
 {
     if (!err)
@@ -29,7 +21,7 @@ int pipe__fail(tdspipe_error *err, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
-    one_line(err->message);
+    tds_ascii_one_line(err->message);
     return code;
 }
 
@@ -42,7 +34,7 @@ void pipe__warn(const tdspipe_load_opts *o, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    one_line(msg);
+    tds_ascii_one_line(msg);
     o->warning(o->warning_ud, msg);
 }
 
