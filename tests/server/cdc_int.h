@@ -63,6 +63,7 @@ typedef struct cdc_inst {       /* a capture instance */
 typedef struct srv_cdc_db {
     bool enabled;
     bool immediate;             /* capture at commit */
+    int64_t retention_min;      /* the cleanup job's retention (sp_cdc_help_jobs), minutes */
     uint64_t pos;               /* last log position used */
     cdc_inst **inst;
     size_t ninst;

@@ -2,7 +2,9 @@
  * exec_cdc_proc.c — the CDC stored procedures: sys.sp_cdc_enable_db,
  * sp_cdc_disable_db, sp_cdc_enable_table, sp_cdc_disable_table,
  * sp_cdc_scan (one capture scan), sp_cdc_cleanup_change_table,
- * sp_cdc_help_change_data_capture, the Agent job procedures as no-ops, and
+ * sp_cdc_help_change_data_capture, sp_cdc_help_jobs and sp_cdc_change_job
+ * (the cleanup job's retention; the other Agent job procedures are
+ * no-ops), and
  * the harness procedure tdstestd_cdc_capture (capture mode at run time). Error numbers and texts are SQL Server's
  * (the 22xxx messages of the CDC procedures).
  */
@@ -116,6 +118,8 @@ int cdc_enable_db(srv_db *db, srv_database *d)
     if (srv_schema_add(d, "cdc") < 0 || make_ltm(db, d, x) < 0)
         return -1;
     x->enabled = true;
+    if (!x->retention_min)
+        x->retention_min = 4320; /* sp_cdc_add_job's default: 3 days */
     return 0;
 }
 
@@ -377,6 +381,80 @@ static int proc_capture_mode(srv_cursor *cur, tds_session *s, const sql_stmt *st
     return done_ok(cur, s);
 }
 
+/* ------------------------------------------------------------ jobs */
+
+/* sys.sp_cdc_help_jobs: the capture and cleanup jobs, columns as
+ * documented. Simplification: the jobs exist while the database has CDC
+ * on (SQL Server adds them with the first sp_cdc_enable_table). */
+static int proc_help_jobs(srv_cursor *cur, tds_session *s)
+{
+    srv_database *d = cur->c->cur;
+    if (!d->cdc || !d->cdc->enabled)
+        return not_enabled(cur, s, d);
+    static const char *const specs[][2] = {
+        {"job_id", "uniqueidentifier"}, {"job_type", "nvarchar(20)"}, {"job_name", "nvarchar(128)"},
+        {"maxtrans", "int"}, {"maxscans", "int"}, {"continuous", "bit"}, {"pollinginterval", "bigint"},
+        {"retention", "bigint"}, {"threshold", "bigint"}};
+    srv_coldef defs[9];
+    for (int i = 0; i < 9; i++)
+        cdc_coldef(&defs[i], specs[i][0], specs[i][1], true);
+    srv_table *t = srv_table_new("cdc", "sp_cdc_help_jobs", defs, 9);
+    for (int k = 0; t && k < 2; k++) {
+        bool cleanup = k == 1;
+        char name[300];
+        snprintf(name, sizeof name, "cdc.%s_%s", d->name, cleanup ? "cleanup" : "capture");
+        srv_val id = { .k = SV_GUID };
+        memset(id.g, 0, sizeof id.g);
+        id.g[15] = (uint8_t)(k + 1);
+        const char *type = cleanup ? "cleanup" : "capture";
+        srv_val v[9] = { id, sv_str(type, strlen(type)), sv_str(name, strlen(name)),
+                         sv_int(cleanup ? 0 : 500), sv_int(cleanup ? 0 : 10), sv_int(!cleanup),
+                         sv_int(cleanup ? 0 : 5), sv_int(cleanup ? d->cdc->retention_min : 0),
+                         sv_int(cleanup ? 5000 : 0) };
+        uint64_t off;
+        if (srv_table_insert_vals(t, v, &off) < 0 || srv_table_append(t, off) < 0) {
+            srv_table_unref(t);
+            t = NULL;
+        }
+    }
+    if (!t) {
+        srv_put_error(cur, s, 701, 17, 1, "There is insufficient system memory to run this query.");
+        return -1;
+    }
+    int rc = srv_rs_from_table(cur, s, t);
+    srv_table_unref(t);
+    return rc;
+}
+
+/* sys.sp_cdc_change_job: only the cleanup job's @retention is kept (the
+ * capture job's settings change nothing the emulation does). The error
+ * numbers of the two checks are not confirmed against a server. */
+static int proc_change_job(srv_cursor *cur, tds_session *s, const sql_stmt *st)
+{
+    static const char *const names[] = { "@job_type", "@maxtrans", "@maxscans", "@continuous",
+                                          "@pollinginterval", "@retention", "@threshold" };
+    proc_args a = { .names = names, .n = 7 };
+    if (args_bind(cur, s, st, &a) < 0)
+        return -1;
+    srv_database *d = cur->c->cur;
+    if (!d->cdc || !d->cdc->enabled)
+        return not_enabled(cur, s, d);
+    const char *type = a.given[0] ? arg_text(&a, 0) : "capture";
+    if (!srv_ieq(type, "capture") && !srv_ieq(type, "cleanup")) {
+        srv_put_error(cur, s, 22992, 16, 1, "The specified job_type '%s' is not valid. Specify 'capture' or 'cleanup'.", type);
+        return -1;
+    }
+    if (!arg_null(&a, 5) && srv_ieq(type, "cleanup")) {
+        int64_t r = a.v[5].k == SV_INT ? a.v[5].i : atoll(arg_text(&a, 5));
+        if (r <= 0 || r > 52494800) {
+            srv_put_error(cur, s, 22985, 16, 1, "The value specified for the parameter @retention must be between 1 and 52494800.");
+            return -1;
+        }
+        d->cdc->retention_min = r;
+    }
+    return done_ok(cur, s);
+}
+
 /* ------------------------------------------------------------ entry */
 
 int srv_cdc_proc(srv_cursor *cur, tds_session *s, const sql_stmt *st, int *rc)
@@ -396,10 +474,14 @@ int srv_cdc_proc(srv_cursor *cur, tds_session *s, const sql_stmt *st, int *rc)
         *rc = proc_cleanup(cur, s, st);
     else if (srv_ieq(w, "sp_cdc_help_change_data_capture"))
         *rc = proc_help(cur, s, st);
+    else if (srv_ieq(w, "sp_cdc_help_jobs"))
+        *rc = proc_help_jobs(cur, s);
+    else if (srv_ieq(w, "sp_cdc_change_job"))
+        *rc = proc_change_job(cur, s, st);
     else if (srv_ieq(w, "tdstestd_cdc_capture"))
         *rc = proc_capture_mode(cur, s, st);
     else if (srv_ieq(w, "sp_cdc_start_job") || srv_ieq(w, "sp_cdc_stop_job") || srv_ieq(w, "sp_cdc_add_job") ||
-             srv_ieq(w, "sp_cdc_change_job") || srv_ieq(w, "sp_cdc_drop_job"))
+             srv_ieq(w, "sp_cdc_drop_job"))
         *rc = cur->c->cur->cdc && cur->c->cur->cdc->enabled ? done_ok(cur, s) : not_enabled(cur, s, cur->c->cur);
     else
         return 0;

@@ -340,6 +340,9 @@ int srv_cdc_scenario(srv_db *db, srv_database *d, const void *cjson, char *err, 
         return -1;
     }
     d->cdc->immediate = srv_ieq(capture, "immediate");
+    const cJSON *rm = cJSON_GetObjectItemCaseSensitive(j, "retention_minutes");
+    if (cJSON_IsNumber(rm) && rm->valuedouble >= 1)
+        d->cdc->retention_min = (int64_t)rm->valuedouble;
     const cJSON *jt;
     cJSON_ArrayForEach(jt, cJSON_GetObjectItemCaseSensitive(j, "tables"))
         if (scenario_table(db, d, jt, err, cap) < 0)

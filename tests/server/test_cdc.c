@@ -227,6 +227,45 @@ Test(cdc, enable_capture_read)
     srv_db_free(db);
 }
 
+/* sp_cdc_help_jobs: the documented columns, the cleanup job's retention
+ * (3 days by default, the scenario's retention_minutes, then what
+ * sp_cdc_change_job sets); CDC off: 22901. */
+Test(cdc, help_jobs_retention)
+{
+    srv_db *db = load("");
+    srv_conn *c = login(db);
+    fails(c, "EXEC sys.sp_cdc_help_jobs", 22901, NULL, 0);
+    ok(c, "EXEC sys.sp_cdc_enable_db");
+    res r;
+    run(c, "EXEC sys.sp_cdc_help_jobs", &r);
+    cr_assert_eq(r.nerr, 0, "%s", r.errmsg[0]);
+    cr_assert_str_eq(r.cols[0], "job_id|job_type|job_name|maxtrans|maxscans|continuous|pollinginterval|retention|threshold");
+    cr_assert_eq(r.nrows[0], 2);
+    cr_assert(strstr(r.rows[0][0], "|capture|cdc.shop_capture|500|10|1|5|0|0"), "%s", r.rows[0][0]);
+    cr_assert(strstr(r.rows[0][1], "|cleanup|cdc.shop_cleanup|0|0|0|0|4320|5000"), "%s", r.rows[0][1]);
+    res_free(&r);
+    ok(c, "EXEC sys.sp_cdc_change_job @job_type = N'cleanup', @retention = 60");
+    run(c, "EXEC sys.sp_cdc_help_jobs", &r);
+    cr_assert(strstr(r.rows[0][1], "|cleanup|cdc.shop_cleanup|0|0|0|0|60|5000"), "%s", r.rows[0][1]);
+    res_free(&r);
+    ok(c, "EXEC sys.sp_cdc_change_job @job_type = N'capture', @retention = 7"); /* not the cleanup job's */
+    run(c, "EXEC sys.sp_cdc_help_jobs", &r);
+    cr_assert(strstr(r.rows[0][1], "|60|5000"), "%s", r.rows[0][1]);
+    res_free(&r);
+    fails(c, "EXEC sys.sp_cdc_change_job @job_type = N'cleanup', @retention = 0", 22985, NULL, 0);
+    fails(c, "EXEC sys.sp_cdc_change_job @job_type = N'nightly'", 22992, NULL, 0);
+    srv_conn_free(c);
+    srv_db_free(db);
+    db = load("\"cdc\": { \"retention_minutes\": 1 },");
+    c = login(db);
+    run(c, "EXEC sys.sp_cdc_help_jobs", &r);
+    cr_assert_eq(r.nrows[0], 2);
+    cr_assert(strstr(r.rows[0][1], "|cleanup|cdc.shop_cleanup|0|0|0|0|1|5000"), "%s", r.rows[0][1]);
+    res_free(&r);
+    srv_conn_free(c);
+    srv_db_free(db);
+}
+
 Test(cdc, enable_table_needs_enabled_db)
 {
     srv_db *db = load("");
