@@ -99,7 +99,8 @@ struct pipe_source_vtable {
      * LSNs in hex; cursor "" when the run was a snapshot). */
     void (*position)(pipe_source *s, char *cursor, char *head, size_t cap);
     /* Streaming (optional, after cursor_read): how long the source keeps
-     * changes (CT's CHANGE_RETENTION), in seconds; 0 unknown. */
+     * changes (CT's CHANGE_RETENTION, CDC's cleanup retention), in
+     * seconds; 0 unknown, -1 could not be read. */
     int64_t (*retention_s)(pipe_source *s);
 };
 
@@ -112,7 +113,7 @@ typedef struct pipe_load_out {
     bool committed;
     bool cursor_saved;
     char cursor[64], head[64];    /* vtable position(); "" unknown */
-    int64_t retention_s;          /* vtable retention_s(); 0 unknown */
+    int64_t retention_s;          /* vtable retention_s(); 0 unknown, -1 unreadable */
 } pipe_load_out;
 int pipe_load_once(const tdspipe_load_opts *o, bool hold_idle, pipe_load_out *out, tdspipe_error *err);
 

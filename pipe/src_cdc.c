@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cdc_int.h"
+#include "stream_int.h"
 #include "tds_ascii.h"
 
 typedef struct cdc_source {
@@ -141,6 +142,16 @@ static void cdc_position(pipe_source *s, char *cursor, char *head, size_t cap)
     snprintf(head, cap, "%s", c->snapshot || c->empty ? c->next : c->to);
 }
 
+/* Streaming: the cleanup job's retention (cdc_retention.c), asked once
+ * per poll (a one-row procedure); -1 when it cannot be read (stream.c
+ * says so once and keeps its 5-minute default). */
+static int64_t cdc_retention(pipe_source *s)
+{
+    cdc_source *cs = (cdc_source *)s;
+    char why[600];
+    return pipe_cdc_retention_s(cs->m->cl, cs->c->db, why, sizeof why);
+}
+
 const pipe_source_vtable pipe_src_cdc = {
     .name = "mssql+cdc",
     .accepts = cdc_accepts,
@@ -152,4 +163,5 @@ const pipe_source_vtable pipe_src_cdc = {
     .close = cdc_close,
     .estimate = cdc_estimate,
     .position = cdc_position,
+    .retention_s = cdc_retention,
 };

@@ -14,7 +14,9 @@
  *
  * Restamp: a poll that reads nothing leaves the cursor where it is (no
  * write) unless restamp_ms passed since the cursor was last committed (a
- * quarter of the source's retention when it tells it, within 5 s..5 min);
+ * quarter of the source's retention: CT's CHANGE_RETENTION, CDC's cleanup
+ * job retention from sys.sp_cdc_help_jobs (cdc_retention.c); within
+ * 5 s..5 min, 5 min when unknown);
  * then the cursor moves to the source's head (CT: the current version,
  * CDC: the captured maximum LSN), so it never falls out of retention
  * while the table is idle.
@@ -37,6 +39,7 @@ typedef struct stream {
     tdspipe_load_opts o;         /* the inner loads' options */
     uint32_t poll_ms, flush_ms, restamp_ms;
     bool restamp_fixed;          /* given by the caller, not from the retention */
+    bool retention_warned;       /* said once that the retention is unreadable */
     uint64_t flush_records;
     unsigned max_failures;
     uv_loop_t loop;
@@ -168,9 +171,11 @@ static bool uri_has_timeout(const char *uri)
 }
 
 /* A quarter of the retention, at most 5 minutes, at least 5 seconds. */
-static uint32_t restamp_for(int64_t retention_s)
+uint32_t pipe_stream_restamp_ms(int64_t retention_s)
 {
-    int64_t ms = retention_s * 1000 / 4;
+    if (retention_s <= 0)
+        return STREAM_RESTAMP_DEFAULT_MS;
+    int64_t ms = retention_s > INT64_MAX / 1000 ? INT64_MAX / 4 : retention_s * 1000 / 4;
     return ms > STREAM_RESTAMP_DEFAULT_MS ? STREAM_RESTAMP_DEFAULT_MS
          : ms < STREAM_RESTAMP_MIN_MS     ? STREAM_RESTAMP_MIN_MS
                                           : (uint32_t)ms;
@@ -255,7 +260,12 @@ static int loop(stream *st, tdspipe_error *err)
         }
         failures = 0;
         if (!st->restamp_fixed && out.retention_s > 0)
-            st->restamp_ms = restamp_for(out.retention_s);
+            st->restamp_ms = pipe_stream_restamp_ms(out.retention_s);
+        else if (!st->restamp_fixed && out.retention_s < 0 && !st->retention_warned) {
+            st->retention_warned = true;
+            on_warning(st, "warning: the source's retention could not be read (CDC: sys.sp_cdc_help_jobs needs "
+                           "db_owner); the idle cursor is restamped every 5 minutes");
+        }
         account(st, &out, t0);
         if (out.rows >= st->flush_records)
             continue; /* a full batch: more is likely waiting */

@@ -12,6 +12,17 @@
 
 #include <uv.h>
 
+typedef struct net_client net_client;
+
+/* cdc_retention.c: the CDC cleanup job's retention in seconds, from
+ * sys.sp_cdc_help_jobs in database db; -1 with the reason in why when the
+ * procedure fails (it needs db_owner) or reports no cleanup job. */
+int64_t pipe_cdc_retention_s(net_client *cl, const char *db, char *why, size_t cap);
+
+/* stream.c: the idle restamp interval for a retention (seconds, <= 0
+ * unknown): a quarter of it, at most 5 minutes, at least 5 seconds. */
+uint32_t pipe_stream_restamp_ms(int64_t retention_s);
+
 /* What /metrics shows. */
 typedef struct pipe_metrics_values {
     uint64_t rows;              /* rows applied (committed) */

@@ -22,6 +22,11 @@ emulation, into SQLite:
 4. Restamp while idle (TDSPIPE_RESTAMP_INTERVAL=5s): another table's
    change moves the source's head; the state row's cursor stays before the
    restamp is due and moves to the head after, with no data row rewritten.
+5. (cdc) Restamp from the cleanup retention (no TDSPIPE_RESTAMP_INTERVAL):
+   sp_cdc_change_job sets it to 1 minute, so the idle cursor is restamped
+   after a quarter of it, 15 s: not at 10 s (neither the 5 s floor), and
+   by 25 s (not the 5-minute default). Step 4 then runs with that
+   retention: TDSPIPE_RESTAMP_INTERVAL=5s still wins.
 """
 import ctypes
 import json
@@ -381,6 +386,28 @@ def scenario_restamp(work, srv):
     con.close()
 
 
+def scenario_restamp_retention(work, srv):
+    con = srv.connect()
+    q(con, "EXEC sys.sp_cdc_change_job @job_type = N'cleanup', @retention = 1")
+    s = Stream(work, srv)
+    t0 = time.monotonic()
+    time.sleep(1.0)
+    c0 = state(work, "rnd")
+    q(con, "UPDATE other SET a = %d WHERE id = 1" % random.randint(2, 10 ** 6))  # the head moves, rnd is idle
+    time.sleep(0.5)  # captured
+    h = head(con)
+    time.sleep(max(0.0, 10.0 - (time.monotonic() - t0)))
+    check("retention 1 minute: no restamp at 10 s (every 15 s, not 5 s)", state(work, "rnd") == c0,
+          (state(work, "rnd"), c0, s.log()[-1000:]))
+    moved = wait_for(lambda: (state(work, "rnd") or "") >= h, 25.0 - (time.monotonic() - t0))
+    check("retention 1 minute: restamped by 25 s (%.1f s; not the 5-minute default)" % (time.monotonic() - t0),
+          moved and c0 < h, "%s -> %s, head %s\n%s" % (c0, state(work, "rnd"), h, s.log()[-1000:]))
+    rc, secs = s.term()
+    check("SIGTERM after the retention restamp: exit 0 within 2 s (%.2fs)" % secs, rc == 0 and secs < 2.0,
+          s.log()[-1000:])
+    con.close()
+
+
 def main():
     work = tempfile.mkdtemp(prefix="e2e_stream_%s_" % KIND)
     path = os.path.join(work, "scenario.json")
@@ -392,6 +419,8 @@ def main():
         scanner.start()
     try:
         scenario_stream(work, srv)
+        if KIND == "cdc":
+            scenario_restamp_retention(work, srv)
         scenario_restamp(work, srv)
         if scanner:
             scanner.stop.set()
