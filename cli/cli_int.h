@@ -20,6 +20,7 @@
 
 #include "net.h"
 #include "pipe.h"
+#include "pipe_int.h" /* pipe_list */
 #include "sink.h"
 #include "tds.h"
 
@@ -28,12 +29,11 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_LOAD = 1, CLI_EXIT_USAGE = 2 };
 typedef enum cli_progress_mode { CLI_PROGRESS_INTERACTIVE = 0, CLI_PROGRESS_LOG, CLI_PROGRESS_JSON } cli_progress_mode;
 typedef enum cli_naming { CLI_NAMING_AUTO = 0, CLI_NAMING_DIRECT, CLI_NAMING_SNAKE } cli_naming;
 
-/* A list of strings owned by the list (repeatable flags). */
-typedef struct cli_list {
-    char **v;
-    size_t n, cap;
-} cli_list;
+/* A list of strings owned by the list (repeatable flags): pipe's list,
+ * so the options hand it to the load as is. */
+typedef pipe_list cli_list;
 
+/* pipe_list_add. */
 int cli_list_add(cli_list *l, const char *s, size_t len);
 /* Adds each comma-separated, trimmed, non-empty item of s. */
 int cli_list_add_csv(cli_list *l, const char *s);

@@ -120,21 +120,7 @@ static const flag_def flags[] = {
 
 int cli_list_add(cli_list *l, const char *s, size_t len)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
-    char *c = malloc(len + 1);
-    if (!c)
-        return -1;
-    memcpy(c, s, len);
-    c[len] = '\0';
-    l->v[l->n++] = c;
-    return 0;
+    return pipe_list_add(l, s, len);
 }
 
 int cli_list_add_csv(cli_list *l, const char *s)
@@ -161,10 +147,7 @@ int cli_list_add_csv(cli_list *l, const char *s)
 
 void cli_list_free(cli_list *l)
 {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
+    pipe_list_free(l);
 }
 
 void cli_opts_free(cli_opts *o)

@@ -42,17 +42,9 @@ typedef struct pipe_cdc {
     /* set by pipe_cdc_read */
     char next[CDC_LSN_HEX + 1];   /* the cursor this run leaves */
     char next_time[40];           /* and its "after" time ("" when none) */
-    /* result adapter (cdc_rows.c) */
-    pipe_mssql *m;
-    size_t prefix;                /* leading columns not loaded (__$start_lsn, __$seqval, __$operation) */
-    size_t nsel, nin, nout;
-    tds_column *ocols;
-    tds_value *vals;
-    uint8_t lsn[96], del[1], op[4], now[16];
-    size_t now_len;
-    bool begun;
-    int fail;
-    char err[700];
+    /* result adapter (changes_rows.c; cdc_rows.c its change hook):
+     * prefix is __$start_lsn, __$seqval, __$operation */
+    pipe_changes_rows rows;
 } pipe_cdc;
 
 /* cdc_prepare.c */
@@ -118,7 +110,7 @@ char *pipe_cdc_sql_changes(const pipe_cdc *c);
  * c->cols. Returns 0, TDSPIPE_E_USAGE or TDSPIPE_E_LOAD. */
 int pipe_cdc_build_cols(pipe_cdc *c, const pipe_plan *p, char *err, size_t cap);
 
-/* cdc_rows.c: the result adapter's callbacks (ud: the pipe_cdc). */
-extern const net_result_cb pipe_cdc_rows_cb;
+/* cdc_rows.c: sets up c->rows (changes_rows.h) for a read of m's rows. */
+void pipe_cdc_rows_init(pipe_cdc *c, pipe_mssql *m);
 
 #endif /* TDSPIPE_CDC_INT_H */

@@ -21,42 +21,29 @@
  * carries the time until then: "<LSN> after <time>".
  */
 #include <stdio.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdc_int.h"
 
-static int read_fail(net_error *ne, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int read_fail(net_error *ne, const char *fmt, ...)
-{
-    memset(ne, 0, sizeof *ne);
-    ne->code = NET_E_SERVER;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ne->message, sizeof ne->message, fmt, ap);
-    va_end(ap);
-    return NET_E_SERVER;
-}
-
 /* SQL Server's "permission denied" (229) on the change function or table
  * becomes a message naming the instance. */
 static int rows_result(pipe_cdc *c, int rc, net_error *ne)
 {
-    if (c->fail)
-        return read_fail(ne, "%s", c->err);
+    if (c->rows.fail)
+        return pipe_changes_fail(ne, "%s", c->rows.err);
     if (rc == NET_E_SERVER && ne->server_number == 229)
-        return read_fail(ne, "no SELECT permission on capture instance '%s': %.400s", c->instance, ne->message);
+        return pipe_changes_fail(ne, "no SELECT permission on capture instance '%s': %.400s", c->instance, ne->message);
     return rc;
 }
 
 static int run_rows(pipe_cdc *c, net_client *cl, pipe_mssql *m, const char *sql, net_error *ne)
 {
     if (!sql)
-        return read_fail(ne, "out of memory");
-    c->m = m;
+        return pipe_changes_fail(ne, "out of memory");
+    pipe_cdc_rows_init(c, m);
     memset(ne, 0, sizeof *ne);
-    int rc = net_client_batch(cl, sql, &pipe_cdc_rows_cb, c, ne);
+    int rc = net_client_batch(cl, sql, &pipe_changes_rows_cb, &c->rows, ne);
     return rows_result(c, rc, ne);
 }
 
@@ -85,7 +72,7 @@ static int snapshot_lsn(pipe_cdc *c, net_client *cl, net_error *ne)
     pipe_sqlbuf_put(&b, ";\nSELECT SYSDATETIME(), NULL");
     if (b.oom) {
         free(b.p);
-        return read_fail(ne, "out of memory");
+        return pipe_changes_fail(ne, "out of memory");
     }
     pipe_list r[2] = {{0}, {0}};
     int rc = pipe_cdc_rows(cl, b.p, 2, r, false, ne);
@@ -102,7 +89,7 @@ static int snapshot_lsn(pipe_cdc *c, net_client *cl, net_error *ne)
     if (rc)
         return rc;
     if (!ok)
-        return read_fail(ne, "capture instance '%s' was disabled while reading it", c->instance);
+        return pipe_changes_fail(ne, "capture instance '%s' was disabled while reading it", c->instance);
     if (strcmp(max, min) < 0)
         pipe_cdc_lsn_dec(min, c->next);
     else
@@ -115,7 +102,7 @@ static int read_snapshot(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *
     int rc = snapshot_lsn(c, cl, ne);
     if (rc)
         return rc;
-    c->prefix = 0;
+    c->rows.prefix = 0;
     char *sql = pipe_cdc_sql_snapshot(c);
     rc = run_rows(c, cl, m, sql, ne);
     free(sql);
@@ -138,9 +125,9 @@ static int read_changes(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *n
     free(sel);
     if (b.oom || !sel) {
         free(b.p);
-        return read_fail(ne, "out of memory");
+        return pipe_changes_fail(ne, "out of memory");
     }
-    c->prefix = 3;
+    c->rows.prefix = 3;
     memcpy(c->next, c->empty ? c->cursor : c->to, sizeof c->next);
     /* a handoff still pending keeps its time */
     snprintf(c->next_time, sizeof c->next_time, "%s", c->empty ? c->snap_time : "");
@@ -154,7 +141,7 @@ static int read_changes(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *n
     pipe_ct_tstr(&b, c->instance);
     pipe_sqlbuf_put(&b, ")");
     pipe_list r[1] = {{0}};
-    rc = b.oom ? read_fail(ne, "out of memory") : pipe_cdc_rows(cl, b.p, 1, r, false, ne);
+    rc = b.oom ? pipe_changes_fail(ne, "out of memory") : pipe_cdc_rows(cl, b.p, 1, r, false, ne);
     free(b.p);
     char min[CDC_LSN_HEX + 1];
     bool ok = !rc && r[0].n >= 2 && pipe_cdc_lsn_parse(r[0].v[0], min);
@@ -162,8 +149,10 @@ static int read_changes(pipe_cdc *c, net_client *cl, pipe_mssql *m, net_error *n
     if (rc)
         return rc;
     if (!ok || strcmp(c->from, min) < 0)
-        return read_fail(ne, "the Change Data Capture cursor (LSN 0x%s) expired while reading (cleanup ran): "
-                             "run again with --full-refresh (or --cdc-expired=resnapshot)", c->cursor);
+        return pipe_changes_fail(ne,
+                                 "the Change Data Capture cursor (LSN 0x%s) expired while reading (cleanup ran): "
+                                 "run again with --full-refresh (or --cdc-expired=resnapshot)",
+                                 c->cursor);
     return 0;
 }
 
@@ -191,7 +180,6 @@ void pipe_cdc_free(pipe_cdc *c)
     free(c->cols);
     pipe_list_free(&c->key);
     pipe_list_free(&c->captured);
-    free(c->ocols);
-    free(c->vals);
+    pipe_changes_rows_free(&c->rows);
     free(c);
 }

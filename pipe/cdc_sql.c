@@ -13,7 +13,6 @@
  */
 #include <stdio.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,13 +101,7 @@ int pipe_cdc_rows(net_client *cl, const char *sql, size_t n, pipe_list *out, boo
     memset(&cb, 0, sizeof cb);
     cb.columns = tx_columns;
     cb.row = tx_row;
-    memset(ne, 0, sizeof *ne);
-    int rc = retry ? net_client_batch_retry(cl, sql, &cb, &t, ne) : net_client_batch(cl, sql, &cb, &t, ne);
-    if (rc == NET_OK && (t.bad || t.cur != n)) {
-        snprintf(ne->message, sizeof ne->message, "unexpected answer to a Change Data Capture query");
-        rc = NET_E_PROTO;
-    }
-    return rc;
+    return pipe_changes_query(cl, sql, &cb, &t, retry, "Change Data Capture", &t.bad, &t.cur, n, ne);
 }
 
 /* ------------------------------------------------------------ SQL text */
@@ -139,16 +132,6 @@ static void put_column(pipe_sqlbuf *b, const char *col, const pipe_colspec *cs)
     }
 }
 
-static int errf(char *err, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int errf(char *err, size_t cap, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 /* The captured columns in order less excluded ones; a column the capture
  * instance does not capture cannot be loaded (its changes are not kept). */
 int pipe_cdc_build_cols(pipe_cdc *c, const pipe_plan *p, char *err, size_t cap)
@@ -157,25 +140,28 @@ int pipe_cdc_build_cols(pipe_cdc *c, const pipe_plan *p, char *err, size_t cap)
     const pipe_list *cc = &c->captured;
     for (size_t i = 0; i < o->nexclude; i++)
         if (!pipe_name_in((const char *const *)cc->v, cc->n, o->exclude[i]))
-            return errf(err, cap, TDSPIPE_E_USAGE, "--sql-exclude-columns: capture instance '%s' has no column '%s'",
-                        c->instance, o->exclude[i]);
+            return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE,
+                                     "--sql-exclude-columns: capture instance '%s' has no column '%s'", c->instance,
+                                     o->exclude[i]);
     for (size_t s = 0; s < p->nspecs; s++)
         if (!pipe_name_in((const char *const *)cc->v, cc->n, p->specs[s].source))
-            return errf(err, cap, TDSPIPE_E_USAGE, "--columns: capture instance '%s' does not capture column '%s'",
-                        c->instance, p->specs[s].source);
+            return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE,
+                                     "--columns: capture instance '%s' does not capture column '%s'", c->instance,
+                                     p->specs[s].source);
     pipe_sqlbuf b = {0};
-    c->nsel = 0;
+    c->rows.nsel = 0;
     for (size_t i = 0; i < cc->n; i++) {
         if (pipe_name_in(o->exclude, o->nexclude, cc->v[i]))
             continue;
-        if (c->nsel++)
+        if (c->rows.nsel++)
             pipe_sqlbuf_put(&b, ", ");
         put_column(&b, cc->v[i], spec_for(p->specs, p->nspecs, cc->v[i]));
     }
-    if (b.oom || !c->nsel) {
+    if (b.oom || !c->rows.nsel) {
         free(b.p);
-        return errf(err, cap, b.oom ? TDSPIPE_E_LOAD : TDSPIPE_E_USAGE,
-                    b.oom ? "out of memory" : "no column of capture instance '%s' is left to load", c->instance);
+        return pipe_changes_errf(err, cap, b.oom ? TDSPIPE_E_LOAD : TDSPIPE_E_USAGE,
+                                 b.oom ? "out of memory" : "no column of capture instance '%s' is left to load",
+                                 c->instance);
     }
     c->cols = b.p;
     return 0;

@@ -11,6 +11,7 @@
 #ifndef TDSPIPE_CT_INT_H
 #define TDSPIPE_CT_INT_H
 
+#include "changes_rows.h"
 #include "mssql_int.h"
 
 struct pipe_ct {
@@ -30,19 +31,10 @@ struct pipe_ct {
     const pipe_catalog *cat;
     /* set by pipe_ct_read */
     uint64_t version;             /* CHANGE_TRACKING_CURRENT_VERSION() of the read */
-    /* result adapter (ct_rows.c) */
-    pipe_mssql *m;                /* the rows go to pipe_mssql_columns/_row/_chunk */
-    size_t prefix;                /* leading columns that are not loaded (version, operation) */
-    size_t nin, nout;
-    tds_column *cols;
-    tds_value *vals;
-    bool *is_key;                 /* per selected table column: read from CHANGETABLE's key */
-    size_t nsel;
-    uint8_t lsn[64], del[1], op[4], now[16];
-    size_t now_len;
-    bool begun;
-    int fail;
-    char err[700];
+    /* result adapter (changes_rows.c; ct_rows.c its change hook): prefix
+     * is the version and operation; is_key per selected table column:
+     * read from CHANGETABLE's key */
+    pipe_changes_rows rows;
 };
 
 /* ct_prepare.c: the checks that need no connection: strategy (merge
@@ -82,7 +74,7 @@ bool pipe_ct_parse_version(const char *s, uint64_t *out);
  * 0, TDSPIPE_E_USAGE or TDSPIPE_E_LOAD with a reason in err. */
 int pipe_ct_build_select(pipe_ct *ct, const pipe_plan *p, char *err, size_t cap);
 
-/* ct_rows.c: the result adapter's callbacks (ud: the pipe_ct). */
-extern const net_result_cb pipe_ct_rows_cb;
+/* ct_rows.c: sets up ct->rows (changes_rows.h) for a read of m's rows. */
+void pipe_ct_rows_init(pipe_ct *ct, pipe_mssql *m);
 
 #endif /* TDSPIPE_CT_INT_H */

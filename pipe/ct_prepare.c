@@ -16,23 +16,12 @@
  */
 #include <stdio.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "ct_int.h"
 #include "tds_ascii.h"
-
-static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 static bool listed(const pipe_list *l, const char *name)
 {
@@ -69,24 +58,26 @@ static int check_key(const tdspipe_load_opts *o, const pipe_mssql_name *n, const
                      size_t cap)
 {
     if (!cat->pk.n)
-        return ct_errf(err, cap, TDSPIPE_E_USAGE,
-                       o->nprimary_keys ? "Change Tracking needs a table with a primary key (table %s.%s has none)"
-                                        : "Change Tracking needs a primary key: table %s.%s has none",
-                       n->schema, n->table);
+        return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE,
+                                 o->nprimary_keys
+                                     ? "Change Tracking needs a table with a primary key (table %s.%s has none)"
+                                     : "Change Tracking needs a primary key: table %s.%s has none",
+                                 n->schema, n->table);
     if (o->nprimary_keys) {
         bool same = o->nprimary_keys == cat->pk.n;
         for (size_t i = 0; same && i < o->nprimary_keys; i++)
             same = listed(&cat->pk, o->primary_keys[i]);
         if (!same)
-            return ct_errf(err, cap, TDSPIPE_E_USAGE,
-                           "--primary-key must name the table's primary key for Change Tracking (%s%s%s)",
-                           cat->pk.v[0], cat->pk.n > 1 ? ", " : "", cat->pk.n > 1 ? cat->pk.v[1] : "");
+            return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE,
+                                     "--primary-key must name the table's primary key for Change Tracking (%s%s%s)",
+                                     cat->pk.v[0], cat->pk.n > 1 ? ", " : "", cat->pk.n > 1 ? cat->pk.v[1] : "");
     }
     for (size_t k = 0; k < cat->pk.n; k++)
         if (pipe_name_in(o->exclude, o->nexclude, cat->pk.v[k]))
-            return ct_errf(err, cap, TDSPIPE_E_USAGE,
-                           "--sql-exclude-columns: key column '%s' cannot be excluded from a Change Tracking load",
-                           cat->pk.v[k]);
+            return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE,
+                                     "--sql-exclude-columns: key column '%s' cannot be excluded from a Change "
+                                     "Tracking load",
+                                     cat->pk.v[k]);
     return 0;
 }
 
@@ -110,7 +101,7 @@ static int server_settings(pipe_ct *ct, net_client *cl, const pipe_mssql_name *n
                         "WHERE database_id = DB_ID()");
     if (b.oom) {
         free(b.p);
-        return ct_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
     }
     char v[5][2][64];
     bool null[5][2];
@@ -118,26 +109,28 @@ static int server_settings(pipe_ct *ct, net_client *cl, const pipe_mssql_name *n
     int rc = pipe_ct_scalars(cl, b.p, 5, v, null, true, &ne);
     free(b.p);
     if (rc)
-        return ct_errf(err, cap, TDSPIPE_E_LOAD, "reading the Change Tracking settings: %s",
-                       ne.message[0] ? ne.message : net_strerror(rc));
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD, "reading the Change Tracking settings: %s",
+                                 ne.message[0] ? ne.message : net_strerror(rc));
     if (null[0][0] || !strcmp(v[0][0], "0"))
-        return ct_errf(err, cap, TDSPIPE_E_LOAD,
-                       "Change Tracking is not enabled for database '%s' "
-                       "(ALTER DATABASE ... SET CHANGE_TRACKING = ON)", ct->db);
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD,
+                                 "Change Tracking is not enabled for database '%s' "
+                                 "(ALTER DATABASE ... SET CHANGE_TRACKING = ON)", ct->db);
     if (null[1][0] || !strcmp(v[1][0], "0"))
-        return ct_errf(err, cap, TDSPIPE_E_LOAD,
-                       "Change Tracking is not enabled for table %s.%s (ALTER TABLE ... ENABLE CHANGE_TRACKING)",
-                       n->schema, n->table);
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD,
+                                 "Change Tracking is not enabled for table %s.%s (ALTER TABLE ... ENABLE "
+                                 "CHANGE_TRACKING)",
+                                 n->schema, n->table);
     if (null[3][0]) /* tracked, yet no version: SQL Server's answer without the permission */
-        return ct_errf(err, cap, TDSPIPE_E_LOAD,
-                       "cannot read the Change Tracking versions of %s.%s (the login needs VIEW CHANGE TRACKING "
-                       "on the table)", n->schema, n->table);
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD,
+                                 "cannot read the Change Tracking versions of %s.%s (the login needs VIEW "
+                                 "CHANGE TRACKING on the table)",
+                                 n->schema, n->table);
     ct->snap_iso = !null[2][0] && !strcmp(v[2][0], "1");
     uint64_t period = 0, units = 0; /* 1 minutes, 2 hours, 3 days */
     if (!null[4][0] && !null[4][1] && pipe_ct_parse_version(v[4][0], &period) && pipe_ct_parse_version(v[4][1], &units))
         ct->retention_s = (int64_t)period * (units == 1 ? 60 : units == 2 ? 3600 : 86400);
     if (!pipe_ct_parse_version(v[3][0], minv) || null[3][1] || !pipe_ct_parse_version(v[3][1], cur))
-        return ct_errf(err, cap, TDSPIPE_E_LOAD, "unexpected Change Tracking versions from the server");
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD, "unexpected Change Tracking versions from the server");
     return 0;
 }
 
@@ -150,11 +143,11 @@ static int read_cursor(pipe_ct *ct, sink *sk, const pipe_plan *p, char *err, siz
     bool found = false;
     int rc = sink_state_get(sk, ct->state_name, val, sizeof val, &found);
     if (rc == SINK_E_UNSUPPORTED)
-        return ct_errf(err, cap, TDSPIPE_E_USAGE,
-                       "Change Tracking needs a database destination (duckdb, postgresql, sqlite) "
-                       "to keep its cursor, not %s", sink_name(sk));
+        return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE,
+                                 "Change Tracking needs a database destination (duckdb, postgresql, sqlite) "
+                                 "to keep its cursor, not %s", sink_name(sk));
     if (rc)
-        return ct_errf(err, cap, TDSPIPE_E_LOAD, "reading the Change Tracking cursor: %s", sink_errmsg(sk));
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD, "reading the Change Tracking cursor: %s", sink_errmsg(sk));
     if (p->o->full_refresh)
         return 0;
     /* MAX(_cdc_lsn): the cursor of a table ingestr loaded; with a state
@@ -164,17 +157,17 @@ static int read_cursor(pipe_ct *ct, sink *sk, const pipe_plan *p, char *err, siz
     bool any = false;
     rc = sink_max_value(sk, dest_table, "_cdc_lsn", maxv, sizeof maxv, &any);
     if (rc)
-        return ct_errf(err, cap, TDSPIPE_E_LOAD,
-                       "destination table %s has no readable _cdc_lsn (%s): run with --full-refresh", dest_table,
-                       sink_errmsg(sk));
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD,
+                                 "destination table %s has no readable _cdc_lsn (%s): run with --full-refresh",
+                                 dest_table, sink_errmsg(sk));
     if (!found && any)
         snprintf(val, sizeof val, "%s", maxv);
     if (!any)
         return 0;
     if (!pipe_ct_parse_version(val, &ct->cursor))
-        return ct_errf(err, cap, TDSPIPE_E_LOAD,
-                       "the Change Tracking cursor of %s is not a version ('%s'): run with --full-refresh",
-                       dest_table, val);
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD,
+                                 "the Change Tracking cursor of %s is not a version ('%s'): run with --full-refresh",
+                                 dest_table, val);
     ct->have_cursor = true;
     return 0;
 }
@@ -191,21 +184,21 @@ static int decide_mode(pipe_ct *ct, const pipe_plan *p, const pipe_mssql_name *n
         ct->strategy = SINK_REPLACE;
     } else if (ct->have_cursor && ct->cursor < minv) {
         if (!o->ct_resnapshot)
-            return ct_errf(err, cap, TDSPIPE_E_LOAD,
-                           "the Change Tracking cursor of %s (version %" PRIu64 ") is older than the oldest "
-                           "version SQL Server still keeps for %s.%s (%" PRIu64 "): run with --full-refresh "
-                           "(or --ct-expired=resnapshot)",
-                           dest_table, ct->cursor, n->schema, n->table, minv);
+            return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD,
+                                     "the Change Tracking cursor of %s (version %" PRIu64 ") is older than the oldest "
+                                     "version SQL Server still keeps for %s.%s (%" PRIu64 "): run with --full-refresh "
+                                     "(or --ct-expired=resnapshot)",
+                                     dest_table, ct->cursor, n->schema, n->table, minv);
         pipe__warn(o, "warning: the Change Tracking cursor of %s (version %" PRIu64 ") expired (oldest kept %" PRIu64
                    "); reloading the table from a fresh snapshot",
                    dest_table, ct->cursor, minv);
         ct->snapshot = true;
         ct->strategy = SINK_REPLACE;
     } else if (ct->have_cursor && ct->cursor > cur) {
-        return ct_errf(err, cap, TDSPIPE_E_LOAD,
-                       "the Change Tracking cursor of %s (version %" PRIu64 ") is ahead of the server's "
-                       "current version %" PRIu64 " (another database?): run with --full-refresh",
-                       dest_table, ct->cursor, cur);
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD,
+                                 "the Change Tracking cursor of %s (version %" PRIu64 ") is ahead of the server's "
+                                 "current version %" PRIu64 " (another database?): run with --full-refresh",
+                                 dest_table, ct->cursor, cur);
     }
     ct->cdc = ct->strategy == SINK_MERGE;
     return 0;
@@ -220,14 +213,14 @@ int pipe_ct_prepare(pipe_ct *ct, net_client *cl, sink *sk, const pipe_plan *p, c
         return rc;
     const char *db = n->db ? n->db : net_conn_database(net_client_conn(cl));
     if (!db || !*db)
-        return ct_errf(err, cap, TDSPIPE_E_LOAD, "cannot tell the source table's database");
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD, "cannot tell the source table's database");
     ct->db = strdup(db);
     ct->qname = pipe_mssql_quoted(&(pipe_mssql_name){.db = (char *)db, .schema = n->schema, .table = n->table});
     if (!ct->db || !ct->qname)
-        return ct_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
     if ((size_t)snprintf(ct->state_name, sizeof ct->state_name, "ct:%s.%s.%s:%s", db, n->schema, n->table,
                          p->dest_table) >= sizeof ct->state_name)
-        return ct_errf(err, cap, TDSPIPE_E_USAGE, "table names too long for the state table");
+        return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE, "table names too long for the state table");
     uint64_t minv = 0, cur = 0;
     if ((rc = server_settings(ct, cl, n, &minv, &cur, err, cap)) || (rc = read_cursor(ct, sk, p, err, cap)) ||
         (rc = decide_mode(ct, p, n, minv, cur, err, cap)))

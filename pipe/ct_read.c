@@ -1,12 +1,11 @@
 /*
  * ct_read.c — a Change Tracking read (one transaction: the version, the
- * rows through ct_rows.c, COMMIT), the new cursor saved into the load's
+ * rows through changes_rows.c, COMMIT), the new cursor saved into the load's
  * commit, and the state's release.
  */
 #include <stdio.h>
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,18 +13,6 @@
 #include "ct_int.h"
 
 /* ------------------------------------------------------------ read */
-
-static int read_fail(net_error *ne, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int read_fail(net_error *ne, const char *fmt, ...)
-{
-    memset(ne, 0, sizeof *ne);
-    ne->code = NET_E_SERVER;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ne->message, sizeof ne->message, fmt, ap);
-    va_end(ap);
-    return NET_E_SERVER;
-}
 
 int pipe_ct_read(pipe_ct *ct, net_client *cl, pipe_mssql *m, net_error *ne)
 {
@@ -49,7 +36,7 @@ int pipe_ct_read(pipe_ct *ct, net_client *cl, pipe_mssql *m, net_error *ne)
     pipe_sqlbuf_put(&b, "))");
     if (b.oom) {
         free(b.p);
-        return read_fail(ne, "out of memory");
+        return pipe_changes_fail(ne, "out of memory");
     }
     char v[1][2][64];
     bool null[1][2];
@@ -59,11 +46,12 @@ int pipe_ct_read(pipe_ct *ct, net_client *cl, pipe_mssql *m, net_error *ne)
         return rc;
     uint64_t minv = 0;
     if (null[0][0] || null[0][1] || !pipe_ct_parse_version(v[0][0], &ct->version) || !pipe_ct_parse_version(v[0][1], &minv))
-        return read_fail(ne, "Change Tracking was turned off for the table while reading it");
+        return pipe_changes_fail(ne, "Change Tracking was turned off for the table while reading it");
     if (!ct->snapshot && ct->cursor < minv)
-        return read_fail(ne, "the Change Tracking cursor (version %" PRIu64 ") expired while reading "
-                             "(oldest kept %" PRIu64 "): run again with --full-refresh",
-                         ct->cursor, minv);
+        return pipe_changes_fail(ne,
+                                 "the Change Tracking cursor (version %" PRIu64 ") expired while reading "
+                                 "(oldest kept %" PRIu64 "): run again with --full-refresh",
+                                 ct->cursor, minv);
 
     b = (pipe_sqlbuf){0};
     pipe_sqlbuf_put(&b, ct->select);
@@ -75,15 +63,15 @@ int pipe_ct_read(pipe_ct *ct, net_client *cl, pipe_mssql *m, net_error *ne)
     }
     if (b.oom) {
         free(b.p);
-        return read_fail(ne, "out of memory");
+        return pipe_changes_fail(ne, "out of memory");
     }
-    ct->m = m;
-    ct->prefix = ct->snapshot ? 0 : 2;
+    pipe_ct_rows_init(ct, m);
+    ct->rows.prefix = ct->snapshot ? 0 : 2;
     memset(ne, 0, sizeof *ne);
-    rc = net_client_batch(cl, b.p, &pipe_ct_rows_cb, ct, ne);
+    rc = net_client_batch(cl, b.p, &pipe_changes_rows_cb, &ct->rows, ne);
     free(b.p);
-    if (ct->fail)
-        return read_fail(ne, "%s", ct->err);
+    if (ct->rows.fail)
+        return pipe_changes_fail(ne, "%s", ct->rows.err);
     if (rc)
         return rc;
     net_result_cb none;
@@ -110,9 +98,8 @@ void pipe_ct_free(pipe_ct *ct)
     free(ct->db);
     free(ct->select);
     free(ct->order);
-    free(ct->is_key);
-    free(ct->cols);
-    free(ct->vals);
+    free(ct->rows.is_key);
+    pipe_changes_rows_free(&ct->rows);
     free(ct);
 }
 

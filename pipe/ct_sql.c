@@ -12,23 +12,12 @@
 #include <stdio.h>
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "ct_int.h"
 #include "tds_ascii.h"
-
-static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int ct_errf(char *err, size_t cap, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 static bool listed(const pipe_list *l, const char *name)
 {
@@ -89,14 +78,7 @@ int pipe_ct_scalars(net_client *cl, const char *sql, size_t n, char (*v)[2][64],
     memset(&cb, 0, sizeof cb);
     cb.columns = sc_columns;
     cb.row = sc_row;
-    memset(ne, 0, sizeof *ne);
-    /* retrying reconnects: fine before the read's transaction, never in it */
-    int rc = retry ? net_client_batch_retry(cl, sql, &cb, &s, ne) : net_client_batch(cl, sql, &cb, &s, ne);
-    if (rc == NET_OK && (s.bad || s.cur != n)) {
-        snprintf(ne->message, sizeof ne->message, "unexpected answer to a Change Tracking query");
-        rc = NET_E_PROTO;
-    }
-    return rc;
+    return pipe_changes_query(cl, sql, &cb, &s, retry, "Change Tracking", &s.bad, &s.cur, n, ne);
 }
 
 bool pipe_ct_parse_version(const char *s, uint64_t *out)
@@ -193,13 +175,15 @@ int pipe_ct_build_select(pipe_ct *ct, const pipe_plan *p, char *err, size_t cap)
     const pipe_catalog *cat = ct->cat;
     for (size_t i = 0; i < o->nexclude; i++)
         if (!listed(&cat->names, o->exclude[i]))
-            return ct_errf(err, cap, TDSPIPE_E_USAGE, "--sql-exclude-columns: table has no column '%s'", o->exclude[i]);
+            return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE, "--sql-exclude-columns: table has no column '%s'",
+                                     o->exclude[i]);
     for (size_t s = 0; s < p->nspecs; s++)
         if (!listed(&cat->names, p->specs[s].source))
-            return ct_errf(err, cap, TDSPIPE_E_USAGE, "--columns: table has no column '%s'", p->specs[s].source);
-    ct->is_key = calloc(cat->names.n + 1, sizeof *ct->is_key);
-    if (!ct->is_key)
-        return ct_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
+            return pipe_changes_errf(err, cap, TDSPIPE_E_USAGE, "--columns: table has no column '%s'",
+                                     p->specs[s].source);
+    ct->rows.is_key = calloc(cat->names.n + 1, sizeof *ct->rows.is_key);
+    if (!ct->rows.is_key)
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
     pipe_sqlbuf b = {0};
     pipe_sqlbuf_put(&b, "SELECT ");
     if (!ct->snapshot)
@@ -209,9 +193,9 @@ int pipe_ct_build_select(pipe_ct *ct, const pipe_plan *p, char *err, size_t cap)
         if (pipe_name_in(o->exclude, o->nexclude, col))
             continue;
         bool key = listed(&cat->pk, col);
-        if (ct->nsel)
+        if (ct->rows.nsel)
             pipe_sqlbuf_put(&b, ", ");
-        ct->is_key[ct->nsel++] = key;
+        ct->rows.is_key[ct->rows.nsel++] = key;
         put_column(&b, key && !ct->snapshot ? "[ct]." : "[t].", col, spec_for(p->specs, p->nspecs, col));
     }
     if (!ct->snapshot) {
@@ -223,7 +207,7 @@ int pipe_ct_build_select(pipe_ct *ct, const pipe_plan *p, char *err, size_t cap)
     }
     if (b.oom) {
         free(b.p);
-        return ct_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
+        return pipe_changes_errf(err, cap, TDSPIPE_E_LOAD, "out of memory");
     }
     ct->select = b.p;
     return 0;

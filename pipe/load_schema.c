@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "load_int.h"
 #include "tds_ascii.h"
+#include "utc_now.h"
 
 static bool same_name(const char *a, const char *b) { return !tds_ascii_casecmp(a, b); }
 
@@ -91,21 +91,10 @@ static int keep_columns(pipe_load *l, const tds_column *cols, size_t ncols)
 static int add_loaded_at(pipe_load *l)
 {
     tds_column *c = &l->cols[l->ncols];
-    if (tds_column_init(c, TDS_T_DATETIMEOFFSETN, 0, 0, 6) != TDS_OK)
-        return pipe_load_fail(l, TDSPIPE_E_LOAD, "cannot encode the load timestamp");
-    c->flags &= (uint16_t)~TDS_COL_NULLABLE;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t secs = (int64_t)ts.tv_sec;
-    tds_datetime d;
-    memset(&d, 0, sizeof d);
-    d.days = (int32_t)(secs / 86400 + 719162); /* 0001-01-01 → 1970-01-01 */
-    d.ticks = (uint64_t)(secs % 86400) * 10000000u + (uint64_t)(ts.tv_nsec / 1000) * 10u;
-    d.scale = 6;
-    d.kind = TDS_K_DATETIMEOFFSET;
-    int n = tds_encode_datetime(c, &d, l->loaded_at_bytes, sizeof l->loaded_at_bytes);
+    int n = pipe_utc_now(c, l->loaded_at_bytes, sizeof l->loaded_at_bytes);
     if (n < 0)
         return pipe_load_fail(l, TDSPIPE_E_LOAD, "cannot encode the load timestamp");
+    c->flags &= (uint16_t)~TDS_COL_NULLABLE;
     l->loaded_at = (tds_value){l->loaded_at_bytes, (uint32_t)n, 0};
     l->names[l->ncols] = strdup(PIPE_LOADED_AT);
     if (!l->names[l->ncols])

@@ -63,7 +63,7 @@ Test(cdc, sql_snapshot_and_changes)
     pipe_plan p = {.o = &o};
     char err[300];
     cr_assert_eq(pipe_cdc_build_cols(c, &p, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(c->nsel, 3);
+    cr_assert_eq(c->rows.nsel, 3);
     char *sql = pipe_cdc_sql_snapshot(c);
     cr_assert_str_eq(sql, "SELECT [id], [customer], [amount] FROM [shop].[dbo].[orders]");
     free(sql);
