@@ -9,7 +9,7 @@ capture lags behind commits: a thread runs sys.sp_cdc_scan every 150 ms)
 emulation, into SQLite:
 
 1. Random concurrent changes (inserts, updates, deletes, some in
-   multi-statement transactions) for STREAM_SECONDS (default 25) while
+   multi-statement transactions) for STREAM_SECONDS (default 60) while
    one stream runs; its connection is dropped twice (tdstestd faults armed
    for new logins: every poll then fails until cleared); one SIGTERM in
    the middle of the changes (exit 0) and a restart; at the end the live
@@ -48,7 +48,7 @@ BUILD, SRC, KIND = sys.argv[1], sys.argv[2], sys.argv[3]
 TDSPIPE = os.path.join(BUILD, "tdspipe")
 TDSTESTD = os.path.join(BUILD, "tdstestd")
 PASSWORD = "Passw0rd!"
-SECONDS = float(os.environ.get("STREAM_SECONDS", "25"))
+SECONDS = float(os.environ.get("STREAM_SECONDS", "60"))
 KEYS = 150
 
 fails = 0

@@ -6,7 +6,8 @@
 #
 #   tests/cli/e2e_stream_cdc.sh BUILD_DIR SRC_DIR
 #
-# STREAM_SECONDS (default 25) sets how long the changes run.
+# STREAM_SECONDS (default 60, as issue 14 asks) sets how long the changes run
+# (the whole script: about 70 s for ct, 85 s for cdc under ASan).
 set -u
 build=${1:?build dir}
 src=${2:?source dir}
