@@ -409,7 +409,7 @@ else
 fi
 
 # --- what tdspipe cannot do yet
-skip "commands/ingest.md --stream, --flush-interval, --metrics-addr" "streaming is not built"
+skip "commands/ingest.md --stream, --flush-interval, --metrics-addr" "checked by e2e_stream_ct.sh and e2e_stream_cdc.sh, which make the concurrent changes a stream needs"
 skip "azuresql.md fedauth=ActiveDirectoryServicePrincipal / ActiveDirectoryDefault" \
   "Microsoft Entra token acquisition needs Azure; tdspipe takes a ready token (Authentication=ActiveDirectoryAccessToken)"
 skip "parquet:// destination examples" "no parquet writer"
