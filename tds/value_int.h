@@ -84,16 +84,6 @@ bool tds__datetime_in_range(const tds_datetime *dt);
 size_t tds__float_text(double v, char *buf);
 size_t tds__real_text(float v, char *buf);
 
-/* ----------------------------------------------------------- c_locale.c */
-
-/* The thread's locale as it was before tds__c_numeric_begin. */
-typedef locale_t tds__locale_save;
-/* Switches the calling thread to the C locale (only it: the process's
- * locale and other threads are untouched) until tds__c_numeric_end, so
- * snprintf("%g") and strtod use '.' whatever the program's LC_NUMERIC.
- * Always pair the two. If no C locale object can be made (out of memory),
- * nothing is switched. */
-tds__locale_save tds__c_numeric_begin(void);
-void tds__c_numeric_end(tds__locale_save saved);
+#include "tds_c_locale.h" /* c_locale.c */
 
 #endif /* TDS_VALUE_INT_H */
