@@ -24,7 +24,7 @@ find_path(TDSPIPE_ZLIB_INCLUDE zlib.h REQUIRED)
 
 # Every .c of the four library modules; pipe/ grows while it is written.
 file(GLOB TDSPIPE_LIB_SOURCES CONFIGURE_DEPENDS
-  ${CMAKE_SOURCE_DIR}/tds/*.c ${CMAKE_SOURCE_DIR}/net/*.c
+  ${CMAKE_SOURCE_DIR}/tds/*.c ${CMAKE_SOURCE_DIR}/net/*.c ${CMAKE_SOURCE_DIR}/net/entra/*.c
   ${CMAKE_SOURCE_DIR}/sink/*.c ${CMAKE_SOURCE_DIR}/pipe/*.c)
 add_library(tdspipe_objects OBJECT ${TDSPIPE_LIB_SOURCES})
 # No link-time optimisation here: an installed archive of GCC's LTO
@@ -34,7 +34,7 @@ set_target_properties(tdspipe_objects PROPERTIES
   C_VISIBILITY_PRESET hidden
   INTERPROCEDURAL_OPTIMIZATION OFF)
 target_include_directories(tdspipe_objects PRIVATE
-  ${CMAKE_SOURCE_DIR}/tds ${CMAKE_SOURCE_DIR}/net ${CMAKE_SOURCE_DIR}/sink
+  ${CMAKE_SOURCE_DIR}/tds ${CMAKE_SOURCE_DIR}/net ${CMAKE_SOURCE_DIR}/net/entra ${CMAKE_SOURCE_DIR}/sink
   ${CMAKE_SOURCE_DIR}/pipe ${TDSPIPE_GENERATED_DIR} ${OPENSSL_INCLUDE_DIR}
   ${TDSPIPE_UV_INCLUDE} ${TDSPIPE_CJSON_INCLUDE} ${TDSPIPE_SQLITE_INCLUDE}
   ${TDSPIPE_ZLIB_INCLUDE})

@@ -99,6 +99,26 @@ typedef enum net_encrypt {
 #define NET_DEFAULT_KEEPALIVE_S 30u
 #define NET_NO_TIMEOUT UINT32_MAX
 
+/* How the connection signs in (issue 15). NET_AUTH_SQL: user and
+ * password. NET_AUTH_ACCESS_TOKEN: the caller's token (access_token, or the
+ * password slot with password_is_token), FEDAUTH security-token library.
+ * Every other value is a Microsoft Entra method: FEDAUTH library
+ * ADAL/MSAL, the server answers LOGIN7 with FEDAUTHINFO (STS URL, SPN),
+ * the token is fetched for that SPN (net/entra/, cached per process) and
+ * sent in a FEDAUTH_TOKEN message. Entra methods refuse encrypt=optional
+ * and disable (the token would cross the wire in clear). */
+typedef enum net_auth {
+    NET_AUTH_SQL = 0,
+    NET_AUTH_ACCESS_TOKEN,
+    NET_AUTH_SERVICE_PRINCIPAL, /* user = client id[@tenant]; password = secret,
+                                   or client_cert_path (password = key password) */
+    NET_AUTH_MANAGED_IDENTITY,  /* user (optional) = user-assigned client id */
+    NET_AUTH_WORKLOAD_IDENTITY, /* AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID */
+    NET_AUTH_AZ_CLI,            /* az account get-access-token */
+    NET_AUTH_PASSWORD,          /* user + password, resource-owner grant */
+    NET_AUTH_DEFAULT,           /* environment → workload → managed identity → az */
+} net_auth;
+
 /* Zero-initialised is valid (mandatory encryption, 32767-byte packets, 15 s
  * connect timeout, no query timeout, no retries). Strings are borrowed:
  * the caller keeps them alive until net_conn_new()/net_client_open()
@@ -139,6 +159,13 @@ typedef struct net_opts {
     uint32_t poll_interval_ms;   /* poll_interval (+ct, +cdc); 0 = not given (1 s) */
     const char *capture_instance; /* capture_instance (+cdc) */
     const char *dest_schema;     /* dest_schema (+cdc, multi-table runs) */
+    /* Microsoft Entra sign-in (Authentication= / fedauth=; issue 15) */
+    net_auth auth;               /* NET_AUTH_SQL unless set */
+    const char *tenant_id;       /* tenant_id=, or "client@tenant" in user */
+    const char *client_cert_path;/* clientcertpath= (PEM: certificate + key) */
+    const char *app_client_id;   /* applicationclientid= (password grant) */
+    const char *mi_resource_id;  /* "resource id" / msi_res_id (user-assigned MI) */
+    const char *token_file_path; /* tokenfilepath= (workload identity) */
     bool tenant_id_;             /* private: tenant_id seen (checked with the sign-in) */
     struct net_opts_store *store_; /* private: strings owned by net_opts_set */
 } net_opts;

@@ -5,8 +5,8 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-dev
   libssl-dev zlib1g-dev libuv1-dev libcriterion-dev libsqlite3-dev
-  libcjson-dev libcjson1 file bc gnuplot-nox
-  freetds-bin python3-tds python3-openssl
+  libcjson-dev libcjson1 libcurl4 libcurl4-openssl-dev file bc gnuplot-nox
+  freetds-bin python3-tds python3-openssl python3-cryptography
   postgresql libpq5 sqlite3 openssl
   gnuplot-nox locales
 )

@@ -172,6 +172,10 @@ enum tds_type_id {
     TDS_T_IMAGE = 0x22,
     TDS_T_NTEXT = 0x63,
     TDS_T_VARIANT = 0x62,
+    /* SQL Server 2025 (issue 18): sent natively only to a client whose
+     * LOGIN7 asked for JSONSUPPORT / VECTORSUPPORT and got them acked. */
+    TDS_T_JSON = 0xF4,
+    TDS_T_VECTOR = 0xF5,
 };
 
 /* The logical type of a column, independent of how the wire spells it
@@ -201,6 +205,9 @@ typedef enum tds_kind {
     TDS_K_XML,           /* UTF-16LE on the wire */
     TDS_K_VARIANT,       /* sql_variant: see tds_value_variant() */
     TDS_K_UDT,           /* bytes plus the type's name */
+    TDS_K_JSON,          /* json (0xF4): PLP, UTF-8 text */
+    TDS_K_VECTOR,        /* vector(n) (0xF5): header + n elements, see
+                            tds_column.vector_dims / vector_elem */
 } tds_kind;
 
 /* Collation (MS-TDS 2.2.5.1.2): 20-bit LCID, flag bits, 4-bit version,
@@ -251,6 +258,8 @@ typedef struct tds_column {
     tds_str udt_db, udt_schema, udt_type, udt_assembly; /* UDT_INFO */
     tds_str xml_db, xml_schema, xml_collection;         /* XML_INFO */
     uint16_t ordinal;     /* 0-based position in the result */
+    uint16_t vector_dims; /* vector(n): n (TDS_K_VECTOR only) */
+    uint8_t vector_elem;  /* vector element type (tds_vector_elem) */
 } tds_column;
 
 /* A value view. ptr/len are the value's bytes as on the wire, without the
@@ -438,6 +447,8 @@ enum tds_feature_id {
     TDS_FEAT_DATACLASSIFICATION = 0x09,
     TDS_FEAT_UTF8_SUPPORT = 0x0A,
     TDS_FEAT_AZURESQLDNSCACHING = 0x0B,
+    TDS_FEAT_JSONSUPPORT = 0x0D,   /* issue 18: json type 0xF4 */
+    TDS_FEAT_VECTORSUPPORT = 0x0E, /* issue 18: vector type 0xF5 */
     TDS_FEAT_TERMINATOR = 0xFF,
 };
 
@@ -445,6 +456,15 @@ enum tds_fedauth_library {
     TDS_FEDAUTH_LIB_LIVEID = 0x00,
     TDS_FEDAUTH_LIB_SECURITYTOKEN = 0x01,
     TDS_FEDAUTH_LIB_ADAL = 0x02,
+};
+
+/* The ADAL/MSAL library's workflow byte (MS-TDS 2.2.6.4, FEDAUTH
+ * FeatureData "Workflow"): what the client will do once the server sends
+ * FEDAUTHINFO. */
+enum tds_fedauth_workflow {
+    TDS_FEDAUTH_WF_PASSWORD = 0x01,    /* user/password, service principal */
+    TDS_FEDAUTH_WF_INTEGRATED = 0x02,
+    TDS_FEDAUTH_WF_INTERACTIVE = 0x03, /* managed identity, default chain … */
 };
 
 /* Strings are UTF-8 and NUL-terminated (NULL = empty). On decode they
@@ -482,6 +502,12 @@ typedef struct tds_login7 {
     bool fedauth_has_nonce;
     uint8_t fedauth_nonce[32];
     bool utf8_support;        /* request UTF8_SUPPORT */
+    /* FEDAUTH with fedauth_library TDS_FEDAUTH_LIB_ADAL: no token in the
+     * LOGIN7; the server answers with FEDAUTHINFO and the client sends a
+     * FEDAUTH_TOKEN message (tds_send_fedauth_token). */
+    uint8_t fedauth_workflow; /* tds_fedauth_workflow (ADAL only) */
+    uint8_t json_support;     /* JSONSUPPORT version to request; 0 = none */
+    uint8_t vector_support;   /* VECTORSUPPORT version to request; 0 = none */
 } tds_login7;
 
 /* option_flags1 bits we set by default: USE_DB_ON, INIT_DB_FATAL, SET_LANG_ON.
@@ -509,6 +535,36 @@ int tds_login7_decode(const uint8_t *in, size_t len, tds_login7 *out,
  * 0xA5) and its inverse (XOR, then swap). */
 void tds_password_obfuscate(uint8_t *b, size_t n);
 void tds_password_deobfuscate(uint8_t *b, size_t n);
+
+/* ------------------------------------------- FEDAUTH (Entra, issue 15) */
+
+typedef struct tds_session tds_session; /* declared again below (C11) */
+
+/* FEDAUTHINFO token data (MS-TDS 2.2.7.12), as the TDS_EV_FEDAUTHINFO
+ * event's raw bytes (after the token byte and its DWORD length): STS URL
+ * (FedAuthInfoID 0x01) and SPN (0x02), UTF-16LE on the wire, UTF-8 here.
+ * Unknown info ids are skipped. */
+typedef struct tds_fedauthinfo {
+    char sts_url[1024];
+    char spn[512];
+} tds_fedauthinfo;
+/* Returns TDS_OK, or TDS_E_PROTO (counts/offsets outside the data, bad
+ * UTF-16, a field longer than its buffer) — never reads past len. */
+int tds_fedauthinfo_decode(const uint8_t *data, size_t len, tds_fedauthinfo *out);
+/* Server: a FEDAUTHINFO token (between msg_begin/end); NULL fields are
+ * left out. */
+int tds_put_fedauthinfo(tds_session *s, const char *sts_url, const char *spn);
+
+/* FEDAUTH_TOKEN message (packet type 0x08, MS-TDS 2.2.6.3): DataLen,
+ * token length + token (UTF-8 in, UTF-16LE on the wire), then the
+ * server's 32-byte PRELOGIN nonce when nonce != NULL (the client MUST
+ * echo it iff the server sent one). */
+int tds_send_fedauth_token(tds_session *s, const char *token, const uint8_t *nonce);
+/* Server: decodes a FEDAUTH_TOKEN payload; the token as UTF-8 into
+ * tok (cap bytes, NUL-terminated); *has_nonce and nonce when present.
+ * TDS_OK, TDS_E_PROTO or TDS_E_SPACE. */
+int tds_fedauth_token_decode(const uint8_t *in, size_t len, char *tok, size_t cap,
+                             bool *has_nonce, uint8_t nonce[32]);
 
 /* --------------------------------------------------------------- events */
 

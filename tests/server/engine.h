@@ -60,6 +60,9 @@ typedef struct srv_error {
 bool srv_login(srv_db *db, const srv_login_req *req, srv_conn **conn_out, srv_error *msg);
 void srv_conn_free(srv_conn *c);
 const char *srv_conn_database(const srv_conn *c);
+/* SQL Server 2025 types negotiated at login (LOGIN7 JSONSUPPORT /
+ * VECTORSUPPORT acked): 0 = not negotiated, values go out as text. */
+void srv_conn_set_types2025(srv_conn *c, uint8_t json_ver, uint8_t vector_ver);
 
 /* Requests. Each returns a cursor producing the whole reply (all result
  * sets, ERROR tokens, final DONE), or NULL on out-of-memory. */

@@ -278,6 +278,8 @@ struct srv_conn {
     uint64_t tran_saved_version;
     uint64_t stmt_version;   /* CT version of the running autocommit statement (0 = none yet) */
     int64_t rowcount;        /* @@ROWCOUNT */
+    uint8_t json_ver;        /* JSONSUPPORT acked at login (0: json goes out as nvarchar(max)) */
+    uint8_t vector_ver;      /* VECTORSUPPORT acked at login (0: vector goes out as varchar(max)) */
     srv_faults faults;
     srv_wire_faults wire;
     /* bulk load armed by INSERT BULK */
