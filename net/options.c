@@ -137,6 +137,87 @@ static int bad(char *err, size_t errcap, const char *fmt, const char *a, const c
     return NET_E_ARG;
 }
 
+/* ------------------------------------------------------ sign-in method */
+
+/* Authentication= / fedauth= values: ODBC Driver 18, go-mssqldb (what
+ * ingestr v1 passes on) and SqlClient spellings, compared lower case with
+ * spaces removed ("Active Directory Service Principal"). */
+static const struct auth_name {
+    const char *norm;
+    net_auth auth;
+    const char *name;
+} auth_names[] = {
+    {"sqlpassword", NET_AUTH_SQL, "SqlPassword"},
+    {"activedirectoryaccesstoken", NET_AUTH_ACCESS_TOKEN, "ActiveDirectoryAccessToken"},
+    {"activedirectoryserviceprincipalaccesstoken", NET_AUTH_ACCESS_TOKEN, "ActiveDirectoryAccessToken"},
+    {"activedirectoryserviceprincipal", NET_AUTH_SERVICE_PRINCIPAL, "ActiveDirectoryServicePrincipal"},
+    {"activedirectoryapplication", NET_AUTH_SERVICE_PRINCIPAL, "ActiveDirectoryServicePrincipal"},
+    {"activedirectorymanagedidentity", NET_AUTH_MANAGED_IDENTITY, "ActiveDirectoryManagedIdentity"},
+    {"activedirectorymsi", NET_AUTH_MANAGED_IDENTITY, "ActiveDirectoryManagedIdentity"},
+    {"activedirectoryworkloadidentity", NET_AUTH_WORKLOAD_IDENTITY, "ActiveDirectoryWorkloadIdentity"},
+    {"activedirectoryazcli", NET_AUTH_AZ_CLI, "ActiveDirectoryAzCli"},
+    {"activedirectorypassword", NET_AUTH_PASSWORD, "ActiveDirectoryPassword"},
+    {"activedirectorydefault", NET_AUTH_DEFAULT, "ActiveDirectoryDefault"},
+};
+
+/* Methods that need a person (a browser, a device code) or Windows
+ * integrated sign-in: a pipeline has none of them, so they are refused
+ * before anything is tried. */
+static const struct {
+    const char *norm, *name, *why;
+} auth_refused[] = {
+    {"activedirectoryinteractive", "ActiveDirectoryInteractive", "needs a browser"},
+    {"activedirectorydevicecode", "ActiveDirectoryDeviceCode", "needs a person to enter a code"},
+    {"activedirectorydevicecodeflow", "ActiveDirectoryDeviceCodeFlow", "needs a person to enter a code"},
+    {"activedirectoryintegrated", "ActiveDirectoryIntegrated", "needs Windows/Kerberos integrated sign-in"},
+};
+
+static const char *auth_name(net_auth a)
+{
+    for (size_t i = 0; i < sizeof auth_names / sizeof auth_names[0]; i++)
+        if (auth_names[i].auth == a)
+            return auth_names[i].name;
+    return "?";
+}
+
+static int set_auth(net_opts *o, const char *key, const char *value, char *err, size_t errcap)
+{
+    char v[64];
+    size_t n = 0;
+    for (const char *c = value; *c && n + 1 < sizeof v; c++)
+        if (*c != ' ')
+            v[n++] = (char)tolower((unsigned char)*c);
+    v[n] = '\0';
+    if (!n) {
+        o->auth = NET_AUTH_SQL;
+        o->password_is_token = false;
+        return NET_OK;
+    }
+    for (size_t i = 0; i < sizeof auth_names / sizeof auth_names[0]; i++)
+        if (!strcmp(v, auth_names[i].norm)) {
+            o->auth = auth_names[i].auth;
+            o->password_is_token = o->auth == NET_AUTH_ACCESS_TOKEN;
+            return NET_OK;
+        }
+    for (size_t i = 0; i < sizeof auth_refused / sizeof auth_refused[0]; i++)
+        if (!strcmp(v, auth_refused[i].norm)) {
+            if (err && errcap)
+                snprintf(err, errcap,
+                         "%s=%s %s, which an unattended pipeline lacks: use ActiveDirectoryServicePrincipal, "
+                         "ActiveDirectoryManagedIdentity, ActiveDirectoryWorkloadIdentity, or ActiveDirectoryAzCli "
+                         "after 'az login'",
+                         key, auth_refused[i].name, auth_refused[i].why);
+            return NET_E_ARG;
+        }
+    if (err && errcap)
+        snprintf(err, errcap,
+                 "unsupported %s '%.60s' (use SqlPassword, ActiveDirectoryAccessToken, ActiveDirectoryServicePrincipal, "
+                 "ActiveDirectoryManagedIdentity, ActiveDirectoryWorkloadIdentity, ActiveDirectoryAzCli, "
+                 "ActiveDirectoryPassword or ActiveDirectoryDefault)",
+                 key, value);
+    return NET_E_ARG;
+}
+
 int net_opts_set(net_opts *o, const char *key, const char *value, char *err, size_t errcap)
 {
     static const char *const k_host[] = {"server", "host", "address", "addr", "datasource", "hostname", NULL};
@@ -279,25 +360,18 @@ int net_opts_set(net_opts *o, const char *key, const char *value, char *err, siz
     }
     if (!strcmp(k, "tenantid")) {
         o->tenant_id_ = true; /* net_opts_from_uri checks it with the sign-in */
-        return NET_OK;
+        return set_str(o, &o->tenant_id, value, err, errcap);
     }
-    if (!strcmp(k, "authentication") || !strcmp(k, "fedauth")) {
-        /* ingestr's fedauth names (go-mssqldb): the one that carries a token
-         * in the password is ours; the others sign in through Entra */
-        if (!tds_ascii_casecmp(value, "ActiveDirectoryAccessToken") ||
-            !tds_ascii_casecmp(value, "ActiveDirectoryServicePrincipalAccessToken")) {
-            o->password_is_token = true;
-            return NET_OK;
-        }
-        if (!tds_ascii_casecmp(value, "SqlPassword") || !*value) {
-            o->password_is_token = false;
-            return NET_OK;
-        }
-        return bad(err, errcap,
-                   "unsupported %s '%.60s' (Microsoft Entra sign-in workflows are not supported: use SqlPassword, or "
-                   "ActiveDirectoryAccessToken with the token as the password)",
-                   !strcmp(k, "fedauth") ? "fedauth" : "Authentication", value);
-    }
+    if (!strcmp(k, "clientcertpath") || !strcmp(k, "clientcertificatepath"))
+        return set_str(o, &o->client_cert_path, value, err, errcap);
+    if (!strcmp(k, "applicationclientid"))
+        return set_str(o, &o->app_client_id, value, err, errcap);
+    if (!strcmp(k, "resourceid") || !strcmp(k, "msiresid") || !strcmp(k, "miresid"))
+        return set_str(o, &o->mi_resource_id, value, err, errcap);
+    if (!strcmp(k, "tokenfilepath"))
+        return set_str(o, &o->token_file_path, value, err, errcap);
+    if (!strcmp(k, "authentication") || !strcmp(k, "fedauth"))
+        return set_auth(o, !strcmp(k, "fedauth") ? "fedauth" : "Authentication", value, err, errcap);
     if (key_is(k, k_ignored))
         return NET_OK;
     return bad(err, errcap, "unknown connection parameter '%s'%s", key, "");
@@ -604,6 +678,67 @@ static int uri_scheme(const char *uri, char *out, size_t cap, const char **chang
     return bad(err, errcap, "unsupported URI scheme '%s' (mssql, sqlserver, azuresql)%s", out, "");
 }
 
+/* "client@tenant" in the user slot (ingestr appends tenant_id so, and
+ * go-mssqldb splits it): the client id stays in user, the tenant wins
+ * over a tenant_id parameter. */
+static int split_client_tenant(net_opts *o, char *err, size_t errcap)
+{
+    const char *at = o->user ? strchr(o->user, '@') : NULL;
+    if (!at)
+        return NET_OK;
+    if (at == o->user || !at[1])
+        return bad(err, errcap, "user must be the application (client) id, or client_id@tenant_id%s%s", "", "");
+    const char *client = store(o, o->user, (size_t)(at - o->user));
+    const char *tenant = store(o, at + 1, strlen(at + 1));
+    if (!client || !tenant)
+        return bad(err, errcap, "out of memory%s%s", "", "");
+    o->user = client;
+    o->tenant_id = tenant;
+    return NET_OK;
+}
+
+/* The sign-in checks once every parameter is known (their order in the
+ * URI is free): ingestr v1's azuresql:// defaults — without a method,
+ * user + tenant_id means a service principal and no user means
+ * ActiveDirectoryDefault — then what each Entra method needs. */
+static int uri_sign_in(net_opts *o, bool azure, char *err, size_t errcap)
+{
+    if (azure && o->auth == NET_AUTH_SQL && !o->password_is_token) {
+        if (o->tenant_id_ && o->user)
+            o->auth = NET_AUTH_SERVICE_PRINCIPAL;
+        else if (!o->user)
+            o->auth = NET_AUTH_DEFAULT;
+    }
+    if (o->auth == NET_AUTH_SQL) {
+        /* a SQL login named like an Entra service principal is a mistake */
+        if (o->tenant_id_)
+            return bad(err, errcap, "tenant_id means Microsoft Entra service principal sign-in: add "
+                                    "Authentication=ActiveDirectoryServicePrincipal (or use an azuresql:// URI)%s%s",
+                       "", "");
+        return NET_OK;
+    }
+    if (o->auth == NET_AUTH_ACCESS_TOKEN)
+        return NET_OK;
+#ifdef TDSPIPE_NO_DLOPEN
+    /* token fetching loads libcurl at run time, which a static binary cannot */
+    return bad(err, errcap, "%s needs the default tdspipe build (this fully static build signs in to Microsoft Entra "
+                            "with Authentication=ActiveDirectoryAccessToken only)%s", auth_name(o->auth), "");
+#endif
+    /* login-only TLS would carry the FEDAUTH_TOKEN message in clear */
+    if (o->encrypt == NET_ENCRYPT_OPTIONAL || o->encrypt == NET_ENCRYPT_DISABLE)
+        return bad(err, errcap, "%s needs an encrypted connection (the token would cross the network in clear): "
+                                "drop encrypt=false/optional/disable%s", auth_name(o->auth), "");
+    if ((o->auth == NET_AUTH_SERVICE_PRINCIPAL || o->auth == NET_AUTH_WORKLOAD_IDENTITY) &&
+        split_client_tenant(o, err, errcap))
+        return NET_E_ARG;
+    if (o->auth == NET_AUTH_SERVICE_PRINCIPAL && (!o->user || !*o->user))
+        return bad(err, errcap, "ActiveDirectoryServicePrincipal needs the application (client) id as the user name "
+                                "(mssql://client_id:secret@host/db)%s%s", "", "");
+    if (o->auth == NET_AUTH_PASSWORD && (!o->user || !o->password))
+        return bad(err, errcap, "ActiveDirectoryPassword needs a user name and a password%s%s", "", "");
+    return NET_OK;
+}
+
 int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
 {
     if (!o || !uri)
@@ -614,7 +749,7 @@ int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
     if (rc || (rc = uri_well_formed(uri, err, errcap)))
         return rc;
     if (!strcmp(scheme, "azuresql") || !strcmp(scheme, "azure-sql"))
-        o->encrypt = NET_ENCRYPT_MANDATORY; /* Azure: encrypt unless the URI says otherwise */
+        o->encrypt = NET_ENCRYPT_MANDATORY; /* Azure (ingestr v1): encrypt unless the URI says otherwise */
     const char *p = strstr(uri, "://") + 3;
     const char *end = p + strcspn(p, "/?#");
     /* user-info ends at the last '@' before the query: a password may
@@ -635,11 +770,5 @@ int net_opts_from_uri(net_opts *o, const char *uri, char *err, size_t errcap)
         return rc;
     if (*pend == '?' && (rc = uri_query(o, pend + 1, changes, err, errcap)))
         return rc;
-    /* ingestr signs in as an Entra service principal (user@tenant) when
-     * tenant_id is given; a SQL login with those words would be wrong */
-    if (o->tenant_id_ && !o->password_is_token)
-        return bad(err, errcap, "tenant_id means Microsoft Entra service principal sign-in, which is not supported "
-                                "(pass an access token as the password with Authentication=ActiveDirectoryAccessToken)%s%s",
-                   "", "");
-    return NET_OK;
+    return uri_sign_in(o, !strcmp(scheme, "azuresql") || !strcmp(scheme, "azure-sql"), err, errcap);
 }

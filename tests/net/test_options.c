@@ -256,8 +256,9 @@ Test(options, change_source_parameters)
 
 /* ingestr's Azure SQL forms: fedauth=ActiveDirectoryServicePrincipalAccessToken
  * (= Authentication=ActiveDirectoryAccessToken) carries a token in the
- * password; other Entra workflows, and tenant_id (service principal
- * sign-in) without a token, are refused rather than tried as SQL logins. */
+ * password; Entra methods that cannot run unattended, Entra methods without
+ * encryption, and tenant_id on a SQL login are refused rather than tried
+ * as SQL logins (issue 15 made the other Entra methods real). */
 Test(options, azure_fedauth_and_tenant)
 {
     net_opts o = {0};
@@ -267,12 +268,14 @@ Test(options, azure_fedauth_and_tenant)
     cr_assert(o.password_is_token);
     cr_assert_str_eq(o.password, "tok");
     cr_assert_eq(o.encrypt, NET_ENCRYPT_MANDATORY);
+    cr_assert_eq(o.auth, NET_AUTH_ACCESS_TOKEN);
     net_opts_free(&o);
     static const struct { const char *uri, *says; } bad[] = {
-        {"azuresql://h/db?fedauth=ActiveDirectoryDefault", "fedauth 'ActiveDirectoryDefault'"},
-        {"azuresql://c:s@h/db?fedauth=ActiveDirectoryServicePrincipal", "Entra"},
-        {"mssql://u:p@h/db?Authentication=ActiveDirectoryManagedIdentity", "Authentication"},
-        {"azuresql://c:secretpw@h/db?tenant_id=t1", "tenant_id"},
+        {"azuresql://h/db?fedauth=ActiveDirectoryDefault&encrypt=false", "ActiveDirectoryDefault"},
+        {"azuresql://c:s@h/db?fedauth=ActiveDirectoryInteractive", "fedauth=ActiveDirectoryInteractive"},
+        {"mssql://u:p@h/db?Authentication=ActiveDirectoryIntegrated", "Authentication"},
+        {"mssql://c:secretpw@h/db?tenant_id=t1", "tenant_id"},
+        {"sqlserver://c:secretpw@h/db?Authentication=SqlPassword&tenant_id=t1", "tenant_id"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
@@ -280,4 +283,171 @@ Test(options, azure_fedauth_and_tenant)
         cr_expect(strstr(err, bad[i].says) && !strstr(err, "secretpw"), "%s: '%s'", bad[i].uri, err);
         net_opts_free(&o);
     }
+}
+
+/* Every method's spellings: ODBC/go-mssqldb names, SqlClient's spaced
+ * names, any case, on Authentication= and fedauth=. */
+Test(options, entra_method_names)
+{
+    static const struct { const char *v; net_auth a; } cases[] = {
+        {"ActiveDirectoryAccessToken", NET_AUTH_ACCESS_TOKEN},
+        {"activedirectoryserviceprincipalaccesstoken", NET_AUTH_ACCESS_TOKEN},
+        {"ActiveDirectoryServicePrincipal", NET_AUTH_SERVICE_PRINCIPAL},
+        {"Active Directory Service Principal", NET_AUTH_SERVICE_PRINCIPAL},
+        {"ActiveDirectoryApplication", NET_AUTH_SERVICE_PRINCIPAL},
+        {"ActiveDirectoryManagedIdentity", NET_AUTH_MANAGED_IDENTITY},
+        {"Active Directory Managed Identity", NET_AUTH_MANAGED_IDENTITY},
+        {"ACTIVEDIRECTORYMSI", NET_AUTH_MANAGED_IDENTITY},
+        {"ActiveDirectoryWorkloadIdentity", NET_AUTH_WORKLOAD_IDENTITY},
+        {"Active Directory Workload Identity", NET_AUTH_WORKLOAD_IDENTITY},
+        {"ActiveDirectoryAzCli", NET_AUTH_AZ_CLI},
+        {"ActiveDirectoryPassword", NET_AUTH_PASSWORD},
+        {"Active Directory Password", NET_AUTH_PASSWORD},
+        {"ActiveDirectoryDefault", NET_AUTH_DEFAULT},
+        {"Active Directory Default", NET_AUTH_DEFAULT},
+        {"SqlPassword", NET_AUTH_SQL},
+        {"", NET_AUTH_SQL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int k = 0; k < 2; k++) {
+            net_opts o = {0};
+            char err[256] = "";
+            o.auth = NET_AUTH_DEFAULT + 1;
+            cr_expect_eq(net_opts_set(&o, k ? "fedauth" : "Authentication", cases[i].v, err, sizeof err), NET_OK,
+                         "'%s': %s", cases[i].v, err);
+            cr_expect_eq(o.auth, cases[i].a, "'%s'", cases[i].v);
+            cr_expect_eq(o.password_is_token, cases[i].a == NET_AUTH_ACCESS_TOKEN, "'%s'", cases[i].v);
+            net_opts_free(&o);
+        }
+}
+
+/* Interactive, device code and integrated sign-in need a person or
+ * Windows: one line naming the method and what to use instead. */
+Test(options, entra_refused_methods)
+{
+    static const char *const names[] = {"ActiveDirectoryInteractive", "ActiveDirectoryDeviceCode",
+                                        "ActiveDirectoryDeviceCodeFlow", "ActiveDirectoryIntegrated"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        net_opts o = {0};
+        char err[256] = "";
+        cr_expect_eq(net_opts_set(&o, "Authentication", names[i], err, sizeof err), NET_E_ARG);
+        cr_expect(strstr(err, names[i]) && strstr(err, "ActiveDirectoryServicePrincipal") && !strchr(err, '\n'),
+                  "'%s'", err);
+        net_opts_free(&o);
+    }
+    net_opts o = {0};
+    char err[256] = "";
+    cr_expect_eq(net_opts_set(&o, "Authentication", "Active Directory Device Code Flow", err, sizeof err), NET_E_ARG);
+    cr_expect(strstr(err, "ActiveDirectoryDeviceCodeFlow"), "'%s'", err);
+    cr_expect_eq(net_opts_set(&o, "fedauth", "ActiveDirectoryOnBehalfOf", err, sizeof err), NET_E_ARG);
+    cr_expect(strstr(err, "unsupported fedauth 'ActiveDirectoryOnBehalfOf'"), "'%s'", err);
+    net_opts_free(&o);
+}
+
+/* Service principal: client id (and tenant) from the user slot, secret in
+ * the password; tenant_id, clientcertpath and the other Entra parameters
+ * stored. */
+Test(options, entra_service_principal)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://app-id%40tenant-x:s3cret@srv/db?Authentication=ActiveDirectoryServicePrincipal&tenant_id=ignored",
+                                   err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.auth, NET_AUTH_SERVICE_PRINCIPAL);
+    cr_assert_str_eq(o.user, "app-id");
+    cr_assert_str_eq(o.tenant_id, "tenant-x");
+    cr_assert_str_eq(o.password, "s3cret");
+    cr_assert(!o.password_is_token);
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "sqlserver://app-id@srv/db?fedauth=ActiveDirectoryApplication&clientcertpath=/k/c.pem&tenant_id=t9",
+                                   err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.auth, NET_AUTH_SERVICE_PRINCIPAL);
+    cr_assert_str_eq(o.user, "app-id");
+    cr_assert_str_eq(o.tenant_id, "t9");
+    cr_assert_str_eq(o.client_cert_path, "/k/c.pem");
+    cr_assert_null(o.password);
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://u%40contoso.com:pw@srv/db?Authentication=ActiveDirectoryPassword&applicationclientid=app2",
+                                   err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.auth, NET_AUTH_PASSWORD);
+    cr_assert_str_eq(o.user, "u@contoso.com", "a password-grant user name keeps its domain");
+    cr_assert_null(o.tenant_id);
+    cr_assert_str_eq(o.app_client_id, "app2");
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://uami-client@srv/db?Authentication=ActiveDirectoryMSI&resource%20id=/subs/x/rg/y&tokenfilepath=/t",
+                                   err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.auth, NET_AUTH_MANAGED_IDENTITY);
+    cr_assert_str_eq(o.user, "uami-client");
+    cr_assert_str_eq(o.mi_resource_id, "/subs/x/rg/y");
+    cr_assert_str_eq(o.token_file_path, "/t");
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://srv/db?Authentication=ActiveDirectoryManagedIdentity&msi_res_id=/r2",
+                                   err, sizeof err), NET_OK, "%s", err);
+    cr_assert_str_eq(o.mi_resource_id, "/r2");
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://c%40t:x@srv/db?fedauth=ActiveDirectoryWorkloadIdentity", err, sizeof err),
+                 NET_OK, "%s", err);
+    cr_assert_str_eq(o.user, "c");
+    cr_assert_str_eq(o.tenant_id, "t");
+    net_opts_free(&o);
+}
+
+/* ingestr v1's azuresql:// rules (pkg/source/mssql/mssql.go): encrypt on
+ * unless given; no method + user + tenant_id = service principal; no
+ * method and no user = ActiveDirectoryDefault; a user alone stays a SQL
+ * login; mssql:// never guesses. */
+Test(options, azuresql_defaults)
+{
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "azuresql://cid:sec@srv/db?tenant_id=t1", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.auth, NET_AUTH_SERVICE_PRINCIPAL);
+    cr_assert_str_eq(o.user, "cid");
+    cr_assert_str_eq(o.tenant_id, "t1");
+    cr_assert_eq(o.encrypt, NET_ENCRYPT_MANDATORY);
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "azure-sql://srv/db", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.auth, NET_AUTH_DEFAULT);
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "azuresql://sa:pw@srv/db", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.auth, NET_AUTH_SQL);
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "azuresql://sa:pw@srv/db?encrypt=disable", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.encrypt, NET_ENCRYPT_DISABLE, "a SQL login may still turn encryption off");
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://srv/db", err, sizeof err), NET_OK, "%s", err);
+    cr_assert_eq(o.auth, NET_AUTH_SQL);
+    net_opts_free(&o);
+}
+
+/* Entra methods refuse encrypt=false/optional/disable (the FEDAUTH_TOKEN
+ * message would travel in clear after a login-only TLS); an access token
+ * keeps today's behaviour; the checks need a client id or user. */
+Test(options, entra_needs)
+{
+    static const struct { const char *uri, *says; } bad[] = {
+        {"mssql://c:secretpw@h/db?Authentication=ActiveDirectoryServicePrincipal&encrypt=false", "encrypted"},
+        {"mssql://h/db?encrypt=optional&Authentication=ActiveDirectoryMSI", "ActiveDirectoryManagedIdentity needs an encrypted"},
+        {"mssql://h/db?Authentication=ActiveDirectoryAzCli&encrypt=disable", "ActiveDirectoryAzCli"},
+        {"azuresql://c:secretpw@h/db?tenant_id=t&encrypt=no", "encrypted"},
+        {"mssql://:secretpw@h/db?Authentication=ActiveDirectoryServicePrincipal", "client) id"},
+        {"mssql://%40t:secretpw@h/db?Authentication=ActiveDirectoryServicePrincipal", "client_id@tenant_id"},
+        {"mssql://u@h/db?Authentication=ActiveDirectoryPassword", "user name and a password"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        net_opts o = {0};
+        char err[256] = "";
+        cr_expect_eq(net_opts_from_uri(&o, bad[i].uri, err, sizeof err), NET_E_ARG, "%s accepted", bad[i].uri);
+        cr_expect(strstr(err, bad[i].says) && !strstr(err, "secretpw") && !strchr(err, '\n'), "%s: '%s'", bad[i].uri, err);
+        net_opts_free(&o);
+    }
+    net_opts o = {0};
+    char err[256] = "";
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://:tok@h/db?encrypt=disable&Authentication=ActiveDirectoryAccessToken",
+                                   err, sizeof err), NET_OK, "%s", err);
+    cr_assert(o.password_is_token);
+    net_opts_free(&o);
+    cr_assert_eq(net_opts_from_uri(&o, "mssql://h/db?Authentication=ActiveDirectoryDefault&encrypt=strict", err, sizeof err),
+                 NET_OK, "%s", err);
+    net_opts_free(&o);
 }

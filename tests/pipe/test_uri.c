@@ -160,7 +160,7 @@ Test(uri, bad_sources_never_quote_the_password)
         "mssql://u:SECRETPW@h/db?encrypt=sometimes",
         "mssql://u:SECRETPW@h/db?packet%20size=12",
         "mssql://u:SECRETPW@h/db?TrustServerCertificate=maybe",
-        "mssql://u:SECRETPW@h/db?Authentication=ActiveDirectoryPassword",
+        "mssql://u:SECRETPW@h/db?Authentication=ActiveDirectoryInteractive",
         "mssql://u:SECRETPW@h/db?bogus=1",
         "mssql://u:SECRETPW@h/db?encrypt",
         "mssql://u:SECRETPW@h:notaport/db",
