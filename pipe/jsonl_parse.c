@@ -5,11 +5,10 @@
  * shortest text that reads back the same, true/false, null, and nested
  * objects/arrays as their compact JSON text (loaded as text).
  *
- * cJSON (libcjson.so.1) is loaded on first use with dlopen, as the
- * PostgreSQL and DuckDB sinks load theirs, so tdspipe stays a single file
- * that needs it only for JSONL. A fully static build has no JSONL source.
- * The load runs once (pthread_once): loads in several threads may meet
- * here, and the table of functions is written before any of them reads it.
+ * cJSON (libcjson.so.1) is loaded on first use by net/json_load.c, the
+ * library's one loader (thread-safe, once per process), so tdspipe stays a
+ * single file that needs it only for JSONL. A fully static build has no
+ * JSONL source.
  * Number text is made in the "C" locale (file_num.c); cJSON itself reads
  * numbers with the locale's decimal point swapped in, so it is safe too.
  *
@@ -17,64 +16,28 @@
  * (CJSON_NESTING_LIMIT); every allocation is freed before returning.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef TDSPIPE_NO_DLOPEN
-#include <dlfcn.h>
-#endif
-#include <cjson/cJSON.h>
-
 #include "file_int.h"
+#include "json_load.h" /* net/: the library's one cJSON loader */
 
-typedef struct cjson_api {
-    cJSON *(*parse)(const char *, size_t, const char **, cJSON_bool);
-    void (*del)(cJSON *);
-    char *(*print)(const cJSON *);
-    void (*free_)(void *);
-} cjson_api;
-
-#ifndef TDSPIPE_NO_DLOPEN
-static pthread_once_t cjson_once = PTHREAD_ONCE_INIT;
-static cjson_api cjson;          /* written once, under cjson_once */
-static bool cjson_ok;
-
-static void cjson_load(void)
-{
-    void *h = dlopen("libcjson.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        h = dlopen("libcjson.so", RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        return;
-    cjson_api a;
-    *(void **)&a.parse = dlsym(h, "cJSON_ParseWithLengthOpts");
-    *(void **)&a.del = dlsym(h, "cJSON_Delete");
-    *(void **)&a.print = dlsym(h, "cJSON_PrintUnformatted");
-    *(void **)&a.free_ = dlsym(h, "cJSON_free");
-    if (!a.parse || !a.del || !a.print || !a.free_) {
-        dlclose(h);
-        return;
-    }
-    cjson = a;
-    cjson_ok = true;
-}
-#endif
+typedef net_json_api cjson_api;
 
 static const cjson_api *api(char *why, size_t whycap)
 {
-#ifdef TDSPIPE_NO_DLOPEN
-    snprintf(why, whycap, "this tdspipe is fully static and reads no JSONL (use the default build)");
-    return NULL;
-#else
-    pthread_once(&cjson_once, cjson_load);
-    if (!cjson_ok) {
+    const cjson_api *cj;
+    switch (net_json_load(&cj)) {
+    case NET_JSON_OK:
+        return cj;
+    case NET_JSON_STATIC:
+        snprintf(why, whycap, "this tdspipe is fully static and reads no JSONL (use the default build)");
+        return NULL;
+    default:
         snprintf(why, whycap, "JSONL sources need libcjson.so.1 (Debian/Ubuntu: apt install libcjson1)");
         return NULL;
     }
-    return &cjson;
-#endif
 }
 
 /* cJSON's type bits (its cJSON_Is* functions, without loading them) */

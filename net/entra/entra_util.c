@@ -1,0 +1,86 @@
+/*
+ * entra_util.c — small shared pieces of the Entra module: the token's
+ * clear, the clock, and application/x-www-form-urlencoded bodies.
+ *
+ * Form bodies carry secrets (client secrets, passwords, assertions): a
+ * buffer is never realloc'd in place (that could leave a copy behind in
+ * freed memory); it grows by copy-then-wipe.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "entra_int.h"
+
+void entra_token_clear(entra_token *t)
+{
+    if (!t)
+        return;
+    if (t->access_token) {
+        net_wipe(t->access_token, strlen(t->access_token));
+        free(t->access_token);
+    }
+    t->access_token = NULL;
+    t->expires_at = 0;
+}
+
+int64_t entra_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* Unreserved characters of RFC 3986 stay as they are (WHATWG's
+ * urlencoded serializer keeps '*' too; leaving it encoded is equally valid). */
+static bool form_plain(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static size_t form_put(char *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (form_plain(*p)) {
+            out[n++] = (char)*p;
+        } else if (*p == ' ') {
+            out[n++] = '+';
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    return n;
+}
+
+int entra_form_add(char **b, size_t *len, const char *key, const char *value)
+{
+    size_t klen = strlen(key), vlen = strlen(value);
+    if (klen > SIZE_MAX / 4 || vlen > (SIZE_MAX - *len) / 4 - klen)
+        return NET_E_NOMEM;
+    size_t cap = *len + 1 + 3 * klen + 1 + 3 * vlen + 1;
+    char *nb = malloc(cap);
+    if (!nb)
+        return NET_E_NOMEM;
+    size_t n = 0;
+    if (*b && *len) {
+        memcpy(nb, *b, *len);
+        n = *len;
+        nb[n++] = '&';
+    }
+    n += form_put(nb + n, key);
+    nb[n++] = '=';
+    n += form_put(nb + n, value);
+    nb[n] = '\0';
+    if (*b) {
+        net_wipe(*b, *len);
+        free(*b);
+    }
+    *b = nb;
+    *len = n;
+    return NET_OK;
+}
