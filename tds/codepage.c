@@ -251,7 +251,7 @@ void tds_conv_free(tds_conv *cv)
 static int text_kind(const tds_column *c)
 {
     switch (c->kind) {
-    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML:
+    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML: case TDS_K_JSON:
         return c->kind;
     case TDS_K_UNKNOWN:
         break;
@@ -266,6 +266,8 @@ static int text_kind(const tds_column *c)
         return TDS_K_NCHAR;
     case TDS_T_XML:
         return TDS_K_XML;
+    case TDS_T_JSON:
+        return TDS_K_JSON;
     default:
         return TDS_K_UNKNOWN;
     }
@@ -335,8 +337,9 @@ int tds_value_utf8_cv(tds_conv *cv, const tds_column *c, const tds_value *v, cha
     wr w = { (uint8_t *)out, cap ? cap - 1 : 0, 0, cap == 0 };
     size_t need;
     int rc;
-    if (v->flags & TDS_VF_UTF8) {
-        /* An encoder-side view that still holds UTF-8. */
+    if ((v->flags & TDS_VF_UTF8) || kind == TDS_K_JSON) {
+        /* An encoder-side view that still holds UTF-8, or json (UTF-8 on
+         * the wire). */
         rc = utf8_valid(v->ptr, v->len) ? TDS_OK : TDS_E_ENCODING;
         if (rc == TDS_OK)
             wr_put(&w, v->ptr, v->len);
@@ -435,6 +438,12 @@ static int encode(tds_conv *cv, const tds_column *c, const char *utf8, size_t le
         if (n < 0)
             return n;
         w->pos = (size_t)n;
+        return TDS_OK;
+    }
+    if (kind == TDS_K_JSON) { /* UTF-8 on the wire, as given */
+        if (!utf8_valid(p, len))
+            return TDS_E_ENCODING;
+        wr_put(w, p, len);
         return TDS_OK;
     }
     if (kind != TDS_K_CHAR)

@@ -73,6 +73,8 @@ static int type_kind(uint8_t type, uint32_t *fixed)
     case TDS_T_XML: return TDS_K_XML;
     case TDS_T_UDT: return TDS_K_UDT;
     case TDS_T_VARIANT: return TDS_K_VARIANT;
+    case TDS_T_JSON: return TDS_K_JSON;
+    case TDS_T_VECTOR: return TDS_K_VECTOR;
     default: return 0; /* N types and unknown ids */
     }
 }
@@ -145,6 +147,19 @@ int tds_column_init(tds_column *c, uint8_t type, uint32_t max_len,
         if (max_len == 0)
             c->max_len = 8016;
         break;
+    case TDS_K_JSON: /* PLP UTF-8, no length or collation in TYPE_INFO */
+        c->is_plp = true;
+        c->max_len = 0xFFFF;
+        break;
+    case TDS_K_VECTOR: { /* max_len = header + dims * element size; scale = element type */
+        unsigned es = tds_vector_elem_size(scale);
+        if (!es || max_len <= TDS_VECTOR_HEADER || max_len > TDS_VECTOR_MAX_BYTES ||
+            (max_len - TDS_VECTOR_HEADER) % es)
+            return TDS_E_ARG;
+        c->vector_elem = scale;
+        c->vector_dims = (uint16_t)((max_len - TDS_VECTOR_HEADER) / es);
+        break;
+    }
     default:
         break;
     }
@@ -191,6 +206,8 @@ int tds__value_kind(const tds_column *c, uint32_t len)
         return (len & 1) ? TDS_E_PROTO : kind;
     case TDS_K_VARIANT:
         return len >= 2 && len <= 8016 ? kind : TDS_E_PROTO;
+    case TDS_K_VECTOR:
+        return len == c->max_len ? kind : TDS_E_PROTO;
     default:
         return kind;
     }

@@ -54,7 +54,8 @@ struct tds_row_plan {
 
 static bool is_text_kind(const tds_column *c)
 {
-    return c->kind == TDS_K_CHAR || c->kind == TDS_K_NCHAR || c->kind == TDS_K_XML;
+    return c->kind == TDS_K_CHAR || c->kind == TDS_K_NCHAR || c->kind == TDS_K_XML ||
+           c->kind == TDS_K_JSON;
 }
 
 static int pcol_init(pcol *p, const tds_column *c, size_t *bound)
@@ -65,6 +66,8 @@ static int pcol_init(pcol *p, const tds_column *c, size_t *bound)
         return cls;
     memset(p, 0, sizeof *p);
     p->text = is_text_kind(c);
+    if (c->kind == TDS_K_VECTOR) /* header checked, text parsed: the general path */
+        cls = TDS__VC_PLP;
     switch (cls) {
     case TDS__VC_FIXED:
         p->op = c->type == TDS_T_NULL ? OP_FX : fixed == 1 ? OP_F1 : fixed == 2 ? OP_F2

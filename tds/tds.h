@@ -320,6 +320,50 @@ int tds_value_guid(const tds_column *c, const tds_value *v, uint8_t out[16]);
 int tds_value_variant(const tds_column *c, const tds_value *v,
                       tds_column *inner_col, tds_value *inner_val);
 
+/* vector (0xF5, SQL Server 2025; docs/types.md): a value is an 8-byte
+ * header — layout format 0xA9, layout version 0x01, dimension count
+ * (uint16 LE), element type, 3 reserved bytes — then dims elements,
+ * little-endian IEEE float32 or float16. Non-PLP, 2-byte length prefix
+ * (0xFFFF = NULL), at most 8000 bytes: 1998 float32 or 3996 float16. */
+enum tds_vector_elem {
+    TDS_VEC_FLOAT32 = 0x00,
+    TDS_VEC_FLOAT16 = 0x01,
+};
+#define TDS_VECTOR_HEADER 8
+#define TDS_VECTOR_MAX_BYTES 8000
+#define TDS_VECTOR_LAYOUT_FORMAT 0xA9
+#define TDS_VECTOR_LAYOUT_VERSION 0x01
+typedef struct tds_vector {
+    uint16_t dims;        /* number of elements */
+    uint8_t elem;         /* tds_vector_elem */
+    uint8_t elem_size;    /* 4 or 2 bytes */
+    const uint8_t *data;  /* dims * elem_size bytes, little-endian, in the view */
+} tds_vector;
+/* The vector in v (header checked against the column). TDS_E_TYPE for a
+ * non-vector column or NULL, TDS_E_PROTO for a malformed header. */
+int tds_value_vector(const tds_column *c, const tds_value *v, tds_vector *out);
+/* Element i as a float (float16 widened exactly); i < vec->dims. */
+float tds_vector_get(const tds_vector *vec, uint32_t i);
+/* Bytes per element (4, 2) or 0 for an unknown element type. */
+unsigned tds_vector_elem_size(uint8_t elem);
+/* IEEE binary16 <-> float. tds_float_to_half rounds to nearest even;
+ * values beyond ±65504 become infinities. */
+float tds_half_to_float(uint16_t h);
+uint16_t tds_float_to_half(float f);
+/* Checks a vector value's bytes against its column (elem, dims). Returns
+ * TDS_OK, or TDS_E_PROTO with *bad_off = offset of the offending byte in
+ * p (0: format, 1: version, 2: dimension count or length, 4: element type). */
+int tds_vector_check(const uint8_t *p, size_t len, uint8_t elem, uint16_t dims, size_t *bad_off);
+/* Writes the value bytes (header + elements) of vals[0..n) for the vector
+ * column c (n must equal c->vector_dims). Returns the byte count, or
+ * TDS_E_SPACE / TDS_E_RANGE (n wrong, NaN or ±Inf, a float16 beyond ±65504:
+ * SQL Server refuses them) / TDS_E_TYPE. */
+int tds_encode_vector(const tds_column *c, const float *vals, uint32_t n, uint8_t *out, size_t cap);
+/* Parses JSON array text ("[1.5, -2, 3e2]", whitespace allowed) into at
+ * most cap floats; *n = count. TDS_E_ARG for anything else (null, NaN,
+ * strings, nesting), TDS_E_SPACE for more than cap numbers. */
+int tds_vector_parse(const char *s, size_t len, float *out, uint32_t cap, uint32_t *n);
+
 /* Canonical text of any non-NULL value, UTF-8, NUL-terminated, as SQL
  * Server itself prints it (CONVERT(nvarchar, x, 121)-like):
  *   integers and bit as digits; float/real shortest round-trip; money with
@@ -327,7 +371,9 @@ int tds_value_variant(const tds_column *c, const tds_value *v,
  *   "YYYY-MM-DD hh:mm:ss.fff"; smalldatetime without fraction; time(n),
  *   datetime2(n) with n fractional digits; datetimeoffset local time plus
  *   " +hh:mm"; GUID upper-case 8-4-4-4-12; char/nchar/xml as UTF-8; binary
- *   and UDT as "0x" and upper-case hex.
+ *   and UDT as "0x" and upper-case hex; json as its UTF-8 text; vector
+ *   as a JSON array of its elements, each as real prints it
+ *   ("[1.5,-2,3.25]"; NaN and infinities, which SQL Server refuses, as null).
  * Writes at most cap bytes; *out_len gets the length without the NUL.
  * Returns TDS_E_SPACE (with *out_len set to the needed length) when cap is
  * too small, TDS_E_ENCODING for text invalid in its code page. */
@@ -714,6 +760,10 @@ uint32_t tds_packet_size(const tds_session *s);
 uint64_t tds_transaction(const tds_session *s);
 const char *tds_database(const tds_session *s);
 const tds_collation *tds_session_collation(const tds_session *s);
+/* What the server's FEATUREEXTACK said for a feature the LOGIN7 asked for:
+ * 0 = not acknowledged, else the first byte of its ack data (the version
+ * for JSONSUPPORT / VECTORSUPPORT), or 1 for an ack without data. */
+uint8_t tds_session_feature_ack(const tds_session *s, uint8_t feature_id);
 
 /* The next received message is delivered whole as TDS_EV_MESSAGE instead
  * of being decoded as tokens (the PRELOGIN reply, TLS handshake packets).

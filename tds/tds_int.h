@@ -173,6 +173,7 @@ struct tds_session {
     char database[260];
     tds_collation collation;
     uint32_t features_requested; /* bit (1u << feature id) sent in LOGIN7 */
+    uint8_t feature_ack[32];     /* FEATUREEXTACK: first data byte (1 when none) per id */
     tds_conv conv;          /* text conversions of this session's put paths */
 };
 

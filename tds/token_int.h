@@ -44,6 +44,9 @@ typedef struct tds__colx {
     bool even;         /* UTF-16 data: the length must be even */
     uint32_t maxlen;   /* FIXED: exact size; others: largest allowed */
     uint32_t lenmask;  /* BYTE, !anylen: bit L set when length L (< 32) is valid */
+    bool vec;          /* USHORT vector (0xF5): the value header is checked */
+    uint8_t vec_elem;  /* vector: element type and dimension count from TYPE_INFO */
+    uint16_t vec_dims;
 } tds__colx;
 
 /* Raw spans of TYPE_INFO's strings (UDT_INFO or XML_INFO), UTF-16LE,
@@ -192,6 +195,13 @@ static inline int tds__frame(const tds__colx *x, const uint8_t *p, size_t avail,
         return TDS_E_PROTO;
     }
     if (avail - hdr < len) { *used = hdr + len; return TDS_E_TRUNCATED; }
+    if (x->vec) {
+        size_t bad;
+        if (tds_vector_check(p + hdr, len, x->vec_elem, x->vec_dims, &bad)) {
+            *used = hdr + bad;
+            return TDS_E_PROTO;
+        }
+    }
     v->ptr = p + hdr; v->len = (uint32_t)len; v->flags = 0;
     *used = hdr + len;
     return TDS_OK;

@@ -323,6 +323,11 @@ int tds__tok_envchange(tds_session *s, tds_event *ev)
 
 /* -------------------------------------------------------- FEATUREEXTACK */
 
+uint8_t tds_session_feature_ack(const tds_session *s, uint8_t feature_id)
+{
+    return s && feature_id < 32 ? s->feature_ack[feature_id] : 0;
+}
+
 /* FeatureId(1) [Len(4) Data]… 0xFF. No overall length: scanned from the
  * token start each time until the terminator is here (acks are few and
  * small). Only features the client asked for may be acknowledged. */
@@ -350,6 +355,8 @@ int tds__tok_featureextack(tds_session *s, tds_event *ev)
             return tds__fail(s, TDS_E_TOOBIG, pos + 1);
         if (rx->end - pos - 5 < len)
             return tds__tok_short(s, pos + 1);
+        /* Recorded for tds_session_feature_ack (json/vector versions). */
+        s->feature_ack[id] = len ? rx->buf[pos + 5] : 1;
         ev->u.features.acks[n].id = id;
         ev->u.features.acks[n].data = len ? rx->buf + pos + 5 : NULL;
         ev->u.features.acks[n].len = len;

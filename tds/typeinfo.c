@@ -102,6 +102,20 @@ int tds__typeinfo_scan(tds_rd *rd, tds_column *c, tds__tistr *raw)
         }
         max_len = 0xFFFF;
         break;
+    case TDS_T_JSON: /* PLP UTF-8: nothing follows the type byte */
+        max_len = 0xFFFF;
+        break;
+    case TDS_T_VECTOR: /* USHORT max length, BYTE element type */
+        if (!tds_rd_u16(rd, &u16))
+            goto trunc;
+        max_len = u16;
+        if (!tds_rd_u8(rd, &scale))
+            goto trunc;
+        if (!tds_vector_elem_size(scale)) {
+            rd->p = f + 2;
+            return TDS_E_PROTO;
+        }
+        break;
     case TDS_T_UDT:
         if (!tds_rd_u16(rd, &u16))
             goto trunc;
@@ -238,6 +252,13 @@ void tds__colx_init(const tds_column *c, tds__colx *x)
         return;
     case TDS_T_VARIANT:
         x->cls = TDS__CL_VARIANT;
+        return;
+    case TDS_T_VECTOR:
+        x->cls = TDS__CL_USHORT;
+        x->anylen = true;
+        x->vec = true;
+        x->vec_elem = c->vector_elem;
+        x->vec_dims = c->vector_dims;
         return;
     default:
         /* GUID, the N types, decimal, date/time: 1-byte length, and only

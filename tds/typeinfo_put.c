@@ -54,7 +54,8 @@ int tds__value_class(const tds_column *c, uint32_t *fixed)
         return c->is_plp || c->max_len == 0xFFFF ? TDS__VC_PLP : TDS__VC_USHORT;
     case TDS_T_BIGBINARY: case TDS_T_BIGCHAR: case TDS_T_NCHAR:
         return TDS__VC_USHORT;
-    case TDS_T_XML: return TDS__VC_PLP;
+    case TDS_T_XML: case TDS_T_JSON: return TDS__VC_PLP;
+    case TDS_T_VECTOR: return TDS__VC_USHORT;
     case TDS_T_TEXT: case TDS_T_NTEXT: case TDS_T_IMAGE: return TDS__VC_TEXT;
     case TDS_T_VARIANT: return TDS__VC_LONG;
     default: return TDS_E_TYPE;
@@ -135,7 +136,39 @@ static int put_text(tds_session *s, const tds_column *c, const char *utf8, size_
 
 static bool is_text_kind(const tds_column *c)
 {
-    return c->kind == TDS_K_CHAR || c->kind == TDS_K_NCHAR || c->kind == TDS_K_XML;
+    return c->kind == TDS_K_CHAR || c->kind == TDS_K_NCHAR || c->kind == TDS_K_XML ||
+           c->kind == TDS_K_JSON;
+}
+
+/* A non-NULL vector value's wire bytes into out (TDS_VECTOR_MAX_BYTES):
+ * JSON-array text (TDS_VF_UTF8) is parsed and encoded, bytes are checked.
+ * Returns the length; TDS_E_RANGE for NaN/Inf or a wrong element count,
+ * TDS_E_ARG for text that is no array of numbers or a malformed header. */
+static int vector_bytes(const tds_column *c, const tds_value *v, uint8_t *out)
+{
+    if (!(v->flags & TDS_VF_UTF8)) {
+        if (tds_vector_check(v->ptr, v->len, c->vector_elem, c->vector_dims, NULL))
+            return TDS_E_ARG;
+        memcpy(out, v->ptr, v->len);
+        return (int)v->len;
+    }
+    float vals[TDS_VECTOR_MAX_BYTES / 2];
+    uint32_t n;
+    int rc = tds_vector_parse((const char *)v->ptr, v->len, vals, TDS_VECTOR_MAX_BYTES / 2, &n);
+    if (rc)
+        return rc == TDS_E_SPACE ? TDS_E_RANGE : rc;
+    int len = tds_encode_vector(c, vals, n, out, TDS_VECTOR_MAX_BYTES);
+    return len == TDS_E_SPACE ? TDS_E_RANGE : len;
+}
+
+static int put_vector(tds_session *s, const tds_column *c, const tds_value *v)
+{
+    uint8_t out[2 + TDS_VECTOR_MAX_BYTES];
+    int len = vector_bytes(c, v, out + 2);
+    if (len < 0)
+        return len;
+    tds_wle16(out, (uint16_t)len);
+    return tds__put(s, out, 2 + (size_t)len);
 }
 
 /* Prefix (n bytes in pfx) plus raw data, one reservation when it fits. */
@@ -203,7 +236,15 @@ int tds__value_measure(tds_conv *cv, const tds_column *c, const tds_value *v, ui
     *len = 0;
     if (*null)
         return cls;
-    if (v->flags & TDS_VF_UTF8) {
+    if (c->kind == TDS_K_VECTOR) {
+        /* Checked (text parsed) here too: callers measure a whole row
+         * before writing its first byte. */
+        uint8_t tmp[TDS_VECTOR_MAX_BYTES];
+        int n = vector_bytes(c, v, tmp);
+        if (n < 0)
+            return n;
+        *len = (uint32_t)n;
+    } else if (v->flags & TDS_VF_UTF8) {
         if (!is_text_kind(c))
             return TDS_E_TYPE;
         int n = tds__encode_text_len(cv, c, (const char *)v->ptr, v->len);
@@ -253,6 +294,8 @@ int tds__value_put_ex(tds_session *s, const tds_column *c, const tds_value *v,
     case TDS__VC_USHORT:
         if (null)
             return tds__put_u16(s, 0xFFFF);
+        if (c->kind == TDS_K_VECTOR)
+            return put_vector(s, c, v);
         if (len > c->max_len || len >= 0xFFFF)
             return TDS_E_RANGE;
         if (!utf8 && tds__value_check(c, len) != TDS_OK)
@@ -374,6 +417,16 @@ int tds__typeinfo_put(tds_session *s, const tds_column *c)
         return put_xml_info(s, c);
     case TDS_T_UDT:
         return put_udt_info(s, c);
+    case TDS_T_JSON: /* the type byte alone */
+        break;
+    case TDS_T_VECTOR:
+        if (!tds_vector_elem_size(c->vector_elem) || c->max_len <= TDS_VECTOR_HEADER ||
+            c->max_len > TDS_VECTOR_MAX_BYTES)
+            return TDS_E_ARG;
+        tds_wle16(b + n, (uint16_t)c->max_len);
+        n += 2;
+        b[n++] = c->vector_elem;
+        break;
     case TDS_T_DATEN:
         break;
     case TDS_T_TIMEN: case TDS_T_DATETIME2N: case TDS_T_DATETIMEOFFSETN:

@@ -83,6 +83,10 @@ bool tds__datetime_in_range(const tds_datetime *dt);
  * Independent of the process locale. */
 size_t tds__float_text(double v, char *buf);
 size_t tds__real_text(float v, char *buf);
+/* vector.c: the JSON-array text of a vector value (tds_value_text's
+ * contract: TDS_E_SPACE with *out_len = the needed length). */
+int tds__vector_text(const tds_column *c, const tds_value *v, char *out, size_t cap,
+                     size_t *out_len);
 
 #include "tds_c_locale.h" /* c_locale.c */
 

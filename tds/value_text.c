@@ -342,8 +342,10 @@ int tds_value_text_cv(tds_conv *cv, const tds_column *c, const tds_value *v, cha
     int rc;
     const uint8_t *p = v->ptr;
     switch (k) {
-    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML:
+    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML: case TDS_K_JSON:
         return tds_value_utf8_cv(cv, c, v, out, cap, out_len);
+    case TDS_K_VECTOR:
+        return tds__vector_text(c, v, out, cap, out_len);
     case TDS_K_BINARY: case TDS_K_UDT:
         return hex_text(v, out, cap, out_len);
     case TDS_K_VARIANT: {
