@@ -49,7 +49,10 @@ typedef struct cli_opts {
     bool full_refresh;
     int64_t sql_limit;            /* -1: none */
     size_t page_size;             /* rows per sink batch */
-    unsigned parallelism;         /* accepted; one connection is used */
+    unsigned parallelism;         /* --extract-parallelism (default 5) */
+    char *extract_partition_by;   /* --extract-partition-by */
+    char *extract_partition_interval; /* --extract-partition-interval (checked) */
+    int64_t extract_split_rows;   /* --extract-split-rows; 0 default, -1 never */
     int64_t query_timeout_s;      /* -1: as the URI says (default none) */
     int retries;                  /* transient-fault retries; -1: the URI's, else 3 */
     cli_progress_mode progress;
@@ -100,6 +103,10 @@ typedef struct cli_progress cli_progress;
 cli_progress *cli_progress_new(cli_progress_mode mode, const char *table, int64_t known_rows);
 void cli_progress_rows(cli_progress *p, size_t rows, size_t bytes);
 void cli_progress_phase(cli_progress *p, const char *phase);
+/* A parallel read's window counts, and (w->window set) one window that
+ * started or finished: json {"event":"window",…}, log a line per
+ * finished window. NULL p is fine. */
+void cli_progress_window(cli_progress *p, const tdspipe_progress *w);
 /* Final line (ok or failed) and free. NULL is fine. */
 void cli_progress_end(cli_progress *p, bool ok);
 /* Monotonic seconds. */

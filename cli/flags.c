@@ -17,6 +17,7 @@
 #include "cli_int.h"
 #include "pipe_int.h" /* pipe_colspec_parse: --columns checked as it is read */
 #include "transform_int.h" /* pipe_mask_parse: --mask too */
+#include "par_int.h" /* par_interval_parse: --extract-partition-interval too */
 
 typedef enum flag_kind { F_STR, F_LIST, F_BOOL } flag_kind;
 
@@ -30,7 +31,7 @@ typedef enum flag_status {
 typedef enum flag_id {
     FL_SOURCE_URI, FL_DEST_URI, FL_SOURCE_TABLE, FL_DEST_TABLE, FL_STRATEGY,
     FL_INCR_KEY, FL_INTERVAL_START, FL_INTERVAL_END, FL_PRIMARY_KEY, FL_FULL_REFRESH,
-    FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM,
+    FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM, FL_SPLIT_ROWS,
     FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_QUERY_TIMEOUT, FL_RETRIES,
     FL_CT_EXPIRED, FL_CDC_EXPIRED, FL_HELP,
     FL_SCHEMA_CONTRACT, FL_TRIM, FL_MASK, FL_INCR_PREDICATE,
@@ -68,7 +69,10 @@ static const flag_def flags[] = {
     {FL_SQL_EXCLUDE, "sql-exclude-columns", "SQL_EXCLUDE_COLUMNS", F_LIST, "columns not to load (repeatable)", S_DONE, NULL},
     {FL_COLUMNS, "columns", "COLUMNS", F_LIST, "name:type, name:type:source (rename), name::source; comma-separated or repeated. Types: bigint int smallint tinyint float double decimal(p,s) string text varchar(n) boolean date time timestamp timestamp_ntz json uuid binary, or SQL Server types", S_DONE, NULL},
     {FL_PAGE_SIZE, "page-size", "PAGE_SIZE", F_STR, "rows per batch handed to the destination (default 25000)", S_DONE, NULL},
-    {FL_PARALLELISM, "extract-parallelism", "EXTRACT_PARALLELISM", F_STR, "accepted for compatibility (default 5); one connection reads", S_DONE, NULL},
+    {FL_PARALLELISM, "extract-parallelism", "EXTRACT_PARALLELISM", F_STR, "connections reading a SQL Server table's windows at once (default 5; 1: one connection, no automatic split); docs/parallel.md", S_DONE, NULL},
+    {FL_EXTRACT_PARTITION_BY, "extract-partition-by", "EXTRACT_PARTITION_BY", F_STR, "read a SQL Server table in windows of this integer, date or datetime column (bounds: --interval-start/--interval-end on it, else its MIN/MAX; NULLs in a window of their own)", S_DONE, NULL},
+    {FL_EXTRACT_PARTITION_INTERVAL, "extract-partition-interval", "EXTRACT_PARTITION_INTERVAL", F_STR, "window width: auto (4 windows per connection), a whole-number step, or a duration such as 6h, 7d, 1w (default auto)", S_DONE, NULL},
+    {FL_SPLIT_ROWS, "extract-split-rows", "EXTRACT_SPLIT_ROWS", F_STR, "without --extract-partition-by, a table of at least N rows whose clustered index starts with an integer or date column is read in windows of it (default 5000000; 0: never)", S_DONE, NULL},
     {FL_PROGRESS, "progress", "PROGRESS", F_STR, "interactive | log | json (default interactive), on stderr", S_DONE, NULL},
     {FL_SCHEMA_NAMING, "schema-naming", "SCHEMA_NAMING", F_STR, "auto | direct | snake_case (default auto = snake_case)", S_DONE, NULL},
     {FL_NO_LOAD_TS, "no-load-timestamp", "NO_LOAD_TIMESTAMP", F_BOOL, "do not add the _ingestr_loaded_at column", S_DONE, NULL},
@@ -90,10 +94,6 @@ static const flag_def flags[] = {
      "not supported: tdspipe writes straight to the destination, with no load files to split (use --page-size for the batch size)"},
     {FL_LOADER_FILE_FORMAT, "loader-file-format", "LOADER_FILE_FORMAT", F_STR, "not supported", S_REFUSED,
      "not supported: tdspipe writes straight to the destination, with no load files (choose a file destination by its URI: csv://, jsonl://)"},
-    {FL_EXTRACT_PARTITION_BY, "extract-partition-by", "EXTRACT_PARTITION_BY", F_STR, "not supported", S_REFUSED,
-     "not supported yet: tdspipe reads a table over one connection"},
-    {FL_EXTRACT_PARTITION_INTERVAL, "extract-partition-interval", "EXTRACT_PARTITION_INTERVAL", F_STR, "not supported", S_REFUSED,
-     "not supported yet: tdspipe reads a table over one connection"},
     {FL_DISABLE_PRESTAGING, "disable-prestaging", "INGESTR_DISABLE_PRESTAGING", F_BOOL, "not supported", S_REFUSED,
      "not supported: tdspipe has no load-file staging to disable"},
     {FL_SQL_BACKEND, "sql-backend", "SQL_BACKEND", F_LIST, "accepted, no effect (as in ingestr v1)", S_NOOP,
@@ -167,6 +167,8 @@ void cli_opts_free(cli_opts *o)
     free(o->interval_end);
     free(o->incremental_predicate);
     free(o->metrics_addr);
+    free(o->extract_partition_by);
+    free(o->extract_partition_interval);
     cli_list_free(&o->primary_keys);
     cli_list_free(&o->exclude);
     cli_list_free(&o->columns);
@@ -227,6 +229,15 @@ static int apply_str(cli_opts *o, const flag_def *f, const char *v, const char *
     case FL_INTERVAL_START: field = &o->interval_start; break;
     case FL_INCR_PREDICATE: field = &o->incremental_predicate; empty = NULL; break; /* "": none */
     case FL_METRICS_ADDR: field = &o->metrics_addr; empty = "%s: expected HOST:PORT%s"; break;
+    case FL_EXTRACT_PARTITION_BY: field = &o->extract_partition_by; empty = "%s: empty column name%s"; break;
+    case FL_EXTRACT_PARTITION_INTERVAL: {
+        par_interval iv;
+        char why[300];
+        if (par_interval_parse(v, &iv, why, sizeof why))
+            return usage(err, cap, "%s%s", why, "");
+        field = &o->extract_partition_interval;
+        break;
+    }
     default: field = &o->interval_end; break;
     }
     if (empty && !*v)
@@ -339,6 +350,11 @@ static int apply_count(cli_opts *o, const flag_def *f, const char *v, const char
         if (parse_duration_ms(v, &x))
             return usage(err, cap, "%s: expected a duration such as 500ms, 30s or 1m, got '%s'", from, v);
         o->flush_interval_ms = (uint32_t)x;
+        return 0;
+    case FL_SPLIT_ROWS:
+        if (parse_count(v, 0, INT64_MAX, &x))
+            return usage(err, cap, "%s: expected a whole number of rows (0: never), got '%s'", from, v);
+        o->extract_split_rows = x ? x : -1;
         return 0;
     default: /* FL_PARALLELISM */
         if (parse_count(v, 1, 1024, &x))
@@ -465,6 +481,8 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_INTERVAL_END:
     case FL_INCR_PREDICATE:
     case FL_METRICS_ADDR:
+    case FL_EXTRACT_PARTITION_BY:
+    case FL_EXTRACT_PARTITION_INTERVAL:
         return apply_str(o, f, v, from, err, cap);
     case FL_PRIMARY_KEY:
     case FL_SQL_EXCLUDE:
@@ -483,6 +501,7 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_QUERY_TIMEOUT:
     case FL_RETRIES:
     case FL_PARALLELISM:
+    case FL_SPLIT_ROWS:
     case FL_FLUSH_RECORDS:
     case FL_FLUSH_INTERVAL:
         return apply_count(o, f, v, from, err, cap);

@@ -28,6 +28,8 @@ static void on_progress(void *ud, const tdspipe_progress *p)
     cli_progress_rows(r->prog, (size_t)(p->rows - r->rows), (size_t)(p->bytes - r->bytes));
     r->rows = p->rows;
     r->bytes = p->bytes;
+    if (p->windows)
+        cli_progress_window(r->prog, p);
     if (!strcmp(p->phase, "committing")) {
         cli_progress_phase(r->prog, "committing");
     } else if (!strcmp(p->phase, "done") || !strcmp(p->phase, "failed")) {
@@ -81,6 +83,10 @@ static void fill(tdspipe_load_opts *lo, const cli_opts *o)
     lo->incremental_predicate = o->incremental_predicate;
     lo->masks = (const char *const *)o->masks.v;
     lo->nmasks = o->masks.n;
+    lo->extract_parallelism = o->parallelism;
+    lo->extract_partition_by = o->extract_partition_by;
+    lo->extract_partition_interval = o->extract_partition_interval;
+    lo->extract_split_rows = o->extract_split_rows;
     /* the percentage costs a catalog query: only where it is shown (a
      * live line, log lines, json's est_rows/percent/eta_s) */
     lo->estimate_rows = o->progress != CLI_PROGRESS_INTERACTIVE || isatty(STDERR_FILENO);

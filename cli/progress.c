@@ -41,6 +41,7 @@ struct cli_progress {
     double start, last;
     const char *phase;
     bool drawn; /* a live line is on the screen */
+    uint32_t windows, windows_done, windows_running; /* a parallel read's */
 };
 
 double cli_now(void)
@@ -114,9 +115,13 @@ static int line_text(char *out, size_t cap, const cli_progress_snap *s)
         snprintf(head, sizeof head, "%3.0f%%  %s  ", frac * 100, eta);
         snprintf(of, sizeof of, " of ~%lld est.", (long long)s->est);
     }
-    return snprintf(out, cap, "%s%s: %llu rows%s  %.0f rows/s  %.1f MB  %.1fs%s", head, s->table ? s->table : "",
+    char win[64] = "";
+    if (s->windows)
+        snprintf(win, sizeof win, "  windows %u/%u (%u reading)", (unsigned)s->windows_done, (unsigned)s->windows,
+                 (unsigned)s->windows_running);
+    return snprintf(out, cap, "%s%s: %llu rows%s  %.0f rows/s  %.1f MB  %.1fs%s%s", head, s->table ? s->table : "",
                     (unsigned long long)s->rows, of, rate, (double)s->bytes / 1e6, s->elapsed,
-                    committing && frac < 0 ? "  committing" : "");
+                    committing && frac < 0 ? "  committing" : "", win);
 }
 
 size_t cli_progress_line(char *out, size_t cap, const cli_progress_snap *s, int width)
@@ -214,6 +219,8 @@ static void json_line(cli_progress *p, double el, bool final, bool ok)
         fprintf(f, ",\"eta_s\":%.1f", eta);
     else
         fputs(",\"eta_s\":null", f);
+    if (p->windows)
+        fprintf(f, ",\"windows\":%u,\"windows_done\":%u", (unsigned)p->windows, (unsigned)p->windows_done);
     if (final)
         fprintf(f, ",\"ok\":%s", ok ? "true" : "false");
     fputs("}\n", f);
@@ -227,7 +234,8 @@ static void draw(cli_progress *p, double now, bool final, bool ok)
         json_line(p, el, final, ok);
         return;
     }
-    cli_progress_snap s = {p->table, p->phase, p->rows, p->bytes, p->est, el};
+    cli_progress_snap s = {p->table, p->phase, p->rows, p->bytes, p->est, el, p->windows, p->windows_done,
+                           p->windows_running};
     char line[512];
     if (!final && p->tty) {
         cli_progress_line(line, sizeof line, &s, p->width);
@@ -286,6 +294,37 @@ void cli_progress_end(cli_progress *p, bool ok)
         return;
     draw(p, cli_now(), true, ok);
     free(p);
+}
+
+/* A parallel read's window started or finished: json has an event for
+ * each, a log a line for each finished window, a live line its count. */
+void cli_progress_window(cli_progress *p, const tdspipe_progress *w)
+{
+    if (!p)
+        return;
+    p->windows = w->windows;
+    p->windows_done = w->windows_done;
+    p->windows_running = w->windows_running;
+    if (!w->window || !w->window_event)
+        return;
+    bool done = !strcmp(w->window_event, "done");
+    if (p->mode == CLI_PROGRESS_JSON) {
+        fputs("{\"event\":\"window\",\"table\":", p->f);
+        json_str(p->f, p->table);
+        fputs(",\"window\":", p->f);
+        json_str(p->f, w->window);
+        fprintf(p->f, ",\"state\":\"%s\",\"rows\":%llu,\"windows\":%u,\"windows_done\":%u,\"windows_running\":%u}\n",
+                done ? "done" : "start", (unsigned long long)w->window_rows, (unsigned)w->windows,
+                (unsigned)w->windows_done, (unsigned)w->windows_running);
+    } else if (p->mode == CLI_PROGRESS_LOG && done) {
+        if (p->drawn)
+            fputs("\r\033[K", p->f);
+        fprintf(p->f, "%s: window %u/%u done (%s): %llu rows\n", p->table, (unsigned)w->windows_done,
+                (unsigned)w->windows, w->window, (unsigned long long)w->window_rows);
+    } else {
+        return;
+    }
+    fflush(p->f);
 }
 
 /* --stream: what one poll left (the library calls once per poll). */

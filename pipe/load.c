@@ -74,6 +74,9 @@ static int prepare(pipe_load *l)
     l->page_size = o->page_size ? o->page_size : PIPE_PAGE_SIZE;
     if (source_find(l))
         return -1;
+    if ((o->extract_partition_by || o->extract_partition_interval) && l->vt != &pipe_src_mssql)
+        return pipe_load_fail(l, TDSPIPE_E_USAGE, "--extract-partition-by/--extract-partition-interval split SQL Server "
+                                                  "table sources only (docs/parallel.md)");
     return pipe_dest_check(o->dest_uri, &l->err) ? -1 : 0;
 }
 

@@ -52,6 +52,9 @@ typedef struct pipe_load {
     uint64_t seen, bytes;
     uint64_t next_rows, next_bytes; /* when progress is told next */
     tdspipe_error err;          /* the first failure (err.code != 0) */
+    /* a parallel read's windows (pipe_rows_cb.window), for progress */
+    uint32_t windows, windows_done, windows_running;
+    const pipe_window_report *window; /* set while a window event is reported */
     bool hold_idle;             /* streaming: an idle changes run keeps the cursor */
     pipe_load_out *out;         /* streaming: what the run saw (NULL: none) */
 } pipe_load;

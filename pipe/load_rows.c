@@ -21,6 +21,14 @@ void pipe_load_report(pipe_load *l, const char *phase)
     if (!o->progress)
         return;
     tdspipe_progress p = {.rows = l->seen, .bytes = l->bytes, .est_rows = l->plan.est_rows, .phase = phase, .table = l->dest_table};
+    p.windows = l->windows;
+    p.windows_done = l->windows_done;
+    p.windows_running = l->windows_running;
+    if (l->window) {
+        p.window = l->window->window;
+        p.window_event = l->window->event;
+        p.window_rows = l->window->rows;
+    }
     o->progress(o->progress_ud, &p);
 }
 
@@ -136,8 +144,22 @@ static int on_chunk(void *ud, size_t col, const uint8_t *data, size_t len)
     return PIPE_NEXT;
 }
 
+/* A parallel read's window started or ended: one progress report that
+ * names it. */
+static void on_window(void *ud, const pipe_window_report *w)
+{
+    pipe_load *l = ud;
+    l->windows = w->total;
+    l->windows_done = w->done;
+    l->windows_running = w->running;
+    l->window = w;
+    pipe_load_report(l, "reading");
+    l->window = NULL;
+}
+
 const pipe_rows_cb pipe_load_rows_cb = {
     .columns = on_columns,
     .chunk = on_chunk,
     .row = on_row,
+    .window = on_window,
 };

@@ -68,10 +68,16 @@ typedef struct pipe_select {
     const pipe_colspec *specs; /* parsed --columns */
     size_t nspecs;
     sink_strategy strategy;
+    const char *extra;         /* table sources: a predicate ANDed to the
+                                  bounds (a parallel read's window); NULL none */
     int code;
     char err[700];
 } pipe_select;
-/* SELECT [TOP (n)] cols FROM name [WHERE key >(=) lo AND key <= hi]. */
+/* " WHERE key >(=) lo AND key <= hi" of the incremental bounds into b:
+ * 1 when put, 0 when there is no bound, -1 (sel->err) on a bad bound. */
+int pipe_select_where(pipe_select *sel, pipe_sqlbuf *b, const char *lo, bool lo_strict, const char *hi);
+/* SELECT [TOP (n)] cols FROM name [WHERE key >(=) lo AND key <= hi]
+ * [AND (extra)]. */
 int pipe_select_table(pipe_select *sel, const pipe_mssql_name *n, const char *lo, bool lo_strict, const char *hi,
                       char **out);
 /* A query: source with :interval_start/:interval_end replaced; refuses
@@ -132,5 +138,17 @@ int pipe_mssql_chunk(pipe_mssql *m, size_t col, const uint8_t *data, size_t len)
  * when the engine stopped it, else TDSPIPE_E_LOAD with "reading from SQL
  * Server failed: …". */
 int pipe_mssql_read_result(pipe_mssql *m, int rc, const net_error *ne, tdspipe_error *err);
+
+/* ---------------------------------------------------- par_read.c */
+
+/* The parallel-read flags a table or query source can be checked for at
+ * open (interval, column, its type, --sql-limit): 0 or TDSPIPE_E_USAGE. */
+int pipe_par_check(const pipe_mssql *m, tdspipe_error *err);
+/* Reads a table source in windows over several connections when asked
+ * (--extract-partition-by) or when automatic (a large table with a
+ * clustered key that splits); returns PIPE_PAR_SEQUENTIAL when the read
+ * is left to one connection, else as a source's read. */
+#define PIPE_PAR_SEQUENTIAL 4
+int pipe_par_read(pipe_mssql *m, const pipe_plan *p, const pipe_rows_cb *cb, void *ud, tdspipe_error *err);
 
 #endif /* TDSPIPE_MSSQL_INT_H */

@@ -99,9 +99,11 @@ static size_t put_columns(const pipe_select *l, pipe_sqlbuf *b)
 
 /* WHERE key >(=) lo AND key <= hi, the bounds as literals of the key's
  * catalog type; the end is included, as ingestr's SQL sources read
- * (pkg/source/mssql: key <= end). */
-static int put_where(pipe_select *l, pipe_sqlbuf *b, const char *lo, bool lo_strict, const char *hi)
+ * (pkg/source/mssql: key <= end). Returns 1 (put), 0 (no bound) or -1. */
+int pipe_select_where(pipe_select *l, pipe_sqlbuf *b, const char *lo, bool lo_strict, const char *hi)
 {
+    if (!l->o->incremental_key || (!lo && !hi))
+        return 0;
     const char *key = l->o->incremental_key;
     const pipe_catalog *cat = l->cat;
     const char *type = NULL;
@@ -131,7 +133,7 @@ static int put_where(pipe_select *l, pipe_sqlbuf *b, const char *lo, bool lo_str
         pipe_sqlbuf_put(b, lit);
         free(lit);
     }
-    return 0;
+    return first ? 0 : 1;
 }
 
 /* SELECT [TOP (n)] cols FROM name [WHERE key >= lo AND key <= hi] */
@@ -156,9 +158,15 @@ int pipe_select_table(pipe_select *l, const pipe_mssql_name *n, const char *lo, 
     pipe_sqlbuf_put(&b, " FROM ");
     pipe_sqlbuf_put(&b, qname ? qname : "");
     free(qname);
-    if (l->o->incremental_key && (lo || hi) && put_where(l, &b, lo, lo_strict, hi)) {
+    int nwhere = pipe_select_where(l, &b, lo, lo_strict, hi);
+    if (nwhere < 0) {
         free(b.p);
         return -1;
+    }
+    if (l->extra) { /* a parallel read's window */
+        pipe_sqlbuf_put(&b, nwhere ? " AND (" : " WHERE (");
+        pipe_sqlbuf_put(&b, l->extra);
+        pipe_sqlbuf_put(&b, ")");
     }
     if (b.oom) {
         free(b.p);

@@ -82,6 +82,15 @@ typedef struct tdspipe_progress {
     double lag_seconds;    /* seconds since the source's head the destination
                               now holds was read (0 when nothing was pending) */
     uint64_t polls, batches; /* polls so far; polls that committed rows */
+    /* A parallel read (windows > 0): windows planned, finished and being
+     * read. At a window's start or end the report names it: window is
+     * its predicate ("[id] >= 10 AND [id] < 20", "[id] IS NULL"),
+     * window_event "start" or "done", window_rows its rows when done;
+     * window is NULL in the other reports. */
+    uint32_t windows, windows_done, windows_running;
+    const char *window;
+    const char *window_event;
+    uint64_t window_rows;
 } tdspipe_progress;
 
 /* Options of tdspipe_load(). Zero-initialised is valid: replace strategy,
@@ -149,6 +158,21 @@ typedef struct tdspipe_load_opts {
      * redact, stars, fixed, partial) */
     const char *const *masks;
     size_t nmasks;
+    /* Parallel reads of SQL Server table sources (docs/parallel.md).
+     * extract_parallelism: connections reading windows at once; 0 = 5
+     * (ingestr's default); 1 = one connection (and no automatic split).
+     * extract_partition_by: the column windows split (integer, date,
+     * datetime, datetime2, smalldatetime, datetimeoffset); NULL: a table
+     * of at least extract_split_rows rows (sys.dm_db_partition_stats) whose
+     * clustered index starts with such a column is split on it.
+     * extract_partition_interval: "auto" (NULL: the same; 4 windows per
+     * connection), a whole-number step, or a duration ("6h", "7d", "1w").
+     * extract_split_rows: 0 = 5,000,000; negative: never split
+     * automatically. */
+    unsigned extract_parallelism;
+    const char *extract_partition_by;
+    const char *extract_partition_interval;
+    int64_t extract_split_rows;
 } tdspipe_load_opts;
 
 #define TDSPIPE_NO_RETRIES (-1)
@@ -199,10 +223,20 @@ int tdspipe_stream(const tdspipe_load_opts *o, const tdspipe_stream_opts *so, td
 enum { PIPE_NEXT = 0, PIPE_STOP = 1 };
 #define PIPE_STOPPED 3 /* read() ended because a callback said PIPE_STOP */
 
+/* A parallel read's window started or ended (for progress). */
+typedef struct pipe_window_report {
+    const char *window;          /* its predicate */
+    const char *event;           /* "start", "done" */
+    uint64_t rows;               /* rows it returned ("done") */
+    uint32_t total, done, running;
+} pipe_window_report;
+
 typedef struct pipe_rows_cb {
     int (*columns)(void *ud, const tds_column *cols, size_t ncols);
     int (*chunk)(void *ud, size_t col, const uint8_t *data, size_t len);
     int (*row)(void *ud, const tds_value *vals);
+    /* optional (NULL: not told) */
+    void (*window)(void *ud, const pipe_window_report *w);
 } pipe_rows_cb;
 
 typedef struct pipe_source pipe_source;

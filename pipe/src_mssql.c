@@ -3,8 +3,9 @@
  * "db.schema.table") or a query ("query:SELECT …") read with one batch.
  * Open checks the URI and the name, connects and reads a table's catalog
  * (a missing table fails before the destination is touched); read sends
- * the SELECT (mssql_select.c) and hands the first result set to the
- * engine through the adapter below, where net's result callbacks (called
+ * the SELECT (mssql_select.c), or reads a table in windows over several
+ * connections (par_read.c, docs/parallel.md), and hands the first result
+ * set to the engine through the adapter below, where net's result callbacks (called
  * by net) meet pipe_rows_cb. Change Tracking's ct_rows.c has callbacks of
  * its own that add the _cdc_ columns and feed the same pipe_mssql_*
  * functions.
@@ -110,6 +111,8 @@ static int open_parts(pipe_mssql *m, bool ct, tdspipe_error *err)
         rc = check_name(m, ct, err);
     if (!rc)
         rc = pipe_mssql_connect(p->o, &m->no, &m->cl, err);
+    if (!rc && !ct && m->name.is_query)
+        rc = pipe_par_check(m, err);
     if (rc || m->name.is_query)
         return rc;
     char why[700];
@@ -117,7 +120,7 @@ static int open_parts(pipe_mssql *m, bool ct, tdspipe_error *err)
         return pipe__fail(err, rc, "%s", why);
     if (!ct && p->strategy == SINK_MERGE && !p->o->nprimary_keys && !m->cat.pk.n)
         return pipe__fail(err, TDSPIPE_E_USAGE, "merge needs a primary key: the table has none, give --primary-key");
-    return 0;
+    return ct ? 0 : pipe_par_check(m, err);
 }
 
 int pipe_mssql_open(const pipe_plan *p, bool ct, pipe_mssql **out, tdspipe_error *err)
@@ -181,6 +184,11 @@ static int mssql_open(const pipe_plan *p, pipe_source **out, tdspipe_error *err)
 static int mssql_read(pipe_source *s, const pipe_plan *p, const pipe_rows_cb *cb, void *ud, tdspipe_error *err)
 {
     pipe_mssql *m = (pipe_mssql *)s;
+    if (!m->name.is_query) { /* in windows over several connections? (par_read.c) */
+        int prc = pipe_par_read(m, p, cb, ud, err);
+        if (prc != PIPE_PAR_SEQUENTIAL)
+            return prc;
+    }
     pipe_select sel;
     memset(&sel, 0, sizeof sel);
     sel.o = p->o;

@@ -101,6 +101,7 @@ void srv_rs_free(srv_rs *rs)
     }
     for (int i = 0; i < rs->nout; i++)
         free(rs->outs[i].accbuf);
+    srv_t25_free(rs->t25);
     free(rs->odefs);
     free(rs->ocols);
     free(rs->ovals);
@@ -1001,6 +1002,7 @@ static int eval_top(srv_cursor *cur, srv_rs *rs, const sql_select *sel)
  * Returns 0 or -1 with the error in rs. */
 static int choose_mode(srv_rs *rs, const sql_select *sel, bool has_agg)
 {
+    bool exact = false;
     if (rs->nsrc == 0) {
         rs->mode = M_ONE;
         if (has_agg) {
@@ -1020,6 +1022,8 @@ static int choose_mode(srv_rs *rs, const sql_select *sel, bool has_agg)
         if (stream) {
             rs->mode = M_STREAM;
             rs->end = rs_src_count(&rs->src[0]);
+            exact = rs_stream_narrow(rs); /* exec_range.c: a seek on a rising key */
+            rs->where_exact = exact && !has_agg; /* every row of the range matches */
         } else {
             tup_vec tv = { 0 };
             uint64_t t[MAX_SRC];
@@ -1041,9 +1045,18 @@ static int choose_mode(srv_rs *rs, const sql_select *sel, bool has_agg)
             bool fast = rs->mode == M_STREAM && !sel->where.n;
             for (int i = 0; i < rs->nout && fast; i++)
                 fast = rs->outs[i].agg == 1 && rs->outs[i].e->star_arg;
+            uint64_t lo = rs->pos, hi = rs->end;
             if (fast) {
                 for (int i = 0; i < rs->nout; i++)
                     rs->outs[i].count = rs->end;
+            } else if (exact && hi > lo + 2 && rs_minmax_ends(rs)) { /* MIN/MAX: the range's ends */
+                rs->end = lo + 1;
+                if (aggregate(rs) < 0)
+                    return -1;
+                rs->pos = hi - 1;
+                rs->end = hi;
+                if (aggregate(rs) < 0)
+                    return -1;
             } else if (aggregate(rs) < 0) {
                 return -1;
             }
@@ -1268,13 +1281,15 @@ int srv_rs_step(srv_cursor *cur, tds_session *s, size_t budget)
     srv_conn *c = cur->c;
     size_t start = tds_send_pending(s);
     if (!rs->meta_sent) {
-        if (tds_put_colmetadata(s, rs->ocols, (uint16_t)rs->nout) < 0)
+        if (srv_t25_prepare(rs, c) < 0 ||
+            tds_put_colmetadata(s, rs->ocols, (uint16_t)rs->nout) < 0)
             return SRV_CLOSE;
         rs->meta_sent = true;
     }
     const srv_faults *f = &c->faults;
-    if (rs->mode == M_STREAM && !rs->where->n && rs->direct && !f->close_after_rows &&
-        !f->stall_after_rows && !f->error_after_rows && !f->malformed_after_rows) {
+    if (rs->mode == M_STREAM && (!rs->where->n || rs->where_exact) && rs->direct && !f->close_after_rows &&
+        !f->stall_after_rows && !f->error_after_rows && !f->malformed_after_rows &&
+        !srv_t25_active(rs)) {
         /* The streaming hot path: one source, every column in order, no
          * filter, no faults: make a batch of rows (generated values into
          * one buffer per row, stored rows as views into the heap) and
@@ -1342,7 +1357,8 @@ int srv_rs_step(srv_cursor *cur, tds_session *s, size_t budget)
             cur->aborted = true;
             return SRV_DONE;
         }
-        if (tds_put_row(s, rs->ocols, rs->ovals, (uint16_t)rs->nout) < 0)
+        if (srv_t25_row(rs, rs->ovals) < 0 ||
+            tds_put_row(s, rs->ocols, rs->ovals, (uint16_t)rs->nout) < 0)
             return SRV_CLOSE;
         rs->emitted++;
         cur->rows_sent++;

@@ -59,6 +59,7 @@ struct srv_rs {
     int mode;
     uint64_t pos, end;
     bool reverse;
+    bool where_exact;        /* exec_range.c: [pos, end) is exactly the WHERE's rows */
     uint64_t *list;
     size_t nlist;
     int64_t top;
@@ -83,7 +84,15 @@ struct srv_rs {
     size_t bstride;
     unsigned batch;
     size_t row_bytes;        /* bytes per row in the last batch (0: none yet) */
+    void *t25;               /* json/vector sent as text (types2025.c), NULL: none */
 };
+
+/* types2025.c: json/vector columns as text for a connection that did not
+ * negotiate them (prepare before COLMETADATA; row before each row). */
+int srv_t25_prepare(srv_rs *rs, const srv_conn *c);
+bool srv_t25_active(const srv_rs *rs);
+int srv_t25_row(srv_rs *rs, tds_value *vals);
+void srv_t25_free(void *t25);
 
 /* exec_select.c */
 /* Loads row r (heap offset or generated index; NULL_ROW: all NULL) of
@@ -96,6 +105,12 @@ int rs_eval(srv_rs *rs, const sql_expr *e, srv_val *out, char *buf, size_t cap);
 
 /* exec_where.c: 1 true, 0 false or unknown, -1 error (in rs). */
 int rs_where(srv_rs *rs, const sql_where *w);
+/* exec_range.c: a streamed generated source's [pos, end) narrowed by the
+ * WHERE's ranges on rising integer columns; true when every conjunct was
+ * such a range (every row left matches). */
+bool rs_stream_narrow(srv_rs *rs);
+/* Every output is MIN or MAX of such a column. */
+bool rs_minmax_ends(const srv_rs *rs);
 
 /* exec_window.c: every window output's values over the listed tuples. */
 int rs_windows(srv_rs *rs);
