@@ -21,7 +21,7 @@ static int str_eq(const char *x, const char *y)
 
 static int same(const tds_login7 *a, const tds_login7 *b)
 {
-    bool feat = a->fedauth || a->utf8_support;
+    bool feat = a->fedauth || a->utf8_support || a->json_support || a->vector_support;
     uint8_t of3 = (uint8_t)(feat ? a->option_flags3 | TDS_LOGIN_OF3_EXTENSION
                                  : a->option_flags3 & ~TDS_LOGIN_OF3_EXTENSION);
     if (a->tds_version != b->tds_version || a->packet_size != b->packet_size ||
@@ -42,7 +42,10 @@ static int same(const tds_login7 *a, const tds_login7 *b)
             return 0;
     if (a->sspi_len != b->sspi_len || (a->sspi_len && memcmp(a->sspi, b->sspi, a->sspi_len)))
         return 0;
-    if (a->fedauth != b->fedauth || a->utf8_support != b->utf8_support)
+    if (a->fedauth != b->fedauth || a->utf8_support != b->utf8_support ||
+        a->json_support != b->json_support || a->vector_support != b->vector_support)
+        return 0;
+    if (a->fedauth && a->fedauth_workflow != b->fedauth_workflow)
         return 0;
     if (a->fedauth && (a->fedauth_echo != b->fedauth_echo ||
                        a->fedauth_library != b->fedauth_library ||

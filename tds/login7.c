@@ -1,6 +1,13 @@
 /*
  * login7.c — LOGIN7 payload encode/decode for TDS 7.4 (MS-TDS 2.2.6.4),
- * password obfuscation, and the FeatureExt block (FEDAUTH, UTF8_SUPPORT).
+ * password obfuscation, and the FeatureExt block: FEDAUTH (security-token
+ * library 0x01 with its token and nonce; ADAL/MSAL library 0x02 with its
+ * workflow byte), UTF8_SUPPORT, and SQL Server 2025's JSONSUPPORT (0x0D)
+ * and VECTORSUPPORT (0x0E), one version byte each.
+ *
+ * FEDAUTH Options byte: (bFedAuthLibrary << 1) | fFedAuthEcho — the echo
+ * is the low bit whatever the spec's field order suggests (Microsoft's
+ * answer on MS-TDS, 2023-12-14; all drivers write it so).
  *
  * Layout: a 94-byte fixed header (numbers little-endian), then the variable
  * data. Each string field is an (offset USHORT, length USHORT) pair: the
@@ -100,12 +107,35 @@ void tds_password_deobfuscate(uint8_t *b, size_t n)
 
 /* ----------------------------------------------------------------- encode */
 
+/* FEDAUTH FeatureData bytes (Options onwards) for l, or a negative
+ * tds_err. *tok_bytes gets the token's UTF-16LE byte count. */
+static long fedauth_size(const tds_login7 *l, size_t *tok_bytes)
+{
+    if (l->fedauth_library == TDS_FEDAUTH_LIB_ADAL) {
+        /* Options + Workflow; the token comes later in FEDAUTH_TOKEN. */
+        if (l->fedauth_workflow < TDS_FEDAUTH_WF_PASSWORD ||
+            l->fedauth_workflow > TDS_FEDAUTH_WF_INTERACTIVE || l->fedauth_token)
+            return TDS_E_ARG;
+        return 2;
+    }
+    if (l->fedauth_library != TDS_FEDAUTH_LIB_SECURITYTOKEN)
+        return TDS_E_ARG;
+    const char *t = l->fedauth_token ? l->fedauth_token : "";
+    int tb = tds_utf8_to_utf16(t, strlen(t), NULL, 0);
+    if (tb < 0)
+        return tb;
+    if ((size_t)tb > L7_MAX)
+        return TDS_E_ARG;
+    *tok_bytes = (size_t)tb;
+    return 1 + 4 + tb + (l->fedauth_has_nonce ? L7_NONCE : 0);
+}
+
 /* FeatureExt block size for l (0 when no feature is requested), or a
  * negative tds_err. *tok_bytes gets the token's UTF-16LE byte count. */
 static long feature_size(const tds_login7 *l, size_t *tok_bytes)
 {
     *tok_bytes = 0;
-    if (!l->fedauth && !l->utf8_support)
+    if (!l->fedauth && !l->utf8_support && !l->json_support && !l->vector_support)
         return 0;
     /* Features exist from TDS 7.4 on; never send them to older servers.
      * (TDS 8.0 spells its version 0x08000000, so compare the major byte.) */
@@ -114,46 +144,68 @@ static long feature_size(const tds_login7 *l, size_t *tok_bytes)
         return TDS_E_ARG;
     long n = 1; /* terminator */
     if (l->fedauth) {
-        if (l->fedauth_library != TDS_FEDAUTH_LIB_SECURITYTOKEN)
-            return TDS_E_ARG;
-        const char *t = l->fedauth_token ? l->fedauth_token : "";
-        int tb = tds_utf8_to_utf16(t, strlen(t), NULL, 0);
-        if (tb < 0)
-            return tb;
-        if ((size_t)tb > L7_MAX)
-            return TDS_E_ARG;
-        *tok_bytes = (size_t)tb;
-        n += 1 + 4 + 1 + 4 + tb + (l->fedauth_has_nonce ? L7_NONCE : 0);
+        long f = fedauth_size(l, tok_bytes);
+        if (f < 0)
+            return f;
+        n += 1 + 4 + f;
     }
     if (l->utf8_support)
         n += 1 + 4;
+    if (l->json_support)
+        n += 1 + 4 + 1;
+    if (l->vector_support)
+        n += 1 + 4 + 1;
     return n;
+}
+
+static size_t put_fedauth(const tds_login7 *l, uint8_t *p, size_t tok_bytes)
+{
+    size_t o = 0;
+    bool adal = l->fedauth_library == TDS_FEDAUTH_LIB_ADAL;
+    uint32_t dlen = adal ? 2 : (uint32_t)(1 + 4 + tok_bytes + (l->fedauth_has_nonce ? L7_NONCE : 0));
+    p[o++] = TDS_FEAT_FEDAUTH;
+    tds_wle32(p + o, dlen);
+    o += 4;
+    p[o++] = (uint8_t)((l->fedauth_library << 1) | (l->fedauth_echo ? 1 : 0));
+    if (adal) {
+        p[o++] = l->fedauth_workflow;
+        return o;
+    }
+    const char *t = l->fedauth_token ? l->fedauth_token : "";
+    tds_wle32(p + o, (uint32_t)tok_bytes);
+    o += 4;
+    tds_utf8_to_utf16(t, strlen(t), p + o, tok_bytes); /* sized above */
+    o += tok_bytes;
+    if (l->fedauth_has_nonce) {
+        memcpy(p + o, l->fedauth_nonce, L7_NONCE);
+        o += L7_NONCE;
+    }
+    return o;
+}
+
+/* A feature whose data is one version byte (JSONSUPPORT, VECTORSUPPORT). */
+static size_t put_version_feature(uint8_t *p, uint8_t id, uint8_t version)
+{
+    p[0] = id;
+    tds_wle32(p + 1, 1);
+    p[5] = version;
+    return 6;
 }
 
 static size_t put_feature_block(const tds_login7 *l, uint8_t *p, size_t tok_bytes)
 {
     size_t o = 0;
-    if (l->fedauth) {
-        const char *t = l->fedauth_token ? l->fedauth_token : "";
-        uint32_t dlen = (uint32_t)(1 + 4 + tok_bytes + (l->fedauth_has_nonce ? L7_NONCE : 0));
-        p[o++] = TDS_FEAT_FEDAUTH;
-        tds_wle32(p + o, dlen);
-        o += 4;
-        p[o++] = (uint8_t)((l->fedauth_library << 1) | (l->fedauth_echo ? 1 : 0));
-        tds_wle32(p + o, (uint32_t)tok_bytes);
-        o += 4;
-        tds_utf8_to_utf16(t, strlen(t), p + o, tok_bytes); /* sized above */
-        o += tok_bytes;
-        if (l->fedauth_has_nonce) {
-            memcpy(p + o, l->fedauth_nonce, L7_NONCE);
-            o += L7_NONCE;
-        }
-    }
+    if (l->fedauth)
+        o += put_fedauth(l, p + o, tok_bytes);
     if (l->utf8_support) {
         p[o++] = TDS_FEAT_UTF8_SUPPORT;
         tds_wle32(p + o, 0);
         o += 4;
     }
+    if (l->json_support)
+        o += put_version_feature(p + o, TDS_FEAT_JSONSUPPORT, l->json_support);
+    if (l->vector_support)
+        o += put_version_feature(p + o, TDS_FEAT_VECTORSUPPORT, l->vector_support);
     p[o++] = TDS_FEAT_TERMINATOR;
     return o;
 }
@@ -306,8 +358,15 @@ static int decode_fedauth(const uint8_t *d, size_t n, strout *so, tds_login7 *ou
     out->fedauth = true;
     out->fedauth_echo = d[0] & 1;
     out->fedauth_library = (uint8_t)(d[0] >> 1);
+    if (out->fedauth_library == TDS_FEDAUTH_LIB_ADAL) {
+        /* Options + Workflow, nothing else (MS-TDS 2.2.6.4). */
+        if (n != 2)
+            return TDS_E_PROTO;
+        out->fedauth_workflow = d[1];
+        return TDS_OK;
+    }
     if (out->fedauth_library != TDS_FEDAUTH_LIB_SECURITYTOKEN)
-        return TDS_OK; /* ADAL workflow byte etc.: reported by library only */
+        return TDS_OK; /* other libraries: reported by library only */
     if (n < 5)
         return TDS_E_PROTO;
     size_t tl = tds_le32(d + 1), rest = n - 5;
@@ -324,6 +383,35 @@ static int decode_fedauth(const uint8_t *d, size_t n, strout *so, tds_login7 *ou
         memcpy(out->fedauth_nonce, d + 5 + tl, L7_NONCE);
     }
     return TDS_OK;
+}
+
+/* JSONSUPPORT / VECTORSUPPORT: exactly one non-zero version byte, once. */
+static int decode_version(const uint8_t *d, size_t n, uint8_t *version)
+{
+    if (*version || n != 1 || d[0] == 0)
+        return TDS_E_PROTO;
+    *version = d[0];
+    return TDS_OK;
+}
+
+static int decode_feature(uint8_t id, const uint8_t *d, size_t n, strout *so, tds_login7 *out,
+                          bool *utf8_seen)
+{
+    switch (id) {
+    case TDS_FEAT_FEDAUTH:
+        return decode_fedauth(d, n, so, out);
+    case TDS_FEAT_UTF8_SUPPORT:
+        if (*utf8_seen)
+            return TDS_E_PROTO;
+        *utf8_seen = out->utf8_support = true;
+        return TDS_OK;
+    case TDS_FEAT_JSONSUPPORT:
+        return decode_version(d, n, &out->json_support);
+    case TDS_FEAT_VECTORSUPPORT:
+        return decode_version(d, n, &out->vector_support);
+    default:
+        return TDS_OK; /* other features: skipped */
+    }
 }
 
 static int decode_features(const uint8_t *in, size_t len, strout *so, tds_login7 *out)
@@ -347,14 +435,7 @@ static int decode_features(const uint8_t *in, size_t len, strout *so, tds_login7
             return TDS_OK;
         if (!tds_rd_u32(&r, &dlen) || !tds_rd_bytes(&r, dlen, &d))
             return TDS_E_PROTO;
-        int rc = TDS_OK;
-        if (id == TDS_FEAT_FEDAUTH) {
-            rc = decode_fedauth(d, dlen, so, out);
-        } else if (id == TDS_FEAT_UTF8_SUPPORT) {
-            if (utf8_seen)
-                return TDS_E_PROTO;
-            utf8_seen = out->utf8_support = true;
-        } /* other features: skipped */
+        int rc = decode_feature(id, d, dlen, so, out, &utf8_seen);
         if (rc)
             return rc;
     }

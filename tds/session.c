@@ -124,6 +124,10 @@ int tds_send_login7(tds_session *s, const tds_login7 *l)
             s->features_requested |= 1u << TDS_FEAT_FEDAUTH;
         if (l->utf8_support)
             s->features_requested |= 1u << TDS_FEAT_UTF8_SUPPORT;
+        if (l->json_support)
+            s->features_requested |= 1u << TDS_FEAT_JSONSUPPORT;
+        if (l->vector_support)
+            s->features_requested |= 1u << TDS_FEAT_VECTORSUPPORT;
     }
     return rc;
 }
