@@ -23,6 +23,10 @@ void sink__ms_bulk_drop(sql_sink *q)
     m->wide_cap = 0;
     free(m->ords);
     m->ords = NULL;
+    free(m->tv);
+    m->tv = NULL;
+    m->tv_cap = 0;
+    sink__buf_free(&m->tvtext);
 }
 
 /* The bulk description: the sink's names, the target for text types. */
@@ -84,6 +88,54 @@ static const tds_value *with_ord(ms_sink *m, const sink_batch *b)
     return m->wide;
 }
 
+/* json/vector columns travel as text (sink__ms_wire_col): json's UTF-8
+ * transcoded to UTF-16 for nvarchar(max), a vector printed as its JSON
+ * array (ASCII) for varchar(max) — bytes as the wire takes them, since
+ * (max) values go out as raw PLP chunks. vals unchanged when the table
+ * has neither. */
+static const tds_value *as_text(ms_sink *m, const tds_value *vals, size_t nrows, uint16_t nw)
+{
+    const tds_column *cols = m->q.sc.cols;
+    size_t nc = m->q.sc.ncols;
+    bool any = false;
+    for (size_t c = 0; c < nc; c++)
+        any |= cols[c].kind == TDS_K_JSON || cols[c].kind == TDS_K_VECTOR;
+    if (!any)
+        return vals;
+    if (nrows * nw > m->tv_cap) {
+        free(m->tv);
+        m->tv_cap = 0;
+        if (!(m->tv = sink__malloc(nrows * nw * sizeof *m->tv)))
+            return NULL;
+        m->tv_cap = nrows * nw;
+    }
+    memcpy(m->tv, vals, nrows * nw * sizeof *m->tv);
+    m->tvtext.len = 0;
+    for (int pass = 0; pass < 2; pass++) /* texts first (the buffer moves), then the views */
+        for (size_t r = 0, off = 0; r < nrows; r++)
+            for (size_t c = 0; c < nc; c++) {
+                tds_value *v = &m->tv[r * nw + c];
+                bool j = cols[c].kind == TDS_K_JSON;
+                if ((!j && cols[c].kind != TDS_K_VECTOR) || (v->flags & TDS_VF_NULL))
+                    continue;
+                if (!pass) {
+                    size_t at = m->tvtext.len;
+                    int n = j ? tds_utf8_to_utf16((const char *)v->ptr, v->len, NULL, 0) : 0;
+                    if (n < 0 || (j ? sink__buf_reserve(&m->tvtext, (size_t)n)
+                                    : sink__value_text(&m->tvtext, &cols[c], v)))
+                        return NULL;
+                    if (j)
+                        m->tvtext.len += (size_t)tds_utf8_to_utf16((const char *)v->ptr, v->len,
+                                                                   (uint8_t *)m->tvtext.p + at, (size_t)n);
+                    v->len = (uint32_t)(m->tvtext.len - at);
+                } else {
+                    v->ptr = (const uint8_t *)m->tvtext.p + off;
+                    off += v->len;
+                }
+            }
+    return m->tv;
+}
+
 static bool has_plp(const ms_sink *m, uint16_t nw)
 {
     for (uint16_t c = 0; c < nw; c++)
@@ -127,6 +179,8 @@ int sink__ms_bulk_rows(sql_sink *q, const sink_batch *b)
     if (q->with_ord && !(vals = with_ord(m, b)))
         return sink__sql_nomem(q);
     uint16_t nw = (uint16_t)(q->sc.ncols + q->with_ord);
+    if (!(vals = as_text(m, vals, b->nrows, nw)))
+        return sink__fail(&q->base, SINK_E_VALUE, "mssql: a json or vector value cannot be written as text");
     net_error ne;
     memset(&ne, 0, sizeof ne);
     net_bulk *bk = net_bulk_begin(m->cl, m->wcols, nw, &ne);

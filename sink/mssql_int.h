@@ -19,6 +19,9 @@ typedef struct ms_sink {
     tds_value *wide;     /* a batch with the ord column added */
     size_t wide_cap;
     uint8_t *ords;       /* ord values' bytes */
+    tds_value *tv;       /* json/vector batches: the values as text (mssql_bulk.c) */
+    size_t tv_cap;
+    sink_buf tvtext;     /* the vectors' JSON-array texts of that batch */
 } ms_sink;
 
 /* mssql.c: batches on the sink's connection (reconnecting when it was

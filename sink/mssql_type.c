@@ -7,6 +7,8 @@
  *
  * Bulk rules ([MS-TDS] 2.2.6.1): xml travels as nvarchar(max), UDTs as
  * varbinary(max); text/ntext/image carry the table name in COLMETADATA.
+ * json and vector(n) (SQL Server 2025) keep their types in the table and
+ * travel as nvarchar(max) / varchar(max) text, converted by the server.
  */
 #include <stdio.h>
 
@@ -105,6 +107,13 @@ const char *sink__ms_type(const tds_column *c, bool key, bool collate, char *tmp
                  c->max_len ? c->max_len : 1);
         return tmp;
     case TDS_K_XML: return key ? "nvarchar(450)" : "xml";
+    case TDS_K_JSON: return key ? "nvarchar(450)" : "json";
+    case TDS_K_VECTOR:
+        if (key)
+            return "varchar(900)";
+        snprintf(tmp, cap, c->vector_elem == TDS_VEC_FLOAT16 ? "vector(%u, float16)" : "vector(%u)",
+                 (unsigned)c->vector_dims);
+        return tmp;
     case TDS_K_VARIANT: return "sql_variant";
     case TDS_K_UDT: return key ? "varbinary(900)" : "varbinary(max)";
     default: return "nvarchar(max)";
@@ -114,7 +123,13 @@ const char *sink__ms_type(const tds_column *c, bool key, bool collate, char *tmp
 int sink__ms_wire_col(tds_column *w, const tds_column *src, const char *name, const char *table)
 {
     *w = *src;
-    if (src->kind == TDS_K_XML || src->kind == TDS_K_UDT) {
+    if (src->kind == TDS_K_JSON || src->kind == TDS_K_VECTOR) {
+        /* As text, which the server converts into the target's json or
+         * vector(n) whether or not this connection negotiated the types
+         * (mssql_bulk.c makes the text). */
+        if (tds_column_init(w, src->kind == TDS_K_JSON ? TDS_T_NVARCHAR : TDS_T_BIGVARCHR, 0xFFFF, 0, 0) != TDS_OK)
+            return SINK_E_VALUE;
+    } else if (src->kind == TDS_K_XML || src->kind == TDS_K_UDT) {
         /* same bytes, the type bulk load takes for them */
         if (tds_column_init(w, src->kind == TDS_K_XML ? TDS_T_NVARCHAR : TDS_T_BIGVARBIN, 0xFFFF, 0, 0) != TDS_OK)
             return SINK_E_VALUE;

@@ -160,6 +160,50 @@ static inline int put_datetime(sink_buf *b, const tds_column *c, const tds_value
     return SINK_OK;
 }
 
+/* jsonb: version byte 1, then the JSON text. */
+static int put_jsonb(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    if (sink__buf_reserve(b, 5))
+        return SINK_E_NOMEM;
+    size_t at = b->len;
+    b->len += 5;
+    int rc = sink__value_text(b, c, v);
+    if (rc)
+        return rc;
+    if (memchr(b->p + at + 5, '\0', b->len - at - 5))
+        return SINK_E_VALUE;
+    sink__pg_be32((uint8_t *)b->p + at, (uint32_t)(b->len - at - 4));
+    b->p[at + 4] = 1;
+    return SINK_OK;
+}
+
+/* real[] (vector; float16 widened exactly): ndim 1, no NULLs, element
+ * oid 700 (float4), dims, lower bound 1, then per element length 4 and
+ * the float big-endian. */
+static int put_real_array(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    tds_vector vec;
+    if (tds_value_vector(c, v, &vec))
+        return SINK_E_VALUE;
+    uint8_t *o = sink__pg_field(b, 20 + (size_t)vec.dims * 8);
+    if (!o)
+        return SINK_E_NOMEM;
+    sink__pg_be32(o, 1);
+    sink__pg_be32(o + 4, 0);
+    sink__pg_be32(o + 8, 700);
+    sink__pg_be32(o + 12, vec.dims);
+    sink__pg_be32(o + 16, 1);
+    o += 20;
+    for (uint32_t i = 0; i < vec.dims; i++, o += 8) {
+        float f = tds_vector_get(&vec, i);
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        sink__pg_be32(o, 4);
+        sink__pg_be32(o + 4, u);
+    }
+    return SINK_OK;
+}
+
 /* text: reserve the length, transcode straight into the buffer */
 static inline int put_text(sink_buf *b, const tds_column *c, const tds_value *v)
 {
@@ -212,6 +256,10 @@ int sink__pg_copy_value(sink_buf *b, sink_buf *text, const tds_column *c, const 
         memcpy(o, g, 16);
         return SINK_OK;
     }
+    case TDS_K_JSON:
+        return put_jsonb(b, c, v);
+    case TDS_K_VECTOR:
+        return put_real_array(b, c, v);
     case TDS_K_BINARY: case TDS_K_UDT:
         if (!(o = sink__pg_field(b, v->len)))
             return SINK_E_NOMEM;

@@ -110,6 +110,10 @@ static const char *pg_type(const tds_column *c, bool key, char *tmp, size_t cap)
     case TDS_K_GUID: return "uuid";
     case TDS_K_BINARY: case TDS_K_UDT: return "bytea";
     case TDS_K_CHAR: case TDS_K_NCHAR: return pg_string(c, tmp, cap);
+    case TDS_K_JSON: return "jsonb";
+    /* pgvector is not packaged here: `ALTER TABLE t ALTER COLUMN v TYPE
+     * vector(n) USING v::vector(n)` turns it into one (docs/types.md). */
+    case TDS_K_VECTOR: return "real[]";
     default: return "text"; /* xml, variant */
     }
 }

@@ -72,6 +72,8 @@ static inline void gen_put_le(uint8_t *o, uint64_t v, int n)
 
 size_t srv_gen_cap(const srv_coldef *d)
 {
+    if (d->col.kind == TDS_K_JSON || d->col.kind == TDS_K_VECTOR)
+        return srv_t25_gen_cap(d);
     size_t w = d->gen.width;
     size_t cl = d->char_len > 0 && d->char_len < 100000 ? (size_t)d->char_len : 0;
     size_t chars = (w > cl ? w : cl) + sizeof d->gen.prefix + SRV_NAME_MAX + 32;
@@ -289,6 +291,8 @@ uint32_t srv_gen_value(const srv_coldef *d, uint16_t colno, uint64_t i, uint8_t 
             out[k] = (uint8_t)((uint64_t)x + k);
         return (uint32_t)n;
     }
+    case TDS_K_JSON: case TDS_K_VECTOR:
+        return srv_t25_gen(d, x, out, cap);
     case TDS_K_VARIANT: {
         int64_t sel = pmod(x, 3);
         if (sel == 0) {

@@ -74,6 +74,15 @@ typedef struct srv_coldef {
     srv_gen gen;
 } srv_coldef;
 
+/* types2025.c: json and vector(n[, float16]) (issue 18). type_parse
+ * returns 1 (d filled), 0 (not one of them) or -1 (invalid). */
+int srv_t25_type_parse(const char *text, srv_coldef *d);
+size_t srv_t25_gen_cap(const srv_coldef *d);
+uint32_t srv_t25_gen(const srv_coldef *d, int64_t x, uint8_t *out, size_t cap);
+int srv_t25_from_wire(const tds_column *c, const uint8_t *p, uint32_t len, srv_val *v,
+                      char *scratch, size_t cap);
+int64_t srv_t25_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap);
+
 /* value.c */
 /* Parses "nvarchar(32)", "decimal(18,4)", "varchar(max)", "datetime2" …
  * into d (name untouched). Returns 0 or -1 for an unknown/invalid type. */

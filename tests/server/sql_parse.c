@@ -187,7 +187,11 @@ static bool type_spec(P *p, srv_coldef *d)
         o += (size_t)snprintf(text + o, sizeof text - o, "(");
         for (int k = 0; k < 2; k++) {
             sql_tok *t = cur(p);
-            if ((t->t != TK_NUM && !(t->t == TK_IDENT && srv_ieqn(t->text, t->tlen, "max"))) || t->tlen > 20) {
+            /* vector(n, float16|float32): the second argument is a name */
+            bool base = k == 1 && t->t == TK_IDENT && (srv_ieqn(t->text, t->tlen, "float16") ||
+                                                       srv_ieqn(t->text, t->tlen, "float32"));
+            if ((t->t != TK_NUM && !base && !(t->t == TK_IDENT && srv_ieqn(t->text, t->tlen, "max"))) ||
+                t->tlen > 20) {
                 sql_fail(p);
                 return false;
             }

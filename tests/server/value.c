@@ -84,6 +84,9 @@ static const char *skip_ws(const char *p)
 
 int srv_type_parse(const char *text, srv_coldef *d)
 {
+    int t25 = srv_t25_type_parse(text, d);
+    if (t25)
+        return t25 > 0 ? 0 : -1;
     const char *p = skip_ws(text);
     char name[32];
     size_t n = 0;
@@ -476,6 +479,8 @@ int sv_from_wire(const tds_column *c, const uint8_t *p, uint32_t len, srv_val *v
     case TDS_K_BINARY: case TDS_K_UDT:
         v->k = SV_BIN; v->s = (const char *)p; v->n = len;
         return 0;
+    case TDS_K_JSON: case TDS_K_VECTOR:
+        return srv_t25_from_wire(c, p, len, v, scratch, cap);
     case TDS_K_VARIANT: {
         if (len < 2 || (uint32_t)p[1] + 2 > len)
             return -1;
@@ -906,6 +911,8 @@ int64_t sv_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t c
         return wire_binary(d, v, out, cap);
     case TDS_K_VARIANT:
         return wire_variant(d, v, out, cap);
+    case TDS_K_JSON: case TDS_K_VECTOR:
+        return srv_t25_to_wire(d, v, out, cap);
     default:
         return -245;
     }
