@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "net.h"
 #include "tdspipe_version.h"
 
 static volatile sig_atomic_t cancelled;
@@ -82,6 +83,23 @@ static bool at_hmac(const char *p)
 /* --mask hmac keys are secrets, as passwords are: overwritten in argv
  * (/proc/PID/cmdline) once parsed (up to the ',' that ends a spec), and
  * registered so that no message prints them. */
+/* ActiveDirectoryPassword works, but Microsoft is retiring the password
+ * grant (and it fails under multifactor authentication): the library may
+ * not print, so the command says so once per URI that uses it (issue 15). */
+static void warn_entra_password(const cli_opts *o)
+{
+    const char *uris[] = {o->source_uri, o->dest_uri};
+    for (size_t i = 0; i < 2; i++) {
+        net_opts no = {0};
+        char why[300];
+        if (uris[i] && net_opts_from_uri(&no, uris[i], why, sizeof why) == NET_OK && no.auth == NET_AUTH_PASSWORD)
+            cli_err("warning: %s URI: ActiveDirectoryPassword uses the password grant, which Microsoft is retiring "
+                    "and which fails for accounts with multifactor authentication; prefer "
+                    "ActiveDirectoryServicePrincipal or a managed or workload identity", i ? "destination" : "source");
+        net_opts_free(&no);
+    }
+}
+
 static void hide_hmac_keys(int argc, char **argv, const cli_opts *o)
 {
     for (int i = 2; i < argc; i++)
@@ -158,6 +176,7 @@ int main(int argc, char **argv)
         cli_opts_free(&o);
         return CLI_EXIT_OK;
     }
+    warn_entra_password(&o);
     catch_signals();
     rc = cli_ingest(&o, &cancelled);
     cli_opts_free(&o);
