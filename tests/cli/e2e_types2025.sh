@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# e2e_types2025.sh — SQL Server 2025's json and vector(n[, float16]) end to
+# end (issue 18): build/tdspipe loads tdstestd's types2025 scenario (json,
+# vector(3), vector(4, float16), vector(1998), vector(3996, float16)) into
+# CSV, JSONL, SQLite, DuckDB, PostgreSQL and a SQL Server destination
+# (tdstestd again); tests/cli/types2025_check.py models the generator and
+# compares every value read back from each destination. Then: a server
+# that does not acknowledge JSONSUPPORT/VECTORSUPPORT (--no-2025-types)
+# sends text and gives the same values (PostgreSQL then gets text columns,
+# proving the native path was used above); FreeTDS's tsql, which does not
+# ask for the features, sees the JSON text.
+#
+#   tests/cli/e2e_types2025.sh BUILD_DIR SRC_DIR
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_types2025 "$@"
+scen=$src/tests/server/scenarios/types2025.json
+check() { # NAME SINK TARGET [TABLE]
+  if python3 "$src/tests/cli/types2025_check.py" "$scen" "$2" "$3" "$build/ddb_query" "${4:-t}" >"$work/chk" 2>&1; then
+    ok "$1: every value ($(tail -1 "$work/chk"))"
+  else
+    bad "$1: values" "$(head -8 "$work/chk")"
+  fi
+}
+load() { # NAME SOURCE DEST_URI TABLE
+  if "$tdspipe" ingest --source-uri "$2" --source-table dbo.t2025 --dest-uri "$3" --dest-table "$4" \
+       >"$work/out" 2>"$work/err"; then ok "$1: load"; else bad "$1: load" "$(cat "$work/err")"; fi
+}
+start_server "$scen"
+A="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
+start_server "$scen" --no-2025-types
+T="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
+tport=$port
+mkdir "$work/d" && cd "$work/d"
+
+for mode in native text; do
+  S=$A; [ $mode = text ] && S=$T
+  load "csv $mode" "$S" "csv://$mode.csv" t;            check "csv $mode" csv "$mode.csv"
+  js=jsonl; [ $mode = text ] && js=jsonl-text # as SQL Server's text: strings
+  load "jsonl $mode" "$S" "jsonl://$mode.jsonl" t;      check "jsonl $mode" $js "$mode.jsonl"
+  load "sqlite $mode" "$S" "sqlite:///$mode.db" t;      check "sqlite $mode" sqlite "$mode.db"
+done
+cmp -s native.csv text.csv 2>/dev/null || python3 - native.csv text.csv <<'PY' && ok "csv: native and text sources give the same values" || bad "csv: native and text differ"
+import csv, sys
+a, b = ([r[:-1] for r in csv.reader(open(f))] for f in sys.argv[1:3])
+sys.exit(0 if a == b else 1)
+PY
+
+duck=${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe/duckdb/libduckdb.so}
+if [ -s "$duck" ] && [ -x "$build/ddb_query" ]; then
+  export TDSPIPE_DUCKDB_LIB=$duck
+  load "duckdb" "$A" "duckdb:///t.duckdb" main.t
+  check "duckdb" duckdb t.duckdb main.t
+  same "duckdb: vector(3) converts to FLOAT[3] with one cast" \
+    "$("$build/ddb_query" t.duckdb "select typeof(v::FLOAT[3]), (v::FLOAT[3])[1] from main.t where id = 1")" "FLOAT[3]|-121.125"
+else
+  echo "skip DuckDB: no libduckdb.so or build/ddb_query"
+fi
+
+if [ -x "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)" ] && command -v psql >/dev/null; then
+  pgdir=$(mktemp -d /tmp/tdspipe-pg.XXXXXX)
+  if pgport=$(bash "$src/tests/sink/pg_server.sh" start "$pgdir" 2>"$work/pg.err"); then
+    PG="postgresql://postgres@127.0.0.1:$pgport/postgres"
+    load "postgresql" "$A" "$PG" public.t
+    check "postgresql" postgresql "$PG" public.t
+    same "postgresql: json is jsonb, vector real[] (1998 and 3996 elements)" \
+      "$(psql "$PG" -Atc "select pg_typeof(j), pg_typeof(v), array_length(vmax,1), array_length(hmax,1) from public.t where id = 1")" \
+      "jsonb|real[]|1998|3996"
+    load "postgresql from a server without the features" "$T" "$PG" public.tt
+    check "postgresql (text source)" postgresql-text "$PG" public.tt
+    same "postgresql: without the features the columns are text" \
+      "$(psql "$PG" -Atc "select pg_typeof(j), pg_typeof(v) from public.tt where id = 1")" "text|text"
+  else
+    echo "skip PostgreSQL: $(head -3 "$work/pg.err")"
+  fi
+else
+  echo "skip PostgreSQL: not installed"
+fi
+
+# SQL Server destination: json / vector(n[, float16]) tables, bulk loaded as text
+load "mssql destination" "$A" "$A" dbo.t2
+if "$tdspipe" ingest --source-uri "$A" --source-table dbo.t2 --dest-uri "csv://back.csv" --dest-table t >"$work/out" 2>"$work/err"; then
+  check "mssql destination (read back)" mssql-csv back.csv
+else
+  bad "mssql destination: read back" "$(cat "$work/err")"
+fi
+
+# A client that does not ask for the features (FreeTDS tsql) sees text
+if command -v tsql >/dev/null; then
+  got=$(printf 'select j, v, h from dbo.t2025 where id = 1\ngo\n' | timeout 20 tsql -H 127.0.0.1 -p "$tport" -U sa -P 'Passw0rd!' -D types 2>/dev/null | grep '^{')
+  same "tsql sees json and vectors as text" "$got" \
+    "$(printf '{"i":1,"s":"j-1","a":[1,-1,null],"ok":false,"u":"\xc3\xa9\xe2\x82\xac"}\t[-121.125,-120.25,-119.375]\t[-121.125,-120.25,-119.375,-118.5]')"
+fi
+
+# the checker must catch a wrong element
+sed '2s/-120.25/-120.5/' native.csv >wrong.csv
+python3 "$src/tests/cli/types2025_check.py" "$scen" csv wrong.csv >"$work/chk" 2>&1 && bad "checker misses a changed element" ||
+  ok "checker catches a changed element"
+finish
