@@ -36,9 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (!ok)
         return 0;
-    volatile float sum = 0;
+    float acc = 0;
     for (uint32_t i = 0; i < vec.dims; i++)
-        sum += tds_vector_get(&vec, i);
+        acc += tds_vector_get(&vec, i);
+    if (acc == 12345.678f && vec.dims == 0)
+        abort(); /* keeps the reads */
     char small[16];
     size_t need, len;
     tds_value_text(&c, &v, small, sizeof small, &need);
