@@ -51,6 +51,16 @@ void entra_http_resp_free(entra_http_resp *resp)
     net_wipe(resp, sizeof *resp);
 }
 
+#ifdef TDSPIPE_NO_DLOPEN
+int entra_http(const entra_http_req *r, entra_http_resp *resp, net_error *err)
+{
+    (void)r;
+    memset(resp, 0, sizeof *resp);
+    return net__fail(err, NET_E_ARG,
+                     "Microsoft Entra sign-in methods other than ActiveDirectoryAccessToken need the "
+                     "default build (libcurl loaded at run time)");
+}
+#else
 /* "host:port" of an http(s) URL for messages (user info dropped). */
 static void url_hostport(const char *url, char *out, size_t cap)
 {
@@ -72,16 +82,6 @@ static void url_hostport(const char *url, char *out, size_t cap)
         snprintf(out, cap, "%.*s:%s", (int)n, h, tls ? "443" : "80");
 }
 
-#ifdef TDSPIPE_NO_DLOPEN
-int entra_http(const entra_http_req *r, entra_http_resp *resp, net_error *err)
-{
-    (void)r;
-    memset(resp, 0, sizeof *resp);
-    return net__fail(err, NET_E_ARG,
-                     "Microsoft Entra sign-in methods other than ActiveDirectoryAccessToken need the "
-                     "default build (libcurl loaded at run time)");
-}
-#else
 typedef struct curl_api {
     CURLcode (*global_init)(long);
     CURL *(*easy_init)(void);
