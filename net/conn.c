@@ -21,7 +21,6 @@
 
 #include "net_int.h"
 
-static void begin_attempt(net_conn *c);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -54,10 +53,31 @@ static void free_strings(net_conn *c)
     free((char *)c->o.user);
     free_secret((char *)c->o.password);
     free_secret((char *)c->o.access_token);
+    free_secret(c->entra_held);
+    c->entra_held = NULL;
     free((char *)c->o.database);
     free((char *)c->o.host_in_cert);
     free((char *)c->o.ca_file);
     free((char *)c->o.app_name);
+    free((char *)c->o.tenant_id);
+    free((char *)c->o.client_cert_path);
+    free((char *)c->o.app_client_id);
+    free((char *)c->o.mi_resource_id);
+    free((char *)c->o.token_file_path);
+}
+
+/* The Entra options' copies (not secrets: ids and paths). Returns false
+ * when out of memory. */
+static bool copy_entra_strings(net_conn *c, const net_opts *o)
+{
+    c->o.tenant_id = dup_str(o->tenant_id);
+    c->o.client_cert_path = dup_str(o->client_cert_path);
+    c->o.app_client_id = dup_str(o->app_client_id);
+    c->o.mi_resource_id = dup_str(o->mi_resource_id);
+    c->o.token_file_path = dup_str(o->token_file_path);
+    return (!o->tenant_id || c->o.tenant_id) && (!o->client_cert_path || c->o.client_cert_path) &&
+           (!o->app_client_id || c->o.app_client_id) && (!o->mi_resource_id || c->o.mi_resource_id) &&
+           (!o->token_file_path || c->o.token_file_path);
 }
 
 static bool in_handshake(const net_conn *c)
@@ -136,9 +156,13 @@ net_conn *net_conn_new(uv_loop_t *loop, const net_opts *o, net_error *err)
         net__fail(err, NET_E_ARG, "packet size %u is outside 512 to 32767", (unsigned)o->packet_size);
         return NULL;
     }
-    const char *token = o->access_token;
+    bool entra = net__auth_is_entra(o->auth);
+    if (entra && net__entra_check(o, err))
+        return NULL;
+    const char *token = entra ? NULL : o->access_token;
     const char *password = o->password;
-    if (o->password_is_token) {
+    /* A given token: access_token, else the password slot. */
+    if (!entra && (o->password_is_token || (o->auth == NET_AUTH_ACCESS_TOKEN && !token))) {
         token = o->password;
         password = NULL;
         if (!token || !*token) {
@@ -147,7 +171,7 @@ net_conn *net_conn_new(uv_loop_t *loop, const net_opts *o, net_error *err)
             return NULL;
         }
     }
-    if (!token && (!o->user || !*o->user)) {
+    if (!entra && !token && (!o->user || !*o->user)) {
         net__fail(err, NET_E_ARG, "no user name given (or an access token)");
         return NULL;
     }
@@ -159,6 +183,7 @@ net_conn *net_conn_new(uv_loop_t *loop, const net_opts *o, net_error *err)
     c->loop = loop;
     c->o = *o;
     c->o.store_ = NULL;
+    c->entra = entra;
     /* Split "host\instance" unless an instance was given. */
     const char *bs = strchr(o->host, '\\');
     size_t hl = bs ? (size_t)(bs - o->host) : strlen(o->host);
@@ -178,10 +203,11 @@ net_conn *net_conn_new(uv_loop_t *loop, const net_opts *o, net_error *err)
     c->o.host_in_cert = dup_str(o->host_in_cert);
     c->o.ca_file = dup_str(o->ca_file);
     c->o.app_name = dup_str(o->app_name);
+    bool entra_ok = copy_entra_strings(c, o);
     if (!c->host || !c->o.host || (o->user && !c->o.user) || (password && !c->o.password) ||
         (token && !c->o.access_token) || (o->database && !c->o.database) ||
         (o->host_in_cert && !c->o.host_in_cert) || (o->ca_file && !c->o.ca_file) ||
-        (o->app_name && !c->o.app_name)) {
+        (o->app_name && !c->o.app_name) || !entra_ok) {
         net__fail(err, NET_E_NOMEM, "out of memory");
         free_strings(c);
         free(c);
@@ -253,7 +279,7 @@ static void on_retry_timer(uv_timer_t *t)
     if (c->closing)
         return;
     c->attempt++;
-    begin_attempt(c);
+    net__begin_attempt(c);
 }
 
 void net__open_failed(net_conn *c, const net_error *err)
@@ -263,7 +289,9 @@ void net__open_failed(net_conn *c, const net_error *err)
     net_error e = *err;
     e.during_login = true;
     net__transport_reset(c);
-    if (net_error_transient(&e) && c->attempt <= c->o.retries) {
+    bool no_retry = c->no_retry;
+    c->no_retry = false;
+    if (!no_retry && net_error_transient(&e) && c->attempt <= c->o.retries) {
         uv_timer_stop(&c->open_timer);
         c->state = NS_RETRY_WAIT;
         c->last_err = e;
@@ -402,7 +430,7 @@ static void on_browser(int status, uint16_t port, const net_error *e, void *ud)
     net__connect_start(c);
 }
 
-static void begin_attempt(net_conn *c)
+void net__begin_attempt(net_conn *c)
 {
     /* Every attempt starts from the configured target. */
     if (strcmp(c->host, c->o.host) != 0) {
@@ -442,7 +470,8 @@ int net_conn_open(net_conn *c, net_open_cb cb, void *ud)
     c->open_cb = cb;
     c->open_ud = ud;
     c->attempt = 1;
-    begin_attempt(c);
+    c->entra_retried = false;
+    net__begin_attempt(c);
     return NET_OK;
 }
 

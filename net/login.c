@@ -1,8 +1,10 @@
 /*
  * login.c — the handshake of one connection attempt: TDS 8.0 strict TLS,
  * PRELOGIN and the encryption decision, the TDS 7.x TLS handshake carried
- * in PRELOGIN packets, LOGIN7 (SQL login or FEDAUTH security token with
- * the echo bit and nonce), the login reply and routing.
+ * in PRELOGIN packets, LOGIN7 (SQL login, FEDAUTH security token with
+ * the echo bit and nonce, or an Entra method: FEDAUTH ADAL, whose
+ * FEDAUTHINFO / FEDAUTH_TOKEN exchange lives in login_entra.c), the login
+ * reply and routing.
  *
  * Encryption decision (client PRELOGIN value → server answer → result):
  *   disable  NOT_SUP: NOT_SUP/OFF → none; ON/REQ → NET_E_ENCRYPT_REQUIRED
@@ -101,7 +103,7 @@ static int send_prelogin(net_conn *c)
         snprintf(p.instance, sizeof p.instance, "%s", c->instance);
     p.thread_id = (uint32_t)getpid();
     p.mars = 0;
-    if (c->o.access_token) {
+    if (c->o.access_token || c->entra) {
         p.present |= 1u << TDS_PL_FEDAUTHREQUIRED;
         p.fedauth_required = 1;
     }
@@ -132,7 +134,11 @@ static int send_login7(net_conn *c)
     l.library = "tdspipe";
     l.database = c->o.database;
     l.utf8_support = !c->o.no_utf8;
-    if (c->o.access_token) {
+    l.json_support = 1;   /* JSONSUPPORT v1: json (0xF4) natively */
+    l.vector_support = 2; /* VECTORSUPPORT v2: float32 and float16 vectors (0xF5) */
+    if (c->entra) {
+        net__entra_login7(c, &l);
+    } else if (c->o.access_token) {
         l.fedauth = true;
         l.fedauth_echo = c->fedauth_required;
         l.fedauth_library = TDS_FEDAUTH_LIB_SECURITYTOKEN;
@@ -182,6 +188,7 @@ int net__login_start(net_conn *c)
 {
     c->have_nonce = false;
     c->fedauth_required = false;
+    c->fa_info_seen = c->fa_token_sent = false;
     c->wire = WIRE_PLAIN;
     if (c->o.encrypt == NET_ENCRYPT_STRICT) {
         c->enc = ENC_STRICT;
@@ -352,12 +359,25 @@ static int login_event(net_conn *c, const tds_event *ev)
             c->login_err.during_login = true;
         }
         break;
+    case TDS_EV_FEDAUTHINFO:
+        return net__entra_info(c, ev);
     case TDS_EV_MESSAGE_END:
         if (c->route_host)
             return reroute(c);
         if (c->login_error) {
+            int r = net__entra_retry_fresh(c);
+            if (r)
+                return r > 0 ? NET_OK : r;
             c->last_err = c->login_err;
             return c->last_err.code;
+        }
+        if (c->fa_info_seen && !c->fa_token_sent) {
+            /* FEDAUTHINFO is the only token of its message (MS-TDS
+             * 2.2.7.12): nothing else may have come with it. */
+            if (c->loginack)
+                return net__fail(&c->last_err, NET_E_PROTO,
+                                 "the server sent FEDAUTHINFO together with a login acknowledgement");
+            return net__entra_send_token(c);
         }
         if (!c->loginack)
             return net__fail(&c->last_err, NET_E_LOGIN,

@@ -5,7 +5,8 @@
  * buffer (tcp.c, tcp_io.c, tcp_int.h), the async SQL Browser query (browser.c), the error
  * builders (errors.c), and struct net_conn, whose lifecycle and transport
  * live in conn.c, its requests in request.c and its handshake (PRELOGIN,
- * TLS, LOGIN7, routing) in login.c.
+ * TLS, LOGIN7, routing) in login.c, with the Entra (FEDAUTH ADAL) steps of
+ * a login in login_entra.c.
  *
  * Wire invariant: c->wire says what the socket carries. WIRE_PLAIN: TDS
  * packets (also PRELOGIN packets wrapping TDS 7.x handshake records).
@@ -22,6 +23,7 @@
 
 #include <uv.h>
 
+#include "entra/entra_int.h"
 #include "net.h"
 #include "tds.h"
 
@@ -196,6 +198,15 @@ struct net_conn {
     bool login_error;
     net_error login_err;      /* first ERROR during login */
     char enc_desc[32];
+    /* Entra (FEDAUTH ADAL workflow, login_entra.c) */
+    bool entra;               /* o.auth is an Entra method */
+    bool fa_info_seen;        /* FEDAUTHINFO arrived in this login */
+    bool fa_token_sent;       /* FEDAUTH_TOKEN went out in this login */
+    tds_fedauthinfo fa_info;  /* its STS URL and SPN */
+    bool entra_retried;       /* the fresh-token retry was made (once per open) */
+    uint8_t entra_digest[32]; /* SHA-256 of the last token sent */
+    char *entra_held;         /* the fresh token for that retry (wiped, freed) */
+    bool no_retry;            /* this failure is not worth another attempt */
 
     /* open */
     net_open_cb open_cb;
@@ -241,6 +252,8 @@ void net__open_failed(net_conn *c, const net_error *err);
 void net__transport_reset(net_conn *c);
 /* Connects c->host:c->port (after the Browser when needed). */
 void net__connect_start(net_conn *c);
+/* Starts an attempt from the configured target (Browser, connect). */
+void net__begin_attempt(net_conn *c);
 
 /* Pulls engine events and feeds it bytes until it needs the socket, the
  * consumer pauses or the state changes. Never re-entrant. */
@@ -263,5 +276,32 @@ int net__login_strict_input(net_conn *c);
 int net__login_event(net_conn *c, const tds_event *ev);
 /* The peer closed during the handshake: a clear error for the state. */
 void net__login_closed(net_conn *c, int status, const net_error *e, net_error *out);
+
+/* login_entra.c: the Entra steps of a login (FEDAUTH library ADAL).
+ *
+ * Token source: entra_token_get (net/entra/), or, when tests set it, the
+ * private hook below (NULL in production; set it before opening and leave
+ * it alone while connections run). Same contract as entra_token_get. */
+typedef int (*net__entra_token_fn)(const entra_request *r, entra_token *out, net_error *err);
+extern net__entra_token_fn net__entra_token_hook;
+/* True for the methods that fetch a token (not SQL, not a given token). */
+bool net__auth_is_entra(net_auth a);
+/* "ActiveDirectoryServicePrincipal" etc., for messages. */
+const char *net__auth_name(net_auth a);
+/* NET_OK, or NET_E_ARG with e filled when o's Entra method cannot run
+ * with its options (encrypt=optional/disable). */
+int net__entra_check(const net_opts *o, net_error *e);
+/* LOGIN7 FEDAUTH fields for an Entra login. */
+void net__entra_login7(net_conn *c, tds_login7 *l);
+/* A FEDAUTHINFO event during login. Returns 0 or a net_err (last_err). */
+int net__entra_info(net_conn *c, const tds_event *ev);
+/* At the end of a login reply that held FEDAUTHINFO: fetch the token and
+ * send FEDAUTH_TOKEN. Returns 0 or a net_err (last_err). */
+int net__entra_send_token(net_conn *c);
+/* At the end of a refused login: 1 when the attempt starts again with a
+ * token fetched past the cache (the refusal was 18456 and the fresh token
+ * differs from the refused one; once per open), 0 when the refusal stands,
+ * or a net_err (last_err) when the fresh fetch failed. */
+int net__entra_retry_fresh(net_conn *c);
 
 #endif /* TDSPIPE_NET_INT_H */

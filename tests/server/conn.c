@@ -47,6 +47,7 @@ static void conn_free(srv_net_conn *c)
         srv_conn_free(c->qc);
     tds_session_free(c->s);
     srv_net_tls_free(c->tls);
+    srv_net_fedauth_release(c); /* a LOGIN7 kept for the FEDAUTH_TOKEN step */
     srv_net_faults_free(c);
     free(c->raw);
     free(c);

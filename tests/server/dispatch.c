@@ -188,6 +188,11 @@ static void on_message(srv_net_conn *c, tds_event *ev)
         tls7_handshake_msg(c, p, n);
         return;
     case NC_LOGIN:
+        if (c->fa_wait) { /* FEDAUTH ADAL: the token message (fedauth.c) */
+            if (srv_net_fedauth_token_handle(c, type, p, n) < 0)
+                srv_net_conn_close_after_flush(c);
+            return;
+        }
         if (type != TDS_PKT_LOGIN7) {
             srv_net_log(c, "expected LOGIN7, got packet type 0x%02x", type);
             srv_net_conn_close(c);

@@ -7,7 +7,9 @@
  * OFF→REQ and NOT_SUP→REQ and then a refusal), FEDAUTHREQUIRED and NONCE,
  * the LOGIN7 check through srv_login(), the login reply tokens (ENVCHANGE
  * database + INFO 5701, collation, language + INFO 5703, LOGINACK,
- * FEATUREEXTACK only for what the client asked, packet size, DONE), the
+ * FEATUREEXTACK only for what the client asked — FEDAUTH, UTF8_SUPPORT,
+ * JSONSUPPORT 1 and VECTORSUPPORT min(asked, 2) unless --no-2025-types —,
+ * packet size, DONE), the
  * failure reply (ERROR 18456 class 14 + DONE_ERROR, then close) and
  * routing (ENVCHANGE 20, DONE, close).
  *
@@ -221,6 +223,13 @@ static void fail_msg(srv_error *e, const char *user)
     snprintf(e->message, sizeof e->message, "Login failed for user '%s'.", user ? user : "");
 }
 
+int srv_net_login_refuse_token(srv_net_conn *c)
+{
+    srv_error err;
+    fail_msg(&err, "<token-identified principal>");
+    return login_fail(c, &err);
+}
+
 /* FEDAUTH ack data: the client's nonce and a 32-byte signature of it. A
  * real server signs with the session key derived from the token; tdstestd
  * has none, so it signs with HMAC-SHA-256 keyed by the token itself. */
@@ -239,10 +248,20 @@ static int fedauth_ack_data(const tds_login7 *l, uint8_t out[64])
 static bool fedauth_ok(srv_net_conn *c, const tds_login7 *l)
 {
     bool bad = false;
+    /* MS-TDS server rule: fFedAuthEcho is 1 iff our PRELOGIN said
+     * FEDAUTHREQUIRED=1. */
     if (l->fedauth_echo != c->fedauth_required) {
         srv_net_log(c, "FEDAUTH echo %d does not match FEDAUTHREQUIRED %d",
                 l->fedauth_echo, c->fedauth_required);
         bad = true;
+    }
+    if (l->fedauth_library == TDS_FEDAUTH_LIB_ADAL) {
+        if (l->fedauth_workflow < TDS_FEDAUTH_WF_PASSWORD ||
+            l->fedauth_workflow > TDS_FEDAUTH_WF_INTERACTIVE) {
+            srv_net_log(c, "FEDAUTH ADAL workflow 0x%02x unknown", l->fedauth_workflow);
+            bad = true;
+        }
+        return !bad; /* the nonce comes back in FEDAUTH_TOKEN (fedauth.c) */
     }
     if (l->fedauth_library != TDS_FEDAUTH_LIB_SECURITYTOKEN) {
         srv_net_log(c, "FEDAUTH library %u not supported", l->fedauth_library);
@@ -260,9 +279,11 @@ static bool fedauth_ok(srv_net_conn *c, const tds_login7 *l)
     return !bad;
 }
 
-/* Checks the login against the scenario. Returns the new query-half
+/* Checks the login against the scenario (token: the FEDAUTH token of
+ * either workflow, NULL for a SQL login). Returns the new query-half
  * connection, or NULL with err filled in (the caller refuses). */
-static srv_conn *login_check(srv_net_conn *c, const tds_login7 *l, srv_error *err)
+static srv_conn *login_check(srv_net_conn *c, const tds_login7 *l, const char *token,
+                             srv_error *err)
 {
     if (l->sspi_len > 0) {
         fail_msg(err, "");
@@ -270,7 +291,7 @@ static srv_conn *login_check(srv_net_conn *c, const tds_login7 *l, srv_error *er
                  "Login failed. The login is from an untrusted domain and cannot be used with Integrated authentication.");
         return NULL;
     }
-    if (l->fedauth && !fedauth_ok(c, l)) {
+    if (l->fedauth && (!fedauth_ok(c, l) || !srv_net_fedauth_token_ok(c, token ? token : ""))) {
         fail_msg(err, "<token-identified principal>");
         return NULL;
     }
@@ -278,7 +299,7 @@ static srv_conn *login_check(srv_net_conn *c, const tds_login7 *l, srv_error *er
     memset(&req, 0, sizeof req);
     req.user = l->username ? l->username : "";
     req.password = l->password ? l->password : "";
-    req.token = l->fedauth ? (l->fedauth_token ? l->fedauth_token : "") : NULL;
+    req.token = l->fedauth ? (token ? token : "") : NULL;
     req.database = l->database ? l->database : "";
     req.app_name = l->appname ? l->appname : "";
     srv_conn *qc = NULL;
@@ -346,20 +367,33 @@ static int put_login_ack(srv_net_conn *c)
     return tds_put_loginack(c->s, &a);
 }
 
+/* The JSONSUPPORT / VECTORSUPPORT versions acked for l (0: none): json 1,
+ * vector the client's up to 2 (float32, float16). */
+static void types2025_versions(const srv_net_conn *c, const tds_login7 *l, uint8_t *json,
+                               uint8_t *vector)
+{
+    bool on = c->tds_version == TDS_VERSION_74 && !c->srv->cfg->no_types2025;
+    *json = on && l->json_support ? 1 : 0;
+    *vector = on && l->vector_support ? (l->vector_support < 2 ? l->vector_support : 2) : 0;
+}
+
 /* FEATUREEXTACK naming only the features the client sent (TDS 7.4). */
 static int put_feature_acks(srv_net_conn *c, const tds_login7 *l)
 {
-    if (c->tds_version != TDS_VERSION_74 || !(l->utf8_support || l->fedauth))
+    uint8_t json, vector;
+    types2025_versions(c, l, &json, &vector);
+    if (c->tds_version != TDS_VERSION_74 || !(l->utf8_support || l->fedauth || json || vector))
         return 0;
-    tds_feature_ack acks[2];
+    tds_feature_ack acks[4];
     size_t na = 0;
     static const uint8_t utf8_on = 0x01;
     uint8_t fa[64];
     if (l->fedauth) {
+        /* ADAL: no data (SqlClient refuses any); security token: as below. */
         acks[na].id = TDS_FEAT_FEDAUTH;
         acks[na].data = fa;
         acks[na].len = 0;
-        if (l->fedauth_has_nonce) {
+        if (l->fedauth_library == TDS_FEDAUTH_LIB_SECURITYTOKEN && l->fedauth_has_nonce) {
             int fl = fedauth_ack_data(l, fa);
             if (fl < 0)
                 return TDS_E_NOMEM;
@@ -373,6 +407,10 @@ static int put_feature_acks(srv_net_conn *c, const tds_login7 *l)
         acks[na].len = 1;
         na++;
     }
+    if (json)
+        acks[na++] = (tds_feature_ack){TDS_FEAT_JSONSUPPORT, &json, 1};
+    if (vector)
+        acks[na++] = (tds_feature_ack){TDS_FEAT_VECTORSUPPORT, &vector, 1};
     return tds_put_featureextack(c->s, acks, na);
 }
 
@@ -409,13 +447,11 @@ static int put_login_reply(srv_net_conn *c, const tds_login7 *l, const char *db,
     return r;
 }
 
-/* Answers a decoded LOGIN7: refusal, routing, or the logged-in state.
- * Returns 0 or -1 (close after flushing). */
-static int login7_answer(srv_net_conn *c, const tds_login7 *l)
+int srv_net_login7_answer(srv_net_conn *c, const tds_login7 *l, const char *token)
 {
     srv_net_server *srv = c->srv;
     srv_error err;
-    srv_conn *qc = login_check(c, l, &err);
+    srv_conn *qc = login_check(c, l, token, &err);
     if (!qc)
         return login_fail(c, &err);
     uint32_t want = packet_size_for(c, l);
@@ -434,6 +470,9 @@ static int login7_answer(srv_net_conn *c, const tds_login7 *l)
         return -1;
     }
     tds_set_packet_size(c->s, want);
+    uint8_t json, vector;
+    types2025_versions(c, l, &json, &vector);
+    srv_conn_set_types2025(qc, json, vector);
     c->qc = qc;
     c->state = NC_READY;
     srv_net_faults_poll(c);
@@ -456,13 +495,24 @@ int srv_net_login7_handle(srv_net_conn *c, const uint8_t *p, size_t n)
         return -1;
     }
     c->tds_version = ack_version(l.tds_version);
-    srv_net_log(c, "LOGIN7: tds 0x%08x user '%s' db '%s' app '%s' packet %u%s%s",
+    srv_net_log(c, "LOGIN7: tds 0x%08x user '%s' db '%s' app '%s' packet %u%s%s%s%s",
             (unsigned)l.tds_version, l.username ? l.username : "",
             l.database ? l.database : "", l.appname ? l.appname : "",
-            (unsigned)l.packet_size, l.fedauth ? " FEDAUTH" : "",
-            l.utf8_support ? " UTF8_SUPPORT" : "");
+            (unsigned)l.packet_size,
+            !l.fedauth ? "" : l.fedauth_library == TDS_FEDAUTH_LIB_ADAL ? " FEDAUTH(ADAL)" : " FEDAUTH",
+            l.utf8_support ? " UTF8_SUPPORT" : "", l.json_support ? " JSONSUPPORT" : "",
+            l.vector_support ? " VECTORSUPPORT" : "");
+    if (l.fedauth && l.fedauth_library == TDS_FEDAUTH_LIB_ADAL) {
+        /* The token comes in the next message; the login is answered then. */
+        if (l.sspi_len > 0 || !fedauth_ok(c, &l)) {
+            free(strbuf);
+            return srv_net_login_refuse_token(c);
+        }
+        free(strbuf);
+        return srv_net_fedauth_begin(c, p, n);
+    }
     /* l's strings live in strbuf until the reply has been queued. */
-    r = login7_answer(c, &l);
+    r = srv_net_login7_answer(c, &l, l.fedauth ? (l.fedauth_token ? l.fedauth_token : "") : NULL);
     free(strbuf);
     return r;
 }

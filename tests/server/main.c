@@ -4,7 +4,9 @@
  *   tdstestd [--scenario FILE] [--host 127.0.0.1] [--port N]
  *            [--tls-cert PEM --tls-key PEM] [--tls-mode off|on|required]
  *            [--strict-port N] [--route-to HOST:PORT] [--fedauth-required]
- *            [--verbose]
+ *            [--fedauth-sts-url URL | --fedauth-tenant T] [--fedauth-spn SPN]
+ *            [--fedauth-issuer-cert PEM] [--fedauth-audience AUD]
+ *            [--no-2025-types] [--verbose]
  *
  * Without --scenario it serves the built-in demo (scenarios/demo.json,
  * compiled in) and says on stderr how to connect to it.
@@ -30,10 +32,18 @@ static void usage(FILE *f)
             "usage: tdstestd [--scenario FILE] [--host ADDR] [--port N]\n"
             "                [--tls-cert PEM --tls-key PEM] [--tls-mode off|on|required]\n"
             "                [--strict-port N] [--route-to HOST:PORT] [--fedauth-required]\n"
-            "                [--verbose]\n"
+            "                [--fedauth-sts-url URL | --fedauth-tenant T] [--fedauth-spn SPN]\n"
+            "                [--fedauth-issuer-cert PEM] [--fedauth-audience AUD]\n"
+            "                [--no-2025-types] [--verbose]\n"
             "  Without --scenario, serves the built-in demo (login sa / Passw0rd!, database demo).\n"
             "  --port 0 picks a free port and prints \"port N\" first on stdout.\n"
-            "  --tls-mode defaults to \"on\" when a certificate is given, else \"off\".\n");
+            "  --tls-mode defaults to \"on\" when a certificate is given, else \"off\".\n"
+            "  FEDAUTH (Entra): FEDAUTHINFO carries --fedauth-sts-url (default\n"
+            "  https://login.microsoftonline.com/<--fedauth-tenant, default common>) and --fedauth-spn\n"
+            "  (default https://database.windows.net/). With --fedauth-issuer-cert a token must be an\n"
+            "  RS256 JWT of that key, unexpired, for --fedauth-audience (default\n"
+            "  https://database.windows.net/); the scenario's token logins then apply.\n"
+            "  --no-2025-types: never acknowledge JSONSUPPORT / VECTORSUPPORT.\n");
 }
 
 static int parse_port(const char *s, int *out)
@@ -94,9 +104,21 @@ static int parse_arg(options *o, int argc, char **argv, int *i)
         o->tls_mode = v;
     else if (flag_value(argc, argv, i, "--route-to", &v))
         o->route = v;
+    else if (flag_value(argc, argv, i, "--fedauth-sts-url", &v))
+        o->cfg.fedauth_sts_url = v;
+    else if (flag_value(argc, argv, i, "--fedauth-tenant", &v))
+        o->cfg.fedauth_tenant = v;
+    else if (flag_value(argc, argv, i, "--fedauth-spn", &v))
+        o->cfg.fedauth_spn = v;
+    else if (flag_value(argc, argv, i, "--fedauth-issuer-cert", &v))
+        o->cfg.fedauth_issuer_cert = v;
+    else if (flag_value(argc, argv, i, "--fedauth-audience", &v))
+        o->cfg.fedauth_audience = v;
     else {
         if (!strcmp(a, "--fedauth-required"))
             o->cfg.fedauth_required = true;
+        else if (!strcmp(a, "--no-2025-types"))
+            o->cfg.no_types2025 = true;
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
             o->cfg.verbose++;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -1,6 +1,7 @@
 /*
  * network_int.h — tdstestd's network half, shared between main.c, server.c,
- * conn.c, dispatch.c, request.c, tls.c, login.c and faults.c. Not part of
+ * conn.c, dispatch.c, request.c, tls.c, login.c, fedauth.c, fedauth_jwt.c and
+ * faults.c. Not part of
  * the engine.h contract.
  *
  * Owns: the server and per-connection structs, the TLS adapter API (OpenSSL
@@ -44,6 +45,14 @@ typedef struct srv_net_config {
     const char *route_host;    /* overrides the scenario's routing */
     uint16_t route_port;
     bool fedauth_required;     /* overrides the scenario (or-ed) */
+    /* FEDAUTH ADAL workflow (Entra, issue 15): what FEDAUTHINFO says */
+    const char *fedauth_sts_url; /* NULL: https://login.microsoftonline.com/<tenant> */
+    const char *fedauth_tenant;  /* NULL: "common" */
+    const char *fedauth_spn;     /* NULL: https://database.windows.net/ */
+    /* token validation (both workflows): NULL = the scenario's token list only */
+    const char *fedauth_issuer_cert; /* PEM certificate or public key (RS256) */
+    const char *fedauth_audience;    /* NULL: https://database.windows.net/ */
+    bool no_types2025;         /* never ack JSONSUPPORT / VECTORSUPPORT */
     int verbose;
 } srv_net_config;
 
@@ -93,6 +102,7 @@ const char *srv_net_tls_alpn(const srv_net_tls *t);
 
 typedef struct srv_net_server srv_net_server;
 typedef struct srv_net_conn srv_net_conn;
+typedef struct srv_fedauth_key srv_fedauth_key; /* fedauth_jwt.c */
 
 typedef enum srv_net_conn_state {
     NC_TLS_STRICT = 0, /* strict listener: TLS handshake on the raw socket */
@@ -144,6 +154,9 @@ struct srv_net_conn {
     bool fedauth_required;   /* we answered FEDAUTHREQUIRED=1 */
     bool nonce_sent;
     uint8_t nonce[32];
+    bool fa_wait;            /* FEDAUTHINFO sent: waiting for FEDAUTH_TOKEN */
+    uint8_t *fa_login7;      /* that login's LOGIN7 payload (wiped, freed) */
+    size_t fa_login7_len;
     uint32_t tds_version;    /* what we acknowledged */
     uint32_t packet_size;    /* negotiated */
 
@@ -178,6 +191,10 @@ struct srv_net_server {
     srv_db *db;
     srv_settings settings;   /* scenario settings with CLI overrides */
     srv_net_tls_ctx *tls;        /* NULL when no cert */
+    srv_fedauth_key *fa_key;     /* --fedauth-issuer-cert, NULL when none */
+    char fa_sts_url[512];        /* what FEDAUTHINFO carries */
+    const char *fa_spn;
+    const char *fa_audience;
     uv_tcp_t listen_tcp;
     uv_tcp_t strict_tcp;
     bool strict_on;
@@ -243,6 +260,31 @@ void srv_net_req_tranmgr(srv_net_conn *c, const uint8_t *p, size_t n);
  * connection is to be closed (after flushing what was queued). */
 int srv_net_prelogin_handle(srv_net_conn *c, const uint8_t *p, size_t n);
 int srv_net_login7_handle(srv_net_conn *c, const uint8_t *p, size_t n);
+/* Checks the login (token: the FEDAUTH token of either workflow, or NULL)
+ * and sends the reply: refusal, routing, or the logged-in state. */
+int srv_net_login7_answer(srv_net_conn *c, const tds_login7 *l, const char *token);
+/* Error 18456 for '<token-identified principal>'; returns -1 (close). */
+int srv_net_login_refuse_token(srv_net_conn *c);
+
+/* fedauth.c: the FEDAUTH ADAL workflow (FEDAUTHINFO, then the client's
+ * FEDAUTH_TOKEN message) and token validation for both workflows. */
+/* LOGIN7 p/n asked for library ADAL (echo already checked): FEDAUTHINFO. */
+int srv_net_fedauth_begin(srv_net_conn *c, const uint8_t *p, size_t n);
+/* A message while fa_wait: must be FEDAUTH_TOKEN (packet 0x08). */
+int srv_net_fedauth_token_handle(srv_net_conn *c, uint8_t type, const uint8_t *p, size_t n);
+/* True when the token passes --fedauth-issuer-cert's checks (always true
+ * without it); the reason for a refusal is logged, never the token. */
+bool srv_net_fedauth_token_ok(srv_net_conn *c, const char *token);
+/* Frees a saved LOGIN7 (connection close). */
+void srv_net_fedauth_release(srv_net_conn *c);
+
+/* fedauth_jwt.c */
+srv_fedauth_key *srv_fedauth_key_load(const char *pem_path, char *err, size_t errcap);
+void srv_fedauth_key_free(srv_fedauth_key *k);
+/* 0 when token is an RS256 JWT signed by k, now < exp, nbf <= now, aud
+ * audience; else -1 with the reason in why. principal: for logs. */
+int srv_fedauth_jwt_verify(const srv_fedauth_key *k, const char *token, const char *audience,
+                           int64_t now, char *why, size_t whycap, char *principal, size_t pcap);
 
 /* faults.c: the only way bytes reach the socket. */
 void srv_net_faults_init(srv_net_conn *c);

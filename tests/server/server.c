@@ -85,6 +85,24 @@ static void on_connection(uv_stream_t *l, int status)
     srv_net_conn_read_start(c);
 }
 
+/* What FEDAUTHINFO says, and the issuer key that checks tokens. */
+static int fedauth_init(srv_net_server *srv, const srv_net_config *cfg, char *err, size_t errcap)
+{
+    if (cfg->fedauth_sts_url)
+        snprintf(srv->fa_sts_url, sizeof srv->fa_sts_url, "%s", cfg->fedauth_sts_url);
+    else
+        snprintf(srv->fa_sts_url, sizeof srv->fa_sts_url, "https://login.microsoftonline.com/%s",
+                 cfg->fedauth_tenant ? cfg->fedauth_tenant : "common");
+    srv->fa_spn = cfg->fedauth_spn ? cfg->fedauth_spn : "https://database.windows.net/";
+    srv->fa_audience = cfg->fedauth_audience ? cfg->fedauth_audience : "https://database.windows.net/";
+    if (cfg->fedauth_issuer_cert) {
+        srv->fa_key = srv_fedauth_key_load(cfg->fedauth_issuer_cert, err, errcap);
+        if (!srv->fa_key)
+            return -1;
+    }
+    return 0;
+}
+
 int srv_net_server_init(srv_net_server *srv, uv_loop_t *loop, const srv_net_config *cfg,
                     srv_db *db, char *err, size_t errcap)
 {
@@ -107,6 +125,8 @@ int srv_net_server_init(srv_net_server *srv, uv_loop_t *loop, const srv_net_conf
     }
     if (cfg->fedauth_required)
         srv->settings.fedauth_required = true;
+    if (fedauth_init(srv, cfg, err, errcap) < 0)
+        return -1;
     if (cfg->cert_file && cfg->key_file) {
         srv->tls = srv_net_tls_ctx_new(cfg->cert_file, cfg->key_file, err, errcap);
         if (!srv->tls)
@@ -179,4 +199,6 @@ void srv_net_server_free(srv_net_server *srv)
 {
     srv_net_tls_ctx_free(srv->tls);
     srv->tls = NULL;
+    srv_fedauth_key_free(srv->fa_key);
+    srv->fa_key = NULL;
 }
