@@ -72,16 +72,19 @@ static void url_host(const char *url, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)strcspn(p, "/?#"), p);
 }
 
-/* The reason part of entra_http's "cannot reach host:port: reason". */
+/* The reason part of entra_http's "cannot reach host:port: reason", short:
+ * libcurl's "Failed to connect to h port p after n ms: Couldn't connect to
+ * server" is a refused connection. */
 static const char *reach_reason(const net_error *e)
 {
     const char *m = strstr(e->message, "cannot reach ");
-    if (m) {
-        const char *c = strstr(m + 13, ": ");
-        if (c)
-            return c + 2;
-    }
-    return e->message;
+    const char *why = e->message;
+    if (m && strstr(m + 13, ": "))
+        why = strstr(m + 13, ": ") + 2;
+    const char *last = strrchr(why, ':');
+    if (!strncmp(why, "Failed to connect", 17) && last && last[1] == ' ')
+        why = last + 2;
+    return !strcmp(why, "Couldn't connect to server") ? "connection refused" : why;
 }
 
 /* One request with the retries; resp filled on NET_OK. */

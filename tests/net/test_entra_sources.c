@@ -380,7 +380,7 @@ Test(entra_sources, imds_unreachable_said_plainly)
     entra_token t = {0};
     net_error e;
     char want[80];
-    snprintf(want, sizeof want, "(IMDS at %s", getenv("AZURE_POD_IDENTITY_AUTHORITY_HOST") + 7);
+    snprintf(want, sizeof want, "(IMDS at %s: connection refused)", getenv("AZURE_POD_IDENTITY_AUTHORITY_HOST") + 7);
     cr_assert_eq(get(&o, false, &t, &e), NET_E_ARG);
     cr_assert(strstr(e.message, "no managed identity endpoint reachable on this machine") && strstr(e.message, want) &&
                   !strchr(e.message, '\n'),
@@ -906,14 +906,11 @@ Test(entra_sources, default_summary_when_nothing_works)
     char want[400];
     snprintf(want, sizeof want,
              "ActiveDirectoryDefault: environment: AZURE_TENANT_ID not set; workload identity: "
-             "AZURE_FEDERATED_TOKEN_FILE not set; no managed identity endpoint reachable on this machine (IMDS at %s: ",
+             "AZURE_FEDERATED_TOKEN_FILE not set; no managed identity endpoint reachable on this machine (IMDS at %s: "
+             "connection refused); Azure CLI (az) not found on PATH",
              getenv("AZURE_POD_IDENTITY_AUTHORITY_HOST") + 7);
     cr_assert_eq(get(&o, false, &t, &e), NET_E_ARG);
-    cr_assert(!strncmp(e.message, want, strlen(want)), "%s", e.message);
-    const char *tail = "; Azure CLI (az) not found on PATH";
-    size_t n = strlen(e.message);
-    cr_assert(n > strlen(tail) && !strcmp(e.message + n - strlen(tail), tail), "%s", e.message);
-    cr_assert(!strchr(e.message, '\n'));
+    cr_assert_str_eq(e.message, want);
 }
 
 Test(entra_sources, default_environment_secret_first)
