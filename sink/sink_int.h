@@ -116,6 +116,11 @@ void sink__schema_free(sink_schema *d);
  * Returns 0, SINK_E_NOMEM, or SINK_E_VALUE (engine error: bad bytes,
  * invalid text in its code page). */
 int sink__value_text(sink_buf *b, const tds_column *c, const tds_value *v);
+/* ddb_types2025.c: DuckDB's json (JSON) and vector(n) (FLOAT[n]) for the
+ * appender: the type name or NULL for other kinds; one vector's floats
+ * into an ARRAY vector's child data (row * n floats in). */
+const char *sink__ddb_t25_type(const tds_column *c, char *tmp, size_t cap);
+int sink__ddb_t25_put_floats(float *child, uint64_t row, const tds_column *c, const tds_value *v);
 /* UTF-8 of a text kind (char/nchar/xml) appended to b. */
 int sink__value_utf8(sink_buf *b, const tds_column *c, const tds_value *v);
 /* JSON of a value (null, number, true/false, "string", base64 binary). */
