@@ -126,8 +126,9 @@ static const char *scenario(void)
         "\"columns\":[{\"name\":\"id\",\"type\":\"int\"}]}]}]}");
 }
 
-/* tdstestd over TLS checking tokens with the server certificate's key. */
-static th_server start(bool fedauth_required)
+/* tdstestd over TLS checking tokens with the server certificate's key;
+ * extra: more arguments (NULL-terminated), may be NULL. */
+static th_server start_with(bool fedauth_required, const char *const *extra)
 {
     NEED_SERVER();
     const char *d = th_certs();
@@ -143,10 +144,17 @@ static th_server start(bool fedauth_required)
         args[n++] = fixed[i];
     if (fedauth_required)
         args[n++] = "--fedauth-required";
+    for (; extra && *extra && n < 15; extra++)
+        args[n++] = *extra;
     args[n] = NULL;
     th_server s;
     cr_assert(th_start(&s, scenario(), args), "tdstestd did not start");
     return s;
+}
+
+static th_server start(bool fedauth_required)
+{
+    return start_with(fedauth_required, NULL);
 }
 
 static net_opts entra_opts(int port, net_auth auth)
@@ -371,4 +379,50 @@ Test(fedauth, workflow_byte_per_method)
             cr_assert_null(l.fedauth_token);
         }
     }
+}
+
+Test(fedauth, adal_over_tds8_strict)
+{
+    const char *extra[] = {"--strict-port", "0", NULL};
+    th_server s = start_with(true, extra);
+    char *good = make_jwt(key, "https://database.windows.net/", 600, "oid-6");
+    prov_reset(good, NULL);
+    net_opts o = entra_opts(s.strict_port, NET_AUTH_WORKLOAD_IDENTITY);
+    o.encrypt = NET_ENCRYPT_STRICT;
+    o.host_in_cert = "localhost";
+    net_error e;
+    net_client *cl = net_client_open(&o, &e);
+    cr_assert_not_null(cl, "%s", e.message);
+    cr_assert(strstr(net_conn_encryption(net_client_conn(cl)), "strict"));
+    cr_assert_eq(rows_of_t(cl), 7);
+    cr_assert_eq(prov.calls, 1);
+    net_client_close(cl);
+    free(good);
+    th_stop(&s);
+}
+
+Test(fedauth, adal_routed_login_asks_again)
+{
+    /* Azure's gateway redirect: the second server sends its own
+     * FEDAUTHINFO (another tenant here) and gets a token for it. */
+    const char *tb[] = {"--fedauth-tenant", "tenant-b", NULL};
+    th_server b = start_with(true, tb);
+    char route[64];
+    snprintf(route, sizeof route, "127.0.0.1:%d", b.port);
+    const char *ta[] = {"--route-to", route, NULL};
+    th_server a = start_with(true, ta);
+    char *good = make_jwt(key, "https://database.windows.net/", 600, "oid-7");
+    prov_reset(good, NULL);
+    net_opts o = entra_opts(a.port, NET_AUTH_AZ_CLI);
+    net_error e;
+    net_client *cl = net_client_open(&o, &e);
+    cr_assert_not_null(cl, "%s", e.message);
+    cr_assert_eq(net_conn_port(net_client_conn(cl)), b.port);
+    cr_assert_eq(prov.calls, 2);
+    cr_assert_str_eq(prov.sts_url, "https://login.microsoftonline.com/tenant-b");
+    cr_assert_eq(rows_of_t(cl), 7);
+    net_client_close(cl);
+    free(good);
+    th_stop(&a);
+    th_stop(&b);
 }
