@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "entra/entra_int.h"
+#include "json_load.h"
 
 static void one_line(const net_error *e)
 {
@@ -30,6 +31,16 @@ static int parse(const char *body, long status, int64_t now, entra_token *t, net
 }
 
 /* ------------------------------------------------------------ replies */
+
+/* A fully static build loads no cJSON (test_entra_http.c checks its refusal). */
+static void need_json(void)
+{
+    const net_json_api *cj;
+    if (net_json_load(&cj) == NET_JSON_STATIC)
+        cr_skip_test("fully static build: no cJSON");
+}
+
+TestSuite(entra_reply, .init = need_json);
 
 Test(entra_reply, v2_success)
 {

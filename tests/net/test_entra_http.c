@@ -21,6 +21,7 @@
 
 #include "entra/entra_int.h"
 #include "helpers.h"
+#include "json_load.h"
 
 #define SECRET "s3cret &=+%/\xc3\xa9"
 
@@ -103,8 +104,16 @@ static void clean_env(void)
     setenv("SSL_CERT_FILE", ca, 1);
 }
 
+static bool fully_static(void)
+{
+    const net_json_api *cj;
+    return net_json_load(&cj) == NET_JSON_STATIC;
+}
+
 static void setup(void)
 {
+    if (fully_static())
+        cr_skip_test("fully static build: no libcurl (entra_static checks the refusal)");
     clean_env();
     cr_assert(py_start(&srv, "serve", "server"), "test HTTPS server did not start");
 }
@@ -141,6 +150,23 @@ static int closed_port(void)
     getsockname(fd, (struct sockaddr *)&a, &al);
     close(fd);
     return ntohs(a.sin_port);
+}
+
+/* The fully static build refuses every HTTP method in one line. */
+Test(entra_static, one_line_refusal)
+{
+    if (!fully_static())
+        cr_skip_test("default build");
+    entra_http_req r = {.method = "GET", .url = "https://127.0.0.1:1/"};
+    entra_http_resp resp;
+    net_error e;
+    cr_assert_eq(entra_http(&r, &resp, &e), NET_E_ARG);
+    cr_assert_str_eq(e.message, "Microsoft Entra sign-in methods other than ActiveDirectoryAccessToken need the "
+                                "default build (libcurl loaded at run time)");
+    entra_token t;
+    cr_assert_eq(entra_reply_parse("{}", 2, 200, 0, &t, &e), NET_E_ARG);
+    cr_assert_str_eq(e.message, "Microsoft Entra sign-in methods other than ActiveDirectoryAccessToken need the "
+                                "default build (libcurl loaded at run time)");
 }
 
 TestSuite(entra_http, .init = setup, .fini = teardown, .timeout = 120);
