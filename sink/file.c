@@ -11,6 +11,7 @@
  * created, so the file system is as it was. gzip goes through zlib's gzdopen on the temp file's
  * descriptor; for append, the old bytes are copied first and the new rows
  * form a further gzip member (concatenated members are one valid stream).
+ * The bytes themselves are written by file_write.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +22,6 @@
 #include <zlib.h>
 
 #include "file_int.h"
-
-#define FLUSH_AT (1u << 20)
 
 static int hexval(int c)
 {
@@ -270,48 +269,23 @@ int sink__file_start(sink *s, sink_file *f, bool append)
     return SINK_OK;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int sink__file_flush(sink *s, sink_file *f, size_t min)
 {
     if (f->out.len < min || !f->out.len)
         return SINK_OK;
-    if (f->gzf) {
-        size_t off = 0;
-        while (off < f->out.len) {
-            unsigned chunk = f->out.len - off > (1u << 30) ? (1u << 30) : (unsigned)(f->out.len - off);
-            if (gzwrite(f->gzf, f->out.p + off, chunk) != (int)chunk) {
-                int ze;
-                const char *m = gzerror(f->gzf, &ze);
-                return sink__fail(s, SINK_E_IO, "cannot write %s: %s", f->tmp,
-                                  ze == Z_ERRNO ? strerror(errno) : m);
-            }
-            off += chunk;
-        }
-    } else if (write_all(f->fd, f->out.p, f->out.len)) {
-        return sink__fail(s, SINK_E_IO, "cannot write %s: %s", f->tmp, strerror(errno));
-    }
-    f->out.len = 0;
-    return SINK_OK;
+    /* A load that fills a whole buffer is a big one: its writes move to
+     * a thread of their own (file_write.c); a small one never starts it. */
+    if (!f->w && min > 0)
+        sink__file_writer_start(f);
+    return f->w ? sink__file_writer_post(s, f) : sink__file_write_now(s, f);
 }
 
 int sink__file_commit(sink *s, sink_file *f)
 {
     int rc = sink__file_flush(s, f, 0);
-    if (rc)
-        return rc;
+    int wrc = sink__file_writer_stop(s, f);
+    if (rc || wrc)
+        return rc ? rc : wrc;
     if (f->gzf) {
         int zr = gzclose(f->gzf);
         f->gzf = NULL;
@@ -351,6 +325,7 @@ int sink__file_commit(sink *s, sink_file *f)
 
 void sink__file_abort(sink_file *f)
 {
+    sink__file_writer_stop(NULL, f);
     if (f->gzf) {
         gzclose(f->gzf);
         f->gzf = NULL;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "num_text.h"
 #include "sink_int.h"
 
 /* ------------------------------------------------------------ memory */
@@ -235,6 +236,19 @@ static int text_into(sink_buf *b, const tds_column *c, const tds_value *v,
 
 int sink__value_text(sink_buf *b, const tds_column *c, const tds_value *v)
 {
+    /* integers and floats are written here (num_text.h), the rest and
+     * whatever the fast path declines by the engine */
+    if (b->cap - b->len <= SINK__INT_TEXT_ROOM && sink__buf_reserve(b, SINK__INT_TEXT_ROOM))
+        return SINK_E_NOMEM;
+    size_t n = sink__value_text_fast(c, v, b->p + b->len);
+    if (n) {
+        b->len += n;
+        return SINK_OK;
+    }
+    /* text kinds: what the engine's text does for them, without its
+     * dispatch */
+    if (c->kind == TDS_K_CHAR || c->kind == TDS_K_NCHAR || c->kind == TDS_K_XML)
+        return text_into(b, c, v, tds_value_utf8);
     return text_into(b, c, v, tds_value_text);
 }
 
@@ -305,13 +319,101 @@ int sink__json_string(sink_buf *b, const char *s, size_t n)
     return SINK_OK;
 }
 
+/* Kinds whose canonical text never holds a quote, a backslash or a
+ * control byte: their JSON string needs no scan. */
+static bool text_is_plain(int kind)
+{
+    switch (kind) {
+    case TDS_K_DECIMAL: case TDS_K_MONEY: case TDS_K_SMALLMONEY: case TDS_K_GUID:
+    case TDS_K_SMALLDATETIME: case TDS_K_DATETIME: case TDS_K_DATE: case TDS_K_TIME:
+    case TDS_K_DATETIME2: case TDS_K_DATETIMEOFFSET:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool needs_escape(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) /* eight bytes at a time, exact */
+        if (sink__word_has_json_special(sink__word_at(s + i)))
+            return true;
+    for (; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\')
+            return true;
+    }
+    return false;
+}
+
+/* The value's text as a JSON string: written in place between quotes,
+ * and escaped through scratch only when it holds a byte that must be. */
+static int json_text_string(sink_buf *b, const tds_column *c, const tds_value *v, sink_buf *scratch)
+{
+    size_t start = b->len;
+    if (sink__buf_putc(b, '"'))
+        return SINK_E_NOMEM;
+    int rc = sink__value_text(b, c, v);
+    if (rc) {
+        b->len = start;
+        return rc;
+    }
+    size_t n = b->len - start - 1;
+    if (text_is_plain(c->kind) || !needs_escape(b->p + start + 1, n))
+        return sink__buf_putc(b, '"');
+    scratch->len = 0;
+    if (sink__buf_put(scratch, b->p + start + 1, n))
+        return SINK_E_NOMEM;
+    b->len = start;
+    return sink__json_string(b, scratch->p, n);
+}
+
+/* float/real: the canonical text is a JSON number except for NaN and the
+ * infinities ("NaN", "Infinity", "-Infinity"), which JSON cannot spell. */
+static int json_float(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    size_t start = b->len;
+    int rc = sink__value_text(b, c, v);
+    if (rc)
+        return rc;
+    const char *t = b->p + start;
+    if (t[0] == 'N' || t[0] == 'I' || (t[0] == '-' && t[1] == 'I')) {
+        b->len = start;
+        return sink__buf_put(b, "null", 4);
+    }
+    return SINK_OK;
+}
+
+/* json (SQL Server 2025): its UTF-8 text is a JSON value and is embedded
+ * as one. Line breaks can only be whitespace between tokens (JSON strings
+ * hold them escaped), so they become spaces: the row stays one line. */
+static int json_embedded(sink_buf *b, const tds_column *c, const tds_value *v)
+{
+    size_t start = b->len;
+    int rc = sink__value_text(b, c, v);
+    if (rc)
+        return rc;
+    bool blank = true;
+    for (size_t i = start; i < b->len; i++) {
+        char ch = b->p[i];
+        if (ch == '\n' || ch == '\r')
+            b->p[i] = ch = ' ';
+        if (ch != ' ' && ch != '\t')
+            blank = false;
+    }
+    if (!blank)
+        return SINK_OK;
+    b->len = start; /* no value at all: null keeps the line JSON */
+    return sink__buf_put(b, "null", 4);
+}
+
 int sink__value_json(sink_buf *b, const tds_column *c, const tds_value *v, sink_buf *scratch)
 {
     if (v->flags & TDS_VF_NULL)
         return sink__buf_put(b, "null", 4);
     if (v->flags & TDS_VF_STREAMED)
         return SINK_E_VALUE;
-    int rc;
     switch (c->kind) {
     case TDS_K_BIT: {
         int64_t i;
@@ -321,17 +423,15 @@ int sink__value_json(sink_buf *b, const tds_column *c, const tds_value *v, sink_
     }
     case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT:
         return sink__value_text(b, c, v);
-    case TDS_K_REAL: case TDS_K_FLOAT: {
-        double d;
-        if (tds_value_float(c, v, &d))
-            return SINK_E_VALUE;
-        if (!isfinite(d)) /* JSON has no NaN or infinities */
-            return sink__buf_put(b, "null", 4);
-        return sink__value_text(b, c, v);
-    }
+    case TDS_K_REAL: case TDS_K_FLOAT:
+        return json_float(b, c, v);
     case TDS_K_BINARY: case TDS_K_UDT:
         return sink__buf_putc(b, '"') || sink__base64(b, v->ptr, v->len) || sink__buf_putc(b, '"')
                    ? SINK_E_NOMEM : SINK_OK;
+    case TDS_K_JSON:
+        return json_embedded(b, c, v);
+    case TDS_K_VECTOR: /* the engine's text is a JSON array of numbers */
+        return sink__value_text(b, c, v);
     case TDS_K_VARIANT: {
         /* the value inside decides: a number stays a number */
         tds_column ic;
@@ -341,11 +441,8 @@ int sink__value_json(sink_buf *b, const tds_column *c, const tds_value *v, sink_
         return sink__value_json(b, &ic, &iv, scratch); /* never a variant again */
     }
     default:
-        /* decimals (exact, as strings), dates, GUIDs, text, variants */
-        scratch->len = 0;
-        if ((rc = sink__value_text(scratch, c, v)))
-            return rc;
-        return sink__json_string(b, scratch->p, scratch->len);
+        /* decimals (exact, as strings), dates, GUIDs, text */
+        return json_text_string(b, c, v, scratch);
     }
 }
 
