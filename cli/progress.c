@@ -115,13 +115,9 @@ static int line_text(char *out, size_t cap, const cli_progress_snap *s)
         snprintf(head, sizeof head, "%3.0f%%  %s  ", frac * 100, eta);
         snprintf(of, sizeof of, " of ~%lld est.", (long long)s->est);
     }
-    char win[64] = "";
-    if (s->windows)
-        snprintf(win, sizeof win, "  windows %u/%u (%u reading)", (unsigned)s->windows_done, (unsigned)s->windows,
-                 (unsigned)s->windows_running);
-    return snprintf(out, cap, "%s%s: %llu rows%s  %.0f rows/s  %.1f MB  %.1fs%s%s", head, s->table ? s->table : "",
+    return snprintf(out, cap, "%s%s: %llu rows%s  %.0f rows/s  %.1f MB  %.1fs%s", head, s->table ? s->table : "",
                     (unsigned long long)s->rows, of, rate, (double)s->bytes / 1e6, s->elapsed,
-                    committing && frac < 0 ? "  committing" : "", win);
+                    committing && frac < 0 ? "  committing" : "");
 }
 
 size_t cli_progress_line(char *out, size_t cap, const cli_progress_snap *s, int width)
@@ -234,16 +230,20 @@ static void draw(cli_progress *p, double now, bool final, bool ok)
         json_line(p, el, final, ok);
         return;
     }
-    cli_progress_snap s = {p->table, p->phase, p->rows, p->bytes, p->est, el, p->windows, p->windows_done,
-                           p->windows_running};
-    char line[512];
+    cli_progress_snap s = {p->table, p->phase, p->rows, p->bytes, p->est, el};
+    char line[512], win[64] = "";
+    if (p->windows) /* a parallel read: its windows, where the line has room */
+        snprintf(win, sizeof win, "  windows %u/%u (%u reading)", (unsigned)p->windows_done, (unsigned)p->windows,
+                 (unsigned)p->windows_running);
     if (!final && p->tty) {
-        cli_progress_line(line, sizeof line, &s, p->width);
+        size_t n = cli_progress_line(line, sizeof line, &s, p->width);
+        if (n + strlen(win) + 1 < (size_t)p->width && n + strlen(win) < sizeof line)
+            strcat(line, win);
         fprintf(p->f, "\r\033[K%s", line);
         p->drawn = true;
     } else if (!final && p->mode == CLI_PROGRESS_LOG) {
         line_text(line, sizeof line, &s); /* a log has no bar */
-        fprintf(p->f, "%s\n", line);
+        fprintf(p->f, "%s%s\n", line, win);
     } else if (final) {
         if (p->drawn)
             fputs("\r\033[K", p->f);

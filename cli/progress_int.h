@@ -22,7 +22,6 @@ typedef struct cli_progress_snap {
     uint64_t rows, bytes;
     int64_t est;         /* the source's row-count estimate */
     double elapsed;      /* seconds since the load started */
-    uint32_t windows, windows_done, windows_running; /* a parallel read's (0: none) */
 } cli_progress_snap;
 
 /* Share of the estimate read so far, in [0, 1]; -1 when there is no

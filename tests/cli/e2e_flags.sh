@@ -134,8 +134,9 @@ refuse "--partition-by" "--partition-by: not supported" --partition-by id
 refuse "--cluster-by" "--cluster-by: not supported" --cluster-by id
 refuse "--loader-file-format" "--loader-file-format: not supported" --loader-file-format parquet
 refuse "--loader-file-size" "--loader-file-size: not supported" --loader-file-size 100
-refuse "--extract-partition-by" "--extract-partition-by: not supported" --extract-partition-by id
-refuse "--extract-partition-interval" "--extract-partition-interval: not supported" --extract-partition-interval 7d
+# parallel reads (issue 16): implemented; bad values refused in one line (tests/cli/e2e_parallel.sh reads)
+refuse "--extract-partition-interval bad" "--extract-partition-interval: expected auto, a whole number or a duration" --extract-partition-interval 7x
+refuse "--extract-partition-interval alone" "--extract-partition-interval needs --extract-partition-by" --extract-partition-interval 7d
 refuse "--staging-bucket" "--staging-bucket: not supported" --staging-bucket gs://b
 refuse "--staging-dataset" "--staging-dataset: not supported" --staging-dataset st
 refuse "--no-inference" "--no-inference: not supported" --no-inference

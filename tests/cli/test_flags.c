@@ -29,7 +29,7 @@ static void clear_env(void)
         "TRIM_WHITESPACE", "MASK", "INCREMENTAL_PREDICATE", "PARTITION_BY", "CLUSTER_BY", "LOADER_FILE_SIZE",
         "LOADER_FILE_FORMAT", "EXTRACT_PARTITION_BY", "EXTRACT_PARTITION_INTERVAL", "DISABLE_PRESTAGING",
         "SQL_BACKEND", "NO_INFERENCE", "PIPELINES_DIR", "STAGING_BUCKET", "STAGING_DATASET", "DEBUG", "STREAM",
-        "FLUSH_INTERVAL", "FLUSH_RECORDS", "METRICS_ADDR", "QUERY_ANNOTATIONS", NULL};
+        "FLUSH_INTERVAL", "FLUSH_RECORDS", "METRICS_ADDR", "QUERY_ANNOTATIONS", "EXTRACT_SPLIT_ROWS", NULL};
     char buf[64];
     for (size_t i = 0; names[i]; i++) {
         unsetenv(names[i]);
@@ -84,6 +84,42 @@ Test(flags, every_flag)
     cr_assert_eq(o.parallelism, 3);
     cr_assert_eq(o.progress, CLI_PROGRESS_JSON);
     cr_assert_eq(o.naming, CLI_NAMING_DIRECT);
+    cli_opts_free(&o);
+}
+
+/* Parallel reads (issue 16, docs/parallel.md): ingestr's partition flags
+ * are implemented now; their values are checked as they are read. */
+Test(flags, extract_partition_flags)
+{
+    cli_opts o;
+    char err[512];
+    int rc = parse(&o, err, sizeof err, 12, REQ, "--extract-partition-by", "created", "--extract-partition-interval",
+                   "7d", "--extract-parallelism", "8");
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_str_eq(o.extract_partition_by, "created");
+    cr_assert_str_eq(o.extract_partition_interval, "7d");
+    cr_assert_eq(o.parallelism, 8);
+    cr_assert_eq(o.extract_split_rows, 0, "default: the library's threshold");
+    cli_opts_free(&o);
+    setenv("EXTRACT_PARTITION_INTERVAL", "auto", 1);
+    setenv("INGESTR_EXTRACT_PARTITION_BY", "id", 1);
+    setenv("EXTRACT_SPLIT_ROWS", "0", 1);
+    cr_assert_eq(parse(&o, err, sizeof err, 6, REQ), 0, "%s", err);
+    cr_assert_str_eq(o.extract_partition_by, "id");
+    cr_assert_str_eq(o.extract_partition_interval, "auto");
+    cr_assert_eq(o.extract_split_rows, -1, "0: never split automatically");
+    cli_opts_free(&o);
+    clear_env();
+    static const char *const bad[] = {"0", "7x", "-1", "h"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--extract-partition-interval", bad[i]), CLI_EXIT_USAGE, "%s", bad[i]);
+        cr_assert(strstr(err, "--extract-partition-interval"), "%s", err);
+        cli_opts_free(&o);
+    }
+    cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--extract-partition-by", ""), CLI_EXIT_USAGE);
+    cr_assert(strstr(err, "empty column name"), "%s", err);
+    cli_opts_free(&o);
+    cr_assert_eq(parse(&o, err, sizeof err, 8, REQ, "--extract-split-rows", "x"), CLI_EXIT_USAGE);
     cli_opts_free(&o);
 }
 
@@ -418,8 +454,6 @@ static const struct refused refused[] = {
     {"cluster-by", "a,b", "CLUSTER_BY", false},
     {"loader-file-size", "1000", "LOADER_FILE_SIZE", false},
     {"loader-file-format", "parquet", "LOADER_FILE_FORMAT", false},
-    {"extract-partition-by", "created", "EXTRACT_PARTITION_BY", false},
-    {"extract-partition-interval", "7d", "EXTRACT_PARTITION_INTERVAL", false},
     {"disable-prestaging", NULL, "INGESTR_DISABLE_PRESTAGING", true},
     {"no-inference", NULL, "NO_INFERENCE", false},
     {"staging-bucket", "gs://b", "STAGING_BUCKET", false},
