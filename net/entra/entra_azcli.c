@@ -197,7 +197,7 @@ static int az_result(az_run *a, entra_token *out, net_error *err)
     first_line(a->errbuf, line, sizeof line);
     if (a->timed_out)
         return net__fail(err, NET_E_TIMEOUT, "Azure CLI: az account get-access-token gave no answer in %u s (killed)",
-                         (unsigned)(az_timeout_ms() / 1000));
+                         (unsigned)((az_timeout_ms() + 999) / 1000));
     bool exited_ok = a->status == -1 || (WIFEXITED(a->status) && WEXITSTATUS(a->status) == 0);
     if (!exited_ok || !a->out_len) {
         if (strstr(line, "az login") || strstr(line, "az account set"))
