@@ -167,6 +167,7 @@ typedef struct net_opts {
     const char *mi_resource_id;  /* "resource id" / msi_res_id (user-assigned MI) */
     const char *token_file_path; /* tokenfilepath= (workload identity) */
     bool tenant_id_;             /* private: tenant_id seen (checked with the sign-in) */
+    bool fedauth_set_;           /* private: fedauth= seen (it wins over Authentication=) */
     struct net_opts_store *store_; /* private: strings owned by net_opts_set */
 } net_opts;
 

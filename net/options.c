@@ -370,8 +370,15 @@ int net_opts_set(net_opts *o, const char *key, const char *value, char *err, siz
         return set_str(o, &o->mi_resource_id, value, err, errcap);
     if (!strcmp(k, "tokenfilepath"))
         return set_str(o, &o->token_file_path, value, err, errcap);
-    if (!strcmp(k, "authentication") || !strcmp(k, "fedauth"))
-        return set_auth(o, !strcmp(k, "fedauth") ? "fedauth" : "Authentication", value, err, errcap);
+    /* ingestr passes fedauth= to go-mssqldb, which prefers it over
+     * Authentication=: once fedauth was given, a later Authentication=
+     * does not override it (either order gives fedauth's method). */
+    if (!strcmp(k, "fedauth")) {
+        o->fedauth_set_ = true;
+        return set_auth(o, "fedauth", value, err, errcap);
+    }
+    if (!strcmp(k, "authentication"))
+        return o->fedauth_set_ ? NET_OK : set_auth(o, "Authentication", value, err, errcap);
     if (key_is(k, k_ignored))
         return NET_OK;
     return bad(err, errcap, "unknown connection parameter '%s'%s", key, "");

@@ -5,15 +5,18 @@
  * helpers the sources share (entra_src.h).
  *
  * Cache key: method, AZURE_AUTHORITY_HOST, STS URL, tenant, client id (or
- * user name), certificate path, managed identity resource id, SPN — never
- * a secret. A token fetched with one secret is served to a connection that
- * names the same client with another: both come from this process's own
- * configuration, and the server checks the token anyway.
+ * user name), certificate path, managed identity resource id, resource,
+ * and a SHA-256 fingerprint of the password slot — never the secret
+ * itself. The fingerprint keeps an embedder's second connection with a
+ * wrong secret for the same client from being served the token the right
+ * one fetched: it must fail as it would alone.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "entra_src.h"
 
@@ -125,14 +128,31 @@ static int password_grant(const entra_request *r, entra_token *out, net_error *e
 
 /* ------------------------------------------------------------ entry point */
 
+/* Hex SHA-256 of the password slot (a client secret, a key password, a
+ * user's password), "" when empty; the digest is one-way, so the key never
+ * holds the secret. */
+static void secret_fingerprint(const char *secret, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    out[0] = 0;
+    if (!secret || !*secret || !EVP_Digest(secret, strlen(secret), md, &n, EVP_sha256(), NULL))
+        return;
+    for (unsigned i = 0; i < n && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    net_wipe(md, sizeof md);
+}
+
 static void cache_key(const entra_request *r, char *key, size_t cap)
 {
     const net_opts *o = r->o;
     const char *aah = getenv("AZURE_AUTHORITY_HOST");
-    snprintf(key, cap, "%d|%s|%s|%s|%s|%s|%s|%s|%s", (int)o->auth, aah ? aah : "", r->sts_url ? r->sts_url : "",
+    char fp[65];
+    secret_fingerprint(o->password, fp);
+    snprintf(key, cap, "%d|%s|%s|%s|%s|%s|%s|%s|%s|%s", (int)o->auth, aah ? aah : "", r->sts_url ? r->sts_url : "",
              o->tenant_id ? o->tenant_id : "", o->user ? o->user : "", o->app_client_id ? o->app_client_id : "",
              o->client_cert_path ? o->client_cert_path : "", o->mi_resource_id ? o->mi_resource_id : "",
-             r->spn && *r->spn ? r->spn : ENTRA_SQL_RESOURCE);
+             r->spn && *r->spn ? r->spn : ENTRA_SQL_RESOURCE, fp);
 }
 
 static int fetch(const entra_request *r, entra_token *out, net_error *err)
@@ -160,6 +180,9 @@ int entra_token_get(const entra_request *r, entra_token *out, net_error *err)
     if (!r || !r->o || !out)
         return net__fail(err, NET_E_ARG, "no sign-in options");
     memset(out, 0, sizeof *out);
+    entra_request req = *r;
+    req.spn = entra_resource(r->spn); /* the server never picks another audience */
+    r = &req;
     char key[2048];
     cache_key(r, key, sizeof key);
     if (!r->fresh && entra_cache_get(key, out))

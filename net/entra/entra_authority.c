@@ -129,3 +129,39 @@ void entra_scope(const char *spn, char *out, size_t cap)
     else
         snprintf(out, cap, "%s/.default", s);
 }
+
+/* Azure SQL's resource in each cloud (public, US Government, China, and
+ * the retired Germany cloud still named by older servers). */
+static const char *const sql_resources[] = {
+    "https://database.windows.net/", "https://database.usgovcloudapi.net/",
+    "https://database.chinacloudapi.cn/", "https://database.cloudapi.de/",
+};
+
+static bool same_resource(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    while (na > 0 && a[na - 1] == '/')
+        na--;
+    while (nb > 0 && b[nb - 1] == '/')
+        nb--;
+    return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+/* The server's SPN names the audience of the token we fetch with the
+ * caller's identity. An unauthenticated server (TrustServerCertificate)
+ * could ask for a token meant for another service (Key Vault, Azure
+ * Resource Manager) and replay it there, so only Azure SQL's resources are
+ * taken from it, plus the one TDSPIPE_ENTRA_RESOURCE names (a server
+ * configured with its own SPN); anything else gets ENTRA_SQL_RESOURCE. */
+const char *entra_resource(const char *spn)
+{
+    if (!spn || !*spn)
+        return ENTRA_SQL_RESOURCE;
+    for (size_t i = 0; i < sizeof sql_resources / sizeof *sql_resources; i++)
+        if (same_resource(spn, sql_resources[i]))
+            return spn;
+    const char *own = getenv("TDSPIPE_ENTRA_RESOURCE");
+    if (own && *own && same_resource(spn, own))
+        return spn;
+    return ENTRA_SQL_RESOURCE;
+}

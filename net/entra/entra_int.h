@@ -79,6 +79,10 @@ void entra_cache_clear_all(void);                                /* tests */
  * else the STS URL's first path segment, else "organizations". */
 int entra_authority(const char *sts_url, const char *explicit_tenant, char *authority, size_t acap,
                     char *tenant, size_t tcap, char *err, size_t errcap);
+/* The resource a token is fetched for: the server's SPN when it is Azure
+ * SQL's (any cloud) or equals TDSPIPE_ENTRA_RESOURCE, else
+ * ENTRA_SQL_RESOURCE — a server never chooses another service's audience. */
+const char *entra_resource(const char *spn);
 /* The scope sent to the v2.0 endpoint: SPN + "/.default" (so
  * "https://database.windows.net//.default", as the drivers build it). */
 void entra_scope(const char *spn, char *out, size_t cap);

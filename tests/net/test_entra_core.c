@@ -403,3 +403,23 @@ Test(entra_cache, threads)
         pthread_join(th[i], NULL);
     entra_cache_clear_all();
 }
+
+/* The server's SPN becomes the token's audience: only Azure SQL's own
+ * resources (any cloud) or the operator's TDSPIPE_ENTRA_RESOURCE pass; a
+ * server asking for Key Vault or ARM gets the SQL resource instead. */
+Test(entra_resource, server_cannot_pick_another_audience)
+{
+    unsetenv("TDSPIPE_ENTRA_RESOURCE");
+    cr_assert_str_eq(entra_resource("https://database.windows.net/"), "https://database.windows.net/");
+    cr_assert_str_eq(entra_resource("https://database.usgovcloudapi.net"), "https://database.usgovcloudapi.net");
+    cr_assert_str_eq(entra_resource("HTTPS://DATABASE.CHINACLOUDAPI.CN/"), "HTTPS://DATABASE.CHINACLOUDAPI.CN/");
+    cr_assert_str_eq(entra_resource("https://vault.azure.net/"), ENTRA_SQL_RESOURCE);
+    cr_assert_str_eq(entra_resource("https://management.azure.com/"), ENTRA_SQL_RESOURCE);
+    cr_assert_str_eq(entra_resource("https://database.windows.net.evil.example/"), ENTRA_SQL_RESOURCE);
+    cr_assert_str_eq(entra_resource(""), ENTRA_SQL_RESOURCE);
+    cr_assert_str_eq(entra_resource(NULL), ENTRA_SQL_RESOURCE);
+    setenv("TDSPIPE_ENTRA_RESOURCE", "https://sql.contoso.example/", 1);
+    cr_assert_str_eq(entra_resource("https://sql.contoso.example"), "https://sql.contoso.example");
+    cr_assert_str_eq(entra_resource("https://vault.azure.net/"), ENTRA_SQL_RESOURCE);
+    unsetenv("TDSPIPE_ENTRA_RESOURCE");
+}

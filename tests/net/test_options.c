@@ -321,6 +321,23 @@ Test(options, entra_method_names)
         }
 }
 
+/* go-mssqldb (what ingestr v1 hands the URI to) prefers fedauth= over
+ * Authentication=, whichever comes first in the query. */
+Test(options, fedauth_wins_over_authentication)
+{
+    static const char *uris[] = {
+        "mssql://app%40t:s@h/db?fedauth=ActiveDirectoryServicePrincipal&Authentication=ActiveDirectoryMSI",
+        "mssql://app%40t:s@h/db?Authentication=ActiveDirectoryMSI&fedauth=ActiveDirectoryServicePrincipal",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        net_opts o = {0};
+        char err[256] = "";
+        cr_assert_eq(net_opts_from_uri(&o, uris[i], err, sizeof err), NET_OK, "%s", err);
+        cr_expect_eq(o.auth, NET_AUTH_SERVICE_PRINCIPAL, "%s", uris[i]);
+        net_opts_free(&o);
+    }
+}
+
 /* Interactive, device code and integrated sign-in need a person or
  * Windows: one line naming the method and what to use instead. */
 Test(options, entra_refused_methods)
