@@ -27,6 +27,7 @@ load() { # NAME SOURCE DEST_URI TABLE
 }
 start_server "$scen"
 A="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
+aport=$port
 start_server "$scen" --no-2025-types
 T="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
 tport=$port
@@ -89,6 +90,20 @@ if command -v tsql >/dev/null; then
   got=$(printf 'select j, v, h from dbo.t2025 where id = 1\ngo\n' | timeout 20 tsql -H 127.0.0.1 -p "$tport" -U sa -P 'Passw0rd!' -D types 2>/dev/null | grep '^{')
   same "tsql sees json and vectors as text" "$got" \
     "$(printf '{"i":1,"s":"j-1","a":[1,-1,null],"ok":false,"u":"\xc3\xa9\xe2\x82\xac"}\t[-121.125,-120.25,-119.375]\t[-121.125,-120.25,-119.375,-118.5]')"
+fi
+
+# NaN/Inf and wrong shapes are refused as SQL Server refuses them (vectors
+# are written as JSON arrays of numbers; float16 beyond ±65504 errs)
+if command -v tsql >/dev/null; then
+  q() { printf '%s\ngo\n' "$1" | timeout 20 tsql -H 127.0.0.1 -p "$aport" -U sa -P 'Passw0rd!' -D types 2>&1; }
+  q "create table dbo.nv (id int not null, v vector(3), h vector(2, float16))" >/dev/null
+  for bad in "'[1,2]', NULL" "'[1,NaN,2]', NULL" "'[1,Infinity,2]', NULL" "NULL, '[1,70000]'" "'[1,\"2\",3]', NULL"; do
+    q "insert into dbo.nv (id, v, h) values (9, $bad)" | grep -q 'Msg 245' && ok "refused: $bad" || bad "accepted: $bad"
+  done
+  q "insert into dbo.nv (id, v, h) values (1, ' [ 1e1 , 2.5 , -3 ] ', '[0.5, -65504]')" >/dev/null
+  "$tdspipe" ingest --source-uri "$A" --source-table dbo.nv --dest-uri "csv://nv.csv" --dest-table t >"$work/out" 2>"$work/err" ||
+    bad "nv: load" "$(cat "$work/err")"
+  same "accepted vectors read back exactly" "$(cut -d, -f1-6 nv.csv | sed -n 2p | tr -d '"')" "1,[10,2.5,-3],[0.5,-65504]"
 fi
 
 # the checker must catch a wrong element
