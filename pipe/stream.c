@@ -79,6 +79,10 @@ static void wait_ms(stream *st, uint32_t ms)
         double left = (end - mono_now()) * 1000.0;
         if (left <= 0 || cancelled(st))
             return;
+        /* The loop's clock stood still during the poll: a timer started
+         * on the stale time is due at once, runs before the poll phase of
+         * UV_RUN_ONCE, and the poll then blocks until a /metrics request. */
+        uv_update_time(&st->loop);
         uv_timer_start(&st->tick, on_tick, left < STREAM_SLICE_MS ? (uint64_t)left + 1 : STREAM_SLICE_MS, 0);
         uv_run(&st->loop, UV_RUN_ONCE);
     }
