@@ -369,6 +369,7 @@ static int login_event(net_conn *c, const tds_event *ev)
             if (r)
                 return r > 0 ? NET_OK : r;
             c->last_err = c->login_err;
+            net__token_expiry_note(c, &c->last_err);
             return c->last_err.code;
         }
         if (c->fa_info_seen && !c->fa_token_sent) {
@@ -415,6 +416,7 @@ void net__login_closed(net_conn *c, int status, const net_error *e, net_error *o
         /* The server said why before hanging up: that is the news. */
         *out = c->login_err;
         out->during_login = true;
+        net__token_expiry_note(c, out);
         return;
     }
     switch (c->state) {

@@ -18,12 +18,17 @@
  * again from the configured target and sends it, else the refusal stands
  * (no connection is made only to be refused the same way). Once per open.
  *
+ * A given access token (security-token library) cannot be refreshed: when
+ * the server refuses it and its JWT exp has passed, the error says so.
+ *
  * Secrets: the token lives only in the entra_token (wiped by
  * entra_token_clear) and the engine's queue (zeroed once written). Errors
  * never quote it; identity-provider errors come from net/entra/ one line.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -177,4 +182,56 @@ int net__entra_retry_fresh(net_conn *c)
     net__transport_reset(c);
     net__begin_attempt(c);
     return 1;
+}
+
+/* The exp claim of a JWT (its payload's "exp": number), or false. A hint
+ * for a message only: the signature is the server's business. */
+static bool jwt_exp(const char *jwt, int64_t *exp)
+{
+    const char *d1 = strchr(jwt, '.');
+    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d2 || d2 - d1 - 1 > 8192)
+        return false;
+    size_t n = (size_t)(d2 - d1 - 1), padded = (n + 3) / 4 * 4;
+    char *b64 = malloc(padded + 1);
+    unsigned char *raw = malloc(padded / 4 * 3 + 1);
+    bool ok = false;
+    if (b64 && raw && n % 4 != 1) {
+        for (size_t i = 0; i < padded; i++)
+            b64[i] = i >= n ? '=' : d1[1 + i] == '-' ? '+' : d1[1 + i] == '_' ? '/' : d1[1 + i];
+        int w = EVP_DecodeBlock(raw, (unsigned char *)b64, (int)padded);
+        if (w > 0) {
+            raw[w] = 0;
+            const char *k = strstr((char *)raw, "\"exp\"");
+            if (k) {
+                k += 5;
+                while (*k == ' ' || *k == ':')
+                    k++;
+                char *end;
+                long long v = strtoll(k, &end, 10);
+                ok = end != k;
+                *exp = v;
+            }
+        }
+    }
+    free(b64);
+    free(raw);
+    return ok;
+}
+
+void net__token_expiry_note(const net_conn *c, net_error *e)
+{
+    int64_t exp;
+    if (c->entra || !c->o.access_token || e->server_number != 18456 ||
+        !jwt_exp(c->o.access_token, &exp) || exp > (int64_t)time(NULL))
+        return;
+    time_t t = (time_t)exp;
+    struct tm tm;
+    char when[32] = "?";
+    if (gmtime_r(&t, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    size_t l = strlen(e->message);
+    snprintf(e->message + l, sizeof e->message - l,
+             "; the access token expired at %s and cannot be refreshed: get a new one, or use an "
+             "Authentication method that fetches tokens", when);
 }

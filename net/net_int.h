@@ -303,5 +303,8 @@ int net__entra_send_token(net_conn *c);
  * differs from the refused one; once per open), 0 when the refusal stands,
  * or a net_err (last_err) when the fresh fetch failed. */
 int net__entra_retry_fresh(net_conn *c);
+/* A refused (18456) access token whose JWT exp has passed: e says it
+ * expired and cannot be refreshed. */
+void net__token_expiry_note(const net_conn *c, net_error *e);
 
 #endif /* TDSPIPE_NET_INT_H */

@@ -9,7 +9,8 @@
  * the token, the one fresh retry after a refused cached token (and none
  * when the fresh token is the same), identity-source errors not retried,
  * the workflow byte per method, the security-token library (0x01) still
- * working and checked, and encrypt=optional/disable refused.
+ * working and checked (an expired one said to be expired), TDS 8.0
+ * strict, a routed login, and encrypt=optional/disable refused.
  *
  * Tokens come from a test provider set through net__entra_token_hook.
  */
@@ -326,7 +327,17 @@ Test(fedauth, security_token_library_still_works_and_is_checked)
     cl = net_client_open(&o, &e);
     cr_assert_null(cl);
     cr_assert_eq(e.server_number, 18456, "%s", e.message);
+    cr_assert(strstr(e.message, "the access token expired at "), "%s", e.message);
+    cr_assert(strstr(e.message, "cannot be refreshed"), "%s", e.message);
     assert_one_line_without(&e, expired);
+    /* a live token refused for another reason says nothing of expiry */
+    char *other = make_jwt(other_key, "https://database.windows.net/", 600, "oid-5");
+    o.password = other;
+    cl = net_client_open(&o, &e);
+    cr_assert_null(cl);
+    cr_assert_eq(e.server_number, 18456, "%s", e.message);
+    cr_assert_null(strstr(e.message, "expired"), "%s", e.message);
+    free(other);
     free(good);
     free(expired);
     th_stop(&s);
