@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# e2e_entra.sh — every Microsoft Entra ID sign-in method (issue 15) end to
+# end: tdspipe ingest from a TLS tdstestd that accepts only the tokens of
+# the local identity server (tests/identity/identity_server.py, HTTPS with
+# its own CA on 127.0.0.1) into CSV and into a second such tdstestd as the
+# SQL Server destination; rows compared with what a SQL login reads; each
+# method's HTTP request checked at the identity server (endpoint, grant,
+# client id, scope or resource, the secret arriving there); one token
+# request per process (source and destination share it from the cache).
+# Errors, refusals, the STS-URL rule, token refresh and /proc/PID/cmdline:
+# e2e_entra_errors.sh. No packet leaves loopback (a private network
+# namespace when the system allows one; every endpoint overridden anyway).
+#
+#   tests/cli/e2e_entra.sh BUILD_DIR SRC_DIR
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/../identity/netns.sh"
+entra_netns "$@"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" entra "$@"
+. "$src/tests/identity/entra_env.sh"
+cd "$work"
+
+fedauth_server "$src/tests/server/scenarios/demo.json"; SRC=127.0.0.1:$port
+fedauth_server "$src/tests/server/scenarios/demo.json"; DST=127.0.0.1:$port
+
+# the reference: what a SQL login reads
+"$tdspipe" ingest --source-uri "$(sa_uri "$SRC")" --source-table dbo.customers --dest-uri "csv://$work/ref.csv" \
+  --dest-table x --no-load-timestamp >/dev/null 2>"$work/ref.err"
+[ "$(grep -c '' ref.csv 2>/dev/null)" = 4 ] && ok "reference rows by SQL login" ||
+  bad "reference rows by SQL login" "$(head -c 300 "$work/ref.err")"
+n_table=0
+readback() { # TABLE FILE: the destination's rows by SQL login, ordered
+  "$tdspipe" ingest --source-uri "$(sa_uri "$DST")" --source-table "query:SELECT * FROM $1 ORDER BY id" \
+    --dest-uri "csv://$2" --dest-table x --no-load-timestamp >/dev/null 2>&1 || echo "(readback of $1 failed)" >"$2"
+}
+
+# method NAME USERINFO METHOD EXTRA [VAR=VALUE…] -- FILTER…: the method into
+# CSV, then into the SQL Server destination; the FILTERs describe the one
+# identity request each run must make (kind=… for the endpoint)
+method() {
+  local name=$1 ui=$2 meth=$3 extra=$4; shift 4
+  local vars=()
+  while [ "$1" != -- ]; do vars+=("$1"); shift; done
+  shift
+  local m0 m1
+  m0=$(idlog mark)
+  erun "$name: into CSV" 0 "${vars[@]}" -- ingest --source-uri "$(euri "$SRC" "$ui" "$meth" "$extra")" \
+    --source-table dbo.customers --dest-uri "csv://$work/$name.csv" --dest-table x --no-load-timestamp
+  same_file "$name: CSV rows = the source's" ref.csv "$name.csv"
+  expect_req "$name: the identity request" "$m0" 1 "$@"
+  expect_req "$name: nothing else asked for a token" "$m0" 1 status=200
+  [ -n "${CSV_ONLY:-}" ] && return
+  m1=$(idlog mark)
+  n_table=$((n_table + 1))
+  erun "$name: into the SQL Server destination" 0 "${vars[@]}" -- ingest \
+    --source-uri "$(euri "$SRC" "$ui" "$meth" "$extra")" --source-table dbo.customers \
+    --dest-uri "$(euri "$DST" "$ui" "$meth" "$extra")" --dest-table "dbo.entra_$n_table" --no-load-timestamp
+  readback "dbo.entra_$n_table" "$name.dst.csv"
+  same_file "$name: destination rows = the source's" ref.csv "$name.dst.csv"
+  expect_req "$name: source and destination share one token (cache)" "$m1" 1 status=200
+  expect_req "$name: the destination run's request has the same shape" "$m1" 1 "$@"
+}
+TOK_EP=path=/$TENANT/oauth2/v2.0/token
+SCOPE=form.scope=${SPN}/.default
+CC=form.grant_type=client_credentials
+JWTB=form.client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+
+# ------------------------------------------------ service principal, secret
+# tenant from the server's STS URL (FEDAUTHINFO): the user names none
+m=$(idlog mark)
+method sp-secret "$SP_ID:$SP_SECRET" ActiveDirectoryServicePrincipal "" -- \
+  kind=token "$TOK_EP" "$CC" "form.client_id=$SP_ID" "$SCOPE" form.client_secret? form.client_assertion!
+expect_has "sp-secret: the secret reached the token endpoint" "$m" form.client_secret "$work/sp.secret" kind=token
+CSV_ONLY=1 method sp-secret-at-tenant "$SP_ID%40$TENANT:$SP_SECRET" activedirectoryserviceprincipal "" -- \
+  kind=token "$TOK_EP" "form.client_id=$SP_ID" "$SCOPE"
+CSV_ONLY=1 method sp-secret-tenant-param "$SP_ID:$SP_SECRET" ActiveDirectoryApplication "&tenant_id=$TENANT" -- \
+  kind=token "$TOK_EP" "form.client_id=$SP_ID"
+# ingestr v1's spelling: azuresql://, fedauth=
+m=$(idlog mark)
+erun "azuresql:// + fedauth= (ingestr v1)" 0 -- ingest \
+  --source-uri "azuresql://$SP_ID:$SP_SECRET@$SRC/demo?tenant_id=$TENANT&fedauth=ActiveDirectoryServicePrincipal&$TLSQ" \
+  --source-table dbo.customers --dest-uri "csv://$work/azsql.csv" --dest-table x --no-load-timestamp
+same_file "azuresql://: rows" ref.csv azsql.csv
+expect_req "azuresql://: one client-credentials request" "$m" 1 kind=token "$TOK_EP" "form.client_id=$SP_ID" status=200
+
+# --------------------------------------------- service principal, certificate
+method sp-cert-param "$CERT_ID" ActiveDirectoryServicePrincipal "&clientcertpath=$work/sp.pem" -- \
+  kind=token "$TOK_EP" "$CC" "form.client_id=$CERT_ID" "$SCOPE" "$JWTB" form.client_secret! status=200
+method sp-cert-env "$CERT_ID" ActiveDirectoryServicePrincipal "" AZURE_CLIENT_CERTIFICATE_PATH="$work/sp.pem" -- \
+  kind=token "$TOK_EP" "$CC" "form.client_id=$CERT_ID" "$JWTB" form.client_secret! status=200
+
+# ------------------------------------------------------- managed identity
+IMDS=AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:$IDP
+RES=query.resource=$SPN
+method mi-system-imds "" ActiveDirectoryManagedIdentity "" "$IMDS" -- \
+  kind=imds method=GET headers.metadata=true "$RES" query.api-version? query.client_id! status=200
+method mi-user-imds "$UAMI_ID" ActiveDirectoryMSI "" "$IMDS" -- \
+  kind=imds headers.metadata=true "$RES" "query.client_id=$UAMI_ID" status=200
+APPSVC=(IDENTITY_ENDPOINT="http://127.0.0.1:$IDP/msi/token" IDENTITY_HEADER="$IDHDR")
+m=$(idlog mark)
+method mi-system-appservice "" ActiveDirectoryManagedIdentity "" "${APPSVC[@]}" -- \
+  kind=appservice method=GET query.api-version=2019-08-01 "$RES" query.client_id! status=200
+expect_has "mi-system-appservice: X-IDENTITY-HEADER sent" "$m" headers.x-identity-header "$work/idhdr" kind=appservice
+method mi-user-appservice "$UAMI_ID" ActiveDirectoryManagedIdentity "" "${APPSVC[@]}" -- \
+  kind=appservice query.api-version=2019-08-01 "$RES" "query.client_id=$UAMI_ID" status=200
+CSV_ONLY=1 method mi-cloudshell "" ActiveDirectoryMSI "" MSI_ENDPOINT="http://127.0.0.1:$IDP/cloudshell/token" -- \
+  kind=cloudshell method=POST headers.metadata=true "form.resource=$SPN" status=200
+
+# ------------------------------------------------------ workload identity
+WI=(AZURE_FEDERATED_TOKEN_FILE="$work/federated.tok" AZURE_CLIENT_ID="$WI_ID" AZURE_TENANT_ID="$TENANT")
+m=$(idlog mark)
+method workload "" ActiveDirectoryWorkloadIdentity "" "${WI[@]}" -- \
+  kind=token "$TOK_EP" "$CC" "form.client_id=$WI_ID" "$SCOPE" "$JWTB" status=200
+expect_has "workload: the federated token file is the assertion" "$m" form.client_assertion "$work/federated.tok" kind=token
+
+# -------------------------------------------------------------- Azure CLI
+az_login
+a0=$(az_calls)
+method azcli "" ActiveDirectoryAzCli "" -- kind=az "form.resource=$SPN" status=200
+same "azcli: az ran once per process (2 processes)" "$(($(az_calls) - a0))" 2
+grep -F '"get-access-token"' "$work/bin/az-calls.log" | tail -1 | grep -qF "\"$SPN\"" &&
+  ok "azcli: az asked for the SQL resource" || bad "azcli: az's arguments" "$(tail -1 "$work/bin/az-calls.log" | cut -c1-200)"
+az_logout
+
+# --------------------------------------------------------------- password
+m=$(idlog mark)
+method password "$ENTRA_USER_ENC:$USER_PW_ENC" ActiveDirectoryPassword "" -- \
+  kind=token "$TOK_EP" form.grant_type=password "form.username=$ENTRA_USER" "$SCOPE" form.client_id? status=200
+expect_has "password: the password reached the token endpoint" "$m" form.password "$work/user.pw" kind=token
+err_has "password: a warning that Microsoft is retiring it" "retir|deprecat"
+
+# ------------------------------------------- Default: each step of the chain
+CSV_ONLY=1 method default-env-secret "" ActiveDirectoryDefault "" AZURE_TENANT_ID="$TENANT" AZURE_CLIENT_ID="$SP_ID" \
+  AZURE_CLIENT_SECRET="$SP_SECRET" -- kind=token "$CC" "form.client_id=$SP_ID" form.client_secret?
+CSV_ONLY=1 method default-env-cert "" ActiveDirectoryDefault "" AZURE_TENANT_ID="$TENANT" AZURE_CLIENT_ID="$CERT_ID" \
+  AZURE_CLIENT_CERTIFICATE_PATH="$work/sp.pem" -- kind=token "$CC" "form.client_id=$CERT_ID" "$JWTB" status=200
+CSV_ONLY=1 method default-env-user "" ActiveDirectoryDefault "" AZURE_TENANT_ID="$TENANT" AZURE_CLIENT_ID="$SP_ID" \
+  AZURE_USERNAME="$ENTRA_USER" AZURE_PASSWORD="$USER_PW" -- kind=token form.grant_type=password "form.username=$ENTRA_USER"
+CSV_ONLY=1 method default-workload "" ActiveDirectoryDefault "" "${WI[@]}" -- kind=token "form.client_id=$WI_ID" "$JWTB"
+CSV_ONLY=1 method default-mi "" ActiveDirectoryDefault "" "$IMDS" -- kind=imds headers.metadata=true "$RES" status=200
+az_login
+method default-az "" ActiveDirectoryDefault "" -- kind=az "form.resource=$SPN" status=200
+az_logout
+# the method named with spaces, as SqlClient writes it
+CSV_ONLY=1 method default-spaced "" "Active%20Directory%20Default" "" "$IMDS" -- kind=imds status=200
+
+# ------------------------------------------------ a raw access token (0x01)
+TOK=$(idlog token "$SPN")
+m=$(idlog mark)
+erun "access token: into CSV" 0 -- ingest --source-uri "$(euri "$SRC" ":$TOK" ActiveDirectoryAccessToken)" \
+  --source-table dbo.customers --dest-uri "csv://$work/tok.csv" --dest-table x --no-load-timestamp
+same_file "access token: CSV rows" ref.csv tok.csv
+erun "access token: into the SQL Server destination" 0 -- ingest \
+  --source-uri "$(euri "$SRC" ":$TOK" ActiveDirectoryAccessToken)" --source-table dbo.customers \
+  --dest-uri "$(euri "$DST" ":$TOK" ActiveDirectoryAccessToken)" --dest-table dbo.entra_tok --no-load-timestamp
+readback dbo.entra_tok tok.dst.csv
+same_file "access token: destination rows" ref.csv tok.dst.csv
+expect_req "access token: no identity request" "$m" 0
+
+secret_scan "$work"/*.csv
+finish
