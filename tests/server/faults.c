@@ -5,7 +5,11 @@
  * back-pressure, and three wire faults the query half asks for through
  * srv_conn_faults() (polled after each request) or the cursor's step
  * result: close after N reply bytes, drip reply bytes one at a time with a
- * delay, and stall (never send again).
+ * delay, and stall (never send again). Also the per-connection throughput
+ * cap (--rate-limit-mbs, a real server's per-session rate): every byte
+ * goes through the drip queue, released by a 1 ms timer as a token bucket
+ * allows (at most 20 ms of burst); queued bytes count as in flight, so the
+ * cursor stops generating rows while the cap holds them back.
  *
  * Invariants: bytes are copied before uv_write, so callers may reuse their
  * buffers at once; the drip timer handle is initialised with the
@@ -58,12 +62,42 @@ int srv_net_raw_write(srv_net_conn *c, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* The cap: as many queued bytes as the credit earned since the last tick. */
+static void pace_tick(srv_net_conn *c, srv_net_faults *f)
+{
+    uint64_t now = uv_now(c->srv->loop);
+    double burst = f->rate_bps / 50 > 4096 ? f->rate_bps / 50 : 4096;
+    f->credit += (double)(now - f->pace_ms) * f->rate_bps / 1000.0;
+    f->credit = f->credit > burst ? burst : f->credit;
+    f->pace_ms = now;
+    size_t n = f->dq_len - f->dq_pos;
+    if ((double)n > f->credit)
+        n = (size_t)f->credit;
+    if (!n)
+        return;
+    if (srv_net_raw_write(c, f->dq + f->dq_pos, n) < 0) {
+        uv_timer_stop(&f->timer);
+        return;
+    }
+    f->credit -= (double)n;
+    f->dq_pos += n;
+    c->inflight -= n; /* counted when queued */
+    if (f->dq_pos == f->dq_len) {
+        f->dq_pos = f->dq_len = 0;
+        uv_timer_stop(&f->timer);
+    }
+}
+
 static void drip_cb(uv_timer_t *t)
 {
     srv_net_conn *c = t->data;
     srv_net_faults *f = &c->faults;
     if (c->closing || f->dq_pos >= f->dq_len) {
         uv_timer_stop(t);
+        return;
+    }
+    if (!f->drip && f->rate_bps > 0) {
+        pace_tick(c, f);
         return;
     }
     if (srv_net_raw_write(c, f->dq + f->dq_pos, 1) < 0) {
@@ -97,8 +131,15 @@ static int drip_queue(srv_net_conn *c, const uint8_t *p, size_t n)
     f->dq_len += n;
     c->inflight += n; /* queued bytes count against the high-water mark */
     if (!uv_is_active((uv_handle_t *)&f->timer)) {
-        uint64_t ms = f->drip_ms ? f->drip_ms : 1;
-        uv_timer_start(&f->timer, drip_cb, ms, ms);
+        uint64_t ms = f->drip_ms && f->drip ? f->drip_ms : 1;
+        if (!f->drip && f->rate_bps > 0) { /* the bucket refills from now, and sends at once what it holds */
+            uv_update_time(c->srv->loop);
+            if (uv_now(c->srv->loop) > f->pace_ms + 1)
+                f->pace_ms = uv_now(c->srv->loop) - 1;
+            uv_timer_start(&f->timer, drip_cb, 0, ms);
+        } else {
+            uv_timer_start(&f->timer, drip_cb, ms, ms);
+        }
     }
     return 0;
 }
@@ -122,7 +163,7 @@ int srv_net_wire_write(srv_net_conn *c, const uint8_t *p, size_t n)
     }
     int r = 0;
     if (n > 0)
-        r = (f->drip || f->dq_len > f->dq_pos) ? drip_queue(c, p, n)
+        r = (f->drip || f->rate_bps > 0 || f->dq_len > f->dq_pos) ? drip_queue(c, p, n)
                                                 : srv_net_raw_write(c, p, n);
     if (f->close_pending)
         srv_net_conn_write_done(c, 0); /* closes at once if nothing is in flight */
@@ -135,6 +176,8 @@ void srv_net_faults_init(srv_net_conn *c)
     uv_timer_init(c->srv->loop, &c->faults.timer);
     c->faults.timer.data = c;
     c->faults.timer_init = true;
+    c->faults.rate_bps = c->srv->cfg ? c->srv->cfg->rate_limit_mbs * 1e6 : 0;
+    c->faults.pace_ms = uv_now(c->srv->loop);
 }
 
 void srv_net_faults_free(srv_net_conn *c)

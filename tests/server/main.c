@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "                [--strict-port N] [--route-to HOST:PORT] [--fedauth-required]\n"
             "                [--fedauth-sts-url URL | --fedauth-tenant T] [--fedauth-spn SPN]\n"
             "                [--fedauth-issuer-cert PEM] [--fedauth-audience AUD]\n"
-            "                [--no-2025-types] [--verbose]\n"
+            "                [--no-2025-types] [--rate-limit-mbs MB/S] [--verbose]\n"
             "  Without --scenario, serves the built-in demo (login sa / Passw0rd!, database demo).\n"
             "  --port 0 picks a free port and prints \"port N\" first on stdout.\n"
             "  --tls-mode defaults to \"on\" when a certificate is given, else \"off\".\n"
@@ -114,7 +114,14 @@ static int parse_arg(options *o, int argc, char **argv, int *i)
         o->cfg.fedauth_issuer_cert = v;
     else if (flag_value(argc, argv, i, "--fedauth-audience", &v))
         o->cfg.fedauth_audience = v;
-    else {
+    else if (flag_value(argc, argv, i, "--rate-limit-mbs", &v)) { /* faults.c */
+        char *end = NULL;
+        o->cfg.rate_limit_mbs = v ? strtod(v, &end) : 0;
+        if (!v || *end || !(o->cfg.rate_limit_mbs > 0)) {
+            fprintf(stderr, "tdstestd: bad --rate-limit-mbs %s\n", v ? v : "");
+            return 2;
+        }
+    } else {
         if (!strcmp(a, "--fedauth-required"))
             o->cfg.fedauth_required = true;
         else if (!strcmp(a, "--no-2025-types"))

@@ -53,6 +53,7 @@ typedef struct srv_net_config {
     const char *fedauth_issuer_cert; /* PEM certificate or public key (RS256) */
     const char *fedauth_audience;    /* NULL: https://database.windows.net/ */
     bool no_types2025;         /* never ack JSONSUPPORT / VECTORSUPPORT */
+    double rate_limit_mbs;     /* --rate-limit-mbs: reply bytes per connection, MB/s (faults.c); 0 none */
     int verbose;
 } srv_net_config;
 
@@ -131,6 +132,9 @@ typedef struct srv_net_faults {
     uv_timer_t timer;
     bool timer_init;
     bool close_pending;     /* close once the limit's bytes are written */
+    double rate_bps;        /* --rate-limit-mbs in bytes/s (paced through dq); 0 none */
+    double credit;          /* bytes the pace allows now */
+    uint64_t pace_ms;       /* loop time of the last credit */
 } srv_net_faults;
 
 struct srv_net_conn {
