@@ -182,7 +182,13 @@ static int open_scheme(const char *scheme, const char *target, const sink_option
     return SINK_OK;
 }
 
-static int ms_exec(sql_sink *q, const char *sql, const char *what) { return sink__ms_run((ms_sink *)q, sql, what); }
+static int ms_exec(sql_sink *q, const char *sql, const char *what)
+{
+    /* a load's first statement: json/vector columns fit to the target first */
+    if (sql == q->d->begin_sql && sink__ms_t25_adapt((ms_sink *)q))
+        return SINK_E_DEST;
+    return sink__ms_run((ms_sink *)q, sql, what);
+}
 
 static int ms_row_literals(sql_sink *q, const char *sql, const char *what, sink_buf *lits)
 {
@@ -320,6 +326,7 @@ static void ms_free(sql_sink *q)
     if (m->cl)
         net_client_close(m->cl);
     sink__ms_bulk_drop(q);
+    free(m->t25_src);
     net_opts_free(&m->no);
 }
 

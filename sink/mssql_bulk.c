@@ -95,11 +95,12 @@ static const tds_value *with_ord(ms_sink *m, const sink_batch *b)
  * has neither. */
 static const tds_value *as_text(ms_sink *m, const tds_value *vals, size_t nrows, uint16_t nw)
 {
-    const tds_column *cols = m->q.sc.cols;
     size_t nc = m->q.sc.ncols;
     bool any = false;
-    for (size_t c = 0; c < nc; c++)
-        any |= cols[c].kind == TDS_K_JSON || cols[c].kind == TDS_K_VECTOR;
+    for (size_t c = 0; c < nc; c++) {
+        int k = sink__ms_t25_src(m, c)->kind;
+        any |= k == TDS_K_JSON || k == TDS_K_VECTOR;
+    }
     if (!any)
         return vals;
     if (nrows * nw > m->tv_cap) {
@@ -115,14 +116,15 @@ static const tds_value *as_text(ms_sink *m, const tds_value *vals, size_t nrows,
         for (size_t r = 0, off = 0; r < nrows; r++)
             for (size_t c = 0; c < nc; c++) {
                 tds_value *v = &m->tv[r * nw + c];
-                bool j = cols[c].kind == TDS_K_JSON;
-                if ((!j && cols[c].kind != TDS_K_VECTOR) || (v->flags & TDS_VF_NULL))
+                const tds_column *src = sink__ms_t25_src(m, c);
+                bool j = src->kind == TDS_K_JSON;
+                if ((!j && src->kind != TDS_K_VECTOR) || (v->flags & TDS_VF_NULL))
                     continue;
                 if (!pass) {
                     size_t at = m->tvtext.len;
                     int n = j ? tds_utf8_to_utf16((const char *)v->ptr, v->len, NULL, 0) : 0;
                     if (n < 0 || (j ? sink__buf_reserve(&m->tvtext, (size_t)n)
-                                    : sink__value_text(&m->tvtext, &cols[c], v)))
+                                    : sink__value_text(&m->tvtext, src, v)))
                         return NULL;
                     if (j)
                         m->tvtext.len += (size_t)tds_utf8_to_utf16((const char *)v->ptr, v->len,

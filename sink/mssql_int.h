@@ -22,6 +22,11 @@ typedef struct ms_sink {
     tds_value *tv;       /* json/vector batches: the values as text (mssql_bulk.c) */
     size_t tv_cap;
     sink_buf tvtext;     /* the vectors' JSON-array texts of that batch */
+    /* json/vector on a target that lacks them (mssql_types2025.c) */
+    net_client *t25_cl;  /* the connection t25_json/t25_vector were asked on */
+    bool t25_json, t25_vector;
+    tds_column *t25_src; /* per column: the source json/vector column a text
+                            column stands for (kind 0: none), or NULL */
 } ms_sink;
 
 /* mssql.c: batches on the sink's connection (reconnecting when it was
@@ -32,6 +37,12 @@ int sink__ms_run(ms_sink *m, const char *sql, const char *what);
 int sink__ms_run_q(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found);
 int sink__ms_run_l(ms_sink *m, const char *sql, const char *what, char *out, size_t cap, bool *found,
                    sink_buf *lits);
+
+/* mssql_types2025.c: before a load's first statement, json/vector columns
+ * the target does not know become nvarchar(max)/varchar(max) text;
+ * t25_src gives column i as the source sent it. */
+int sink__ms_t25_adapt(ms_sink *m);
+const tds_column *sink__ms_t25_src(const ms_sink *m, size_t i);
 
 /* mssql_bulk.c: the bulk channel (INSERT BULK + BulkLoadBCP per batch). */
 int sink__ms_bulk_open(sql_sink *q, const char *table);

@@ -85,6 +85,30 @@ else
   bad "mssql destination: read back" "$(cat "$work/err")"
 fi
 
+coltypes() { # PORT DB TABLE: "name type" per column, from the catalog
+  printf "select column_name, data_type from information_schema.columns where table_name = '%s'\ngo\n" "$3" |
+    timeout 20 tsql -H 127.0.0.1 -p "$1" -U sa -P 'Passw0rd!' -D "$2" 2>/dev/null | grep -E '^(j|v|h|vmax|hmax)[[:space:]]' | tr '\t\n' ' '
+}
+if command -v tsql >/dev/null; then
+  same "mssql destination (2025): json and vector columns" "$(coltypes "$aport" types t2)" \
+    "j json v vector h vector vmax vector hmax vector "
+fi
+# a target before SQL Server 2025 (tdstestd playing version 16) has no
+# json/vector: nvarchar(max) / varchar(max) holding the same text
+printf '{"server": {"name": "old", "version": "16.0.4115"}, "logins": [{"user": "sa", "password": "Passw0rd!", "database": "dest"}], "databases": [{"name": "dest", "tables": []}]}\n' >"$work/old.json"
+start_server "$work/old.json"
+O="mssql://sa:Passw0rd%21@127.0.0.1:$port/dest?encrypt=disable"
+load "mssql destination before 2025" "$A" "$O" dbo.t
+if "$tdspipe" ingest --source-uri "$O" --source-table dbo.t --dest-uri "csv://old.csv" --dest-table t >"$work/out" 2>"$work/err"; then
+  check "mssql destination before 2025 (read back)" mssql-csv old.csv
+else
+  bad "mssql destination before 2025: read back" "$(cat "$work/err")"
+fi
+if command -v tsql >/dev/null; then
+  same "mssql destination before 2025: nvarchar/varchar columns" "$(coltypes "$port" dest t)" \
+    "j nvarchar v varchar h varchar vmax varchar hmax varchar "
+fi
+
 # A client that does not ask for the features (FreeTDS tsql) sees text
 if command -v tsql >/dev/null; then
   got=$(printf 'select j, v, h from dbo.t2025 where id = 1\ngo\n' | timeout 20 tsql -H 127.0.0.1 -p "$tport" -U sa -P 'Passw0rd!' -D types 2>/dev/null | grep '^{')

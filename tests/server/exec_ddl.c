@@ -49,6 +49,8 @@ static int create_table(srv_cursor *cur, tds_session *s, const sql_stmt *st)
                               st->defs[i].name, st->target.parts[2]);
                 return -1;
             }
+    if (srv_t25_refuse_defs(cur, s, st->defs, st->ndefs) < 0)
+        return -1;
     srv_table *t = srv_table_new(schema, st->target.parts[2], st->defs, (uint16_t)st->ndefs);
     if (!t)
         return -1;

@@ -138,6 +138,8 @@ static int eval_cast(srv_cursor *cur, const sql_expr *e, EVAL_OUT)
 {
     srv_val in;
     char tmp[512];
+    if ((e->cast.col.kind == TDS_K_JSON || e->cast.col.kind == TDS_K_VECTOR) && !srv_t25_known(cur->c))
+        FAIL(243, "Type %s is not a defined system type.", e->cast.type_name);
     if (eval_const(cur, e->args[0], &in, tmp, sizeof tmp, err, msg, msgcap) < 0)
         return -1;
     if (in.k == SV_NULL)

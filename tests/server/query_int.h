@@ -82,6 +82,9 @@ uint32_t srv_t25_gen(const srv_coldef *d, int64_t x, uint8_t *out, size_t cap);
 int srv_t25_from_wire(const tds_column *c, const uint8_t *p, uint32_t len, srv_val *v,
                       char *scratch, size_t cap);
 int64_t srv_t25_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap);
+/* The server knows json/vector (scenario version >= 17); CREATE TABLE's
+ * refusal (error 2715) on an older one: -1 after the error is put. */
+bool srv_t25_known(const srv_conn *c);
 
 /* value.c */
 /* Parses "nvarchar(32)", "decimal(18,4)", "varchar(max)", "datetime2" …
@@ -526,6 +529,9 @@ struct srv_cursor {
 
 /* ------------------------------------------------------------ executors */
 
+/* types2025.c: CREATE TABLE with json/vector on a server before 2025:
+ * error 2715 put, -1; else 0. */
+int srv_t25_refuse_defs(srv_cursor *cur, tds_session *s, const srv_coldef *defs, int n);
 /* Messages (cursor.c). */
 void srv_put_error(srv_cursor *cur, tds_session *s, int32_t number, uint8_t severity,
                    uint8_t state, const char *fmt, ...) __attribute__((format(printf, 6, 7)));

@@ -30,6 +30,28 @@ void srv_conn_set_types2025(srv_conn *c, uint8_t json_ver, uint8_t vector_ver)
     c->vector_ver = vector_ver;
 }
 
+/* Does the server know json and vector? SQL Server 2025 (version 17) and
+ * later; a scenario's "server": {"version": "16…"} (the default) plays an
+ * older server, whose CREATE TABLE and CAST refuse the names. */
+bool srv_t25_known(const srv_conn *c)
+{
+    return (c->db->settings.version >> 24) >= 17;
+}
+
+/* CREATE TABLE on an older server: error 2715 for a json/vector column. */
+int srv_t25_refuse_defs(srv_cursor *cur, tds_session *s, const srv_coldef *defs, int n)
+{
+    if (srv_t25_known(cur->c))
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (defs[i].col.kind == TDS_K_JSON || defs[i].col.kind == TDS_K_VECTOR) {
+            srv_put_error(cur, s, 2715, 16, 6, "Column, parameter, or variable #%d: Cannot find data type %s.",
+                          i + 1, defs[i].type_name);
+            return -1;
+        }
+    return 0;
+}
+
 /* "json" / "vector(n)" / "vector(n, float16|float32)". 1 when the text
  * names one of them (d filled), 0 when not, -1 when invalid. */
 int srv_t25_type_parse(const char *text, srv_coldef *d)
