@@ -124,6 +124,9 @@ if command -v tsql >/dev/null; then
   for bad in "'[1,2]', NULL" "'[1,NaN,2]', NULL" "'[1,Infinity,2]', NULL" "NULL, '[1,70000]'" "'[1,\"2\",3]', NULL"; do
     q "insert into dbo.nv (id, v, h) values (9, $bad)" | grep -q 'Msg 245' && ok "refused: $bad" || bad "accepted: $bad"
   done
+  q "create table dbo.nj (id int not null, j json)" >/dev/null
+  q "insert into dbo.nj (id, j) values (1, '{\"a\":')" | grep -q 'Msg 245' && ok "refused: json that is not JSON" ||
+    bad "accepted: json that is not JSON"
   q "insert into dbo.nv (id, v, h) values (1, ' [ 1e1 , 2.5 , -3 ] ', '[0.5, -65504]')" >/dev/null
   "$tdspipe" ingest --source-uri "$A" --source-table dbo.nv --dest-uri "csv://nv.csv" --dest-table t >"$work/out" 2>"$work/err" ||
     bad "nv: load" "$(cat "$work/err")"

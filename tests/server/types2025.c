@@ -21,6 +21,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
+
 #include "exec_select_int.h"
 #include "query_int.h"
 
@@ -157,7 +159,7 @@ int srv_t25_from_wire(const tds_column *c, const uint8_t *p, uint32_t len, srv_v
 }
 
 /* A value into a json/vector column, as SQL Server converts text: json
- * must be text, a vector a JSON array of numbers with the column's count
+ * must be valid JSON text (error 13609), a vector a JSON array of numbers with the column's count
  * (error 42204 for a count mismatch, 13670 for anything else: NaN and
  * infinities cannot be written in JSON, so they are refused). */
 int64_t srv_t25_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
@@ -165,6 +167,10 @@ int64_t srv_t25_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, siz
     if (v->k != SV_STR)
         return -245;
     if (d->col.kind == TDS_K_JSON) {
+        cJSON *doc = cJSON_ParseWithLength(v->s, v->n); /* SQL Server validates json */
+        if (!doc)
+            return -13609;
+        cJSON_Delete(doc);
         if (v->n > cap)
             return -2628;
         memcpy(out, v->s, v->n);
