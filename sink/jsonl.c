@@ -23,8 +23,25 @@ typedef struct jsonl_sink {
     sink_buf keys;     /* "{\"a\":" ",\"b\":" … back to back */
     size_t *key_off;   /* ncols + 1 offsets into keys */
     sink_buf scratch;
-    bool *fast;        /* per column: a number the sink writes itself */
+    uint8_t *form;     /* per column: J_NUMBER, J_TEXT or J_OTHER */
 } jsonl_sink;
+
+/* How a column's values are written: numbers as their text (num_text.h),
+ * text kinds transcoded straight between quotes, the rest by
+ * sink__value_json. */
+enum { J_OTHER, J_NUMBER, J_TEXT };
+
+static uint8_t form_of(int kind)
+{
+    switch (kind) {
+    case TDS_K_TINYINT: case TDS_K_SMALLINT: case TDS_K_INT: case TDS_K_BIGINT: case TDS_K_FLOAT:
+        return J_NUMBER; /* not bit: true/false, not its digit */
+    case TDS_K_CHAR: case TDS_K_NCHAR: case TDS_K_XML:
+        return J_TEXT;
+    default:
+        return J_OTHER;
+    }
+}
 
 static int jsonl_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
 {
@@ -61,15 +78,12 @@ static int jsonl_begin(sink *s, const sink_table *t)
     }
     j->key_off[j->sc.ncols] = j->keys.len;
     /* keys are copied 16 bytes at a time: slack behind the last one */
-    free(j->fast);
-    j->fast = NULL;
-    if (sink__buf_reserve(&j->keys, 16) || !(j->fast = sink__malloc(j->sc.ncols + 1)))
+    free(j->form);
+    j->form = NULL;
+    if (sink__buf_reserve(&j->keys, 16) || !(j->form = sink__malloc(j->sc.ncols + 1)))
         return sink__fail(s, SINK_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < j->sc.ncols; i++) {
-        int k = j->sc.cols[i].kind; /* bit is true/false, not its digit */
-        j->fast[i] = k == TDS_K_TINYINT || k == TDS_K_SMALLINT || k == TDS_K_INT || k == TDS_K_BIGINT ||
-                     k == TDS_K_FLOAT;
-    }
+    for (size_t i = 0; i < j->sc.ncols; i++)
+        j->form[i] = form_of(j->sc.cols[i].kind);
     return sink__file_start(s, &j->f, t->strategy == SINK_APPEND);
 }
 
@@ -89,18 +103,30 @@ static int jsonl_append(sink *s, const sink_batch *b)
             for (size_t o = 0; o < kn; o += 16)
                 memcpy(out->p + out->len + o, key + o, 16);
             out->len += kn;
-            size_t fast = j->fast[i] ? sink__value_text_fast(&j->sc.cols[i], &row[i], out->p + out->len) : 0;
-            if (fast) { /* a number, as its canonical text */
-                out->len += fast;
-                continue;
+            const tds_column *c = &j->sc.cols[i];
+            const tds_value *v = &row[i];
+            if (j->form[i] == J_NUMBER) {
+                size_t n = sink__value_text_fast(c, v, out->p + out->len);
+                out->len += n;
+                if (n) /* else NULL, or a double the engine writes */
+                    continue;
+            } else if (j->form[i] == J_TEXT && !(v->flags & TDS_VF_NULL)) {
+                size_t at = out->len;
+                out->p[out->len++] = '"';
+                if (!sink__value_utf8(out, c, v) && sink__json_plain(out->p + at + 1, out->len - at - 1) &&
+                    !sink__buf_putc(out, '"'))
+                    continue;
+                out->len = at; /* to be escaped (or an error): the general way */
             }
-            int rc = sink__value_json(out, &j->sc.cols[i], &row[i], &j->scratch);
+            int rc = sink__value_json(out, c, v, &j->scratch);
             if (rc)
                 return sink__fail(s, rc, "column %s: %s", j->sc.names[i],
                                   rc == SINK_E_NOMEM ? "out of memory" : "value cannot be decoded");
         }
-        if (sink__buf_put(out, "}\n", 2))
+        if (out->cap - out->len <= 2 && sink__buf_reserve(out, 2))
             return sink__fail(s, SINK_E_NOMEM, "out of memory");
+        out->p[out->len++] = '}';
+        out->p[out->len++] = '\n';
         /* written out every 1 MB, so the buffer stays that small (and in
          * cache) however wide the rows and however big the batch */
         int rc = sink__file_flush(s, &j->f, 1u << 20);
@@ -121,7 +147,7 @@ static void jsonl_close(sink *s)
     sink__buf_free(&j->keys);
     sink__buf_free(&j->scratch);
     free(j->key_off);
-    free(j->fast);
+    free(j->form);
     free(j);
 }
 

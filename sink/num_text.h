@@ -1,5 +1,5 @@
 /*
- * num_text.h — number text for the text sinks' hot path: the same
+ * num_text.h — number text and byte scans for the text sinks' hot path: the same
  * characters as the engine's canonical text (tds_value_text), written
  * straight into the sink's output buffer without the engine's per-value
  * dispatch. Integers here (inline: they are half the values of a typical
@@ -134,6 +134,21 @@ static inline bool sink__word_has_json_special(uint64_t x)
 {
     bool below = ((x - SINK__BYTES(0x20)) & ~x & SINK__BYTES(0x80)) != 0;
     return below || sink__word_has_zero(x ^ SINK__BYTES('"')) || sink__word_has_zero(x ^ SINK__BYTES('\\'));
+}
+
+/* True when no byte of s[0..n) must be escaped in a JSON string. */
+static inline bool sink__json_plain(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if (sink__word_has_json_special(sink__word_at(s + i)))
+            return false;
+    for (; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == '"' || ch == '\\')
+            return false;
+    }
+    return true;
 }
 
 /* Little-endian reads, written so compilers make each one load. */

@@ -333,20 +333,6 @@ static bool text_is_plain(int kind)
     }
 }
 
-static bool needs_escape(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) /* eight bytes at a time, exact */
-        if (sink__word_has_json_special(sink__word_at(s + i)))
-            return true;
-    for (; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == '"' || ch == '\\')
-            return true;
-    }
-    return false;
-}
-
 /* The value's text as a JSON string: written in place between quotes,
  * and escaped through scratch only when it holds a byte that must be. */
 static int json_text_string(sink_buf *b, const tds_column *c, const tds_value *v, sink_buf *scratch)
@@ -360,7 +346,7 @@ static int json_text_string(sink_buf *b, const tds_column *c, const tds_value *v
         return rc;
     }
     size_t n = b->len - start - 1;
-    if (text_is_plain(c->kind) || !needs_escape(b->p + start + 1, n))
+    if (text_is_plain(c->kind) || sink__json_plain(b->p + start + 1, n))
         return sink__buf_putc(b, '"');
     scratch->len = 0;
     if (sink__buf_put(scratch, b->p + start + 1, n))
