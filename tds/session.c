@@ -128,6 +128,8 @@ int tds_send_login7(tds_session *s, const tds_login7 *l)
             s->features_requested |= 1u << TDS_FEAT_JSONSUPPORT;
         if (l->vector_support)
             s->features_requested |= 1u << TDS_FEAT_VECTORSUPPORT;
+        s->json_requested = l->json_support;
+        s->vector_requested = l->vector_support;
     }
     return rc;
 }

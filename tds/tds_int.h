@@ -174,6 +174,8 @@ struct tds_session {
     tds_collation collation;
     uint32_t features_requested; /* bit (1u << feature id) sent in LOGIN7 */
     uint8_t feature_ack[32];     /* FEATUREEXTACK: first data byte (1 when none) per id */
+    uint8_t json_requested;      /* JSONSUPPORT / VECTORSUPPORT versions the LOGIN7 */
+    uint8_t vector_requested;    /* asked for: an ack above them is a protocol error */
     tds_conv conv;          /* text conversions of this session's put paths */
 };
 

@@ -355,6 +355,11 @@ int tds__tok_featureextack(tds_session *s, tds_event *ev)
             return tds__fail(s, TDS_E_TOOBIG, pos + 1);
         if (rx->end - pos - 5 < len)
             return tds__tok_short(s, pos + 1);
+        /* JSONSUPPORT / VECTORSUPPORT: one version byte, 0 (not
+         * supported) up to the version asked for (SqlClient, mssql-rs). */
+        if ((id == TDS_FEAT_JSONSUPPORT || id == TDS_FEAT_VECTORSUPPORT) &&
+            (len != 1 || rx->buf[pos + 5] > (id == TDS_FEAT_JSONSUPPORT ? s->json_requested : s->vector_requested)))
+            return tds__fail(s, TDS_E_PROTO, pos + 1);
         /* Recorded for tds_session_feature_ack (json/vector versions). */
         s->feature_ack[id] = len ? rx->buf[pos + 5] : 1;
         ev->u.features.acks[n].id = id;

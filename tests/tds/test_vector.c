@@ -375,3 +375,47 @@ Test(vector, feature_ack_recorded)
     free(wire);
     free(b.p);
 }
+
+/* An ack must carry one version byte no higher than asked for; 0 means
+ * the server does not support it (not an error, not acknowledged). */
+static int ack_case(uint8_t json_ver, uint32_t len, uint8_t vec_ver, uint8_t *json_ack)
+{
+    tb b = {0};
+    tb_u8(&b, TDS_TOK_FEATUREEXTACK);
+    tb_u8(&b, TDS_FEAT_JSONSUPPORT); tb_u32(&b, len); for (uint32_t i = 0; i < len; i++) tb_u8(&b, json_ver);
+    tb_u8(&b, TDS_FEAT_VECTORSUPPORT); tb_u32(&b, 1); tb_u8(&b, vec_ver);
+    tb_u8(&b, 0xFF);
+    size_t wl;
+    uint8_t *wire = tb_wire(&b, 512, &wl);
+    tds_session *s = tds_session_new(NULL);
+    tds_login7 l = {0};
+    l.tds_version = TDS_VERSION_74;
+    l.json_support = 1;
+    l.vector_support = 2;
+    tds_send_login7(s, &l);
+    const uint8_t *out;
+    size_t on;
+    tds_send_buf(s, &out, &on);
+    tds_send_ack(s, on);
+    tds_feed(s, wire, wl);
+    tds_event ev;
+    int rc = tds_next(s, &ev);
+    *json_ack = tds_session_feature_ack(s, TDS_FEAT_JSONSUPPORT);
+    tds_session_free(s);
+    free(wire);
+    free(b.p);
+    return rc;
+}
+
+Test(vector, feature_ack_versions)
+{
+    uint8_t j;
+    cr_assert_eq(ack_case(1, 1, 1, &j), 1);   /* vector 1 of 2 asked: fine */
+    cr_assert_eq(j, 1);
+    cr_assert_eq(ack_case(0, 1, 2, &j), 1);   /* json 0: not supported */
+    cr_assert_eq(j, 0);
+    cr_assert_eq(ack_case(2, 1, 2, &j), TDS_E_PROTO); /* json 2, asked 1 */
+    cr_assert_eq(ack_case(1, 1, 3, &j), TDS_E_PROTO); /* vector 3, asked 2 */
+    cr_assert_eq(ack_case(1, 2, 2, &j), TDS_E_PROTO); /* two bytes */
+    cr_assert_eq(ack_case(1, 0, 2, &j), TDS_E_PROTO); /* none */
+}
