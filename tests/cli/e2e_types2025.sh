@@ -85,6 +85,18 @@ else
   bad "mssql destination: read back" "$(cat "$work/err")"
 fi
 
+# merge twice (the second updates every row) into SQL Server and SQLite
+for k in 1 2; do
+  "$tdspipe" ingest --source-uri "$A" --source-table dbo.t2025 --dest-uri "$A" --dest-table dbo.tm \
+    --incremental-strategy merge --incremental-key id >"$work/out" 2>"$work/err" || bad "mssql merge $k" "$(cat "$work/err")"
+  "$tdspipe" ingest --source-uri "$A" --source-table dbo.t2025 --dest-uri "sqlite:///m.db" --dest-table tm \
+    --incremental-strategy merge --incremental-key id >"$work/out" 2>"$work/err" || bad "sqlite merge $k" "$(cat "$work/err")"
+done
+"$tdspipe" ingest --source-uri "$A" --source-table dbo.tm --dest-uri "csv://tm.csv" --dest-table t >"$work/out" 2>"$work/err" ||
+  bad "mssql merge: read back" "$(cat "$work/err")"
+check "mssql destination merged twice" mssql-csv tm.csv
+check "sqlite merged twice" sqlite m.db tm
+
 coltypes() { # PORT DB TABLE: "name type" per column, from the catalog
   printf "select column_name, data_type from information_schema.columns where table_name = '%s'\ngo\n" "$3" |
     timeout 20 tsql -H 127.0.0.1 -p "$1" -U sa -P 'Passw0rd!' -D "$2" 2>/dev/null | grep -E '^(j|v|h|vmax|hmax)[[:space:]]' | tr '\t\n' ' '

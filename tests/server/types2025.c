@@ -137,8 +137,9 @@ uint32_t srv_t25_gen(const srv_coldef *d, int64_t x, uint8_t *out, size_t cap)
     return n < 0 || (size_t)n >= cap ? SRV_NULL_LEN : (uint32_t)n;
 }
 
-/* Wire bytes of a json/vector column → a string value (UTF-8; a vector as
- * its JSON array). */
+/* Wire bytes of a json/vector column → a value: json a UTF-8 string; a
+ * vector its wire bytes (SV_BIN, no copy: its JSON text can be 8 times
+ * longer than the bytes, beyond the scratch callers size by length). */
 int srv_t25_from_wire(const tds_column *c, const uint8_t *p, uint32_t len, srv_val *v,
                       char *scratch, size_t cap)
 {
@@ -150,11 +151,9 @@ int srv_t25_from_wire(const tds_column *c, const uint8_t *p, uint32_t len, srv_v
         v->k = SV_STR; v->s = scratch; v->n = len;
         return 0;
     }
-    tds_value tv = { p, len, 0 };
-    size_t n;
-    if (tds_value_text(c, &tv, scratch, cap, &n) != TDS_OK)
+    if (tds_vector_check(p, len, c->vector_elem, c->vector_dims, NULL))
         return -1;
-    v->k = SV_STR; v->s = scratch; v->n = n;
+    v->k = SV_BIN; v->s = (const char *)p; v->n = len;
     return 0;
 }
 
@@ -164,6 +163,17 @@ int srv_t25_from_wire(const tds_column *c, const uint8_t *p, uint32_t len, srv_v
  * infinities cannot be written in JSON, so they are refused). */
 int64_t srv_t25_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, size_t cap)
 {
+    if (v->k == SV_BIN && d->col.kind == TDS_K_VECTOR) { /* a vector's own bytes */
+        const uint8_t *p = (const uint8_t *)v->s;
+        if (v->n >= TDS_VECTOR_HEADER && (uint16_t)(p[2] | (p[3] << 8)) != d->col.vector_dims)
+            return -42204;
+        if (tds_vector_check(p, v->n, d->col.vector_elem, d->col.vector_dims, NULL))
+            return -42238; /* another base type */
+        if (v->n > cap)
+            return -2628;
+        memcpy(out, p, v->n);
+        return (int64_t)v->n;
+    }
     if (v->k != SV_STR)
         return -245;
     if (d->col.kind == TDS_K_JSON) {
