@@ -19,7 +19,7 @@ entra_netns "$@"
 . "$src/tests/identity/entra_env.sh"
 cd "$work"
 
-fedauth_server "$src/tests/server/scenarios/demo.json"; SRC=127.0.0.1:$port
+fedauth_server "$src/tests/server/scenarios/demo.json" "" --verbose; SRC=127.0.0.1:$port; src_log=$srv_err
 fedauth_server "$src/tests/server/scenarios/demo.json"; DST=127.0.0.1:$port
 
 # the reference: what a SQL login reads
@@ -28,6 +28,9 @@ fedauth_server "$src/tests/server/scenarios/demo.json"; DST=127.0.0.1:$port
 [ "$(grep -c '' ref.csv 2>/dev/null)" = 4 ] && ok "reference rows by SQL login" ||
   bad "reference rows by SQL login" "$(head -c 300 "$work/ref.err")"
 n_table=0
+fedinfo() { grep -c "FEDAUTHINFO sent" "$src_log"; }
+readelf -d "$tdspipe" 2>/dev/null | grep NEEDED | grep -qi curl && bad "tdspipe links libcurl (it must load it at run time)" ||
+  ok "tdspipe does not link libcurl (loaded at run time)"
 readback() { # TABLE FILE: the destination's rows by SQL login, ordered
   "$tdspipe" ingest --source-uri "$(sa_uri "$DST")" --source-table "query:SELECT * FROM $1 ORDER BY id" \
     --dest-uri "csv://$2" --dest-table x --no-load-timestamp >/dev/null 2>&1 || echo "(readback of $1 failed)" >"$2"
@@ -41,11 +44,17 @@ method() {
   local vars=()
   while [ "$1" != -- ]; do vars+=("$1"); shift; done
   shift
-  local m0 m1
+  local m0 m1 f0 l0
   m0=$(idlog mark)
+  f0=$(fedinfo)
+  l0=$(($(grep -c '' "$src_log") + 1))
   erun "$name: into CSV" 0 "${vars[@]}" -- ingest --source-uri "$(euri "$SRC" "$ui" "$meth" "$extra")" \
     --source-table dbo.customers --dest-uri "csv://$work/$name.csv" --dest-table x --no-load-timestamp
   same_file "$name: CSV rows = the source's" ref.csv "$name.csv"
+  local nf=$(($(fedinfo) - f0))
+  same "$name: the server's FEDAUTHINFO workflow" "$nf" 1
+  [ "$nf" = 1 ] || { tail -n "+$l0" "$src_log" | grep -iE "fail|refus|error|expire|clos|reset|token" | head -6 | cut -c1-200
+                     cut -c1-300 "$work/err"; }
   expect_req "$name: the identity request" "$m0" 1 "$@"
   expect_req "$name: nothing else asked for a token" "$m0" 1 status=200
   [ -n "${CSV_ONLY:-}" ] && return
@@ -143,9 +152,20 @@ az_logout
 # the method named with spaces, as SqlClient writes it
 CSV_ONLY=1 method default-spaced "" "Active%20Directory%20Default" "" "$IMDS" -- kind=imds status=200
 
+# ---------------------------- two identities in one process: two tokens
+m=$(idlog mark)
+erun "service principal source, workload identity destination" 0 "${WI[@]}" -- ingest \
+  --source-uri "$(euri "$SRC" "$SP_ID:$SP_SECRET" ActiveDirectoryServicePrincipal)" --source-table dbo.customers \
+  --dest-uri "$(euri "$DST" "" ActiveDirectoryWorkloadIdentity)" --dest-table dbo.entra_mixed --no-load-timestamp
+readback dbo.entra_mixed mixed.dst.csv
+same_file "two identities: destination rows" ref.csv mixed.dst.csv
+expect_req "two identities: the service principal's token" "$m" 1 kind=token "form.client_id=$SP_ID" status=200
+expect_req "two identities: the workload identity's token" "$m" 1 kind=token "form.client_id=$WI_ID" status=200
+
 # ------------------------------------------------ a raw access token (0x01)
 TOK=$(idlog token "$SPN")
 m=$(idlog mark)
+f0=$(fedinfo)
 erun "access token: into CSV" 0 -- ingest --source-uri "$(euri "$SRC" ":$TOK" ActiveDirectoryAccessToken)" \
   --source-table dbo.customers --dest-uri "csv://$work/tok.csv" --dest-table x --no-load-timestamp
 same_file "access token: CSV rows" ref.csv tok.csv
@@ -155,6 +175,7 @@ erun "access token: into the SQL Server destination" 0 -- ingest \
 readback dbo.entra_tok tok.dst.csv
 same_file "access token: destination rows" ref.csv tok.dst.csv
 expect_req "access token: no identity request" "$m" 0
+same "access token: no FEDAUTHINFO (security-token workflow)" "$(($(fedinfo) - f0))" 0
 
-secret_scan "$work"/*.csv
+secret_scan "$work"/*.csv "$work/bin/az-calls.log"
 finish

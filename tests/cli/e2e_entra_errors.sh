@@ -17,8 +17,11 @@
 #   * IMDS answering 500 then 429 is retried;
 #   * /proc/PID/cmdline and /proc/PID/environ of a running load hold no
 #     secret; no secret in any stdout, stderr or destination file;
-#   * a --stream whose polls outlive the token's lifetime keeps polling
-#     with fresh tokens (tdstestd refuses an expired one).
+#   * the identity server's certificate verified (SSL_CERT_FILE, SSL_CERT_DIR),
+#     HTTPS_PROXY and NO_PROXY honoured (a loopback-only CONNECT proxy);
+#   * a --stream (workload identity) whose polls outlive the token's
+#     lifetime keeps polling with fresh tokens (tdstestd refuses an expired
+#     one), reading the rotated federated token file.
 #
 #   tests/cli/e2e_entra_errors.sh BUILD_DIR SRC_DIR
 set -u
@@ -133,6 +136,26 @@ expect_req "hostile STS URL: the decoy saw no connection" "$m" 0 listener=decoy
 expect_req "hostile STS URL: AZURE_AUTHORITY_HOST got both, the tenant from the STS URL" "$m" 2 \
   listener=https "path=/$TENANT/oauth2/v2.0/token" status=200
 
+# ------------------------------------ trust store and proxy (item 3)
+m=$(idlog mark)
+erun "identity server's CA not trusted" 1 SSL_CERT_FILE="$work/certs/ca.pem" -- $(ing) \
+  --source-uri "$(euri "$SRC" "$SP_ID:$SP_SECRET" $SP)" --dest-uri "$(to_csv wrongca)"
+one_line "untrusted identity server"
+expect_req "untrusted identity server: the secret was not sent" "$m" 0 listener=https
+mkdir -p "$work/cadir" && cp "$id/ca.pem" "$work/cadir/" && openssl rehash "$work/cadir" 2>/dev/null
+erun "SSL_CERT_DIR honoured" 0 -SSL_CERT_FILE SSL_CERT_DIR="$work/cadir" -- $(ing) \
+  --source-uri "$(euri "$SRC" "$SP_ID:$SP_SECRET" $SP)" --dest-uri "$(to_csv cadir)"
+m=$(idlog mark)
+erun "HTTPS_PROXY honoured" 0 HTTPS_PROXY="http://127.0.0.1:$PROXY" -- $(ing) \
+  --source-uri "$(euri "$SRC" "$SP_ID:$SP_SECRET" $SP)" --dest-uri "$(to_csv proxy)"
+expect_req "HTTPS_PROXY: the token endpoint reached through CONNECT" "$m" 1 listener=proxy method=CONNECT \
+  "path=127.0.0.1:$IDH" status=200
+expect_req "HTTPS_PROXY: one token request" "$m" 1 kind=token status=200
+m=$(idlog mark)
+erun "NO_PROXY honoured" 0 HTTPS_PROXY="http://127.0.0.1:$PROXY" NO_PROXY=127.0.0.1 -- $(ing) \
+  --source-uri "$(euri "$SRC" "$SP_ID:$SP_SECRET" $SP)" --dest-uri "$(to_csv noproxy)"
+expect_req "NO_PROXY: the proxy saw nothing" "$m" 0 listener=proxy
+
 # ----------------------------------------------------- IMDS retries
 idlog set '{"imds_fail": [500, 429]}'
 m=$(idlog mark)
@@ -191,15 +214,22 @@ fedauth_server "$work/ct.json" "" --verbose; CT=127.0.0.1:$port; ct_log=$srv_err
 # scrape arrives — see the report; the server's log counts the logins)
 idlog set "{\"lifetime\": $LIFE}"
 m=$(idlog mark)
-env -i "${ENV_BASE[@]}" "$tdspipe" ingest \
-  --source-uri "mssql+ct://$SP_ID:$SP_SECRET@$CT/ctdb?$TLSQ&Authentication=$SP&poll_interval=300ms" \
+# workload identity: the token file is rotated half-way (AKS rotates it);
+# each token request must read it anew
+cp "$work/federated.tok" "$work/wi-stream.tok"
+env -i "${ENV_BASE[@]}" AZURE_FEDERATED_TOKEN_FILE="$work/wi-stream.tok" AZURE_CLIENT_ID="$WI_ID" \
+  AZURE_TENANT_ID="$TENANT" "$tdspipe" ingest \
+  --source-uri "mssql+ct://$CT/ctdb?$TLSQ&Authentication=ActiveDirectoryWorkloadIdentity&poll_interval=300ms" \
   --source-table dbo.orders --dest-uri "sqlite:///$work/ct.db" --stream --progress log \
   >"$work/runs/stream.out" 2>"$work/runs/stream.err" &
 sp=$!
 logins() { grep -c "LOGIN7:" "$ct_log"; }
 sleep 3
 p0=$(logins)
-sleep $((LIFE * 2 + 3))
+sleep $((LIFE / 2))
+cp "$work/rotated-federated.tok" "$work/wi-stream.tok.new" && mv "$work/wi-stream.tok.new" "$work/wi-stream.tok"
+m_rot=$(idlog mark)
+sleep $((LIFE * 3 / 2 + 3))
 p1=$(logins)
 kill -TERM $sp; wait $sp; src_rc=$?
 idlog set '{"lifetime": 3600}'
@@ -213,6 +243,8 @@ grep -qiE "poll failed|18456|login failed" "$work/runs/stream.err" &&
   bad "stream: $n_tok token requests"
 [ "$n_tok" -lt "$(( (p1 + 1) / 2))" ] && ok "stream: tokens reused between polls ($n_tok for $p1 logins)" ||
   bad "stream: $n_tok token requests for $p1 logins (no cache?)"
+expect_has "stream: the rotated federated token was read for the next token" "$m_rot" form.client_assertion \
+  "$work/rotated-federated.tok" kind=token status=200
 same "stream: SIGTERM exit 0" "$src_rc" 0
 [ -s "$work/ct.db" ] && ok "stream: wrote its destination" || bad "stream: no destination"
 

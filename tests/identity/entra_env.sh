@@ -28,6 +28,7 @@ USER_PW_ENC="${USER_PW%!}%21"
 IDHDR=$(rnd 20)
 printf 'eyJhbGciOiJSUzI1NiJ9.%s.%s\n' "$(rnd 60)" "$(rnd 40)" >"$work/federated.tok"
 printf 'eyJhbGciOiJSUzI1NiJ9.%s.%s\n' "$(rnd 60)" "$(rnd 40)" >"$work/other-federated.tok"
+printf 'eyJhbGciOiJSUzI1NiJ9.%s.%s\n' "$(rnd 60)" "$(rnd 40)" >"$work/rotated-federated.tok"
 printf '%s\n' "$SP_SECRET" >"$work/sp.secret"
 printf '%s\n' "$USER_PW" >"$work/user.pw"
 printf '%s\n' "$IDHDR" >"$work/idhdr"
@@ -41,7 +42,8 @@ python3 - "$work/identity.json" <<PY
 import json, sys
 json.dump({"tenant": "$TENANT",
            "apps": {"$SP_ID": {"secret": "$SP_SECRET"}, "$CERT_ID": {"cert": "$work/sp.pem"},
-                    "$WI_ID": {"federated": [open("$work/federated.tok").read().strip()]}},
+                    "$WI_ID": {"federated": [open("$work/federated.tok").read().strip(),
+                                         open("$work/rotated-federated.tok").read().strip()]}},
            "users": {"$ENTRA_USER": "$USER_PW"},
            "mi": {"system": "$MI_SYS", "user_assigned": ["$UAMI_ID"]},
            "identity_header": "$IDHDR"}, open(sys.argv[1], "w"))
@@ -50,7 +52,7 @@ chmod 600 "$work/identity.json"
 /usr/bin/python3 "$idpy/identity_server.py" --dir "$id" --config "$work/identity.json" >"$id/ports" 2>"$id/err" &
 pids+=($!)
 for _ in $(seq 200); do grep -q https "$id/ports" 2>/dev/null && break; sleep 0.05; done
-read -r IDH IDP DECOY < <(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p["https"], p["http"], p["decoy"])' "$id/ports" 2>/dev/null)
+read -r IDH IDP DECOY PROXY < <(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p["https"], p["http"], p["decoy"], p["proxy"])' "$id/ports" 2>/dev/null)
 [ -n "${IDH:-}" ] || { echo "FAIL identity server did not start"; cat "$id/err"; exit 1; }
 # a loopback port nobody listens on: "no managed identity here"
 CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -88,15 +90,20 @@ ENV_BASE=(PATH="$work/bin:/usr/bin:/bin" HOME="$work/home" LANG=C.UTF-8 SSL_CERT
   ASAN_OPTIONS="${ASAN_OPTIONS:-}" LSAN_OPTIONS="${LSAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}"
   TDSPIPE_DUCKDB_LIB="${TDSPIPE_DUCKDB_LIB:-}")
 n_run=0
-erun() { # RC "nz": any failure status
+# erun NAME RC [VAR=VALUE | -VAR (unset)…] -- ARGS…; RC "nz": any failure status
+erun() {
   local name=$1 want=$2; shift 2
-  local vars=()
-  while [ "$1" != -- ]; do vars+=("$1"); shift; done
+  local vars=() drop=" " base=() v
+  while [ "$1" != -- ]; do
+    case $1 in -*) drop="$drop${1#-} " ;; *) vars+=("$1") ;; esac
+    shift
+  done
   shift
+  for v in "${ENV_BASE[@]}"; do [[ $drop == *" ${v%%=*} "* ]] || base+=("$v"); done
   n_run=$((n_run + 1))
   local t0 t1
   t0=$(date +%s%N)
-  env -i "${ENV_BASE[@]}" "${vars[@]}" "$tdspipe" "$@" >"$work/out" 2>"$work/err"
+  env -i "${base[@]}" "${vars[@]}" "$tdspipe" "$@" >"$work/out" 2>"$work/err"
   rc=$?
   t1=$(date +%s%N)
   ms=$(((t1 - t0) / 1000000))
@@ -127,7 +134,7 @@ expect_has() {
 # secret_scan: no secret of this run (those the identity server saw or
 # issued, and the test's own) in any tdspipe output or FILE given
 secret_scan() {
-  idlog secrets "$work/secrets.lst" "$work/sp.secret" "$work/user.pw" "$work/federated.tok" "$work/other-federated.tok" "$work/idhdr"
+  idlog secrets "$work/secrets.lst" "$work/sp.secret" "$work/user.pw" "$work/federated.tok" "$work/other-federated.tok" "$work/rotated-federated.tok" "$work/idhdr"
   local n hits
   n=$(grep -c '' "$work/secrets.lst")
   hits=$(grep -lF -f "$work/secrets.lst" "$work/runs/"* "$@" 2>/dev/null | head -5)

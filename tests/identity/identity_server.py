@@ -5,7 +5,7 @@ tests (issue 15). Listens on 127.0.0.1 only and never talks to anything.
     identity_server.py --dir DIR --config CONFIG.json [--token-lifetime S]
 
 Owns, on four ports printed as one JSON line on stdout
-({"https": N, "http": N, "decoy": N, "tenant": "..."}):
+({"https": N, "http": N, "decoy": N, "proxy": N, "tenant": "..."}):
 
 * https (a test CA made at start: DIR/ca.pem; clients use SSL_CERT_FILE):
   the v2.0 token endpoint POST /{tenant}/oauth2/v2.0/token —
@@ -31,6 +31,9 @@ Owns, on four ports printed as one JSON line on stdout
                        as the identity "az" (the stub az uses this)
 * decoy (https, same CA): a host a hostile SQL Server could name as its
   STS URL; it records every connection and request and answers 400.
+* proxy (plain http): an HTTPS_PROXY. CONNECT to 127.0.0.1 or localhost
+  is recorded and tunnelled; any other target, and any plain request, is
+  recorded and refused (403/502): nothing leaves the machine.
 
 Tokens are RS256 JWTs signed by the issuer key, whose certificate is
 DIR/issuer.pem (tdstestd --fedauth-issuer-cert); aud = the requested
@@ -47,6 +50,7 @@ CONFIG.json: {"tenant": "…",
 """
 import argparse
 import base64
+import select
 import datetime
 import hashlib
 import json
@@ -338,8 +342,32 @@ class Handler(BaseHTTPRequestHandler):
         self.begin("POST")
         self.route()
 
+    def do_CONNECT(self):
+        st = self.server.st
+        self.rec = {"t": time.time(), "listener": self.server.name, "method": "CONNECT", "path": self.path,
+                    "query": {}, "headers": {k.lower(): v for k, v in self.headers.items()}, "form": {},
+                    "status": None, "kind": "proxy-connect"}
+        st.record(self.rec)
+        host, _, port = self.path.rpartition(":")
+        if self.server.name != "proxy" or host.strip("[]") not in ("127.0.0.1", "localhost") or not port.isdigit():
+            self.close_connection = True
+            return self.reply(403, {"error": "this test proxy tunnels to loopback only"})
+        try:
+            up = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+        except OSError:
+            self.close_connection = True
+            return self.reply(502, {"error": "upstream refused"})
+        self.send_response(200, "Connection Established")
+        self.end_headers()
+        self.rec["status"] = 200
+        self.close_connection = True
+        tunnel(self.connection, up)
+
     def route(self):
         st, p, name = self.server.st, self.upath, self.server.name
+        if name == "proxy":
+            self.close_connection = True
+            return self.reply(502, {"error": "this test proxy only tunnels (CONNECT)"})
         if name == "decoy":
             return self.reply(400, {"error": "invalid_request", "error_description": "decoy"})
         if name == "https":
@@ -418,6 +446,26 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(404, {"error": "not_found"})
 
 
+def tunnel(a, b):
+    """Bytes both ways until either side closes."""
+    a.settimeout(None)
+    b.settimeout(None)
+    try:
+        while True:
+            r, _, _ = select.select([a, b], [], [], 30)
+            if not r:
+                return
+            for s in r:
+                data = s.recv(65536)
+                if not data:
+                    return
+                (b if s is a else a).sendall(data)
+    except OSError:
+        return
+    finally:
+        b.close()
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -459,7 +507,8 @@ def main():
     write(os.path.join(a.dir, "identity-server.pem"), pem_cert(leaf) + pem_key(leaf_key))
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(os.path.join(a.dir, "identity-server.pem"))
-    servers = {"https": Server("https", st, tls), "http": Server("http", st), "decoy": Server("decoy", st, tls)}
+    servers = {"https": Server("https", st, tls), "http": Server("http", st), "decoy": Server("decoy", st, tls),
+               "proxy": Server("proxy", st)}
     for s in servers.values():
         threading.Thread(target=s.serve_forever, daemon=True).start()
     ports = {k: s.server_address[1] for k, s in servers.items()}
