@@ -430,7 +430,6 @@ int exec_ddl(srv_cursor *cur, tds_session *s, const sql_stmt *st)
 
 int srv_bulk_columns(srv_conn *c, const tds_column *cols, uint16_t n)
 {
-    (void)cols;
     if (!c->bulk_table)
         return -1;
     if (n != c->bulk_n) {
@@ -443,6 +442,11 @@ int srv_bulk_columns(srv_conn *c, const tds_column *cols, uint16_t n)
     }
     c->bulk_nrows = 0;
     c->bulk_err = 0;
+    int bad = srv_t25_bulk_bad_col(cols, n);
+    if (bad) {
+        c->bulk_err = 4816;
+        snprintf(c->bulk_errmsg, sizeof c->bulk_errmsg, "Invalid column type from bcp client for colid %d.", bad);
+    }
     return 0;
 }
 

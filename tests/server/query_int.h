@@ -85,6 +85,9 @@ int64_t srv_t25_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, siz
 /* The server knows json/vector (scenario version >= 17); CREATE TABLE's
  * refusal (error 2715) on an older one: -1 after the error is put. */
 bool srv_t25_known(const srv_conn *c);
+/* INSERT BULK metadata with json (0xF4), which SQL Server refuses: the
+ * 1-based colid, or 0. */
+int srv_t25_bulk_bad_col(const tds_column *cols, uint16_t n);
 
 /* value.c */
 /* Parses "nvarchar(32)", "decimal(18,4)", "varchar(max)", "datetime2" …

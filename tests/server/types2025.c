@@ -197,6 +197,18 @@ int64_t srv_t25_to_wire(const srv_coldef *d, const srv_val *v, uint8_t *out, siz
     return len < 0 ? -13670 : len;
 }
 
+/* SQL Server refuses json (0xF4) in bulk load metadata even when
+ * JSONSUPPORT was negotiated ("Invalid column type from bcp client";
+ * tedious PR #1683, SqlBulkCopy and mssql-rs send a (max) string type).
+ * The 1-based colid of the first such column, or 0. */
+int srv_t25_bulk_bad_col(const tds_column *cols, uint16_t n)
+{
+    for (uint16_t i = 0; i < n; i++)
+        if (cols[i].type == TDS_T_JSON)
+            return i + 1;
+    return 0;
+}
+
 /* ---------------------------------------------- text for old clients */
 
 typedef struct t25 {
