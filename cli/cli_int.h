@@ -53,6 +53,10 @@ typedef struct cli_opts {
     char *extract_partition_by;   /* --extract-partition-by */
     char *extract_partition_interval; /* --extract-partition-interval (checked) */
     int64_t extract_split_rows;   /* --extract-split-rows; 0 default, -1 never */
+    unsigned slice_index, slice_count; /* --partition-index / --partition-count */
+    bool slice_index_given;       /* else JOB_COMPLETION_INDEX */
+    char *run_id;                 /* --run-id */
+    char *finalize;               /* --finalize RUN_ID */
     int64_t query_timeout_s;      /* -1: as the URI says (default none) */
     int retries;                  /* transient-fault retries; -1: the URI's, else 3 */
     cli_progress_mode progress;

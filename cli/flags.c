@@ -32,6 +32,7 @@ typedef enum flag_id {
     FL_SOURCE_URI, FL_DEST_URI, FL_SOURCE_TABLE, FL_DEST_TABLE, FL_STRATEGY,
     FL_INCR_KEY, FL_INTERVAL_START, FL_INTERVAL_END, FL_PRIMARY_KEY, FL_FULL_REFRESH,
     FL_SQL_LIMIT, FL_SQL_EXCLUDE, FL_COLUMNS, FL_PAGE_SIZE, FL_PARALLELISM, FL_SPLIT_ROWS,
+    FL_SLICE_INDEX, FL_SLICE_COUNT, FL_RUN_ID, FL_FINALIZE,
     FL_PROGRESS, FL_SCHEMA_NAMING, FL_NO_LOAD_TS, FL_YES, FL_QUERY_TIMEOUT, FL_RETRIES,
     FL_CT_EXPIRED, FL_CDC_EXPIRED, FL_HELP,
     FL_SCHEMA_CONTRACT, FL_TRIM, FL_MASK, FL_INCR_PREDICATE,
@@ -72,6 +73,10 @@ static const flag_def flags[] = {
     {FL_PARALLELISM, "extract-parallelism", "EXTRACT_PARALLELISM", F_STR, "connections reading a SQL Server table's windows at once (default 5; 1: one connection, no automatic split); docs/parallel.md", S_DONE, NULL},
     {FL_EXTRACT_PARTITION_BY, "extract-partition-by", "EXTRACT_PARTITION_BY", F_STR, "read a SQL Server table in windows of this integer, date or datetime column (bounds: --interval-start/--interval-end on it, else its MIN/MAX; NULLs in a window of their own)", S_DONE, NULL},
     {FL_EXTRACT_PARTITION_INTERVAL, "extract-partition-interval", "EXTRACT_PARTITION_INTERVAL", F_STR, "window width: auto (4 windows per connection), a whole-number step, or a duration such as 6h, 7d, 1w (default auto)", S_DONE, NULL},
+    {FL_SLICE_INDEX, "partition-index", "PARTITION_INDEX", F_STR, "scale-out: this process's slice, 0..count-1 (default: JOB_COMPLETION_INDEX of a Kubernetes Indexed Job); docs/scale-out.md", S_DONE, NULL},
+    {FL_SLICE_COUNT, "partition-count", "PARTITION_COUNT", F_STR, "scale-out: the number of slices (processes) of the run", S_DONE, NULL},
+    {FL_RUN_ID, "run-id", "RUN_ID", F_STR, "scale-out: the run's id, the same in every slice and at --finalize (letters, digits, . _ -)", S_DONE, NULL},
+    {FL_FINALIZE, "finalize", "FINALIZE", F_STR, "scale-out: complete run RUN_ID once every slice committed (needs --dest-uri and --partition-count)", S_DONE, NULL},
     {FL_SPLIT_ROWS, "extract-split-rows", "EXTRACT_SPLIT_ROWS", F_STR, "without --extract-partition-by, a table of at least N rows whose clustered index starts with an integer or date column is read in windows of it (default 5000000; 0: never)", S_DONE, NULL},
     {FL_PROGRESS, "progress", "PROGRESS", F_STR, "interactive | log | json (default interactive), on stderr", S_DONE, NULL},
     {FL_SCHEMA_NAMING, "schema-naming", "SCHEMA_NAMING", F_STR, "auto | direct | snake_case (default auto = snake_case)", S_DONE, NULL},
@@ -169,6 +174,8 @@ void cli_opts_free(cli_opts *o)
     free(o->metrics_addr);
     free(o->extract_partition_by);
     free(o->extract_partition_interval);
+    free(o->run_id);
+    free(o->finalize);
     cli_list_free(&o->primary_keys);
     cli_list_free(&o->exclude);
     cli_list_free(&o->columns);
@@ -230,6 +237,8 @@ static int apply_str(cli_opts *o, const flag_def *f, const char *v, const char *
     case FL_INCR_PREDICATE: field = &o->incremental_predicate; empty = NULL; break; /* "": none */
     case FL_METRICS_ADDR: field = &o->metrics_addr; empty = "%s: expected HOST:PORT%s"; break;
     case FL_EXTRACT_PARTITION_BY: field = &o->extract_partition_by; empty = "%s: empty column name%s"; break;
+    case FL_RUN_ID: field = &o->run_id; empty = "%s: empty run id%s"; break;
+    case FL_FINALIZE: field = &o->finalize; empty = "%s: expected the run id%s"; break;
     case FL_EXTRACT_PARTITION_INTERVAL: {
         par_interval iv;
         char why[300];
@@ -350,6 +359,14 @@ static int apply_count(cli_opts *o, const flag_def *f, const char *v, const char
         if (parse_duration_ms(v, &x))
             return usage(err, cap, "%s: expected a duration such as 500ms, 30s or 1m, got '%s'", from, v);
         o->flush_interval_ms = (uint32_t)x;
+        return 0;
+    case FL_SLICE_INDEX:
+    case FL_SLICE_COUNT:
+        if (parse_count(v, f->id == FL_SLICE_INDEX ? 0 : 1, 100000, &x))
+            return usage(err, cap, "%s: expected a whole number up to 100000, got '%s'", from, v);
+        *(f->id == FL_SLICE_INDEX ? &o->slice_index : &o->slice_count) = (unsigned)x;
+        if (f->id == FL_SLICE_INDEX)
+            o->slice_index_given = true;
         return 0;
     case FL_SPLIT_ROWS:
         if (parse_count(v, 0, INT64_MAX, &x))
@@ -483,6 +500,8 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_METRICS_ADDR:
     case FL_EXTRACT_PARTITION_BY:
     case FL_EXTRACT_PARTITION_INTERVAL:
+    case FL_RUN_ID:
+    case FL_FINALIZE:
         return apply_str(o, f, v, from, err, cap);
     case FL_PRIMARY_KEY:
     case FL_SQL_EXCLUDE:
@@ -502,6 +521,8 @@ static int apply(cli_opts *o, const flag_def *f, const char *v, const char *from
     case FL_RETRIES:
     case FL_PARALLELISM:
     case FL_SPLIT_ROWS:
+    case FL_SLICE_INDEX:
+    case FL_SLICE_COUNT:
     case FL_FLUSH_RECORDS:
     case FL_FLUSH_INTERVAL:
         return apply_count(o, f, v, from, err, cap);
@@ -639,6 +660,15 @@ int cli_flags_parse(cli_opts *o, int argc, char **argv, int first, char *err, si
     int rc = apply_env(o, seen, err, errcap);
     if (rc)
         return rc;
+    const char *job_index = getenv("JOB_COMPLETION_INDEX"); /* a Kubernetes Indexed Job's pod */
+    if (!o->slice_index_given && o->slice_count > 1 && job_index) {
+        int64_t x;
+        if (parse_count(job_index, 0, 100000, &x))
+            return usage(err, errcap, "environment variable JOB_COMPLETION_INDEX: expected a whole number, got '%s'%s", job_index, "");
+        o->slice_index = (unsigned)x;
+    }
+    if (o->finalize) /* completing a run reads no source */
+        return o->dest_uri ? 0 : usage(err, errcap, "--dest-uri is required%s%s", "", "");
     if (!o->source_uri)
         return usage(err, errcap, "--source-uri is required%s%s", "", "");
     if (!o->dest_uri)

@@ -3,7 +3,8 @@
  * the library's progress reports into progress.c's lines and its warnings
  * onto stderr, one call to tdspipe_load(), its error printed as the one
  * line the exit code goes with; --stream calls tdspipe_stream() instead
- * and prints one progress line per poll. Everything else (URIs, sources, the load
+ * and prints one progress line per poll; --finalize calls
+ * tdspipe_finalize(). Everything else (URIs, sources, the load
  * engine, secrets in messages) is the library's (pipe/pipe.h).
  */
 #include <stdlib.h>
@@ -87,6 +88,9 @@ static void fill(tdspipe_load_opts *lo, const cli_opts *o)
     lo->extract_partition_by = o->extract_partition_by;
     lo->extract_partition_interval = o->extract_partition_interval;
     lo->extract_split_rows = o->extract_split_rows;
+    lo->slice_index = o->slice_index;
+    lo->slice_count = o->slice_count;
+    lo->run_id = o->run_id;
     /* the percentage costs a catalog query: only where it is shown (a
      * live line, log lines, json's est_rows/percent/eta_s) */
     lo->estimate_rows = o->progress != CLI_PROGRESS_INTERACTIVE || isatty(STDERR_FILENO);
@@ -142,6 +146,14 @@ int cli_ingest(const cli_opts *o, const volatile sig_atomic_t *cancel)
     if (o->stream)
         return stream(o, &lo, &r);
     tdspipe_error err;
+    if (o->finalize) { /* scale-out: complete a run whose slices committed */
+        int frc = tdspipe_finalize(&lo, o->finalize, &err);
+        if (frc)
+            cli_err("%s", err.message);
+        else
+            fprintf(stderr, "run %s: %u slices committed, finalized\n", o->finalize, o->slice_count);
+        return frc;
+    }
     int rc = tdspipe_load(&lo, &err);
     if (r.prog) /* the library always ends with "done" or "failed" */
         cli_progress_end(r.prog, rc == TDSPIPE_OK);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "load_int.h"
+#include "par_int.h"
 
 int pipe_load_fail(pipe_load *l, int code, const char *fmt, ...)
 {
@@ -208,6 +209,27 @@ static void finish(pipe_load *l)
     free(l->dest_table);
 }
 
+static int load_one(const tdspipe_load_opts *o, bool hold_idle, pipe_load_out *out, tdspipe_error *err);
+
+/* A slice (par_slice.c): the same load into the slice's part file; the
+ * read takes the slice's windows (par_read.c). */
+static int load_slice(const tdspipe_load_opts *o, bool hold_idle, pipe_load_out *out, tdspipe_error *err)
+{
+    int rc = pipe_slice_check(o, err);
+    if (rc)
+        return rc;
+    if (pipe_source_find(o->source_uri) != &pipe_src_mssql)
+        return pipe__fail(err, TDSPIPE_E_USAGE, "--partition-count splits SQL Server table sources only");
+    tdspipe_load_opts so = *o;
+    char *uri = pipe_slice_uri(o->dest_uri, o->run_id, o->slice_index, o->slice_count);
+    if (!uri)
+        return pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
+    so.dest_uri = uri;
+    rc = load_one(&so, hold_idle, out, err);
+    free(uri);
+    return rc;
+}
+
 int tdspipe_load(const tdspipe_load_opts *o, tdspipe_error *err)
 {
     return pipe_load_once(o, false, NULL, err);
@@ -215,14 +237,21 @@ int tdspipe_load(const tdspipe_load_opts *o, tdspipe_error *err)
 
 int pipe_load_once(const tdspipe_load_opts *o, bool hold_idle, pipe_load_out *out, tdspipe_error *err)
 {
-    pipe_load l;
-    memset(&l, 0, sizeof l);
     if (out)
         memset(out, 0, sizeof *out);
     if (!o)
         return pipe__fail(err, TDSPIPE_E_USAGE, "no load options");
     if (pipe_cdc_multi(o)) /* several tables: one load each */
         return pipe_cdc_load_tables(o, err);
+    if (o->slice_count > 1 || o->slice_index) /* one slice of a scaled-out run: its own part file */
+        return load_slice(o, hold_idle, out, err);
+    return load_one(o, hold_idle, out, err);
+}
+
+static int load_one(const tdspipe_load_opts *o, bool hold_idle, pipe_load_out *out, tdspipe_error *err)
+{
+    pipe_load l;
+    memset(&l, 0, sizeof l);
     l.o = o;
     l.hold_idle = hold_idle;
     l.out = out;

@@ -59,6 +59,7 @@ int par_interval_parse(const char *s, par_interval *iv, char *why, size_t cap);
 typedef struct par_window {
     int64_t lo, hi;
     bool open_lo, open_hi, is_null;
+    bool is_empty;  /* no row at all ("1 = 0"): a slice without a window */
 } par_window;
 
 /* What the planner is given: has_range when the key has non-NULL values
@@ -98,5 +99,12 @@ int par_value_parse(par_kind kind, const char *text, int64_t *out);
 /* The window's predicate on the quoted column qcol ("[id] >= 10 AND [id]
  * < 20", "[id] IS NULL", "1 = 1"), malloc'd; NULL when out of memory. */
 char *par_window_sql(const par_window *w, par_kind kind, const char *qcol);
+
+/* par_slice.c: a sliced run's flags (0 or TDSPIPE_E_USAGE), and the
+ * part file's URI of slice index of count (malloc'd; NULL: no memory). */
+struct tdspipe_load_opts;
+struct tdspipe_error;
+int pipe_slice_check(const struct tdspipe_load_opts *o, struct tdspipe_error *err);
+char *pipe_slice_uri(const char *uri, const char *run_id, unsigned index, unsigned count);
 
 #endif /* TDSPIPE_PAR_INT_H */

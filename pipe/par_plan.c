@@ -170,6 +170,8 @@ int par_plan(const par_bounds *b, const par_interval *iv, unsigned connections, 
 
 bool par_window_has(const par_window *w, bool is_null, int64_t key)
 {
+    if (w->is_empty)
+        return false;
     if (w->is_null || is_null)
         return w->is_null && is_null;
     return (w->open_lo || key >= w->lo) && (w->open_hi || key < w->hi);
@@ -267,6 +269,10 @@ char *par_window_sql(const par_window *w, par_kind kind, const char *qcol)
     char *s = malloc(cap);
     if (!s)
         return NULL;
+    if (w->is_empty) {
+        snprintf(s, cap, "1 = 0");
+        return s;
+    }
     if (w->is_null) {
         snprintf(s, cap, "%s IS NULL", qcol);
         return s;

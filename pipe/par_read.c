@@ -49,6 +49,8 @@ int pipe_par_check(const pipe_mssql *m, tdspipe_error *err)
     }
     if (m->name.is_query)
         return pipe__fail(err, TDSPIPE_E_USAGE, "--extract-partition-by splits table sources only (a query: source is read over one connection)");
+    if (o->sql_limit > 0 && o->slice_count > 1)
+        return pipe__fail(err, TDSPIPE_E_USAGE, "--sql-limit cannot be combined with --partition-count");
     if (o->sql_limit > 0)
         return pipe__fail(err, TDSPIPE_E_USAGE, "--sql-limit cannot be combined with --extract-partition-by "
                                                 "(the first N rows of parallel windows are no defined set)");
@@ -137,10 +139,20 @@ static char *bounds_sql(pipe_mssql *m, const pipe_plan *p, const char *head, con
     return b.p;
 }
 
-/* MIN, MAX and whether a NULL exists, within the incremental bounds. */
+/* MIN, MAX and whether a NULL exists, within the incremental bounds;
+ * when the column is the incremental key and --interval-start and
+ * --interval-end are both given, those (as ingestr plans its windows: no
+ * query, and the same plan in every slice of a scaled-out run). */
 static int read_bounds(pipe_mssql *m, const pipe_plan *p, const char *col, const char *qcol, par_bounds *b,
                        tdspipe_error *err)
 {
+    const tdspipe_load_opts *o = p->o;
+    if (o->incremental_key && !tds_ascii_casecmp(o->incremental_key, col) && o->interval_start && o->interval_end &&
+        p->lo == o->interval_start && p->hi == o->interval_end && !par_value_parse(b->kind, p->lo, &b->min) &&
+        !par_value_parse(b->kind, p->hi, &b->max) && b->min <= b->max) {
+        b->has_range = true; /* NULL keys are outside the interval */
+        return 0;
+    }
     char head[600], tail[300];
     snprintf(head, sizeof head, "SELECT MIN(%s), MAX(%s)", qcol, qcol);
     snprintf(tail, sizeof tail, "%s IS NULL", qcol);
@@ -157,7 +169,6 @@ static int read_bounds(pipe_mssql *m, const pipe_plan *p, const char *col, const
     b->min = r1.v[0];
     b->max = r1.v[1];
     b->has_nulls = r2.nvals > 0;
-    const tdspipe_load_opts *o = p->o;
     if (p->lo && o->incremental_key && !tds_ascii_casecmp(o->incremental_key, col) &&
         !par_value_parse(b->kind, p->lo, &b->anchor))
         b->has_anchor = true; /* windows aligned on the interval's start, as ingestr's */
@@ -177,13 +188,14 @@ static int name_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_
 }
 
 /* The first column of the clustered index when the table has at least
- * extract_split_rows rows and that column can be split; "" otherwise. */
-static void auto_column(pipe_mssql *m, const pipe_plan *p, char *out)
+ * extract_split_rows rows (any_size: whatever its size) and that column
+ * can be split; "" otherwise. */
+static void auto_column(pipe_mssql *m, const pipe_plan *p, bool any_size, char *out)
 {
     const tdspipe_load_opts *o = p->o;
     int64_t min_rows = o->extract_split_rows ? o->extract_split_rows : PAR_AUTO_SPLIT_ROWS;
     out[0] = '\0';
-    if (min_rows < 0 || pipe_select_estimate(m->cl, &m->name) < min_rows)
+    if (!any_size && (min_rows < 0 || pipe_select_estimate(m->cl, &m->name) < min_rows))
         return;
     char *q = pipe_mssql_quoted(&m->name), *db = m->name.db ? pipe_mssql_quote_ident(m->name.db) : NULL;
     char why[8], *lit = q ? pipe_sql_literal("nvarchar", q, why, sizeof why) : NULL;
@@ -251,6 +263,25 @@ static int make_jobs(pipe_mssql *m, const pipe_plan *p, const par_window *w, siz
     return 0;
 }
 
+/* A slice keeps the windows k with k mod count = index, in place; one
+ * that keeps none reads a window of no row (the destination still gets
+ * the columns). */
+static int keep_slice(const tdspipe_load_opts *o, par_window *w, size_t *n, tdspipe_error *err)
+{
+    (void)err;
+    size_t kept = 0;
+    for (size_t k = 0; k < *n; k++)
+        if (k % o->slice_count == o->slice_index)
+            w[kept++] = w[k];
+    if (!kept) {
+        memset(&w[0], 0, sizeof w[0]);
+        w[0].is_empty = true;
+        kept = 1;
+    }
+    *n = kept;
+    return 0;
+}
+
 /* The windows of col and their read. */
 static int read_windows(pipe_mssql *m, const pipe_plan *p, const char *col, const pipe_rows_cb *cb, void *ud,
                         tdspipe_error *err)
@@ -270,6 +301,8 @@ static int read_windows(pipe_mssql *m, const pipe_plan *p, const char *col, cons
     size_t n = 0;
     if (!rc && par_plan(&b, &iv, connections(o), &w, &n, why, sizeof why))
         rc = pipe__fail(err, TDSPIPE_E_USAGE, "%s", why);
+    if (!rc && o->slice_count > 1)
+        rc = keep_slice(o, w, &n, err);
     par_job *jobs = NULL;
     if (!rc)
         rc = make_jobs(m, p, w, n, b.kind, qcol, &jobs, err);
@@ -287,10 +320,14 @@ int pipe_par_read(pipe_mssql *m, const pipe_plan *p, const pipe_rows_cb *cb, voi
     const tdspipe_load_opts *o = p->o;
     if (o->extract_partition_by)
         return read_windows(m, p, o->extract_partition_by, cb, ud, err);
-    if (connections(o) <= 1 || m->name.is_query || o->sql_limit > 0)
+    bool slice = o->slice_count > 1;
+    if (!slice && (connections(o) <= 1 || m->name.is_query || o->sql_limit > 0))
         return PIPE_PAR_SEQUENTIAL;
     char col[256];
-    auto_column(m, p, col);
+    auto_column(m, p, slice, col);
+    if (!col[0] && slice)
+        return pipe__fail(err, TDSPIPE_E_USAGE, "a slice (--partition-count) needs --extract-partition-by or a table "
+                                                "whose clustered index starts with an integer or date column");
     if (!col[0])
         return PIPE_PAR_SEQUENTIAL;
     return read_windows(m, p, col, cb, ud, err);

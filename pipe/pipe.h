@@ -173,9 +173,25 @@ typedef struct tdspipe_load_opts {
     const char *extract_partition_by;
     const char *extract_partition_interval;
     int64_t extract_split_rows;
+    /* Scale-out (docs/scale-out.md): slice_count > 1 makes this load one
+     * slice of slice_count processes: it reads the windows k with
+     * k mod slice_count = slice_index (of the plan every slice computes
+     * alike: same flags, a quiet source or explicit interval bounds) into
+     * the part file "<dest>.<run_id>.part-IIIII-of-NNNNN<ext>"; file
+     * destinations only for now. tdspipe_finalize() completes the run. */
+    unsigned slice_index, slice_count;
+    const char *run_id;
 } tdspipe_load_opts;
 
 #define TDSPIPE_NO_RETRIES (-1)
+
+/* Completes a sliced run (o->dest_uri, o->slice_count, run_id): fails
+ * (TDSPIPE_E_LOAD, naming them) while a slice's part is missing; then, for
+ * csv:// and jsonl:// (uncompressed), joins the parts into the destination
+ * file with one rename (one CSV header) and removes them; compressed and
+ * Parquet parts are left as they are. Returns TDSPIPE_OK or an error code
+ * with err->message set. */
+int tdspipe_finalize(const tdspipe_load_opts *o, const char *run_id, tdspipe_error *err);
 
 /* Loads source_table from source_uri into dest_table at dest_uri. Returns
  * TDSPIPE_OK, or TDSPIPE_E_LOAD / TDSPIPE_E_USAGE with err->message set
