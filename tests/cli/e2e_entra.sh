@@ -152,6 +152,36 @@ az_logout
 # the method named with spaces, as SqlClient writes it
 CSV_ONLY=1 method default-spaced "" "Active%20Directory%20Default" "" "$IMDS" -- kind=imds status=200
 
+# ------------------------------------------------ tenant and identity choices
+CSV_ONLY=1 method mi-user-resource-id "" ActiveDirectoryManagedIdentity "&resource%20id=$UAMI_RES_ENC" "$IMDS" -- \
+  kind=imds headers.metadata=true "$RES" "query.msi_res_id=$UAMI_RES" status=200
+# azidentity's Default: AZURE_CLIENT_ID alone names the user-assigned identity
+CSV_ONLY=1 method default-mi-user "" ActiveDirectoryDefault "" "$IMDS" AZURE_CLIENT_ID="$UAMI_ID" -- \
+  kind=imds "query.client_id=$UAMI_ID" status=200
+CSV_ONLY=1 method password-app-id "$ENTRA_USER_ENC:$USER_PW_ENC" ActiveDirectoryPassword \
+  "&applicationclientid=$SP_ID" -- kind=token form.grant_type=password "form.client_id=$SP_ID" status=200
+# a server whose STS URL names another tenant ("common"): an explicit
+# tenant (tenant_id=, AZURE_TENANT_ID) wins over the one the server names
+fedauth_server "$src/tests/server/scenarios/demo.json" "https://127.0.0.1:$IDH/common"; COMMON=127.0.0.1:$port
+for how in "tenant_id=" AZURE_TENANT_ID; do
+  m=$(idlog mark)
+  if [ "$how" = tenant_id= ]; then extra="&tenant_id=$TENANT" var=; else extra= var=AZURE_TENANT_ID=$TENANT; fi
+  erun "explicit tenant by $how beats the STS URL's" 0 $var -- ingest \
+    --source-uri "$(euri "$COMMON" "$SP_ID:$SP_SECRET" ActiveDirectoryServicePrincipal "$extra")" \
+    --source-table dbo.customers --dest-uri "csv://$work/tenant.csv" --dest-table x --no-load-timestamp
+  expect_req "tenant by $how: asked $TENANT's token endpoint" "$m" 1 kind=token "$TOK_EP" status=200
+done
+# Azure SQL's gateway: the login ends with a routing ENVCHANGE; the routed
+# server sends FEDAUTHINFO again and the cached token answers it
+fedauth_server "$src/tests/server/scenarios/demo.json" "" --route-to "$SRC"; GW=127.0.0.1:$port
+m=$(idlog mark); f0=$(fedinfo)
+erun "gateway redirect: service principal" 0 -- ingest \
+  --source-uri "$(euri "$GW" "$SP_ID:$SP_SECRET" ActiveDirectoryServicePrincipal)" \
+  --source-table dbo.customers --dest-uri "csv://$work/routed.csv" --dest-table x --no-load-timestamp
+same_file "gateway redirect: rows" ref.csv routed.csv
+same "gateway redirect: the routed server's FEDAUTHINFO" "$(($(fedinfo) - f0))" 1
+expect_req "gateway redirect: one token for both logins" "$m" 1 status=200
+
 # ---------------------------- two identities in one process: two tokens
 m=$(idlog mark)
 erun "service principal source, workload identity destination" 0 "${WI[@]}" -- ingest \

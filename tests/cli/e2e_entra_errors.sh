@@ -79,6 +79,10 @@ TOK=$(idlog token https://management.azure.com/)
 erun "token for another audience" 1 -- $(ing) --source-uri "$(euri "$SRC" ":$TOK" ActiveDirectoryAccessToken)" \
   --dest-uri "$(to_csv wrongaud)"
 one_line "wrong audience"; err_has "wrong audience: the server's 18456" "18456"
+TOK=$(idlog forge "$SPN")
+erun "forged token (another key, right audience)" 1 -- $(ing) \
+  --source-uri "$(euri "$SRC" ":$TOK" ActiveDirectoryAccessToken)" --dest-uri "$(to_csv forged)"
+one_line "forged token"; err_has "forged token: the server's 18456" "18456"
 TOK=$(idlog token "$SPN" 1)
 sleep 2
 erun "expired access token" 1 -- $(ing) --source-uri "$(euri "$SRC" ":$TOK" ActiveDirectoryAccessToken)" \

@@ -18,6 +18,8 @@ SP_ID=0a1b2c3d-0000-4000-8000-00000000a001     # service principal with a secret
 CERT_ID=0a1b2c3d-0000-4000-8000-00000000a002   # service principal with a certificate
 WI_ID=0a1b2c3d-0000-4000-8000-00000000a003     # workload identity (federated credential)
 UAMI_ID=0a1b2c3d-0000-4000-8000-00000000a004   # user-assigned managed identity
+UAMI_RES=/subscriptions/5b1d1f6e-0000-4000-8000-00000000c001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/tdspipe-uami
+UAMI_RES_ENC=%2Fsubscriptions%2F5b1d1f6e-0000-4000-8000-00000000c001%2FresourceGroups%2Frg%2Fproviders%2FMicrosoft.ManagedIdentity%2FuserAssignedIdentities%2Ftdspipe-uami
 MI_SYS=0a1b2c3d-0000-4000-8000-00000000a005    # the system-assigned identity
 ENTRA_USER=alice@contoso.test
 ENTRA_USER_ENC=alice%40contoso.test
@@ -45,7 +47,7 @@ json.dump({"tenant": "$TENANT",
                     "$WI_ID": {"federated": [open("$work/federated.tok").read().strip(),
                                          open("$work/rotated-federated.tok").read().strip()]}},
            "users": {"$ENTRA_USER": "$USER_PW"},
-           "mi": {"system": "$MI_SYS", "user_assigned": ["$UAMI_ID"]},
+           "mi": {"system": "$MI_SYS", "user_assigned": ["$UAMI_ID", "$UAMI_RES"]},
            "identity_header": "$IDHDR"}, open(sys.argv[1], "w"))
 PY
 chmod 600 "$work/identity.json"

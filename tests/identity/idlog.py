@@ -17,6 +17,8 @@ file for `grep -F -f`.
     idlog.py PORT set JSON                  POST /_test/set
     idlog.py PORT token RESOURCE [LIFETIME] a token for RESOURCE (stdout: the
                                             test keeps it in a variable)
+    idlog.py PORT forge RESOURCE            a token shaped like the server's but
+                                            signed by another key (stdout)
     idlog.py PORT reset
 
 FILTER: a.b=V (equal), a.b~V (contains), a.b? (present), a.b! (absent),
@@ -78,6 +80,25 @@ def shape(e):
         json.dumps(form), json.dumps(heads))
 
 
+def forge(resource):
+    """A JWT with the server's claims and header shape, signed by a key
+    nobody registered: tdstestd must refuse it."""
+    import base64
+    import time
+    import uuid
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    head = {"typ": "JWT", "alg": "RS256", "x5t": b64(b"forged-thumbprint!!!")}
+    claims = {"aud": resource, "iss": "https://sts.windows.net/forged/", "iat": now, "nbf": now,
+              "exp": now + 3600, "sub": "forged", "oid": str(uuid.uuid4()), "jti": uuid.uuid4().hex}
+    signing = b64(json.dumps(head).encode()) + "." + b64(json.dumps(claims).encode())
+    print(signing + "." + b64(key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())))
+    return 0
+
+
 def main():
     port, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if cmd == "reset":
@@ -86,6 +107,8 @@ def main():
     if cmd == "set":
         call(port, "/_test/set", args[0].encode(), "application/json")
         return 0
+    if cmd == "forge":
+        return forge(args[0])
     if cmd == "token":
         form = {"resource": args[0], "kind": "test"}
         if len(args) > 1:
