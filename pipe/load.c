@@ -158,7 +158,7 @@ static int run(pipe_load *l)
         return pipe_load_fail(l, re.code ? re.code : TDSPIPE_E_LOAD, "%s", re.message);
     if (!l->begun)
         return pipe_load_fail(l, TDSPIPE_E_LOAD, "the source returned no result set");
-    if (pipe_load_flush(l))
+    if (pipe_load_flush_all(l))
         return -1;
     pipe_load_report(l, "committing");
     if (l->o->cancel && *l->o->cancel) /* the last chance to keep the destination as it was */
@@ -195,7 +195,7 @@ static void finish(pipe_load *l)
     if (l->err.code && l->new_file)
         pipe_dest_remove_file(l->new_file);
     free(l->new_file);
-    sink_rows_free(l->rows);
+    pipe_load_lanes_free(l);
     pipe_xform_free(l->xf);
     if (l->names)
         for (size_t i = 0; i <= l->nsrc; i++)

@@ -44,7 +44,9 @@ typedef struct pipe_load {
     uint8_t loaded_at_bytes[16];
     tds_value win[2];           /* delete+insert window */
     uint8_t win_bytes[2][64];
-    sink_rows *rows;
+    sink_rows *rows;            /* the batch rows go to: lanes[lane] */
+    sink_rows **lanes;          /* one batch per producer (pipe_rows_cb.lane); lanes[0] is the first */
+    unsigned nlanes;
     pipe_xform *xf;             /* --trim-whitespace / --mask; NULL: none */
     /* reading */
     bool reading;               /* progress was told "reading" */
@@ -70,6 +72,9 @@ int pipe_load_schema(pipe_load *l, const tds_column *cols, size_t ncols);
 /* load_rows.c: the callbacks the source feeds, the last batch, progress. */
 extern const pipe_rows_cb pipe_load_rows_cb;
 int pipe_load_flush(pipe_load *l);
+/* Every lane's last batch (the end of the read). 0 or -1. */
+int pipe_load_flush_all(pipe_load *l);
+void pipe_load_lanes_free(pipe_load *l);
 void pipe_load_report(pipe_load *l, const char *phase);
 /* Progress while reading, and the cancel flag: 0, or -1 (cancelled). */
 int pipe_load_tick(pipe_load *l);

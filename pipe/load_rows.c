@@ -9,6 +9,7 @@
  * and --mask (transform.c) sit behind one pointer test per row and chunk.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "load_int.h"
@@ -49,6 +50,62 @@ int pipe_load_flush(pipe_load *l)
         return pipe_load_fail(l, TDSPIPE_E_LOAD, "%s", sink_errmsg(l->sk));
     sink_rows_reset(l->rows);
     return 0;
+}
+
+int pipe_load_flush_all(pipe_load *l)
+{
+    sink_rows *cur = l->rows;
+    int rc = pipe_load_flush(l);
+    for (unsigned i = 0; !rc && i < l->nlanes; i++) {
+        l->rows = l->lanes[i];
+        rc = pipe_load_flush(l);
+    }
+    l->rows = cur;
+    return rc;
+}
+
+void pipe_load_lanes_free(pipe_load *l)
+{
+    bool in_lanes = false;
+    for (unsigned i = 0; i < l->nlanes; i++) {
+        in_lanes |= l->lanes[i] == l->rows;
+        sink_rows_free(l->lanes[i]);
+    }
+    if (!in_lanes)
+        sink_rows_free(l->rows);
+    free(l->lanes);
+    l->lanes = NULL;
+    l->rows = NULL;
+    l->nlanes = 0;
+}
+
+/* Rows from producer `lane` go to a batch of its own: lane 0 is the batch
+ * load_schema.c made, the others are made as they first come (each at
+ * most page_size rows: memory linear in the producers). */
+static int on_lane(void *ud, unsigned lane)
+{
+    pipe_load *l = ud;
+    if (!l->begun || lane > 4096)
+        return PIPE_NEXT;
+    if (lane >= l->nlanes) {
+        sink_rows **v = realloc(l->lanes, (lane + 1) * sizeof *v);
+        if (!v) {
+            pipe_load_fail(l, TDSPIPE_E_LOAD, "out of memory");
+            return PIPE_STOP;
+        }
+        l->lanes = v;
+        if (!l->nlanes) /* the first batch becomes lane 0 */
+            l->lanes[l->nlanes++] = l->rows;
+        while (l->nlanes <= lane) {
+            if (!(l->lanes[l->nlanes] = sink_rows_new(l->ncols))) {
+                pipe_load_fail(l, TDSPIPE_E_LOAD, "out of memory");
+                return PIPE_STOP;
+            }
+            l->nlanes++;
+        }
+    }
+    l->rows = l->lanes[lane];
+    return PIPE_NEXT;
 }
 
 /* The transform the options ask for, bound to the source's columns; cols
@@ -162,4 +219,5 @@ const pipe_rows_cb pipe_load_rows_cb = {
     .chunk = on_chunk,
     .row = on_row,
     .window = on_window,
+    .lane = on_lane,
 };

@@ -6,6 +6,11 @@
  * on this thread as it is decoded (views into that connection's receive
  * buffer: zero-copy up to the engine's batch, as a sequential read).
  *
+ * Batches: each connection is a lane of the engine (pipe_rows_cb.lane),
+ * so the destination gets whole batches of one connection's rows — runs
+ * of one window in key order, which columnar destinations compress and
+ * index far better than rows interleaved one by one.
+ *
  * Back-pressure: the engine's callbacks run inside a connection's read
  * callback, so while the sink writes a batch no socket is read at all and
  * TCP pushes back on every server session; nothing is queued here but the
@@ -58,6 +63,7 @@ struct par_pool {
     const pipe_rows_cb *cb;
     void *ud;
     bool begun;             /* the engine has the columns */
+    unsigned lane;          /* the connection the engine's rows come from now */
     uint16_t ncols;
     uint8_t *types;         /* the first result's column types, to check the others */
     bool failed, stopped;
@@ -184,7 +190,13 @@ static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_va
         return NET_ROW_ABORT;
     if (pc->dropping || !p->begun)
         return NET_ROW_NEXT;
-    if ((pc->clen && replay_chunks(pc) != PIPE_NEXT) || p->cb->row(p->ud, vals) != PIPE_NEXT) {
+    unsigned lane = (unsigned)(pc - p->conns);
+    bool stop = false;
+    if (lane != p->lane && p->cb->lane) { /* each connection's rows batch apart (runs of one window) */
+        stop = p->cb->lane(p->ud, lane) != PIPE_NEXT;
+        p->lane = lane;
+    }
+    if (stop || (pc->clen && replay_chunks(pc) != PIPE_NEXT) || p->cb->row(p->ud, vals) != PIPE_NEXT) {
         pool_fail(p, true, "the source stopped reading");
         return NET_ROW_ABORT;
     }

@@ -11,6 +11,7 @@
  * leaves nothing a finalize could take for done, and its rerun replaces
  * only its own part.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,27 @@ char *pipe_slice_uri(const char *uri, const char *run_id, unsigned index, unsign
 }
 
 /* --------------------------------------------------------- finalize */
+
+/* A killed slice leaves its sink's "<part>.tmp-XXXXXX": removed once the
+ * run is complete. */
+static void remove_stale(const char *part)
+{
+    const char *slash = strrchr(part, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - part) : 1, slash ? part : ".");
+    const char *base = slash ? slash + 1 : part;
+    size_t bl = strlen(base);
+    DIR *d = opendir(slash && slash == part ? "/" : dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, base, bl) && !strncmp(e->d_name + bl, ".tmp-", 5)) {
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", slash && slash == part ? "" : dir, e->d_name);
+            unlink(path);
+        }
+    if (d)
+        closedir(d);
+}
 
 /* Appends src to f; skip_line: leave out its first line (a CSV header,
  * checked to equal header). 0 or -1. */
@@ -184,6 +206,8 @@ int tdspipe_finalize(const tdspipe_load_opts *o, const char *run_id, tdspipe_err
     size_t pl = path ? strlen(path) : 0;
     if (!rc && text && !(pl > 3 && !strcmp(path + pl - 3, ".gz"))) /* compressed parts stay as they are */
         rc = join_parts(path, parts, n, csv, err);
+    for (unsigned i = 0; !rc && i < n; i++)
+        remove_stale(parts[i]);
     for (unsigned i = 0; parts && i < n; i++)
         free(parts[i]);
     free(parts);

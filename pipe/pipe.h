@@ -253,6 +253,11 @@ typedef struct pipe_rows_cb {
     int (*row)(void *ud, const tds_value *vals);
     /* optional (NULL: not told) */
     void (*window)(void *ud, const pipe_window_report *w);
+    /* optional: the rows and chunks that follow come from producer
+     * `lane` (a parallel read's connection); the engine batches each
+     * lane's rows apart, so the destination gets whole batches of one
+     * producer (runs of one window). Returns PIPE_NEXT or PIPE_STOP. */
+    int (*lane)(void *ud, unsigned lane);
 } pipe_rows_cb;
 
 typedef struct pipe_source pipe_source;
