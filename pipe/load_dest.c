@@ -5,9 +5,9 @@
  * text (libpq would otherwise read a password with a raw space as
  * something else). SQL Server destinations are checked by
  * net_opts_from_uri inside their sink, the parser every SQL Server URI
- * goes through. parquet:// is parsed (ingestr's file rule) and refused:
- * there is no Parquet writer yet. Also: the database file a failed load
- * must not leave behind.
+ * goes through. parquet:// is checked by its path (ingestr's file rule)
+ * so a malformed one says why before anything starts. Also: the database
+ * file a failed load must not leave behind.
  * Invariant: no message quotes the URI.
  */
 #include <stdio.h>
@@ -64,15 +64,15 @@ static void scheme_list(char *out, size_t cap)
     }
 }
 
-/* parquet://PATH: read by ingestr's file rule (so a malformed one says
- * why), then refused until a Parquet writer exists. */
-static int parquet_refuse(const char *uri, tdspipe_error *err)
+/* parquet://PATH: read by ingestr's file rule, so a malformed one says
+ * why before the source is read. */
+static int parquet_check(const char *uri, tdspipe_error *err)
 {
     char *path = NULL, why[300];
     if (sink_file_path(uri, &path, why, sizeof why))
         return pipe__fail(err, TDSPIPE_E_USAGE, "parquet destination: %s", why);
     free(path);
-    return pipe__fail(err, TDSPIPE_E_USAGE, "parquet destination: not supported yet (use duckdb://, csv:// or jsonl://)");
+    return 0;
 }
 
 int pipe_dest_check(const char *uri, tdspipe_error *err)
@@ -80,8 +80,11 @@ int pipe_dest_check(const char *uri, tdspipe_error *err)
     int n = scheme_len(uri);
     if (n < 0)
         return pipe__fail(err, TDSPIPE_E_USAGE, "destination URI has no scheme (e.g. duckdb:///out.duckdb)");
-    if (n == 7 && !tds_ascii_ncasecmp(uri, "parquet", 7))
-        return parquet_refuse(uri, err);
+    if (n == 7 && !tds_ascii_ncasecmp(uri, "parquet", 7)) {
+        int rc = parquet_check(uri, err);
+        if (rc)
+            return rc;
+    }
     if (!sink_find(uri, (size_t)n)) {
         if (pipe_mssql_scheme(uri, true) || pipe_src_cdc.accepts(uri))
             return pipe__fail(err, TDSPIPE_E_USAGE, "'%.*s' is a source scheme; use mssql:// for a destination", n,

@@ -1,28 +1,3 @@
-/*
- * duckdb_append.c — the DuckDB sink's bulk channel: rows written
- * column-wise into DuckDB data chunks and handed to an Appender
- * (duckdb_append_data_chunk): no per-value calls into the library, no
- * allocation per row.
- *
- * Types (docs/types.md): tinyint UTINYINT, smallint/int/bigint, bit
- * BOOLEAN, real FLOAT, float DOUBLE, decimal(p,s) DECIMAL(p,s), money
- * DECIMAL(19,4), smallmoney DECIMAL(10,4), date DATE, time(0–6) TIME (µs),
- * time(7) TIME_NS, datetime2(7) TIMESTAMP_NS (100 ns exact) while its
- * values fit DuckDB's range for it (1677-09-21…2262-04-11): the first value
- * outside (9999-12-31 sentinels are common) widens the column of this load,
- * and of the table loaded into, to TIMESTAMP (µs, rows so far rounded like
- * the rest; widen_column), other datetimes TIMESTAMP (µs), datetimeoffset
- * TIMESTAMPTZ (the UTC instant in µs; the offset itself is not kept),
- * uniqueidentifier UUID, char/nchar/xml/sql_variant VARCHAR, binary/UDT
- * BLOB.
- *
- * Physical layouts written into vectors (DuckDB C API "Vectors"): DECIMAL
- * as int16/int32/int64/hugeint by width (≤4, ≤9, ≤18, ≤38 digits) holding
- * the unscaled value; DATE int32 days since 1970-01-01; TIME int64 µs;
- * TIME_NS int64 ns; TIMESTAMP(TZ) int64 µs and TIMESTAMP_NS int64 ns since
- * the epoch; UUID a hugeint of the 16 bytes big-endian with the top bit
- * flipped; VARCHAR/BLOB through duckdb_vector_assign_string_element_len.
- */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,41 +7,32 @@
 
 #define ddb (*d->api)
 
-/* ------------------------------------------------------------- sink */
-
-/* How a column is written into its vector. */
-enum ddb_form {
-    F_U8, F_I16, F_I32, F_I64, F_BOOL, F_F32, F_F64,
-    F_DEC16, F_DEC32, F_DEC64, F_DEC128,
-    F_DATE, F_TIME_US, F_TIME_NS, F_TS_US, F_TS_NS, F_TSTZ,
-    F_UUID, F_TEXT, F_BLOB,
-};
-
+/* ------------------------------------------------------ column writer */
 
 static enum ddb_form form_of(const tds_column *c)
 {
     switch (c->kind) {
-    case TDS_K_TINYINT: return F_U8;
-    case TDS_K_SMALLINT: return F_I16;
-    case TDS_K_INT: return F_I32;
-    case TDS_K_BIGINT: return F_I64;
-    case TDS_K_BIT: return F_BOOL;
-    case TDS_K_REAL: return F_F32;
-    case TDS_K_FLOAT: return F_F64;
-    case TDS_K_SMALLMONEY: return F_DEC64;
-    case TDS_K_MONEY: return F_DEC128; /* 19 digits: a hugeint */
+    case TDS_K_TINYINT: return DDB_F_U8;
+    case TDS_K_SMALLINT: return DDB_F_I16;
+    case TDS_K_INT: return DDB_F_I32;
+    case TDS_K_BIGINT: return DDB_F_I64;
+    case TDS_K_BIT: return DDB_F_BOOL;
+    case TDS_K_REAL: return DDB_F_F32;
+    case TDS_K_FLOAT: return DDB_F_F64;
+    case TDS_K_SMALLMONEY: return DDB_F_DEC64;
+    case TDS_K_MONEY: return DDB_F_DEC128; /* 19 digits: a hugeint */
     case TDS_K_DECIMAL: {
         unsigned p = c->precision ? c->precision : 38;
-        return p <= 4 ? F_DEC16 : p <= 9 ? F_DEC32 : p <= 18 ? F_DEC64 : F_DEC128;
+        return p <= 4 ? DDB_F_DEC16 : p <= 9 ? DDB_F_DEC32 : p <= 18 ? DDB_F_DEC64 : DDB_F_DEC128;
     }
-    case TDS_K_DATE: return F_DATE;
-    case TDS_K_TIME: return c->scale > 6 ? F_TIME_NS : F_TIME_US;
-    case TDS_K_DATETIME2: return c->scale > 6 ? F_TS_NS : F_TS_US;
-    case TDS_K_SMALLDATETIME: case TDS_K_DATETIME: return F_TS_US;
-    case TDS_K_DATETIMEOFFSET: return F_TSTZ;
-    case TDS_K_GUID: return F_UUID;
-    case TDS_K_BINARY: case TDS_K_UDT: return F_BLOB;
-    default: return F_TEXT;
+    case TDS_K_DATE: return DDB_F_DATE;
+    case TDS_K_TIME: return c->scale > 6 ? DDB_F_TIME_NS : DDB_F_TIME_US;
+    case TDS_K_DATETIME2: return c->scale > 6 ? DDB_F_TS_NS : DDB_F_TS_US;
+    case TDS_K_SMALLDATETIME: case TDS_K_DATETIME: return DDB_F_TS_US;
+    case TDS_K_DATETIMEOFFSET: return DDB_F_TSTZ;
+    case TDS_K_GUID: return DDB_F_UUID;
+    case TDS_K_BINARY: case TDS_K_UDT: return DDB_F_BLOB;
+    default: return DDB_F_TEXT;
     }
 }
 
@@ -74,91 +40,118 @@ const char *sink__ddb_type(const tds_column *c, bool key, char *tmp, size_t cap)
 {
     (void)key;
     switch (form_of(c)) {
-    case F_U8: return "UTINYINT";
-    case F_I16: return "SMALLINT";
-    case F_I32: return "INTEGER";
-    case F_I64: return "BIGINT";
-    case F_BOOL: return "BOOLEAN";
-    case F_F32: return "FLOAT";
-    case F_F64: return "DOUBLE";
-    case F_DEC16: case F_DEC32: case F_DEC64: case F_DEC128:
+    case DDB_F_U8: return "UTINYINT";
+    case DDB_F_I16: return "SMALLINT";
+    case DDB_F_I32: return "INTEGER";
+    case DDB_F_I64: return "BIGINT";
+    case DDB_F_BOOL: return "BOOLEAN";
+    case DDB_F_F32: return "FLOAT";
+    case DDB_F_F64: return "DOUBLE";
+    case DDB_F_DEC16: case DDB_F_DEC32: case DDB_F_DEC64: case DDB_F_DEC128:
         if (c->kind == TDS_K_MONEY)
             return "DECIMAL(19,4)";
         if (c->kind == TDS_K_SMALLMONEY)
             return "DECIMAL(10,4)";
         snprintf(tmp, cap, "DECIMAL(%u,%u)", c->precision ? c->precision : 38, c->scale);
         return tmp;
-    case F_DATE: return "DATE";
-    case F_TIME_US: return "TIME";
-    case F_TIME_NS: return "TIME_NS";
-    case F_TS_US: return "TIMESTAMP";
-    case F_TS_NS: return "TIMESTAMP_NS";
-    case F_TSTZ: return "TIMESTAMPTZ";
-    case F_UUID: return "UUID";
-    case F_BLOB: return "BLOB";
-    case F_TEXT: return "VARCHAR";
+    case DDB_F_DATE: return "DATE";
+    case DDB_F_TIME_US: return "TIME";
+    case DDB_F_TIME_NS: return "TIME_NS";
+    case DDB_F_TS_US: return "TIMESTAMP";
+    case DDB_F_TS_NS: return "TIMESTAMP_NS";
+    case DDB_F_TSTZ: return "TIMESTAMPTZ";
+    case DDB_F_UUID: return "UUID";
+    case DDB_F_BLOB: return "BLOB";
+    case DDB_F_TEXT: return "VARCHAR";
     }
     return "VARCHAR";
 }
 
-static void drop_chunk(ddb_sink *d)
+int sink__ddb_cols_init(ddb_cols *d, const sink_ddb_api *api, const tds_column *cols, size_t ncols,
+                        bool with_ord)
 {
-    if (d->chunk)
-        ddb.duckdb_destroy_data_chunk(&d->chunk);
-    d->chunk = NULL;
-    if (d->app)
-        ddb.duckdb_appender_destroy(&d->app);
-    d->app = NULL;
-    d->rows = 0;
-}
-
-static int make_chunk(ddb_sink *d, const char *table)
-{
-    if (ddb.duckdb_appender_create(d->conn, d->q.sc.schema, table, &d->app) != SINK_DDB_SUCCESS) {
-        const char *m = d->app ? ddb.duckdb_appender_error(d->app) : NULL;
-        return sink__fail(&d->q.base, SINK_E_DEST, "duckdb: appender: %s", m ? m : "cannot create");
-    }
-    size_t n = (size_t)ddb.duckdb_appender_column_count(d->app);
-    if (n != d->nvec)
-        return sink__fail(&d->q.base, SINK_E_DEST, "duckdb: table has %zu columns, expected %zu", n, d->nvec);
-    sink_ddb_handle *types = sink__calloc(n, sizeof *types);
-    if (!types)
-        return sink__fail(&d->q.base, SINK_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        types[i] = ddb.duckdb_appender_column_type(d->app, i);
-    d->chunk = ddb.duckdb_create_data_chunk(types, n);
-    for (size_t i = 0; i < n; i++)
-        ddb.duckdb_destroy_logical_type(&types[i]);
-    free(types);
-    if (!d->chunk)
-        return sink__fail(&d->q.base, SINK_E_NOMEM, "duckdb: cannot create a data chunk");
-    d->cap = (size_t)ddb.duckdb_vector_size();
-    d->rows = 0;
-    for (size_t i = 0; i < n; i++) {
-        d->vec[i] = ddb.duckdb_data_chunk_get_vector(d->chunk, i);
-        d->data[i] = ddb.duckdb_vector_get_data(d->vec[i]);
-    }
+    sink__ddb_cols_free(d);
+    d->api = api;
+    d->cols = cols;
+    d->ncols = ncols;
+    d->nvec = ncols + with_ord;
+    d->form = sink__malloc(ncols + 1);
+    d->types = sink__calloc(d->nvec, sizeof *d->types);
+    d->vec = sink__calloc(d->nvec, sizeof *d->vec);
+    d->data = sink__calloc(d->nvec, sizeof *d->data);
+    if (!d->form || !d->types || !d->vec || !d->data)
+        return SINK_E_NOMEM;
+    for (size_t i = 0; i < ncols; i++)
+        d->form[i] = (uint8_t)form_of(&cols[i]);
+    d->cap = (size_t)api->duckdb_vector_size();
     return SINK_OK;
 }
 
-
-static int flush_chunk(ddb_sink *d)
+static void free_types(ddb_cols *d)
 {
-    if (!d->rows)
-        return SINK_OK;
-    ddb.duckdb_data_chunk_set_size(d->chunk, d->rows);
-    if (ddb.duckdb_append_data_chunk(d->app, d->chunk) != SINK_DDB_SUCCESS) {
-        const char *m = ddb.duckdb_appender_error(d->app);
-        return sink__fail(&d->q.base, SINK_E_DEST, "duckdb: append: %s", m ? m : "failed");
+    for (size_t i = 0; d->types && i < d->nvec; i++)
+        if (d->types[i])
+            ddb.duckdb_destroy_logical_type(&d->types[i]);
+}
+
+int sink__ddb_cols_types(ddb_cols *d, sink_ddb_handle conn, const char *schema, const char *table, char *err,
+                         size_t errcap)
+{
+    sink_ddb_handle app = NULL;
+    if (ddb.duckdb_appender_create(conn, schema, table, &app) != SINK_DDB_SUCCESS) {
+        const char *m = app ? ddb.duckdb_appender_error(app) : NULL;
+        sink__errf(err, errcap, SINK_E_DEST, "duckdb: appender: %s", m ? m : "cannot create");
+        if (app)
+            ddb.duckdb_appender_destroy(&app);
+        return SINK_E_DEST;
     }
-    ddb.duckdb_data_chunk_reset(d->chunk);
+    int rc = SINK_OK;
+    size_t n = (size_t)ddb.duckdb_appender_column_count(app);
+    free_types(d);
+    if (n != d->nvec)
+        rc = sink__errf(err, errcap, SINK_E_DEST, "duckdb: table has %zu columns, expected %zu", n, d->nvec);
+    for (size_t i = 0; !rc && i < n; i++)
+        d->types[i] = ddb.duckdb_appender_column_type(app, i);
+    ddb.duckdb_appender_destroy(&app);
+    return rc;
+}
+
+int sink__ddb_cols_chunk(ddb_cols *d)
+{
+    d->chunk = ddb.duckdb_create_data_chunk(d->types, d->nvec);
     d->rows = 0;
-    /* reset may hand out fresh buffers */
+    if (!d->chunk)
+        return SINK_E_NOMEM;
     for (size_t i = 0; i < d->nvec; i++) {
         d->vec[i] = ddb.duckdb_data_chunk_get_vector(d->chunk, i);
         d->data[i] = ddb.duckdb_vector_get_data(d->vec[i]);
     }
     return SINK_OK;
+}
+
+sink_ddb_handle sink__ddb_cols_take(ddb_cols *d)
+{
+    sink_ddb_handle c = d->chunk;
+    if (c)
+        ddb.duckdb_data_chunk_set_size(c, d->rows);
+    d->chunk = NULL;
+    d->rows = 0;
+    return c;
+}
+
+void sink__ddb_cols_free(ddb_cols *d)
+{
+    if (d->api) {
+        if (d->chunk)
+            ddb.duckdb_destroy_data_chunk(&d->chunk);
+        free_types(d);
+    }
+    free(d->form);
+    free(d->types);
+    free(d->vec);
+    free(d->data);
+    sink__buf_free(&d->text);
+    memset(d, 0, sizeof *d);
 }
 
 static void put_hugeint(void *data, size_t row, uint64_t lower, int64_t upper)
@@ -190,7 +183,7 @@ static inline uint64_t rd_be64(const uint8_t *p)
     } while (0)
 
 /* DECIMAL: the unscaled value in the vector's width */
-static inline int put_decimal(ddb_sink *d, size_t i, size_t row, const tds_column *c, const tds_value *v)
+static inline int put_decimal(ddb_cols *d, size_t i, size_t row, const tds_column *c, const tds_value *v)
 {
     void *data = d->data[i];
     tds_decimal dec;
@@ -202,9 +195,9 @@ static inline int put_decimal(ddb_sink *d, size_t i, size_t row, const tds_colum
         hi = ~hi + (lo == 0);
     }
     switch (d->form[i]) {
-    case F_DEC16: STORE(int16_t, (int64_t)lo); break;
-    case F_DEC32: STORE(int32_t, (int64_t)lo); break;
-    case F_DEC64: STORE(int64_t, (int64_t)lo); break;
+    case DDB_F_DEC16: STORE(int16_t, (int64_t)lo); break;
+    case DDB_F_DEC32: STORE(int32_t, (int64_t)lo); break;
+    case DDB_F_DEC64: STORE(int64_t, (int64_t)lo); break;
     default: put_hugeint(data, row, lo, (int64_t)hi); break;
     }
     return SINK_OK;
@@ -212,17 +205,17 @@ static inline int put_decimal(ddb_sink *d, size_t i, size_t row, const tds_colum
 
 /* DATE, TIME(_NS), TIMESTAMP(_NS/TZ); SINK_E_UNSUPPORTED: outside
  * TIMESTAMP_NS (the caller widens the column) */
-static inline int put_datetime(ddb_sink *d, size_t i, size_t row, const tds_column *c, const tds_value *v)
+static inline int put_datetime(ddb_cols *d, size_t i, size_t row, const tds_column *c, const tds_value *v)
 {
     void *data = d->data[i];
     tds_datetime dt;
     if (tds_value_datetime(c, v, &dt))
         return SINK_E_VALUE;
     switch (d->form[i]) {
-    case F_DATE: STORE(int32_t, dt.days - SINK__DAYS_1970); break;
-    case F_TIME_US: STORE(int64_t, (dt.ticks + 5) / 10); break;
-    case F_TIME_NS: STORE(int64_t, dt.ticks * 100); break;
-    case F_TS_NS: {
+    case DDB_F_DATE: STORE(int32_t, dt.days - SINK__DAYS_1970); break;
+    case DDB_F_TIME_US: STORE(int64_t, (dt.ticks + 5) / 10); break;
+    case DDB_F_TIME_NS: STORE(int64_t, dt.ticks * 100); break;
+    case DDB_F_TS_NS: {
         int64_t ticks, ns;
         if (__builtin_mul_overflow((int64_t)dt.days - SINK__DAYS_1970, (int64_t)864000000000LL, &ticks) ||
             __builtin_add_overflow(ticks, (int64_t)dt.ticks, &ticks) ||
@@ -237,10 +230,11 @@ static inline int put_datetime(ddb_sink *d, size_t i, size_t row, const tds_colu
 }
 
 /* Writes value v of column i into row `row` of its vector. */
-static int put_value(ddb_sink *d, size_t i, size_t row, const tds_value *v)
+int sink__ddb_cols_put(ddb_cols *d, size_t i, const tds_value *v)
 {
-    const tds_column *c = &d->q.sc.cols[i];
+    const tds_column *c = &d->cols[i];
     void *data = d->data[i];
+    size_t row = d->rows;
     if (v->flags & TDS_VF_NULL) {
         ddb.duckdb_vector_ensure_validity_writable(d->vec[i]);
         ddb.duckdb_validity_set_row_invalid(ddb.duckdb_vector_get_validity(d->vec[i]), row);
@@ -249,69 +243,120 @@ static int put_value(ddb_sink *d, size_t i, size_t row, const tds_value *v)
     if (v->flags & TDS_VF_STREAMED)
         return SINK_E_VALUE;
     switch ((enum ddb_form)d->form[i]) {
-    case F_U8: case F_I16: case F_I32: case F_I64: case F_BOOL: {
+    case DDB_F_U8: case DDB_F_I16: case DDB_F_I32: case DDB_F_I64: case DDB_F_BOOL: {
         int64_t x;
         if (tds_value_int(c, v, &x))
             return SINK_E_VALUE;
         switch (d->form[i]) {
-        case F_U8: STORE(uint8_t, x); break;
-        case F_I16: STORE(int16_t, x); break;
-        case F_I32: STORE(int32_t, x); break;
-        case F_BOOL: STORE(bool, x != 0); break;
+        case DDB_F_U8: STORE(uint8_t, x); break;
+        case DDB_F_I16: STORE(int16_t, x); break;
+        case DDB_F_I32: STORE(int32_t, x); break;
+        case DDB_F_BOOL: STORE(bool, x != 0); break;
         default: STORE(int64_t, x); break;
         }
         return SINK_OK;
     }
-    case F_F32: case F_F64: {
+    case DDB_F_F32: case DDB_F_F64: {
         double x;
         if (tds_value_float(c, v, &x))
             return SINK_E_VALUE;
-        if (d->form[i] == F_F32)
+        if (d->form[i] == DDB_F_F32)
             STORE(float, x);
         else
             STORE(double, x);
         return SINK_OK;
     }
-    case F_DEC16: case F_DEC32: case F_DEC64: case F_DEC128:
+    case DDB_F_DEC16: case DDB_F_DEC32: case DDB_F_DEC64: case DDB_F_DEC128:
         return put_decimal(d, i, row, c, v);
-    case F_DATE: case F_TIME_US: case F_TIME_NS: case F_TS_US: case F_TS_NS: case F_TSTZ:
+    case DDB_F_DATE: case DDB_F_TIME_US: case DDB_F_TIME_NS: case DDB_F_TS_US: case DDB_F_TS_NS: case DDB_F_TSTZ:
         return put_datetime(d, i, row, c, v);
-    case F_UUID: {
+    case DDB_F_UUID: {
         uint8_t g[16];
         if (tds_value_guid(c, v, g))
             return SINK_E_VALUE;
         put_hugeint(data, row, rd_be64(g + 8), (int64_t)(rd_be64(g) ^ 0x8000000000000000ull));
         return SINK_OK;
     }
-    case F_BLOB:
-        ddb.duckdb_vector_assign_string_element_len(d->vec[i], row, v->len ? (const char *)v->ptr : "", v->len);
+    case DDB_F_BLOB:
+        ddb.duckdb_unsafe_vector_assign_string_element_len(d->vec[i], row, v->len ? (const char *)v->ptr : "", v->len);
         return SINK_OK;
-    case F_TEXT: {
+    case DDB_F_TEXT: {
         d->text.len = 0;
         int rc = sink__value_text(&d->text, c, v);
         if (rc)
             return rc;
-        ddb.duckdb_vector_assign_string_element_len(d->vec[i], row, d->text.p ? d->text.p : "", d->text.len);
+        ddb.duckdb_unsafe_vector_assign_string_element_len(d->vec[i], row, d->text.p ? d->text.p : "", d->text.len);
         return SINK_OK;
     }
     }
     return SINK_E_VALUE;
 }
 
+int sink__ddb_ns_to_us(sink_buf *b, const char *ident)
+{
+    return sink__buf_puts(b, "make_timestamp((epoch_ns(") || sink__buf_puts(b, ident) ||
+           sink__buf_puts(b, ") + 500 - ((epoch_ns(") || sink__buf_puts(b, ident) ||
+           sink__buf_puts(b, ") + 500) % 1000 + 1000) % 1000) // 1000)");
+}
+
+/* --------------------------------------------------------- the channel */
+
+#undef ddb
+#define ddb (*d->api)
+
+/* "INSERT INTO table SELECT * FROM tdspipe_feed()" on the feed's thread. */
+static int start_feed(ddb_sink *d)
+{
+    sink_buf *b = &d->q.sql;
+    b->len = 0;
+    int e = sink__buf_puts(b, "INSERT INTO ") || sink__sql_table(&d->q, b, d->table) ||
+            sink__buf_puts(b, " SELECT * FROM tdspipe_feed()") || sink__buf_cstr(b);
+    if (e)
+        return sink__sql_nomem(&d->q);
+    char err[256];
+    int rc = sink__ddb_cols_types(&d->w, d->conn, d->q.sc.schema, d->table, err, sizeof err);
+    if (!rc)
+        rc = sink__ddb_feed_start(d->feed, d->conn, b->p, d->w.nvec, NULL, d->w.types, err, sizeof err);
+    if (!rc && (rc = sink__ddb_cols_chunk(&d->w)))
+        snprintf(err, sizeof err, "out of memory");
+    return rc ? sink__fail(&d->q.base, rc, "%s", err) : SINK_OK;
+}
+
+/* The rows so far to the statement, which then ends. */
+static int finish_feed(ddb_sink *d)
+{
+    char err[420];
+    sink_ddb_handle c = sink__ddb_cols_take(&d->w);
+    if (c)
+        (void)sink__ddb_feed_push(d->feed, c); /* a failure shows in finish */
+    if (sink__ddb_feed_finish(d->feed, err, sizeof err))
+        return sink__fail(&d->q.base, SINK_E_DEST, "%s", err);
+    return SINK_OK;
+}
+
+static int push_chunk(ddb_sink *d)
+{
+    if (sink__ddb_feed_push(d->feed, sink__ddb_cols_take(&d->w)) == 0)
+        return sink__ddb_cols_chunk(&d->w) ? sink__sql_nomem(&d->q) : SINK_OK;
+    char err[420];
+    sink__ddb_feed_finish(d->feed, err, sizeof err);
+    return sink__fail(&d->q.base, SINK_E_DEST, "%s", err);
+}
+
 /* " ALTER COLUMN c SET DATA TYPE TIMESTAMP" for table: the rows appended
- * so far hold ns; round them half up to µs like sink__dt_unix_us (floor
- * division, so dates before 1970 round the same way). */
+ * so far hold ns; round them half up to µs like sink__dt_unix_us. */
 static int alter_to_us(const sql_sink *q, sink_buf *b, const char *table, const char *col)
 {
-    int e = sink__buf_puts(b, "ALTER TABLE ");
+    sink_buf id = { 0 };
+    int e = sink__sql_ident(q, &id, col) || sink__buf_cstr(&id);
+    e |= sink__buf_puts(b, "ALTER TABLE ");
     e |= sink__sql_table(q, b, table);
     e |= sink__buf_puts(b, " ALTER COLUMN ");
     e |= sink__sql_ident(q, b, col);
-    e |= sink__buf_puts(b, " SET DATA TYPE TIMESTAMP USING make_timestamp((epoch_ns(");
-    e |= sink__sql_ident(q, b, col);
-    e |= sink__buf_puts(b, ") + 500 - ((epoch_ns(");
-    e |= sink__sql_ident(q, b, col);
-    e |= sink__buf_puts(b, ") + 500) % 1000 + 1000) % 1000) // 1000);\n");
+    e |= sink__buf_puts(b, " SET DATA TYPE TIMESTAMP USING ");
+    e |= !e && sink__ddb_ns_to_us(b, id.p);
+    e |= sink__buf_puts(b, ";\n");
+    sink__buf_free(&id);
     return e;
 }
 
@@ -331,37 +376,31 @@ static int column_is_ns(ddb_sink *d, const char *col, bool *ns)
 
 /* A datetime2(7) value outside TIMESTAMP_NS: column i of this load becomes
  * TIMESTAMP (µs), which holds every SQL Server date, rather than failing
- * the load. The complete rows are flushed, the appender closed, the stage
+ * the load. The complete rows are inserted (the statement ends), the stage
  * altered inside the load's transaction, and the destination table's
  * column too when it is TIMESTAMP_NS (merge, delete+insert and append go
  * through the stage into it; a load that fails rolls the change back), and
- * a new appender made; the caller redoes the row. */
+ * a new statement started; the caller redoes the row. */
 static int widen_column(ddb_sink *d, size_t i)
 {
-    int rc = flush_chunk(d);
+    int rc = finish_feed(d);
     if (rc)
         return rc;
-    if (ddb.duckdb_appender_close(d->app) != SINK_DDB_SUCCESS) {
-        const char *m = ddb.duckdb_appender_error(d->app);
-        return sink__fail(&d->q.base, SINK_E_DEST, "duckdb: append: %s", m ? m : "failed");
-    }
-    drop_chunk(d);
     bool staged = d->q.staged;
-    const char *target = staged ? d->q.stage : d->q.sc.table;
     sink_buf *b = &d->q.sql;
-    b->len = 0;
     bool ns = false;
     if (staged && d->q.sc.strategy != SINK_REPLACE && (rc = column_is_ns(d, d->q.sc.names[i], &ns)))
         return rc;
-    int e = alter_to_us(&d->q, b, target, d->q.sc.names[i]);
+    b->len = 0;
+    int e = alter_to_us(&d->q, b, d->table, d->q.sc.names[i]);
     if (ns)
         e |= alter_to_us(&d->q, b, d->q.sc.table, d->q.sc.names[i]);
     if (e || sink__buf_cstr(b))
         return sink__fail(&d->q.base, SINK_E_NOMEM, "out of memory");
     if ((rc = sink__ddb_run(d, b->p, "widen a datetime2(7) column to TIMESTAMP")))
         return rc;
-    d->form[i] = F_TS_US;
-    return make_chunk(d, target);
+    d->w.form[i] = DDB_F_TS_US;
+    return start_feed(d);
 }
 
 int sink__ddb_bulk_rows(sql_sink *s, const sink_batch *b)
@@ -372,7 +411,7 @@ int sink__ddb_bulk_rows(sql_sink *s, const sink_batch *b)
         const tds_value *row = b->values + r * nc;
     redo:
         for (size_t i = 0; i < nc; i++) {
-            int rc = put_value(d, i, d->rows, &row[i]);
+            int rc = sink__ddb_cols_put(&d->w, i, &row[i]);
             if (rc == SINK_E_UNSUPPORTED) { /* outside TIMESTAMP_NS */
                 if ((rc = widen_column(d, i)))
                     return rc;
@@ -383,13 +422,11 @@ int sink__ddb_bulk_rows(sql_sink *s, const sink_batch *b)
                                   rc == SINK_E_NOMEM ? "out of memory" : "value cannot be decoded");
         }
         if (d->q.with_ord) {
-            void *data = d->data[nc];
-            size_t row_ = d->rows;
             int64_t o = d->q.ord++;
-            memcpy((char *)data + row_ * sizeof o, &o, sizeof o);
+            memcpy((char *)d->w.data[nc] + d->w.rows * sizeof o, &o, sizeof o);
         }
-        if (++d->rows == d->cap) {
-            int rc = flush_chunk(d);
+        if (++d->w.rows == d->w.cap) {
+            int rc = push_chunk(d);
             if (rc)
                 return rc;
         }
@@ -400,39 +437,34 @@ int sink__ddb_bulk_rows(sql_sink *s, const sink_batch *b)
 int sink__ddb_bulk_open(sql_sink *q, const char *table)
 {
     ddb_sink *d = (ddb_sink *)q;
-    drop_chunk(d);
-    free(d->form);
-    free(d->vec);
-    free(d->data);
-    d->nvec = q->sc.ncols + q->with_ord;
-    d->form = sink__malloc(q->sc.ncols);
-    d->vec = sink__calloc(d->nvec, sizeof *d->vec);
-    d->data = sink__calloc(d->nvec, sizeof *d->data);
-    if (!d->form || !d->vec || !d->data)
+    sink__ddb_bulk_drop(q);
+    free(d->table);
+    if (!(d->table = sink__strdup(table)) ||
+        sink__ddb_cols_init(&d->w, d->api, q->sc.cols, q->sc.ncols, q->with_ord))
         return sink__sql_nomem(q);
-    for (size_t i = 0; i < q->sc.ncols; i++)
-        d->form[i] = (uint8_t)form_of(&q->sc.cols[i]);
-    return make_chunk(d, table);
+    if (!d->feed) {
+        char err[256];
+        if (!(d->feed = sink__ddb_feed_new(d->api, d->conn, err, sizeof err)))
+            return sink__fail(&q->base, SINK_E_DEST, "%s", err);
+    }
+    return start_feed(d);
 }
 
 int sink__ddb_bulk_close(sql_sink *q)
 {
     ddb_sink *d = (ddb_sink *)q;
-    int rc = flush_chunk(d);
-    if (rc)
-        return rc;
-    if (ddb.duckdb_appender_close(d->app) != SINK_DDB_SUCCESS) {
-        const char *m = ddb.duckdb_appender_error(d->app);
-        return sink__fail(&q->base, SINK_E_DEST, "duckdb: append: %s", m ? m : "failed");
-    }
-    drop_chunk(d);
-    return SINK_OK;
+    if (!sink__ddb_feed_running(d->feed))
+        return SINK_OK;
+    return finish_feed(d);
 }
 
 void sink__ddb_bulk_drop(sql_sink *q)
 {
     ddb_sink *d = (ddb_sink *)q;
-    /* destroying the appender flushes what it holds; the rollback undoes it */
-    drop_chunk(d);
+    /* the statement fails; the rollback undoes what it inserted */
+    sink__ddb_feed_cancel(d->feed);
+    sink_ddb_handle c = d->w.api ? sink__ddb_cols_take(&d->w) : NULL;
+    if (c)
+        ddb.duckdb_destroy_data_chunk(&c);
 }
 #endif /* SINK_FULLY_STATIC */

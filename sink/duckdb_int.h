@@ -63,6 +63,27 @@ typedef struct sink_ddb_api {
     void (*duckdb_vector_assign_string_element_len)(sink_ddb_handle vec, sink_ddb_idx idx,
                                                     const char *s, sink_ddb_idx len);
     sink_ddb_idx (*duckdb_vector_size)(void);
+    /* no UTF-8 check: our text is UTF-8 by construction (tds_value_text) */
+    void (*duckdb_unsafe_vector_assign_string_element_len)(sink_ddb_handle vec, sink_ddb_idx idx,
+                                                           const char *s, sink_ddb_idx len);
+    /* a table function that hands DuckDB our chunks (duckdb_feed.c) */
+    sink_ddb_handle (*duckdb_create_table_function)(void);
+    void (*duckdb_destroy_table_function)(sink_ddb_handle *tf);
+    void (*duckdb_table_function_set_name)(sink_ddb_handle tf, const char *name);
+    void (*duckdb_table_function_set_extra_info)(sink_ddb_handle tf, void *extra, void (*destroy)(void *));
+    void (*duckdb_table_function_set_bind)(sink_ddb_handle tf, void (*bind)(sink_ddb_handle info));
+    void (*duckdb_table_function_set_init)(sink_ddb_handle tf, void (*init)(sink_ddb_handle info));
+    void (*duckdb_table_function_set_function)(sink_ddb_handle tf,
+                                               void (*fn)(sink_ddb_handle info, sink_ddb_handle out));
+    int (*duckdb_register_table_function)(sink_ddb_handle conn, sink_ddb_handle tf);
+    void *(*duckdb_bind_get_extra_info)(sink_ddb_handle info);
+    void (*duckdb_bind_add_result_column)(sink_ddb_handle info, const char *name, sink_ddb_handle type);
+    void (*duckdb_bind_set_error)(sink_ddb_handle info, const char *msg);
+    void (*duckdb_init_set_max_threads)(sink_ddb_handle info, sink_ddb_idx n);
+    void *(*duckdb_function_get_extra_info)(sink_ddb_handle info);
+    void (*duckdb_function_set_error)(sink_ddb_handle info, const char *msg);
+    void (*duckdb_vector_reference_vector)(sink_ddb_handle to, sink_ddb_handle from);
+    sink_ddb_idx (*duckdb_data_chunk_get_size)(sink_ddb_handle chunk);
 } sink_ddb_api;
 
 /* Loads libduckdb once: path, else $TDSPIPE_DUCKDB_LIB, else

@@ -100,6 +100,23 @@ static bool load(const char *path, sink_ddb_api *ddb, char *err, size_t errcap)
     LOAD(duckdb_validity_set_row_invalid);
     LOAD(duckdb_vector_assign_string_element_len);
     LOAD(duckdb_vector_size);
+    LOAD(duckdb_unsafe_vector_assign_string_element_len);
+    LOAD(duckdb_create_table_function);
+    LOAD(duckdb_destroy_table_function);
+    LOAD(duckdb_table_function_set_name);
+    LOAD(duckdb_table_function_set_extra_info);
+    LOAD(duckdb_table_function_set_bind);
+    LOAD(duckdb_table_function_set_init);
+    LOAD(duckdb_table_function_set_function);
+    LOAD(duckdb_register_table_function);
+    LOAD(duckdb_bind_get_extra_info);
+    LOAD(duckdb_bind_add_result_column);
+    LOAD(duckdb_bind_set_error);
+    LOAD(duckdb_init_set_max_threads);
+    LOAD(duckdb_function_get_extra_info);
+    LOAD(duckdb_function_set_error);
+    LOAD(duckdb_vector_reference_vector);
+    LOAD(duckdb_data_chunk_get_size);
 #undef LOAD
     return true; /* stays loaded for the process's life */
 }

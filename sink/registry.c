@@ -21,6 +21,7 @@
     X(sqlite)        \
     X(postgres)      \
     X(duckdb)        \
+    X(parquet)       \
     X(mssql)         \
     X(azuresql)      \
     X(discard)

@@ -8,7 +8,8 @@
 #   duckdb:// sqlite://: SQLAlchemy's rule — "///rel", "////abs";
 #   postgres:// postgresql://: given to libpq (sslmode goes through);
 #   mssql:// sqlserver:// azuresql:// azure-sql://: ingestr's query keys;
-#   parquet://: parsed, then refused (exit 2, one line, nothing written);
+#   parquet://: ingestr's file rule ("parquet:///abs", "parquet://rel";
+#     e2e_parquet.sh checks the files' values), no path refused;
 #   the +cdc sources: parsed with their parameters, refused into a file
 #   (e2e_cdc.sh loads them into databases).
 #
@@ -87,6 +88,11 @@ if [ -x "$build/ddb_query" ] && [ -s "${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe
   same "duckdb:///rel is relative" "$("$build/ddb_query" "$work/d/rel.duckdb" 'select count(*) from dbo.customers')" "$n"
   run "duckdb:////abs" 0 "${I[@]}" --source-uri "$U" --dest-uri "duckdb:///$A/a.duckdb"
   same "duckdb:////abs is absolute" "$("$build/ddb_query" "$A/a.duckdb" 'select count(*) from dbo.customers')" "$n"
+  run "parquet:///abs" 0 "${I[@]}" --source-uri "$U" --dest-uri "parquet://$A/x.parquet"
+  same "parquet:///abs is absolute" "$("$build/ddb_query" :memory: "select count(*) from read_parquet('$A/x.parquet')")" "$n"
+  run "parquet://rel" 0 "${I[@]}" --source-uri "$U" --dest-uri "parquet://x%20y.parquet"
+  same "parquet://rel is relative, percent-decoded" \
+    "$("$build/ddb_query" :memory: "select count(*) from read_parquet('$work/d/x y.parquet')")" "$n"
 else
   echo "skip DuckDB: no libduckdb.so (scripts/get_duckdb.sh) or build/ddb_query"
 fi
@@ -146,10 +152,6 @@ lands "mssql:// with app name / connection timeout" "$work/d/db.csv"
 
 # ------------------------------------------------------------- refusals
 snapshot
-run "parquet:///abs" 2 "${I[@]}" --source-uri "$U" --dest-uri "parquet://$A/x.parquet"
-expect_err "parquet refusal" "parquet destination: not supported yet"
-run "parquet://rel" 2 "${I[@]}" --source-uri "$U" --dest-uri "parquet://x.parquet"
-expect_err "parquet refusal (relative)" "parquet destination: not supported yet"
 run "parquet:// without a path" 2 "${I[@]}" --source-uri "$U" --dest-uri "parquet://"
 expect_err "parquet without a path" "parquet destination: the URI names no file"
 for scheme in mssql sqlserver azuresql azure-sql; do
