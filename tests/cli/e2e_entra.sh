@@ -6,7 +6,8 @@
 # SQL Server destination; rows compared with what a SQL login reads; each
 # method's HTTP request checked at the identity server (endpoint, grant,
 # client id, scope or resource, the secret arriving there); one token
-# request per process (source and destination share it from the cache).
+# request per process (source and destination share it from the cache);
+# a token endpoint that never answers is given up in bounded time.
 # Errors, refusals, the STS-URL rule, token refresh and /proc/PID/cmdline:
 # e2e_entra_errors.sh. No packet leaves loopback (a private network
 # namespace when the system allows one; every endpoint overridden anyway).
@@ -21,6 +22,15 @@ cd "$work"
 
 fedauth_server "$src/tests/server/scenarios/demo.json" "" --verbose; SRC=127.0.0.1:$port; src_log=$srv_err
 fedauth_server "$src/tests/server/scenarios/demo.json"; DST=127.0.0.1:$port
+
+# bounded timeouts: a token endpoint that never answers this app (in the
+# background while the rest runs; checked at the end)
+idlog set "{\"hang\": [\"token:$HANG_ID\"]}"
+hang_t0=$(date +%s)
+env -i "${ENV_BASE[@]}" "$tdspipe" ingest --source-uri "$(euri "$SRC" "$HANG_ID:$SP_SECRET" ActiveDirectoryServicePrincipal)" \
+  --source-table dbo.customers --dest-uri "csv://$work/hang.csv" --dest-table x --no-load-timestamp \
+  >"$work/runs/hang.out" 2>"$work/runs/hang.err" &
+hang_pid=$!
 
 # the reference: what a SQL login reads
 "$tdspipe" ingest --source-uri "$(sa_uri "$SRC")" --source-table dbo.customers --dest-uri "csv://$work/ref.csv" \
@@ -206,6 +216,14 @@ readback dbo.entra_tok tok.dst.csv
 same_file "access token: destination rows" ref.csv tok.dst.csv
 expect_req "access token: no identity request" "$m" 0
 same "access token: no FEDAUTHINFO (security-token workflow)" "$(($(fedinfo) - f0))" 0
+
+wait $hang_pid; hang_rc=$?; hang_s=$(($(date +%s) - hang_t0))
+idlog set '{"hang": []}'
+same "a silent token endpoint: exit 1" "$hang_rc" 1
+[ "$hang_s" -le 60 ] && ok "a silent token endpoint: given up within 60 s ($hang_s s)" ||
+  bad "a silent token endpoint: $hang_s s"
+[ "$(grep -c '' "$work/runs/hang.err")" = 1 ] && ok "a silent token endpoint: one line" ||
+  bad "a silent token endpoint: one line" "$(head -c 400 "$work/runs/hang.err")"
 
 secret_scan "$work"/*.csv "$work/bin/az-calls.log"
 finish

@@ -107,6 +107,13 @@ erun "Default with a wrong AZURE_CLIENT_SECRET stops there" 1 AZURE_TENANT_ID="$
 one_line "Default, wrong secret"; err_has "Default, wrong secret: AADSTS7000215" "AADSTS7000215"
 same "Default, wrong secret: az not tried" "$(az_calls)" "$a0"
 expect_req "Default, wrong secret: managed identity not tried" "$m" 0 kind=imds
+
+# azidentity probes IMDS briefly inside Default: a silent one is passed over
+idlog set '{"hang": ["imds"]}'
+erun "Default: a silent IMDS is passed over for az" 0 AZURE_POD_IDENTITY_AUTHORITY_HOST="http://127.0.0.1:$IDP" -- \
+  $(ing) --source-uri "$(euri "$SRC" "" ActiveDirectoryDefault)" --dest-uri "$(to_csv silentimds)"
+[ "$ms" -lt 10000 ] && ok "Default: the IMDS probe is short ($ms ms)" || bad "Default: the IMDS probe took $ms ms"
+idlog set '{"hang": []}'
 az_logout
 
 # ----------------------------------------------------------- refusals

@@ -21,6 +21,7 @@ UAMI_ID=0a1b2c3d-0000-4000-8000-00000000a004   # user-assigned managed identity
 UAMI_RES=/subscriptions/5b1d1f6e-0000-4000-8000-00000000c001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/tdspipe-uami
 UAMI_RES_ENC=%2Fsubscriptions%2F5b1d1f6e-0000-4000-8000-00000000c001%2FresourceGroups%2Frg%2Fproviders%2FMicrosoft.ManagedIdentity%2FuserAssignedIdentities%2Ftdspipe-uami
 MI_SYS=0a1b2c3d-0000-4000-8000-00000000a005    # the system-assigned identity
+HANG_ID=0a1b2c3d-0000-4000-8000-00000000a006   # an app whose token requests get no answer
 ENTRA_USER=alice@contoso.test
 ENTRA_USER_ENC=alice%40contoso.test
 rnd() { python3 -c 'import secrets; print(secrets.token_urlsafe(int(__import__("sys").argv[1])))' "${1:-24}"; }
@@ -43,7 +44,7 @@ sh "$src/tests/server/certs.sh" "$work/certs" >/dev/null 2>&1 || { echo "FAIL ce
 python3 - "$work/identity.json" <<PY
 import json, sys
 json.dump({"tenant": "$TENANT",
-           "apps": {"$SP_ID": {"secret": "$SP_SECRET"}, "$CERT_ID": {"cert": "$work/sp.pem"},
+           "apps": {"$SP_ID": {"secret": "$SP_SECRET"}, "$HANG_ID": {"secret": "$SP_SECRET"}, "$CERT_ID": {"cert": "$work/sp.pem"},
                     "$WI_ID": {"federated": [open("$work/federated.tok").read().strip(),
                                          open("$work/rotated-federated.tok").read().strip()]}},
            "users": {"$ENTRA_USER": "$USER_PW"},

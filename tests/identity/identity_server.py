@@ -26,7 +26,10 @@ Owns, on four ports printed as one JSON line on stdout
                        included: for assertions, never printed)
   POST /_test/reset    forget the log
   POST /_test/set      JSON: {"lifetime": S, "imds_fail": [500, 429, …],
-                       "mi_system": bool}
+                       "mi_system": bool, "hang": ["token", "imds", …]}
+                       (hang: those endpoints — or "token:<client id>" —
+                       answer nothing until the list no longer names
+                       them, or for 300 s)
   POST /_test/token    form resource=…[&kind=…][&lifetime=S]: a token,
                        as the identity "az" (the stub az uses this)
 * decoy (https, same CA): a host a hostile SQL Server could name as its
@@ -131,6 +134,8 @@ class State:
         self.lifetime = lifetime
         self.imds_fail = []
         self.mi_system = bool(cfg.get("mi", {}).get("system"))
+        self.hang = set()
+        self.unhang = threading.Condition(self.lock)
         self.log = []
         self.issuer_key = new_key()
         self.issuer_cert = make_cert("tdspipe test Entra issuer", self.issuer_key)
@@ -373,6 +378,8 @@ class Handler(BaseHTTPRequestHandler):
         if name == "https":
             parts = p.strip("/").split("/")
             if self.command == "POST" and len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
+                self.hang_if("token")
+                self.hang_if("token:" + self.form.get("client_id", ""))
                 endpoint = "https://127.0.0.1:%d%s" % (self.server.server_address[1], p)
                 status, body = token_endpoint(st, parts[0], self.form, endpoint)
                 self.rec["kind"] = "token"
@@ -386,6 +393,7 @@ class Handler(BaseHTTPRequestHandler):
         h = self.headers
         if p == "/metadata/identity/oauth2/token" and self.command == "GET":
             self.rec["kind"] = "imds"
+            self.hang_if("imds")
             if h.get("Metadata") != "true":
                 return self.reply(400, {"error": "invalid_request",
                                         "error_description": "Required metadata header not specified"})
@@ -401,6 +409,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.mi_reply(st, self.q, True)
         if p == "/msi/token" and self.command == "GET":
             self.rec["kind"] = "appservice"
+            self.hang_if("appservice")
             if h.get("X-IDENTITY-HEADER") != st.cfg.get("identity_header") or not h.get("X-IDENTITY-HEADER"):
                 return self.reply(401, {"statusCode": 401, "message": "Unauthorized: X-IDENTITY-HEADER"})
             if self.q.get("api-version") != "2019-08-01":
@@ -413,6 +422,14 @@ class Handler(BaseHTTPRequestHandler):
                                         "error_description": "Required metadata header not specified"})
             return self.mi_reply(st, dict(self.q, **self.form), True)
         return self.control(st, p)
+
+    def hang_if(self, kind):
+        """Hold this request while the test says the endpoint hangs."""
+        st = self.server.st
+        end = time.time() + 300
+        with st.lock:
+            while kind in st.hang and time.time() < end:
+                st.unhang.wait(1)
 
     def mi_reply(self, st, q, imds_shape):
         status, body = mi_token(st, q, imds_shape)
@@ -434,6 +451,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.lifetime = int(c.get("lifetime", st.lifetime))
                 st.imds_fail = list(c.get("imds_fail", st.imds_fail))
                 st.mi_system = bool(c.get("mi_system", st.mi_system))
+                st.hang = set(c.get("hang", st.hang))
+                st.unhang.notify_all()
             return self.reply(200, {})
         if p == "/_test/token" and self.command == "POST":
             f = self.form
