@@ -213,7 +213,7 @@ tr '\0' '\n' </proc/$tp/cmdline | grep -qF "$TOK" && bad "access token in /proc/
 kill -TERM $tp; wait $tp
 
 # ----------------------------------- a stream that outlives its tokens
-LIFE=10
+LIFE=8
 python3 - "$src/tests/server/scenarios/ct.json" "$work/ct.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

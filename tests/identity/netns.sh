@@ -5,11 +5,12 @@
 # 169.254.169.254 or a Microsoft host even by mistake. Elsewhere it runs
 # as is (every identity endpoint is overridden to 127.0.0.1 anyway).
 entra_netns() {
-  if [ -z "${ENTRA_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 && unshare -rn true 2>/dev/null; then
+  if [ -z "${ENTRA_NETNS:-}" ] && command -v unshare >/dev/null 2>&1 &&
+     unshare -rn sh -c 'ip link set lo up' 2>/dev/null; then
     ENTRA_NETNS=1 exec unshare -rn bash "$0" "$@"
   fi
   if [ "${ENTRA_NETNS:-}" = 1 ]; then
-    ip link set lo up 2>/dev/null || true
+    ip link set lo up
     echo "(private network namespace: loopback only)"
   fi
 }
