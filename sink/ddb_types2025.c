@@ -23,6 +23,15 @@ const char *sink__ddb_t25_type(const tds_column *c, char *tmp, size_t cap)
     return tmp;
 }
 
+size_t sink__ddb_t25_chunk_bytes(const tds_column *cols, size_t ncols, size_t rows)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ncols; i++)
+        if (cols[i].kind == TDS_K_VECTOR)
+            n += rows * cols[i].vector_dims * sizeof(float);
+    return n;
+}
+
 int sink__ddb_t25_put_floats(float *child, uint64_t row, const tds_column *c, const tds_value *v)
 {
     tds_vector vec;

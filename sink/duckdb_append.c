@@ -32,13 +32,17 @@ static enum ddb_form form_of(const tds_column *c)
     case TDS_K_DATETIMEOFFSET: return DDB_F_TSTZ;
     case TDS_K_GUID: return DDB_F_UUID;
     case TDS_K_BINARY: case TDS_K_UDT: return DDB_F_BLOB;
-    default: return DDB_F_TEXT;
+    case TDS_K_VECTOR: return DDB_F_FARRAY;
+    default: return DDB_F_TEXT; /* json too: JSON is a VARCHAR */
     }
 }
 
 const char *sink__ddb_type(const tds_column *c, bool key, char *tmp, size_t cap)
 {
     (void)key;
+    const char *t25 = sink__ddb_t25_type(c, tmp, cap); /* JSON, FLOAT[n] */
+    if (t25)
+        return t25;
     switch (form_of(c)) {
     case DDB_F_U8: return "UTINYINT";
     case DDB_F_I16: return "SMALLINT";
@@ -63,6 +67,7 @@ const char *sink__ddb_type(const tds_column *c, bool key, char *tmp, size_t cap)
     case DDB_F_UUID: return "UUID";
     case DDB_F_BLOB: return "BLOB";
     case DDB_F_TEXT: return "VARCHAR";
+    case DDB_F_FARRAY: return "FLOAT[]"; /* not reached: sink__ddb_t25_type */
     }
     return "VARCHAR";
 }
@@ -124,7 +129,9 @@ int sink__ddb_cols_chunk(ddb_cols *d)
         return SINK_E_NOMEM;
     for (size_t i = 0; i < d->nvec; i++) {
         d->vec[i] = ddb.duckdb_data_chunk_get_vector(d->chunk, i);
-        d->data[i] = ddb.duckdb_vector_get_data(d->vec[i]);
+        /* FLOAT[n]: the floats live in the array's child vector */
+        d->data[i] = ddb.duckdb_vector_get_data(i < d->ncols && d->form[i] == DDB_F_FARRAY
+                                                ? ddb.duckdb_array_vector_get_child(d->vec[i]) : d->vec[i]);
     }
     return SINK_OK;
 }
@@ -288,6 +295,8 @@ int sink__ddb_cols_put(ddb_cols *d, size_t i, const tds_value *v)
         ddb.duckdb_unsafe_vector_assign_string_element_len(d->vec[i], row, d->text.p ? d->text.p : "", d->text.len);
         return SINK_OK;
     }
+    case DDB_F_FARRAY:
+        return sink__ddb_t25_put_floats((float *)data, row, c, v);
     }
     return SINK_E_VALUE;
 }
@@ -314,6 +323,12 @@ static int start_feed(ddb_sink *d)
     if (e)
         return sink__sql_nomem(&d->q);
     char err[256];
+    size_t wide = sink__ddb_t25_chunk_bytes(d->q.sc.cols, d->q.sc.ncols, d->w.cap);
+    if (wide) { /* FLOAT[n] chunks are allocated whole: room for a few beyond the usual 48 MB */
+        char set[64];
+        snprintf(set, sizeof set, "SET memory_limit = '%zuMB'", 48 + 4 * (wide >> 20) + 4);
+        (void)sink__ddb_run(d, set, "setup");
+    }
     int rc = sink__ddb_cols_types(&d->w, d->conn, d->q.sc.schema, d->table, err, sizeof err);
     if (!rc)
         rc = sink__ddb_feed_start(d->feed, d->conn, b->p, d->w.nvec, NULL, d->w.types, err, sizeof err);

@@ -84,6 +84,8 @@ typedef struct sink_ddb_api {
     void (*duckdb_function_set_error)(sink_ddb_handle info, const char *msg);
     void (*duckdb_vector_reference_vector)(sink_ddb_handle to, sink_ddb_handle from);
     sink_ddb_idx (*duckdb_data_chunk_get_size)(sink_ddb_handle chunk);
+    /* FLOAT[n] (vector columns, ddb_types2025.c): the elements' vector */
+    sink_ddb_handle (*duckdb_array_vector_get_child)(sink_ddb_handle vec);
 } sink_ddb_api;
 
 /* Loads libduckdb once: path, else $TDSPIPE_DUCKDB_LIB, else

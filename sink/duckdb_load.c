@@ -97,6 +97,7 @@ static bool load(const char *path, sink_ddb_api *ddb, char *err, size_t errcap)
     LOAD(duckdb_vector_get_data);
     LOAD(duckdb_vector_ensure_validity_writable);
     LOAD(duckdb_vector_get_validity);
+    LOAD(duckdb_array_vector_get_child);
     LOAD(duckdb_validity_set_row_invalid);
     LOAD(duckdb_vector_assign_string_element_len);
     LOAD(duckdb_vector_size);

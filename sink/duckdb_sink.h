@@ -19,6 +19,7 @@ enum ddb_form {
     DDB_F_DEC16, DDB_F_DEC32, DDB_F_DEC64, DDB_F_DEC128,
     DDB_F_DATE, DDB_F_TIME_US, DDB_F_TIME_NS, DDB_F_TS_US, DDB_F_TS_NS, DDB_F_TSTZ,
     DDB_F_UUID, DDB_F_TEXT, DDB_F_BLOB,
+    DDB_F_FARRAY, /* vector(n) → FLOAT[n] (ddb_types2025.c) */
 };
 
 /* Rows of ncols values (plus merge's ord: nvec = ncols + 1) written into

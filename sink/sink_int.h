@@ -121,6 +121,10 @@ int sink__value_text(sink_buf *b, const tds_column *c, const tds_value *v);
  * into an ARRAY vector's child data (row * n floats in). */
 const char *sink__ddb_t25_type(const tds_column *c, char *tmp, size_t cap);
 int sink__ddb_t25_put_floats(float *child, uint64_t row, const tds_column *c, const tds_value *v);
+/* Bytes a data chunk of `rows` rows spends on FLOAT[n] elements (DuckDB
+ * allocates them whole, 2048 rows × n floats per column): the sink raises
+ * its memory limit by a few of those. */
+size_t sink__ddb_t25_chunk_bytes(const tds_column *cols, size_t ncols, size_t rows);
 /* UTF-8 of a text kind (char/nchar/xml) appended to b. */
 int sink__value_utf8(sink_buf *b, const tds_column *c, const tds_value *v);
 /* JSON of a value (null, number, true/false, "string", base64 binary). */

@@ -2,7 +2,7 @@
 # e2e_types2025.sh — SQL Server 2025's json and vector(n[, float16]) end to
 # end (issue 18): build/tdspipe loads tdstestd's types2025 scenario (json,
 # vector(3), vector(4, float16), vector(1998), vector(3996, float16)) into
-# CSV, JSONL, SQLite, DuckDB, PostgreSQL and a SQL Server destination
+# CSV, JSONL, SQLite, DuckDB, Parquet, PostgreSQL and a SQL Server destination
 # (tdstestd again); tests/cli/types2025_check.py models the generator and
 # compares every value read back from each destination. Then: a server
 # that does not acknowledge JSONSUPPORT/VECTORSUPPORT (--no-2025-types)
@@ -51,8 +51,18 @@ if [ -s "$duck" ] && [ -x "$build/ddb_query" ]; then
   export TDSPIPE_DUCKDB_LIB=$duck
   load "duckdb" "$A" "duckdb:///t.duckdb" main.t
   check "duckdb" duckdb t.duckdb main.t
-  same "duckdb: vector(3) converts to FLOAT[3] with one cast" \
-    "$("$build/ddb_query" t.duckdb "select typeof(v::FLOAT[3]), (v::FLOAT[3])[1] from main.t where id = 1")" "FLOAT[3]|-121.125"
+  same "duckdb: json is JSON, vector(n) FLOAT[n] (float16 too, 1998 and 3996)" \
+    "$("$build/ddb_query" t.duckdb "select typeof(j), typeof(v), typeof(h), typeof(vmax), typeof(hmax), v[1], h[4], j->>'s' from main.t where id = 1")" \
+    "JSON|FLOAT[3]|FLOAT[4]|FLOAT[1998]|FLOAT[3996]|-121.125|-118.5|j-1"
+  for k in 1 2; do
+    "$tdspipe" ingest --source-uri "$A" --source-table dbo.t2025 --dest-uri "duckdb:///t.duckdb" --dest-table main.tm \
+      --incremental-strategy merge --incremental-key id >"$work/out" 2>"$work/err" || bad "duckdb merge $k" "$(cat "$work/err")"
+  done
+  check "duckdb merged twice" duckdb t.duckdb main.tm
+  load "parquet" "$A" "parquet://t.parquet" t
+  same "parquet: vectors are FLOAT lists, json JSON" \
+    "$("$build/ddb_query" "$work/x.duckdb" "select typeof(v), cast(h as varchar), j->>'s', len(hmax) from 't.parquet' where id = 1")" \
+    "FLOAT[]|[-121.125, -120.25, -119.375, -118.5]|j-1|3996"
 else
   echo "skip DuckDB: no libduckdb.so or build/ddb_query"
 fi
