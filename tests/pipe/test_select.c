@@ -23,7 +23,7 @@ Test(select, table_plain_and_limits)
     pipe_catalog cat;
     catalog(&cat);
     pipe_mssql_name n = {false, NULL, "db", "sales", "orders"};
-    pipe_select sel = {&o, &cat, NULL, 0, SINK_REPLACE, 0, ""};
+    pipe_select sel = {&o, &cat, NULL, 0, SINK_REPLACE, NULL, 0, ""};
     char *sql = NULL;
     cr_assert_eq(pipe_select_table(&sel, &n, NULL, false, NULL, &sql), 0, "%s", sel.err);
     cr_assert_str_eq(sql, "SELECT [id], [Name], [amount], [created], [odd]]col] FROM [db].[sales].[orders]");
@@ -47,6 +47,37 @@ Test(select, table_plain_and_limits)
     pipe_catalog_free(&cat);
 }
 
+/* A parallel read's window (pipe/par_read.c): the sequential SELECT with
+ * the window's predicate ANDed after the incremental bounds, or as the
+ * WHERE when there are none. */
+Test(select, table_window_predicate)
+{
+    tdspipe_load_opts o;
+    memset(&o, 0, sizeof o);
+    pipe_catalog cat;
+    catalog(&cat);
+    pipe_mssql_name n = {false, NULL, NULL, "dbo", "t"};
+    pipe_select sel = {&o, &cat, NULL, 0, SINK_APPEND, "[id] >= 10 AND [id] < 20", 0, ""};
+    char *sql = NULL;
+    cr_assert_eq(pipe_select_table(&sel, &n, NULL, false, NULL, &sql), 0, "%s", sel.err);
+    cr_assert_str_eq(sql, "SELECT [id], [Name], [amount], [created], [odd]]col] FROM [dbo].[t] "
+                          "WHERE ([id] >= 10 AND [id] < 20)");
+    free(sql);
+    o.incremental_key = "id";
+    cr_assert_eq(pipe_select_table(&sel, &n, "5", true, "100", &sql), 0, "%s", sel.err);
+    cr_assert_str_eq(sql, "SELECT [id], [Name], [amount], [created], [odd]]col] FROM [dbo].[t] "
+                          "WHERE [id] > 5 AND [id] <= 100 AND ([id] >= 10 AND [id] < 20)");
+    free(sql);
+    pipe_sqlbuf b = {0};
+    cr_assert_eq(pipe_select_where(&sel, &b, NULL, false, "100"), 1);
+    cr_assert_str_eq(b.p, " WHERE [id] <= 100");
+    free(b.p);
+    pipe_sqlbuf e = {0};
+    cr_assert_eq(pipe_select_where(&sel, &e, NULL, false, NULL), 0, "no bound, nothing put");
+    cr_assert_null(e.p);
+    pipe_catalog_free(&cat);
+}
+
 Test(select, table_errors)
 {
     tdspipe_load_opts o;
@@ -55,7 +86,7 @@ Test(select, table_errors)
     catalog(&cat);
     pipe_mssql_name n = {false, NULL, NULL, "dbo", "t"};
     char *sql = NULL;
-    pipe_select sel = {&o, &cat, NULL, 0, SINK_APPEND, 0, ""};
+    pipe_select sel = {&o, &cat, NULL, 0, SINK_APPEND, NULL, 0, ""};
     const char *ex[] = {"nope"};
     o.exclude = ex;
     o.nexclude = 1;
@@ -76,7 +107,7 @@ Test(select, query_placeholders)
 {
     tdspipe_load_opts o;
     memset(&o, 0, sizeof o);
-    pipe_select sel = {&o, NULL, NULL, 0, SINK_APPEND, 0, ""};
+    pipe_select sel = {&o, NULL, NULL, 0, SINK_APPEND, NULL, 0, ""};
     char *sql = NULL;
     cr_assert_eq(pipe_select_query(&sel, "SELECT * FROM t WHERE k >= :interval_start AND k < :INTERVAL_END",
                                   "5", "2024-01-02T03:04:05Z", &sql),
@@ -108,7 +139,7 @@ Test(select, query_delete_insert_without_placeholder)
 {
     tdspipe_load_opts o;
     memset(&o, 0, sizeof o);
-    pipe_select sel = {&o, NULL, NULL, 0, SINK_DELETE_INSERT, 0, ""};
+    pipe_select sel = {&o, NULL, NULL, 0, SINK_DELETE_INSERT, NULL, 0, ""};
     char *sql = NULL;
     cr_assert_eq(pipe_select_query(&sel, "SELECT * FROM t WHERE dt = '2021-01-02'", "2021-01-02", NULL, &sql), 0,
                  "%s", sel.err);
