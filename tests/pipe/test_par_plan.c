@@ -219,8 +219,9 @@ static void random_interval(par_interval *iv, const par_bounds *b)
         return;
     }
     __int128 width = (__int128)b->max - b->min + 1;
-    __int128 lo = width / PAR_MAX_WINDOWS + 1; /* stay under the window cap */
-    __int128 step = lo + (__int128)(rnd() % 1000);
+    __int128 lo = width / 200 + 1; /* at most ~200 windows: every key is checked against each */
+    __int128 spread = width / 8 + 1;
+    __int128 step = lo + (__int128)(rnd() % (uint64_t)(spread > UINT64_MAX ? UINT64_MAX : spread));
     if (rnd() % 4 == 0)
         step = width + (__int128)(rnd() % 5); /* one window */
     iv->step = step > INT64_MAX ? INT64_MAX : (int64_t)step;
