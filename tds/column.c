@@ -23,25 +23,6 @@ void tds__collation_default(tds_collation *c)
 }
 
 /* Kind of a sized "N" type from a byte length, or 0. */
-static int n_kind(uint8_t type, uint32_t len)
-{
-    switch (type) {
-    case TDS_T_INTN:
-        return len == 1 ? TDS_K_TINYINT : len == 2 ? TDS_K_SMALLINT
-             : len == 4 ? TDS_K_INT : len == 8 ? TDS_K_BIGINT : 0;
-    case TDS_T_FLTN:
-        return len == 4 ? TDS_K_REAL : len == 8 ? TDS_K_FLOAT : 0;
-    case TDS_T_MONEYN:
-        return len == 4 ? TDS_K_SMALLMONEY : len == 8 ? TDS_K_MONEY : 0;
-    case TDS_T_DATETIMN:
-        return len == 4 ? TDS_K_SMALLDATETIME : len == 8 ? TDS_K_DATETIME : 0;
-    case TDS_T_BITN:
-        return len == 1 ? TDS_K_BIT : 0;
-    default:
-        return 0;
-    }
-}
-
 /* Kind and fixed size of a type id; *fixed = 0 for variable types. */
 static int type_kind(uint8_t type, uint32_t *fixed)
 {
@@ -94,7 +75,7 @@ int tds_column_init(tds_column *c, uint8_t type, uint32_t max_len,
             c->kind = TDS_K_UNKNOWN;
             return TDS_OK;
         }
-        kind = n_kind(type, max_len);
+        kind = tds__n_kind(type, max_len);
         if (!kind)
             return TDS_E_ARG;
         fixed = max_len;
@@ -166,28 +147,13 @@ int tds_column_init(tds_column *c, uint8_t type, uint32_t max_len,
     return TDS_OK;
 }
 
-int tds__value_kind(const tds_column *c, uint32_t len)
+/* Everything but the N types (tds__value_kind answers those inline). */
+int tds__value_kind_other(const tds_column *c, uint32_t len)
 {
-    /* The nullable "N" types first: what SQL Server sends for almost every
-     * numeric and datetime column, and the hot path of every accessor. */
-    switch (c->type) {
-    case TDS_T_INTN: case TDS_T_FLTN: case TDS_T_MONEYN: case TDS_T_DATETIMN: case TDS_T_BITN: {
-        int k = n_kind(c->type, len);
-        return k ? k : TDS_E_PROTO;
-    }
-    default:
-        break;
-    }
     uint32_t fixed;
     int kind = type_kind(c->type, &fixed);
-    if (!kind) {
-        if (c->type == TDS_T_INTN || c->type == TDS_T_FLTN || c->type == TDS_T_MONEYN ||
-            c->type == TDS_T_DATETIMN || c->type == TDS_T_BITN) {
-            kind = n_kind(c->type, len);
-            return kind ? kind : TDS_E_PROTO;
-        }
-        return TDS_E_TYPE;
-    }
+    if (!kind)
+        return TDS_E_TYPE; /* the N types never get here */
     if (fixed)
         return len == fixed ? kind : TDS_E_PROTO;
     switch (kind) {
