@@ -100,7 +100,7 @@ END {
         if (nsz < 2) list = list " (one size: flatness not measured)"
         printf "| peak RSS of %s flat in rows%s | %s | %s | %s |\n", c, (cap ? ", under 32 MB" : ""), (cap ? "< 32 MB, flat" : "flat"), list, (ok ? "met" : "**missed**")
     }
-    # DuckDB's share bounded (issue 17): every dataset under 160 MB
+    # the DuckDB share bounded (issue 17): every dataset under 160 MB
     split("tdspipe-duckdb tdspipe-parquet", mc, " ")
     for (j = 1; j in mc; j++) {
         c = mc[j]; hi_r = 0; list = ""
