@@ -8,8 +8,8 @@
 # the table's order in a parallel read). Also: windows combined with
 # --incremental-key bounds, --sql-limit refused with a partition column,
 # automatic split of a large table on its clustered key (and its off
-# switches), window progress, and a window failing mid-load: exit 1 and
-# the destination exactly as it was.
+# switches), window progress, a window failing mid-load and SIGINT during
+# a read: exit 1 and the destination exactly as it was.
 #
 #   tests/cli/e2e_parallel.sh BUILD_DIR SRC_DIR
 set -u
@@ -172,4 +172,16 @@ if [ -s "$duck" ] && [ -x "$build/ddb_query" ]; then
     --extract-partition-by id --no-load-timestamp
   [ -e new.duckdb ] && bad "a failed load left new.duckdb" || ok "no new.duckdb after a failed load"
 fi
+# --------------------------------------------- SIGINT during a parallel read
+start_server "$work/par.json" --rate-limit-mbs 0.5
+S="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable"
+"$tdspipe" ingest --source-uri "$S" --source-table dbo.big --dest-uri "csv://$work/int.csv" --no-load-timestamp \
+  --extract-partition-by id --extract-parallelism 4 >"$work/int.out" 2>&1 &
+ip=$!
+sleep 1.5
+kill -INT $ip
+wait $ip
+same "SIGINT: exit 1" $? 1
+same "SIGINT: cancelled" "$(tail -1 "$work/int.out")" "tdspipe: the load was cancelled"
+[ -e int.csv ] && bad "SIGINT left int.csv" || ok "SIGINT: no destination file"
 finish

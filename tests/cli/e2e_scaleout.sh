@@ -56,6 +56,14 @@ same "ids 1..300000" "$(tail -n +2 out.csv | cut -d, -f1 | sort -n | sed -n '1p;
 same "one header" "$(grep -c '^id,v$' out.csv)" 1
 same "parts and stale temporary files removed" "$(ls out.run7.part-* 2>/dev/null | wc -l)" 0
 
+# JSONL: two slices (windows of the clustered key, no partition flag), joined
+for i in 0 1; do
+  run "jsonl slice $i" 0 ingest --source-uri "$U" --source-table dbo.big --dest-uri "jsonl://$work/out.jsonl" \
+    --no-load-timestamp --partition-index $i --partition-count 2 --run-id j1 --extract-parallelism 3
+done
+run "jsonl finalize" 0 ingest --dest-uri "jsonl://$work/out.jsonl" --partition-count 2 --finalize j1
+same "jsonl: every row once" "$(sed 's/.*"id":\([0-9]*\).*/\1/' out.jsonl | sort -n | uniq | wc -l) $(wc -l <out.jsonl)" "300000 300000"
+
 # refusals (exit 2, before anything is read)
 run "--partition-count without --run-id" 2 ingest --source-uri "$U" --source-table dbo.big --dest-uri "$D" \
   --partition-index 0 --partition-count 2
