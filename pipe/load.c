@@ -221,12 +221,20 @@ static int load_slice(const tdspipe_load_opts *o, bool hold_idle, pipe_load_out 
     if (pipe_source_find(o->source_uri) != &pipe_src_mssql)
         return pipe__fail(err, TDSPIPE_E_USAGE, "--partition-count splits SQL Server table sources only");
     tdspipe_load_opts so = *o;
-    char *uri = pipe_slice_uri(o->dest_uri, o->run_id, o->slice_index, o->slice_count);
-    if (!uri)
-        return pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
-    so.dest_uri = uri;
+    char *uri = NULL, *table = NULL;
+    if (pipe_slice_is_file(o->dest_uri)) { /* a part file next to the destination */
+        if (!(uri = pipe_slice_uri(o->dest_uri, o->run_id, o->slice_index, o->slice_count)))
+            return pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
+        so.dest_uri = uri;
+    } else { /* a table of its own, replaced: a retried slice rewrites only it */
+        if (!(table = pipe_slice_table(o->dest_table, o->run_id, o->slice_index)))
+            return pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
+        so.dest_table = table;
+        so.strategy = SINK_REPLACE;
+    }
     rc = load_one(&so, hold_idle, out, err);
     free(uri);
+    free(table);
     return rc;
 }
 

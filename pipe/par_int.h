@@ -106,5 +106,9 @@ struct tdspipe_load_opts;
 struct tdspipe_error;
 int pipe_slice_check(const struct tdspipe_load_opts *o, struct tdspipe_error *err);
 char *pipe_slice_uri(const char *uri, const char *run_id, unsigned index, unsigned count);
+/* The table slice index loads into: "<table>__tdspipe_<run>_<index>"
+ * ('.' and '-' of the run id as '_'); malloc'd. */
+char *pipe_slice_table(const char *table, const char *run_id, unsigned index);
+bool pipe_slice_is_file(const char *uri);
 
 #endif /* TDSPIPE_PAR_INT_H */

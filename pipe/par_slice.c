@@ -2,14 +2,17 @@
  * par_slice.c — scale-out slices (docs/scale-out.md): one process of n
  * (--partition-index i --partition-count n, or a Kubernetes Indexed Job's
  * JOB_COMPLETION_INDEX) reads the windows k with k mod n = i of the plan
- * every process computes alike (par_read.c), into a part file of its own
- * named by the run id; tdspipe_finalize() checks that every part was
- * committed and, for plain CSV and JSONL, joins them into the destination
- * file in one rename.
- * Invariant: a part file exists only once its slice committed (file sinks
- * write a temporary file and rename it at commit), so a killed slice
- * leaves nothing a finalize could take for done, and its rerun replaces
- * only its own part.
+ * every process computes alike (par_read.c), into a part of its own named
+ * by the run id: a part file next to a file destination, or a table
+ * "<dest-table>__tdspipe_<run>_<i>" (replaced by the slice's load) in a
+ * database. tdspipe_finalize() checks that every part was committed and,
+ * for plain CSV and JSONL, joins them into the destination file in one
+ * rename, or in a database makes them the destination table in one
+ * transaction (sink_slices_finalize).
+ * Invariant: a part exists only once its slice committed (file sinks write
+ * a temporary file and rename it at commit; a database load commits its
+ * table in its transaction), so a killed slice leaves nothing a finalize
+ * could take for done, and its rerun replaces only its own part.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "load_int.h" /* pipe_redact_uri */
 #include "par_int.h"
-#include "pipe_int.h"
 #include "tds_ascii.h"
 
 static const char *const file_schemes[] = {"csv://", "jsonl://", "ndjson://", "parquet://", NULL};
@@ -52,9 +55,9 @@ int pipe_slice_check(const tdspipe_load_opts *o, tdspipe_error *err)
     if (!run_id_ok(o->run_id))
         return pipe__fail(err, TDSPIPE_E_USAGE, "--partition-count needs --run-id: letters, digits, '.', '_' or '-' "
                                                 "(at most 100), the same in every slice");
-    if (!is_file_uri(o->dest_uri))
-        return pipe__fail(err, TDSPIPE_E_USAGE, "--partition-count: database destinations are not supported yet, "
-                                                "only csv://, jsonl:// and parquet:// (docs/scale-out.md)");
+    if (!is_file_uri(o->dest_uri) && !o->dest_table)
+        return pipe__fail(err, TDSPIPE_E_USAGE, "--partition-count with a database destination needs --dest-table "
+                                                "(the slices' tables are named after it)");
     if (o->sql_limit > 0)
         return pipe__fail(err, TDSPIPE_E_USAGE, "--sql-limit cannot be combined with --partition-count");
     return 0;
@@ -79,6 +82,21 @@ static size_t insert_at(const char *uri)
     }
     return end;
 }
+
+char *pipe_slice_table(const char *table, const char *run_id, unsigned index)
+{
+    size_t len = strlen(table) + strlen(run_id) + 32;
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    snprintf(out, len, "%s__tdspipe_%s_%u", table, run_id, index);
+    for (char *p = out + strlen(table); *p; p++) /* '.' would split "schema.table" */
+        if (*p == '.' || *p == '-')
+            *p = '_';
+    return out;
+}
+
+bool pipe_slice_is_file(const char *uri) { return is_file_uri(uri); }
 
 char *pipe_slice_uri(const char *uri, const char *run_id, unsigned index, unsigned count)
 {
@@ -174,13 +192,45 @@ static int join_parts(const char *path, char *const *parts, unsigned n, bool csv
     return 0;
 }
 
+/* A database destination: the slices' tables become the destination
+ * table in one transaction (sink_slices_finalize). */
+static int finalize_tables(const tdspipe_load_opts *o, const char *run_id, tdspipe_error *err)
+{
+    if (!o->dest_table)
+        return pipe__fail(err, TDSPIPE_E_USAGE, "--finalize with a database destination needs --dest-table");
+    unsigned n = o->slice_count;
+    char **parts = calloc(n, sizeof *parts), why[600] = "";
+    int rc = parts ? 0 : pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
+    for (unsigned i = 0; !rc && i < n; i++)
+        if (!(parts[i] = pipe_slice_table(o->dest_table, run_id, i)))
+            rc = pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
+    sink *sk = NULL;
+    sink_options so;
+    memset(&so, 0, sizeof so);
+    so.duckdb_lib = o->duckdb_lib;
+    if (!rc && (rc = sink_open(o->dest_uri, &so, &sk, why, sizeof why)))
+        rc = pipe__fail(err, rc == SINK_E_URI ? TDSPIPE_E_USAGE : TDSPIPE_E_LOAD, "finalize %s: %s", run_id,
+                        why[0] ? why : sink_strerror(rc));
+    sink_strategy st = o->full_refresh ? SINK_REPLACE : o->strategy;
+    if (!rc && (rc = sink_slices_finalize(sk, o->dest_table, (const char *const *)parts, n, st)))
+        rc = pipe__fail(err, rc == SINK_E_UNSUPPORTED ? TDSPIPE_E_USAGE : TDSPIPE_E_LOAD, "finalize %s: %s%s", run_id,
+                        sink_errmsg(sk), strstr(sink_errmsg(sk), "not committed") ? "; run them, then finalize again" : "");
+    sink_close(sk);
+    for (unsigned i = 0; parts && i < n; i++)
+        free(parts[i]);
+    free(parts);
+    if (err)
+        pipe_redact_uri(err->message, o->dest_uri);
+    return rc;
+}
+
 int tdspipe_finalize(const tdspipe_load_opts *o, const char *run_id, tdspipe_error *err)
 {
     if (!o || !o->dest_uri || o->slice_count <= 1 || !run_id_ok(run_id))
         return pipe__fail(err, TDSPIPE_E_USAGE, "--finalize RUN_ID needs --dest-uri and --partition-count (> 1), "
                                                 "and a run id of letters, digits, '.', '_' or '-'");
     if (!is_file_uri(o->dest_uri))
-        return pipe__fail(err, TDSPIPE_E_USAGE, "--finalize: database destinations are not supported yet (docs/scale-out.md)");
+        return finalize_tables(o, run_id, err);
     unsigned n = o->slice_count;
     char **parts = calloc(n, sizeof *parts), missing[300] = "", why[300];
     int rc = parts ? 0 : pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");

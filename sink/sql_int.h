@@ -127,11 +127,13 @@ void sink__sql_close(sink *s);
 int sink__sql_lookup(sink *s, const char *table, const char *expr, const char *where,
                      char *out, size_t cap, bool *found);
 int sink__sql_nomem(sql_sink *q);
+/* sql_slices.c: sink_slices_finalize of the SQL destinations. */
+int sink__sql_finalize(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st);
 
 #define SINK_SQL_VTABLE(scheme_, alias_, open_)                                       \
     {.scheme = scheme_, .alias = alias_, .open = open_, .begin = sink__sql_begin,   \
      .append = sink__sql_append, .commit = sink__sql_commit, .abort = sink__sql_abort, \
-     .close = sink__sql_close, .lookup = sink__sql_lookup}
+     .close = sink__sql_close, .lookup = sink__sql_lookup, .finalize = sink__sql_finalize}
 
 /* sql_keys.c: notes a merge batch's keys; sets q->dup_keys when one
  * repeats. Returns 0 or SINK_E_NOMEM. */

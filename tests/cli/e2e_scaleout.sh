@@ -6,7 +6,9 @@
 # from JOB_COMPLETION_INDEX); one is killed (SIGKILL) mid-load, so its part
 # is missing and --finalize refuses, naming it; the slice is rerun and
 # --finalize joins the parts into the destination: every row exactly once,
-# one header, no part left. Also the flags' refusals.
+# one header, no part left. The same with JSONL, and with SQLite (a table
+# per slice, a killed slice, finalize by replace then by append) and
+# PostgreSQL (4 slices at once). Also the flags' refusals.
 #
 #   tests/cli/e2e_scaleout.sh BUILD_DIR SRC_DIR
 set -u
@@ -64,6 +66,62 @@ done
 run "jsonl finalize" 0 ingest --dest-uri "jsonl://$work/out.jsonl" --partition-count 2 --finalize j1
 same "jsonl: every row once" "$(sed 's/.*"id":\([0-9]*\).*/\1/' out.jsonl | sort -n | uniq | wc -l) $(wc -l <out.jsonl)" "300000 300000"
 
+# SQLite: each slice replaces a table of its own (one writer at a time: the
+# slices run one after the other here); slice 1 is killed mid-load, so its
+# table is missing and finalize names it; rerun; finalize makes the three
+# tables the destination table in one transaction
+Q="sqlite:///$work/so.db"
+dbslice() { # INDEX RUN [flags…] (exec: a background call's pid is tdspipe's own)
+  local i=$1 r=$2; shift 2
+  exec "$tdspipe" ingest --source-uri "$U" --source-table dbo.big --dest-uri "$Q" --dest-table big --no-load-timestamp \
+    --partition-index "$i" --partition-count 3 --run-id "$r" --extract-parallelism 2 "$@"
+}
+(dbslice 0 r1 >/dev/null 2>&1); same "sqlite slice 0" $? 0
+dbslice 1 r1 >/dev/null 2>&1 & kp=$!
+sleep 1
+kill -KILL $kp 2>/dev/null && ok "sqlite slice 1 killed mid-load" || bad "sqlite slice 1 ended before the kill"
+wait $kp 2>/dev/null
+(dbslice 2 r1 >/dev/null 2>&1); same "sqlite slice 2" $? 0
+run "sqlite finalize with a slice missing" 1 ingest --dest-uri "$Q" --dest-table big --partition-count 3 --finalize r1
+expect_err "sqlite: the missing slice is named" "1 of 3 slices have not committed (index 1)"
+same "sqlite: no destination table yet" "$(sqlite3 so.db "select count(*) from sqlite_master where name = 'big'")" 0
+(dbslice 1 r1 >/dev/null 2>&1); same "sqlite slice 1 rerun" $? 0
+run "sqlite finalize" 0 ingest --dest-uri "$Q" --dest-table big --partition-count 3 --finalize r1
+same "sqlite: every row once" "$(sqlite3 so.db 'select count(*), count(distinct id), min(id), max(id) from big')" \
+  "300000|300000|1|300000"
+same "sqlite: slice tables dropped" "$(sqlite3 so.db "select count(*) from sqlite_master where name like 'big__tdspipe%'")" 0
+# append: ids 300001.. do not exist in the source, so load a second table's
+# worth by bounds: run r-2 reads ids 1..150000 (replace), run r-3 150001..
+for i in 0 1 2; do (dbslice $i r-2 --incremental-key id --interval-start 1 --interval-end 150000 >/dev/null 2>&1) ||
+  bad "sqlite bounded slice $i"; done
+run "sqlite finalize (replace, ids 1..150000)" 0 ingest --dest-uri "$Q" --dest-table big --partition-count 3 --finalize r-2
+same "sqlite replaced" "$(sqlite3 so.db 'select count(*), max(id) from big')" "150000|150000"
+for i in 0 1 2; do (dbslice $i r-3 --incremental-key id --interval-start 150001 --interval-end 300000 >/dev/null 2>&1) ||
+  bad "sqlite bounded slice $i (r-3)"; done
+run "sqlite finalize (append)" 0 ingest --dest-uri "$Q" --dest-table big --partition-count 3 --finalize r-3 \
+  --incremental-strategy append
+same "sqlite append: every row once" "$(sqlite3 so.db 'select count(*), count(distinct id), max(id) from big')" \
+  "300000|300000|300000"
+if [ -x "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)" ] && command -v psql >/dev/null; then
+  pgdir=$(mktemp -d /tmp/tdspipe-pg.XXXXXX)
+  if pgport=$(bash "$src/tests/sink/pg_server.sh" start "$pgdir" 2>"$work/pg.err"); then
+    PG="postgresql://postgres@127.0.0.1:$pgport/postgres"
+    pids_pg=()
+    for i in 0 1 2 3; do
+      "$tdspipe" ingest --source-uri "$U" --source-table dbo.big --dest-uri "$PG" --dest-table public.big \
+        --no-load-timestamp --partition-index $i --partition-count 4 --run-id pg1 --extract-parallelism 2 \
+        >"$work/pg$i.out" 2>&1 &
+      pids_pg+=($!)
+    done
+    for p in "${pids_pg[@]}"; do wait "$p" || bad "postgres slice (pid $p)"; done
+    run "postgres finalize" 0 ingest --dest-uri "$PG" --dest-table public.big --partition-count 4 --finalize pg1
+    same "postgres: every row once" "$(psql "$PG" -Atc 'select count(*), count(distinct id) from public.big')" \
+      "300000|300000"
+  else
+    echo "skip PostgreSQL: $(head -3 "$work/pg.err")"
+  fi
+fi
+
 # refusals (exit 2, before anything is read)
 run "--partition-count without --run-id" 2 ingest --source-uri "$U" --source-table dbo.big --dest-uri "$D" \
   --partition-index 0 --partition-count 2
@@ -71,9 +129,9 @@ expect_err "run id asked for" "--partition-count needs --run-id"
 run "index out of range" 2 ingest --source-uri "$U" --source-table dbo.big --dest-uri "$D" --partition-index 2 \
   --partition-count 2 --run-id r
 expect_err "index checked" "--partition-index must be below --partition-count (2)"
-run "a database destination" 2 ingest --source-uri "$U" --source-table dbo.big --dest-uri "sqlite:///$work/x.db" \
-  --partition-index 0 --partition-count 2 --run-id r
-expect_err "database destinations named" "database destinations are not supported yet"
+run "a database destination without --dest-table" 2 ingest --source-uri "$U" --source-table dbo.big \
+  --dest-uri "sqlite:///$work/x.db" --partition-index 0 --partition-count 2 --run-id r
+expect_err "--dest-table asked for" "--partition-count with a database destination needs --dest-table"
 run "finalize without a count" 2 ingest --dest-uri "$D" --finalize run7
 expect_err "count asked for" "--finalize RUN_ID needs --dest-uri and --partition-count"
 finish

@@ -1,0 +1,111 @@
+/*
+ * sql_slices.c — the finalize of a scaled-out run (docs/scale-out.md) in
+ * the SQL destinations of double-quote dialects (DuckDB, PostgreSQL,
+ * SQLite): every slice committed its rows into a table of its own (named
+ * by the caller); in one transaction the first becomes the target
+ * (replace: the old target dropped; append into an existing target: every
+ * slice inserted) and the others are inserted and dropped. A missing slice
+ * table fails before anything changes; any failure rolls back.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sql_int.h"
+
+/* "schema.table" split (no schema in one-namespace dialects). */
+static void split(const sql_sink *q, const char *name, char *schema, size_t cap, const char **table)
+{
+    const char *dot = strrchr(name, '.');
+    schema[0] = '\0';
+    *table = dot ? dot + 1 : name;
+    if (dot && !q->d->no_schema)
+        snprintf(schema, cap, "%.*s", (int)(dot - name), name);
+}
+
+static int qname(const sql_sink *q, sink_buf *b, const char *name)
+{
+    char schema[256];
+    const char *t;
+    split(q, name, schema, sizeof schema, &t);
+    return sink__sql_qname(q, b, schema[0] ? schema : NULL, t);
+}
+
+static int exists(sql_sink *q, const char *name, bool *yes)
+{
+    char schema[256];
+    const char *t;
+    split(q, name, schema, sizeof schema, &t);
+    return q->d->exec && q->d->exists ? q->d->exists(q, schema[0] ? schema : NULL, t, yes) : SINK_E_UNSUPPORTED;
+}
+
+/* The statements, each ending ";\n". */
+static int statements(sql_sink *q, sink_buf *b, const char *table, const char *const *parts, size_t n, bool keep)
+{
+    char schema[256];
+    const char *t;
+    split(q, table, schema, sizeof schema, &t);
+    int e = 0;
+    size_t first = 0;
+    if (!keep) { /* the first slice becomes the target */
+        e |= sink__buf_puts(b, "DROP TABLE IF EXISTS ") | qname(q, b, table) | sink__buf_puts(b, ";\nALTER TABLE ");
+        e |= qname(q, b, parts[0]) | sink__buf_puts(b, " RENAME TO ") | sink__sql_ident(q, b, t) |
+             sink__buf_puts(b, ";\n");
+        first = 1;
+    }
+    for (size_t i = first; i < n; i++) {
+        e |= sink__buf_puts(b, "INSERT INTO ") | qname(q, b, table) | sink__buf_puts(b, " SELECT * FROM ");
+        e |= qname(q, b, parts[i]) | sink__buf_puts(b, ";\nDROP TABLE ") | qname(q, b, parts[i]) |
+             sink__buf_puts(b, ";\n");
+    }
+    return e || sink__buf_cstr(b) ? SINK_E_NOMEM : SINK_OK;
+}
+
+int sink__sql_finalize(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st)
+{
+    sql_sink *q = (sql_sink *)s;
+    if (q->d->quote[0] != '"' || !n)
+        return sink__fail(s, SINK_E_UNSUPPORTED, "%s: finalizing slices is not supported", q->d->name);
+    if (st != SINK_REPLACE && st != SINK_APPEND)
+        return sink__fail(s, SINK_E_UNSUPPORTED, "%s: finalizing slices supports replace and append, not %s", q->d->name,
+                          sink_strategy_name(st));
+    char missing[200] = "";
+    size_t nmiss = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool yes = false;
+        int rc = exists(q, parts[i], &yes);
+        if (rc)
+            return rc;
+        if (!yes && nmiss++ < 20)
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%zu", nmiss > 1 ? ", " : "", i);
+    }
+    if (nmiss)
+        return sink__fail(s, SINK_E_DEST, "%zu of %zu slices have not committed (index %s%s)", nmiss, n, missing,
+                          nmiss > 20 ? ", ..." : "");
+    bool target = false;
+    int rc = st == SINK_APPEND ? exists(q, table, &target) : SINK_OK;
+    sink_buf *b = &q->sql;
+    b->len = 0;
+    if (!rc)
+        rc = statements(q, b, table, parts, n, target);
+    if (rc)
+        return rc == SINK_E_NOMEM ? sink__sql_nomem(q) : rc;
+    if ((rc = q->d->exec(q, q->d->begin_sql, "begin")))
+        return rc;
+    if ((rc = q->d->exec(q, b->p, "finalize")) || (rc = q->d->exec(q, q->d->commit_sql, "commit"))) {
+        char keep[sizeof q->base.err];
+        memcpy(keep, q->base.err, sizeof keep);
+        q->d->exec(q, q->d->rollback_sql, "rollback");
+        memcpy(q->base.err, keep, sizeof keep);
+    }
+    return rc;
+}
+
+int sink_slices_finalize(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st)
+{
+    if (!s || !table || !parts)
+        return SINK_E_ARG;
+    if (!s->vt->finalize)
+        return sink__fail(s, SINK_E_UNSUPPORTED, "%s destinations do not finalize slices", s->vt->scheme);
+    s->err[0] = '\0';
+    return s->vt->finalize(s, table, parts, n, st);
+}
