@@ -177,8 +177,10 @@ typedef struct tdspipe_load_opts {
      * slice of slice_count processes: it reads the windows k with
      * k mod slice_count = slice_index (of the plan every slice computes
      * alike: same flags, a quiet source or explicit interval bounds) into
-     * the part file "<dest>.<run_id>.part-IIIII-of-NNNNN<ext>"; file
-     * destinations only for now. tdspipe_finalize() completes the run. */
+     * its part: the file "<dest>.<run_id>.part-IIIII-of-NNNNN<ext>", or in
+     * a database (dest_table required) the table
+     * "<dest_table>__tdspipe_<run_id>_<i>", replaced. tdspipe_finalize()
+     * completes the run. */
     unsigned slice_index, slice_count;
     const char *run_id;
 } tdspipe_load_opts;
@@ -188,9 +190,11 @@ typedef struct tdspipe_load_opts {
 /* Completes a sliced run (o->dest_uri, o->slice_count, run_id): fails
  * (TDSPIPE_E_LOAD, naming them) while a slice's part is missing; then, for
  * csv:// and jsonl:// (uncompressed), joins the parts into the destination
- * file with one rename (one CSV header) and removes them; compressed and
- * Parquet parts are left as they are. Returns TDSPIPE_OK or an error code
- * with err->message set. */
+ * file with one rename (one CSV header) and removes them (compressed and
+ * Parquet parts are left as they are); for DuckDB, PostgreSQL and SQLite
+ * (o->dest_table) makes the slices' tables o->dest_table in one
+ * transaction with o->strategy (replace or append) and drops them.
+ * Returns TDSPIPE_OK or an error code with err->message set. */
 int tdspipe_finalize(const tdspipe_load_opts *o, const char *run_id, tdspipe_error *err);
 
 /* Loads source_table from source_uri into dest_table at dest_uri. Returns
