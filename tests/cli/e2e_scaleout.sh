@@ -7,8 +7,8 @@
 # is missing and --finalize refuses, naming it; the slice is rerun and
 # --finalize joins the parts into the destination: every row exactly once,
 # one header, no part left. The same with JSONL, and with SQLite (a table
-# per slice, a killed slice, finalize by replace then by append) and
-# PostgreSQL (4 slices at once). Also the flags' refusals.
+# per slice, a killed slice, finalize by replace then by append), DuckDB
+# and PostgreSQL (4 slices at once). Also the flags' refusals.
 #
 #   tests/cli/e2e_scaleout.sh BUILD_DIR SRC_DIR
 set -u
@@ -102,6 +102,18 @@ run "sqlite finalize (append)" 0 ingest --dest-uri "$Q" --dest-table big --parti
   --incremental-strategy append
 same "sqlite append: every row once" "$(sqlite3 so.db 'select count(*), count(distinct id), max(id) from big')" \
   "300000|300000|300000"
+duck=${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe/duckdb/libduckdb.so}
+if [ -s "$duck" ] && [ -x "$build/ddb_query" ]; then # DuckDB: one writer at a time too
+  for i in 0 1; do
+    run "duckdb slice $i" 0 ingest --source-uri "$U" --source-table dbo.big --dest-uri "duckdb:///$work/so.duckdb" \
+      --dest-table main.big --no-load-timestamp --partition-index $i --partition-count 2 --run-id d1 --extract-parallelism 3
+  done
+  run "duckdb finalize" 0 ingest --dest-uri "duckdb:///$work/so.duckdb" --dest-table main.big --partition-count 2 --finalize d1
+  same "duckdb: every row once" "$("$build/ddb_query" so.duckdb 'select count(*), count(distinct id) from main.big')" \
+    "300000|300000"
+  same "duckdb: slice tables dropped" \
+    "$("$build/ddb_query" so.duckdb "select count(*) from information_schema.tables where table_name like 'big__tdspipe%'")" 0
+fi
 if [ -x "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)" ] && command -v psql >/dev/null; then
   pgdir=$(mktemp -d /tmp/tdspipe-pg.XXXXXX)
   if pgport=$(bash "$src/tests/sink/pg_server.sh" start "$pgdir" 2>"$work/pg.err"); then
