@@ -301,6 +301,18 @@ int sink__ddb_cols_put(ddb_cols *d, size_t i, const tds_value *v)
     return SINK_E_VALUE;
 }
 
+int sink__ddb_cols_row(ddb_cols *d, const tds_value *row, size_t *col)
+{
+    for (size_t i = 0; i < d->ncols; i++) {
+        int rc = sink__ddb_cols_put(d, i, &row[i]);
+        if (rc) {
+            *col = i;
+            return rc;
+        }
+    }
+    return SINK_OK;
+}
+
 int sink__ddb_ns_to_us(sink_buf *b, const char *ident)
 {
     return sink__buf_puts(b, "make_timestamp((epoch_ns(") || sink__buf_puts(b, ident) ||
@@ -424,27 +436,20 @@ int sink__ddb_bulk_rows(sql_sink *s, const sink_batch *b)
     size_t nc = d->q.sc.ncols;
     for (size_t r = 0; r < b->nrows; r++) {
         const tds_value *row = b->values + r * nc;
-    redo:
-        for (size_t i = 0; i < nc; i++) {
-            int rc = sink__ddb_cols_put(&d->w, i, &row[i]);
-            if (rc == SINK_E_UNSUPPORTED) { /* outside TIMESTAMP_NS */
-                if ((rc = widen_column(d, i)))
-                    return rc;
-                goto redo;
-            }
-            if (rc)
-                return sink__fail(&s->base, rc, "column %s: %s", d->q.sc.names[i],
-                                  rc == SINK_E_NOMEM ? "out of memory" : "value cannot be decoded");
-        }
+        size_t i;
+        int rc;
+        while ((rc = sink__ddb_cols_row(&d->w, row, &i)) == SINK_E_UNSUPPORTED) /* outside TIMESTAMP_NS */
+            if ((rc = widen_column(d, i)))
+                return rc;
+        if (rc)
+            return sink__fail(&s->base, rc, "column %s: %s", d->q.sc.names[i],
+                              rc == SINK_E_NOMEM ? "out of memory" : "value cannot be decoded");
         if (d->q.with_ord) {
             int64_t o = d->q.ord++;
             memcpy((char *)d->w.data[nc] + d->w.rows * sizeof o, &o, sizeof o);
         }
-        if (++d->w.rows == d->w.cap) {
-            int rc = push_chunk(d);
-            if (rc)
-                return rc;
-        }
+        if (++d->w.rows == d->w.cap && (rc = push_chunk(d)))
+            return rc;
     }
     return SINK_OK;
 }

@@ -53,6 +53,10 @@ int sink__ddb_cols_chunk(ddb_cols *w);
  * SINK_E_NOMEM, or SINK_E_UNSUPPORTED: a datetime2(7) outside
  * TIMESTAMP_NS (the caller widens the column to TIMESTAMP). */
 int sink__ddb_cols_put(ddb_cols *w, size_t i, const tds_value *v);
+/* Writes a row's ncols values (sink__ddb_cols_put each): 0, or the first
+ * failure with its column in *col (SINK_E_UNSUPPORTED: widen column *col,
+ * then write the row again). */
+int sink__ddb_cols_row(ddb_cols *w, const tds_value *row, size_t *col);
 /* The chunk filled so far, size set, ownership passed (NULL when none). */
 sink_ddb_handle sink__ddb_cols_take(ddb_cols *w);
 void sink__ddb_cols_free(ddb_cols *w);

@@ -201,18 +201,14 @@ static int pq_append(sink *s, const sink_batch *b)
     size_t nc = p->sc.ncols;
     for (size_t r = 0; r < b->nrows; r++) {
         const tds_value *row = b->values + r * nc;
-    redo:
-        for (size_t i = 0; i < nc; i++) {
-            int rc = sink__ddb_cols_put(&p->w, i, &row[i]);
-            if (rc == SINK_E_UNSUPPORTED) { /* outside TIMESTAMP_NS */
-                if ((rc = widen_column(p, i)))
-                    return rc;
-                goto redo;
-            }
-            if (rc)
-                return sink__fail(s, rc, "column %s: %s", p->sc.names[i],
-                                  rc == SINK_E_NOMEM ? "out of memory" : "value cannot be decoded");
-        }
+        size_t i;
+        int rc;
+        while ((rc = sink__ddb_cols_row(&p->w, row, &i)) == SINK_E_UNSUPPORTED) /* outside TIMESTAMP_NS */
+            if ((rc = widen_column(p, i)))
+                return rc;
+        if (rc)
+            return sink__fail(s, rc, "column %s: %s", p->sc.names[i],
+                              rc == SINK_E_NOMEM ? "out of memory" : "value cannot be decoded");
         if (++p->w.rows == p->w.cap) {
             if (sink__ddb_feed_push(p->feed, sink__ddb_cols_take(&p->w)))
                 return finish_segment(p) ? SINK_E_DEST : sink__fail(s, SINK_E_DEST, "parquet: the writer stopped");
