@@ -21,6 +21,10 @@
  * connection keeps its row's chunks and hands them over just before the
  * row (one copy, only for streamed values).
  *
+ * Retries: a window that fails with a transient server fault before its
+ * first row is sent again on its connection after the URI's backoff, up
+ * to its retries (as net_client_batch_retry does for a sequential read).
+ *
  * Failure: the first failure (a window's error, a lost connection, the
  * engine stopping, the caller's cancel flag) is recorded, and a zero-delay
  * timer closes every connection from outside their callbacks; the read
@@ -48,6 +52,9 @@ typedef struct par_conn {
     uint64_t rows;          /* of the window being read */
     uint8_t *chunks;        /* [size_t col][size_t len][bytes]… of the row being decoded */
     size_t clen, ccap;
+    uv_timer_t retry;       /* the wait before a window is sent again */
+    bool retry_init;
+    unsigned attempts;      /* retries of the window being read */
 } par_conn;
 
 struct par_pool {
@@ -60,6 +67,7 @@ struct par_pool {
     size_t njobs, next, done;
     unsigned running;
     const volatile sig_atomic_t *cancel;
+    const net_opts *no;     /* retries of transient faults */
     const pipe_rows_cb *cb;
     void *ud;
     bool begun;             /* the engine has the columns */
@@ -205,6 +213,28 @@ static int on_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_va
 }
 
 static void start_next(par_conn *pc);
+static void send_job(par_conn *pc);
+
+static void on_retry(uv_timer_t *t)
+{
+    par_conn *pc = t->data;
+    if (!pc->pool->failed && pc->state == PC_IDLE)
+        send_job(pc);
+}
+
+/* A transient fault (Azure's 40501, 40613…: net_error_transient) before
+ * the window gave a row: the same window again on the same connection
+ * after the usual backoff, up to the URI's retries. */
+static bool retry_window(par_conn *pc, const net_error *e)
+{
+    par_pool *p = pc->pool;
+    if (e->code != NET_E_SERVER || !net_error_transient(e) || pc->rows || pc->attempts >= p->no->retries ||
+        !net_conn_is_open(pc->c))
+        return false;
+    pc->attempts++;
+    uv_timer_start(&pc->retry, on_retry, net_retry_delay_ms(pc->attempts, p->no->retry_base_ms, p->no->retry_max_ms), 0);
+    return true;
+}
 
 static void on_complete(void *ud, const net_error *e)
 {
@@ -215,6 +245,8 @@ static void on_complete(void *ud, const net_error *e)
     pc->state = PC_IDLE;
     p->running--;
     if (p->failed)
+        return;
+    if (e && e->code != NET_OK && retry_window(pc, e))
         return;
     if (e && e->code != NET_OK) {
         char why[600];
@@ -248,8 +280,16 @@ static void on_closed(net_conn *c, void *ud)
 
 static void conn_close(par_conn *pc)
 {
-    if (pc->state == PC_CLOSING || !pc->c)
+    if (pc->state == PC_CLOSING)
         return;
+    if (pc->retry_init) {
+        uv_close((uv_handle_t *)&pc->retry, NULL);
+        pc->retry_init = false;
+    }
+    if (!pc->c) { /* never made */
+        pc->state = PC_CLOSING;
+        return;
+    }
     if (pc->state == PC_BUSY)
         pc->pool->running--;
     pc->state = PC_CLOSING;
@@ -271,13 +311,21 @@ static void start_next(par_conn *pc)
         return;
     }
     pc->job = p->next++;
+    pc->attempts = 0;
+    report(p, pc->job, "start", 0);
+    send_job(pc);
+}
+
+/* pc's window (again, after a transient fault). */
+static void send_job(par_conn *pc)
+{
+    par_pool *p = pc->pool;
     pc->rows = 0;
     pc->got_columns = pc->dropping = false;
     pc->clen = 0;
     const char *sql = p->jobs[pc->job].sql;
     pc->state = PC_BUSY;
     p->running++;
-    report(p, pc->job, "start", 0);
     int rc = net_conn_batch(pc->c, sql, strlen(sql), &rows_cb, pc);
     if (rc != NET_OK) {
         pc->state = PC_IDLE;
@@ -313,6 +361,9 @@ static int pool_start(par_pool *p, const net_opts *no)
     for (unsigned i = 0; i < p->n; i++) {
         par_conn *pc = &p->conns[i];
         pc->pool = p;
+        uv_timer_init(&p->loop, &pc->retry);
+        pc->retry.data = pc;
+        pc->retry_init = true;
         net_error ne;
         memset(&ne, 0, sizeof ne);
         pc->c = net_conn_new(&p->loop, no, &ne);
@@ -339,6 +390,7 @@ int par_pool_run(const net_opts *no, unsigned nconn, const par_job *jobs, size_t
     p.jobs = jobs;
     p.njobs = njobs;
     p.cancel = cancel;
+    p.no = no;
     p.cb = cb;
     p.ud = ud;
     if (!p.n || !(p.conns = calloc(p.n, sizeof *p.conns)))
@@ -354,6 +406,9 @@ int par_pool_run(const net_opts *no, unsigned nconn, const par_job *jobs, size_t
     if (pool_start(&p, no) && !p.live) { /* nothing to wait for */
         uv_close((uv_handle_t *)&p.tick, NULL);
         uv_close((uv_handle_t *)&p.stopper, NULL);
+        for (unsigned i = 0; i < p.n; i++)
+            if (p.conns[i].retry_init)
+                uv_close((uv_handle_t *)&p.conns[i].retry, NULL);
     }
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);

@@ -45,6 +45,11 @@ scen = {"logins": [{"user": "sa", "password": "Passw0rd!", "database": "demo"}],
 json.dump(scen, open("par.json", "w"))
 s = json.load(open("par.json")); s["faults"] = {"error_after_rows": 5000}
 json.dump(s, open("fail.json", "w"))
+busy = {"number": 40501, "severity": 16, "state": 1, "message": "The service is currently busy."}
+s = json.load(open("par.json"))  # Azure's transient 40501 on one window's first try, on another's every try
+s["rules"] = [{"match": "\\[id\\] >= 12501 AND", "times": 1, "error": busy},
+              {"match": "\\[id\\] >= 37501 AND", "times": 0, "error": busy}]
+json.dump(s, open("busy.json", "w"))
 PY
 start_server "$work/par.json"
 U="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable"
@@ -172,6 +177,18 @@ if [ -s "$duck" ] && [ -x "$build/ddb_query" ]; then
     --extract-partition-by id --no-load-timestamp
   [ -e new.duckdb ] && bad "a failed load left new.duckdb" || ok "no new.duckdb after a failed load"
 fi
+# --------------------------------------------- transient faults per window
+start_server "$work/busy.json" --verbose
+B="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable"
+run "a window busy once is retried" 0 ingest --source-uri "$B" --source-table dbo.big --dest-uri "csv://$work/busy.csv" \
+  --no-load-timestamp --extract-partition-by id --extract-parallelism 4 --extract-partition-interval 12500 \
+  --sql-exclude-columns v --incremental-key id --interval-start 1 --interval-end 30000
+same "retried window: every row once" "$(tail -n +2 busy.csv | sort -un | wc -l) $(($(wc -l <busy.csv) - 1))" "30000 30000"
+same "the busy window was sent twice" "$(grep -c '\[id\] >= 12501 AND' "$srv_err")" 2
+run "a window busy every time fails" 1 ingest --source-uri "$B" --source-table dbo.big --dest-uri "csv://$work/busy2.csv" \
+  --no-load-timestamp --extract-partition-by id --extract-parallelism 4 --extract-partition-interval 12500 --retries 1
+expect_err "the busy window is named" "reading window [id] >= 37501 AND [id] < 50001 from SQL Server failed: The service is currently busy."
+
 # --------------------------------------------- SIGINT during a parallel read
 start_server "$work/par.json" --rate-limit-mbs 0.5
 S="mssql://sa:Passw0rd%21@127.0.0.1:$port/demo?encrypt=disable"
