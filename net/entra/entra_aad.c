@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "entra_int.h"
 #include "net_int.h"
 
 #define AAD_TRIES 3
-#define AAD_RETRY_AFTER_MAX_MS 5000u
+#define AAD_RETRY_BASE_MS 500u  /* then 1 s */
+#define AAD_RETRY_MAX_MS 5000u  /* Retry-After is capped here too */
 
 /* The form for r; NET_OK with *form malloc'd, or an error. */
 static int aad_form(const entra_aad_req *r, char **form, size_t *len, net_error *err)
@@ -50,23 +50,6 @@ static int aad_form(const entra_aad_req *r, char **form, size_t *len, net_error 
     return rc;
 }
 
-/* How long to wait before try number `next` (1-based retries). */
-static uint32_t aad_backoff_ms(const entra_http_resp *resp, int next)
-{
-    char *end = NULL;
-    long s = resp->retry_after[0] ? strtol(resp->retry_after, &end, 10) : -1;
-    if (end && *end == '\0' && s >= 0)
-        return (uint64_t)s * 1000 > AAD_RETRY_AFTER_MAX_MS ? AAD_RETRY_AFTER_MAX_MS : (uint32_t)s * 1000;
-    return 500u << (next - 1); /* 0.5 s, 1 s */
-}
-
-static void sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 static bool aad_retryable(long status) { return status == 429 || (status >= 500 && status <= 599); }
 
 /* Posts the form up to AAD_TRIES times; the last reply parsed. */
@@ -81,9 +64,10 @@ static int aad_post(const char *url, const char *form, size_t len, entra_token *
         if (rc)
             return rc;
         if (aad_retryable(resp.status) && attempt < AAD_TRIES) {
-            uint32_t wait = aad_backoff_ms(&resp, attempt);
+            uint32_t wait = entra_retry_delay_ms(resp.retry_after, (unsigned)attempt - 1, AAD_RETRY_BASE_MS,
+                                                 AAD_RETRY_MAX_MS);
             entra_http_resp_free(&resp);
-            sleep_ms(wait);
+            entra_sleep_ms(wait);
             continue;
         }
         rc = entra_reply_parse(resp.body, resp.len, resp.status, entra_now(), out, err);

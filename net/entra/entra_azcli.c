@@ -1,9 +1,11 @@
 /*
  * entra_azcli.c — the token of the signed-in Azure CLI:
  *   az account get-access-token --resource <SPN> -o json [--tenant <t>]
- * run with posix_spawnp (no shell; nothing secret on its command line),
- * stdin from /dev/null, stdout and stderr through pipes, bounded in time
- * (killed when it overruns). The child alone gets an empty signal mask and
+ * run with posix_spawnp (no shell; nothing secret on its command line; the
+ * environment passed as it is: az needs HOME/AZURE_CONFIG_DIR), stdin from
+ * /dev/null, stdout and stderr through pipes, bounded in time: az and the
+ * processes it started are killed when it overruns, whether it is still
+ * writing or has closed its output and just does not exit. The child alone gets an empty signal mask and
  * default dispositions (posix_spawnattr), so a parent that ignores SIGPIPE
  * or blocks signals does not pass that on; nothing of the calling
  * process's signal state changes. Only our own child is waited for.
@@ -96,7 +98,8 @@ static int az_spawn(az_run *a, char *const argv[])
         sigaddset(&dfl, reset[i]);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &dfl);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&at, 0); /* its own group: az_kill reaches its children */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     int rc = posix_spawnp(&a->pid, argv[0], &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
@@ -143,6 +146,41 @@ static bool az_read(az_run *a, int fd)
     return true;
 }
 
+/* Kills az and whatever it started: it leads its own process group (the
+ * az launcher is a shell script that runs python without exec, so killing
+ * only the shell would leave python running). */
+static void az_kill(const az_run *a)
+{
+    if (kill(-a->pid, SIGKILL) != 0)
+        kill(a->pid, SIGKILL);
+}
+
+/* Reaps az by the deadline, killing it when it is still running then: an
+ * az that closed its output but did not exit must not hold us forever. */
+static void az_reap(az_run *a, int64_t deadline)
+{
+    int st;
+    pid_t w;
+    a->status = -1;
+    for (;;) {
+        while ((w = waitpid(a->pid, &st, WNOHANG)) < 0 && errno == EINTR)
+            ;
+        if (w != 0)
+            break; /* reaped, or not ours to wait for (ECHILD) */
+        if (mono_ms() >= deadline) {
+            a->timed_out = true;
+            az_kill(a);
+            while ((w = waitpid(a->pid, &st, 0)) < 0 && errno == EINTR)
+                ;
+            break;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (w == a->pid)
+        a->status = st;
+}
+
 /* Reads both pipes to EOF or the deadline, then reaps the child. */
 static void az_collect(az_run *a, uint32_t timeout_ms)
 {
@@ -150,11 +188,8 @@ static void az_collect(az_run *a, uint32_t timeout_ms)
     bool out_open = true, err_open = true;
     while (out_open || err_open) {
         int64_t left = deadline - mono_ms();
-        if (left <= 0) {
-            a->timed_out = true;
-            kill(a->pid, SIGKILL);
+        if (left <= 0)
             break;
-        }
         struct pollfd p[2] = {{.fd = out_open ? a->out_fd : -1, .events = POLLIN},
                               {.fd = err_open ? a->err_fd : -1, .events = POLLIN}};
         int n = poll(p, 2, (int)left);
@@ -169,13 +204,7 @@ static void az_collect(az_run *a, uint32_t timeout_ms)
     }
     close(a->out_fd);
     close(a->err_fd);
-    a->status = -1;
-    int st;
-    pid_t w;
-    while ((w = waitpid(a->pid, &st, 0)) < 0 && errno == EINTR)
-        ;
-    if (w == a->pid)
-        a->status = st;
+    az_reap(a, out_open || err_open ? mono_ms() : deadline);
     a->errbuf[a->err_len] = '\0';
 }
 

@@ -156,6 +156,14 @@ int entra_azcli_token(const entra_request *r, entra_token *out, net_error *err);
 int entra_env_token(const entra_request *r, entra_token *out, net_error *err); /* AZURE_CLIENT_* */
 int entra_default_token(const entra_request *r, entra_token *out, net_error *err);
 
+/* The wait before retry number attempt (0-based) of an identity request:
+ * Retry-After in seconds when it is a number, else base_ms doubled per
+ * attempt; never more than max_ms, however large the number (the header
+ * comes from the network: it must not make a login sleep for days). */
+uint32_t entra_retry_delay_ms(const char *retry_after, unsigned attempt, uint32_t base_ms, uint32_t max_ms);
+/* Sleeps ms, resumed after a signal. */
+void entra_sleep_ms(uint32_t ms);
+
 /* Current Unix time (tests use short-lived tokens from the test identity
  * server rather than a fake clock). */
 int64_t entra_now(void);

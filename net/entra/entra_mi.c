@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "entra_src.h"
@@ -37,25 +36,6 @@ typedef struct mi_ctx {
     const char *res_id;          /* user-assigned by ARM resource id, or NULL */
     uint32_t probe_ms;           /* Default chain: IMDS probe limit */
 } mi_ctx;
-
-uint32_t entra_retry_delay_ms(const char *retry_after, unsigned attempt, uint32_t base_ms, uint32_t max_ms)
-{
-    if (retry_after && *retry_after) {
-        char *end;
-        unsigned long s = strtoul(retry_after, &end, 10);
-        if (end != retry_after && *end == '\0')
-            return s * 1000ul > max_ms ? max_ms : (uint32_t)(s * 1000ul);
-    }
-    uint64_t d = (uint64_t)base_ms << (attempt < 20 ? attempt : 20);
-    return d > max_ms ? max_ms : (uint32_t)d;
-}
-
-static void sleep_ms(uint32_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 static bool retryable(long status, bool imds)
 {
@@ -104,7 +84,7 @@ static int mi_send(const entra_http_req *q, bool imds, entra_http_resp *resp, ne
         if (slept + d > MI_TOTAL_SLEEP_MS)
             return NET_OK;
         entra_http_resp_free(resp);
-        sleep_ms(d);
+        entra_sleep_ms(d);
         slept += d;
     }
 }

@@ -42,9 +42,4 @@ int entra_mi_token_ex(const entra_request *r, const char *client_id, uint32_t pr
  * a one-line reason naming the file (never its contents). entra.c. */
 int entra_read_file(const char *path, size_t cap, char **out, net_error *err);
 
-/* The time to wait before retry number attempt (0-based) of a managed
- * identity or token request: Retry-After when given (capped), else
- * base_ms doubled per attempt, capped at max_ms. entra_mi.c. */
-uint32_t entra_retry_delay_ms(const char *retry_after, unsigned attempt, uint32_t base_ms, uint32_t max_ms);
-
 #endif

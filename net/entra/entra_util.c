@@ -1,6 +1,7 @@
 /*
  * entra_util.c — small shared pieces of the Entra module: the token's
- * clear, the clock, and application/x-www-form-urlencoded bodies.
+ * clear, the clock, the retry back-off, and application/x-www-form-urlencoded
+ * bodies.
  *
  * Form bodies carry secrets (client secrets, passwords, assertions): a
  * buffer is never realloc'd in place (that could leave a copy behind in
@@ -29,6 +30,26 @@ int64_t entra_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec;
+}
+
+uint32_t entra_retry_delay_ms(const char *retry_after, unsigned attempt, uint32_t base_ms, uint32_t max_ms)
+{
+    if (retry_after && *retry_after >= '0' && *retry_after <= '9') {
+        char *end;
+        unsigned long long s = strtoull(retry_after, &end, 10);
+        /* compared before multiplying: s * 1000 can wrap to a small value */
+        if (*end == '\0')
+            return s > max_ms / 1000u ? max_ms : (uint32_t)s * 1000u;
+    }
+    uint64_t d = (uint64_t)base_ms << (attempt < 20 ? attempt : 20);
+    return d > max_ms ? max_ms : (uint32_t)d;
+}
+
+void entra_sleep_ms(uint32_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
 }
 
 /* Unreserved characters of RFC 3986 stay as they are (WHATWG's

@@ -423,3 +423,23 @@ Test(entra_resource, server_cannot_pick_another_audience)
     cr_assert_str_eq(entra_resource("https://vault.azure.net/"), ENTRA_SQL_RESOURCE);
     unsetenv("TDSPIPE_ENTRA_RESOURCE");
 }
+
+/* ------------------------------------------------------------ retry delay */
+
+/* Retry-After comes from the network: a number whose product with 1000
+ * wraps (18446744073709552 * 1000 = 384 mod 2^64) must still give the cap,
+ * not a near-zero or a days-long wait. */
+Test(entra_retry, delay_bounded)
+{
+    cr_assert_eq(entra_retry_delay_ms("2", 0, 500, 5000), 2000);
+    cr_assert_eq(entra_retry_delay_ms("0", 3, 500, 5000), 0);
+    cr_assert_eq(entra_retry_delay_ms("99", 0, 500, 5000), 5000);
+    cr_assert_eq(entra_retry_delay_ms("18446744073709552", 0, 500, 5000), 5000);
+    cr_assert_eq(entra_retry_delay_ms("4294968", 0, 2000, 60000), 60000); /* 4294968000 wraps 32 bits */
+    cr_assert_eq(entra_retry_delay_ms("99999999999999999999999", 0, 500, 5000), 5000);
+    cr_assert_eq(entra_retry_delay_ms("Wed, 21 Oct 2026 07:28:00 GMT", 1, 500, 5000), 1000); /* a date: back-off */
+    cr_assert_eq(entra_retry_delay_ms("-1", 0, 500, 5000), 500);
+    cr_assert_eq(entra_retry_delay_ms(NULL, 0, 2000, 60000), 2000);
+    cr_assert_eq(entra_retry_delay_ms("", 2, 2000, 60000), 8000);
+    cr_assert_eq(entra_retry_delay_ms(NULL, 40, 2000, 60000), 60000);
+}

@@ -896,6 +896,60 @@ Test(entra_sources, az_killed_after_its_time)
     cr_assert_str_eq(e.message, "Azure CLI: az account get-access-token gave no answer in 1 s (killed)");
 }
 
+/* An az that closes its output and then never exits (or leaves a child
+ * behind, as the real launcher leaves python when the shell is killed):
+ * the wait for it is bounded too, and nothing it started outlives it. */
+static void stub_az_script(const char *body)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/bin/az", tmpdir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f, "#!/bin/sh\n%s", body);
+    fclose(f);
+    chmod(path, 0700);
+}
+
+Test(entra_sources, az_closed_output_but_never_exits)
+{
+    stub_az_script("exec >/dev/null 2>&1 </dev/null\nexec /bin/sleep 6\n");
+    setenv("TDSPIPE_AZ_TIMEOUT_MS", "300", 1);
+    net_opts o = {.auth = NET_AUTH_AZ_CLI};
+    entra_token t = {0};
+    net_error e;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    cr_assert_eq(get(&o, false, &t, &e), NET_E_TIMEOUT, "%s", e.message);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    cr_assert(b.tv_sec - a.tv_sec < 4, "waited for a child that closed its pipes past its time");
+    cr_assert_null(t.access_token);
+}
+
+Test(entra_sources, az_children_killed_with_it)
+{
+    char body[600];
+    snprintf(body, sizeof body, "/bin/sleep 30 &\necho $! > '%s/az.child'\nwait\n", tmpdir);
+    stub_az_script(body);
+    setenv("TDSPIPE_AZ_TIMEOUT_MS", "500", 1);
+    net_opts o = {.auth = NET_AUTH_AZ_CLI};
+    entra_token t = {0};
+    net_error e;
+    cr_assert_eq(get(&o, false, &t, &e), NET_E_TIMEOUT, "%s", e.message);
+    const char *pid_text = slurp("az.child");
+    cr_assert(pid_text, "the stub did not start its child");
+    pid_t child = (pid_t)atoi(pid_text);
+    cr_assert(child > 0);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) { /* an orphan is reaped by init: wait a little */
+        gone = kill(child, 0) != 0 && errno == ESRCH;
+        if (!gone)
+            usleep(20000);
+    }
+    if (!gone)
+        kill(child, SIGKILL);
+    cr_assert(gone, "az's child %d still runs after az was killed", (int)child);
+}
+
 /* ---------------------------------------------------------------- Default */
 
 Test(entra_sources, default_summary_when_nothing_works)
