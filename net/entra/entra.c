@@ -4,12 +4,12 @@
  * and password grant here, the other sources in their own files); and the
  * helpers the sources share (entra_src.h).
  *
- * Cache key: method, AZURE_AUTHORITY_HOST, STS URL, tenant, client id (or
- * user name), certificate path, managed identity resource id, resource,
- * and a SHA-256 fingerprint of the password slot — never the secret
- * itself. The fingerprint keeps an embedder's second connection with a
- * wrong secret for the same client from being served the token the right
- * one fetched: it must fail as it would alone.
+ * Cache key: the method and a SHA-256 over AZURE_AUTHORITY_HOST, STS URL,
+ * tenant, client id (or user name), certificate path, managed identity
+ * resource id, token file, resource and the password slot — never the
+ * secret itself. The password slot keeps an embedder's second connection
+ * with a wrong secret for the same client from being served the token the
+ * right one fetched: it must fail as it would alone.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -128,31 +128,48 @@ static int password_grant(const entra_request *r, entra_token *out, net_error *e
 
 /* ------------------------------------------------------------ entry point */
 
-/* Hex SHA-256 of the password slot (a client secret, a key password, a
- * user's password), "" when empty; the digest is one-way, so the key never
- * holds the secret. */
-static void secret_fingerprint(const char *secret, char out[65])
+/* One field of the key, length first: "a|b"+"c" and "a"+"b|c" differ. */
+static void key_field(EVP_MD_CTX *md, const char *v)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    out[0] = 0;
-    if (!secret || !*secret || !EVP_Digest(secret, strlen(secret), md, &n, EVP_sha256(), NULL))
-        return;
-    for (unsigned i = 0; i < n && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    net_wipe(md, sizeof md);
+    char len[24];
+    size_t n = v ? strlen(v) : 0;
+    int k = snprintf(len, sizeof len, "%zu:", n);
+    EVP_DigestUpdate(md, len, (size_t)k);
+    EVP_DigestUpdate(md, v ? v : "", n);
 }
 
+/* The cache key: "<method>:" and the hex SHA-256 of every field that
+ * changes which token a request gets, the password slot included (a
+ * client secret, a key password, a user's password). Hashed, not
+ * concatenated into a fixed buffer: a long STS URL from the server or a
+ * long resource id could otherwise cut the key short and let a request
+ * with another secret be served this one's token. One-way, so the key
+ * never holds the secret. Empty when hashing fails (then nothing is
+ * cached). */
 static void cache_key(const entra_request *r, char *key, size_t cap)
 {
     const net_opts *o = r->o;
-    const char *aah = getenv("AZURE_AUTHORITY_HOST");
-    char fp[65];
-    secret_fingerprint(o->password, fp);
-    snprintf(key, cap, "%d|%s|%s|%s|%s|%s|%s|%s|%s|%s", (int)o->auth, aah ? aah : "", r->sts_url ? r->sts_url : "",
-             o->tenant_id ? o->tenant_id : "", o->user ? o->user : "", o->app_client_id ? o->app_client_id : "",
-             o->client_cert_path ? o->client_cert_path : "", o->mi_resource_id ? o->mi_resource_id : "",
-             r->spn && *r->spn ? r->spn : ENTRA_SQL_RESOURCE, fp);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    key[0] = '\0';
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return;
+    }
+    const char *fields[] = {getenv("AZURE_AUTHORITY_HOST"), r->sts_url, o->tenant_id, o->user, o->app_client_id,
+                            o->client_cert_path, o->mi_resource_id, o->token_file_path,
+                            r->spn && *r->spn ? r->spn : ENTRA_SQL_RESOURCE, o->password};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        key_field(ctx, fields[i]);
+    bool ok = EVP_DigestFinal_ex(ctx, md, &n) == 1 && n == 32;
+    EVP_MD_CTX_free(ctx); /* frees (and clears) the digest state that saw the password */
+    if (!ok)
+        return;
+    int k = snprintf(key, cap, "%d:", (int)o->auth);
+    for (unsigned i = 0; i < n && (size_t)k + 2 * i + 2 < cap; i++)
+        snprintf(key + k + 2 * i, 3, "%02x", md[i]);
+    net_wipe(md, sizeof md);
 }
 
 static int fetch(const entra_request *r, entra_token *out, net_error *err)
@@ -183,18 +200,18 @@ int entra_token_get(const entra_request *r, entra_token *out, net_error *err)
     entra_request req = *r;
     req.spn = entra_resource(r->spn); /* the server never picks another audience */
     r = &req;
-    char key[2048];
+    char key[80];
     cache_key(r, key, sizeof key);
-    if (!r->fresh && entra_cache_get(key, out))
+    if (key[0] && !r->fresh && entra_cache_get(key, out))
         return NET_OK;
-    if (r->fresh)
+    if (key[0] && r->fresh)
         entra_cache_drop(key);
     int rc = fetch(r, out, err);
     if (rc == NET_OK && (!out->access_token || !*out->access_token)) {
         entra_token_clear(out);
         return net__fail(err, NET_E_PROTO, "the identity source answered without a token");
     }
-    if (rc == NET_OK)
+    if (rc == NET_OK && key[0])
         entra_cache_put(key, out);
     else
         entra_token_clear(out);

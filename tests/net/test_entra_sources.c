@@ -558,6 +558,43 @@ Test(entra_sources, service_principal_secret_and_cache)
               "%s", s.req[0].body);
 }
 
+/* The cache key is never cut short: a long STS URL (the server's) and a
+ * long resource id used to push the password's fingerprint out of a
+ * 2 KB key, so a second request with a wrong secret was served the first
+ * one's token; and fields cannot run into each other ("app|x" + "" is not
+ * "app" + "x"). Each request below must reach the token endpoint. */
+Test(entra_sources, cache_key_never_truncated_or_ambiguous)
+{
+    fake_srv s;
+    fake_reply rp[] = {{200, aad_ok, NULL},
+                       {401, "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client "
+                             "secret provided.\",\"error_codes\":[7000215]}", NULL},
+                       {200, aad_ok, NULL},
+                       {200, aad_ok, NULL}};
+    start_authority(&s, rp, 4);
+    static char sts[1024], res_id[1200];
+    snprintf(sts, sizeof sts, "https://login.microsoftonline.com/tenant-s/%01000d", 0);
+    memset(res_id, 'r', sizeof res_id - 1);
+    net_opts o = {.auth = NET_AUTH_SERVICE_PRINCIPAL, .user = "app-1@tenant-s", .password = "right",
+                  .mi_resource_id = res_id};
+    entra_request r = {.o = &o, .sts_url = sts, .spn = "https://database.windows.net/"};
+    entra_token t = {0};
+    net_error e = {0};
+    cr_assert_eq(entra_token_get(&r, &t, &e), NET_OK, "%s", e.message);
+    entra_token_clear(&t);
+    o.password = "wrong";
+    cr_assert_eq(entra_token_get(&r, &t, &e), NET_E_LOGIN, "a wrong secret was served the cached token");
+    cr_assert_null(t.access_token);
+    net_opts a = {.auth = NET_AUTH_SERVICE_PRINCIPAL, .user = "app|x@tenant-s", .password = "p"};
+    net_opts b = {.auth = NET_AUTH_SERVICE_PRINCIPAL, .user = "app@tenant-s", .app_client_id = "x", .password = "p"};
+    cr_assert_eq(get(&a, false, &t, &e), NET_OK, "%s", e.message);
+    entra_token_clear(&t);
+    cr_assert_eq(get(&b, false, &t, &e), NET_OK, "%s", e.message);
+    entra_token_clear(&t);
+    fake_stop(&s);
+    cr_assert_eq(s.nreq, 4, "every request must reach the token endpoint (%d did)", s.nreq);
+}
+
 Test(entra_sources, service_principal_refused_secret)
 {
     fake_srv s;
