@@ -60,6 +60,7 @@ typedef struct par_window {
     int64_t lo, hi;
     bool open_lo, open_hi, is_null;
     bool is_empty;  /* no row at all ("1 = 0"): a slice without a window */
+    bool or_null;   /* also key IS NULL (par_partfn.c: the leftmost partition) */
 } par_window;
 
 /* What the planner is given: has_range when the key has non-NULL values

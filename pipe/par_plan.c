@@ -173,7 +173,7 @@ bool par_window_has(const par_window *w, bool is_null, int64_t key)
     if (w->is_empty)
         return false;
     if (w->is_null || is_null)
-        return w->is_null && is_null;
+        return (w->is_null || w->or_null) && is_null;
     return (w->open_lo || key >= w->lo) && (w->open_hi || key < w->hi);
 }
 
@@ -282,7 +282,11 @@ char *par_window_sql(const par_window *w, par_kind kind, const char *qcol)
         free(s);
         return NULL;
     }
-    if (w->open_lo && w->open_hi)
+    if (w->or_null && w->open_lo && w->open_hi)
+        snprintf(s, cap, "1 = 1");
+    else if (w->or_null && w->open_lo) /* par_partfn.c: the first window takes the NULLs */
+        snprintf(s, cap, "(%s IS NULL OR %s < %s)", qcol, qcol, hi);
+    else if (w->open_lo && w->open_hi)
         snprintf(s, cap, "%s IS NOT NULL", qcol);
     else if (w->open_lo)
         snprintf(s, cap, "%s < %s", qcol, hi);

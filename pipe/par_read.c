@@ -15,6 +15,7 @@
 
 #include "mssql_int.h"
 #include "par_int.h"
+#include "par_partfn.h"
 #include "par_pool.h"
 #include "tds_ascii.h"
 
@@ -187,16 +188,37 @@ static int name_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_
     return NET_ROW_NEXT;
 }
 
-/* The first column of the clustered index when the table has at least
+/* The table's own partition function (par_partfn.c) when it is
+ * partitioned on col (on any column: col NULL) and no interval is asked
+ * for; pf is zeroed otherwise. */
+static bool own_partitions(pipe_mssql *m, const char *col, par_partfn *pf)
+{
+    const char *iv = m->plan->o->extract_partition_interval;
+    memset(pf, 0, sizeof *pf);
+    if ((iv && *iv && tds_ascii_casecmp(iv, "auto")) || par_partfn_find(m, pf) != 1)
+        return false;
+    if (!col || !tds_ascii_casecmp(col, pf->col))
+        return true;
+    par_partfn_free(pf);
+    return false;
+}
+
+/* The partitioning column of a partitioned table (pf filled), else the
+ * first column of the clustered index, when the table has at least
  * extract_split_rows rows (any_size: whatever its size) and that column
  * can be split; "" otherwise. */
-static void auto_column(pipe_mssql *m, const pipe_plan *p, bool any_size, char *out)
+static void auto_column(pipe_mssql *m, const pipe_plan *p, bool any_size, char *out, par_partfn *pf)
 {
     const tdspipe_load_opts *o = p->o;
     int64_t min_rows = o->extract_split_rows ? o->extract_split_rows : PAR_AUTO_SPLIT_ROWS;
     out[0] = '\0';
+    memset(pf, 0, sizeof *pf);
     if (!any_size && (min_rows < 0 || pipe_select_estimate(m->cl, &m->name) < min_rows))
         return;
+    if (own_partitions(m, NULL, pf)) {
+        snprintf(out, 256, "%s", pf->col);
+        return;
+    }
     char *q = pipe_mssql_quoted(&m->name), *db = m->name.db ? pipe_mssql_quote_ident(m->name.db) : NULL;
     char why[8], *lit = q ? pipe_sql_literal("nvarchar", q, why, sizeof why) : NULL;
     size_t len = (lit ? strlen(lit) : 0) + (db ? 3 * strlen(db) : 0) + 400;
@@ -282,9 +304,9 @@ static int keep_slice(const tdspipe_load_opts *o, par_window *w, size_t *n, tdsp
     return 0;
 }
 
-/* The windows of col and their read. */
-static int read_windows(pipe_mssql *m, const pipe_plan *p, const char *col, const pipe_rows_cb *cb, void *ud,
-                        tdspipe_error *err)
+/* The windows of col (of the table's partitions: pf non-NULL) and their read. */
+static int read_windows(pipe_mssql *m, const pipe_plan *p, const char *col, const par_partfn *pf,
+                        const pipe_rows_cb *cb, void *ud, tdspipe_error *err)
 {
     const tdspipe_load_opts *o = p->o;
     const char *name, *type = column_type(m, col, &name);
@@ -296,10 +318,12 @@ static int read_windows(pipe_mssql *m, const pipe_plan *p, const char *col, cons
         return pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
     int rc = par_interval_parse(o->extract_partition_interval, &iv, why, sizeof why)
                  ? pipe__fail(err, TDSPIPE_E_USAGE, "%s", why)
-                 : read_bounds(m, p, col, qcol, &b, err);
+                 : pf ? 0 : read_bounds(m, p, col, qcol, &b, err);
     par_window *w = NULL;
     size_t n = 0;
-    if (!rc && par_plan(&b, &iv, connections(o), &w, &n, why, sizeof why))
+    if (!rc && pf && par_partfn_windows(pf, o, p->lo, p->hi, connections(o), &w, &n))
+        rc = pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
+    else if (!rc && !pf && par_plan(&b, &iv, connections(o), &w, &n, why, sizeof why))
         rc = pipe__fail(err, TDSPIPE_E_USAGE, "%s", why);
     if (!rc && o->slice_count > 1)
         rc = keep_slice(o, w, &n, err);
@@ -318,17 +342,24 @@ static int read_windows(pipe_mssql *m, const pipe_plan *p, const char *col, cons
 int pipe_par_read(pipe_mssql *m, const pipe_plan *p, const pipe_rows_cb *cb, void *ud, tdspipe_error *err)
 {
     const tdspipe_load_opts *o = p->o;
-    if (o->extract_partition_by)
-        return read_windows(m, p, o->extract_partition_by, cb, ud, err);
+    par_partfn pf;
+    if (o->extract_partition_by) {
+        bool own = own_partitions(m, o->extract_partition_by, &pf);
+        int rc = read_windows(m, p, o->extract_partition_by, own ? &pf : NULL, cb, ud, err);
+        par_partfn_free(&pf);
+        return rc;
+    }
     bool slice = o->slice_count > 1;
     if (!slice && (connections(o) <= 1 || m->name.is_query || o->sql_limit > 0))
         return PIPE_PAR_SEQUENTIAL;
     char col[256];
-    auto_column(m, p, slice, col);
+    auto_column(m, p, slice, col, &pf);
     if (!col[0] && slice)
         return pipe__fail(err, TDSPIPE_E_USAGE, "a slice (--partition-count) needs --extract-partition-by or a table "
                                                 "whose clustered index starts with an integer or date column");
     if (!col[0])
         return PIPE_PAR_SEQUENTIAL;
-    return read_windows(m, p, col, cb, ud, err);
+    int rc = read_windows(m, p, col, pf.kind != PAR_NONE ? &pf : NULL, cb, ud, err);
+    par_partfn_free(&pf);
+    return rc;
 }
