@@ -11,7 +11,8 @@
  * the writer holds one row group at a time.
  *
  * The file is "<dest>.tmp-XXXXXX" beside the destination until the commit
- * renames it (a failed load leaves no file and an earlier one unchanged).
+ * renames it (a failed load leaves no file and an earlier one unchanged);
+ * missing directories are made first, and removed again by a failed load.
  * replace writes PATH and then removes PATH's parts; append writes PATH
  * when it is absent, else the next part "<stem>.part-NNNN.parquet".
  *
@@ -42,6 +43,8 @@ typedef struct pq_sink {
     sink_schema sc;
     pq_target t;
     char *dest;          /* this load's file: the path, or an append's part */
+    char *made;          /* directories this load made (removed unless it commits) */
+    size_t made_top;
     char **seg;          /* temp files of this load; the last one is being written */
     uint8_t *seg_forms;  /* nseg × ncols: the column forms of each */
     size_t nseg;
@@ -152,6 +155,8 @@ static void drop_segments(pq_sink *p)
     }
     free(p->seg);
     free(p->seg_forms);
+    sink__pq_remove_dirs(p->made, p->made_top);
+    p->made = NULL;
     p->seg = NULL;
     p->seg_forms = NULL;
     p->nseg = 0;
@@ -192,6 +197,9 @@ static int pq_begin(sink *s, const sink_table *t)
     p->dest = t->strategy == SINK_APPEND ? sink__pq_part_name(p->t.path) : sink__strdup(p->t.path);
     if (!p->dest)
         return nomem(p);
+    char err[420];
+    if ((rc = sink__pq_make_dirs(p->dest, &p->made, &p->made_top, err, sizeof err)))
+        return sink__fail(s, rc, "%s", err);
     return start_segment(p);
 }
 
@@ -276,6 +284,10 @@ static int pq_commit(sink *s)
     if (!rc && p->nseg == 1) { /* published: nothing to remove */
         free(p->seg[0]);
         p->nseg = 0;
+    }
+    if (!rc) { /* the directories stay with the file */
+        free(p->made);
+        p->made = NULL;
     }
     drop_segments(p);
     if (!rc && p->sc.strategy == SINK_REPLACE)

@@ -110,6 +110,10 @@ load "dropped append" "$F" "parquet://at.parquet" append
   bad "dropped append left" "$(ls -A)"
 load "dropped new" "$F" "parquet://new.parquet" replace
 [ $rc = 1 ] && [ ! -e new.parquet ] && ok "a failed first load makes no file" || bad "dropped new: exit $rc" "$(ls -A)"
+load "dropped into new directories" "$F" "parquet://nd/sub/x.parquet" replace
+[ $rc = 1 ] && [ ! -e nd ] && ok "a failed load removes the directories it made" || bad "new dirs: exit $rc" "$(ls -A)"
+loaded "into new directories" "$A" "parquet://nd/sub/x.parquet" replace
+same "missing directories are made (as csv:// does)" "$(q "select count(*) from read_parquet('nd/sub/x.parquet')")" 23
 no_temp "dropped loads"
 
 # the checker reads Parquet for real: a changed value is caught
