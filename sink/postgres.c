@@ -43,6 +43,9 @@ typedef struct pg_sink {
     sink_buf out;      /* COPY data not yet handed to libpq */
     sink_buf text;
     bool in_copy;
+    unsigned writers;   /* copy_writers=K: K > 1 loads through pg_parallel.c */
+    char *uri;          /* for the writers' connections (K > 1) */
+    struct pg_par *par;
 } pg_sink;
 
 static void quiet(void *arg, const char *msg)
@@ -154,6 +157,8 @@ static bool c_is_text(const tds_column *c)
 
 static int send_out(pg_sink *p)
 {
+    if (p->par)
+        return sink__pg_par_send(p->par, &p->out, &p->q);
     size_t off = 0;
     while (off < p->out.len) {
         int chunk = p->out.len - off > (1u << 30) ? (1 << 30) : (int)(p->out.len - off);
@@ -297,6 +302,11 @@ static int pg_value(sql_sink *q, const char *expr, const char *from, const char 
 static int pg_copy_open(sql_sink *q, const char *table)
 {
     pg_sink *p = (pg_sink *)q;
+    sink__pg_par_free(&p->par); /* the last load's, which committed */
+    p->out.len = 0;
+    int rc = p->writers > 1 ? sink__pg_par_open(&p->par, p->api, p->uri, p->writers, q, p->conn) : SINK_OK;
+    if (rc || p->par)
+        return rc; /* rows go to the writers (pg_parallel.c) */
     sink_buf *b = &q->sql;
     b->len = 0;
     int e = sink__buf_puts(b, "COPY ");
@@ -319,11 +329,16 @@ static int pg_copy_open(sql_sink *q, const char *table)
     return sink__buf_put(&p->out, hdr, sizeof hdr) ? sink__sql_nomem(q) : SINK_OK;
 }
 
-static int pg_copy_close(sql_sink *q) { return end_copy((pg_sink *)q, NULL); }
+static int pg_copy_close(sql_sink *q)
+{
+    pg_sink *p = (pg_sink *)q;
+    return p->par ? sink__pg_par_finish(p->par, &p->out, q) : end_copy(p, NULL);
+}
 
 static void pg_copy_drop(sql_sink *q)
 {
     pg_sink *p = (pg_sink *)q;
+    sink__pg_par_drop(&p->par, q, p->conn); /* rolls back, drops the stage */
     if (p->in_copy)
         end_copy(p, "tdspipe: load aborted");
     p->out.len = 0;
@@ -332,6 +347,8 @@ static void pg_copy_drop(sql_sink *q)
 static void pg_free(sql_sink *q)
 {
     pg_sink *p = (pg_sink *)q;
+    sink__pg_par_free(&p->par);
+    free(p->uri);
     pq.PQfinish(p->conn);
     sink__buf_free(&p->out);
     sink__buf_free(&p->text);
@@ -372,8 +389,16 @@ static int pg_open(const char *target, const sink_options *o, sink **out, char *
         return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
     memcpy(uri, "postgresql://", sizeof "postgresql://" - 1);
     memcpy(uri + sizeof "postgresql://" - 1, target, n + 1);
+    unsigned writers;
+    if (sink__pg_par_writers(uri, &writers, err, errcap)) {
+        free(uri);
+        return SINK_E_URI;
+    }
     PGconn *c = api->PQconnectdb(uri);
-    free(uri);
+    if (writers < 2 || !c || api->PQstatus(c) != SINK_PQ_CONNECTION_OK) {
+        free(uri);
+        uri = NULL;
+    }
     if (!c || api->PQstatus(c) != SINK_PQ_CONNECTION_OK) {
         /* libpq's message names host and port, never the password. */
         sink__errf(err, errcap, SINK_E_DEST, "postgresql: cannot connect: %s",
@@ -389,15 +414,19 @@ static int pg_open(const char *target, const sink_options *o, sink **out, char *
     pg_sink *p = sink__calloc(1, sizeof *p);
     if (!p) {
         api->PQfinish(c);
+        free(uri);
         return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
     }
     p->api = api;
     p->conn = c;
+    p->writers = writers;
+    p->uri = uri;
     p->q.d = &pg_dialect;
     if (run(p, "SET client_encoding = 'UTF8'; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
                "SET extra_float_digits = 3", "session setup")) {
         sink__errf(err, errcap, SINK_E_DEST, "%s", p->q.base.err);
         pq.PQfinish(c);
+        free(uri);
         free(p);
         return SINK_E_DEST;
     }

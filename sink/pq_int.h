@@ -66,4 +66,20 @@ uint8_t *sink__pg_field(struct sink_buf *b, size_t n);
 int sink__pg_copy_value(struct sink_buf *b, struct sink_buf *text, const struct tds_column *c,
                         const struct tds_value *v);
 
+/* pg_parallel.c: copy_writers=K (K >= 2) — K COPY connections into a
+ * committed stage, fed from the caller's thread through a bounded queue. */
+struct pg_par;
+struct sql_sink;
+int sink__pg_par_writers(char *uri, unsigned *k, char *err, size_t errcap);
+/* *out NULL on success: the schema is new, load on one connection. */
+int sink__pg_par_open(struct pg_par **out, const sink_pq_api *api, const char *conninfo, unsigned k,
+                      struct sql_sink *q, PGconn *main);
+int sink__pg_par_send(struct pg_par *par, struct sink_buf *out, struct sql_sink *q);
+int sink__pg_par_finish(struct pg_par *par, struct sink_buf *out, struct sql_sink *q);
+/* drop: a load that failed (or closes): writers stopped, the main
+ * transaction rolled back, the stage dropped. free: the writers' part of a
+ * load that committed. Both set *par NULL; NULL is fine. */
+void sink__pg_par_drop(struct pg_par **par, struct sql_sink *q, PGconn *main);
+void sink__pg_par_free(struct pg_par **par);
+
 #endif
