@@ -160,7 +160,8 @@ static int open_scheme(const char *scheme, const char *target, const sink_option
     }
     snprintf(uri, n, "%s://%s", scheme, target);
     char e[400] = "";
-    int rc = net_opts_from_uri(&m->no, uri, e, sizeof e);
+    int rc = sink__ms_par_uri(uri, &m->bulk_writers, e, sizeof e); /* bulk_writers=K is ours */
+    rc = rc ? rc : net_opts_from_uri(&m->no, uri, e, sizeof e);
     net_wipe(uri, n);
     free(uri);
     if (rc) {
@@ -187,7 +188,10 @@ static int ms_exec(sql_sink *q, const char *sql, const char *what)
     /* a load's first statement: json/vector columns fit to the target first */
     if (sql == q->d->begin_sql && sink__ms_t25_adapt((ms_sink *)q))
         return SINK_E_DEST;
-    return sink__ms_run((ms_sink *)q, sql, what);
+    int rc = sink__ms_run((ms_sink *)q, sql, what);
+    if (!rc && sql == q->d->commit_sql) /* a parallel load's stage is gone with it */
+        ((ms_sink *)q)->par_stage = false;
+    return rc;
 }
 
 static int ms_row_literals(sql_sink *q, const char *sql, const char *what, sink_buf *lits)
@@ -316,8 +320,9 @@ static const char *ms_type(const tds_column *c, bool key, char *tmp, size_t cap)
 
 static int ms_bulk_close(sql_sink *q)
 {
-    (void)q; /* every batch ended its own bulk message */
-    return SINK_OK;
+    /* every batch ended its own bulk message; parallel writers are waited for */
+    ms_sink *m = (ms_sink *)q;
+    return m->par ? sink__ms_par_close(m) : SINK_OK;
 }
 
 static void ms_free(sql_sink *q)

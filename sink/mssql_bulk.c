@@ -14,6 +14,7 @@
 void sink__ms_bulk_drop(sql_sink *q)
 {
     ms_sink *m = (ms_sink *)q;
+    sink__ms_par_drop(m);
     tds_row_plan_free(m->plan);
     m->plan = NULL;
     free(m->wcols);
@@ -49,7 +50,7 @@ int sink__ms_bulk_open(sql_sink *q, const char *table)
         o->name.ptr = SINK__ORD;
         o->name.len = strlen(SINK__ORD);
     }
-    return SINK_OK;
+    return m->bulk_writers > 1 ? sink__ms_par_open(m) : SINK_OK;
 }
 
 static int bulk_fail(ms_sink *m, net_bulk *bk, const net_error *ne, const char *what)
@@ -138,25 +139,27 @@ static const tds_value *as_text(ms_sink *m, const tds_value *vals, size_t nrows,
     return m->tv;
 }
 
-static bool has_plp(const ms_sink *m, uint16_t nw)
+static bool has_plp(const tds_column *wcols, uint16_t nw)
 {
     for (uint16_t c = 0; c < nw; c++)
-        if (m->wcols[c].is_plp)
+        if (wcols[c].is_plp)
             return true;
     return false;
 }
 
 /* The rows of one bulk message: through the plan, or value by value when
  * a column is (max). A value the column cannot take leaves a partial
- * message: the caller closes the connection. */
-static int put_rows(ms_sink *m, net_bulk *bk, const tds_value *vals, size_t nrows, uint16_t nw, net_error *ne)
+ * message: the caller closes the connection. (Also the writers' of
+ * mssql_parallel.c, each with its own plan.) */
+int sink__ms_put_rows(const tds_column *wcols, tds_row_plan **plan, net_bulk *bk, const tds_value *vals,
+                      size_t nrows, uint16_t nw, net_error *ne)
 {
     size_t put = 0;
-    if (has_plp(m, nw))
+    if (has_plp(wcols, nw))
         return net_bulk_rows_values(bk, vals, nrows, &put, ne);
-    if (!m->plan && net_bulk_plan(bk, &m->plan, ne))
+    if (!*plan && net_bulk_plan(bk, plan, ne))
         return ne->code;
-    if (!net_bulk_rows(bk, m->plan, vals, nrows, &put, ne))
+    if (!net_bulk_rows(bk, *plan, vals, nrows, &put, ne))
         return NET_OK;
     if (ne->code == NET_E_ARG) { /* the plan refused row put: say which */
         char msg[300];
@@ -167,28 +170,39 @@ static int put_rows(ms_sink *m, net_bulk *bk, const tds_value *vals, size_t nrow
     return ne->code;
 }
 
+int sink__ms_bulk_values(ms_sink *m, const sink_batch *b, const tds_value **out)
+{
+    const tds_value *vals = b->values;
+    if (m->q.with_ord && !(vals = with_ord(m, b)))
+        return sink__sql_nomem(&m->q);
+    uint16_t nw = (uint16_t)(m->q.sc.ncols + m->q.with_ord);
+    if (!(*out = as_text(m, vals, b->nrows, nw)))
+        return sink__fail(&m->q.base, SINK_E_VALUE, "mssql: a json or vector value cannot be written as text");
+    return SINK_OK;
+}
+
 int sink__ms_bulk_rows(sql_sink *q, const sink_batch *b)
 {
     ms_sink *m = (ms_sink *)q;
+    const tds_value *vals;
+    int rc = sink__ms_bulk_values(m, b, &vals);
+    if (rc)
+        return rc;
+    if (m->par) /* the writers' turn (mssql_parallel.c) */
+        return sink__ms_par_rows(m, vals, b->nrows);
     sink_buf *s = &q->sql;
     s->len = 0;
     if (sink__ms_insert_bulk(q, s, q->staged ? q->stage : q->sc.table, b->nrows) || sink__buf_cstr(s))
         return sink__sql_nomem(q);
-    int rc = sink__ms_run(m, s->p, "insert bulk");
-    if (rc)
+    if ((rc = sink__ms_run(m, s->p, "insert bulk")))
         return rc;
-    const tds_value *vals = b->values;
-    if (q->with_ord && !(vals = with_ord(m, b)))
-        return sink__sql_nomem(q);
     uint16_t nw = (uint16_t)(q->sc.ncols + q->with_ord);
-    if (!(vals = as_text(m, vals, b->nrows, nw)))
-        return sink__fail(&q->base, SINK_E_VALUE, "mssql: a json or vector value cannot be written as text");
     net_error ne;
     memset(&ne, 0, sizeof ne);
     net_bulk *bk = net_bulk_begin(m->cl, m->wcols, nw, &ne);
     if (!bk)
         return bulk_fail(m, NULL, &ne, "bulk load");
-    if (put_rows(m, bk, vals, b->nrows, nw, &ne))
+    if (sink__ms_put_rows(m->wcols, &m->plan, bk, vals, b->nrows, nw, &ne))
         return bulk_fail(m, bk, &ne, "bulk load");
     uint64_t rows = 0;
     if ((rc = net_bulk_end(bk, &rows, &ne))) {

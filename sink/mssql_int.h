@@ -27,6 +27,10 @@ typedef struct ms_sink {
     bool t25_json, t25_vector;
     tds_column *t25_src; /* per column: the source json/vector column a text
                             column stands for (kind 0: none), or NULL */
+    /* parallel bulk writers (mssql_parallel.c) */
+    unsigned bulk_writers;   /* bulk_writers=K on the URI; 1: the load's connection */
+    struct ms_par *par;      /* the writers of the running load, or NULL */
+    bool par_stage;          /* a committed stage exists until the load's COMMIT */
 } ms_sink;
 
 /* mssql.c: batches on the sink's connection (reconnecting when it was
@@ -48,6 +52,30 @@ const tds_column *sink__ms_t25_src(const ms_sink *m, size_t i);
 int sink__ms_bulk_open(sql_sink *q, const char *table);
 int sink__ms_bulk_rows(sql_sink *q, const sink_batch *b);
 void sink__ms_bulk_drop(sql_sink *q);
+
+/* The batch's values as the wire takes them (the _tdspipe_ord column
+ * added, json/vector as text) in *out: b's own values or the sink's
+ * buffers, valid until the next batch. Returns 0 or a sink_err. */
+int sink__ms_bulk_values(ms_sink *m, const sink_batch *b, const tds_value **out);
+/* The rows of one bulk message on bk (wcols: nw columns; *plan built on
+ * first use). A value the column cannot take leaves a partial message. */
+int sink__ms_put_rows(const tds_column *wcols, tds_row_plan **plan, net_bulk *bk, const tds_value *vals,
+                      size_t nrows, uint16_t nw, net_error *ne);
+
+/* mssql_parallel.c: K bulk writers on their own connections into a heap
+ * stage made and committed apart from the load's transaction; the
+ * strategy's statements then run in the transaction as always. */
+/* Takes bulk_writers=K out of uri's query (in place); *k = 1 without it. */
+int sink__ms_par_uri(char *uri, unsigned *k, char *err, size_t cap);
+/* After bulk_open: start a parallel load when m->bulk_writers > 1 (stays
+ * on one connection when the schema is not committed yet). */
+int sink__ms_par_open(ms_sink *m);
+/* A copy of the batch's wire values queued for the writers. */
+int sink__ms_par_rows(ms_sink *m, const tds_value *vals, size_t nrows);
+/* Waits for every writer; the first failure is the load's. */
+int sink__ms_par_close(ms_sink *m);
+/* Stops the writers; with a committed stage: ROLLBACK, then DROP it. */
+void sink__ms_par_drop(ms_sink *m);
 
 /* T-SQL type of c. key: capped to an indexable size (nvarchar(450),
  * varchar/varbinary(900)); collate: add COLLATE for known collations. */

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# e2e_mssql_parallel.sh — the SQL Server destination's parallel bulk
+# writers (bulk_writers=K, sink/mssql_parallel.c) end to end against
+# build/tdstestd: K = 1, 4, 12 load every row exactly once for replace
+# (with and without a key), append and merge; K sessions really send
+# INSERT BULK (tdstestd --verbose); every type of alltypes round-trips
+# through 4 writers; a writer whose connection drops in mid-load fails the
+# load with one line and leaves the destination as it was, with no stage
+# left behind; a bad bulk_writers is refused.
+#
+#   tests/cli/e2e_mssql_parallel.sh BUILD_DIR SRC_DIR
+set -u
+build=$(cd "${1:?build dir}" && pwd)
+src=$(cd "${2:?source dir}" && pwd)
+tdspipe=$build/tdspipe
+tdstestd=$build/tdstestd
+work=$(mktemp -d /tmp/tdspipe-mspar.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); echo "ok   $1"; }
+bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
+
+# start NAME SCENARIO [flags…]: a tdstestd; its port in $port
+start() {
+  local name=$1 scen=$2; shift 2
+  "$tdstestd" --scenario "$scen" --port 0 "$@" >"$work/$name" 2>"$work/$name.err" &
+  pids+=($!)
+  port=
+  for _ in $(seq 100); do
+    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$work/$name" 2>/dev/null | head -1)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "tdstestd $name did not start"; cat "$work/$name.err"; exit 1; }
+}
+ROWS=30000
+export TDSTESTD_ROWS_NARROW=$ROWS
+start srv "$src/tests/server/scenarios/narrow.json" --verbose
+N="mssql://sa:Passw0rd%21@127.0.0.1:$port/bench?encrypt=disable"
+start types "$src/tests/server/scenarios/alltypes.json"
+T="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
+# every connection of this one drops at its 4000th bulk row
+python3 -c 'import json,sys
+d = json.load(open(sys.argv[1])); d["faults"] = {"close_after_rows": 4000}
+json.dump(d, open(sys.argv[2], "w"))' "$src/tests/server/scenarios/narrow.json" "$work/faulty.json"
+start faulty "$work/faulty.json"
+F="mssql://sa:Passw0rd%21@127.0.0.1:$port/bench?encrypt=disable"
+cd "$work"
+
+# q_csv URI QUERY FILE: the query's rows as CSV
+q_csv() {
+  rm -f "$3"
+  "$tdspipe" ingest --source-uri "$1" --source-table "query:$2" --dest-uri "csv://$3" --dest-table x \
+    --no-load-timestamp >/dev/null 2>"$work/csv.err" || echo "(q_csv failed: $(cat "$work/csv.err"))" >"$3"
+}
+same_file() { if ! grep -q "q_csv failed" "$2" && cmp -s "$2" "$3"; then ok "$1"; else bad "$1" "$(diff "$2" "$3" | head -6 | cut -c1-200)"; fi; }
+# into URI TABLE STRATEGY K [flags…]: narrow's rows in pages of 1000
+into() {
+  local u=$1 t=$2 st=$3 k=$4; shift 4
+  "$tdspipe" ingest --source-uri "$N" --source-table dbo.narrow --dest-uri "$u&bulk_writers=$k" --dest-table "dbo.$t" \
+    --incremental-strategy "$st" --no-load-timestamp --page-size 1000 --extract-parallelism 1 "$@" \
+    >"$work/out" 2>"$work/err"
+}
+# sessions TABLE: how many connections sent INSERT BULK into TABLE's stage
+sessions() {
+  grep "batch: INSERT BULK \[dbo\]\.\[_tdspipe_bulk_$1\]" "$work/srv.err" | sed 's/.*conn \([0-9]*\):.*/\1/' |
+    sort -u | grep -c .
+}
+
+q_csv "$N" "SELECT * FROM narrow ORDER BY id" src.csv
+[ "$(grep -c '' src.csv)" = $((ROWS + 1)) ] && ok "source has $ROWS rows" || bad "source rows" "$(head -2 src.csv)"
+q_csv "$N" "SELECT * FROM narrow WHERE id <= 12000 ORDER BY id" part.csv
+
+for k in 1 4 12; do
+  # replace (the source's key: the keyed target gets the stage's rows), twice
+  into "$N" "r$k" replace "$k" && into "$N" "r$k" replace "$k" && ok "K=$k replace twice" ||
+    bad "K=$k replace" "$(cat err)"
+  q_csv "$N" "SELECT * FROM r$k ORDER BY id" "r$k.csv"; same_file "K=$k replace: every row once" src.csv "r$k.csv"
+  q_csv "$N" "SELECT CONSTRAINT_TYPE FROM INFORMATION_SCHEMA.TABLE_CONSTRAINTS WHERE TABLE_NAME = 'r$k'" "r$k.pk"
+  grep -q 'PRIMARY KEY' "r$k.pk" && ok "K=$k replace keeps the key" || bad "K=$k replace key" "$(cat "r$k.pk")"
+  # replace without a key: the heap stage is renamed
+  "$tdspipe" ingest --source-uri "$N" --source-table "query:SELECT * FROM narrow" --dest-uri "$N&bulk_writers=$k" \
+    --dest-table "dbo.h$k" --no-load-timestamp --page-size 1000 >out 2>err && ok "K=$k replace, no key" ||
+    bad "K=$k replace, no key" "$(cat err)"
+  q_csv "$N" "SELECT * FROM h$k ORDER BY id" "h$k.csv"; same_file "K=$k replace, no key: every row once" src.csv "h$k.csv"
+  # append: a new table, then the rest into the existing one
+  "$tdspipe" ingest --source-uri "$N" --source-table "query:SELECT * FROM narrow WHERE id <= 12000" \
+    --dest-uri "$N&bulk_writers=$k" --dest-table "dbo.a$k" --incremental-strategy append --no-load-timestamp \
+    --page-size 1000 >out 2>err &&
+  "$tdspipe" ingest --source-uri "$N" --source-table "query:SELECT * FROM narrow WHERE id > 12000" \
+    --dest-uri "$N&bulk_writers=$k" --dest-table "dbo.a$k" --incremental-strategy append --no-load-timestamp \
+    --page-size 1000 >out 2>err && ok "K=$k append twice" || bad "K=$k append" "$(cat err)"
+  q_csv "$N" "SELECT * FROM a$k ORDER BY id" "a$k.csv"; same_file "K=$k append: every row once" src.csv "a$k.csv"
+  # merge: half the keys there with other values, then all of them
+  "$tdspipe" ingest --source-uri "$N" --source-table "query:SELECT id, big, name, CAST(id AS float) AS val FROM narrow WHERE id <= 15000" \
+    --dest-uri "$N" --dest-table "dbo.m$k" --incremental-strategy merge --primary-key id --no-load-timestamp \
+    >out 2>err || bad "K=$k merge seed" "$(cat err)"
+  into "$N" "m$k" merge "$k" --primary-key id && ok "K=$k merge" || bad "K=$k merge" "$(cat err)"
+  q_csv "$N" "SELECT * FROM m$k ORDER BY id" "m$k.csv"; same_file "K=$k merge: one row per key, the source's" src.csv "m$k.csv"
+done
+for k in 4 12; do
+  n=$(sessions "r$k") # two loads
+  [ "$n" -gt 2 ] && [ "$n" -le $((2 * k)) ] && ok "K=$k: $n sessions sent INSERT BULK in two loads" ||
+    bad "K=$k sessions" "$n"
+done
+n=$(sessions r1)
+[ "$n" = 0 ] && ok "K=1: the load's own connection, no stage apart" || bad "K=1 sessions" "$n"
+q_csv "$N" "SELECT name FROM sys.tables WHERE name LIKE '_tdspipe%'" stages.csv
+[ "$(grep -c '' stages.csv)" = 1 ] && ok "no stage left behind" || bad "stages left" "$(cat stages.csv)"
+
+# every type, in batches of 3 rows over 4 writers
+q_csv "$T" "SELECT * FROM alltypes ORDER BY id" types.csv
+"$tdspipe" ingest --source-uri "$T" --source-table dbo.alltypes --dest-uri "$T&bulk_writers=4" --dest-table dbo.tp \
+  --no-load-timestamp --page-size 3 >out 2>err && ok "alltypes over 4 writers" || bad "alltypes" "$(cat err)"
+q_csv "$T" "SELECT * FROM tp ORDER BY id" tp.csv; same_file "every type round-trips through the writers" types.csv tp.csv
+
+# ------------------------------------------- a writer fails in mid-load
+# the targets first hold narrow's first 3000 rows (below the fault)
+seed() {
+  "$tdspipe" ingest --source-uri "$N" --source-table "query:SELECT * FROM narrow WHERE id <= 3000" --dest-uri "$F" \
+    --dest-table "dbo.$1" --incremental-strategy merge --primary-key id --no-load-timestamp >out 2>err ||
+    bad "seed $1" "$(cat err)"
+}
+# the target's fingerprint: count, ends, one row (one-row replies: below the fault)
+fp() { q_csv "$F" "SELECT COUNT(*) AS n, MIN(id) AS lo, MAX(id) AS hi, MAX(name) AS nm FROM $1" "$2"; }
+for st in replace append merge; do
+  seed "f_$st"; fp "f_$st" "f_$st.0"
+  into "$F" "f_$st" "$st" 4 --primary-key id
+  rc=$?
+  [ "$rc" = 1 ] && ok "$st, K=4: a dropped writer fails the load (exit 1)" || bad "$st: exit $rc" "$(cat err)"
+  grep -q 'bulk writer' err && [ "$(grep -c '' err)" = 1 ] && ok "$st: one line naming the writer" ||
+    bad "$st: message" "$(cat err)"
+  grep -q 'Passw0rd' err && bad "$st: the password in the message" || ok "$st: no secret in the message"
+  fp "f_$st" "f_$st.1"; same_file "$st: the destination is unchanged" "f_$st.0" "f_$st.1"
+done
+q_csv "$F" "SELECT name FROM sys.tables WHERE name LIKE '_tdspipe%'" fstages.csv
+[ "$(grep -c '' fstages.csv)" = 1 ] && ok "failed loads leave no stage" || bad "stages after failures" "$(cat fstages.csv)"
+
+# ------------------------------------------------------------- refusals
+for v in 0 65 x; do
+  "$tdspipe" ingest --source-uri "$N" --source-table dbo.narrow --dest-uri "$N&bulk_writers=$v" --dest-table dbo.z \
+    >out 2>err
+  rc=$?
+  [ "$rc" = 2 ] && grep -q 'bulk_writers must be a number from 1 to 64' err && ok "bulk_writers=$v refused" ||
+    bad "bulk_writers=$v: exit $rc" "$(cat err)"
+done
+
+echo "passed $passes, failed $fails"
+[ "$fails" = 0 ]
