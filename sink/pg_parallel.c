@@ -225,6 +225,13 @@ static void quiet(void *arg, const char *msg)
     (void)msg; /* NOTICEs are not for users (postgres.c) */
 }
 
+/* libpq's messages span lines ("ERROR:  …\nDETAIL: …"): the first one */
+static void first_line(char *dst, size_t cap, const char *msg)
+{
+    snprintf(dst, cap, "%s", msg ? msg : "");
+    dst[strcspn(dst, "\r\n")] = '\0';
+}
+
 static int exec_on(pg_par *par, PGconn *c, const char *sql, const char *what, sql_sink *q)
 {
     PGresult *r = pq.PQexec(c, sql);
@@ -232,8 +239,7 @@ static int exec_on(pg_par *par, PGconn *c, const char *sql, const char *what, sq
     int rc = SINK_OK;
     if (st != SINK_PGRES_COMMAND_OK && st != SINK_PGRES_TUPLES_OK && st != SINK_PGRES_COPY_IN) {
         char msg[400];
-        snprintf(msg, sizeof msg, "%s", r ? pq.PQresultErrorMessage(r) : pq.PQerrorMessage(c));
-        msg[strcspn(msg, "\r\n")] = '\0';
+        first_line(msg, sizeof msg, r ? pq.PQresultErrorMessage(r) : pq.PQerrorMessage(c));
         rc = sink__fail(&q->base, SINK_E_DEST, "postgresql: %s: %s", what, *msg ? msg : "failed");
     }
     pq.PQclear(r);
@@ -245,8 +251,7 @@ static PGconn *connect_one(pg_par *par, const char *conninfo, sql_sink *q)
     PGconn *c = pq.PQconnectdb(conninfo);
     if (!c || pq.PQstatus(c) != SINK_PQ_CONNECTION_OK) {
         char msg[400];
-        snprintf(msg, sizeof msg, "%s", c ? pq.PQerrorMessage(c) : "out of memory");
-        msg[strcspn(msg, "\r\n")] = '\0';
+        first_line(msg, sizeof msg, c ? pq.PQerrorMessage(c) : "out of memory");
         sink__fail(&q->base, SINK_E_DEST, "postgresql: copy writer: cannot connect: %s", msg);
         if (c)
             pq.PQfinish(c);
@@ -273,8 +278,7 @@ static char *scalar(pg_par *par, PGconn *c, const char *sql, const char *a1, con
             sink__sql_nomem(q);
     } else {
         char msg[400];
-        snprintf(msg, sizeof msg, "%s", r ? pq.PQresultErrorMessage(r) : pq.PQerrorMessage(c));
-        msg[strcspn(msg, "\r\n")] = '\0';
+        first_line(msg, sizeof msg, r ? pq.PQresultErrorMessage(r) : pq.PQerrorMessage(c));
         sink__fail(&q->base, SINK_E_DEST, "postgresql: stage: %s", msg);
     }
     pq.PQclear(r);

@@ -67,6 +67,12 @@ ingest "replace K=4 again (existing target)" 0 "$A" r4 4 replace
 same "replace K=4 again: same rows" "$(digest r4)" "$want"
 same "replace: no stage left" "$(stages)" 0
 
+# a schema the load creates is invisible to other sessions until the
+# commit: that load uses one connection (docs/parallel.md)
+run "replace K=4 into a new schema" 0 ingest --source-uri "$A" --source-table dbo.narrow --dest-uri "$PG?copy_writers=4" \
+  --dest-table fresh_schema.r --no-load-timestamp --extract-parallelism 1
+same "new schema: same rows" "$want" "$(sql "SELECT count(*), count(DISTINCT id), sum(id), sum(big), md5(string_agg(id || '|' || big || '|' || name || '|' || val, ',' ORDER BY id)) FROM fresh_schema.r")"
+
 # ------------------------------------------------------------ append
 ingest "append K=2 into a new table" 0 "$A" a2 2 append
 same "append K=2: rows once" "$(digest a2)" "$want"
