@@ -6,8 +6,9 @@
  *   LOGIN7    FEDAUTH: library 0x02, echo = the server's FEDAUTHREQUIRED,
  *             workflow 0x01 for a password or service principal, else 0x03
  *   ← FEDAUTHINFO (STS URL, SPN), the only token of its message
- *   token     entra_token_get(STS URL, SPN) — blocks the loop while it runs;
- *             the per-process cache makes that once per token lifetime
+ *   token     entra_token_get(STS URL, SPN) — blocks the loop while it runs,
+ *             within what the connect timeout leaves; the per-process cache
+ *             makes that once per token lifetime
  *   FEDAUTH_TOKEN (packet 0x08): the token, plus the server's PRELOGIN
  *             nonce iff it sent NONCEOPT
  *   ← the normal login reply
@@ -104,6 +105,19 @@ static void token_digest(const char *token, uint8_t out[32])
         memset(out, 0, 32);
 }
 
+/* What the connect timeout leaves of this attempt (0: no timeout). The
+ * fetch blocks the loop, so the open timer cannot fire during it: the
+ * fetch is given the rest of the connect timeout instead, and a token that
+ * would only arrive after the timer has fired is not waited for. */
+static uint32_t open_time_left(net_conn *c)
+{
+    if (!uv_is_active((uv_handle_t *)&c->open_timer))
+        return 0;
+    uv_update_time(c->loop);
+    uint64_t due = uv_timer_get_due_in(&c->open_timer);
+    return due == 0 ? 1 : due > UINT32_MAX ? UINT32_MAX : (uint32_t)due;
+}
+
 /* The token for the server's STS URL and SPN, from the hook or net/entra/,
  * through the cache unless fresh. Returns 0 or a net_err with
  * c->last_err filled. */
@@ -115,6 +129,7 @@ static int fetch_token(net_conn *c, bool fresh, entra_token *t)
     r.sts_url = c->fa_info.sts_url;
     r.spn = c->fa_info.spn;
     r.fresh = fresh;
+    r.time_left_ms = open_time_left(c);
     net_error e;
     memset(&e, 0, sizeof e);
     net__entra_token_fn get = net__entra_token_hook ? net__entra_token_hook : entra_token_get;

@@ -206,7 +206,9 @@ int entra_token_get(const entra_request *r, entra_token *out, net_error *err)
         return NET_OK;
     if (key[0] && r->fresh)
         entra_cache_drop(key);
+    int64_t outer = entra_budget_begin(r->time_left_ms);
     int rc = fetch(r, out, err);
+    entra_budget_end(outer);
     if (rc == NET_OK && (!out->access_token || !*out->access_token)) {
         entra_token_clear(out);
         return net__fail(err, NET_E_PROTO, "the identity source answered without a token");

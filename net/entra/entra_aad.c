@@ -63,9 +63,10 @@ static int aad_post(const char *url, const char *form, size_t len, entra_token *
         int rc = entra_http(&req, &resp, err);
         if (rc)
             return rc;
-        if (aad_retryable(resp.status) && attempt < AAD_TRIES) {
-            uint32_t wait = entra_retry_delay_ms(resp.retry_after, (unsigned)attempt - 1, AAD_RETRY_BASE_MS,
-                                                 AAD_RETRY_MAX_MS);
+        uint32_t wait = entra_retry_delay_ms(resp.retry_after, (unsigned)attempt - 1, AAD_RETRY_BASE_MS,
+                                             AAD_RETRY_MAX_MS);
+        /* no retry the connection's timeout would not leave time for */
+        if (aad_retryable(resp.status) && attempt < AAD_TRIES && wait < entra_budget_ms(UINT32_MAX)) {
             entra_http_resp_free(&resp);
             entra_sleep_ms(wait);
             continue;

@@ -44,14 +44,15 @@ typedef struct az_run {
     size_t err_len;
     int status;                  /* waitpid status, -1 if unknown */
     bool timed_out;
+    uint32_t timeout_ms;         /* its time: 30 s, or what the fetch has left */
 } az_run;
 
-/* TDSPIPE_AZ_TIMEOUT_MS (tests) or 30 s. */
+/* TDSPIPE_AZ_TIMEOUT_MS (tests) or 30 s, within the fetch's budget. */
 static uint32_t az_timeout_ms(void)
 {
     const char *v = entra_env("TDSPIPE_AZ_TIMEOUT_MS");
     long ms = v ? strtol(v, NULL, 10) : 0;
-    return ms > 0 && ms <= 600000 ? (uint32_t)ms : AZ_TIMEOUT_MS;
+    return entra_budget_ms(ms > 0 && ms <= 600000 ? (uint32_t)ms : AZ_TIMEOUT_MS);
 }
 
 static int64_t mono_ms(void)
@@ -226,7 +227,7 @@ static int az_result(az_run *a, entra_token *out, net_error *err)
     first_line(a->errbuf, line, sizeof line);
     if (a->timed_out)
         return net__fail(err, NET_E_TIMEOUT, "Azure CLI: az account get-access-token gave no answer in %u s (killed)",
-                         (unsigned)((az_timeout_ms() + 999) / 1000));
+                         (unsigned)((a->timeout_ms + 999) / 1000));
     bool exited_ok = a->status == -1 || (WIFEXITED(a->status) && WEXITSTATUS(a->status) == 0);
     if (!exited_ok || !a->out_len) {
         if (strstr(line, "az login") || strstr(line, "az account set"))
@@ -251,12 +252,15 @@ int entra_azcli_token(const entra_request *r, entra_token *out, net_error *err)
                     tenant ? "--tenant" : NULL, (char *)tenant, NULL};
     az_run a;
     memset(&a, 0, sizeof a);
+    if (!(a.timeout_ms = az_timeout_ms()))
+        return net__fail(err, NET_E_TIMEOUT, "Azure CLI: no time left to run az: the connection timeout ran out "
+                                             "while fetching the token");
     int e = az_spawn(&a, argv);
     if (e == ENOENT)
         return net__fail(err, NET_E_ARG, "Azure CLI (az) not found on PATH");
     if (e)
         return net__fail(err, NET_E_IO, "Azure CLI: cannot run az: %s", strerror(e));
-    az_collect(&a, az_timeout_ms());
+    az_collect(&a, a.timeout_ms);
     int rc = az_result(&a, out, err);
     if (a.out) {
         net_wipe(a.out, a.out_len);

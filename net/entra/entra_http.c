@@ -227,9 +227,10 @@ static void set_tls(CURL *h)
         curl.easy_setopt(h, CURLOPT_CAPATH, dir);
 }
 
-static void set_options(CURL *h, const entra_http_req *r, struct curl_slist *hdrs, http_sink *sink, char *errbuf)
+static void set_options(CURL *h, const entra_http_req *r, uint32_t total_ms, struct curl_slist *hdrs,
+                        http_sink *sink, char *errbuf)
 {
-    long total = (long)(r->timeout_ms ? r->timeout_ms : ENTRA_HTTP_DEFAULT_MS);
+    long total = (long)total_ms;
     curl.easy_setopt(h, CURLOPT_URL, r->url);
     curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -288,6 +289,13 @@ int entra_http(const entra_http_req *r, entra_http_resp *resp, net_error *err)
     int rc = http_checks(r, err);
     if (rc)
         return rc;
+    uint32_t total_ms = entra_budget_ms(r->timeout_ms ? r->timeout_ms : ENTRA_HTTP_DEFAULT_MS);
+    if (!total_ms) {
+        char hp[300];
+        url_hostport(r->url, hp, sizeof hp);
+        return net__fail(err, NET_E_TIMEOUT, "no time left to ask %s: the connection timeout ran out while "
+                                             "fetching the token", hp);
+    }
     bool ok;
     char errbuf[CURL_ERROR_SIZE] = "";
     http_sink sink = {.resp = resp};
@@ -299,7 +307,7 @@ int entra_http(const entra_http_req *r, entra_http_resp *resp, net_error *err)
             curl.easy_cleanup(h);
         return net__fail(err, NET_E_NOMEM, "out of memory");
     }
-    set_options(h, r, hdrs, &sink, errbuf);
+    set_options(h, r, total_ms, hdrs, &sink, errbuf);
     CURLcode cc = curl.easy_perform(h);
     if (cc == CURLE_OK) {
         curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);

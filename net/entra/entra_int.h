@@ -54,6 +54,9 @@ typedef struct entra_request {
     const char *sts_url;     /* from FEDAUTHINFO, may be "" */
     const char *spn;         /* from FEDAUTHINFO; "" → ENTRA_SQL_RESOURCE */
     bool fresh;              /* skip the cache (after an 18456 with a cached token) */
+    uint32_t time_left_ms;   /* what the connection's connect timeout leaves
+                              * for the whole fetch, retries and az included;
+                              * 0: no limit but each source's own bounds */
 } entra_request;
 
 /* entra.c: the one entry point. Returns NET_OK with *out filled, or a
@@ -163,6 +166,15 @@ int entra_default_token(const entra_request *r, entra_token *out, net_error *err
 uint32_t entra_retry_delay_ms(const char *retry_after, unsigned attempt, uint32_t base_ms, uint32_t max_ms);
 /* Sleeps ms, resumed after a signal. */
 void entra_sleep_ms(uint32_t ms);
+
+/* The fetch's time budget (entra_request.time_left_ms), kept per thread
+ * by entra_token_get for the sources below it, which block that thread:
+ * entra_budget_ms(want) is want capped at what is left, 0 once nothing
+ * is (want itself when no budget was set). HTTP timeouts, retry waits and
+ * az's time are all taken through it. */
+int64_t entra_budget_begin(uint32_t ms);   /* returns the previous deadline */
+void entra_budget_end(int64_t previous);
+uint32_t entra_budget_ms(uint32_t want);
 
 /* Current Unix time (tests use short-lived tokens from the test identity
  * server rather than a fake clock). */

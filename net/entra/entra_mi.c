@@ -81,8 +81,8 @@ static int mi_send(const entra_http_req *q, bool imds, entra_http_resp *resp, ne
             return NET_OK;
         uint32_t d = entra_retry_delay_ms(resp->retry_after, attempt, imds ? MI_IMDS_BASE_MS : MI_OTHER_BASE_MS,
                                           MI_MAX_DELAY_MS);
-        if (slept + d > MI_TOTAL_SLEEP_MS)
-            return NET_OK;
+        if (slept + d > MI_TOTAL_SLEEP_MS || d >= entra_budget_ms(UINT32_MAX))
+            return NET_OK; /* the last reply stands: no time for another try */
         entra_http_resp_free(resp);
         entra_sleep_ms(d);
         slept += d;

@@ -1,7 +1,7 @@
 /*
  * entra_util.c — small shared pieces of the Entra module: the token's
- * clear, the clock, the retry back-off, and application/x-www-form-urlencoded
- * bodies.
+ * clear, the clock, the retry back-off, the fetch's time budget, and
+ * application/x-www-form-urlencoded bodies.
  *
  * Form bodies carry secrets (client secrets, passwords, assertions): a
  * buffer is never realloc'd in place (that could leave a copy behind in
@@ -50,6 +50,40 @@ void entra_sleep_ms(uint32_t ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
+}
+
+/* CLOCK_MONOTONIC ms by which the current fetch must end, 0: none. Per
+ * thread: a fetch runs on the thread that asked, and two threads fetching
+ * at once each keep their own budget. */
+static _Thread_local int64_t budget_deadline;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t entra_budget_begin(uint32_t ms)
+{
+    int64_t previous = budget_deadline;
+    budget_deadline = ms ? mono_ms() + ms : 0;
+    return previous;
+}
+
+void entra_budget_end(int64_t previous)
+{
+    budget_deadline = previous;
+}
+
+uint32_t entra_budget_ms(uint32_t want)
+{
+    if (!budget_deadline)
+        return want;
+    int64_t left = budget_deadline - mono_ms();
+    if (left <= 0)
+        return 0;
+    return (int64_t)want < left ? want : (uint32_t)left;
 }
 
 /* Unreserved characters of RFC 3986 stay as they are (WHATWG's

@@ -987,6 +987,73 @@ Test(entra_sources, az_children_killed_with_it)
     cr_assert(gone, "az's child %d still runs after az was killed", (int)child);
 }
 
+/* ------------------------------------------------------------ time budget */
+
+/* entra_request.time_left_ms (what the connect timeout leaves; the fetch
+ * blocks the loop, so nothing else can stop it) bounds every source: an
+ * HTTPS endpoint that accepts but never answers, IMDS retries whose next
+ * wait would not fit, and az. */
+static double seconds_since(const struct timespec *a)
+{
+    struct timespec b;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+Test(entra_sources, budget_bounds_a_silent_token_endpoint)
+{
+    uint16_t port;
+    int lfd = listen_any(&port); /* the kernel completes the handshake; nobody ever answers */
+    set_url_env("AZURE_AUTHORITY_HOST", "https", port, "");
+    net_opts o = {.auth = NET_AUTH_SERVICE_PRINCIPAL, .user = "app-1@tenant-s", .password = "s3cret"};
+    entra_request r = {.o = &o, .sts_url = "", .spn = "https://database.windows.net/", .time_left_ms = 700};
+    entra_token t = {0};
+    net_error e = {0};
+    struct timespec a;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    cr_assert_eq(entra_token_get(&r, &t, &e), NET_E_TIMEOUT, "%s", e.message);
+    cr_assert(seconds_since(&a) < 3, "the fetch outlived its budget: %.1f s", seconds_since(&a));
+    cr_assert_null(strstr(e.message, "s3cret"), "%s", e.message);
+    close(lfd);
+}
+
+Test(entra_sources, budget_stops_imds_retries_that_would_not_fit)
+{
+    fake_srv s;
+    fake_reply rp[] = {{503, "{}", NULL}, {503, "{}", NULL}, {200, mi_reply("late"), NULL}};
+    fake_start(&s, false, rp, 3);
+    set_url_env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http", s.port, "");
+    net_opts o = {.auth = NET_AUTH_MANAGED_IDENTITY};
+    entra_request r = {.o = &o, .sts_url = "", .spn = "https://database.windows.net/", .time_left_ms = 1500};
+    entra_token t = {0};
+    net_error e = {0};
+    struct timespec a;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = entra_token_get(&r, &t, &e); /* the first wait is 2 s: it does not fit */
+    double took = seconds_since(&a);
+    shutdown(s.lfd, SHUT_RDWR);
+    fake_stop(&s);
+    cr_assert_neq(rc, NET_OK, "%s", t.access_token ? t.access_token : "");
+    cr_assert(strstr(e.message, "HTTP 503"), "%s", e.message);
+    cr_assert(took < 1.5, "waited %.1f s for a retry past the budget", took);
+    cr_assert_eq(s.nreq, 1);
+}
+
+Test(entra_sources, budget_bounds_az)
+{
+    stub_az(AZ_JSON, "", 0, true);
+    unsetenv("TDSPIPE_AZ_TIMEOUT_MS"); /* az's own 30 s */
+    net_opts o = {.auth = NET_AUTH_AZ_CLI};
+    entra_request r = {.o = &o, .sts_url = "", .spn = "https://database.windows.net/", .time_left_ms = 400};
+    entra_token t = {0};
+    net_error e = {0};
+    struct timespec a;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    cr_assert_eq(entra_token_get(&r, &t, &e), NET_E_TIMEOUT, "%s", e.message);
+    cr_assert(seconds_since(&a) < 3, "az ran past the budget: %.1f s", seconds_since(&a));
+    cr_assert_str_eq(e.message, "Azure CLI: az account get-access-token gave no answer in 1 s (killed)");
+}
+
 /* ---------------------------------------------------------------- Default */
 
 Test(entra_sources, default_summary_when_nothing_works)

@@ -87,6 +87,7 @@ static struct {
     net_auth auth;
     char *tokens[2];
     int fail_code;
+    uint32_t time_left_ms;
 } prov;
 
 static int provider(const entra_request *r, entra_token *out, net_error *err)
@@ -96,6 +97,7 @@ static int provider(const entra_request *r, entra_token *out, net_error *err)
     snprintf(prov.sts_url, sizeof prov.sts_url, "%s", r->sts_url);
     snprintf(prov.spn, sizeof prov.spn, "%s", r->spn);
     prov.auth = r->o->auth;
+    prov.time_left_ms = r->time_left_ms;
     if (prov.fail_code) {
         snprintf(err->message, sizeof err->message,
                  "AADSTS7000215: Invalid client secret provided.");
@@ -204,6 +206,32 @@ Test(fedauth, adal_token_accepted_with_nonce)
     cr_assert_str_eq(prov.spn, "https://database.windows.net/");
     cr_assert_eq(prov.auth, NET_AUTH_SERVICE_PRINCIPAL);
     net_client_close(cl);
+    free(good);
+    th_stop(&s);
+}
+
+/* The token fetch blocks the loop, so the open timer cannot stop it: the
+ * fetch is handed what the connect timeout leaves, and nothing without
+ * one (NET_NO_TIMEOUT). */
+Test(fedauth, token_fetch_gets_the_connect_timeout_left)
+{
+    th_server s = start(true);
+    char *good = make_jwt(key, "https://database.windows.net/", 600, "oid-t");
+    prov_reset(good, NULL);
+    net_opts o = entra_opts(s.port, NET_AUTH_SERVICE_PRINCIPAL);
+    o.connect_timeout_ms = 7000;
+    net_error e;
+    net_client *cl = net_client_open(&o, &e);
+    cr_assert_not_null(cl, "%s", e.message);
+    net_client_close(cl);
+    cr_assert(prov.time_left_ms > 0 && prov.time_left_ms <= 7000, "time left %u", (unsigned)prov.time_left_ms);
+    prov_reset(good, NULL);
+    o.connect_timeout_ms = NET_NO_TIMEOUT;
+    cl = net_client_open(&o, &e);
+    cr_assert_not_null(cl, "%s", e.message);
+    net_client_close(cl);
+    cr_assert_eq(prov.calls, 1);
+    cr_assert_eq(prov.time_left_ms, 0);
     free(good);
     th_stop(&s);
 }
