@@ -260,7 +260,7 @@ static bool sys_object_view(cat *c, srv_database *d, const char *name)
         bool kc = srv_ieq(name, "key_constraints");
         c->t = kc ? cat_new("sys", name, "name:nvarchar(128),object_id:int,schema_id:int,parent_object_id:int,type:char(2)?,type_desc:nvarchar(60)?,unique_index_id:int?")
                  : cat_new("sys", name, "object_id:int,name:nvarchar(128)?,index_id:int,type:tinyint,type_desc:nvarchar(60)?,"
-                                        "is_unique:bit?,is_primary_key:bit?,is_unique_constraint:bit?");
+                                        "is_unique:bit?,is_primary_key:bit?,is_unique_constraint:bit?,data_space_id:int");
         for (size_t i = 0; c->t && i < d->ntables; i++) {
             srv_table *t = d->tables[i];
             if (kc) {
@@ -270,10 +270,10 @@ static bool sys_object_view(cat *c, srv_database *d, const char *name)
                 put_i(c, t->object_id); put_s(c, "PK"); put_s(c, "PRIMARY_KEY_CONSTRAINT"); put_i(c, 1);
             } else if (t->npk) {
                 put_i(c, t->object_id); put_s(c, t->pk_name); put_i(c, 1); put_i(c, 1); put_s(c, "CLUSTERED");
-                put_i(c, 1); put_i(c, 1); put_i(c, 0);
+                put_i(c, 1); put_i(c, 1); put_i(c, 0); put_i(c, srv_partfn_space_id(d, t));
             } else {
                 put_i(c, t->object_id); put_null(c); put_i(c, 0); put_i(c, 0); put_s(c, "HEAP");
-                put_i(c, 0); put_i(c, 0); put_i(c, 0);
+                put_i(c, 0); put_i(c, 0); put_i(c, 0); put_i(c, srv_partfn_space_id(d, t));
             }
             end_row(c);
         }
@@ -284,7 +284,13 @@ static bool sys_object_view(cat *c, srv_database *d, const char *name)
             srv_table *t = d->tables[i];
             for (int k = 0; k < t->npk; k++) {
                 put_i(c, t->object_id); put_i(c, 1); put_i(c, k + 1); put_i(c, t->pk[k] + 1); put_i(c, k + 1);
-                put_i(c, 0); put_i(c, 0); put_i(c, 0);
+                put_i(c, srv_partfn_ordinal(t, t->pk[k])); put_i(c, 0); put_i(c, 0);
+                end_row(c);
+            }
+            int pc = srv_partfn_extra_column(t); /* partitioned on a non-key column (or a heap) */
+            if (pc >= 0) {
+                put_i(c, t->object_id); put_i(c, t->npk ? 1 : 0); put_i(c, t->npk + 1); put_i(c, pc + 1);
+                put_i(c, 0); put_i(c, 1); put_i(c, 0); put_i(c, 0);
                 end_row(c);
             }
         }
@@ -375,6 +381,6 @@ srv_table *catalog_table(srv_conn *conn, srv_database *d, const char *schema, co
     bool found = srv_ieq(schema, "information_schema")
                      ? info_schema_view(&c, d, name)
                      : sys_object_view(&c, d, name) || sys_partition_view(&c, d, name) ||
-                           sys_server_view(&c, conn->db, d, name);
+                           sys_server_view(&c, conn->db, d, name) || (c.t = srv_partfn_view(d, name)) != NULL;
     return found ? c.t : NULL;
 }

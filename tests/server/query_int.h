@@ -203,6 +203,7 @@ typedef struct srv_table {
     bool undo_saved;
     uint64_t *undo_rows;
     size_t undo_nrows, undo_nct;
+    struct srv_partfn *partfn;  /* partition function (exec_partfn.c), NULL: not partitioned */
 } srv_table;
 
 /* table.c */
@@ -619,6 +620,20 @@ int window_row_number(size_t nt, int npart, int norder, const bool *desc,
  * name ("information_schema.columns", "sys.tables", …) of database d, or
  * NULL when the name is not a catalog view. */
 srv_table *catalog_table(srv_conn *c, srv_database *d, const char *schema, const char *name);
+
+/* Partitioned tables (exec_partfn.c): a scenario table's
+ * "partition_function" into t->partfn (0, or -1 with err); the views
+ * sys.partition_functions/_schemes/_range_values (NULL: not one); for
+ * sys.indexes the data_space_id, for sys.index_columns the
+ * partition_ordinal of column col and the partitioning column when it is
+ * not a key column (-1: none). */
+typedef struct srv_partfn srv_partfn;
+int srv_partfn_from_json(srv_table *t, const void *cjson, char *err, size_t cap);
+void srv_partfn_free(srv_partfn *f);
+srv_table *srv_partfn_view(const srv_database *d, const char *name);
+int srv_partfn_space_id(const srv_database *d, const srv_table *t);
+int srv_partfn_ordinal(const srv_table *t, int col);
+int srv_partfn_extra_column(const srv_table *t);
 
 /* Change tracking (exec_ct.c). */
 /* Records a change of the row with views vals (full row) in t. */

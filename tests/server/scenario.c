@@ -374,6 +374,11 @@ srv_table *srv_table_from_json(srv_db *db, const void *jv, char *err, size_t cap
     if (t->npk && !t->pk_name[0])
         snprintf(t->pk_name, sizeof t->pk_name, "PK_%s", t->name);
     t->ct_enabled = jbool(jt, "change_tracking", false);
+    const cJSON *pf = cJSON_GetObjectItemCaseSensitive(jt, "partition_function");
+    if (pf && srv_partfn_from_json(t, pf, err, cap)) {
+        srv_table_unref(t);
+        return NULL;
+    }
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(jt, "rows");
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(jt, "data");
     if (cJSON_IsNumber(rows)) {

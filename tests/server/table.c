@@ -56,6 +56,7 @@ void srv_table_unref(srv_table *t)
     free(t->ct);
     free(t->ct_keys);
     free(t->undo_rows);
+    srv_partfn_free(t->partfn);
     free(t);
 }
 
