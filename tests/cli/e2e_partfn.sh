@@ -17,10 +17,10 @@ cd "$work"
 python3 - <<'PY'
 import json, random, datetime as dt
 random.seed(1611)
-def table(name, ktype, rng, bounds, data, scheme=None):
+def table(name, ktype, rng, bounds, data, scheme=None, pk=["id"]):
     pf = {"name": "pf_" + name, "column": "k", "range": rng, "values": bounds}
     if scheme: pf["scheme"] = scheme
-    return {"schema": "dbo", "name": name, "primary_key": ["id"], "partition_function": pf,
+    return {"schema": "dbo", "name": name, "primary_key": pk, "partition_function": pf,
             "columns": [{"name": "id", "type": "int", "nullable": False}, {"name": "k", "type": ktype},
                         {"name": "v", "type": "nvarchar(30)"}], "data": data}
 # int, RANGE LEFT: keys on, next to and between the boundaries, below, above, NULL
@@ -35,10 +35,17 @@ pr = [[i + 1, k, "r%d" % i] for i, k in enumerate(dk)]
 # int, RANGE RIGHT, 40 partitions of 25
 mb = [25 * j for j in range(1, 40)]
 pm = [[i + 1, None if i % 50 == 7 else random.randint(-10, 1010), "m%d" % i] for i in range(1200)]
+# a heap partitioned RANGE LEFT on datetime2(7): keys on the boundaries and 1 µs off
+tb = ["2024-03-01 00:00:00", "2024-06-01 12:00:00", "2024-09-01 00:00:00"]
+t0 = dt.datetime(2024, 1, 1)
+tk = [None] * 4 + [b + ".000000" for b in tb] + [b + ".000001" for b in tb] + \
+     [(t0 + dt.timedelta(microseconds=random.randint(0, 360 * 86400 * 10**6))).strftime("%Y-%m-%d %H:%M:%S.%f") for _ in range(400)]
+ph = [[i + 1, k, "h%d" % i] for i, k in enumerate(tk)]
 scen = {"logins": [{"user": "sa", "password": "Passw0rd!", "database": "demo"}],
         "databases": [{"name": "demo", "tables": [table("pl", "int", "left", lb, pl),
                                                   table("pr", "date", "right", db, pr, "ps_dates"),
-                                                  table("pm", "bigint", "right", mb, pm)]}]}
+                                                  table("pm", "bigint", "right", mb, pm),
+                                                  table("ph", "datetime2(7)", "left", tb, ph, pk=[])]}]}
 json.dump(scen, open("pf.json", "w"))
 PY
 start_server "$work/pf.json"
@@ -59,7 +66,7 @@ import json, re, sys, bisect, datetime as dt
 scen, log, name, table, rng, kind, merge = sys.argv[1:8]
 lim = sys.argv[8:10]
 t = [x for x in json.load(open(scen))["databases"][0]["tables"] if x["name"] == table][0]
-conv = (lambda s: dt.date.fromisoformat(s)) if kind == "date" else int
+conv = {"date": dt.date.fromisoformat, "dt2": dt.datetime.fromisoformat}.get(kind, int)
 b = sorted(conv(v) for v in t["partition_function"]["values"])
 def partition(k):  # $PARTITION: NULL sorts lowest; LEFT: count(b < k), RIGHT: count(b <= k)
     if k is None: return 1
@@ -73,6 +80,8 @@ for k in rows: count[partition(k)] = count.get(partition(k), 0) + 1
 def lower(p):  # the lower bound text of partition p's window
     if p == 1: return None
     x = b[p - 2]
+    if kind == "dt2":  # LEFT: b + 100 ns
+        return "CAST(N'%s%s' AS datetime2(7))" % (x.strftime("%Y-%m-%d %H:%M:%S.%f"), "1" if rng == "left" else "0")
     if rng == "left": x = x + (dt.timedelta(days=1) if kind == "date" else 1)
     return "CAST(N'%s' AS date)" % x.isoformat() if kind == "date" else str(x)
 got = {}
@@ -98,16 +107,19 @@ result() { # the checker's line into ok/bad
 # --------------------------------------------------------------- catalog
 load "catalog: functions" 0 "query:SELECT name, function_id, type, fanout, boundary_value_on_right FROM sys.partition_functions ORDER BY function_id" \
   "csv://$work/fn.csv" --dest-table fn
-same "sys.partition_functions" "$(tail -n +2 fn.csv | tr -d '\r' | tr '\n' ' ')" "pf_pl,65536,\"R \",5,0 pf_pr,65537,\"R \",5,1 pf_pm,65538,\"R \",40,1 "
+same "sys.partition_functions" "$(tail -n +2 fn.csv | tr -d '\r' | tr '\n' ' ')" "pf_pl,65536,\"R \",5,0 pf_pr,65537,\"R \",5,1 pf_pm,65538,\"R \",40,1 pf_ph,65539,\"R \",4,0 "
 load "catalog: boundaries" 0 "query:SELECT v.boundary_id, v.value FROM sys.partition_range_values v JOIN sys.partition_functions f ON f.function_id = v.function_id WHERE f.name = 'pf_pl' ORDER BY v.boundary_id" \
   "csv://$work/rv.csv" --dest-table rv
 same "sys.partition_range_values (LEFT, int)" "$(tail -n +2 rv.csv | tr -d '\r' | tr '\n' ' ')" "1,1 2,100 3,1000 4,5000 "
 load "catalog: scheme and column" 0 "query:SELECT s.name AS scheme, i.index_id, c.name AS col FROM sys.indexes i JOIN sys.partition_schemes s ON s.data_space_id = i.data_space_id JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.partition_ordinal = 1 JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id WHERE i.object_id = OBJECT_ID(N'dbo.pr')" \
   "csv://$work/ps.csv" --dest-table ps
 same "scheme, clustered index, partitioning column" "$(tail -n +2 ps.csv | tr -d '\r')" "ps_dates,1,k"
+load "catalog: a heap's partitioning column" 0 "query:SELECT i.index_id, i.type_desc, ic.key_ordinal, ic.partition_ordinal FROM sys.indexes i JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id WHERE i.object_id = OBJECT_ID(N'dbo.ph')" \
+  "csv://$work/hp.csv" --dest-table hp
+same "heap: index 0, key_ordinal 0, partition_ordinal 1" "$(tail -n +2 hp.csv | tr -d '\r')" "0,HEAP,0,1"
 
 # ------------------------------------------------- every row exactly once
-for spec in "pl left int" "pr right date"; do
+for spec in "pl left int" "pr right date" "ph left dt2"; do
   set -- $spec
   load "$1: sequential reference" 0 dbo.$1 "csv://$work/$1-seq.csv" --extract-parallelism 1
   for n in 1 3 8; do
@@ -119,7 +131,7 @@ for spec in "pl left int" "pr right date"; do
   done
   load "$1: automatic split on its partitions" 0 dbo.$1 "csv://$work/auto.csv" --extract-split-rows 10 --progress log
   same "$1 automatic: the sequential rows" "$(sorted auto.csv)" "$(sorted $1-seq.csv)"
-  same "$1 automatic: one window per partition" "$(grep -c 'window [0-9]*/5 done' err)" 5
+  same "$1 automatic: one window per partition" "$(grep -c 'window [0-9]*/[0-9]* done' err)" "$(grep -o 'pf_'$1',[0-9]*,"R ",[0-9]*' fn.csv | cut -d, -f4)"
 done
 load "pm: sequential reference" 0 dbo.pm "csv://$work/pm-seq.csv" --extract-parallelism 1
 for n in 1 3 8; do
