@@ -134,6 +134,11 @@ same "a crashed load's stage of this table dropped, another table's kept" \
   "$(sql "SELECT string_agg(relname, ',') FROM pg_class WHERE relname LIKE '\\_tdspipe\\_%'")" "_tdspipe_p999999_other"
 same "load after a crash: same rows" "$(digest r2)" "$want"
 
+# ------------------------------------------------------------ the URI
+run "copy_writers among libpq's parameters" 0 ingest --source-uri "$A" --source-table dbo.narrow \
+  --dest-uri "$PG?sslmode=disable&copy_writers=2&connect_timeout=10" --dest-table public.u1 --no-load-timestamp --extract-parallelism 1
+same "copy_writers among libpq's parameters: same rows" "$(digest u1)" "$want"
+
 # ------------------------------------------------------------ refusals
 for k in 0 17 x; do
   ingest "copy_writers=$k refused (a usage error)" 2 "$A" r1 "$k" replace
