@@ -155,4 +155,16 @@ for spec in "pl left int 50 2000" "pr right date 2024-02-15 2024-08-01"; do
   same "$1 incremental: the sequential rows" "$(sorted ipar.csv)" "$(sorted iseq.csv)"
   result check_windows "$1 incremental" $1 $2 $3 1 $4 $5
 done
+# ------------------------------------------------- scenario refusals
+for bad in '[5, 1, 5]' '["x"]'; do
+  python3 - "$bad" <<'PY'
+import json, sys
+s = json.load(open("pf.json")); s["databases"][0]["tables"][0]["partition_function"]["values"] = json.loads(sys.argv[1])
+json.dump(s, open("badpf.json", "w"))
+PY
+  timeout 10 "$tdstestd" --scenario "$work/badpf.json" --port 0 >/dev/null 2>badpf.err
+  rc=$?
+  if [ $rc != 0 ] && [ $rc != 124 ] && grep -q "partition_function value" badpf.err; then ok "scenario values $bad refused"
+  else bad "scenario values $bad: exit $rc" "$(head -c 300 badpf.err)"; fi
+done
 finish

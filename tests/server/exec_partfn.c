@@ -50,14 +50,29 @@ static srv_val bound_val(const srv_table *t, const srv_partfn_bound *b, char *sc
     return v;
 }
 
-static const srv_table *sort_table; /* qsort has no context: set around the one call */
-
-static int bound_cmp(const void *x, const void *y)
+static int bound_cmp(const srv_table *t, const srv_partfn_bound *x, const srv_partfn_bound *y)
 {
-    char s1[64], s2[64];
-    srv_val a = bound_val(sort_table, x, s1, sizeof s1), b = bound_val(sort_table, y, s2, sizeof s2);
+    char s1[256], s2[256];
+    srv_val a = bound_val(t, x, s1, sizeof s1), b = bound_val(t, y, s2, sizeof s2);
     bool inc;
     return sv_cmp(&a, &b, &inc);
+}
+
+/* SQL Server sorts the values (with a warning); insertion sort: a
+ * scenario's few values, and no global for qsort's missing context.
+ * Returns how many values equal their neighbour. */
+static size_t sort_bounds(const srv_table *t, srv_partfn_bound *b, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && bound_cmp(t, &b[j - 1], &b[j]) > 0; j--) {
+            srv_partfn_bound x = b[j];
+            b[j] = b[j - 1];
+            b[j - 1] = x;
+        }
+    size_t same = 0;
+    for (size_t i = 1; i < n; i++)
+        same += !bound_cmp(t, &b[i - 1], &b[i]);
+    return same;
 }
 
 /* One boundary from JSON (a number, a string the column's type converts,
@@ -117,13 +132,7 @@ int srv_partfn_from_json(srv_table *t, const void *jv, char *err, size_t cap)
                      t->cols[c].type_name);
             return -1; /* t->partfn is freed with t */
         }
-    sort_table = t; /* SQL Server sorts the values (with a warning) */
-    qsort(f->b, f->nb, sizeof *f->b, bound_cmp);
-    size_t same = 0;
-    for (size_t i = 1; i < f->nb; i++)
-        same += !bound_cmp(&f->b[i - 1], &f->b[i]);
-    sort_table = NULL;
-    if (same) {
+    if (sort_bounds(t, f->b, f->nb)) {
         snprintf(err, cap, "table '%s': partition_function values repeat (SQL Server error 7708)", t->name);
         return -1;
     }
