@@ -77,6 +77,7 @@ void srv_net_conn_read_stop(srv_net_conn *c)
     if (c->reading && !c->closing)
         uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
+    c->faults.rx_paused = false; /* the dispatcher's stop: the cap must not resume */
 }
 
 void srv_net_conn_close_after_flush(srv_net_conn *c)
@@ -232,6 +233,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         srv_net_conn_close(c);
         return;
     }
+    srv_net_faults_received(c, (size_t)nread); /* --rate-limit-mbs on what arrives */
     srv_net_conn_events(c);
 }
 

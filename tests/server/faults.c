@@ -9,7 +9,9 @@
  * cap (--rate-limit-mbs, a real server's per-session rate): every byte
  * goes through the drip queue, released by a 1 ms timer as a token bucket
  * allows (at most 20 ms of burst); queued bytes count as in flight, so the
- * cursor stops generating rows while the cap holds them back.
+ * cursor stops generating rows while the cap holds them back. The same cap
+ * applies to received bytes (bulk loads): reading pauses while what
+ * arrived exceeds the credit, and the timer resumes it.
  *
  * Invariants: bytes are copied before uv_write, so callers may reuse their
  * buffers at once; the drip timer handle is initialised with the
@@ -62,6 +64,8 @@ int srv_net_raw_write(srv_net_conn *c, const uint8_t *p, size_t n)
     return 0;
 }
 
+static void drip_cb(uv_timer_t *t);
+
 /* The cap: as many queued bytes as the credit earned since the last tick. */
 static void pace_tick(srv_net_conn *c, srv_net_faults *f)
 {
@@ -84,16 +88,58 @@ static void pace_tick(srv_net_conn *c, srv_net_faults *f)
     c->inflight -= n; /* counted when queued */
     if (f->dq_pos == f->dq_len) {
         f->dq_pos = f->dq_len = 0;
-        uv_timer_stop(&f->timer);
+        if (!f->rx_paused)
+            uv_timer_stop(&f->timer);
     }
+}
+
+/* The receive half of the cap: credit earned since the last read. */
+static void rx_refill(srv_net_conn *c, srv_net_faults *f)
+{
+    uint64_t now = uv_now(c->srv->loop);
+    double burst = f->rate_bps / 50 > 65536 ? f->rate_bps / 50 : 65536;
+    f->rx_credit += (double)(now - f->rx_ms) * f->rate_bps / 1000.0;
+    f->rx_credit = f->rx_credit > burst ? burst : f->rx_credit;
+    f->rx_ms = now;
+}
+
+void srv_net_faults_received(srv_net_conn *c, size_t n)
+{
+    srv_net_faults *f = &c->faults;
+    if (f->rate_bps <= 0 || c->closing)
+        return;
+    uv_update_time(c->srv->loop);
+    rx_refill(c, f);
+    f->rx_credit -= (double)n;
+    if (f->rx_credit >= 0 || !c->reading)
+        return;
+    srv_net_conn_read_stop(c); /* until the debt is paid (drip_cb) */
+    f->rx_paused = true;
+    if (!uv_is_active((uv_handle_t *)&f->timer))
+        uv_timer_start(&f->timer, drip_cb, 1, 1);
+}
+
+/* A paused reader resumes once the credit is back (the dispatcher may
+ * have started reading meanwhile: then nothing to do). */
+static void rx_tick(srv_net_conn *c, srv_net_faults *f)
+{
+    rx_refill(c, f);
+    if (f->rx_credit < 0)
+        return;
+    f->rx_paused = false;
+    if (!c->reading)
+        srv_net_conn_read_start(c);
 }
 
 static void drip_cb(uv_timer_t *t)
 {
     srv_net_conn *c = t->data;
     srv_net_faults *f = &c->faults;
+    if (f->rx_paused && !c->closing)
+        rx_tick(c, f);
     if (c->closing || f->dq_pos >= f->dq_len) {
-        uv_timer_stop(t);
+        if (c->closing || !f->rx_paused)
+            uv_timer_stop(t);
         return;
     }
     if (!f->drip && f->rate_bps > 0) {
@@ -177,7 +223,7 @@ void srv_net_faults_init(srv_net_conn *c)
     c->faults.timer.data = c;
     c->faults.timer_init = true;
     c->faults.rate_bps = c->srv->cfg ? c->srv->cfg->rate_limit_mbs * 1e6 : 0;
-    c->faults.pace_ms = uv_now(c->srv->loop);
+    c->faults.pace_ms = c->faults.rx_ms = uv_now(c->srv->loop);
 }
 
 void srv_net_faults_free(srv_net_conn *c)

@@ -135,6 +135,9 @@ typedef struct srv_net_faults {
     double rate_bps;        /* --rate-limit-mbs in bytes/s (paced through dq); 0 none */
     double credit;          /* bytes the pace allows now */
     uint64_t pace_ms;       /* loop time of the last credit */
+    double rx_credit;       /* the same cap on received bytes (bulk loads) */
+    uint64_t rx_ms;
+    bool rx_paused;         /* reading stopped by the cap; a read_stop clears it */
 } srv_net_faults;
 
 struct srv_net_conn {
@@ -294,6 +297,9 @@ int srv_fedauth_jwt_verify(const srv_fedauth_key *k, const char *token, const ch
 void srv_net_faults_init(srv_net_conn *c);
 void srv_net_faults_free(srv_net_conn *c);  /* closes the timer (async) */
 /* Applies the query half's faults (polled after each request). */
+/* --rate-limit-mbs on received bytes: after n bytes read, reading
+ * pauses while they exceed the credit (faults.c). */
+void srv_net_faults_received(srv_net_conn *c, size_t n);
 void srv_net_faults_poll(srv_net_conn *c);
 /* Writes raw wire bytes (copied). Returns 0, or -1 when the connection is
  * being closed. */
