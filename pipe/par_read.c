@@ -189,15 +189,15 @@ static int name_row(void *ud, const tds_column *cols, uint16_t ncols, const tds_
 }
 
 /* The table's own partition function (par_partfn.c) when it is
- * partitioned on col (on any column: col NULL) and no interval is asked
- * for; pf is zeroed otherwise. */
+ * partitioned (into more than one partition) on col (on any column: col
+ * NULL) and no interval is asked for; pf is zeroed otherwise. */
 static bool own_partitions(pipe_mssql *m, const char *col, par_partfn *pf)
 {
     const char *iv = m->plan->o->extract_partition_interval;
     memset(pf, 0, sizeof *pf);
     if ((iv && *iv && tds_ascii_casecmp(iv, "auto")) || par_partfn_find(m, pf) != 1)
         return false;
-    if (!col || !tds_ascii_casecmp(col, pf->col))
+    if (pf->nbounds && (!col || !tds_ascii_casecmp(col, pf->col)))
         return true;
     par_partfn_free(pf);
     return false;

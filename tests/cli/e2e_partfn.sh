@@ -45,7 +45,8 @@ scen = {"logins": [{"user": "sa", "password": "Passw0rd!", "database": "demo"}],
         "databases": [{"name": "demo", "tables": [table("pl", "int", "left", lb, pl),
                                                   table("pr", "date", "right", db, pr, "ps_dates"),
                                                   table("pm", "bigint", "right", mb, pm),
-                                                  table("ph", "datetime2(7)", "left", tb, ph, pk=[])]}]}
+                                                  table("ph", "datetime2(7)", "left", tb, ph, pk=[]),
+                                                  table("p0", "int", "right", [], pl)]}]}
 json.dump(scen, open("pf.json", "w"))
 PY
 start_server "$work/pf.json"
@@ -107,7 +108,7 @@ result() { # the checker's line into ok/bad
 # --------------------------------------------------------------- catalog
 load "catalog: functions" 0 "query:SELECT name, function_id, type, fanout, boundary_value_on_right FROM sys.partition_functions ORDER BY function_id" \
   "csv://$work/fn.csv" --dest-table fn
-same "sys.partition_functions" "$(tail -n +2 fn.csv | tr -d '\r' | tr '\n' ' ')" "pf_pl,65536,\"R \",5,0 pf_pr,65537,\"R \",5,1 pf_pm,65538,\"R \",40,1 pf_ph,65539,\"R \",4,0 "
+same "sys.partition_functions" "$(tail -n +2 fn.csv | tr -d '\r' | tr '\n' ' ')" "pf_pl,65536,\"R \",5,0 pf_pr,65537,\"R \",5,1 pf_pm,65538,\"R \",40,1 pf_ph,65539,\"R \",4,0 pf_p0,65540,\"R \",1,1 "
 load "catalog: boundaries" 0 "query:SELECT v.boundary_id, v.value FROM sys.partition_range_values v JOIN sys.partition_functions f ON f.function_id = v.function_id WHERE f.name = 'pf_pl' ORDER BY v.boundary_id" \
   "csv://$work/rv.csv" --dest-table rv
 same "sys.partition_range_values (LEFT, int)" "$(tail -n +2 rv.csv | tr -d '\r' | tr '\n' ' ')" "1,1 2,100 3,1000 4,5000 "
@@ -144,6 +145,10 @@ load "an interval asks for ranges instead" 0 dbo.pl "csv://$work/iv.csv" --extra
   --extract-partition-interval 100000000 --extract-parallelism 3 --progress log
 same "interval: the sequential rows" "$(sorted iv.csv)" "$(sorted pl-seq.csv)"
 if grep -q 'IS NULL OR' err; then bad "interval windows are not the partitions"; else ok "interval windows are ranges"; fi
+load "one partition (no boundaries): range windows" 0 dbo.p0 "csv://$work/p0.csv" --extract-partition-by k \
+  --extract-parallelism 3 --progress log
+same "one partition: the sequential rows" "$(sorted p0.csv)" "$(sorted pl-seq.csv)"
+same "one partition: 12 range windows and a NULL window" "$(grep -c 'window [0-9]*/13 done' err)" 13
 
 # ------------------------------------------------- incremental bounds
 for spec in "pl left int 50 2000" "pr right date 2024-02-15 2024-08-01"; do
