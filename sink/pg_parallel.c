@@ -21,7 +21,8 @@
  * line, and the drop (sink__pg_par_drop) rolls the main transaction back
  * and drops the stage: the target is as before. A stage left by a crash
  * (its backend pid no longer in pg_stat_activity) is dropped by the next
- * load into the same table.
+ * load into the same table. A schema this load creates is invisible to
+ * the writers until the commit: such a load uses the main connection only.
  *
  * Library rule: the writer threads start with every signal blocked
  * (pthread_sigmask on the creating thread around pthread_create, restored
@@ -338,7 +339,8 @@ static int make_stage(pg_par *par, sql_sink *q, PGconn *main)
     if (!rc) {
         /* an append into a table this load creates goes through our
          * stage too: the writers cannot see the new table */
-        q->staged = q->staged_append = q->sc.strategy == SINK_APPEND ? true : q->staged;
+        if (q->sc.strategy == SINK_APPEND)
+            q->staged = q->staged_append = true;
         free(q->stage);
         q->stage = full.p;
         full.p = NULL;
