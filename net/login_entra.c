@@ -229,6 +229,11 @@ static bool jwt_exp(const char *jwt, int64_t *exp)
             }
         }
     }
+    /* copies of part of a token: wiped like the token itself */
+    if (b64)
+        net_wipe(b64, padded + 1);
+    if (raw)
+        net_wipe(raw, padded / 4 * 3 + 1);
     free(b64);
     free(raw);
     return ok;

@@ -29,9 +29,10 @@ const char *entra_env(const char *name)
 int entra_read_file(const char *path, size_t cap, char **out, net_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = entra_fopen_regular(path);
     if (!f)
-        return net__fail(err, NET_E_IO, "cannot read %.200s: %s", path, strerror(errno));
+        return net__fail(err, NET_E_IO, "cannot read %.200s: %s", path,
+                         errno == EINVAL ? "not a regular file" : strerror(errno));
     char *b = malloc(cap + 1);
     size_t n = b ? fread(b, 1, cap + 1, f) : 0;
     bool failed = b && ferror(f);

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "net.h"
 
@@ -175,6 +176,12 @@ void entra_sleep_ms(uint32_t ms);
 int64_t entra_budget_begin(uint32_t ms);   /* returns the previous deadline */
 void entra_budget_end(int64_t previous);
 uint32_t entra_budget_ms(uint32_t want);
+
+/* fopen(path, "rb") for a regular file only, close-on-exec (az may be
+ * spawned meanwhile): a FIFO or a device named by a variable must neither
+ * block the login forever nor be read. NULL with errno set (EINVAL: not a
+ * regular file). */
+FILE *entra_fopen_regular(const char *path);
 
 /* Current Unix time (tests use short-lived tokens from the test identity
  * server rather than a fake clock). */

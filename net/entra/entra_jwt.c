@@ -81,9 +81,10 @@ static void wipe_free(char *s, size_t n)
 /* The whole file (≤ 1 MB) in *buf; 0, or a net_err with err filled. */
 static int pem_read_file(const char *path, char **buf, size_t *len, net_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = entra_fopen_regular(path);
     if (!f)
-        return net__fail(err, NET_E_ARG, "cannot read the client certificate %s: %s", path, strerror(errno));
+        return net__fail(err, NET_E_ARG, "cannot read the client certificate %s: %s", path,
+                         errno == EINVAL ? "not a regular file" : strerror(errno));
     char *b = malloc(PEM_FILE_MAX + 1);
     size_t n = b ? fread(b, 1, PEM_FILE_MAX + 1, f) : 0;
     bool bad = b && (ferror(f) || n > PEM_FILE_MAX);

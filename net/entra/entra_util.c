@@ -7,9 +7,13 @@
  * buffer is never realloc'd in place (that could leave a copy behind in
  * freed memory); it grows by copy-then-wipe.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "entra_int.h"
 
@@ -84,6 +88,28 @@ uint32_t entra_budget_ms(uint32_t want)
     if (left <= 0)
         return 0;
     return (int64_t)want < left ? want : (uint32_t)left;
+}
+
+FILE *entra_fopen_regular(const char *path)
+{
+    /* O_NONBLOCK: opening a FIFO without a writer returns at once */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    int e = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    if (e) {
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
 }
 
 /* Unreserved characters of RFC 3986 stay as they are (WHATWG's

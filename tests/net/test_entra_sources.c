@@ -802,6 +802,26 @@ Test(entra_sources, workload_identity_missing_pieces)
     cr_assert(strstr(e.message, "/nonexistent/token"), "%s", e.message);
 }
 
+/* A FIFO named as the federated token file or the certificate (no writer
+ * ever comes) is refused at once: opening it used to block forever. */
+Test(entra_sources, fifo_token_file_or_certificate_refused, .timeout = 20)
+{
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/fifo", tmpdir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    setenv("AZURE_FEDERATED_TOKEN_FILE", fifo, 1);
+    setenv("AZURE_CLIENT_ID", "c", 1);
+    setenv("AZURE_TENANT_ID", "t", 1);
+    net_opts o = {.auth = NET_AUTH_WORKLOAD_IDENTITY};
+    entra_token t = {0};
+    net_error e;
+    cr_assert_eq(get(&o, false, &t, &e), NET_E_IO, "%s", e.message);
+    cr_assert(strstr(e.message, "not a regular file"), "%s", e.message);
+    net_opts sp = {.auth = NET_AUTH_SERVICE_PRINCIPAL, .user = "app-1@t", .client_cert_path = fifo};
+    cr_assert_eq(get(&sp, false, &t, &e), NET_E_ARG, "%s", e.message);
+    cr_assert(strstr(e.message, "not a regular file"), "%s", e.message);
+}
+
 /* ------------------------------------------------------------------ Azure CLI */
 
 #define AZ_JSON "{\"accessToken\":\"az-token\",\"expiresOn\":\"2099-12-31 00:00:00.000000\",\"expires_on\":4102358400," \
