@@ -349,7 +349,7 @@ static bool cancelled(const ms_sink *m)
 static void wait_freed(ms_sink *m, ms_par *p)
 {
     if (cancelled(m)) {
-        set_failed(p, "mssql: %s%s", "cancelled", "");
+        set_failed(p, "mssql: %s%s", "the load was cancelled", "");
         return;
     }
     struct timespec ts;

@@ -2,11 +2,12 @@
 # e2e_mssql_parallel.sh — the SQL Server destination's parallel bulk
 # writers (bulk_writers=K, sink/mssql_parallel.c) end to end against
 # build/tdstestd: K = 1, 4, 12 load every row exactly once for replace
-# (with and without a key), append and merge; K sessions really send
+# (with and without a key), append, merge and delete+insert; K sessions really send
 # INSERT BULK (tdstestd --verbose); every type of alltypes round-trips
 # through 4 writers; a writer whose connection drops in mid-load fails the
 # load with one line and leaves the destination as it was, with no stage
-# left behind; a bad bulk_writers is refused.
+# left behind; SIGINT stops the writers the same way; a bad bulk_writers
+# is refused.
 #
 #   tests/cli/e2e_mssql_parallel.sh BUILD_DIR SRC_DIR
 set -u
@@ -102,6 +103,11 @@ for k in 1 4 12; do
     >out 2>err || bad "K=$k merge seed" "$(cat err)"
   into "$N" "m$k" merge "$k" --primary-key id && ok "K=$k merge" || bad "K=$k merge" "$(cat err)"
   q_csv "$N" "SELECT * FROM m$k ORDER BY id" "m$k.csv"; same_file "K=$k merge: one row per key, the source's" src.csv "m$k.csv"
+  # delete+insert on id, twice: the stage's [MIN, MAX] window replaced
+  into "$N" "d$k" delete+insert "$k" --primary-key id --incremental-key id &&
+    into "$N" "d$k" delete+insert "$k" --primary-key id --incremental-key id && ok "K=$k delete+insert twice" ||
+    bad "K=$k delete+insert" "$(cat err)"
+  q_csv "$N" "SELECT * FROM d$k ORDER BY id" "d$k.csv"; same_file "K=$k delete+insert: every row once" src.csv "d$k.csv"
 done
 for k in 4 12; do
   n=$(sessions "r$k") # two loads
@@ -140,6 +146,29 @@ for st in replace append merge; do
 done
 q_csv "$F" "SELECT name FROM sys.tables WHERE name LIKE '_tdspipe%'" fstages.csv
 [ "$(grep -c '' fstages.csv)" = 1 ] && ok "failed loads leave no stage" || bad "stages after failures" "$(cat fstages.csv)"
+
+# ----------------------------------- SIGINT while the writers are held back
+start slow "$src/tests/server/scenarios/narrow.json" --rate-limit-mbs 0.2
+L="mssql://sa:Passw0rd%21@127.0.0.1:$port/bench?encrypt=disable"
+"$tdspipe" ingest --source-uri "$N" --source-table "query:SELECT * FROM narrow WHERE id <= 3000" --dest-uri "$L" \
+  --dest-table dbo.sig --no-load-timestamp >out 2>err || bad "seed sig" "$(cat err)"
+fp_l() { q_csv "$L" "SELECT COUNT(*) AS n, MIN(id) AS lo, MAX(id) AS hi FROM sig" "$1"; }
+fp_l sig.0
+"$tdspipe" ingest --source-uri "$N" --source-table dbo.narrow --dest-uri "$L&bulk_writers=4" --dest-table dbo.sig \
+  --no-load-timestamp --page-size 1000 --extract-parallelism 1 >int.out 2>&1 &
+ip=$!
+sleep 1.5
+t0=$(date +%s%N)
+kill -INT $ip
+wait $ip
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$rc" = 1 ] && ok "SIGINT: exit 1" || bad "SIGINT: exit $rc" "$(cat int.out)"
+[ "$ms" -lt 5000 ] && ok "SIGINT: writers stopped in ${ms} ms" || bad "SIGINT took ${ms} ms"
+grep -q 'cancelled' int.out && [ "$(grep -c '' int.out)" = 1 ] && ok "SIGINT: one line" || bad "SIGINT message" "$(cat int.out)"
+fp_l sig.1; same_file "SIGINT: the destination is unchanged" sig.0 sig.1
+q_csv "$L" "SELECT name FROM sys.tables WHERE name LIKE '_tdspipe%'" sstages.csv
+[ "$(grep -c '' sstages.csv)" = 1 ] && ok "SIGINT: no stage left" || bad "stages after SIGINT" "$(cat sstages.csv)"
 
 # ------------------------------------------------------------- refusals
 for v in 0 65 x; do
