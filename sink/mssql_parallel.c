@@ -89,10 +89,11 @@ int sink__ms_par_uri(char *uri, unsigned *k, char *err, size_t cap)
         if (e != p + len || e == p + sizeof key - 1 || v < 1 || v > MS_PAR_MAX)
             return sink__errf(err, cap, SINK_E_URI, "bulk_writers must be a number from 1 to %d", MS_PAR_MAX);
         *k = (unsigned)v;
-        if (end) /* the rest moves over the parameter */
-            memmove(p, end + 1, strlen(end + 1) + 1);
-        else
-            p[p[-1] == '?' || p[-1] == '&' ? -1 : 0] = '\0';
+        if (!end) { /* the last one: cut it with its '?' or '&' */
+            p[-1] = '\0';
+            break;
+        }
+        memmove(p, end + 1, strlen(end + 1) + 1); /* the rest moves over it */
     }
     return SINK_OK;
 }
