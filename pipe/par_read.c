@@ -28,6 +28,7 @@ static unsigned connections(const tdspipe_load_opts *o)
  * table has no such column. */
 static const char *column_type(const pipe_mssql *m, const char *col, const char **name)
 {
+    *name = NULL;
     for (size_t i = 0; i < m->cat.names.n; i++)
         if (!tds_ascii_casecmp(m->cat.names.v[i], col)) {
             *name = m->cat.names.v[i];
@@ -310,6 +311,8 @@ static int read_windows(pipe_mssql *m, const pipe_plan *p, const char *col, cons
 {
     const tdspipe_load_opts *o = p->o;
     const char *name, *type = column_type(m, col, &name);
+    if (!type)
+        return pipe__fail(err, TDSPIPE_E_USAGE, "the source table has no column '%s' to split on", col);
     par_bounds b = {.kind = par_kind_of(type)};
     par_interval iv;
     char why[300];
