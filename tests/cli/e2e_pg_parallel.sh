@@ -8,6 +8,7 @@
 #   the source connection dropped mid-load (tdstestd close_after_rows) and a
 #   writer failing (a trigger on the stage raises at one row): exit 1, one
 #   line, no password, the destination exactly as before, no stage left;
+#   a writer that cannot connect (a role's connection limit): the same;
 #   a stage left by a crashed load (its backend gone) dropped by the next
 #   load of that table; copy_writers out of range refused.
 #
@@ -126,6 +127,18 @@ ingest "a writer fails into a new table" 1 "$A" fresh 2 append
 same "a writer fails into a new table: no table" "$(sql "SELECT to_regclass('public.fresh') IS NULL")" t
 same "a writer fails into a new table: no stage left" "$(stages)" 0
 sql "DROP EVENT TRIGGER arm" >/dev/null
+
+# a writer cannot connect (a role limited to 2 connections; K = 4 needs 5)
+sql "CREATE ROLE lim LOGIN PASSWORD 'LimPw9' CONNECTION LIMIT 2; GRANT CREATE ON SCHEMA public TO lim" >/dev/null
+L="postgresql://lim:LimPw9@127.0.0.1:$pgport/postgres"
+run "as a limited role, K=1" 0 ingest --source-uri "$A" --source-table dbo.narrow --dest-uri "$L" \
+  --dest-table public.lim1 --no-load-timestamp --extract-parallelism 1
+run "a writer cannot connect, K=4" 1 ingest --source-uri "$A" --source-table dbo.narrow --dest-uri "$L?copy_writers=4" \
+  --dest-table public.lim1 --no-load-timestamp --extract-parallelism 1
+expect_err "a writer cannot connect: one line" "copy writer: cannot connect"
+case $err in *LimPw9*) bad "a writer cannot connect: password in the message" "$err" ;; esac
+same "a writer cannot connect: destination unchanged" "$(digest lim1)" "$want"
+same "a writer cannot connect: no stage left" "$(stages)" 0
 
 # ------------------------------------------------------------ a crashed load's stage
 sql "CREATE UNLOGGED TABLE public._tdspipe_p999999_r2 (id int); CREATE UNLOGGED TABLE public._tdspipe_p999999_other (id int)" >/dev/null
