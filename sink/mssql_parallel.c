@@ -62,7 +62,10 @@ typedef struct ms_par {
     unsigned k, started, idle, busy;
     bool closing, failed;
     char err[400];
-    const net_opts *no;
+    net_opts wo;           /* the sink's options without its cancel flag: a
+                              writer's client is cancelled by the producer
+                              (net_client_cancel), never by reading the
+                              application's signal flag from another thread */
     const tds_column *wcols;
     uint16_t nw;
     ms_writer w[MS_PAR_MAX];
@@ -100,11 +103,17 @@ int sink__ms_par_uri(char *uri, unsigned *k, char *err, size_t cap)
 
 /* ------------------------------------------------------------ writers */
 
+/* Under p->mu: the first failure is kept; every writer's running
+ * request is cancelled (net_client_cancel is thread-safe), the others
+ * see p->failed before their next job. */
 static void set_failed(ms_par *p, const char *fmt, const char *what, const char *msg)
 {
     if (!p->failed)
         snprintf(p->err, sizeof p->err, fmt, what, msg);
     p->failed = true;
+    for (unsigned i = 0; i < p->k; i++)
+        if (p->w[i].cl)
+            net_client_cancel(p->w[i].cl);
     pthread_cond_broadcast(&p->work);
     pthread_cond_broadcast(&p->freed);
 }
@@ -115,8 +124,14 @@ static int send_job(ms_writer *w, ms_job *j, net_error *ne)
 {
     ms_par *p = w->par;
     net_result_cb none = {0};
-    if (!w->cl && !(w->cl = net_client_open(p->no, ne)))
-        return ne->code ? ne->code : NET_E_IO;
+    if (!w->cl) {
+        net_client *cl = net_client_open(&p->wo, ne);
+        if (!cl)
+            return ne->code ? ne->code : NET_E_IO;
+        pthread_mutex_lock(&p->mu); /* the producer may cancel it from now on */
+        w->cl = cl;
+        pthread_mutex_unlock(&p->mu);
+    }
     if (net_client_batch(w->cl, j->sql.p, &none, NULL, ne))
         return ne->code;
     net_bulk *bk = net_bulk_begin(w->cl, p->wcols, p->nw, ne);
@@ -190,13 +205,14 @@ static void par_end(ms_par *p, bool stop)
     pthread_mutex_lock(&p->mu);
     p->closing = true;
     if (stop)
-        p->failed = true;
+        set_failed(p, "%s%s", "mssql: the load was abandoned", "");
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->k; i++) /* all joined first: a running writer's failure cancels every client */
+        if (p->w[i].started)
+            pthread_join(p->w[i].th, NULL);
     for (unsigned i = 0; i < p->k; i++) {
         ms_writer *w = &p->w[i];
-        if (w->started)
-            pthread_join(w->th, NULL);
         if (w->cl)
             net_client_close(w->cl);
         tds_row_plan_free(w->plan);
@@ -232,7 +248,8 @@ static ms_par *par_new(ms_sink *m)
         p->w[i].par = p;
         p->w[i].no = i + 1;
     }
-    p->no = &m->no;
+    p->wo = m->no;
+    p->wo.cancel_flag = NULL;
     p->wcols = m->wcols;
     p->nw = (uint16_t)(m->q.sc.ncols + m->q.with_ord);
     return p;
@@ -312,29 +329,30 @@ static int make_stage(ms_sink *m, net_client *cl)
     return side_batch(m, cl, b->p, "create stage", NULL);
 }
 
+/* Writer 1's connection, opened here; its session makes the stage. */
 int sink__ms_par_open(ms_sink *m)
 {
+    ms_par *p = par_new(m);
+    if (!p)
+        return sink__sql_nomem(&m->q);
     net_error ne;
     memset(&ne, 0, sizeof ne);
-    net_client *cl = net_client_open(&m->no, &ne);
-    if (!cl)
+    net_client *cl = net_client_open(&p->wo, &ne);
+    if (!cl) {
+        par_end(p, true);
         return sink__fail(&m->q.base, SINK_E_DEST, "mssql: bulk writer 1: cannot connect: %s",
                           ne.message[0] ? ne.message : net_strerror(ne.code));
+    }
+    p->w[0].cl = cl; /* closed by par_end */
     bool visible = true;
     int rc = schema_visible(m, cl, &visible);
-    if (rc || !visible) { /* a schema this load creates: one connection */
-        net_client_close(cl);
+    if (!rc && visible)
+        rc = make_stage(m, cl);
+    if (rc || !visible) { /* !visible: a schema this load creates, one connection */
+        par_end(p, true);
         return rc;
     }
-    if ((rc = make_stage(m, cl))) {
-        net_client_close(cl);
-        return rc;
-    }
-    if (!(m->par = par_new(m))) {
-        net_client_close(cl);
-        return sink__sql_nomem(&m->q);
-    }
-    m->par->w[0].cl = cl;
+    m->par = p;
     return SINK_OK;
 }
 
