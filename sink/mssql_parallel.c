@@ -24,8 +24,11 @@
  * Failure: the first writer error stops every writer (each finishes or
  * fails its current message), the load fails with that one line, the
  * abort rolls the transaction back and drops the stage: the destination is
- * as it was. Writer threads start with every signal blocked (their own
- * mask only), so signals stay with the application's threads.
+ * as it was. Cancellation (sink_options.cancel) is watched by the
+ * producer, which cancels the writers' clients (net_client_cancel):
+ * writer threads never read the application's flag. Writer threads start
+ * with every signal blocked (their own mask only), so signals stay with
+ * the application's threads.
  */
 #include <errno.h>
 #include <pthread.h>
