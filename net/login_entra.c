@@ -13,9 +13,9 @@
  *             nonce iff it sent NONCEOPT
  *   ← the normal login reply
  *
- * One retry: when the server refuses the token (18456) — it may have come
- * from the cache and been revoked — a token is fetched past the cache at
- * once; when it differs from the refused one (SHA-256) the login starts
+ * One retry: when the server refuses a token that came from the process
+ * cache (18456) — it may have been revoked — a token is fetched past the
+ * cache at once; when it differs from the refused one (SHA-256) the login starts
  * again from the configured target and sends it, else the refusal stands
  * (no connection is made only to be refused the same way). Once per open.
  *
@@ -165,6 +165,7 @@ int net__entra_send_token(net_conn *c)
             return rc;
     }
     token_digest(t.access_token, c->entra_digest);
+    c->fa_token_cached = t.from_cache;
     int rc = tds_send_fedauth_token(c->s, t.access_token, c->have_nonce ? c->nonce : NULL);
     entra_token_clear(&t);
     if (rc)
@@ -176,7 +177,9 @@ int net__entra_send_token(net_conn *c)
 
 int net__entra_retry_fresh(net_conn *c)
 {
-    if (!c->fa_token_sent || c->entra_retried || c->login_err.server_number != 18456)
+    /* Only a token that came from the cache is worth a fresh fetch: one
+     * just fetched would come back the same. */
+    if (!c->fa_token_sent || !c->fa_token_cached || c->entra_retried || c->login_err.server_number != 18456)
         return 0;
     c->entra_retried = true;
     entra_token t;

@@ -202,6 +202,7 @@ struct net_conn {
     bool entra;               /* o.auth is an Entra method */
     bool fa_info_seen;        /* FEDAUTHINFO arrived in this login */
     bool fa_token_sent;       /* FEDAUTH_TOKEN went out in this login */
+    bool fa_token_cached;     /* the token sent came from the process cache */
     tds_fedauthinfo fa_info;  /* its STS URL and SPN */
     bool entra_retried;       /* the fresh-token retry was made (once per open) */
     uint8_t entra_digest[32]; /* SHA-256 of the last token sent */

@@ -46,6 +46,8 @@
 typedef struct entra_token {
     char *access_token;
     int64_t expires_at;
+    bool from_cache;    /* served by entra_cache_get (a refusal may mean
+                           it was revoked: worth one fresh fetch) */
 } entra_token;
 void entra_token_clear(entra_token *t);
 

@@ -88,6 +88,7 @@ static struct {
     char *tokens[2];
     int fail_code;
     uint32_t time_left_ms;
+    bool uncached;      /* answer through-cache requests as freshly fetched */
 } prov;
 
 static int provider(const entra_request *r, entra_token *out, net_error *err)
@@ -106,6 +107,7 @@ static int provider(const entra_request *r, entra_token *out, net_error *err)
     }
     const char *t = prov.tokens[r->fresh ? 1 : 0];
     out->access_token = strdup(t);
+    out->from_cache = !r->fresh && !prov.uncached; /* as entra_token_get marks a cache hit */
     out->expires_at = (int64_t)time(NULL) + 3600;
     return NET_OK;
 }
@@ -303,6 +305,25 @@ Test(fedauth, refused_cached_token_retried_once_fresh)
     free(expired);
     free(good);
     free(other);
+    th_stop(&s);
+}
+
+/* A refused token that was just fetched (not from the cache) is not
+ * fetched again: the identity source would give the same answer. */
+Test(fedauth, refused_fresh_token_not_fetched_again)
+{
+    th_server s = start(true);
+    char *bad = make_jwt(key, "https://management.azure.com/", 600, "oid-5");
+    prov_reset(bad, NULL);
+    prov.uncached = true;
+    net_opts o = entra_opts(s.port, NET_AUTH_SERVICE_PRINCIPAL);
+    net_error e;
+    net_client *cl = net_client_open(&o, &e);
+    cr_assert_null(cl);
+    cr_assert_eq(e.server_number, 18456, "%s", e.message);
+    cr_assert_eq(prov.calls, 1);
+    cr_assert_eq(prov.fresh_calls, 0);
+    free(bad);
     th_stop(&s);
 }
 
