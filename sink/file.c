@@ -145,56 +145,11 @@ static int copy_old(sink *s, sink_file *f)
     return SINK_OK;
 }
 
-/* "a/b//c" → "a/b": the path less its last component and the slashes
- * before it; false when nothing is left (a bare name or "/x"). */
-static bool strip_last(char *p)
-{
-    char *slash = strrchr(p, '/');
-    if (!slash)
-        return false;
-    while (slash > p && slash[-1] == '/')
-        slash--;
-    if (slash == p)
-        return false;
-    *slash = '\0';
-    return true;
-}
-
-/* Makes dir (the whole of it cut at *cut, restored after) unless it is
- * there; the first directory made marks f->made_top. */
-static int make_one(sink *s, sink_file *f, char *dir, char *cut)
-{
-    char c = *cut;
-    *cut = '\0';
-    struct stat st;
-    int rc = SINK_OK;
-    if (stat(dir, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            rc = sink__fail(s, SINK_E_IO, "cannot create %s: %s is not a directory", f->path, dir);
-    } else if (errno != ENOENT) {
-        rc = sink__fail(s, SINK_E_IO, "cannot create %s: %s: %s", f->path, dir, strerror(errno));
-    } else if (mkdir(dir, 0777) == 0) {
-        if (!f->made_top)
-            f->made_top = (size_t)(cut - dir);
-    } else if (errno != EEXIST) { /* EEXIST: made by someone else meanwhile */
-        rc = sink__fail(s, SINK_E_IO, "cannot create %s: directory %s: %s", f->path, dir, strerror(errno));
-    }
-    *cut = c;
-    return rc;
-}
-
 /* Removes the directories this load made, deepest first, while they are
  * empty (a file someone else put there keeps its directory). */
 static void remove_made(sink_file *f)
 {
-    if (!f->made)
-        return;
-    char *d = f->made;
-    do {
-        if (rmdir(d) && errno != ENOENT)
-            break;
-    } while (strlen(d) > f->made_top && strip_last(d));
-    free(f->made);
+    sink__remove_dirs(f->made, f->made_top);
     f->made = NULL;
     f->made_top = 0;
 }
@@ -203,28 +158,9 @@ static void remove_made(sink_file *f)
  * f->made keeps the directory's path when any was made. */
 static int make_parents(sink *s, sink_file *f)
 {
-    size_t n = strlen(f->path);
-    char *dir = sink__malloc(n + 1);
-    if (!dir)
-        return sink__fail(s, SINK_E_NOMEM, "out of memory");
-    memcpy(dir, f->path, n + 1);
-    int rc = SINK_OK;
-    if (strip_last(dir))
-        for (char *p = dir + 1; !rc; p++) {
-            if (*p && (*p != '/' || p[-1] == '/'))
-                continue;
-            rc = make_one(s, f, dir, p);
-            if (!*p)
-                break;
-        }
-    if (!f->made_top) {
-        free(dir);
-        return rc;
-    }
-    f->made = dir;
-    if (rc)
-        remove_made(f);
-    return rc;
+    char err[512];
+    int rc = sink__make_dirs(f->path, &f->made, &f->made_top, err, sizeof err);
+    return rc ? sink__fail(s, rc, "%s", err) : SINK_OK;
 }
 
 int sink__file_start(sink *s, sink_file *f, bool append)

@@ -155,7 +155,7 @@ static void drop_segments(pq_sink *p)
     }
     free(p->seg);
     free(p->seg_forms);
-    sink__pq_remove_dirs(p->made, p->made_top);
+    sink__remove_dirs(p->made, p->made_top);
     p->made = NULL;
     p->seg = NULL;
     p->seg_forms = NULL;
@@ -198,7 +198,7 @@ static int pq_begin(sink *s, const sink_table *t)
     if (!p->dest)
         return nomem(p);
     char err[420];
-    if ((rc = sink__pq_make_dirs(p->dest, &p->made, &p->made_top, err, sizeof err)))
+    if ((rc = sink__make_dirs(p->dest, &p->made, &p->made_top, err, sizeof err)))
         return sink__fail(s, rc, "%s", err);
     return start_segment(p);
 }

@@ -33,14 +33,6 @@ void sink__pq_remove_parts(const char *path);
  * system, so the rename at commit is atomic). malloc'd name, or NULL with
  * the reason in err. */
 char *sink__pq_temp(const char *dest, char *err, size_t errcap);
-/* The missing directories of path, top down (ingestr's os.MkdirAll, as
- * csv:// does). *made: the deepest one's path when any was made (malloc'd;
- * *top the length of the first made), else NULL. 0 or SINK_E_IO /
- * SINK_E_NOMEM (nothing left made). */
-int sink__pq_make_dirs(const char *path, char **made, size_t *top, char *err, size_t errcap);
-/* Removes what sink__pq_make_dirs made (deepest first, while empty: a file
- * someone else put there keeps its directory) and frees made. */
-void sink__pq_remove_dirs(char *made, size_t top);
 /* fsync tmp, rename it to dest, fsync the directory. 0 or SINK_E_IO. */
 int sink__pq_publish(const char *tmp, const char *dest, char *err, size_t errcap);
 

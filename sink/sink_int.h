@@ -157,4 +157,14 @@ static inline int64_t sink__dt_unix_us(const tds_datetime *d)
 #define SINK__STATE_TABLE "_tdspipe_state"
 #define SINK__STAGE_PREFIX "_tdspipe_stage_"
 
+
+/* dirs.c: the missing directories of path, top down (ingestr's
+ * os.MkdirAll). *made: the deepest one's path when any was made
+ * (malloc'd; *top the length of the first made), else NULL. 0 or
+ * SINK_E_IO / SINK_E_NOMEM with err filled (nothing left made). */
+int sink__make_dirs(const char *path, char **made, size_t *top, char *err, size_t errcap);
+/* Removes what sink__make_dirs made (deepest first, while empty: a file
+ * someone else put there keeps its directory) and frees made. */
+void sink__remove_dirs(char *made, size_t top);
+
 #endif /* TDSPIPE_SINK_INT_H */
