@@ -73,6 +73,11 @@ typedef struct pipe_select {
     int code;
     char err[700];
 } pipe_select;
+/* A pipe_select for m's table under plan p (options, catalog, --columns,
+ * strategy), nothing else set. */
+#define PIPE_SELECT_FOR(p, m) \
+    ((pipe_select){.o = (p)->o, .cat = &(m)->cat, .specs = (p)->specs, .nspecs = (p)->nspecs, \
+                   .strategy = (p)->strategy})
 /* " WHERE key >(=) lo AND key <= hi" of the incremental bounds into b:
  * 1 when put, 0 when there is no bound, -1 (sel->err) on a bad bound. */
 int pipe_select_where(pipe_select *sel, pipe_sqlbuf *b, const char *lo, bool lo_strict, const char *hi);

@@ -265,13 +265,7 @@ static int make_jobs(pipe_mssql *m, const pipe_plan *p, const par_window *w, siz
     if (!jobs)
         return pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        pipe_select sel;
-        memset(&sel, 0, sizeof sel);
-        sel.o = p->o;
-        sel.cat = &m->cat;
-        sel.specs = p->specs;
-        sel.nspecs = p->nspecs;
-        sel.strategy = p->strategy;
+        pipe_select sel = PIPE_SELECT_FOR(p, m);
         if (!(jobs[i].label = par_window_sql(&w[i], kind, qcol))) {
             jobs_free(jobs, n);
             return pipe__fail(err, TDSPIPE_E_LOAD, "a window bound is out of the column's range");

@@ -189,13 +189,7 @@ static int mssql_read(pipe_source *s, const pipe_plan *p, const pipe_rows_cb *cb
         if (prc != PIPE_PAR_SEQUENTIAL)
             return prc;
     }
-    pipe_select sel;
-    memset(&sel, 0, sizeof sel);
-    sel.o = p->o;
-    sel.cat = &m->cat;
-    sel.specs = p->specs;
-    sel.nspecs = p->nspecs;
-    sel.strategy = p->strategy;
+    pipe_select sel = PIPE_SELECT_FOR(p, m);
     char *sql = NULL;
     int bad = m->name.is_query ? pipe_select_query(&sel, m->name.query, p->lo, p->hi, &sql)
                                : pipe_select_table(&sel, &m->name, p->lo, p->lo_strict, p->hi, &sql);
