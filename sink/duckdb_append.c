@@ -84,7 +84,8 @@ int sink__ddb_cols_init(ddb_cols *d, const sink_ddb_api *api, const tds_column *
     d->types = sink__calloc(d->nvec, sizeof *d->types);
     d->vec = sink__calloc(d->nvec, sizeof *d->vec);
     d->data = sink__calloc(d->nvec, sizeof *d->data);
-    if (!d->form || !d->types || !d->vec || !d->data)
+    d->valid = sink__calloc(d->nvec, sizeof *d->valid);
+    if (!d->form || !d->types || !d->vec || !d->data || !d->valid)
         return SINK_E_NOMEM;
     for (size_t i = 0; i < ncols; i++)
         d->form[i] = (uint8_t)form_of(&cols[i]);
@@ -129,6 +130,7 @@ int sink__ddb_cols_chunk(ddb_cols *d)
         return SINK_E_NOMEM;
     for (size_t i = 0; i < d->nvec; i++) {
         d->vec[i] = ddb.duckdb_data_chunk_get_vector(d->chunk, i);
+        d->valid[i] = NULL;
         /* FLOAT[n]: the floats live in the array's child vector */
         d->data[i] = ddb.duckdb_vector_get_data(i < d->ncols && d->form[i] == DDB_F_FARRAY
                                                 ? ddb.duckdb_array_vector_get_child(d->vec[i]) : d->vec[i]);
@@ -157,6 +159,7 @@ void sink__ddb_cols_free(ddb_cols *d)
     free(d->types);
     free(d->vec);
     free(d->data);
+    free(d->valid);
     sink__buf_free(&d->text);
     memset(d, 0, sizeof *d);
 }
@@ -243,8 +246,14 @@ int sink__ddb_cols_put(ddb_cols *d, size_t i, const tds_value *v)
     void *data = d->data[i];
     size_t row = d->rows;
     if (v->flags & TDS_VF_NULL) {
-        ddb.duckdb_vector_ensure_validity_writable(d->vec[i]);
-        ddb.duckdb_validity_set_row_invalid(ddb.duckdb_vector_get_validity(d->vec[i]), row);
+        /* the mask is made writable once per chunk and column, then set
+         * here as duckdb_validity_set_row_invalid does (bit row, LSB
+         * first), not three library calls per NULL */
+        if (!d->valid[i]) {
+            ddb.duckdb_vector_ensure_validity_writable(d->vec[i]);
+            d->valid[i] = ddb.duckdb_vector_get_validity(d->vec[i]);
+        }
+        d->valid[i][row >> 6] &= ~((uint64_t)1 << (row & 63));
         return SINK_OK;
     }
     if (v->flags & TDS_VF_STREAMED)

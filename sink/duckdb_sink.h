@@ -33,6 +33,7 @@ typedef struct ddb_cols {
     sink_ddb_handle chunk;     /* being filled, or NULL */
     sink_ddb_handle *vec;
     void **data;
+    uint64_t **valid;          /* per column: its validity mask once a NULL made it writable */
     size_t rows, cap;          /* rows in the chunk, vector size */
     sink_buf text;
 } ddb_cols;
