@@ -1,11 +1,11 @@
 /*
  * sql_slices.c — the finalize of a scaled-out run (docs/scale-out.md) in
- * the SQL destinations of double-quote dialects (DuckDB, PostgreSQL,
- * SQLite): every slice committed its rows into a table of its own (named
- * by the caller); in one transaction the first becomes the target
- * (replace: the old target dropped; append into an existing target: every
- * slice inserted) and the others are inserted and dropped. A missing slice
- * table fails before anything changes; any failure rolls back.
+ * the SQL destinations (DuckDB, PostgreSQL, SQLite, SQL Server): every
+ * slice committed its rows into a table of its own (named by the caller);
+ * in one transaction the first becomes the target (replace: the old target
+ * dropped; append into an existing target: every slice inserted) and the
+ * others are inserted and dropped. A missing slice table fails before
+ * anything changes; any failure rolls back.
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +38,21 @@ static int exists(sql_sink *q, const char *name, bool *yes)
     return q->d->exec && q->d->exists ? q->d->exists(q, schema[0] ? schema : NULL, t, yes) : SINK_E_UNSUPPORTED;
 }
 
+/* part renamed to t, in part's schema: sp_rename in T-SQL (whose new name
+ * is the bare table name), ALTER TABLE … RENAME TO elsewhere. */
+static int rename_to(const sql_sink *q, sink_buf *b, const char *part, const char *t)
+{
+    if (q->d->quote[0] == '[') {
+        sink_buf n = {0};
+        int e = qname(q, &n, part) || sink__buf_puts(b, "EXEC sp_rename N") || sink__sql_string(b, n.p, n.len) ||
+                sink__buf_puts(b, ", N") || sink__sql_string(b, t, strlen(t));
+        sink__buf_free(&n);
+        return e;
+    }
+    return sink__buf_puts(b, "ALTER TABLE ") || qname(q, b, part) || sink__buf_puts(b, " RENAME TO ") ||
+           sink__sql_ident(q, b, t);
+}
+
 /* The statements, each ending ";\n". */
 static int statements(sql_sink *q, sink_buf *b, const char *table, const char *const *parts, size_t n, bool keep)
 {
@@ -47,9 +62,8 @@ static int statements(sql_sink *q, sink_buf *b, const char *table, const char *c
     int e = 0;
     size_t first = 0;
     if (!keep) { /* the first slice becomes the target */
-        e |= sink__buf_puts(b, "DROP TABLE IF EXISTS ") | qname(q, b, table) | sink__buf_puts(b, ";\nALTER TABLE ");
-        e |= qname(q, b, parts[0]) | sink__buf_puts(b, " RENAME TO ") | sink__sql_ident(q, b, t) |
-             sink__buf_puts(b, ";\n");
+        e |= sink__buf_puts(b, "DROP TABLE IF EXISTS ") | qname(q, b, table) | sink__buf_puts(b, ";\n");
+        e |= rename_to(q, b, parts[0], t) | sink__buf_puts(b, ";\n");
         first = 1;
     }
     for (size_t i = first; i < n; i++) {
@@ -63,7 +77,7 @@ static int statements(sql_sink *q, sink_buf *b, const char *table, const char *c
 int sink__sql_finalize(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st)
 {
     sql_sink *q = (sql_sink *)s;
-    if (q->d->quote[0] != '"' || !n)
+    if (!n)
         return sink__fail(s, SINK_E_UNSUPPORTED, "%s: finalizing slices is not supported", q->d->name);
     if (st != SINK_REPLACE && st != SINK_APPEND)
         return sink__fail(s, SINK_E_UNSUPPORTED, "%s: finalizing slices supports replace and append, not %s", q->d->name,

@@ -8,7 +8,9 @@
 # --finalize joins the parts into the destination: every row exactly once,
 # one header, no part left. The same with JSONL, and with SQLite (a table
 # per slice, a killed slice, finalize by replace then by append), DuckDB
-# and PostgreSQL (4 slices at once). Also the flags' refusals.
+# and PostgreSQL (4 slices at once), and SQL Server (3 slices at once into
+# tdstestd itself, one killed and rerun; merge at finalize still refused).
+# Also the flags' refusals.
 #
 #   tests/cli/e2e_scaleout.sh BUILD_DIR SRC_DIR
 set -u
@@ -133,6 +135,40 @@ if [ -x "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)" ] && c
     echo "skip PostgreSQL: $(head -3 "$work/pg.err")"
   fi
 fi
+
+# SQL Server destination (this tdstestd, a table per slice next to the
+# source): 3 slices at once, slice 1 killed mid-load (its transaction rolls
+# back: no table), finalize refused naming it, rerun, finalize (replace, one
+# transaction): every row exactly once, the slice tables dropped
+msq() { # QUERY → its rows as CSV lines (no header)
+  rm -f "$work/q.csv"
+  "$tdspipe" ingest --source-uri "$U" --source-table "query:$1" --dest-uri "csv://$work/q.csv" --dest-table x \
+    --no-load-timestamp >/dev/null 2>&1 && tail -n +2 "$work/q.csv"
+}
+msslice() { # INDEX [flags…]
+  local i=$1; shift
+  exec "$tdspipe" ingest --source-uri "$U" --source-table dbo.big --dest-uri "$U" --dest-table dbo.cp \
+    --no-load-timestamp --partition-index "$i" --partition-count 3 --run-id ms1 --extract-parallelism 2 "$@"
+}
+msslice 0 >"$work/ms0.out" 2>&1 & m0=$!
+msslice 1 >"$work/ms1.out" 2>&1 & m1=$!
+msslice 2 >"$work/ms2.out" 2>&1 & m2=$!
+sleep 1
+kill -KILL $m1 2>/dev/null && ok "mssql slice 1 killed mid-load" || bad "mssql slice 1 ended before the kill"
+wait $m1 2>/dev/null
+wait $m0; same "mssql slice 0" $? 0
+wait $m2; same "mssql slice 2" $? 0
+run "mssql finalize with a slice missing" 1 ingest --dest-uri "$U" --dest-table dbo.cp --partition-count 3 --finalize ms1
+expect_err "mssql: the missing slice is named" "1 of 3 slices have not committed (index 1)"
+same "mssql: no destination table yet" "$(msq "SELECT count(*) AS n FROM sys.tables WHERE name = 'cp'")" 0
+(msslice 1 >/dev/null 2>&1); same "mssql slice 1 rerun" $? 0
+run "mssql finalize" 0 ingest --dest-uri "$U" --dest-table dbo.cp --partition-count 3 --finalize ms1
+same "mssql: count, min, max" "$(msq 'SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM dbo.cp')" "300000,1,300000"
+same "mssql: every row once" "$(msq 'SELECT id FROM dbo.cp' | sort -n | uniq | wc -l)" 300000
+same "mssql: slice tables dropped" "$(msq 'SELECT name FROM sys.tables' | grep -c '^cp__tdspipe')" 0
+run "mssql finalize by merge (not yet)" 2 ingest --dest-uri "$U" --dest-table dbo.cp --partition-count 3 \
+  --finalize ms1 --incremental-strategy merge --primary-key id
+expect_err "merge refused" "finalizing slices supports replace and append, not merge"
 
 # refusals (exit 2, before anything is read)
 run "--partition-count without --run-id" 2 ingest --source-uri "$U" --source-table dbo.big --dest-uri "$D" \
