@@ -198,6 +198,8 @@ static int finalize_tables(const tdspipe_load_opts *o, const char *run_id, tdspi
 {
     if (!o->dest_table)
         return pipe__fail(err, TDSPIPE_E_USAGE, "--finalize with a database destination needs --dest-table");
+    if (o->incremental_predicate && o->incremental_predicate[0])
+        return pipe__fail(err, TDSPIPE_E_USAGE, "--finalize does not take --incremental-predicate");
     unsigned n = o->slice_count;
     char **parts = calloc(n, sizeof *parts), why[600] = "";
     int rc = parts ? 0 : pipe__fail(err, TDSPIPE_E_LOAD, "out of memory");
@@ -212,7 +214,8 @@ static int finalize_tables(const tdspipe_load_opts *o, const char *run_id, tdspi
         rc = pipe__fail(err, rc == SINK_E_URI ? TDSPIPE_E_USAGE : TDSPIPE_E_LOAD, "finalize %s: %s", run_id,
                         why[0] ? why : sink_strerror(rc));
     sink_strategy st = o->full_refresh ? SINK_REPLACE : o->strategy;
-    if (!rc && (rc = sink_slices_finalize(sk, o->dest_table, (const char *const *)parts, n, st)))
+    if (!rc && (rc = sink_slices_finalize(sk, o->dest_table, (const char *const *)parts, n, st, o->primary_keys,
+                                          o->nprimary_keys)))
         rc = pipe__fail(err, rc == SINK_E_UNSUPPORTED ? TDSPIPE_E_USAGE : TDSPIPE_E_LOAD, "finalize %s: %s%s", run_id,
                         sink_errmsg(sk), strstr(sink_errmsg(sk), "not committed") ? "; run them, then finalize again" : "");
     sink_close(sk);

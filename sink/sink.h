@@ -280,17 +280,21 @@ typedef struct sink_vtable {
     int (*lookup)(sink *s, const char *table, const char *expr, const char *where,
                   char *out, size_t cap, bool *found);
     /* SQL destinations (NULL otherwise): sink_slices_finalize. */
-    int (*finalize)(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st);
+    int (*finalize)(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st,
+                    const char *const *keys, size_t nkeys);
 } sink_vtable;
 
 /* A scaled-out run's finalize (docs/scale-out.md, sink/sql_slices.c):
  * the n slice tables parts[] (each committed by its own load) become
  * `table` in one transaction — replace: the old table dropped, the first
  * slice renamed to it, the others inserted; append: inserted into an
- * existing table — and are dropped. Fails with nothing changed when a
- * slice table is missing (the message lists their indexes). DuckDB,
- * PostgreSQL and SQLite; SINK_E_UNSUPPORTED elsewhere. */
-int sink_slices_finalize(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st);
+ * existing table; merge: the rows of table whose keys (keys[0..nkeys))
+ * a slice holds deleted, the slice inserted — and are dropped. Fails with
+ * nothing changed when a slice table is missing (the message lists their
+ * indexes). DuckDB, PostgreSQL, SQLite, SQL Server; SINK_E_UNSUPPORTED
+ * elsewhere and for delete+insert. */
+int sink_slices_finalize(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st,
+                         const char *const *keys, size_t nkeys);
 
 /* The registered destinations, NULL-terminated. */
 const sink_vtable *const *sink_registry(void);

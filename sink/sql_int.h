@@ -128,7 +128,8 @@ int sink__sql_lookup(sink *s, const char *table, const char *expr, const char *w
                      char *out, size_t cap, bool *found);
 int sink__sql_nomem(sql_sink *q);
 /* sql_slices.c: sink_slices_finalize of the SQL destinations. */
-int sink__sql_finalize(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st);
+int sink__sql_finalize(sink *s, const char *table, const char *const *parts, size_t n, sink_strategy st,
+                       const char *const *keys, size_t nkeys);
 
 #define SINK_SQL_VTABLE(scheme_, alias_, open_)                                       \
     {.scheme = scheme_, .alias = alias_, .open = open_, .begin = sink__sql_begin,   \

@@ -9,7 +9,8 @@
 # one header, no part left. The same with JSONL, and with SQLite (a table
 # per slice, a killed slice, finalize by replace then by append), DuckDB
 # and PostgreSQL (4 slices at once), and SQL Server (3 slices at once into
-# tdstestd itself, one killed and rerun; merge at finalize still refused).
+# tdstestd itself, one killed and rerun; then a merge finalize onto a
+# table with overlapping keys).
 # Also the flags' refusals.
 #
 #   tests/cli/e2e_scaleout.sh BUILD_DIR SRC_DIR
@@ -145,14 +146,14 @@ msq() { # QUERY → its rows as CSV lines (no header)
   "$tdspipe" ingest --source-uri "$U" --source-table "query:$1" --dest-uri "csv://$work/q.csv" --dest-table x \
     --no-load-timestamp >/dev/null 2>&1 && tail -n +2 "$work/q.csv"
 }
-msslice() { # INDEX [flags…]
-  local i=$1; shift
-  exec "$tdspipe" ingest --source-uri "$U" --source-table dbo.big --dest-uri "$U" --dest-table dbo.cp \
-    --no-load-timestamp --partition-index "$i" --partition-count 3 --run-id ms1 --extract-parallelism 2 "$@"
+msslice() { # INDEX TABLE RUN [flags…]
+  local i=$1 t=$2 r=$3; shift 3
+  exec "$tdspipe" ingest --source-uri "$U" --source-table dbo.big --dest-uri "$U" --dest-table "$t" \
+    --no-load-timestamp --partition-index "$i" --partition-count 3 --run-id "$r" --extract-parallelism 2 "$@"
 }
-msslice 0 >"$work/ms0.out" 2>&1 & m0=$!
-msslice 1 >"$work/ms1.out" 2>&1 & m1=$!
-msslice 2 >"$work/ms2.out" 2>&1 & m2=$!
+msslice 0 dbo.cp ms1 >"$work/ms0.out" 2>&1 & m0=$!
+msslice 1 dbo.cp ms1 >"$work/ms1.out" 2>&1 & m1=$!
+msslice 2 dbo.cp ms1 >"$work/ms2.out" 2>&1 & m2=$!
 sleep 1
 kill -KILL $m1 2>/dev/null && ok "mssql slice 1 killed mid-load" || bad "mssql slice 1 ended before the kill"
 wait $m1 2>/dev/null
@@ -161,14 +162,35 @@ wait $m2; same "mssql slice 2" $? 0
 run "mssql finalize with a slice missing" 1 ingest --dest-uri "$U" --dest-table dbo.cp --partition-count 3 --finalize ms1
 expect_err "mssql: the missing slice is named" "1 of 3 slices have not committed (index 1)"
 same "mssql: no destination table yet" "$(msq "SELECT count(*) AS n FROM sys.tables WHERE name = 'cp'")" 0
-(msslice 1 >/dev/null 2>&1); same "mssql slice 1 rerun" $? 0
+(msslice 1 dbo.cp ms1 >/dev/null 2>&1); same "mssql slice 1 rerun" $? 0
 run "mssql finalize" 0 ingest --dest-uri "$U" --dest-table dbo.cp --partition-count 3 --finalize ms1
 same "mssql: count, min, max" "$(msq 'SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM dbo.cp')" "300000,1,300000"
 same "mssql: every row once" "$(msq 'SELECT id FROM dbo.cp' | sort -n | uniq | wc -l)" 300000
 same "mssql: slice tables dropped" "$(msq 'SELECT name FROM sys.tables' | grep -c '^cp__tdspipe')" 0
-run "mssql finalize by merge (not yet)" 2 ingest --dest-uri "$U" --dest-table dbo.cp --partition-count 3 \
-  --finalize ms1 --incremental-strategy merge --primary-key id
-expect_err "merge refused" "finalizing slices supports replace and append, not merge"
+# merge at finalize onto a table with overlapping keys: dbo.mg holds ids
+# 290001..300000 as 'old'; 3 slices read 280001..295000; the 5000 shared
+# keys are updated (not doubled), the others inserted, 295001.. kept
+run "mssql merge target" 0 ingest --source-uri "$U" --dest-uri "$U" --dest-table dbo.mg --primary-key id \
+  --source-table "query:SELECT id, CAST(N'old' AS nvarchar(30)) AS v FROM dbo.big WHERE id > 290000" --no-load-timestamp
+for i in 0 1 2; do (msslice $i dbo.mg mg1 --incremental-key id --interval-start 280001 \
+  --interval-end 295000 >/dev/null 2>&1) || bad "mssql merge slice $i"; done
+run "mssql merge finalize without a key" 2 ingest --dest-uri "$U" --dest-table dbo.mg --partition-count 3 \
+  --finalize mg1 --incremental-strategy merge
+expect_err "the key asked for" "a merge at finalize needs --primary-key"
+run "mssql delete+insert finalize (not yet)" 2 ingest --dest-uri "$U" --dest-table dbo.mg --partition-count 3 \
+  --finalize mg1 --incremental-strategy delete+insert --incremental-key id
+expect_err "delete+insert refused" "supports replace, append and merge, not delete+insert"
+run "mssql merge finalize with a predicate" 2 ingest --dest-uri "$U" --dest-table dbo.mg --partition-count 3 \
+  --finalize mg1 --incremental-strategy merge --primary-key id --incremental-predicate "target.id > 0"
+expect_err "predicate refused" "--finalize does not take --incremental-predicate"
+run "mssql merge finalize" 0 ingest --dest-uri "$U" --dest-table dbo.mg --partition-count 3 --finalize mg1 \
+  --incremental-strategy merge --primary-key id
+same "mssql merge: count, min, max" "$(msq 'SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM dbo.mg')" \
+  "20000,280001,300000"
+same "mssql merge: every row once" "$(msq 'SELECT id FROM dbo.mg' | sort -n | uniq | wc -l)" 20000
+same "mssql merge: shared keys updated, the rest kept" \
+  "$(msq "SELECT count(*) AS n, min(id) AS lo FROM dbo.mg WHERE v = N'old'")" "5000,295001"
+same "mssql merge: slice tables dropped" "$(msq 'SELECT name FROM sys.tables' | grep -c '^mg__tdspipe')" 0
 
 # refusals (exit 2, before anything is read)
 run "--partition-count without --run-id" 2 ingest --source-uri "$U" --source-table dbo.big --dest-uri "$D" \
