@@ -132,6 +132,19 @@ if [ -x "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)" ] && c
     run "postgres finalize" 0 ingest --dest-uri "$PG" --dest-table public.big --partition-count 4 --finalize pg1
     same "postgres: every row once" "$(psql "$PG" -Atc 'select count(*), count(distinct id) from public.big')" \
       "300000|300000"
+    # merge at finalize, as for SQL Server below: public.mg holds ids
+    # 290001..300000 as 'old'; 2 slices read 280001..295000
+    run "postgres merge target" 0 ingest --source-uri "$U" --dest-uri "$PG" --dest-table public.mg --primary-key id \
+      --source-table "query:SELECT id, CAST(N'old' AS nvarchar(30)) AS v FROM dbo.big WHERE id > 290000" --no-load-timestamp
+    for i in 0 1; do "$tdspipe" ingest --source-uri "$U" --source-table dbo.big --dest-uri "$PG" --dest-table public.mg \
+      --no-load-timestamp --partition-index $i --partition-count 2 --run-id pgm --extract-parallelism 2 \
+      --incremental-key id --interval-start 280001 --interval-end 295000 >"$work/pgm$i.out" 2>&1 || bad "postgres merge slice $i"; done
+    run "postgres merge finalize" 0 ingest --dest-uri "$PG" --dest-table public.mg --partition-count 2 --finalize pgm \
+      --incremental-strategy merge --primary-key id
+    same "postgres merge: count, distinct, min, max" \
+      "$(psql "$PG" -Atc 'select count(*), count(distinct id), min(id), max(id) from public.mg')" "20000|20000|280001|300000"
+    same "postgres merge: shared keys updated, the rest kept" \
+      "$(psql "$PG" -Atc "select count(*), min(id) from public.mg where v = 'old'")" "5000|295001"
   else
     echo "skip PostgreSQL: $(head -3 "$work/pg.err")"
   fi
