@@ -2,8 +2,8 @@
  * file_num.c — number text in the "C" locale for the file sources.
  *
  * strtod and printf follow LC_NUMERIC, and a program embedding libtdspipe
- * may have called setlocale(LC_NUMERIC, "de_DE.UTF-8"): "1.5" would then
- * read as 1 and 2.5 print as "2,5". The library never changes the
+ * may run with a German numeric locale of its own choosing: "1.5" would
+ * then read as 1 and 2.5 print as "2,5". The library never changes the
  * process's locale: both calls run with the calling thread switched to
  * the engine's C locale object and back (tds/tds_c_locale.h), so the
  * library has one such object and one way to use it.
