@@ -12,7 +12,7 @@
 
 #include "pipe_int.h"
 
-static int digits(const char *p, int n)
+int pipe_digits(const char *p, int n)
 {
     int v = 0;
     for (int i = 0; i < n; i++) {
@@ -23,8 +23,7 @@ static int digits(const char *p, int n)
     return v;
 }
 
-/* days since 1970-01-01 (H. Hinnant's civil algorithm) */
-static long days_from_civil(long y, int m, int d)
+long pipe_days_from_civil(long y, int m, int d)
 {
     y -= m <= 2;
     long era = (y >= 0 ? y : y - 399) / 400;
@@ -34,7 +33,7 @@ static long days_from_civil(long y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(long z, long *y, int *m, int *d)
+void pipe_civil_from_days(long z, long *y, int *m, int *d)
 {
     z += 719468;
     long era = (z >= 0 ? z : z - 146096) / 146097;
@@ -68,14 +67,14 @@ static const char *parse_offset(const char *p, clock_part *c)
         return p;
     int sign = *p == '-' ? -1 : 1;
     p++;
-    int oh = digits(p, 2), om = 0;
+    int oh = pipe_digits(p, 2), om = 0;
     if (oh < 0)
         return NULL;
     p += 2;
     if (*p == ':')
         p++;
     if (*p) {
-        if ((om = digits(p, 2)) < 0)
+        if ((om = pipe_digits(p, 2)) < 0)
             return NULL;
         p += 2;
     }
@@ -92,11 +91,11 @@ static const char *parse_clock(const char *p, clock_part *c)
 {
     if (strlen(p) < 5 || p[2] != ':')
         return NULL;
-    c->h = digits(p, 2);
-    c->mi = digits(p + 3, 2);
+    c->h = pipe_digits(p, 2);
+    c->mi = pipe_digits(p + 3, 2);
     p += 5;
     if (*p == ':') {
-        if ((c->s = digits(p + 1, 2)) < 0)
+        if ((c->s = pipe_digits(p + 1, 2)) < 0)
             return NULL; /* also keeps p inside the string */
         p += 3;
         if (*p == '.') {
@@ -119,7 +118,7 @@ int pipe_datetime_norm(const char *in, bool to_utc, char *out, size_t cap, bool 
     *has_time = *has_offset = false;
     if (strlen(in) < 10 || in[4] != '-' || in[7] != '-')
         return -1;
-    int y = digits(in, 4), mo = digits(in + 5, 2), d = digits(in + 8, 2);
+    int y = pipe_digits(in, 4), mo = pipe_digits(in + 5, 2), d = pipe_digits(in + 8, 2);
     if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31)
         return -1;
     clock_part c = {0, 0, 0, 0, "0000000", false};
@@ -134,10 +133,10 @@ int pipe_datetime_norm(const char *in, bool to_utc, char *out, size_t cap, bool 
     *has_offset = c.has_offset;
     long yy = y;
     if (c.has_offset && to_utc && c.off) {
-        long mins = days_from_civil(y, mo, d) * 1440 + c.h * 60 + c.mi - c.off;
+        long mins = pipe_days_from_civil(y, mo, d) * 1440 + c.h * 60 + c.mi - c.off;
         long day = mins >= 0 ? mins / 1440 : -((-mins + 1439) / 1440);
         long rem = mins - day * 1440;
-        civil_from_days(day, &yy, &mo, &d);
+        pipe_civil_from_days(day, &yy, &mo, &d);
         c.h = (int)(rem / 60);
         c.mi = (int)(rem % 60);
     }

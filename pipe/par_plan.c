@@ -179,30 +179,9 @@ bool par_window_has(const par_window *w, bool is_null, int64_t key)
 
 /* ------------------------------------------------------------ text */
 
-/* Days since 0001-01-01 to a civil date (Howard Hinnant's algorithm,
- * shifted from 1970-01-01). */
-static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d)
-{
-    int64_t z = days - 719162 + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t days_of(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468 + 719162;
-}
+/* Days from 0001-01-01 (SQL Server's date origin) to 1970-01-01, where
+ * pipe_days_from_civil counts from. */
+#define PAR_EPOCH_DAYS 719162
 
 int par_literal(par_kind kind, int64_t v, char *out, size_t cap)
 {
@@ -212,27 +191,16 @@ int par_literal(par_kind kind, int64_t v, char *out, size_t cap)
     int64_t ticks = kind == PAR_DATE ? 0 : v % PAR_TICKS_PER_DAY;
     if (v < 0 || days > 3652058) /* 0001-01-01 .. 9999-12-31 */
         return -1;
-    int64_t y;
-    unsigned m, d;
-    civil(days, &y, &m, &d);
+    long y;
+    int m, d;
+    pipe_civil_from_days((long)(days - PAR_EPOCH_DAYS), &y, &m, &d);
     if (kind == PAR_DATE)
-        return snprintf(out, cap, "CAST(N'%04lld-%02u-%02u' AS date)", (long long)y, m, d);
+        return snprintf(out, cap, "CAST(N'%04ld-%02d-%02d' AS date)", y, m, d);
     int64_t s = ticks / PAR_TICKS_PER_SECOND;
-    return snprintf(out, cap, "CAST(N'%04lld-%02u-%02u %02lld:%02lld:%02lld.%07lld%s' AS %s)", (long long)y, m, d,
+    return snprintf(out, cap, "CAST(N'%04ld-%02d-%02d %02lld:%02lld:%02lld.%07lld%s' AS %s)", y, m, d,
                     (long long)(s / 3600), (long long)(s / 60 % 60), (long long)(s % 60),
                     (long long)(ticks % PAR_TICKS_PER_SECOND), kind == PAR_TIME_UTC ? " +00:00" : "",
                     kind == PAR_TIME_UTC ? "datetimeoffset(7)" : "datetime2(7)");
-}
-
-static int num(const char *p, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)p[i]))
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    return v;
 }
 
 int par_value_parse(par_kind kind, const char *text, int64_t *out)
@@ -249,15 +217,16 @@ int par_value_parse(par_kind kind, const char *text, int64_t *out)
     bool ht, ho;
     if (kind == PAR_NONE || pipe_datetime_norm(text, true, norm, sizeof norm, &ht, &ho))
         return -1;
-    int64_t days = days_of(num(norm, 4), (unsigned)num(norm + 5, 2), (unsigned)num(norm + 8, 2));
+    int64_t days =
+        pipe_days_from_civil(pipe_digits(norm, 4), pipe_digits(norm + 5, 2), pipe_digits(norm + 8, 2)) + PAR_EPOCH_DAYS;
     if (kind == PAR_DATE) {
         *out = days;
         return 0;
     }
     int64_t t = 0;
     if (ht) /* "YYYY-MM-DD HH:MM:SS.fffffff" */
-        t = ((int64_t)num(norm + 11, 2) * 3600 + num(norm + 14, 2) * 60 + num(norm + 17, 2)) * PAR_TICKS_PER_SECOND +
-            num(norm + 20, 7);
+        t = ((int64_t)pipe_digits(norm + 11, 2) * 3600 + pipe_digits(norm + 14, 2) * 60 + pipe_digits(norm + 17, 2)) *
+                PAR_TICKS_PER_SECOND + pipe_digits(norm + 20, 7);
     *out = days * PAR_TICKS_PER_DAY + t;
     return 0;
 }

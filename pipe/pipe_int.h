@@ -154,6 +154,12 @@ bool pipe_name_in(const char *const *v, size_t n, const char *name);
  * of memory). naming is never TDSPIPE_NAMING_AUTO here. */
 char *pipe_name_apply(tdspipe_naming naming, const char *name);
 
+/* datetime.c: n decimal digits at p as a number, -1 on a non-digit. */
+int pipe_digits(const char *p, int n);
+/* Days since 1970-01-01 of a civil date and back (Howard Hinnant's
+ * algorithm), for any year. */
+long pipe_days_from_civil(long y, int m, int d);
+void pipe_civil_from_days(long z, long *y, int *m, int *d);
 /* Normalises a date, datetime or RFC 3339 text to "YYYY-MM-DD[
  * HH:MM:SS.fffffff][ +HH:MM]" (to_utc: apply the offset and drop it).
  * Returns 0 or -1. */
