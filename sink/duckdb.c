@@ -19,6 +19,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "duckdb_sink.h"
 #include "sink_int.h"
@@ -204,18 +205,63 @@ static const sink_dialect ddb_dialect = {
  * instructions, measured), taking the CPU our decoding runs on. */
 static const char ddb_setup[] = "SET threads = 1; SET memory_limit = '48MB'; SET write_buffer_row_group_count = 1";
 
+/* threads=N (docs/cli.md): N DuckDB threads insert at once, so rows land
+ * in no promised order (DuckDB keeps insertion order only by reading the
+ * source in order, one reader); each thread builds its own row group, so
+ * the buffer pool grows with N. */
+static int ddb_threads_setup(ddb_sink *d)
+{
+    char set[160];
+    snprintf(set, sizeof set, "SET threads = %u; SET preserve_insertion_order = false; SET memory_limit = '%uMB'",
+             d->threads, 48 * d->threads);
+    return sink__ddb_run(d, set, "setup");
+}
+
+/* target "PATH[?threads=N]": the file's path (malloc'd) and the threads. */
+static int ddb_uri(const char *target, char **path, unsigned *threads, char *err, size_t errcap)
+{
+    const char *p = target[0] == '/' ? target + 1 : target;
+    size_t n = strcspn(p, "?#");
+    *threads = 1;
+    if (!n)
+        return sink__errf(err, errcap, SINK_E_URI, "duckdb URI has no file path");
+    for (const char *q = p[n] == '?' ? p + n + 1 : ""; *q && *q != '#';) {
+        size_t len = strcspn(q, "&#");
+        if (len >= 8 && !strncasecmp(q, "threads=", 8)) {
+            if (!(*threads = sink__ddb_threads_value(q + 8, len - 8)))
+                return sink__errf(err, errcap, SINK_E_URI, "duckdb: threads must be 1 to %d", SINK_DDB_MAX_THREADS);
+        } else if (len) {
+            const char *eq = memchr(q, '=', len);
+            size_t kn = eq ? (size_t)(eq - q) : len;
+            return sink__errf(err, errcap, SINK_E_URI, "duckdb: unknown URI parameter '%.*s' (threads)",
+                              (int)(kn > 40 ? 40 : kn), q);
+        }
+        q += len + (q[len] == '&');
+    }
+    if (!(*path = sink__malloc(n + 1)))
+        return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
+    memcpy(*path, p, n);
+    (*path)[n] = '\0';
+    return SINK_OK;
+}
+
 static int ddb_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
 {
     const sink_ddb_api *api = sink__ddb_load(o->duckdb_lib, err, errcap);
     if (!api)
         return SINK_E_LIB;
-    const char *path = target[0] == '/' ? target + 1 : target;
-    if (!*path)
-        return sink__errf(err, errcap, SINK_E_URI, "duckdb URI has no file path");
+    char *path = NULL;
+    unsigned threads;
+    int rc = ddb_uri(target, &path, &threads, err, errcap);
+    if (rc)
+        return rc;
     ddb_sink *d = sink__calloc(1, sizeof *d);
-    if (!d)
+    if (!d) {
+        free(path);
         return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
+    }
     d->api = api;
+    d->threads = threads;
     d->q.d = &ddb_dialect;
     char *oe = NULL;
     if (ddb.duckdb_open_ext(path, &d->db, NULL, &oe) != SINK_DDB_SUCCESS) {
@@ -225,17 +271,23 @@ static int ddb_open(const char *target, const sink_options *o, sink **out, char 
             *nl = '\0';
         if (oe)
             ddb.duckdb_free(oe);
+        free(path);
         free(d);
         return SINK_E_DEST;
     }
     if (ddb.duckdb_connect(d->db, &d->conn) != SINK_DDB_SUCCESS) {
         ddb.duckdb_close(&d->db);
+        sink__errf(err, errcap, SINK_E_DEST, "duckdb: cannot connect to %s", path);
+        free(path);
         free(d);
-        return sink__errf(err, errcap, SINK_E_DEST, "duckdb: cannot connect to %s", path);
+        return SINK_E_DEST;
     }
+    free(path);
     /* max_value prints UTC; without ICU there is no time zone setting: fine */
     (void)sink__ddb_run(d, "SET TimeZone = 'UTC'", "setup");
     (void)sink__ddb_run(d, ddb_setup, "setup"); /* a limit DuckDB lacks is no reason to fail */
+    if (d->threads > 1)
+        (void)ddb_threads_setup(d);
     *out = &d->q.base;
     return SINK_OK;
 }

@@ -475,6 +475,7 @@ int sink__ddb_bulk_open(sql_sink *q, const char *table)
         char err[256];
         if (!(d->feed = sink__ddb_feed_new(d->api, d->conn, err, sizeof err)))
             return sink__fail(&q->base, SINK_E_DEST, "%s", err);
+        sink__ddb_feed_set_threads(d->feed, d->threads);
     }
     return start_feed(d);
 }

@@ -33,6 +33,7 @@ struct ddb_feed {
     size_t ncols;
     char *const *names;
     const sink_ddb_handle *types;
+    unsigned threads;              /* DuckDB threads that may pull at once */
 };
 
 #define ddb (*f->api)
@@ -58,7 +59,9 @@ static void feed_bind(sink_ddb_handle info)
 
 static void feed_init(sink_ddb_handle info)
 {
-    api_of_process()->duckdb_init_set_max_threads(info, 1); /* one reader: the rows' order */
+    const sink_ddb_api *api = api_of_process();
+    const ddb_feed *f = api->duckdb_init_get_extra_info(info);
+    api->duckdb_init_set_max_threads(info, f->threads); /* 1: one reader, the rows' order */
 }
 
 /* The next chunk, or none at the end; an error when the load gave up. */
@@ -124,6 +127,7 @@ ddb_feed *sink__ddb_feed_new(const sink_ddb_api *api, sink_ddb_handle conn, char
         return NULL;
     }
     f->api = api;
+    f->threads = 1;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->changed, NULL);
     sink_ddb_handle tf = ddb.duckdb_create_table_function();
@@ -154,6 +158,8 @@ void sink__ddb_feed_free(ddb_feed *f)
 }
 
 bool sink__ddb_feed_running(const ddb_feed *f) { return f && f->running; }
+
+void sink__ddb_feed_set_threads(ddb_feed *f, unsigned n) { f->threads = n ? n : 1; }
 
 int sink__ddb_feed_start(ddb_feed *f, sink_ddb_handle conn, const char *sql, size_t ncols,
                          char *const *names, const sink_ddb_handle *types, char *err, size_t errcap)

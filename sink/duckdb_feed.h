@@ -39,6 +39,24 @@ int sink__ddb_feed_push(ddb_feed *f, sink_ddb_handle chunk);
 int sink__ddb_feed_finish(ddb_feed *f, char *err, size_t errcap);
 /* Makes the statement fail and waits for it (no-op when none runs). */
 void sink__ddb_feed_cancel(ddb_feed *f);
+/* How many of DuckDB's threads may pull at once (1, the default: one
+ * reader, so the rows keep their order; more: DuckDB inserts or encodes
+ * in parallel, rows in no promised order). Set before a statement. */
+void sink__ddb_feed_set_threads(ddb_feed *f, unsigned n);
+#define SINK_DDB_MAX_THREADS 64
+/* "threads=N" of a destination URI: N from 1 to SINK_DDB_MAX_THREADS, or
+ * 0 when v (n bytes) is not such a number. Inline: the fully static build
+ * parses parquet:// URIs without a DuckDB to run them. */
+static inline unsigned sink__ddb_threads_value(const char *v, size_t n)
+{
+    unsigned x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9' || x > SINK_DDB_MAX_THREADS)
+            return 0;
+        x = x * 10 + (unsigned)(v[i] - '0');
+    }
+    return x <= SINK_DDB_MAX_THREADS ? x : 0;
+}
 /* A statement is running. */
 bool sink__ddb_feed_running(const ddb_feed *f);
 

@@ -80,6 +80,7 @@ typedef struct sink_ddb_api {
     void (*duckdb_bind_add_result_column)(sink_ddb_handle info, const char *name, sink_ddb_handle type);
     void (*duckdb_bind_set_error)(sink_ddb_handle info, const char *msg);
     void (*duckdb_init_set_max_threads)(sink_ddb_handle info, sink_ddb_idx n);
+    void *(*duckdb_init_get_extra_info)(sink_ddb_handle info);
     void *(*duckdb_function_get_extra_info)(sink_ddb_handle info);
     void (*duckdb_function_set_error)(sink_ddb_handle info, const char *msg);
     void (*duckdb_vector_reference_vector)(sink_ddb_handle to, sink_ddb_handle from);

@@ -114,6 +114,7 @@ static bool load(const char *path, sink_ddb_api *ddb, char *err, size_t errcap)
     LOAD(duckdb_bind_add_result_column);
     LOAD(duckdb_bind_set_error);
     LOAD(duckdb_init_set_max_threads);
+    LOAD(duckdb_init_get_extra_info);
     LOAD(duckdb_function_get_extra_info);
     LOAD(duckdb_function_set_error);
     LOAD(duckdb_vector_reference_vector);

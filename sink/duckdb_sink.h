@@ -72,6 +72,7 @@ typedef struct ddb_sink {
     ddb_feed *feed;        /* tdspipe_feed() of this database */
     ddb_cols w;
     char *table;           /* where the channel writes */
+    unsigned threads;      /* threads=N of the URI: DuckDB's threads for the load */
 } ddb_sink;
 
 /* duckdb.c */

@@ -324,6 +324,15 @@ static void pq_close(sink *s)
 static const char pq_setup[] = "SET threads = 1; SET memory_limit = '256MB'; SET temp_directory = ''; "
                                "SET preserve_insertion_order = false";
 
+/* threads=N: N DuckDB threads encode row groups at once (rows in no
+ * promised order); each holds its own row group, so the pool grows with N. */
+static int pq_threads_setup(pq_sink *p)
+{
+    char set[96];
+    snprintf(set, sizeof set, "SET threads = %u; SET memory_limit = '%uMB'", p->t.threads, 256 * p->t.threads);
+    return pq_run(p, set, "setup");
+}
+
 static int pq_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)
 {
     const sink_ddb_api *api = sink__ddb_load(o->duckdb_lib, err, errcap);
@@ -343,8 +352,12 @@ static int pq_open(const char *target, const sink_options *o, sink **out, char *
         rc = sink__errf(err, errcap, SINK_E_DEST, "parquet: cannot connect to DuckDB");
     if (!rc && pq_run(p, pq_setup, "setup"))
         rc = sink__errf(err, errcap, SINK_E_DEST, "%s", p->base.err);
+    if (!rc && p->t.threads > 1 && pq_threads_setup(p))
+        rc = sink__errf(err, errcap, SINK_E_DEST, "%s", p->base.err);
     if (!rc && !(p->feed = sink__ddb_feed_new(api, p->conn, err, errcap)))
         rc = SINK_E_DEST;
+    if (!rc)
+        sink__ddb_feed_set_threads(p->feed, p->t.threads);
     if (rc) {
         pq_close(&p->base);
         return rc;

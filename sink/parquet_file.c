@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "duckdb_feed.h"
 #include "parquet_int.h"
 #include "sink_int.h"
 
@@ -45,13 +46,20 @@ static int param(pq_target *t, const char *kv, size_t n, char *err, size_t errca
         t->row_group_size = x;
         return SINK_OK;
     }
-    return sink__errf(err, errcap, SINK_E_URI, "parquet: unknown URI parameter '%.*s' (compression, row_group_size)",
+    if (kn == 7 && !strncasecmp(kv, "threads", kn)) {
+        if (!(t->threads = sink__ddb_threads_value(v, vn)))
+            return sink__errf(err, errcap, SINK_E_URI, "parquet: threads must be 1 to %d", SINK_DDB_MAX_THREADS);
+        return SINK_OK;
+    }
+    return sink__errf(err, errcap, SINK_E_URI,
+                      "parquet: unknown URI parameter '%.*s' (compression, row_group_size, threads)",
                       (int)(kn > 40 ? 40 : kn), kv);
 }
 
 int sink__pq_target(const char *target, pq_target *t, char *err, size_t errcap)
 {
     memset(t, 0, sizeof *t);
+    t->threads = 1;
     snprintf(t->compression, sizeof t->compression, "zstd");
     size_t n = strlen(target);
     char *uri = sink__malloc(n + 11);

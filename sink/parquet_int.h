@@ -15,6 +15,7 @@ typedef struct pq_target {
     char *path;           /* percent-decoded (sink_file_path's rule) */
     char compression[16]; /* zstd unless given */
     long row_group_size;  /* 0: DuckDB's own (122,880 rows) */
+    unsigned threads;     /* DuckDB threads encoding at once (1: rows in order) */
 } pq_target;
 
 /* Parses target (the URI after "parquet://"). 0, or SINK_E_URI /
