@@ -14,13 +14,7 @@
 # Skipped (said so) when libduckdb.so is missing (scripts/get_duckdb.sh).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_ddb_threads "$@"
-duck=${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe/duckdb/libduckdb.so}
-if [ ! -s "$duck" ] || [ ! -x "$build/ddb_query" ]; then
-  echo "skip: no libduckdb.so (scripts/get_duckdb.sh) or build/ddb_query"
-  finish
-  exit
-fi
-export TDSPIPE_DUCKDB_LIB=$duck
+need_duckdb
 q() { "$build/ddb_query" :memory: "$1"; }
 rows=300000
 narrow=$src/tests/server/scenarios/narrow.json

@@ -16,13 +16,7 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_parquet "$@"
 scen=$src/tests/server/scenarios/alltypes.json
 check=$src/tests/cli/alltypes_check.py
-duck=${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe/duckdb/libduckdb.so}
-if [ ! -s "$duck" ] || [ ! -x "$build/ddb_query" ]; then
-  echo "skip: no libduckdb.so (scripts/get_duckdb.sh) or build/ddb_query"
-  finish
-  exit
-fi
-export TDSPIPE_DUCKDB_LIB=$duck
+need_duckdb
 q() { "$build/ddb_query" :memory: "$1"; }
 
 start_server "$scen"

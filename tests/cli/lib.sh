@@ -33,6 +33,19 @@ finish() {
   [ "$fails" = 0 ]
 }
 
+# need_duckdb: exports TDSPIPE_DUCKDB_LIB (default: where
+# scripts/get_duckdb.sh puts libduckdb.so), or ends the script with a
+# "skip:" line when that library or build/ddb_query is missing
+need_duckdb() {
+  local duck=${TDSPIPE_DUCKDB_LIB:-$HOME/.cache/tdspipe/duckdb/libduckdb.so}
+  if [ ! -s "$duck" ] || [ ! -x "$build/ddb_query" ]; then
+    echo "skip: no libduckdb.so (scripts/get_duckdb.sh) or build/ddb_query"
+    finish
+    exit
+  fi
+  export TDSPIPE_DUCKDB_LIB=$duck
+}
+
 # start_server SCENARIO [tdstestd flags…] → sets port; the server's stderr
 # (its log with --verbose) is $srv_err. A server that does not start ends
 # the script.
