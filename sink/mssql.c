@@ -227,7 +227,6 @@ static int ms_schema_exists(sql_sink *q, const char *schema, bool *found)
 typedef struct ms_cols {
     sink_buf *out;
     int rc;
-    long rows, last;   /* rows of this page, the last ordinal seen */
 } ms_cols;
 
 static void col_text(const tds_column *c, const tds_value *v, char *t, size_t cap)
@@ -252,10 +251,10 @@ static bool sized(const char *type)
 static int cols_row(void *ud, const tds_column *c, uint16_t n, const tds_value *v)
 {
     ms_cols *mc = ud;
-    char f[8][160];
-    if (n < 8 || mc->rc)
+    char f[7][160];
+    if (n < 7 || mc->rc)
         return NET_ROW_NEXT;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 7; i++)
         col_text(&c[i], &v[i], f[i], sizeof f[i]);
     sink_buf *b = mc->out;
     int e = sink__buf_printf(b, "%s\t%s", f[0], f[1]);
@@ -268,34 +267,26 @@ static int cols_row(void *ud, const tds_column *c, uint16_t n, const tds_value *
     e |= sink__buf_printf(b, "\t%s\n", tds_ascii_casecmp(f[5], "NO") ? "1" : "0");
     if (e)
         mc->rc = SINK_E_NOMEM;
-    mc->rows++;
-    mc->last = strtol(f[7], NULL, 10);
     return NET_ROW_NEXT;
 }
 
-/* Read in pages of 10 columns: no catalog read is one long result, so a
- * link that fails after some rows of a result (tdstestd's
- * close_after_rows) fails the data, not the lookup of a wide table. */
+/* The table's columns in order, one cols_row line each. */
 static int ms_columns(sql_sink *q, sink_buf *out)
 {
     sink_buf *b = &q->sql;
     const char *schema = q->sc.schema ? q->sc.schema : "dbo";
-    ms_cols mc = {.out = out, .rows = 10};
+    ms_cols mc = {.out = out};
     net_result_cb cb = {.row = cols_row};
-    int rc = SINK_OK;
-    while (!rc && !mc.rc && mc.rows == 10) {
-        b->len = 0;
-        int e = sink__buf_puts(b, "SELECT TOP 10 COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
-                                  "NUMERIC_SCALE, IS_NULLABLE, COLLATION_NAME, ORDINAL_POSITION "
-                                  "FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = N");
-        e |= sink__sql_string(b, schema, strlen(schema)) || sink__buf_puts(b, " AND TABLE_NAME = N");
-        e |= sink__sql_string(b, q->sc.table, strlen(q->sc.table));
-        e |= sink__buf_printf(b, " AND ORDINAL_POSITION > %ld ORDER BY ORDINAL_POSITION", mc.last);
-        if (e || sink__buf_cstr(b))
-            return sink__sql_nomem(q);
-        mc.rows = 0;
-        rc = ms_batch((ms_sink *)q, b->p, "column lookup", &cb, &mc);
-    }
+    b->len = 0;
+    int e = sink__buf_puts(b, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
+                              "NUMERIC_SCALE, IS_NULLABLE, COLLATION_NAME FROM INFORMATION_SCHEMA.COLUMNS "
+                              "WHERE TABLE_SCHEMA = N");
+    e |= sink__sql_string(b, schema, strlen(schema)) || sink__buf_puts(b, " AND TABLE_NAME = N");
+    e |= sink__sql_string(b, q->sc.table, strlen(q->sc.table));
+    e |= sink__buf_puts(b, " ORDER BY ORDINAL_POSITION");
+    if (e || sink__buf_cstr(b))
+        return sink__sql_nomem(q);
+    int rc = ms_batch((ms_sink *)q, b->p, "column lookup", &cb, &mc);
     if (!rc && (mc.rc || sink__buf_cstr(out)))
         rc = sink__sql_nomem(q);
     return rc;

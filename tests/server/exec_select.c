@@ -798,10 +798,19 @@ static int setup_outputs(srv_rs *rs, const sql_select *sel, bool *has_agg)
 }
 
 /* Open FROM sources. Returns 0 or an error already in rs. */
+/* A catalog view: sys.x or INFORMATION_SCHEMA.x (a table's own name). */
+static bool catalog_ref(const sql_tref *r)
+{
+    return !r->sub && !r->tvf && !r->changetable &&
+           (srv_ieq(r->parts[1], "sys") || srv_ieq(r->parts[1], "information_schema"));
+}
+
 static int open_sources(srv_cursor *cur, srv_rs *rs, const sql_select *sel)
 {
+    rs->catalog = sel->nfrom > 0;
     for (int k = 0; k < sel->nfrom; k++) {
         const sql_tref *r = &sel->from[k];
+        rs->catalog &= catalog_ref(r);
         bool temp = r->sub != NULL || r->tvf;
         srv_table *t = r->sub ? sub_table(cur, r->sub, r->alias[0] ? r->alias : r->parts[2], &rs->err, rs->errmsg, sizeof rs->errmsg)
                        : r->tvf ? srv_cdc_tvf(cur, r, &rs->err, rs->errmsg, sizeof rs->errmsg)
@@ -1340,7 +1349,8 @@ int srv_rs_step(srv_cursor *cur, tds_session *s, size_t budget)
         }
         if (!r)
             break;
-        uint64_t n = cur->rows_sent;
+        /* faults strike a reply's data, not a client's catalog lookups */
+        uint64_t n = rs->catalog ? 0 : cur->rows_sent;
         if (f->close_after_rows && n >= f->close_after_rows)
             return SRV_CLOSE;
         if (f->stall_after_rows && n >= f->stall_after_rows)

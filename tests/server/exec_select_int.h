@@ -66,6 +66,7 @@ struct srv_rs {
     uint64_t emitted;
     bool meta_sent, fmtonly, done;
     bool direct;             /* output = source 0's columns in order (no projection) */
+    bool catalog;            /* every source a catalog view (sys., INFORMATION_SCHEMA.): no faults */
     uint8_t *obuf;
     size_t obuf_cap;
     uint8_t *onebuf;
