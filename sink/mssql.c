@@ -340,6 +340,7 @@ static const sink_dialect ms_dialect = {
     .stage_prefix = SINK__STAGE_PREFIX,
     .state_create = "CREATE TABLE [" SINK__STATE_TABLE "] ([name] nvarchar(450) NOT NULL PRIMARY KEY, "
                     "[value] nvarchar(max) NOT NULL)",
+    .new_target_hint = " WITH (TABLOCK)",
     .nocase = true,
     .target_pk = true,
     .merge_stmt = true,

@@ -467,6 +467,7 @@ static int keyed_replace(ms_sink *m)
     if (!rc) { /* the core then runs INSERT … SELECT the stage; DROP it */
         q->sc.strategy = SINK_APPEND;
         q->staged_append = true;
+        q->target_new = true; /* WITH (TABLOCK): minimally logged into the empty table */
     }
     return rc;
 }

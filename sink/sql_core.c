@@ -57,6 +57,7 @@ static int load_reset(sql_sink *q, const sink_table *t)
     memcpy(q->stage + np, q->sc.table, n + 1);
     q->with_ord = t->strategy == SINK_MERGE;
     q->staged_append = false;
+    q->target_new = false;
     return SINK_OK;
 }
 

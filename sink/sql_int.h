@@ -36,6 +36,10 @@ typedef struct sink_dialect {
     const char *ord_type;      /* the merge stage's _tdspipe_ord column type */
     const char *stage_prefix;  /* the stage is <prefix><table>, in the target's schema */
     const char *state_create;  /* CREATE TABLE of _tdspipe_state */
+    const char *new_target_hint; /* after the target of INSERT … SELECT into a
+                                  table this load created (T-SQL " WITH
+                                  (TABLOCK)": one lock, minimal logging);
+                                  NULL: none */
     bool no_schema;            /* one namespace: "dbo.t" loads "t" (SQLite) */
     bool nocase;               /* identifiers compare case-insensitively */
     bool target_pk;            /* tables we create carry the primary key */
@@ -107,6 +111,7 @@ struct sql_sink {
     bool in_txn;
     bool staged;         /* rows go into the stage */
     bool staged_append;  /* an append through the stage */
+    bool target_new;     /* the target was created by this load (empty, ours) */
     bool with_ord;       /* merge: the stage has _tdspipe_ord */
     int64_t ord;
     /* merge_stmt dialects: hashes of the staged keys (sql_keys.c) */

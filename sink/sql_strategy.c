@@ -86,6 +86,8 @@ static int insert_head(const sql_sink *q, sink_buf *b, const char *qual)
 {
     int rc = PUT("INSERT INTO ");
     rc |= sink__sql_table(q, b, q->sc.table);
+    if (q->target_new && q->d->new_target_hint)
+        rc |= PUT(q->d->new_target_hint);
     rc |= PUT(" (");
     rc |= sink__sql_collist(q, b, NULL);
     rc |= PUT(") SELECT ");

@@ -755,7 +755,7 @@ static bool st_insert(P *p, sql_stmt *st)
         return expect_op(p, ")") && table_hints(p);
     }
     accept_kw(p, "into");
-    if (!tname(p, &st->target))
+    if (!tname(p, &st->target) || !table_hints(p)) /* INSERT [INTO] t [WITH (hints)] [(cols)] */
         return false;
     if (op(p, "(") && !name_list(p, &st->cols, &st->ncols))
         return false;
