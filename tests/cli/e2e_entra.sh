@@ -204,6 +204,28 @@ same_file "two identities: destination rows" ref.csv mixed.dst.csv
 expect_req "two identities: the service principal's token" "$m" 1 kind=token "form.client_id=$SP_ID" status=200
 expect_req "two identities: the workload identity's token" "$m" 1 kind=token "form.client_id=$WI_ID" status=200
 
+# ------------------------------------------------ K writers sign in at once
+# bulk_writers=4 into a third server: the main connection and every writer
+# thread log in with the service principal at about the same time; the
+# token comes from the identity server once and from the cache (under its
+# mutex) for the rest. The source signs in with SQL so every token request
+# counted here is the destination's.
+fedauth_server "$src/tests/server/scenarios/demo.json" "" --verbose; DSTK=127.0.0.1:$port; dstk_log=$srv_err
+"$tdspipe" ingest --source-uri "$(sa_uri "$SRC")" --source-table "query:SELECT * FROM sales.orders ORDER BY order_id" \
+  --dest-uri "csv://$work/orders.ref.csv" --dest-table x --no-load-timestamp >/dev/null 2>&1
+m=$(idlog mark)
+erun "4 writers: load" 0 -- ingest --source-uri "$(sa_uri "$SRC")" --source-table sales.orders \
+  --dest-uri "$(euri "$DSTK" "$SP_ID:$SP_SECRET" ActiveDirectoryServicePrincipal "&bulk_writers=4")" \
+  --dest-table dbo.orders_k --no-load-timestamp --page-size 25
+"$tdspipe" ingest --source-uri "$(sa_uri "$DSTK")" --source-table "query:SELECT * FROM dbo.orders_k ORDER BY order_id" \
+  --dest-uri "csv://$work/orders.k.csv" --dest-table x --no-load-timestamp >/dev/null 2>&1
+same_file "4 writers: every row once" orders.ref.csv orders.k.csv
+expect_req "4 writers: one token for every login (the rest from the cache)" "$m" 1 kind=token "form.client_id=$SP_ID" status=200
+expect_req "4 writers: nothing else asked for a token" "$m" 1
+nconn=$(grep "batch: INSERT BULK \[dbo\]\.\[_tdspipe_bulk_orders_k\]" "$dstk_log" | sed 's/.*conn \([0-9]*\):.*/\1/' | sort -u | grep -c '')
+[ "$nconn" -ge 2 ] && ok "4 writers: $nconn connections signed in with the token sent rows" ||
+  bad "4 writers: $nconn writer connections sent rows, wanted 2 or more"
+
 # ------------------------------------------------ a raw access token (0x01)
 TOK=$(idlog token "$SPN")
 m=$(idlog mark)
