@@ -217,8 +217,7 @@ static int ddb_threads_setup(ddb_sink *d)
     return sink__ddb_run(d, set, "setup");
 }
 
-/* target "PATH[?threads=N]": the file's path (malloc'd) and the threads. */
-static int ddb_uri(const char *target, char **path, unsigned *threads, char *err, size_t errcap)
+int sink__ddb_uri(const char *target, char **path, unsigned *threads, char *err, size_t errcap)
 {
     const char *p = target[0] == '/' ? target + 1 : target;
     size_t n = strcspn(p, "?#");
@@ -252,7 +251,7 @@ static int ddb_open(const char *target, const sink_options *o, sink **out, char 
         return SINK_E_LIB;
     char *path = NULL;
     unsigned threads;
-    int rc = ddb_uri(target, &path, &threads, err, errcap);
+    int rc = sink__ddb_uri(target, &path, &threads, err, errcap);
     if (rc)
         return rc;
     ddb_sink *d = sink__calloc(1, sizeof *d);

@@ -77,6 +77,10 @@ typedef struct ddb_sink {
 
 /* duckdb.c */
 int sink__ddb_run(ddb_sink *d, const char *sql, const char *what);
+/* target (the URI after "duckdb://") "[/]PATH[?threads=N][#…]": the
+ * file's path (malloc'd) and the threads (1 unless given). 0, or
+ * SINK_E_URI / SINK_E_NOMEM with a one-line message in err. */
+int sink__ddb_uri(const char *target, char **path, unsigned *threads, char *err, size_t errcap);
 /* Runs q (a SELECT count(*) …, freed here; e: its building failed) and
  * sets *nonzero. */
 int sink__ddb_count_nonzero(ddb_sink *d, sink_buf *q, int e, const char *what, bool *nonzero);

@@ -93,6 +93,10 @@ int sink__errf(char *err, size_t cap, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, cap, fmt, ap);
         va_end(ap);
+        /* one line: a URI's own text quoted in the message may hold any byte */
+        for (char *p = err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                *p = '?';
     }
     return code;
 }
