@@ -103,20 +103,11 @@ int pipe_dest_check(const char *uri, tdspipe_error *err)
     return 0;
 }
 
-/* sqlite:// and duckdb:// open (and so create) their file at sink_open.
- * The sinks' SQLAlchemy rule: "///rel", "////abs", "//rel". */
+/* sqlite:// and duckdb:// open (and so create) their file at sink_open:
+ * the file they name (sink_db_file), when it does not exist yet. */
 char *pipe_dest_new_file(const char *uri)
 {
-    const char *sep = strstr(uri, "://");
-    if (!sep || (tds_ascii_ncasecmp(uri, "sqlite://", 9) && tds_ascii_ncasecmp(uri, "duckdb://", 9)))
-        return NULL;
-    const char *p = sep + 3;
-    if (*p == '/')
-        p++;
-    size_t n = strcspn(p, "?#");
-    if (!n)
-        return NULL;
-    char *path = strndup(p, n);
+    char *path = sink_db_file(uri);
     if (path && access(path, F_OK) == 0) {
         free(path);
         return NULL;

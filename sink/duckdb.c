@@ -220,27 +220,29 @@ static int ddb_threads_setup(ddb_sink *d)
 int sink__ddb_uri(const char *target, char **path, unsigned *threads, char *err, size_t errcap)
 {
     const char *p = target[0] == '/' ? target + 1 : target;
-    size_t n = strcspn(p, "?#");
+    size_t n = strcspn(p, "?"); /* SQLAlchemy's: the query starts at '?' */
+    *path = NULL;
     *threads = 1;
-    if (!n)
-        return sink__errf(err, errcap, SINK_E_URI, "duckdb URI has no file path");
     for (const char *q = p[n] == '?' ? p + n + 1 : ""; *q && *q != '#';) {
-        size_t len = strcspn(q, "&#");
-        if (len >= 8 && !strncasecmp(q, "threads=", 8)) {
-            if (!(*threads = sink__ddb_threads_value(q + 8, len - 8)))
+        size_t len = strcspn(q, "&#"), kn = strcspn(q, "=&#");
+        if (kn == 7 && !strncasecmp(q, "threads", 7)) {
+            size_t vn = len > 8 ? len - 8 : 0;
+            if (!(*threads = sink__ddb_threads_value(q + 8, vn)))
                 return sink__errf(err, errcap, SINK_E_URI, "duckdb: threads must be 1 to %d", SINK_DDB_MAX_THREADS);
         } else if (len) {
-            const char *eq = memchr(q, '=', len);
-            size_t kn = eq ? (size_t)(eq - q) : len;
             return sink__errf(err, errcap, SINK_E_URI, "duckdb: unknown URI parameter '%.*s' (threads)",
                               (int)(kn > 40 ? 40 : kn), q);
         }
         q += len + (q[len] == '&');
     }
-    if (!(*path = sink__malloc(n + 1)))
-        return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
-    memcpy(*path, p, n);
-    (*path)[n] = '\0';
+    if (!n || !(*path = sink__malloc(n + 1)))
+        return n ? sink__errf(err, errcap, SINK_E_NOMEM, "out of memory")
+                 : sink__errf(err, errcap, SINK_E_URI, "duckdb URI has no file path");
+    if (sink__path_decode(p, n, *path) || !(*path)[0]) { /* percent-decoded, as SQLAlchemy does */
+        free(*path);
+        *path = NULL;
+        return sink__errf(err, errcap, SINK_E_URI, "duckdb URI's path holds an escaped NUL");
+    }
     return SINK_OK;
 }
 
@@ -285,8 +287,13 @@ static int ddb_open(const char *target, const sink_options *o, sink **out, char 
     /* max_value prints UTC; without ICU there is no time zone setting: fine */
     (void)sink__ddb_run(d, "SET TimeZone = 'UTC'", "setup");
     (void)sink__ddb_run(d, ddb_setup, "setup"); /* a limit DuckDB lacks is no reason to fail */
-    if (d->threads > 1)
-        (void)ddb_threads_setup(d);
+    if (d->threads > 1 && ddb_threads_setup(d)) { /* asked for: a failure is one */
+        sink__errf(err, errcap, SINK_E_DEST, "%s", d->q.base.err);
+        ddb.duckdb_disconnect(&d->conn);
+        ddb.duckdb_close(&d->db);
+        free(d);
+        return SINK_E_DEST;
+    }
     *out = &d->q.base;
     return SINK_OK;
 }

@@ -347,7 +347,7 @@ static int start_feed(ddb_sink *d)
     size_t wide = sink__ddb_t25_chunk_bytes(d->q.sc.cols, d->q.sc.ncols, d->w.cap);
     if (wide) { /* FLOAT[n] chunks are allocated whole: room for a few beyond the usual 48 MB */
         char set[64];
-        snprintf(set, sizeof set, "SET memory_limit = '%zuMB'", 48 + 4 * (wide >> 20) + 4);
+        snprintf(set, sizeof set, "SET memory_limit = '%zuMB'", (48 + 4 * (wide >> 20)) * d->threads + 4);
         (void)sink__ddb_run(d, set, "setup");
     }
     int rc = sink__ddb_cols_types(&d->w, d->conn, d->q.sc.schema, d->table, err, sizeof err);

@@ -6,8 +6,11 @@
  *
  * The scan hands DuckDB our chunk's vectors by reference
  * (duckdb_vector_reference_vector: no copy; the buffers live as long as
- * DuckDB holds them), then destroys our chunk. It asks for one thread, so
- * the rows keep their order (a Parquet file, a table's insertion order).
+ * DuckDB holds them), then destroys our chunk. It asks for one thread by
+ * default, so the rows keep their order (a Parquet file, a table's
+ * insertion order); with threads=N (sink__ddb_feed_set_threads) N of
+ * DuckDB's threads call the scan at once, each popping whole chunks
+ * under the mutex, and the order is DuckDB's.
  */
 #ifndef SINK_FULLY_STATIC
 #include <pthread.h>

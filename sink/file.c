@@ -34,10 +34,7 @@ static int hexval(int c)
     return -1;
 }
 
-/* [p, p+n) percent-decoded into out (n + 1 bytes). Go's url.PathUnescape,
- * as ingestr calls it: one broken escape leaves the whole text as written
- * ("100%.csv" stays). Returns -1 for an escaped NUL, which no path holds. */
-static int path_decode(const char *p, size_t n, char *out)
+int sink__path_decode(const char *p, size_t n, char *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -73,7 +70,7 @@ static int path_of(const char *target, char **out, char *err, size_t errcap)
     char *p = sink__malloc(n + 1);
     if (!p)
         return sink__errf(err, errcap, SINK_E_NOMEM, "out of memory");
-    if (path_decode(target, n, p)) {
+    if (sink__path_decode(target, n, p)) {
         free(p);
         return sink__errf(err, errcap, SINK_E_URI, "the URI's file path holds an escaped NUL (%%00)");
     }
@@ -285,4 +282,24 @@ void sink__file_free(sink_file *f)
     free(f->path);
     f->path = NULL;
     sink__buf_free(&f->out);
+}
+
+char *sink_db_file(const char *uri)
+{
+    bool duck = !strncasecmp(uri, "duckdb://", 9);
+    if (!duck && strncasecmp(uri, "sqlite://", 9))
+        return NULL;
+    const char *p = uri + 9 + (uri[9] == '/');
+    size_t n = strcspn(p, "?");
+    char *path = n ? sink__malloc(n + 1) : NULL;
+    if (!path)
+        return NULL;
+    if (!duck) {
+        memcpy(path, p, n);
+        path[n] = '\0';
+    } else if (sink__path_decode(p, n, path) || !path[0]) {
+        free(path);
+        return NULL;
+    }
+    return path;
 }

@@ -180,6 +180,12 @@ int sink_open(const char *uri, const sink_options *opts, sink **out,
  * with a one-line message in err. */
 int sink_file_path(const char *uri, char **out, char *err, size_t errcap);
 
+/* The database file a sqlite:// or duckdb:// URI opens (SQLAlchemy's
+ * rule: one '/' after "scheme://" dropped, the query cut at '?'; DuckDB's
+ * path percent-decoded, SQLite's as written), malloc'd; NULL for other
+ * schemes, an empty path or no memory. */
+char *sink_db_file(const char *uri);
+
 /* Starts a load into t->name with t->strategy. The sink copies what it
  * needs from t (cols, names) before returning. One load per begin/commit
  * pair; a sink may be begun again after commit or abort. Returns

@@ -167,4 +167,10 @@ int sink__make_dirs(const char *path, char **made, size_t *top, char *err, size_
  * someone else put there keeps its directory) and frees made. */
 void sink__remove_dirs(char *made, size_t top);
 
+/* file.c: [p, p+n) percent-decoded into out (n + 1 bytes). Go's
+ * url.PathUnescape, as ingestr calls it: one broken escape leaves the
+ * whole text as written ("100%.csv" stays). -1 for an escaped NUL, which
+ * no path holds. */
+int sink__path_decode(const char *p, size_t n, char *out);
+
 #endif /* TDSPIPE_SINK_INT_H */

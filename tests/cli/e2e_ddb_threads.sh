@@ -58,8 +58,8 @@ same "duckdb threads=1: the rows in the source's order" \
   "$("$build/ddb_query" one.duckdb "select count(*) filter (where id <> rn) from (select id, row_number() over () rn from narrow)")" "0"
 same "duckdb threads=2: two inserting threads (the rows' order moved)" \
   "$("$build/ddb_query" two.duckdb "select count(*) filter (where id <> rn) > 0 from (select id, row_number() over () rn from narrow)")" "true"
-same "duckdb threads=2: rows in several row groups" \
-  "$("$build/ddb_query" two.duckdb "select count(distinct row_group_id) >= 3 from pragma_storage_info('narrow')")" "true"
+same "the rows span several row groups (threads have row groups to split)" \
+  "$("$build/ddb_query" one.duckdb "select count(distinct row_group_id) >= 3 from pragma_storage_info('narrow')")" "true"
 ingest "duckdb threads=2 merge" "$N" narrow "duckdb:///two.duckdb?threads=2" main.narrow --no-load-timestamp \
   --incremental-strategy merge --primary-key id
 ingest "duckdb threads=2 merge again" "$N" narrow "duckdb:///two.duckdb?threads=2" main.narrow --no-load-timestamp \
@@ -104,9 +104,14 @@ rc=$?
   ok "parquet threads=2: a dropped connection leaves the earlier file and no temp file" ||
   bad "parquet threads=2 dropped: exit $rc" "$(cat "$work/err"; ls -A)"
 
+# the path before '?' percent-decoded (SQLAlchemy's rule): '?' in a name
+ingest "duckdb path %3F" "$N" narrow "duckdb:///q%3Fx%20y.duckdb?threads=2" main.narrow --no-load-timestamp --sql-limit 10
+same "duckdb path %3F: the file is 'q?x y.duckdb'" "$("$build/ddb_query" 'q?x y.duckdb' "select count(*) from narrow")" "10"
+
 # ------------------------------------------------------------ refused
 for u in "duckdb:///bad.duckdb?threads=0" "duckdb:///bad.duckdb?threads=65" "duckdb:///bad.duckdb?threads=two" \
-  "duckdb:///bad.duckdb?threads=" "duckdb:///bad.duckdb?thread=2" "parquet://bad.parquet?threads=0" \
+  "duckdb:///bad.duckdb?threads=" "duckdb:///bad.duckdb?threads" "duckdb:///bad.duckdb?thread=2" \
+  "parquet://bad.parquet?threads=0" "parquet://bad.parquet?threads" \
   "parquet://bad.parquet?threads=99999999999"; do
   run "refused: $u" 2 ingest --source-uri "$N" --source-table dbo.narrow --dest-uri "$u" --dest-table main.t
   case "$u" in
