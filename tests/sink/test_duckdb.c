@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "duckdb_int.h"
+#include "duckdb_sink.h"
 #include "readback.h"
 #include "rows.h"
 
@@ -625,4 +626,60 @@ Test(duckdb, merge_predicate_is_anded_to_the_join)
     expect(KV "s.mp ORDER BY id, v", r2, 5);
     static const char *const none[] = { "0" };
     expect("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '\\_tdspipe\\_stage%' ESCAPE '\\'", none, 1);
+}
+
+/* ------------------------------------------------ the URI's parameters */
+
+/* sink__ddb_uri on target: 0 with the path and threads, or the error. */
+static int ddb_uri(const char *target, char *path_out, size_t cap, unsigned *threads, char *err, size_t errcap)
+{
+    char *p = NULL;
+    int rc = sink__ddb_uri(target, &p, threads, err, errcap);
+    snprintf(path_out, cap, "%s", p ? p : "");
+    free(p);
+    return rc;
+}
+
+Test(ddb_uri, path_and_threads)
+{
+    static const struct { const char *target, *path; unsigned threads; } ok[] = {
+        {"/rel.duckdb", "rel.duckdb", 1},
+        {"//abs/x.duckdb", "/abs/x.duckdb", 1},
+        {"/x.duckdb?threads=2", "x.duckdb", 2},
+        {"/x.duckdb?THREADS=64", "x.duckdb", 64},
+        {"/x.duckdb?&threads=3&", "x.duckdb", 3},
+        {"/x.duckdb?threads=4#frag", "x.duckdb", 4},
+        {"/a%20b%3Fc.duckdb?threads=2", "a b?c.duckdb", 2},   /* SQLAlchemy: decoded before '?' */
+        {"/e#f.duckdb", "e#f.duckdb", 1},                    /* '#' is part of the path */
+        {"/100%.duckdb", "100%.duckdb", 1},                  /* a broken escape stays as written */
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char got[256], err[256] = "";
+        unsigned th = 0;
+        cr_assert_eq(ddb_uri(ok[i].target, got, sizeof got, &th, err, sizeof err), SINK_OK, "%s: %s", ok[i].target, err);
+        cr_expect_str_eq(got, ok[i].path, "%s", ok[i].target);
+        cr_expect_eq(th, ok[i].threads, "%s", ok[i].target);
+    }
+}
+
+Test(ddb_uri, refusals_on_one_line)
+{
+    static const struct { const char *target, *msg; } bad[] = {
+        {"/x.duckdb?threads=0", "threads must be 1 to 64"},
+        {"/x.duckdb?threads=65", "threads must be 1 to 64"},
+        {"/x.duckdb?threads=99999999999999999999", "threads must be 1 to 64"},
+        {"/x.duckdb?threads=2x", "threads must be 1 to 64"},
+        {"/x.duckdb?threads", "threads must be 1 to 64"},
+        {"/x.duckdb?thread=2", "unknown URI parameter 'thread' (threads)"},
+        {"/x.duckdb?a%0Ab=1", "unknown URI parameter 'a%0Ab' (threads)"},
+        {"/?threads=2", "no file path"},
+        {"", "no file path"},
+        {"/a%00b.duckdb", "escaped NUL"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char got[256], err[256] = "";
+        unsigned th = 0;
+        cr_expect_eq(ddb_uri(bad[i].target, got, sizeof got, &th, err, sizeof err), SINK_E_URI, "%s", bad[i].target);
+        cr_expect(strstr(err, bad[i].msg) && !strchr(err, '\n'), "%s: %s", bad[i].target, err);
+    }
 }

@@ -424,3 +424,29 @@ Test(file_uri, load_lands_at_decoded_path)
     unlink(path);
     kv_free(&k);
 }
+
+/* sqlite:// and duckdb://: the file a load opens (the CLI removes it when
+ * a first load fails) */
+Test(db_file, sqlalchemy_rule)
+{
+    static const struct { const char *uri, *file; } cases[] = {
+        {"duckdb:///rel.duckdb", "rel.duckdb"},
+        {"duckdb:////abs/x.duckdb?threads=2", "/abs/x.duckdb"},
+        {"DUCKDB:///a%20b%3F.duckdb", "a b?.duckdb"},
+        {"duckdb:///e#f.duckdb", "e#f.duckdb"},
+        {"sqlite:///rel.db", "rel.db"},
+        {"sqlite:////abs/x.db?mode=rw", "/abs/x.db"},
+        {"sqlite:///a%20b.db", "a%20b.db"}, /* SQLite's path as written */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *f = sink_db_file(cases[i].uri);
+        cr_expect(f && !strcmp(f, cases[i].file), "%s: %s", cases[i].uri, f ? f : "(null)");
+        free(f);
+    }
+    static const char *none[] = {"duckdb:///", "duckdb:///?threads=2", "duckdb:///a%00", "csv:///x.csv", "postgresql://h/db"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        char *f = sink_db_file(none[i]);
+        cr_expect_null(f, "%s: %s", none[i], f ? f : "");
+        free(f);
+    }
+}
