@@ -14,7 +14,6 @@
  */
 #ifndef SINK_FULLY_STATIC
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -180,14 +179,7 @@ int sink__ddb_feed_start(ddb_feed *f, sink_ddb_handle conn, const char *sql, siz
     f->eof = f->cancel = f->done = false;
     f->status = 0;
     f->err[0] = '\0';
-    /* signals stay with the application's threads: the new one starts
-     * with all of them blocked (it inherits this mask) */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int st = pthread_create(&f->th, NULL, feed_thread, f);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (st)
+    if (sink__thread_start(&f->th, feed_thread, f))
         return sink__errf(err, errcap, SINK_E_NOMEM, "duckdb: cannot start a thread");
     f->running = true;
     return SINK_OK;

@@ -32,7 +32,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -185,16 +184,11 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Under p->mu. The new thread inherits a mask with every signal blocked. */
+/* Under p->mu. */
 static int start_writer(ms_par *p)
 {
     ms_writer *w = &p->w[p->started];
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int st = pthread_create(&w->th, NULL, writer_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (st)
+    if (sink__thread_start(&w->th, writer_main, w))
         return SINK_E_NOMEM;
     w->started = true;
     p->started++;

@@ -25,12 +25,10 @@
  * the writers until the commit: such a load uses the main connection only.
  *
  * Library rule: the writer threads start with every signal blocked
- * (pthread_sigmask on the creating thread around pthread_create, restored
- * at once), so signals still go to the application's threads.
+ * (sink__thread_start), so signals still go to the application's threads.
  */
 #ifndef SINK_FULLY_STATIC
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -366,22 +364,17 @@ static int start_copies(pg_par *par, sql_sink *q)
     return rc;
 }
 
-/* The writer threads, started with every signal blocked (the mask is the
- * calling thread's for the moment of pthread_create only). */
+/* The writer threads (sink__thread_start: every signal blocked in them). */
 static int start_threads(pg_par *par, sql_sink *q)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
     int rc = SINK_OK;
     for (unsigned i = 0; i < par->k && !rc; i++) {
         par->w[i].par = par;
-        if (pthread_create(&par->w[i].th, NULL, writer_main, &par->w[i]))
+        if (sink__thread_start(&par->w[i].th, writer_main, &par->w[i]))
             rc = sink__fail(&q->base, SINK_E_NOMEM, "postgresql: cannot start a copy writer");
         else
             par->w[i].started = true;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

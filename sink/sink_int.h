@@ -11,6 +11,7 @@
 #ifndef TDSPIPE_SINK_INT_H
 #define TDSPIPE_SINK_INT_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -172,5 +173,9 @@ void sink__remove_dirs(char *made, size_t top);
  * whole text as written ("100%.csv" stays). -1 for an escaped NUL, which
  * no path holds. */
 int sink__path_decode(const char *p, size_t n, char *out);
+
+/* thread.c: pthread_create with every signal blocked in the new thread
+ * (signals stay with the application's threads). pthread_create's result. */
+int sink__thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 #endif /* TDSPIPE_SINK_INT_H */
