@@ -7,31 +7,9 @@
 #
 #   tests/cli/e2e_mssql_dest.sh BUILD_DIR SRC_DIR
 set -u
-build=${1:?build dir}
-src=${2:?source dir}
-tdspipe=$build/tdspipe
-tdstestd=$build/tdstestd
-work=$(mktemp -d /tmp/tdspipe-mssqldest.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_mssql_dest "$@"
 
-out=$work/srv
-"$tdstestd" --scenario "$src/tests/server/scenarios/alltypes.json" --port 0 >"$out" 2>"$out.err" &
-pids+=($!)
-port=
-for _ in $(seq 100); do
-  port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out" 2>/dev/null | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { echo "tdstestd did not start"; cat "$out.err"; exit 1; }
+start_server "$src/tests/server/scenarios/alltypes.json"
 U="mssql://sa:Passw0rd%21@127.0.0.1:$port/types?encrypt=disable"
 cd "$work"
 
@@ -208,14 +186,7 @@ to_csv dbo.rt rt3.csv; same_file "nothing loaded twice" src.csv rt3.csv
 import json, sys
 d = json.load(open(sys.argv[1])); d["faults"] = {"close_after_rows": 15}
 json.dump(d, open(sys.argv[2], "w"))' "$src/tests/server/scenarios/alltypes.json" "$work/faulty.json"
-"$tdstestd" --scenario "$work/faulty.json" --port 0 >"$out.f" 2>"$out.f.err" &
-pids+=($!)
-fport=
-for _ in $(seq 100); do
-  fport=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out.f" 2>/dev/null | head -1)
-  [ -n "$fport" ] && break
-  sleep 0.05
-done
+start_server "$work/faulty.json"; fport=$port
 F="mssql://sa:Passw0rd%21@127.0.0.1:$fport/types?encrypt=disable"
 f_csv() { # TABLE FILE: read in two halves, each below the fault's 15 rows
   rm -f "$2" h1.csv h2.csv
@@ -252,15 +223,7 @@ d = json.load(open(sys.argv[1]))
 d["rules"] = [{"match": "^INSERT BULK", "error": {"number": 4834, "severity": 16, "state": 1,
                "message": "You do not have permission to use the bulk load statement."}}]
 json.dump(d, open(sys.argv[2], "w"))' "$src/tests/server/scenarios/alltypes.json" "$work/noperm.json"
-: >"$out.p"
-"$tdstestd" --scenario "$work/noperm.json" --port 0 >"$out.p" 2>"$out.p.err" &
-pids+=($!)
-pport=
-for _ in $(seq 100); do
-  pport=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$out.p" 2>/dev/null | head -1)
-  [ -n "$pport" ] && break
-  sleep 0.05
-done
+start_server "$work/noperm.json"; pport=$port
 NP="mssql://sa:Passw0rd%21@127.0.0.1:$pport/types?encrypt=disable"
 run "bulk load permission refused" 1 ingest --source-uri "$U" --source-table dbo.alltypes --dest-uri "$NP" \
   --dest-table dbo.alltypes --incremental-strategy append --no-load-timestamp
@@ -313,5 +276,4 @@ start_tls fed --tls-mode on --fedauth-required
 tls_load "access-token login" \
   "azuresql://:eyJ0eXAiOiJKV1QiSECRETTOKEN@127.0.0.1:$tport/types?Authentication=ActiveDirectoryAccessToken&ServerCertificate=$ca"
 
-echo "e2e_mssql_dest: $passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -11,33 +11,13 @@
 #
 #   tests/cli/e2e_mssql_parallel.sh BUILD_DIR SRC_DIR
 set -u
-build=$(cd "${1:?build dir}" && pwd)
-src=$(cd "${2:?source dir}" && pwd)
-tdspipe=$build/tdspipe
-tdstestd=$build/tdstestd
-work=$(mktemp -d /tmp/tdspipe-mspar.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" e2e_mssql_parallel "$@"
 
-# start NAME SCENARIO [flags…]: a tdstestd; its port in $port
+# start NAME SCENARIO [flags…]: lib.sh's start_server; its log also as $work/NAME.err
 start() {
-  local name=$1 scen=$2; shift 2
-  "$tdstestd" --scenario "$scen" --port 0 "$@" >"$work/$name" 2>"$work/$name.err" &
-  pids+=($!)
-  port=
-  for _ in $(seq 100); do
-    port=$(sed -n 's/^port \([0-9]*\)$/\1/p' "$work/$name" 2>/dev/null | head -1)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { echo "tdstestd $name did not start"; cat "$work/$name.err"; exit 1; }
+  local name=$1; shift
+  start_server "$@"
+  ln -sf "$srv_err" "$work/$name.err"
 }
 ROWS=30000
 export TDSTESTD_ROWS_NARROW=$ROWS
@@ -193,5 +173,4 @@ for v in 0 65 x; do
     bad "bulk_writers=$v: exit $rc" "$(cat err)"
 done
 
-echo "passed $passes, failed $fails"
-[ "$fails" = 0 ]
+finish
