@@ -13,18 +13,8 @@
 #include <string.h>
 
 #include "par_partfn.h"
+#include "xorshift.h"
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    uint64_t x = rng_state; /* xorshift64*: reproducible from the seed */
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 /* The model: SQL Server's $PARTITION for boundaries b (ascending; a NULL
  * boundary first when null_bound). NULL compares below every value and
