@@ -15,7 +15,6 @@
 #include "par_partfn.h"
 #include "xorshift.h"
 
-
 /* The model: SQL Server's $PARTITION for boundaries b (ascending; a NULL
  * boundary first when null_bound). NULL compares below every value and
  * equal to a NULL boundary. */

@@ -14,7 +14,6 @@
 #include "par_int.h"
 #include "xorshift.h"
 
-
 static int64_t rnd_in(int64_t lo, int64_t hi) /* inclusive */
 {
     __uint128_t span = (__uint128_t)((__int128)hi - lo) + 1;

@@ -66,14 +66,20 @@ int srv_net_raw_write(srv_net_conn *c, const uint8_t *p, size_t n)
 
 static void drip_cb(uv_timer_t *t);
 
+/* A token bucket's credit, refilled at rate_bps since *last_ms and capped
+ * at a burst of 20 ms of rate (at least min_burst bytes). */
+static void refill(double *credit, uint64_t *last_ms, uint64_t now, double rate_bps, double min_burst)
+{
+    double burst = rate_bps / 50 > min_burst ? rate_bps / 50 : min_burst;
+    *credit += (double)(now - *last_ms) * rate_bps / 1000.0;
+    *credit = *credit > burst ? burst : *credit;
+    *last_ms = now;
+}
+
 /* The cap: as many queued bytes as the credit earned since the last tick. */
 static void pace_tick(srv_net_conn *c, srv_net_faults *f)
 {
-    uint64_t now = uv_now(c->srv->loop);
-    double burst = f->rate_bps / 50 > 4096 ? f->rate_bps / 50 : 4096;
-    f->credit += (double)(now - f->pace_ms) * f->rate_bps / 1000.0;
-    f->credit = f->credit > burst ? burst : f->credit;
-    f->pace_ms = now;
+    refill(&f->credit, &f->pace_ms, uv_now(c->srv->loop), f->rate_bps, 4096);
     size_t n = f->dq_len - f->dq_pos;
     if ((double)n > f->credit)
         n = (size_t)f->credit;
@@ -96,11 +102,7 @@ static void pace_tick(srv_net_conn *c, srv_net_faults *f)
 /* The receive half of the cap: credit earned since the last read. */
 static void rx_refill(srv_net_conn *c, srv_net_faults *f)
 {
-    uint64_t now = uv_now(c->srv->loop);
-    double burst = f->rate_bps / 50 > 65536 ? f->rate_bps / 50 : 65536;
-    f->rx_credit += (double)(now - f->rx_ms) * f->rate_bps / 1000.0;
-    f->rx_credit = f->rx_credit > burst ? burst : f->rx_credit;
-    f->rx_ms = now;
+    refill(&f->rx_credit, &f->rx_ms, uv_now(c->srv->loop), f->rate_bps, 65536);
 }
 
 void srv_net_faults_received(srv_net_conn *c, size_t n)
