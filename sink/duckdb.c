@@ -235,15 +235,10 @@ int sink__ddb_uri(const char *target, char **path, unsigned *threads, char *err,
         }
         q += len + (q[len] == '&');
     }
-    if (!n || !(*path = sink__malloc(n + 1)))
-        return n ? sink__errf(err, errcap, SINK_E_NOMEM, "out of memory")
-                 : sink__errf(err, errcap, SINK_E_URI, "duckdb URI has no file path");
-    if (sink__path_decode(p, n, *path) || !(*path)[0]) { /* percent-decoded, as SQLAlchemy does */
-        free(*path);
-        *path = NULL;
-        return sink__errf(err, errcap, SINK_E_URI, "duckdb URI's path holds an escaped NUL");
-    }
-    return SINK_OK;
+    int rc = sink__db_path(target, true, path); /* percent-decoded, as SQLAlchemy does */
+    if (rc == SINK_E_URI)
+        return sink__errf(err, errcap, rc, n ? "duckdb URI's path holds an escaped NUL" : "duckdb URI has no file path");
+    return rc ? sink__errf(err, errcap, rc, "out of memory") : SINK_OK;
 }
 
 static int ddb_open(const char *target, const sink_options *o, sink **out, char *err, size_t errcap)

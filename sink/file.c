@@ -284,22 +284,32 @@ void sink__file_free(sink_file *f)
     sink__buf_free(&f->out);
 }
 
-char *sink_db_file(const char *uri)
+int sink__db_path(const char *target, bool decode, char **out)
 {
-    bool duck = !strncasecmp(uri, "duckdb://", 9);
-    if (!duck && strncasecmp(uri, "sqlite://", 9))
-        return NULL;
-    const char *p = uri + 9 + (uri[9] == '/');
+    const char *p = target + (target[0] == '/');
     size_t n = strcspn(p, "?");
-    char *path = n ? sink__malloc(n + 1) : NULL;
+    *out = NULL;
+    if (!n)
+        return SINK_E_URI;
+    char *path = sink__malloc(n + 1);
     if (!path)
-        return NULL;
-    if (!duck) {
+        return SINK_E_NOMEM;
+    if (!decode) {
         memcpy(path, p, n);
         path[n] = '\0';
     } else if (sink__path_decode(p, n, path) || !path[0]) {
         free(path);
-        return NULL;
+        return SINK_E_URI;
     }
+    *out = path;
+    return SINK_OK;
+}
+
+char *sink_db_file(const char *uri)
+{
+    bool duck = !strncasecmp(uri, "duckdb://", 9);
+    char *path = NULL;
+    if ((duck || !strncasecmp(uri, "sqlite://", 9)) && sink__db_path(uri + 9, duck, &path))
+        return NULL;
     return path;
 }

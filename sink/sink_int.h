@@ -173,6 +173,10 @@ void sink__remove_dirs(char *made, size_t top);
  * whole text as written ("100%.csv" stays). -1 for an escaped NUL, which
  * no path holds. */
 int sink__path_decode(const char *p, size_t n, char *out);
+/* file.c: the file of a sqlite:// or duckdb:// target "[/]PATH[?…]" (one
+ * '/' dropped, the query cut), percent-decoded when decode; malloc'd into
+ * *out. SINK_E_URI for an empty path or an escaped NUL, SINK_E_NOMEM. */
+int sink__db_path(const char *target, bool decode, char **out);
 
 /* thread.c: pthread_create with every signal blocked in the new thread
  * (signals stay with the application's threads). pthread_create's result. */
